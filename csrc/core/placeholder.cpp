@@ -1,0 +1,1 @@
+int vt_placeholder() { return 0; }
