@@ -1,0 +1,168 @@
+"""Pictures of the topology: Graphviz DOT text (always available) and PNG (Graphviz ``dot`` when
+installed, else matplotlib when importable, else a clear error suggesting ``--dot``).
+
+GPUs and NICs sit in one box per NUMA node; GPU links are labelled with their kind and bandwidth,
+drawn thicker and pulled tighter the faster they are. Links through an NVSwitch are drawn once, as
+GPU-to-switch edges, instead of as every pair. NICs are joined to the GPUs they share a PCIe switch
+with (PIX/PXB). PCIe bridges are left out to keep the picture readable.
+
+>>> from .serialize import load
+>>> from .fixtures import fixture_path
+>>> dot = to_dot(load(fixture_path("nvlink_bridge_2plus2")))
+>>> 'subgraph cluster_numa0' in dot, '"gpu0" -- "gpu1" [label="NV4\\\\n100 GB/s"' in dot
+(True, True)
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+
+import networkx as nx
+
+from .cpulist import format_cpulist
+from .errors import TopologyError
+from .graph import gpus, link, link_bandwidth, numa_nodes, peer_pairs
+from .links import nominal_bandwidth
+
+__all__ = ["to_dot", "write_png", "png_backend"]
+
+
+_TYPE_ORDER = {"gpu": 0, "nvswitch": 1, "nic": 2}
+
+
+def _key(g: nx.Graph, n: str) -> tuple:
+    d = g.nodes[n]
+    return (_TYPE_ORDER.get(d["type"], 3), d.get("index", 0), n)
+
+
+def _q(text: str) -> str:
+    return text.replace('"', '\\"')
+
+
+def _label(g: nx.Graph, n: str) -> str:
+    d = g.nodes[n]
+    if d["type"] == "gpu":
+        lines = [f"GPU{d['index']}", d.get("name"), d.get("pci_bus_id")]
+    elif d["type"] == "nic":
+        lines = [f"NIC{d['index']}", d.get("name")]
+    else:
+        lines = ["NVSwitch" if d["type"] == "nvswitch" else n, d.get("pci_bus_id")]
+    return "\\n".join(_q(str(x)) for x in lines if x)
+
+
+def _edges(g: nx.Graph) -> list[tuple[str, str, str, float]]:
+    """(u, v, label, GB/s) of the edges worth drawing."""
+    out = []
+    for a, b in peer_pairs(g):
+        d = link(g, a, b)
+        if not d["via_nvswitch"]:
+            measured = " measured" if d.get("measured_uni_gbps") else ""
+            out.append((f"gpu{a}", f"gpu{b}", f"{d['kind']}\\n{link_bandwidth(g, a, b):g} GB/s{measured}",
+                        link_bandwidth(g, a, b)))
+    for u, v, d in g.edges(data=True):
+        if d["role"] == "nvlink":
+            gpu_node = u if g.nodes[u]["type"] == "gpu" else v
+            kind = f"NV{d['nvlinks']}"
+            gbps = nominal_bandwidth(kind, g.nodes[gpu_node].get("compute_capability"))
+            out.append((gpu_node, u if gpu_node == v else v, f"{kind}\\n{gbps:g} GB/s", gbps))
+        elif d["role"] == "path" and d["kind"] in ("PIX", "PXB") and "gpu" in (g.nodes[u]["type"], g.nodes[v]["type"]):
+            out.append((u, v, d["kind"], 0.0))
+    return out
+
+
+def to_dot(g: nx.Graph) -> str:
+    """DOT text of the graph: ``dot -Tpng topo.dot -o topo.png`` draws it."""
+    lines = ["graph topology {",
+             f'  graph [label="{_q(str(g.graph.get("source", "topology")))}", labelloc=t, fontname="Helvetica"];',
+             '  node [shape=box, style="rounded,filled", fillcolor="#eef3fb", fontname="Helvetica"];',
+             '  edge [fontname="Helvetica", fontsize=10];']
+    placed = set()
+    for node, cpus in numa_nodes(g).items():
+        members = sorted((n for n, d in g.nodes(data=True) if d["type"] in ("gpu", "nic") and d.get("numa_node") == node),
+                         key=lambda n: _key(g, n))
+        lines.append(f"  subgraph cluster_numa{node} {{")
+        lines.append(f'    label="NUMA {node}\\nCPUs {format_cpulist(cpus) or "?"}"; style=rounded; color="#888888";')
+        for n in members:
+            fill = ', fillcolor="#fdf1dc"' if g.nodes[n]["type"] == "nic" else ""
+            lines.append(f'    "{n}" [label="{_label(g, n)}"{fill}];')
+            placed.add(n)
+        lines.append("  }")
+    for n in sorted(g.nodes, key=lambda n: _key(g, n)):
+        d = g.nodes[n]
+        if d["type"] in ("gpu", "nic", "nvswitch") and n not in placed:
+            shape = ', shape=hexagon, fillcolor="#e3f4e1"' if d["type"] == "nvswitch" else ""
+            lines.append(f'  "{n}" [label="{_label(g, n)}"{shape}];')
+    edges = _edges(g)
+    fastest = max((bw for *_, bw in edges), default=0.0) or 1.0
+    for u, v, label, bw in edges:
+        width = 1 + 4 * bw / fastest
+        style = f'penwidth={width:.2f}, weight={max(1, round(10 * bw / fastest))}' if bw else "style=dashed"
+        lines.append(f'  "{u}" -- "{v}" [label="{label}", {style}];')
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def png_backend() -> str | None:
+    """``"dot"``, ``"matplotlib"`` or None: what :func:`write_png` would draw with here."""
+    if shutil.which("dot"):
+        return "dot"
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        return None
+    return "matplotlib"
+
+
+def write_png(g: nx.Graph, path: str | os.PathLike) -> str:
+    """Draw the graph into ``path``; returns the backend used. TopologyError when none is available."""
+    backend = png_backend()
+    if backend == "dot":
+        done = subprocess.run(["dot", "-Tpng", "-o", os.fspath(path)], input=to_dot(g), text=True,
+                              capture_output=True, timeout=120)
+        if done.returncode != 0:
+            raise TopologyError(f"Graphviz dot failed: {done.stderr.strip() or f'exit status {done.returncode}'}")
+        return backend
+    if backend == "matplotlib":
+        _matplotlib_png(g, os.fspath(path))
+        return backend
+    raise TopologyError("--png needs Graphviz `dot` or matplotlib and neither is installed here; "
+                        "write DOT instead (--dot topo.dot) and draw it elsewhere with `dot -Tpng topo.dot -o topo.png`")
+
+
+def _matplotlib_png(g: nx.Graph, path: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display needed
+    import matplotlib.pyplot as plt
+
+    edges = _edges(g)
+    h = nx.Graph()
+    for u, v, label, bw in edges:
+        h.add_edge(u, v, label=label.replace("\\n", " "), bw=bw)
+    shown = [n for n, d in g.nodes(data=True) if d["type"] in ("gpu", "nvswitch") or n in h]
+    h.add_nodes_from(shown)
+    # One column per NUMA node (unknown NUMA last), devices stacked; switches in the middle.
+    groups: dict = {}
+    for n in sorted(shown, key=lambda n: _key(g, n)):
+        groups.setdefault(g.nodes[n].get("numa_node"), []).append(n)
+    order = sorted(groups, key=lambda k: (k is None, k if k is not None else 0))
+    pos = {}
+    for col, key in enumerate(order):
+        for row, n in enumerate(groups[key]):
+            pos[n] = (col * 4.0 + (1.5 if g.nodes[n]["type"] == "nvswitch" else 0.0), -row)
+    fastest = max((d["bw"] for *_, d in h.edges(data=True)), default=0.0) or 1.0
+    fig, ax = plt.subplots(figsize=(4 + 4 * len(order), 2 + max(len(v) for v in groups.values())))
+    for col, key in enumerate(order):
+        ax.text(col * 4.0, 1.0, "no NUMA node" if key is None else
+                f"NUMA {key}\nCPUs {format_cpulist(numa_nodes(g).get(key, ())) or '?'}", ha="center")
+    nx.draw_networkx_edges(h, pos, ax=ax, width=[0.5 + 4 * d["bw"] / fastest for *_, d in h.edges(data=True)])
+    nx.draw_networkx_edge_labels(h, pos, ax=ax, edge_labels={(u, v): d["label"] for u, v, d in h.edges(data=True)},
+                                 font_size=7)
+    nx.draw_networkx_nodes(h, pos, ax=ax, node_shape="s", node_size=1600, node_color="#eef3fb", edgecolors="#333333")
+    nx.draw_networkx_labels(h, pos, ax=ax, labels={n: _label(g, n).split("\\n")[0] for n in h}, font_size=8)
+    ax.set_title(g.graph.get("source", "topology"))
+    ax.axis("off")
+    fig.savefig(path, dpi=120, bbox_inches="tight")
+    plt.close(fig)
