@@ -37,7 +37,13 @@ class Affinity:
 
 def gpu_affinity(g: nx.Graph, index: int) -> Affinity:
     """The CPUs local to GPU ``index``: its own affinity, else its NUMA node's CPUs, else every CPU
-    the graph knows (``source="any"``: nothing better is known)."""
+    the graph knows (``source="any"``: nothing better is known).
+
+    >>> from .serialize import load
+    >>> from .fixtures import fixture_path
+    >>> gpu_affinity(load(fixture_path("pcie_4gpu_2socket")), 2)  # doctest: +ELLIPSIS
+    Affinity(gpu=2, numa_node=1, cpus=(32, ..., 127), source='gpu')
+    """
     d = gpu(g, index)
     numa = d.get("numa_node")
     if d.get("cpu_affinity"):
@@ -49,5 +55,11 @@ def gpu_affinity(g: nx.Graph, index: int) -> Affinity:
 
 
 def affinities(g: nx.Graph) -> list[Affinity]:
-    """:func:`gpu_affinity` of every GPU, by index."""
+    """:func:`gpu_affinity` of every GPU, by index.
+
+    >>> from .serialize import load
+    >>> from .fixtures import fixture_path
+    >>> [(a.gpu, a.numa_node) for a in affinities(load(fixture_path("pcie_4gpu_2socket")))]
+    [(0, 0), (1, 0), (2, 1), (3, 1)]
+    """
     return [gpu_affinity(g, i) for i in gpus(g)]

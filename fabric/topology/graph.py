@@ -129,12 +129,26 @@ def add_peer(g: nx.Graph, a: int, b: int, kind: str, **attrs: Any) -> None:
 
 
 def gpus(g: nx.Graph) -> list[int]:
-    """Indices of the GPUs in the graph, ascending."""
+    """Indices of the GPUs in the graph, ascending.
+
+    >>> g = new_graph("example"); add_gpu(g, 1); add_gpu(g, 0)
+    >>> gpus(g)
+    [0, 1]
+    """
     return sorted(d["index"] for _, d in g.nodes(data=True) if d["type"] == "gpu")
 
 
 def gpu(g: nx.Graph, index: int) -> dict[str, Any]:
-    """Attributes of GPU ``index``; TopologyError naming the GPUs present when it is absent."""
+    """Attributes of GPU ``index``; TopologyError naming the GPUs present when it is absent.
+
+    >>> g = new_graph("example"); add_gpu(g, 0, numa_node=1)
+    >>> gpu(g, 0)["numa_node"]
+    1
+    >>> gpu(g, 3)
+    Traceback (most recent call last):
+    ...
+    vibetensor.fabric.topology.errors.TopologyError: no GPU 3 in the topology (GPUs: [0])
+    """
     nid = gpu_id(index)
     if nid not in g:
         raise TopologyError(f"no GPU {index} in the topology (GPUs: {gpus(g) or 'none'})")
@@ -142,7 +156,12 @@ def gpu(g: nx.Graph, index: int) -> dict[str, Any]:
 
 
 def link(g: nx.Graph, a: int, b: int) -> dict[str, Any]:
-    """Attributes of the peer path between GPUs ``a`` and ``b``."""
+    """Attributes of the peer path between GPUs ``a`` and ``b`` (either order).
+
+    >>> g = new_graph("example"); add_gpu(g, 0); add_gpu(g, 1); add_peer(g, 0, 1, "PXB")
+    >>> link(g, 1, 0)["kind"], link(g, 1, 0)["p2p_access"]
+    ('PXB', None)
+    """
     gpu(g, a), gpu(g, b)
     data = g.get_edge_data(gpu_id(a), gpu_id(b))
     if data is None or data.get("role") != "peer":
@@ -161,7 +180,12 @@ def peer_pairs(g: nx.Graph) -> list[tuple[int, int]]:
 
 
 def numa_nodes(g: nx.Graph) -> dict[int, tuple[int, ...]]:
-    """NUMA node -> its CPUs."""
+    """NUMA node -> its CPUs.
+
+    >>> g = new_graph("example"); add_numa(g, 1, (4, 5)); add_numa(g, 0, (0, 1))
+    >>> numa_nodes(g)
+    {0: (0, 1), 1: (4, 5)}
+    """
     return {d["numa_node"]: d["cpus"] for _, d in sorted(g.nodes(data=True)) if d["type"] == "numa"}
 
 

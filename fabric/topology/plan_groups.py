@@ -23,7 +23,13 @@ __all__ = ["p2p_graph", "islands", "cliques"]
 
 
 def p2p_graph(g: nx.Graph, level: str | None = None, among: Iterable[int] | None = None) -> nx.Graph:
-    """GPU indices joined where peer access is usable, weighted by per-direction GB/s."""
+    """GPU indices joined where peer access is usable, weighted by per-direction GB/s.
+
+    >>> from .serialize import load
+    >>> from .fixtures import fixture_path
+    >>> sorted(p2p_graph(load(fixture_path("nvlink_bridge_2plus2"))).edges(data="bandwidth_gbps"))
+    [(0, 1, 100.0), (2, 3, 31.5)]
+    """
     chosen = set(gpus(g) if among is None else among)
     out = nx.Graph()
     out.add_nodes_from(sorted(chosen))

@@ -110,6 +110,16 @@ def probe(g: nx.Graph | None = None, nbytes: int | None = None, repeats: int = 5
     """Measure every GPU and every pair of ``g`` (default: :func:`discover`) and judge each pair.
 
     ``bench`` defaults to the cuda-python bench; ProbeUnavailable says why when it cannot run.
+
+    >>> from .serialize import load
+    >>> from .fixtures import fixture_path
+    >>> class OneGpu:  # stands in for the hardware here; CudaCopyBench measures real GPUs
+    ...     def device_count(self): return 1
+    ...     def copy_gbps(self, src, dst, nbytes, repeats): return 1450.0
+    ...     def close(self): pass
+    >>> report = probe(load(fixture_path("single_gpu")), nbytes=1 << 20, bench=OneGpu())
+    >>> report.devices[0].d2d_gbps, report.notes
+    (1450.0, ('one GPU: no peers to measure; measured its own copy bandwidth',))
     """
     if bench is None:
         from .probe_cuda import CudaCopyBench
@@ -159,7 +169,15 @@ def _pair(g: nx.Graph, bench: Any, a: int, b: int, nbytes: int, repeats: int) ->
 
 
 def apply_probe(g: nx.Graph, report: ProbeReport) -> None:
-    """Store the measurements on the graph: planning then uses them instead of nominal figures."""
+    """Store the measurements on the graph: planning then uses them instead of nominal figures.
+
+    >>> from .serialize import load
+    >>> from .fixtures import fixture_path
+    >>> g = load(fixture_path("nvlink_bridge_2plus2"))
+    >>> apply_probe(g, ProbeReport(1 << 20, (), (PairResult(0, 1, True, 91.0, 93.0, 180.0, 2.1, True),)))
+    >>> link(g, 0, 1)["measured_uni_gbps"], link(g, 0, 1)["probe_flags"]
+    (91.0, ())
+    """
     for d in report.devices:
         if d.d2d_gbps is not None:
             gpu(g, d.gpu)["measured_d2d_gbps"] = round(d.d2d_gbps, 3)

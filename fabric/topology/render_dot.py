@@ -73,7 +73,13 @@ def _edges(g: nx.Graph) -> list[tuple[str, str, str, float]]:
 
 
 def to_dot(g: nx.Graph) -> str:
-    """DOT text of the graph: ``dot -Tpng topo.dot -o topo.png`` draws it."""
+    """DOT text of the graph: ``dot -Tpng topo.dot -o topo.png`` draws it.
+
+    >>> from .serialize import load
+    >>> from .fixtures import fixture_path
+    >>> to_dot(load(fixture_path("single_gpu"))).splitlines()[5]
+    '    label="NUMA 0\\\\nCPUs 0-15"; style=rounded; color="#888888";'
+    """
     lines = ["graph topology {",
              f'  graph [label="{_q(str(g.graph.get("source", "topology")))}", labelloc=t, fontname="Helvetica"];',
              '  node [shape=box, style="rounded,filled", fillcolor="#eef3fb", fontname="Helvetica"];',
@@ -116,7 +122,18 @@ def png_backend() -> str | None:
 
 
 def write_png(g: nx.Graph, path: str | os.PathLike) -> str:
-    """Draw the graph into ``path``; returns the backend used. TopologyError when none is available."""
+    """Draw the graph into ``path``; returns the backend used. TopologyError when none is available.
+
+    >>> import os, tempfile
+    >>> from .serialize import load
+    >>> from .fixtures import fixture_path
+    >>> try:
+    ...     used = write_png(load(fixture_path("single_gpu")), os.path.join(tempfile.mkdtemp(), "t.png"))
+    ... except TopologyError as exc:  # neither Graphviz nor matplotlib on this machine
+    ...     used = "error suggesting --dot" if "--dot" in str(exc) else str(exc)
+    >>> used in ("dot", "matplotlib", "error suggesting --dot")
+    True
+    """
     backend = png_backend()
     if backend == "dot":
         done = subprocess.run(["dot", "-Tpng", "-o", os.fspath(path)], input=to_dot(g), text=True,
@@ -132,37 +149,57 @@ def write_png(g: nx.Graph, path: str | os.PathLike) -> str:
 
 
 def _matplotlib_png(g: nx.Graph, path: str) -> None:
+    import math
+
     import matplotlib
 
     matplotlib.use("Agg")  # no display needed
     import matplotlib.pyplot as plt
+    from matplotlib.patches import FancyBboxPatch
 
-    edges = _edges(g)
     h = nx.Graph()
-    for u, v, label, bw in edges:
+    for u, v, label, bw in _edges(g):
         h.add_edge(u, v, label=label.replace("\\n", " "), bw=bw)
-    shown = [n for n, d in g.nodes(data=True) if d["type"] in ("gpu", "nvswitch") or n in h]
-    h.add_nodes_from(shown)
-    # One column per NUMA node (unknown NUMA last), devices stacked; switches in the middle.
+    h.add_nodes_from(n for n, d in g.nodes(data=True) if d["type"] == "gpu")
+    # One box per NUMA node: its GPUs on a circle (so their links do not run through each other),
+    # its NICs in a row underneath. Switches and devices of unknown NUMA node sit above, in the middle.
     groups: dict = {}
-    for n in sorted(shown, key=lambda n: _key(g, n)):
-        groups.setdefault(g.nodes[n].get("numa_node"), []).append(n)
-    order = sorted(groups, key=lambda k: (k is None, k if k is not None else 0))
-    pos = {}
-    for col, key in enumerate(order):
-        for row, n in enumerate(groups[key]):
-            pos[n] = (col * 4.0 + (1.5 if g.nodes[n]["type"] == "nvswitch" else 0.0), -row)
+    for n in sorted(h, key=lambda n: _key(g, n)):
+        numa = g.nodes[n].get("numa_node") if g.nodes[n]["type"] != "nvswitch" else None
+        groups.setdefault(numa, []).append(n)
+    boxes = sorted(k for k in groups if k is not None)
+    pos: dict = {}
+    for col, key in enumerate(boxes):
+        cx = col * 7.0
+        gpus_ = [n for n in groups[key] if g.nodes[n]["type"] == "gpu"]
+        others = [n for n in groups[key] if g.nodes[n]["type"] != "gpu"]
+        for k, n in enumerate(gpus_):
+            angle = math.pi / 2 - 2 * math.pi * k / len(gpus_)
+            pos[n] = (cx + 2.2 * math.cos(angle), 2.2 * math.sin(angle)) if len(gpus_) > 1 else (cx, 0.0)
+        for k, n in enumerate(others):
+            pos[n] = (cx - 2.5 + 5.0 * (k + 0.5) / len(others), -3.6)
+    middle = 7.0 * (len(boxes) - 1) / 2 if boxes else 0.0
+    for k, n in enumerate(groups.get(None, [])):
+        pos[n] = (middle + 1.6 * (k - (len(groups[None]) - 1) / 2), 4.2)
     fastest = max((d["bw"] for *_, d in h.edges(data=True)), default=0.0) or 1.0
-    fig, ax = plt.subplots(figsize=(4 + 4 * len(order), 2 + max(len(v) for v in groups.values())))
-    for col, key in enumerate(order):
-        ax.text(col * 4.0, 1.0, "no NUMA node" if key is None else
-                f"NUMA {key}\nCPUs {format_cpulist(numa_nodes(g).get(key, ())) or '?'}", ha="center")
-    nx.draw_networkx_edges(h, pos, ax=ax, width=[0.5 + 4 * d["bw"] / fastest for *_, d in h.edges(data=True)])
-    nx.draw_networkx_edge_labels(h, pos, ax=ax, edge_labels={(u, v): d["label"] for u, v, d in h.edges(data=True)},
-                                 font_size=7)
-    nx.draw_networkx_nodes(h, pos, ax=ax, node_shape="s", node_size=1600, node_color="#eef3fb", edgecolors="#333333")
-    nx.draw_networkx_labels(h, pos, ax=ax, labels={n: _label(g, n).split("\\n")[0] for n in h}, font_size=8)
-    ax.set_title(g.graph.get("source", "topology"))
+    fig, ax = plt.subplots(figsize=(3 + 7 * max(1, len(boxes)), 10))
+    for col, key in enumerate(boxes):
+        ax.add_patch(FancyBboxPatch((col * 7.0 - 3.2, -4.4), 6.4, 7.4, boxstyle="round,pad=0.1",
+                                    facecolor="#f7f7f7", edgecolor="#888888"))
+        cpus = format_cpulist(numa_nodes(g).get(key, ())) or "?"
+        ax.text(col * 7.0, 3.25, f"NUMA {key}   CPUs {cpus}", ha="center", fontsize=9)
+    widths = [0.5 + 4 * d["bw"] / fastest for *_, d in h.edges(data=True)]
+    styles = ["solid" if d["bw"] else "dashed" for *_, d in h.edges(data=True)]
+    nx.draw_networkx_edges(h, pos, ax=ax, width=widths, style=styles, edge_color="#555555")
+    nx.draw_networkx_edge_labels(h, pos, ax=ax, font_size=7,
+                                 edge_labels={(u, v): d["label"] for u, v, d in h.edges(data=True)})
+    colors = ["#e3f4e1" if g.nodes[n]["type"] == "nvswitch" else "#fdf1dc" if g.nodes[n]["type"] == "nic"
+              else "#eef3fb" for n in h]
+    nx.draw_networkx_nodes(h, pos, ax=ax, node_shape="s", node_size=1500, node_color=colors, edgecolors="#333333")
+    nx.draw_networkx_labels(h, pos, ax=ax, font_size=8,
+                            labels={n: "\n".join(_label(g, n).split("\\n")[:2]) for n in h})
+    ax.set_title(str(g.graph.get("source", "topology")))
     ax.axis("off")
-    fig.savefig(path, dpi=120, bbox_inches="tight")
+    ax.autoscale()
+    fig.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(fig)

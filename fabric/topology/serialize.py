@@ -121,7 +121,12 @@ def from_dict(data: Any, origin: str = "<dict>") -> nx.Graph:
 
 
 def dumps(g: nx.Graph) -> str:
-    """JSON text of the graph: one node or edge per line, keys sorted, so files diff well."""
+    """JSON text of the graph: one node or edge per line, keys sorted, so files diff well.
+
+    >>> from .fixtures import fixture_path
+    >>> print(dumps(load(fixture_path("single_gpu"))).splitlines()[3])
+      {"cpu_affinity": "0-15", "id": "gpu0", "index": 0, "numa_node": 0, "type": "gpu"},
+    """
     data = to_dict(g)
 
     def one(x: Any) -> str:
@@ -138,7 +143,12 @@ def dumps(g: nx.Graph) -> str:
 
 
 def loads(text: str, origin: str = "<string>") -> nx.Graph:
-    """Parse JSON or `nvidia-smi topo -m` text, whichever ``text`` is."""
+    """Parse JSON or `nvidia-smi topo -m` text, whichever ``text`` is.
+
+    >>> g = loads("        GPU0    GPU1\\nGPU0     X      NV2\\nGPU1    NV2      X\\n")
+    >>> loads(dumps(g)).edges["gpu0", "gpu1"]["kind"]
+    'NV2'
+    """
     if not text.strip():
         raise TopologyFileError(origin, "the file is empty")
     if text.lstrip().startswith(("{", "[")):
@@ -154,12 +164,30 @@ def loads(text: str, origin: str = "<string>") -> nx.Graph:
 
 
 def save(g: nx.Graph, path: str | os.PathLike) -> None:
-    """Write the graph as JSON."""
+    """Write the graph as JSON.
+
+    >>> import os, tempfile
+    >>> from .fixtures import fixture_path
+    >>> path = os.path.join(tempfile.mkdtemp(), "box.json")
+    >>> save(load(fixture_path("single_gpu")), path)
+    >>> open(path).readline().strip()
+    '{"format": "vibetensor-topology", "version": 1,'
+    """
     Path(path).write_text(dumps(g), encoding="utf-8")
 
 
 def load(path: str | os.PathLike) -> nx.Graph:
-    """Read a topology file: the JSON :func:`save` writes, or `nvidia-smi topo -m` output."""
+    """Read a topology file: the JSON :func:`save` writes, or `nvidia-smi topo -m` output.
+
+    >>> from .fixtures import fixture_path
+    >>> g = load(fixture_path("pcie_4gpu_2socket"))
+    >>> g.edges["gpu0", "gpu1"]["kind"]
+    'PIX'
+    >>> load("/no/such/file")
+    Traceback (most recent call last):
+    ...
+    vibetensor.fabric.topology.errors.TopologyFileError: topology file '/no/such/file': cannot read it: No such file or directory
+    """
     origin = str(path)
     try:
         raw = Path(path).read_bytes()

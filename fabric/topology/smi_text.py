@@ -5,14 +5,6 @@ the tool prints and what survives a copy from a terminal: tab or space separated
 underline around the header, cells run together by a lost tab ("NODENODE"), leading chatter before
 the header, NIC columns, the ``CPU Affinity`` / ``NUMA Affinity`` / ``GPU NUMA ID`` columns, the
 legend and the NIC legend. Anything else is an error naming the line.
-
->>> g = from_topo_matrix('''
-...         GPU0    GPU1    CPU Affinity    NUMA Affinity   GPU NUMA ID
-... GPU0     X      NV4     0-15    0               N/A
-... GPU1    NV4      X      0-15    0               N/A
-... ''')
->>> link(g, 0, 1)["kind"], gpu(g, 1)["cpu_affinity"][-1]
-('NV4', 15)
 """
 
 from __future__ import annotations
@@ -103,6 +95,14 @@ def from_topo_matrix(text: str, origin: str = "<text>") -> nx.Graph:
     so peer access is assumed over NVLink and over PCIe up to ``VIBETENSOR_P2P_LEVEL``; when the
     NVLink counts summed over a GPU's peers exceed what one GPU has, the peers share links through
     an NVSwitch, which is added as one node.
+
+    >>> g = from_topo_matrix('''
+    ...         GPU0    GPU1    CPU Affinity    NUMA Affinity   GPU NUMA ID
+    ... GPU0     X      NV4     0-15    0               N/A
+    ... GPU1    NV4      X      0-15    0               N/A
+    ... ''')
+    >>> link(g, 0, 1)["kind"], gpu(g, 1)["cpu_affinity"][-1]
+    ('NV4', 15)
     """
     def fail(problem: str):
         raise TopologyFileError(origin, problem)
