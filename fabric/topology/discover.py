@@ -97,23 +97,34 @@ def discover(cuda: Any = None, nvml: Any = None, sysfs: Any = None,
     else:
         visible = []
     if not visible:
-        stranded = fs.nvidia_gpus() if fs else []
-        reason = f"sysfs shows {len(stranded)} NVIDIA GPU(s) that no usable driver exposes" if stranded \
-            else "neither CUDA nor NVML reports a GPU"
-        note(g, f"no GPUs: {reason}")
+        note(g, f"no GPUs: {_why_no_gpus(env, cu, nvml_devices, fs)}")
 
     pci: dict[str, PciDevice | None] = {}
     for index, (c, n) in enumerate(visible):
         bus = (c or n).pci_bus_id
         pci[bus] = fs.pci_device(bus) if fs else None
         add_gpu(g, index, **_gpu_attrs(c, n, pci[bus], numa))
-    _add_links(g, visible, cu, nv, pci)
+    nvlinks: dict[str, list] = {}  # bus id -> NVML's active links, asked once per GPU
+    _add_links(g, visible, cu, nv, pci, nvlinks)
     if nv:
-        _add_nvswitches(g, visible, nv)
+        _add_nvswitches(g, visible, nv, nvlinks)
     if fs:
         _add_nics(g, fs, pci)
         _add_pcie_tree(g, pci)
     return g
+
+
+def _why_no_gpus(env: Mapping[str, str], cu: Any, nvml_devices: list, fs: Any) -> str:
+    hidden = env.get("CUDA_VISIBLE_DEVICES")
+    if hidden is not None and (cu or nvml_devices):
+        seen = f"the {len(nvml_devices)} GPU(s) NVML sees" if nvml_devices else "every device"
+        return f"CUDA_VISIBLE_DEVICES={hidden!r} hides {seen}"
+    if cu:
+        return "the CUDA runtime reports no device"
+    stranded = fs.nvidia_gpus() if fs else []
+    if stranded:
+        return f"sysfs shows {len(stranded)} NVIDIA GPU(s) that no usable driver exposes"
+    return "neither CUDA nor NVML reports a GPU"
 
 
 def _gpu_attrs(c: Any, n: NvmlDevice | None, p: PciDevice | None, numa: dict) -> dict:
@@ -146,8 +157,7 @@ def _nvlink_kind(nv: NvmlSourceLike, bus_a: str, bus_b: str, links: dict) -> tup
     return (f"NV{shared}", True) if shared else (None, False)
 
 
-def _add_links(g: nx.Graph, visible: list, cu: Any, nv: Any, pci: dict) -> None:
-    links: dict[str, list] = {}
+def _add_links(g: nx.Graph, visible: list, cu: Any, nv: Any, pci: dict, links: dict) -> None:
     for a in range(len(visible)):
         for b in range(a + 1, len(visible)):
             bus_a, bus_b = ((c or n).pci_bus_id for c, n in (visible[a], visible[b]))
@@ -176,13 +186,15 @@ def _add_links(g: nx.Graph, visible: list, cu: Any, nv: Any, pci: dict) -> None:
             add_peer(g, a, b, kind, **attrs)
 
 
-def _add_nvswitches(g: nx.Graph, visible: list, nv: NvmlSourceLike) -> None:
+def _add_nvswitches(g: nx.Graph, visible: list, nv: NvmlSourceLike, links: dict) -> None:
     switches: dict[str, str] = {}
     for index, (c, n) in enumerate(visible):
         if n is None:
             continue
         counts: dict[str, int] = {}
-        for end in nv.nvlinks(n.pci_bus_id):
+        if n.pci_bus_id not in links:
+            links[n.pci_bus_id] = nv.nvlinks(n.pci_bus_id)
+        for end in links[n.pci_bus_id]:
             if end.remote_type == "switch":
                 counts[end.remote_bus_id] = counts.get(end.remote_bus_id, 0) + 1
         for bus, count in sorted(counts.items()):

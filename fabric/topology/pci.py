@@ -17,12 +17,13 @@ _BUS_ID = re.compile(r"^(?:([0-9a-fA-F]{1,8}):)?([0-9a-fA-F]{1,2}):([0-9a-fA-F]{
 def normalize_bus_id(text: str | bytes) -> str:
     """Canonical ``dddd:bb:dd.f`` (lower case, 4-digit domain), or ValueError.
 
-    >>> normalize_bus_id("00000000:18:00.0"), normalize_bus_id(b"0000:B3:00.0"), normalize_bus_id("3b:00.0")
+    >>> normalize_bus_id("00000000:18:00.0"), normalize_bus_id(b"0000:B3:00.0\\x00\\x07"), normalize_bus_id("3b:00.0")
     ('0000:18:00.0', '0000:b3:00.0', '0000:3b:00.0')
     """
     if isinstance(text, bytes):
         text = text.decode("ascii", "replace")
-    m = _BUS_ID.match(text.strip().rstrip("\x00"))
+    # C APIs hand back fixed-size buffers: the id ends at the first NUL.
+    m = _BUS_ID.match(text.split("\x00", 1)[0].strip())
     if not m:
         raise ValueError(f"not a PCI bus id: {text!r}")
     domain, bus, dev, fn = m.groups()

@@ -167,11 +167,16 @@ def _exact(n: int, bw: list[list[float]], cross: list[list[int]]) -> list[int]:
 
 def _greedy(n: int, bw: list[list[float]], numa: list) -> list[int]:
     # Walk each NUMA node's GPUs along their fastest links, nodes in order, then close the ring.
+    def node_rank(j: int) -> tuple[bool, int]:
+        return (numa[j] is None, numa[j] or 0)  # lowest NUMA node first, unknown last
+
     order, left = [0], set(range(1, n))
     while left:
         here = order[-1]
-        local = [j for j in left if numa[j] == numa[here]]
-        pool = local or [j for j in left if numa[j] == min((numa[k] for k in left), key=lambda x: (x is None, x))]
+        pool = [j for j in left if numa[j] == numa[here]]
+        if not pool:  # this node is done: move on to the next one
+            first = min(left, key=node_rank)
+            pool = [j for j in left if node_rank(j) == node_rank(first)]
         nxt = max(pool, key=lambda j: (bw[here][j], -j))
         order.append(nxt)
         left.remove(nxt)

@@ -15,6 +15,7 @@ with (PIX/PXB). PCIe bridges are left out to keep the picture readable.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -23,7 +24,7 @@ import networkx as nx
 
 from .cpulist import format_cpulist
 from .errors import TopologyError
-from .graph import gpus, link, link_bandwidth, numa_nodes, peer_pairs
+from .graph import link, link_bandwidth, numa_nodes, peer_pairs
 from .links import nominal_bandwidth
 
 __all__ = ["to_dot", "write_png", "png_backend"]
@@ -115,10 +116,10 @@ def png_backend() -> str | None:
     if shutil.which("dot"):
         return "dot"
     try:
-        import matplotlib  # noqa: F401
-    except ImportError:
-        return None
-    return "matplotlib"
+        found = importlib.util.find_spec("matplotlib") is not None
+    except ValueError:  # a module set to None in sys.modules (how tests hide it)
+        found = False
+    return "matplotlib" if found else None
 
 
 def write_png(g: nx.Graph, path: str | os.PathLike) -> str:

@@ -16,10 +16,8 @@ import networkx as nx
 
 from .cpulist import format_cpulist, parse_cpulist
 from .errors import TopologyFileError
-from .graph import (
-    add_gpu, add_nic, add_numa, add_peer, gpu, gpu_id, gpus, link, new_graph, nic_id, nics, note,
-)
-from .links import MAX_NVLINKS_PER_GPU, is_nvlink, normalize_kind, nvlink_count
+from .graph import add_gpu, add_nic, add_numa, add_peer, gpu_id, gpus, link, new_graph, nic_id, nics, note
+from .links import MAX_NVLINKS_PER_GPU, is_nvlink, normalize_kind
 
 __all__ = ["from_topo_matrix", "format_topo_matrix", "looks_like_topo_matrix"]
 
@@ -96,6 +94,7 @@ def from_topo_matrix(text: str, origin: str = "<text>") -> nx.Graph:
     NVLink counts summed over a GPU's peers exceed what one GPU has, the peers share links through
     an NVSwitch, which is added as one node.
 
+    >>> from .graph import gpu
     >>> g = from_topo_matrix('''
     ...         GPU0    GPU1    CPU Affinity    NUMA Affinity   GPU NUMA ID
     ... GPU0     X      NV4     0-15    0               N/A

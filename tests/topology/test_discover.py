@@ -75,7 +75,9 @@ def test_empty_visible_devices_hides_every_gpu():
     m = dgx_h100()
     g = discover(cuda=NO_CUDA, nvml=m.nvml(), sysfs=m.sysfs(), environ={"CUDA_VISIBLE_DEVICES": ""})
     assert gpus(g) == []
-    assert "no GPUs: sysfs shows 8 NVIDIA GPU(s) that no usable driver exposes" in g.graph["notes"]
+    assert "no GPUs: CUDA_VISIBLE_DEVICES='' hides the 8 GPU(s) NVML sees" in g.graph["notes"]
+    g = discover(cuda=m.cuda(visible=[]), nvml=SourceUnavailable("no"), sysfs=m.sysfs(), environ={})
+    assert "no GPUs: the CUDA runtime reports no device" in g.graph["notes"]
 
 
 def test_without_nvml_p2p_comes_from_cuda_and_kinds_from_sysfs_paths():
