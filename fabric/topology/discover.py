@@ -174,6 +174,7 @@ def _add_links(g: nx.Graph, visible: list, cu: Any, nv: Any, pci: dict, links: d
             attrs: dict[str, Any] = {"via_nvswitch": via_switch}
             if cu:
                 there, back = cu.peer(a, b), cu.peer(b, a)
+                attrs["uva"] = bool(visible[a][0].unified_addressing and visible[b][0].unified_addressing)
                 attrs.update(p2p_access=there.access and back.access,
                              p2p_atomics=there.native_atomics and back.native_atomics,
                              perf_rank=max((r for r in (there.perf_rank, back.perf_rank) if r is not None), default=None))

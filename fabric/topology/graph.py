@@ -21,7 +21,8 @@ edge role  meaning and attributes
 =========  ==================================================================================
 ``peer``   GPU <-> GPU path: kind (NV#/PIX/PXB/PHB/NODE/SYS), nvlinks, via_nvswitch,
            bandwidth_gbps (nominal, per direction), p2p_access, p2p_read, p2p_write,
-           p2p_atomics (None = unknown), perf_rank, and after a probe measured_uni_gbps,
+           p2p_atomics (None = unknown), perf_rank, uva (both ends share one unified
+           address space), and after a probe measured_uni_gbps,
            measured_bi_gbps, measured_latency_us, probe_flags
 ``path``   GPU <-> NIC path: kind
 ``attach`` device or bridge <-> the NUMA node it hangs off
@@ -118,7 +119,7 @@ def add_peer(g: nx.Graph, a: int, b: int, kind: str, **attrs: Any) -> None:
     ga, gb = gpu(g, a), gpu(g, b)
     attrs.setdefault("nvlinks", nvlink_count(kind))
     attrs.setdefault("via_nvswitch", False)
-    for key in ("p2p_access", "p2p_read", "p2p_write", "p2p_atomics", "perf_rank"):
+    for key in ("p2p_access", "p2p_read", "p2p_write", "p2p_atomics", "perf_rank", "uva"):
         attrs.setdefault(key, None)
     if "bandwidth_gbps" not in attrs:
         # A path is as fast as its slower end.

@@ -124,6 +124,27 @@ def test_probe_on_this_machine_without_gpus(capsys):
     assert code == 0 and "Probe: nothing measured: " in out
 
 
+def test_probe_output_and_probed_json(capsys, monkeypatch, tmp_path):
+    # The CLI's --probe path on CPU: the bridge box stands in for discovery, a scripted bench for the GPUs.
+    import vibetensor.fabric.topology.cli as cli
+    from vibetensor.fabric.topology import probe as real_probe
+    from topo_fakes import ScriptedBench
+
+    gbps = {(0, 1): 92.0, (2, 3): 26.0, (0, 2): 9.0, (0, 3): 9.0, (1, 2): 9.0, (1, 3): 3.0}
+    bench = ScriptedBench(4, gbps, no_access={frozenset(p) for p in [(0, 2), (0, 3), (1, 2), (1, 3)]})
+    monkeypatch.setattr(cli, "discover", lambda: load(fixture_path("nvlink_bridge_2plus2")))
+    monkeypatch.setattr(cli, "probe", lambda g: real_probe(g, nbytes=1 << 20, bench=bench))
+    code, out, _ = run(["--probe", "--json", str(tmp_path / "probed.json")], capsys)
+    assert code == 0
+    assert "Bandwidth per direction, GB/s (nominal; * = measured by --probe):" in out
+    assert "GPU0    -        92*      9*       9*" in out
+    assert "Probe (1 MiB copies):" in out and "  0-1     92         92         174.8" in out
+    assert "! GPU1-GPU3: measured 3 GB/s, under half the 9.45 GB/s expected for NODE staged through host memory" in out
+    probed = load(tmp_path / "probed.json")
+    assert probed.edges["gpu0", "gpu1"]["measured_uni_gbps"] == 92.0
+    assert probed.edges["gpu1", "gpu3"]["probe_flags"][0].startswith("measured 3 GB/s")
+
+
 @pytest.mark.parametrize("command", [
     [sys.executable, "-m", "vibetensor.fabric.topology"],
     [str(__import__("pathlib").Path(sys.executable).with_name("vibetensor-topo"))],

@@ -36,7 +36,8 @@ def test_dgx_discovery_records_devices_p2p_and_switches():
         ("NVIDIA H100 80GB HBM3", "0000:5d:00.0", 132, (9, 0))
     assert d["uuid"] == m.gpus[3].uuid and d["physical_index"] == 3 and d["pcie_gen"] == 5
     e = link(g, 0, 5)
-    assert (e["p2p_access"], e["p2p_read"], e["p2p_write"], e["p2p_atomics"], e["perf_rank"]) == (True, True, True, True, 0)
+    assert (e["p2p_access"], e["p2p_read"], e["p2p_write"], e["p2p_atomics"], e["perf_rank"], e["uva"]) == \
+        (True, True, True, True, 0, True)
     switches = sorted(n for n, t in g.nodes(data="type") if t == "nvswitch")
     assert [g.nodes[s]["pci_bus_id"] for s in switches] == DGX_SWITCHES
     assert [g.edges["gpu0", s]["nvlinks"] for s in switches] == [5, 4, 5, 4]

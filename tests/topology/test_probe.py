@@ -9,42 +9,7 @@ from vibetensor.fabric.topology import (
 )
 from vibetensor.fabric.topology.probe import LOW_BANDWIDTH_FRACTION
 from vibetensor.fabric.topology.render_text import render_probe
-
-
-class ScriptedBench:
-    """Answers like CudaCopyBench from a table: GB/s per direction, failures, corrupted pairs."""
-
-    def __init__(self, count, gbps, d2d=1500.0, no_access=(), broken=(), corrupt=()):
-        self.count, self.gbps, self.d2d = count, gbps, d2d
-        self.no_access, self.broken, self.corrupt = set(no_access), set(broken), set(corrupt)
-        self.closed = False
-        self.sizes = set()
-
-    def device_count(self):
-        return self.count
-
-    def can_access_peer(self, a, b):
-        return frozenset((a, b)) not in self.no_access
-
-    def copy_gbps(self, src, dst, nbytes, repeats):
-        self.sizes.add(nbytes)
-        if src == dst:
-            return self.d2d
-        if frozenset((src, dst)) in self.broken:
-            raise RuntimeError("cudaMemcpyPeerAsync failed: cudaErrorInvalidValue (invalid argument)")
-        return self.gbps[(src, dst)] if (src, dst) in self.gbps else self.gbps[(dst, src)]
-
-    def bidirectional_gbps(self, a, b, nbytes, repeats):
-        return 2 * self.copy_gbps(a, b, nbytes, repeats) * 0.95
-
-    def latency_us(self, src, dst):
-        return 2.5
-
-    def verify(self, src, dst):
-        return frozenset((src, dst)) not in self.corrupt
-
-    def close(self):
-        self.closed = True
+from topo_fakes import ScriptedBench
 
 
 def test_judge_agreeing_pairs():

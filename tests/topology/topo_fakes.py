@@ -137,3 +137,39 @@ def pcie_box() -> FakeMachine:
                 if not same:
                     no_p2p.add(frozenset((a.bus, b.bus)))
     return FakeMachine(gpus, {0: tuple(range(0, 32)), 1: tuple(range(32, 64))}, ancestor=ancestor, no_p2p=no_p2p)
+
+
+class ScriptedBench:
+    """Answers like CudaCopyBench from a table: GB/s per direction, failures, corrupted pairs."""
+
+    def __init__(self, count, gbps, d2d=1500.0, no_access=(), broken=(), corrupt=()):
+        self.count, self.gbps, self.d2d = count, gbps, d2d
+        self.no_access, self.broken, self.corrupt = set(no_access), set(broken), set(corrupt)
+        self.closed = False
+        self.sizes = set()
+
+    def device_count(self):
+        return self.count
+
+    def can_access_peer(self, a, b):
+        return frozenset((a, b)) not in self.no_access
+
+    def copy_gbps(self, src, dst, nbytes, repeats):
+        self.sizes.add(nbytes)
+        if src == dst:
+            return self.d2d
+        if frozenset((src, dst)) in self.broken:
+            raise RuntimeError("cudaMemcpyPeerAsync failed: cudaErrorInvalidValue (invalid argument)")
+        return self.gbps[(src, dst)] if (src, dst) in self.gbps else self.gbps[(dst, src)]
+
+    def bidirectional_gbps(self, a, b, nbytes, repeats):
+        return 2 * self.copy_gbps(a, b, nbytes, repeats) * 0.95
+
+    def latency_us(self, src, dst):
+        return 2.5
+
+    def verify(self, src, dst):
+        return frozenset((src, dst)) not in self.corrupt
+
+    def close(self):
+        self.closed = True
