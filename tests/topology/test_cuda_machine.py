@@ -5,7 +5,6 @@ Marked ``cuda``: skipped where cuda_device_count() is 0 (see conftest.py).
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 
@@ -23,9 +22,9 @@ def test_discovery_finds_every_visible_gpu():
     assert gpus(g) == list(range(cuda_device_count()))
     d = gpu(g, 0)
     assert d["name"] and d["pci_bus_id"] and d["memory_bytes"] > 1 << 30 and d["sm_count"] > 0
-    assert d["compute_capability"][0] >= 7 and d["uuid"].startswith("GPU-")
+    assert d["compute_capability"][0] >= 7 and d.get("uuid", "").startswith("GPU-")
     a = gpu_affinity(g, 0)
-    assert a.cpus and set(a.cpus) <= set(range(os.cpu_count() or 1 << 16))
+    assert a.cpus and a.source in ("gpu", "numa")  # found from the GPU itself, not a guess
     if len(gpus(g)) == 1:
         assert islands(g) == [(0,)] and plan_ring(g).hops == ()
     else:
