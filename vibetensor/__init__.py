@@ -1,1 +1,13 @@
+"""vibetensor: PyTorch-style eager tensors with autograd, organised around the Fabric layer.
+
+>>> import vibetensor as vt
+>>> x = vt.arange(6, dtype=vt.float32).view(2, 3)
+>>> x.sum(1).tolist()
+[3.0, 12.0]
+"""
 from . import _C
+from .tensor_core import *  # noqa: F401,F403
+from .tensor_core import Tensor, Size, dtype, device, OutOfMemoryError  # noqa: F401
+from ._C import get_num_threads, set_num_threads  # noqa: F401
+
+__version__ = "0.1.0"

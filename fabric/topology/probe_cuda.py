@@ -25,9 +25,9 @@ _LATENCY_REPEATS = 100
 class CudaCopyBench:
     """Allocates a source and a destination buffer per device, lazily, and times copies between them."""
 
-    def __init__(self) -> None:
+    def __init__(self, runtime: Any = None) -> None:
         try:
-            source = CudaRuntimeSource()
+            source = CudaRuntimeSource(runtime)
         except SourceUnavailable as exc:
             raise ProbeUnavailable(f"cannot use CUDA: {exc}") from None
         self.rt, self.count = source.rt, source.count

@@ -70,8 +70,9 @@ class CudaRuntimeSource:
 
     name = "CUDA"
 
-    def __init__(self) -> None:
-        self.rt = rt = load_runtime()
+    def __init__(self, runtime: Any = None) -> None:
+        # ``runtime`` stands in for cuda.bindings.runtime (tests pass a simulated one).
+        self.rt = rt = load_runtime() if runtime is None else runtime
         try:
             err, count = rt.cudaGetDeviceCount()
         except RuntimeError as exc:

@@ -1,0 +1,150 @@
+#include "core/parallel.h"
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <cstdlib>
+#include <exception>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace vt {
+namespace {
+
+thread_local bool tls_in_parallel = false;
+
+int default_threads() {
+  if (const char* s = std::getenv("VIBETENSOR_NUM_THREADS")) {
+    int n = std::atoi(s);
+    if (n > 0) return n;
+  }
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
+// One job at a time: parallel regions do not nest (inner ones run inline), and concurrent callers from
+// different Python threads take turns through job_mu_.
+class Pool {
+ public:
+  explicit Pool(int n) : nthreads_(n) {
+    for (int i = 1; i < n; i++) workers_.emplace_back([this] { work(); });
+  }
+  ~Pool() {
+    {
+      std::lock_guard<std::mutex> g(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    for (auto& t : workers_) t.join();
+  }
+  int size() const { return nthreads_; }
+
+  void run(int64_t nchunks, const std::function<void(int64_t)>& chunk) {
+    std::lock_guard<std::mutex> job(job_mu_);
+    {
+      std::lock_guard<std::mutex> g(mu_);
+      fn_ = &chunk;
+      next_.store(0);
+      total_ = nchunks;
+      pending_ = nchunks;
+      error_ = nullptr;
+      generation_++;
+    }
+    cv_.notify_all();
+    drain();
+    std::unique_lock<std::mutex> g(mu_);
+    done_cv_.wait(g, [&] { return pending_ == 0; });
+    fn_ = nullptr;
+    if (error_) std::rethrow_exception(error_);
+  }
+
+ private:
+  void drain() {
+    tls_in_parallel = true;
+    for (;;) {
+      int64_t i = next_.fetch_add(1);
+      if (i >= total_) break;
+      try {
+        (*fn_)(i);
+      } catch (...) {
+        std::lock_guard<std::mutex> g(mu_);
+        if (!error_) error_ = std::current_exception();
+      }
+      std::lock_guard<std::mutex> g(mu_);
+      if (--pending_ == 0) done_cv_.notify_all();
+    }
+    tls_in_parallel = false;
+  }
+  void work() {
+    uint64_t seen = 0;
+    for (;;) {
+      {
+        std::unique_lock<std::mutex> g(mu_);
+        cv_.wait(g, [&] { return stop_ || (generation_ != seen && fn_ != nullptr); });
+        if (stop_) return;
+        seen = generation_;
+      }
+      drain();
+    }
+  }
+
+  int nthreads_;
+  std::vector<std::thread> workers_;
+  std::mutex job_mu_, mu_;
+  std::condition_variable cv_, done_cv_;
+  const std::function<void(int64_t)>* fn_ = nullptr;
+  std::atomic<int64_t> next_{0};
+  int64_t total_ = 0, pending_ = 0;
+  uint64_t generation_ = 0;
+  bool stop_ = false;
+  std::exception_ptr error_;
+};
+
+std::mutex g_pool_mu;
+Pool* g_pool = nullptr;  // leaked at exit: joining threads during static destruction can deadlock
+int g_requested = 0;
+
+Pool& pool() {
+  std::lock_guard<std::mutex> g(g_pool_mu);
+  if (!g_pool) g_pool = new Pool(g_requested > 0 ? g_requested : default_threads());
+  return *g_pool;
+}
+
+}  // namespace
+
+int get_num_threads() {
+  std::lock_guard<std::mutex> g(g_pool_mu);
+  return g_pool ? g_pool->size() : (g_requested > 0 ? g_requested : default_threads());
+}
+
+void set_num_threads(int n) {
+  std::lock_guard<std::mutex> g(g_pool_mu);
+  g_requested = std::max(1, n);
+  // The old pool is left idle, not destroyed: another thread may be inside it right now.
+  if (g_pool && g_pool->size() != g_requested) g_pool = nullptr;
+}
+
+bool in_parallel_region() { return tls_in_parallel; }
+
+void parallel_for(int64_t begin, int64_t end, int64_t grain, const std::function<void(int64_t, int64_t)>& f) {
+  int64_t n = end - begin;
+  if (n <= 0) return;
+  grain = std::max<int64_t>(grain, 1);
+  if (n <= grain || tls_in_parallel) {
+    f(begin, end);
+    return;
+  }
+  Pool& p = pool();
+  int64_t nchunks = std::min<int64_t>(p.size(), (n + grain - 1) / grain);
+  if (nchunks <= 1) {
+    f(begin, end);
+    return;
+  }
+  int64_t step = (n + nchunks - 1) / nchunks;
+  p.run(nchunks, [&](int64_t i) {
+    int64_t b = begin + i * step, e = std::min(end, b + step);
+    if (b < e) f(b, e);
+  });
+}
+
+}  // namespace vt

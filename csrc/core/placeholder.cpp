@@ -1,1 +1,0 @@
-int vt_placeholder() { return 0; }

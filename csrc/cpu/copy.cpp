@@ -1,0 +1,78 @@
+// copy_ (with dtype conversion and broadcasting), fill_, zero_, clone and _to_copy on CPU.
+#include <cstring>
+
+#include "cpu/cast.h"
+#include "cpu/loops.h"
+#include "dispatch/dispatcher.h"
+#include "ops/views.h"
+
+namespace vt {
+namespace {
+
+Tensor copy_cpu(const Tensor& self, const Tensor& src, bool) {
+  VT_CHECK_TYPE(src.device().is_cpu(), "copy_: copying from ", src.device().str(), " is not supported yet");
+  if (self.numel() == 0) return self;
+  Tensor s = src.sizes() == self.sizes() ? src : expand(src, self.sizes());
+  TensorIterator it =
+      TensorIteratorConfig("copy_").add_output(self).add_input(s).promote_inputs(false).output_dtype(self.dtype()).build();
+  if (self.dtype() == s.dtype() && it.is_contiguous()) {
+    // Same dtype, both dense in the same order: a memcpy per chunk.
+    size_t isz = self.itemsize();
+    it.for_each([&](char** d, const int64_t*, int64_t n) { std::memcpy(d[0], d[1], size_t(n) * isz); }, 1 << 18);
+    return self;
+  }
+  VT_DISPATCH_ALL(self.dtype(), "copy_", [&] {
+    using dst_t = scalar_t;
+    VT_DISPATCH_ALL(s.dtype(), "copy_", [&] {
+      using src_t = scalar_t;
+      cpu_kernel_raw<src_t, dst_t>(it, [](src_t v) { return cast_to<dst_t>(v); });
+    });
+  });
+  return self;
+}
+
+Tensor fill_cpu(const Tensor& self, const Tensor& value) {
+  VT_CHECK_VALUE(value.dim() == 0, "fill_ only supports 0-dimension value tensor but got tensor with ",
+                 value.dim(), " dimensions");
+  Scalar v = item(value);
+  TensorIterator it = TensorIteratorConfig("fill_").add_output(self).output_dtype(self.dtype()).build();
+  VT_DISPATCH_ALL(self.dtype(), "fill_", [&] {
+    scalar_t x = v.to<scalar_t>();
+    it.for_each([&](char** d, const int64_t* st, int64_t n) {
+      if (st[0] == sizeof(scalar_t)) {
+        scalar_t* o = reinterpret_cast<scalar_t*>(d[0]);
+        for (int64_t i = 0; i < n; i++) o[i] = x;
+      } else {
+        for (int64_t i = 0; i < n; i++) *reinterpret_cast<scalar_t*>(d[0] + i * st[0]) = x;
+      }
+    });
+  });
+  return self;
+}
+
+Tensor zero_cpu(const Tensor& self) { return fill_cpu(self, wrap_number(Scalar(int64_t(0)))); }
+
+Tensor clone_cpu(const Tensor& self) {
+  // The iterator lays the new tensor out in self's memory order (PyTorch's preserve_format).
+  TensorIterator it = TensorIteratorConfig("clone").add_output(Tensor()).add_input(self).promote_inputs(false).build();
+  Tensor out = it.output();
+  return copy_cpu(out, self, false);
+}
+
+Tensor to_copy_cpu(const Tensor& self, std::optional<DType> dtype, std::optional<Device> device, bool) {
+  VT_CHECK_TYPE(!device || device->is_cpu(), "_to_copy: moving to ", device->str(),
+                " needs the CUDA runtime, which is not available");
+  Tensor out = empty(self.sizes(), dtype.value_or(self.dtype()), Device());
+  return copy_cpu(out, self, false);
+}
+
+VT_REGISTER_KERNELS(CPU, m) {
+  m.impl("copy_", &copy_cpu);
+  m.impl("fill_", &fill_cpu);
+  m.impl("zero_", &zero_cpu);
+  m.impl("clone", &clone_cpu);
+  m.impl("_to_copy", &to_copy_cpu);
+}
+
+}  // namespace
+}  // namespace vt

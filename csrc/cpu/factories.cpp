@@ -1,0 +1,105 @@
+// Deterministic factories on CPU: empty, zeros, ones, full, arange, linspace, eye.
+#include <cmath>
+#include <cstring>
+
+#include "cpu/loops.h"
+#include "dispatch/dispatcher.h"
+#include "ops/views.h"
+
+namespace vt {
+namespace {
+
+Device cpu_device(std::optional<Device> d, const char* op) {
+  VT_CHECK_TYPE(!d || d->is_cpu(), op, ": device ", d->str(), " is not available (no CUDA runtime)");
+  return Device();
+}
+
+Tensor fill_with(Tensor t, Scalar v) {
+  static TypedOp<Tensor(const Tensor&, const Tensor&)> fill("fill_");
+  return fill(t, wrap_number(v));
+}
+
+Tensor empty_k(IntArrayRef size, std::optional<DType> dtype, std::optional<Device> dev) {
+  return empty(size, dtype.value_or(kDefaultFloat), cpu_device(dev, "empty"));
+}
+Tensor zeros_k(IntArrayRef size, std::optional<DType> dtype, std::optional<Device> dev) {
+  Tensor t = empty(size, dtype.value_or(kDefaultFloat), cpu_device(dev, "zeros"));
+  if (t.numel()) std::memset(t.data(), 0, size_t(t.numel()) * t.itemsize());
+  return t;
+}
+Tensor ones_k(IntArrayRef size, std::optional<DType> dtype, std::optional<Device> dev) {
+  return fill_with(empty(size, dtype.value_or(kDefaultFloat), cpu_device(dev, "ones")), Scalar(int64_t(1)));
+}
+Tensor full_k(IntArrayRef size, Scalar value, std::optional<DType> dtype, std::optional<Device> dev) {
+  DType d = dtype.value_or(value.is_float() ? kDefaultFloat : value.promotion_dtype());
+  VT_CHECK_TYPE(is_floating(d) || !value.is_float(), "full: fill value ", value.to_double(),
+                " cannot be converted to ", dtype_name(d));
+  return fill_with(empty(size, d, cpu_device(dev, "full")), value);
+}
+
+template <class F>
+Tensor generate(int64_t n, DType d, F value_at) {
+  Tensor t = empty(DimVec{n}, d);
+  VT_DISPATCH_NUMERIC(d, "arange", [&] {
+    scalar_t* p = t.data_as<scalar_t>();
+    for (int64_t i = 0; i < n; i++) p[i] = scalar_t(value_at(i));
+  });
+  return t;
+}
+
+Tensor arange_start_k(Scalar start, Scalar end, Scalar step, std::optional<DType> dtype, std::optional<Device> dev) {
+  cpu_device(dev, "arange");
+  bool all_int = !start.is_float() && !end.is_float() && !step.is_float();
+  DType d = dtype.value_or(all_int ? DType::Int64 : kDefaultFloat);
+  double s = start.to_double(), e = end.to_double(), st = step.to_double();
+  VT_CHECK_VALUE(st != 0, "arange: step must be nonzero");
+  VT_CHECK_VALUE(std::isfinite(s) && std::isfinite(e), "arange: unsupported range: ", s, " -> ", e);
+  VT_CHECK_VALUE((st > 0 && e >= s) || (st < 0 && e <= s), "arange: upper bound and larger bound inconsistent with step sign");
+  int64_t n;
+  if (all_int) {
+    int64_t a = start.to_int(), b = end.to_int(), c = step.to_int();
+    n = c > 0 ? (b - a + c - 1) / c : (a - b - c - 1) / (-c);
+    return generate(n, d, [=](int64_t i) { return a + i * c; });
+  }
+  n = int64_t(std::ceil((e - s) / st));
+  return generate(n, d, [=](int64_t i) { return s + double(i) * st; });
+}
+Tensor arange_k(Scalar end, std::optional<DType> dtype, std::optional<Device> dev) {
+  return arange_start_k(Scalar(int64_t(0)), end, Scalar(int64_t(1)), dtype, dev);
+}
+
+Tensor linspace_k(Scalar start, Scalar end, int64_t steps, std::optional<DType> dtype, std::optional<Device> dev) {
+  cpu_device(dev, "linspace");
+  VT_CHECK_VALUE(steps >= 0, "linspace: number of steps must be non-negative");
+  DType d = dtype.value_or(kDefaultFloat);
+  double a = start.to_double(), b = end.to_double();
+  double step = steps > 1 ? (b - a) / double(steps - 1) : 0.0;
+  int64_t half = steps / 2;
+  // Symmetric from both ends, as PyTorch does, so the last value is exactly `end`.
+  return generate(steps, d, [=](int64_t i) { return i < half ? a + step * double(i) : b - step * double(steps - 1 - i); });
+}
+
+Tensor eye_k(int64_t n, std::optional<int64_t> m, std::optional<DType> dtype, std::optional<Device> dev) {
+  int64_t cols = m.value_or(n);
+  VT_CHECK_VALUE(n >= 0 && cols >= 0, "eye: n and m must be non-negative, got ", n, ", ", cols);
+  Tensor t = zeros_k(DimVec{n, cols}, dtype, dev);
+  VT_DISPATCH_ALL(t.dtype(), "eye", [&] {
+    scalar_t* p = t.data_as<scalar_t>();
+    for (int64_t i = 0; i < std::min(n, cols); i++) p[i * cols + i] = scalar_t(1);
+  });
+  return t;
+}
+
+VT_REGISTER_KERNELS(CPU, m) {
+  m.impl("empty", &empty_k);
+  m.impl("zeros", &zeros_k);
+  m.impl("ones", &ones_k);
+  m.impl("full", &full_k);
+  m.impl("arange", &arange_k);
+  m.impl("arange.start", &arange_start_k);
+  m.impl("linspace", &linspace_k);
+  m.impl("eye", &eye_k);
+}
+
+}  // namespace
+}  // namespace vt
