@@ -115,14 +115,16 @@ class CudaCopyBench:
         self._enable_peer(a, b)
         self._enable_peer(b, a)
         sa, sb = self.streams[a], self.streams[b]
+        # Ordering-only events (no timing), one on each device: b's stream starts when a's does,
+        # and a's stream ends after b's copies.
+        self.check(rt.cudaSetDevice(a), f"cudaSetDevice({a})")
+        go = self.check(rt.cudaEventCreateWithFlags(rt.cudaEventDisableTiming), "cudaEventCreate")
+        self.check(rt.cudaSetDevice(b), f"cudaSetDevice({b})")
+        done = self.check(rt.cudaEventCreateWithFlags(rt.cudaEventDisableTiming), "cudaEventCreate")
 
         def both() -> None:
-            # b's stream starts when a's does and a's timing ends after b's copies.
-            self.check(rt.cudaSetDevice(a), f"cudaSetDevice({a})")
-            go = self.check(rt.cudaEventCreateWithFlags(rt.cudaEventDisableTiming), "cudaEventCreate")
             self.check(rt.cudaEventRecord(go, sa), "cudaEventRecord")
             self.check(rt.cudaSetDevice(b), f"cudaSetDevice({b})")
-            done = self.check(rt.cudaEventCreateWithFlags(rt.cudaEventDisableTiming), "cudaEventCreate")
             self.check(rt.cudaStreamWaitEvent(sb, go, 0), "cudaStreamWaitEvent")
             for _ in range(repeats):
                 self._copy(b, a, nbytes, sb)
@@ -132,7 +134,11 @@ class CudaCopyBench:
                 self._copy(a, b, nbytes, sa)
             self.check(rt.cudaStreamWaitEvent(sa, done, 0), "cudaStreamWaitEvent")
 
-        ms = self._timed(a, both)
+        try:
+            ms = self._timed(a, both)
+        finally:
+            rt.cudaEventDestroy(go)
+            rt.cudaEventDestroy(done)
         return 2 * nbytes * repeats / (ms * 1e-3) / 1e9
 
     def latency_us(self, src: int, dst: int) -> float:

@@ -62,7 +62,8 @@ def test_full_probe_through_the_bench():
     rt = FakeRuntime(4, link_gbps=links, peers=peers, corrupt={(3, 2)})
     report = probe(g, nbytes=8 * MB, repeats=3, bench=CudaCopyBench(rt))
     by_pair = {(p.a, p.b): p for p in report.pairs}
-    assert by_pair[(0, 1)].peer_access and by_pair[(0, 1)].uni_gbps == pytest.approx(90.0, rel=0.01)
+    assert by_pair[(0, 1)].peer_access
+    assert by_pair[(0, 1)].uni_gbps == pytest.approx(8 * MB / (2.0 + 8 * MB / 90e3) / 1e3)
     assert not by_pair[(0, 2)].peer_access and by_pair[(0, 2)].flags == ()
     assert by_pair[(2, 3)].data_ok is False and "corrupted" in by_pair[(2, 3)].flags[0]
     assert [d.d2d_gbps > 1000 for d in report.devices] == [True] * 4
