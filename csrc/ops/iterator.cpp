@@ -137,16 +137,20 @@ void TensorIterator::compute_types(TensorIteratorConfig& c) {
 }
 
 void TensorIterator::compute_shape(const TensorIteratorConfig& c) {
+  // Inputs broadcast together, and (except for reductions) with the outputs given, whose shape must be the result.
   bool first = true;
-  for (int i = noutputs_; i < ntensors(); i++) {
-    const Tensor& t = ops_[i].tensor;
+  auto merge = [&](const Tensor& t) {
     shape_ = first ? t.sizes() : broadcast_shapes(shape_, t.sizes(), name_);
     first = false;
+  };
+  for (int i = noutputs_; i < ntensors(); i++) merge(ops_[i].tensor);
+  for (int i = 0; i < noutputs_; i++) {
+    const Tensor& t = ops_[i].tensor.defined() ? ops_[i].tensor : ops_[i].original;
+    if (t.defined() && (first || !c.reduction_)) merge(t);
   }
   for (int i = 0; i < noutputs_; i++) {
     const Tensor& t = ops_[i].tensor.defined() ? ops_[i].tensor : ops_[i].original;
     if (!t.defined()) continue;
-    if (first) { shape_ = t.sizes(); first = false; continue; }
     VT_CHECK_VALUE(t.sizes() == shape_, name_, ": output with shape ", shape_str(t.sizes()),
                    " doesn't match the broadcast shape ", shape_str(shape_));
     for (int j = noutputs_; j < ntensors(); j++) check_no_partial_overlap(t, ops_[j].tensor, name_);
