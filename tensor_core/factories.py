@@ -44,7 +44,7 @@ def tensor(data, *, dtype=None, device=None, requires_grad=False):
         out = data.to(dtype=dtype or data.dtype, device=device or data.device, copy=True)
     else:
         arr, inferred = _infer(data)
-        src = from_numpy(np.ascontiguousarray(arr))
+        src = from_numpy(arr if arr.flags.c_contiguous else arr.copy())
         out = src.to(dtype=dtype or inferred, copy=True)
         if device is not None:
             out = out.to(device)

@@ -28,7 +28,8 @@ class _Formatter:
                 self.sci_mode = hi / lo > 1000.0 or hi > 1e8
             else:
                 self.sci_mode = hi / lo > 1000.0 or hi > 1e8 or lo < 1e-4
-        self.width = max((len(self.format(v)) for v in values), default=1)
+        # Like PyTorch, only nonzero finite values set the column width.
+        self.width = max((len(self.format(v)) for v in finite if v != 0), default=1)
 
     def format(self, v):
         if not self.floating:

@@ -1,4 +1,5 @@
 // vt.dtype and vt.device objects, and converting Python numbers to Scalars.
+#include <nanobind/stl/optional.h>
 #include <nanobind/stl/string.h>
 
 #include "python/common.h"

@@ -11,13 +11,21 @@ using BinAlpha = TypedOp<Tensor(const Tensor&, const Tensor&, Scalar)>;
 using Un = TypedOp<Tensor(const Tensor&)>;
 constexpr int64_t kReleaseGilAbove = 1 << 16;
 
-// The other operand: a tensor, or a Python number as a wrapped 0-d tensor. False: not ours to handle.
+// The other operand: a tensor, a Python number (as a wrapped 0-d tensor) or a numpy array (converted, as
+// PyTorch does). False: not ours to handle.
 bool operand(nb::handle h, Tensor& out) {
   if (is_tensor(h)) { out = unwrap(h); return true; }
   Scalar s;
-  if (!to_scalar(h, s, false)) return false;
-  out = wrap_number(s);
-  return true;
+  if (to_scalar(h, s, false)) {
+    out = wrap_number(s);
+    return true;
+  }
+  if (nb::hasattr(h, "__array_interface__")) {
+    static nb::object as_tensor = nb::module_::import_("vibetensor").attr("as_tensor");
+    out = unwrap(as_tensor(h));
+    return true;
+  }
+  return false;
 }
 
 template <class F>
