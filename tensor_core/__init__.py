@@ -8,3 +8,5 @@ from .tensor import Tensor, Size  # noqa: F401
 from .factories import *  # noqa: F401,F403
 from .ops import *  # noqa: F401,F403
 from .serialization import save_file, load_file  # noqa: F401
+from . import library  # noqa: F401
+from .op_namespace import ops  # noqa: F401

@@ -7,7 +7,7 @@
 """
 from . import _C
 from .tensor_core import *  # noqa: F401,F403
-from .tensor_core import Tensor, Size, dtype, device, OutOfMemoryError  # noqa: F401
+from .tensor_core import Tensor, Size, dtype, device, OutOfMemoryError, library, ops  # noqa: F401
 from ._C import get_num_threads, set_num_threads  # noqa: F401
 
 __version__ = "0.1.0"

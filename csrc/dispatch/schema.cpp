@@ -132,6 +132,7 @@ struct Parser {
     Schema sc;
     sc.text = s;
     sc.name = ident();
+    if (eat("::")) sc.name += "::" + ident();  // a namespaced op from the library API
     if (eat(".")) sc.overload = ident();
     expect("(");
     bool kw = false;

@@ -235,7 +235,9 @@ nb::object named_tuple_type(const OpEntry& op) {
   if (it != cache->end()) return it->second;
   nb::list fields;
   for (const Ret& r : op.schema().rets) fields.append(nb::str(r.name.empty() ? "result" : r.name.c_str()));
-  nb::object nt = nb::module_::import_("collections").attr("namedtuple")(op.schema().name, fields);
+  std::string type_name = op.schema().name;
+  for (size_t p; (p = type_name.find("::")) != std::string::npos;) type_name.replace(p, 2, "_");
+  nb::object nt = nb::module_::import_("collections").attr("namedtuple")(type_name, fields);
   nt.attr("__module__") = "vibetensor.return_types";
   (*cache)[&op] = nt;
   return nt;
