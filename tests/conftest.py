@@ -8,18 +8,13 @@ os.environ.setdefault("TRITON_DEFAULT_FP_FUSION", "1")
 import pytest  # noqa: E402
 
 
-def _cuda_available():
-    try:
-        import vibetensor as vt
-        return bool(getattr(getattr(vt, "cuda", None), "is_available", lambda: False)())
-    except Exception:
-        return False
-
-
 def pytest_collection_modifyitems(config, items):
-    if _cuda_available():
+    """Tests marked `cuda` skip cleanly on machines without a GPU (CI)."""
+    from vibetensor.fabric.topology import cuda_device_count
+
+    if cuda_device_count() > 0:
         return
-    skip = pytest.mark.skip(reason="needs a CUDA GPU")
+    skip = pytest.mark.skip(reason="needs a CUDA GPU (cuda_device_count() is 0 here)")
     for item in items:
         if "cuda" in item.keywords:
             item.add_marker(skip)

@@ -2,22 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from vibetensor.fabric.topology import FIXTURES, cuda_device_count, fixture_path, load
-
-_HERE = Path(__file__).parent
-
-
-def pytest_collection_modifyitems(config, items):
-    mine = [i for i in items if "cuda" in i.keywords and _HERE in Path(str(i.path)).parents]
-    if mine and cuda_device_count() == 0:
-        skip = pytest.mark.skip(reason="needs a CUDA GPU (cuda_device_count() is 0 here)")
-        for item in mine:
-            item.add_marker(skip)
-
+from vibetensor.fabric.topology import FIXTURES, fixture_path, load
 
 @pytest.fixture(autouse=True)
 def _clean_topology_env(monkeypatch):
