@@ -7,10 +7,11 @@
 namespace vt::py {
 
 namespace {
-nb::object g_dtypes[kNumDTypes];
+// Handles, not objects: a C++ static holding a reference would release it after the interpreter is gone.
+nb::handle g_dtypes[kNumDTypes];
 }
 
-nb::object dtype_object(DType d) { return g_dtypes[int(d)]; }
+nb::object dtype_object(DType d) { return nb::borrow(g_dtypes[int(d)]); }
 
 bool to_dtype(nb::handle h, DType& out) {
   if (nb::isinstance<DTypeObj>(h)) {
@@ -92,7 +93,7 @@ void bind_dtypes(nb::module_& m) {
       .def("__reduce__", [](const DTypeObj& d) { return std::string(dtype_name(d.d)); })
       .def("__hash__", [](const DTypeObj& d) { return int(d.d); });
   for (int i = 0; i < kNumDTypes; i++) {
-    g_dtypes[i] = nb::cast(DTypeObj{DType(i)});
+    g_dtypes[i] = nb::cast(DTypeObj{DType(i)}).release();
     m.attr(dtype_name(DType(i))) = g_dtypes[i];
   }
 

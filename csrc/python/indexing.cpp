@@ -26,7 +26,7 @@ TypedOp<Tensor(const Tensor&, const Tensor&)>& fill_op() {
 
 // A nested list/tuple of ints or bools, as a tensor (through vibetensor.tensor, which owns that logic).
 Tensor sequence_to_tensor(nb::handle seq) {
-  static nb::object factory = nb::module_::import_("vibetensor").attr("tensor");
+  static nb::handle factory = nb::object(nb::module_::import_("vibetensor").attr("tensor")).release();  // kept for the process
   nb::object t = factory(seq);
   return unwrap(t);
 }

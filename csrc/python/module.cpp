@@ -12,8 +12,9 @@ NB_MODULE(_C, m) {
   // dtype objects, named-tuple types and op handles live as long as the process, by design.
   nb::set_leak_warnings(false);
   // Core errors surface as the Python exception a user expects.
-  static nb::object oom = nb::steal(PyErr_NewException("vibetensor.OutOfMemoryError", PyExc_RuntimeError, nullptr));
-  m.attr("OutOfMemoryError") = oom;
+  // A raw pointer, kept for the process: a static nb::object would be released after Python finalizes.
+  static PyObject* oom = PyErr_NewException("vibetensor.OutOfMemoryError", PyExc_RuntimeError, nullptr);
+  m.attr("OutOfMemoryError") = nb::borrow(oom);
   nb::register_exception_translator([](const std::exception_ptr& p, void*) {
     try {
       std::rethrow_exception(p);
@@ -26,7 +27,7 @@ NB_MODULE(_C, m) {
     } catch (const vt::NotImplementedError& e) {
       PyErr_SetString(PyExc_NotImplementedError, e.what());
     } catch (const vt::OutOfMemoryError& e) {
-      PyErr_SetString(oom.ptr(), e.what());
+      PyErr_SetString(oom, e.what());
     } catch (const vt::Error& e) {
       PyErr_SetString(PyExc_RuntimeError, e.what());
     }

@@ -21,7 +21,7 @@ bool operand(nb::handle h, Tensor& out) {
     return true;
   }
   if (nb::hasattr(h, "__array_interface__")) {
-    static nb::object as_tensor = nb::module_::import_("vibetensor").attr("as_tensor");
+    static nb::handle as_tensor = nb::object(nb::module_::import_("vibetensor").attr("as_tensor")).release();
     out = unwrap(as_tensor(h));
     return true;
   }
