@@ -149,6 +149,13 @@ void call_boxed_below_autograd(const OpEntry& op, Stack& stack) {
   call_boxed(op, stack);
 }
 
+void call_boxed_composite(const OpEntry& op, Stack& stack) {
+  const KernelFunction& k = op.table()->k[int(DispatchKey::Composite)];
+  if (!k) throw_missing_kernel(op, DispatchKey::Composite);
+  if (op.mutates_self()) std::get<Tensor>(stack[0]).impl()->bump_version();
+  k.boxed(op, stack, k);
+}
+
 void check_signature(const Schema& s, const std::vector<std::pair<ArgType, bool>>& args,
                      const std::vector<ArgType>& rets, const char* where) {
   auto fail = [&](const std::string& why) {

@@ -164,9 +164,10 @@ inline const KernelFunction& resolve_kernel(const OpEntry& op, const KeyScan& sc
   const KernelFunction& dev = t->k[int(dk)];
   const KernelFunction& composite = t->k[int(DispatchKey::Composite)];
   if (scan.grad) {
+    // Autograd decides per op: record it with its derivative, or (a composite without one) run it so that
+    // the ops it is made of record themselves.
     const LocalDispatchState& s = local_dispatch_state();
-    // An op that runs as a composite here is differentiated through the ops it is made of.
-    if (s.grad_enabled && !s.below_autograd && (dev || !composite)) {
+    if (s.grad_enabled && !s.below_autograd) {
       if (const KernelFunction& a = t->k[int(DispatchKey::Autograd)]) return a;
       if (const KernelFunction* fb = Dispatcher::get().autograd_fallback()) return *fb;
     }
@@ -180,6 +181,8 @@ inline const KernelFunction& resolve_kernel(const OpEntry& op, const KeyScan& sc
 void call_boxed(const OpEntry& op, Stack& stack);
 // Redispatch past autograd (used by autograd kernels once they have recorded the graph).
 void call_boxed_below_autograd(const OpEntry& op, Stack& stack);
+// Runs the op's Composite kernel with autograd still on for the ops inside it.
+void call_boxed_composite(const OpEntry& op, Stack& stack);
 
 // ---- typed calls ------------------------------------------------------------------------------------
 void check_signature(const Schema& s, const std::vector<std::pair<ArgType, bool>>& args,

@@ -296,6 +296,19 @@ nb::object results_to_py(const OpEntry& op, Stack& stack, nb::handle self_obj) {
   return named_tuple_type(op)(*items);
 }
 
+nb::object call_positional(const OpEntry& op, nb::args args, CallMode mode) {
+  const Schema& s = op.schema();
+  VT_CHECK_TYPE(args.size() == s.args.size(), op.name(), ": expected ", s.args.size(), " arguments, got ", args.size());
+  Stack stack(s.args.size());
+  for (size_t i = 0; i < s.args.size(); i++)
+    VT_CHECK_TYPE(convert(s.args[i], args[i], false, stack[i]), op.name(), ": argument '", s.args[i].name,
+                  "' must be ", type_str(s.args[i]), ", not ", py_type_name(args[i]));
+  if (mode == CallMode::BelowAutograd) call_boxed_below_autograd(op, stack);
+  else if (mode == CallMode::Composite) call_boxed_composite(op, stack);
+  else call_boxed(op, stack);
+  return results_to_py(op, stack, nb::handle());
+}
+
 nb::object call_op(const OpOverloads& ov, nb::handle self_obj, nb::args args, nb::kwargs kwargs, bool below_autograd) {
   Stack stack;
   const OpEntry* chosen = nullptr;

@@ -41,6 +41,9 @@ struct OpOverloads {
 };
 nb::object call_op(const OpOverloads& ov, nb::handle self_obj, nb::args args, nb::kwargs kwargs,
                    bool below_autograd = false);
+// Calls one op with all its schema arguments in order (keyword-only ones included), as Python values.
+enum class CallMode { Normal, BelowAutograd, Composite };
+nb::object call_positional(const OpEntry& op, nb::args args, CallMode mode);
 
 // Binding setup, one per file.
 void bind_dtypes(nb::module_& m);

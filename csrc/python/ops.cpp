@@ -25,11 +25,19 @@ OpOverloads* overloads_for(const std::string& name) {
 
 // ---- Python kernels --------------------------------------------------------------------------------
 // A kernel written in Python: called with the schema's arguments positionally, returns the results.
+// A fallback kernel (one Python function for every op, e.g. autograd's) also gets the op's full name first.
+struct PyKernelState {
+  nb::object fn;
+  bool with_name;
+};
+
 void python_kernel_trampoline(const OpEntry& op, Stack& stack, const KernelFunction& k) {
   nb::gil_scoped_acquire g;
-  nb::handle fn = *static_cast<nb::object*>(k.state.get());
+  auto* st = static_cast<PyKernelState*>(k.state.get());
   nb::list args;
+  if (st->with_name) args.append(nb::str(op.name().c_str()));
   for (const IValue& v : stack) args.append(ivalue_to_py(v));
+  nb::handle fn = st->fn;
   nb::object r = fn(*args);
   stack.clear();
   const auto& rets = op.schema().rets;
@@ -60,15 +68,15 @@ void python_kernel_trampoline(const OpEntry& op, Stack& stack, const KernelFunct
   }
 }
 
-KernelFunction python_kernel(nb::object fn) {
+KernelFunction python_kernel(nb::object fn, bool with_name = false) {
   KernelFunction k;
   k.boxed = &python_kernel_trampoline;
   k.is_python = true;
-  k.state = std::shared_ptr<void>(new nb::object(std::move(fn)), [](void* p) {
-    auto* o = static_cast<nb::object*>(p);
-    if (!Py_IsInitialized()) { o->release(); delete o; return; }
+  k.state = std::shared_ptr<void>(new PyKernelState{std::move(fn), with_name}, [](void* p) {
+    auto* s = static_cast<PyKernelState*>(p);
+    if (!Py_IsInitialized()) { s->fn.release(); delete s; return; }
     nb::gil_scoped_acquire g;
-    delete o;
+    delete s;
   });
   return k;
 }
@@ -133,9 +141,16 @@ void bind_ops(nb::module_& m) {
       for (int k = 0; k < kNumDispatchKeys; k++)
         if (t->k[k]) keys.append(key_name(DispatchKey(k)));
       d["kernels"] = keys;
-      nb::list args;
-      for (const Arg& a : op->schema().args) args.append(a.name);
+      nb::list args, types;
+      for (const Arg& a : op->schema().args) {
+        args.append(a.name);
+        types.append(std::string(arg_type_name(a.type)) + (a.optional ? "?" : ""));
+      }
       d["args"] = args;
+      d["arg_types"] = types;
+      nb::list rets;
+      for (const Ret& r : op->schema().rets) rets.append(arg_type_name(r.type));
+      d["rets"] = rets;
       out.append(d);
     }
     return out;
@@ -161,12 +176,18 @@ void bind_ops(nb::module_& m) {
     return KernelHandle{&op, k, std::move(prev)};
   });
   m.def("_set_autograd_fallback", [](nb::object fn) {
-    Dispatcher::get().set_autograd_fallback(fn.is_none() ? KernelFunction() : python_kernel(std::move(fn)));
+    Dispatcher::get().set_autograd_fallback(fn.is_none() ? KernelFunction() : python_kernel(std::move(fn), true));
   });
-  // Calls one op (full name, e.g. "max.dim") with the autograd key skipped: autograd's own redispatch.
-  m.def("_call_below_autograd", [](const std::string& name, nb::args args, nb::kwargs kwargs) {
-    OpOverloads ov{name, {&Dispatcher::get().op(name)}};
-    return call_op(ov, nb::handle(), args, kwargs, true);
+  // Calls one op (full name, e.g. "max.dim") with every schema argument given positionally, skipping
+  // the autograd key: autograd's own redispatch, which holds exactly what its kernel was called with.
+  m.def("_call_below_autograd", [](const std::string& name, nb::args args) {
+    return call_positional(Dispatcher::get().op(name), args, CallMode::BelowAutograd);
+  });
+  m.def("_call_composite", [](const std::string& name, nb::args args) {
+    return call_positional(Dispatcher::get().op(name), args, CallMode::Composite);
+  });
+  m.def("_call_op", [](const std::string& name, nb::args args) {
+    return call_positional(Dispatcher::get().op(name), args, CallMode::Normal);
   });
   m.def("_dispatcher_lock_count", [] { return Dispatcher::get().lock_count(); });
   m.def("_registration_errors", [] { return registration_errors(); });

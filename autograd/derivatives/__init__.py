@@ -1,0 +1,207 @@
+"""THE derivative table: one row per differentiable op of the op table, keyed by op name.
+
+A row is a function of (ctx, *grads) returning {argument name: gradient}. `ctx.<arg>` gives an argument:
+the saved tensor for inputs listed in `save=`, a TensorInfo (shape, dtype, device) for other tensors, the
+value for non-tensors; `ctx.result` is the saved output when `result=True`; `ctx.needs(name)` says whether
+that input wants a gradient. Gradients are reduced to their input's shape and dtype after the row runs.
+
+In-place variants (`add_`) use their op's row. Ops that run as Composite kernels need no row: autograd
+flows through the ops they are made of.
+"""
+from ... import _C
+from ..graph import Node
+
+
+class TensorInfo:
+    """What a derivative may know about an input tensor it did not save."""
+
+    __slots__ = ("shape", "dtype", "device")
+
+    def __init__(self, t):
+        self.shape, self.dtype, self.device = tuple(t.shape), t.dtype, t.device
+
+    def dim(self):
+        return len(self.shape)
+
+    def numel(self):
+        n = 1
+        for s in self.shape:
+            n *= s
+        return n
+
+    def size(self, d=None):
+        return self.shape if d is None else self.shape[d]
+
+
+class Row:
+    def __init__(self, name, fn, save, result):
+        self.name, self.fn, self.save, self.save_result = name, fn, tuple(save), result
+        self.save_inputs = ()  # argument indices, resolved against the op's schema on first use
+
+    def bind(self, info):
+        missing = [s for s in self.save if s not in info.args]
+        if missing:
+            raise RuntimeError(f"derivative row '{self.name}' saves unknown arguments {missing}")
+        self.save_inputs = tuple(info.args.index(s) for s in self.save)
+        return self
+
+
+TABLE = {}
+
+
+def derivative(*names, save=(), result=False):
+    """Declares the row of one or more ops: ``@derivative("mul", save=("self", "other"))``."""
+    def deco(fn):
+        for n in names:
+            if n in TABLE:
+                raise RuntimeError(f"derivative for '{n}' is defined twice")
+            TABLE[n] = Row(n, fn, save, result)
+        return fn
+    return deco
+
+
+class OpInfo:
+    """What the recorder needs from an op's schema."""
+
+    def __init__(self, d):
+        self.name = d["name"]
+        self.args = list(d["args"])
+        self.tensor_kinds = ["tensor" if t in ("Tensor", "Tensor?") else "list" if t.startswith("Tensor[]")
+                             or t.startswith("Tensor?[]") else None for t in d["arg_types"]]
+        self.returns_list = d["rets"] == ["Tensor[]"]
+        self.num_rets = len(d["rets"])
+        self.inplace = d["inplace"]
+        self.is_view = d["view"]
+        self.differentiable = d["differentiable"]
+
+
+_INFO = {}
+
+
+def op_info(name):
+    info = _INFO.get(name)
+    if info is None:  # first use, or an op defined since (vt.library): read the table again
+        for d in _C._op_table():
+            if d["name"] not in _INFO:
+                _INFO[d["name"]] = OpInfo(d)
+                if d["name"] in TABLE:
+                    TABLE[d["name"]].bind(_INFO[d["name"]])
+        info = _INFO[name]
+    return info
+
+
+class _Ctx:
+    __slots__ = ("_node",)
+
+    def __init__(self, node):
+        self._node = node
+
+    def __getattr__(self, name):
+        node = self._node
+        try:
+            i = node.info.args.index(name)
+        except ValueError:
+            raise AttributeError(f"{node.row.name} has no argument '{name}'") from None
+        if i in node.saved_inputs:
+            return node.saved_inputs[i].unpack(node)
+        return node.args[i]
+
+    @property
+    def result(self):
+        return self.results[0]
+
+    @property
+    def results(self):
+        node = self._node
+        return [node.saved_outputs[k].unpack(node) if k in node.saved_outputs else None
+                for k in range(node.num_outputs)]
+
+    def needs(self, name):
+        return name in self._node.needs
+
+    def output_info(self, k=0):
+        return self._node.output_meta[k]
+
+
+def _node_class(name):
+    cls = _NODE_CLASSES.get(name)
+    if cls is None:
+        pretty = "".join(p.capitalize() for p in name.replace(".", "_").replace("::", "_").split("_") if p)
+        cls = type(f"{pretty}Backward0", (OpNode,), {})
+        _NODE_CLASSES[name] = cls
+    return cls
+
+
+_NODE_CLASSES = {}
+
+
+class OpNode(Node):
+    """A recorded application of an op with a derivative row."""
+
+    def __new__(cls, row, info, args, slots, edges):
+        return Node.__new__(_node_class(row.name) if cls is OpNode else cls)
+
+    def __init__(self, row, info, args, slots, edges):
+        super().__init__(edges)
+        self.row, self.info, self.slots = row, info, slots
+        self.needs = {info.args[i] for i, _, _ in slots}
+        saved = set(row.save_inputs)
+        self.args = [
+            (TensorInfo(a) if isinstance(a, _C.TensorBase) else
+             [TensorInfo(t) if t is not None else None for t in a] if info.tensor_kinds[i] == "list" else a)
+            if i not in saved else None
+            for i, a in enumerate(args)]
+        self.input_meta = [(tuple(t.shape), t.dtype) for _, _, t in slots]
+        self.saved_inputs, self.saved_outputs = {}, {}
+
+    def set_outputs(self, outs):
+        self.num_outputs = len(outs)
+        self.output_meta = [(tuple(o.shape), o.dtype, o.device) if o is not None else None for o in outs]
+
+    def release(self):
+        super().release()
+        for s in list(self.saved_inputs.values()) + list(self.saved_outputs.values()):
+            s.free()
+
+    def apply(self, grads):
+        res = self.row.fn(_Ctx(self), *grads)
+        out = []
+        for (i, j, _), (shape, dtype) in zip(self.slots, self.input_meta):
+            g = res.get(self.info.args[i]) if res else None
+            if g is not None and j is not None:
+                g = g[j]
+            out.append(_fit(g, shape, dtype) if g is not None else None)
+        return out
+
+
+def sum_to(g, shape):
+    """Sums a broadcast gradient back to `shape`."""
+    shape = tuple(shape)
+    if tuple(g.shape) == shape:
+        return g
+    lead = g.dim() - len(shape)
+    dims = list(range(lead)) + [lead + i for i, s in enumerate(shape) if s == 1 and g.shape[lead + i] != 1]
+    if dims:
+        g = g.sum(dims, keepdim=True)
+    return g.reshape(shape) if lead or tuple(g.shape) != shape else g
+
+
+def _fit(g, shape, dtype):
+    if not isinstance(g, _C.TensorBase):
+        raise RuntimeError(f"derivative returned {type(g).__name__} where a tensor was expected")
+    if tuple(g.shape) != shape:
+        g = sum_to(g, shape)
+    if g.dtype != dtype:
+        g = g.to(dtype)
+    return g
+
+
+def _load_rows():
+    from . import elementwise, linalg, reductions, shape, indexing  # noqa: F401 - each module adds rows
+    for name in list(TABLE):
+        inplace = name + "_"
+        if inplace not in TABLE:
+            TABLE[inplace] = TABLE[name]
+
+
+_load_rows()

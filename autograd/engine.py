@@ -1,0 +1,223 @@
+"""The backward engine: dependency counting over the graph, gradient accumulation, hooks.
+
+Each call builds its own bookkeeping (no global state, no global lock), so two threads can run backward at
+once; concurrent accumulation into the same leaf is serialised by that leaf's own lock.
+"""
+import heapq
+
+from .grad_mode import set_grad_enabled
+from .graph import AccumulateGrad, gradient_edge, meta
+
+
+def _zeros_for(node, k):
+    shape, dtype, device = node.output_meta[k]
+    from .. import _C
+    return _C._ops.zeros(shape, dtype=dtype, device=device)
+
+
+def _add(a, b):
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return a + b
+
+
+def _dependencies(roots, needed=None):
+    """Number of incoming edges per reachable node (optionally only nodes that lead to `needed`)."""
+    deps, seen, stack = {}, set(), [n for n, _ in roots]
+    while stack:
+        node = stack.pop()
+        if node in seen:
+            continue
+        seen.add(node)
+        for edge in node.next_functions:
+            if edge is None:
+                continue
+            deps[edge[0]] = deps.get(edge[0], 0) + 1
+            stack.append(edge[0])
+    return deps, seen
+
+
+def run_backward(roots, grad_roots, retain_graph, create_graph, capture=None, accumulate=True):
+    """Runs the graph from `roots` (list of (node, slot)) with `grad_roots`.
+
+    capture: {(node, slot): index} edges whose incoming gradient is returned (autograd.grad) instead of
+    being accumulated; with accumulate=False, AccumulateGrad nodes are not run.
+    """
+    deps, reachable = _dependencies(roots)
+    if capture is not None:
+        needed = _nodes_leading_to({n for n, _ in capture}, reachable)
+    buffers = {}
+    for (node, slot), g in zip(roots, grad_roots):
+        buf = buffers.setdefault(node, [None] * node.num_outputs)
+        buf[slot] = _add(buf[slot], g)
+    captured = [None] * (len(capture) if capture else 0)
+    ready = [(-node.seq, id(node), node) for node, _ in {(n, 0) for n, _ in roots} if deps.get(node, 0) == 0]
+    heapq.heapify(ready)
+    with set_grad_enabled(create_graph):
+        while ready:
+            _, _, node = heapq.heappop(ready)
+            grads = buffers.pop(node, [None] * node.num_outputs)
+            if capture:
+                for slot in range(node.num_outputs):
+                    if (node, slot) in capture:
+                        captured[capture[(node, slot)]] = grads[slot]
+            for hook in node.pre_hooks:
+                new = hook(grads)
+                if new is not None:
+                    grads = list(new)
+            if isinstance(node, AccumulateGrad):
+                if accumulate:
+                    _accumulate(node.variable, grads[0], create_graph)
+                continue
+            if capture is not None and node not in needed:
+                continue
+            if all(g is None for g in grads):
+                outputs = [None] * len(node.next_functions)
+            else:
+                grads = [g if g is not None else _zeros_for(node, k) for k, g in enumerate(grads)]
+                outputs = list(node.apply(grads))
+            for hook in node.hooks:
+                new = hook(outputs, grads)
+                if new is not None:
+                    outputs = list(new)
+            if not retain_graph:
+                node.release()
+            for edge, g in zip(node.next_functions, outputs):
+                if edge is None:
+                    continue
+                nxt, slot = edge
+                if g is not None:
+                    buf = buffers.setdefault(nxt, [None] * nxt.num_outputs)
+                    buf[slot] = _add(buf[slot], g)
+                deps[nxt] -= 1
+                if deps[nxt] == 0:
+                    heapq.heappush(ready, (-nxt.seq, id(nxt), nxt))
+    return captured
+
+
+def _nodes_leading_to(targets, reachable):
+    """Nodes from which some target can be reached (the only ones autograd.grad needs to run)."""
+    children = {n: [e[0] for e in n.next_functions if e is not None] for n in reachable}
+    memo = {}
+
+    def leads(n):
+        if n in memo:
+            return memo[n]
+        memo[n] = False  # the graph is a DAG; this only guards repeated visits
+        r = n in targets or any(leads(c) for c in children.get(n, ()))
+        memo[n] = r
+        return r
+
+    return {n for n in reachable if leads(n)}
+
+
+def _accumulate(leaf, grad, create_graph):
+    if grad is None:
+        return
+    m = meta(leaf)
+    for hook in m.hooks:
+        new = hook(grad)
+        if new is not None:
+            grad = new
+    if not create_graph:
+        grad = grad.detach()
+    with m.lock:
+        if m.grad is None:
+            # A gradient may be shared (one tensor routed to several inputs, or the caller's grad_output):
+            # .grad gets its own copy, since optimisers and users update .grad in place.
+            m.grad = grad if create_graph else grad.clone()
+        elif create_graph or m.grad._requires_grad:
+            m.grad = m.grad + grad
+        else:
+            m.grad.add_(grad)
+    for hook in m.post_accumulate_hooks:
+        hook(leaf)
+
+
+def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None):
+    """Accumulates d(tensors)/d(leaves) into the leaves' .grad (see Tensor.backward)."""
+    from .. import _C
+    tensors = [tensors] if isinstance(tensors, _C.TensorBase) else list(tensors)
+    if grad_tensors is None:
+        grad_tensors = [None] * len(tensors)
+    elif isinstance(grad_tensors, _C.TensorBase):
+        grad_tensors = [grad_tensors]
+    grads = _make_grads(tensors, list(grad_tensors))
+    if retain_graph is None:
+        retain_graph = create_graph
+    roots = []
+    for t in tensors:
+        edge = gradient_edge(t)
+        if edge is None:
+            raise RuntimeError("element 0 of tensors does not require grad and does not have a grad_fn")
+        roots.append(edge)
+    if inputs is not None:
+        inputs = [inputs] if isinstance(inputs, _C.TensorBase) else list(inputs)
+        result = grad(tensors, inputs, grad_tensors, retain_graph=retain_graph, create_graph=create_graph,
+                      allow_unused=True)
+        for t, g in zip(inputs, result):
+            if g is not None:
+                _accumulate(t, g, create_graph)
+        return
+    run_backward(roots, grads, retain_graph, create_graph)
+
+
+def _make_grads(outputs, grads):
+    from .. import _C
+    out = []
+    for t, g in zip(outputs, grads):
+        if g is None:
+            if t.numel() != 1:
+                raise RuntimeError("grad can be implicitly created only for scalar outputs")
+            g = _C._ops.ones(t.shape, dtype=t.dtype, device=t.device)
+        elif not isinstance(g, _C.TensorBase):
+            g = _C._ops.full(t.shape, g, dtype=t.dtype, device=t.device)
+        elif tuple(g.shape) != tuple(t.shape):
+            raise RuntimeError(f"Mismatch in shape: grad_output[0] has a shape of {tuple(g.shape)} and output[0] "
+                               f"has a shape of {tuple(t.shape)}.")
+        out.append(g)
+    return out
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, allow_unused=None,
+         materialize_grads=False):
+    """d(outputs)/d(inputs), returned rather than accumulated (vt.autograd.grad)."""
+    from .. import _C
+    outputs = [outputs] if isinstance(outputs, _C.TensorBase) else list(outputs)
+    single = isinstance(inputs, _C.TensorBase)
+    inputs = [inputs] if single else list(inputs)
+    if grad_outputs is None:
+        grad_outputs = [None] * len(outputs)
+    elif isinstance(grad_outputs, _C.TensorBase):
+        grad_outputs = [grad_outputs]
+    grads = _make_grads(outputs, list(grad_outputs))
+    if retain_graph is None:
+        retain_graph = create_graph
+    roots = []
+    for i, t in enumerate(outputs):
+        edge = gradient_edge(t)
+        if edge is None:
+            raise RuntimeError(f"element {i} of tensors does not require grad and does not have a grad_fn")
+        roots.append(edge)
+    capture = {}
+    for i, t in enumerate(inputs):
+        edge = gradient_edge(t)
+        if edge is None:
+            raise RuntimeError(f"One of the differentiated Tensors (input {i}) does not require grad")
+        capture.setdefault(edge, i)
+    captured = run_backward(roots, grads, retain_graph, create_graph, capture=capture, accumulate=False)
+    result = []
+    for i, t in enumerate(inputs):
+        g = captured[capture[gradient_edge(t)]]
+        if g is None:
+            if materialize_grads:
+                g = _C._ops.zeros(t.shape, dtype=t.dtype, device=t.device)
+            elif not allow_unused:
+                raise RuntimeError("One of the differentiated Tensors appears to not have been used in the graph. "
+                                   "Set allow_unused=True if this is the desired behavior.")
+        elif not create_graph:
+            g = g.detach()
+        result.append(g)
+    return tuple(result)

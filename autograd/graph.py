@@ -1,0 +1,161 @@
+"""The autograd graph: per-tensor state, nodes, edges and saved tensors.
+
+A tensor that takes part in autograd carries an AutogradMeta (in the native TensorImpl, so every Python
+wrapper of the same tensor sees it). Non-leaf tensors point at the Node that made them; leaves that require
+grad get an AccumulateGrad node on demand. Nodes hold edges to the nodes of their inputs and the tensors
+their derivative needs, saved with the version they had, so a later in-place write is caught.
+"""
+import itertools
+import threading
+import weakref
+
+_seq = itertools.count()
+
+
+class AutogradMeta:
+    __slots__ = ("grad", "grad_fn", "output_nr", "retains_grad", "hooks", "accumulator", "base", "lock",
+                 "is_view", "post_accumulate_hooks", "__weakref__")
+
+    def __init__(self):
+        self.grad = None
+        self.grad_fn = None
+        self.output_nr = 0
+        self.retains_grad = False
+        self.hooks = []
+        self.accumulator = None  # weakref to the AccumulateGrad node of a leaf
+        self.base = None         # for views: the tensor whose storage they view
+        self.is_view = False
+        self.lock = threading.Lock()  # per tensor, for concurrent gradient accumulation
+        self.post_accumulate_hooks = []
+
+
+def meta(t, create=True):
+    m = t._autograd_meta
+    if m is None and create:
+        m = AutogradMeta()
+        t._autograd_meta = m
+    return m
+
+
+def gradient_edge(t):
+    """The (node, input slot) a gradient for tensor t must flow into, or None if t does not require grad."""
+    if not t._requires_grad:
+        return None
+    m = meta(t)
+    if m.grad_fn is not None:
+        return (m.grad_fn, m.output_nr)
+    acc = m.accumulator() if m.accumulator is not None else None
+    if acc is None:
+        acc = AccumulateGrad(t)
+        m.accumulator = weakref.ref(acc)
+    return (acc, 0)
+
+
+class Node:
+    """One recorded op. ``next_functions[i]`` is the edge of its i-th differentiable input (or None)."""
+
+    def __init__(self, next_functions, num_outputs=1):
+        self.next_functions = tuple(next_functions)
+        self.num_outputs = num_outputs
+        self.seq = next(_seq)
+        self.pre_hooks = []
+        self.hooks = []
+        self.released = False
+        self.output_meta = [None] * num_outputs  # (shape, dtype, device) per output, to shape missing grads
+
+    def name(self):
+        return type(self).__name__
+
+    def apply(self, grads):  # grads: list per output (None for outputs that received no gradient)
+        raise NotImplementedError
+
+    def release(self):
+        """Drops saved tensors after a backward without retain_graph."""
+        self.released = True
+
+    def register_hook(self, hook):
+        """hook(grad_inputs, grad_outputs) -> optional replacement grad_inputs, after the node runs."""
+        self.hooks.append(hook)
+        return _Handle(self.hooks, hook)
+
+    def register_prehook(self, hook):
+        self.pre_hooks.append(hook)
+        return _Handle(self.pre_hooks, hook)
+
+    def __repr__(self):
+        return f"<{self.name()} object at {id(self):#x}>"
+
+
+class AccumulateGrad(Node):
+    """The sink for a leaf: adds the incoming gradient into leaf.grad."""
+
+    def __init__(self, leaf):
+        super().__init__((), 1)
+        self.variable = leaf
+        self.output_meta = [(tuple(leaf.shape), leaf.dtype, leaf.device)]
+
+    def apply(self, grads):
+        return ()
+
+
+class SavedTensor:
+    """A tensor a derivative needs, with the version it had when saved.
+
+    Outputs of the node itself are held without their autograd state (a plain alias), so a node does not
+    keep itself alive through its own output; unpacking re-attaches the node when create_graph needs it.
+    """
+
+    __slots__ = ("data", "version", "is_output", "node", "output_nr", "requires_grad", "description")
+
+    def __init__(self, t, is_output=False, node=None, output_nr=0):
+        self.version = t._version
+        self.is_output = is_output
+        self.requires_grad = t._requires_grad
+        self.output_nr = output_nr
+        self.description = f"vibetensor.{t.dtype.name} {list(t.shape)}"
+        if is_output:
+            self.data = t._alias()
+            self.node = weakref.ref(node) if node is not None else None
+        else:
+            self.data = t
+            self.node = None
+
+    def unpack(self, owner):
+        if self.data is None:
+            raise RuntimeError(
+                "Trying to backward through the graph a second time (or directly access saved tensors after "
+                "they have already been freed). Saved intermediate values of the graph are freed when you call "
+                ".backward() or autograd.grad(). Specify retain_graph=True if you need to backward through the "
+                "graph a second time or if you need to access saved tensors after calling backward.")
+        if self.data._version != self.version:
+            where = f"output {self.output_nr} of {owner.name()}" if self.is_output else f"an input of {owner.name()}"
+            raise RuntimeError(
+                "one of the variables needed for gradient computation has been modified by an inplace operation: "
+                f"[{self.description}], which is {where}, is at version {self.data._version}; expected version "
+                f"{self.version} instead. Hint: the operation that failed was {owner.name()}.")
+        if self.is_output and self.requires_grad:
+            from .grad_mode import is_grad_enabled
+            if is_grad_enabled():  # double backward: the output needs its history back
+                t = self.data._alias()
+                m = meta(t)
+                m.grad_fn, m.output_nr = owner, self.output_nr
+                t._requires_grad = True
+                return t
+        return self.data
+
+    def free(self):
+        self.data = None
+
+
+class _Handle:
+    """Returned by register_hook: ``handle.remove()`` unregisters the hook."""
+
+    def __init__(self, container, hook):
+        self._container = container
+        self._hook = hook
+
+    def remove(self):
+        try:
+            self._container.remove(self._hook)
+        except ValueError:
+            pass

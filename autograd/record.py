@@ -1,0 +1,124 @@
+"""Recording: the dispatcher's autograd kernel, called for any op that sees an input requiring grad.
+
+It redispatches to the device kernel, then wires a node of the op's derivative row into the graph:
+edges to the inputs' nodes, the tensors the derivative needs (saved with their versions) and the outputs'
+autograd state. In-place ops rebase their tensor's history; in-place ops on views rebase the base's.
+"""
+from .. import _C
+from .derivatives import TABLE, OpNode, TensorInfo, op_info
+from .graph import SavedTensor, gradient_edge, meta
+
+
+def _tensor_slots(info, args):
+    """(arg index, list index or None, tensor) for every tensor argument."""
+    for i, kind in enumerate(info.tensor_kinds):
+        if kind == "tensor":
+            if args[i] is not None:
+                yield i, None, args[i]
+        elif kind == "list":
+            for j, t in enumerate(args[i]):
+                if t is not None:
+                    yield i, j, t
+
+
+def _as_tuple(out, info):
+    if info.returns_list:
+        return tuple(out)
+    if info.num_rets == 1:
+        return (out,)
+    return tuple(out)
+
+
+def autograd_kernel(name, *args):
+    info = op_info(name)
+    row = TABLE.get(name)
+    if row is None:
+        if info.differentiable:
+            raise RuntimeError(f"the derivative for '{name}' is not implemented: vibetensor cannot differentiate "
+                               "through it (call it under vt.no_grad() or on detached tensors)")
+        if info.inplace and args[0]._requires_grad:
+            _check_inplace_target(args[0], name)
+            raise RuntimeError(f"'{name}' is not differentiable and cannot write into a tensor that requires grad")
+        return _C._call_below_autograd(name, *args)
+    if info.inplace:
+        _check_inplace_target(args[0], name)
+        if meta(args[0]).is_view:
+            return _record_inplace_on_view(name, info, row, args)
+
+    slots = [(i, j, t) for i, j, t in _tensor_slots(info, args) if t._requires_grad]
+    node = OpNode(row, info, args, slots, [gradient_edge(t) for _, _, t in slots])
+    # Inputs the derivative reads are saved now; an in-place op saves the value it is about to overwrite.
+    for i in row.save_inputs:
+        t = args[i]
+        if t is not None:
+            if info.inplace and i == 0:
+                t = _C._call_below_autograd("clone", t)
+            node.saved_inputs[i] = SavedTensor(t)
+    out = _C._call_below_autograd(name, *args)
+    outs = _as_tuple(out, info)
+    node.set_outputs(outs)
+    base = args[0] if info.is_view else None
+    for k, o in enumerate(outs):
+        if o is None or not o.dtype.is_floating_point:
+            continue
+        m = meta(o)
+        m.grad_fn, m.output_nr = node, k
+        o._requires_grad = True
+        if base is not None:
+            bm = meta(base)
+            m.is_view, m.base = True, (bm.base if bm.is_view else base)
+        if row.save_result:
+            node.saved_outputs[k] = SavedTensor(o, is_output=True, node=node, output_nr=k)
+    return out
+
+
+def _check_inplace_target(t, name):
+    m = meta(t, create=False)
+    if t._requires_grad and (m is None or m.grad_fn is None) and not (m is not None and m.is_view):
+        raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation. "
+                           f"(op: {name})")
+
+
+def _record_inplace_on_view(name, info, row, args):
+    """In-place op on a view: the base's history gains a CopySlices node covering the written region."""
+    from .view_nodes import CopySlices, ViewOfBase
+    view = args[0]
+    vm = meta(view)
+    base = vm.base
+    if base._requires_grad and meta(base).grad_fn is None:
+        raise RuntimeError("a view of a leaf Variable that requires grad is being used in an in-place operation.")
+    slots = [(i, j, t) for i, j, t in _tensor_slots(info, args) if t._requires_grad]
+    # The op's own node, seen from the view: its first input is the view's current value.
+    view_edge = gradient_edge(view)
+    edges = []
+    for i, j, t in slots:
+        edges.append(view_edge if (i == 0 and j is None) else gradient_edge(t))
+    if not any(i == 0 and j is None for i, j, _ in slots):
+        slots = [(0, None, view)] + slots
+        edges = [view_edge] + edges
+    node = OpNode(row, info, args, slots, edges)
+    for i in row.save_inputs:
+        if args[i] is not None:
+            t = _C._call_below_autograd("clone", args[i]) if i == 0 else args[i]
+            node.saved_inputs[i] = SavedTensor(t)
+    geometry = (tuple(view.shape), tuple(view.stride()), view.storage_offset() - base.storage_offset())
+    out = _C._call_below_autograd(name, *args)
+    node.set_outputs((out,))
+    if row.save_result:
+        node.saved_outputs[0] = SavedTensor(out, is_output=True, node=node, output_nr=0)
+    base_edge = gradient_edge(base)
+    cs = CopySlices(base, base_edge, geometry, node)
+    bm = meta(base)
+    bm.grad_fn, bm.output_nr = cs, 0
+    base._requires_grad = True
+    # The view now reads its values from the rebased base.
+    vm.grad_fn, vm.output_nr = ViewOfBase(base, geometry, (cs, 0)), 0
+    view._requires_grad = True
+    return out
+
+
+def install():
+    _C._set_autograd_fallback(autograd_kernel)
+
+
+__all__ = ["autograd_kernel", "install", "TensorInfo"]
