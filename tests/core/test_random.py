@@ -133,6 +133,7 @@ def test_set_state_rejects_bad_states():
 def test_generator_objects_and_use_generator():
     g = vt.Generator().manual_seed(21)
     assert g.initial_seed() == 21 and str(g.device) == "cpu" and g != vt.default_generator
+    assert g.manual_seed(21) is g and g.set_state(g.get_state()) is g  # chainable, like torch's
     assert vt._C._default_generator() == vt.default_generator
     vt.manual_seed(3)
     before = vt.get_rng_state().numpy()
