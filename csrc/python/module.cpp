@@ -45,4 +45,5 @@ NB_MODULE(_C, m) {
   bind_indexing(m);
   bind_dlpack(m);
   bind_runtime(m);
+  bind_random(m);
 }

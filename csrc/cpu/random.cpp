@@ -1,0 +1,229 @@
+// Continuous random ops on CPU: rand, randn, uniform_, normal_, bernoulli, bernoulli_, and dropout
+// (Composite). Integer sampling (randint, randperm, multinomial) is in random_sampling.cpp.
+//
+// What each op reads from the Philox word stream (core/philox.h), j being an element's row-major index in
+// the result (in self for `op_`, whatever self's strides):
+//   rand, uniform_  float32/float16/bfloat16: word j; float64: words 2j (low half), 2j+1 (high half).
+//                   u = Uniform01<T> (random_draw.h), value = from + u * (to - from) computed in
+//                   opmath_t<T> and rounded to T; a value that rounds up to `to` becomes the largest T below it.
+//   randn, normal_  elements 2p and 2p+1 share one Box-Muller pair (u1, u2):
+//                   float32/float16/bfloat16, in float: words 2p, 2p+1: u1 = (float(w) + 1) * 2^-32 in (0, 1],
+//                   u2 = float(w') * 2^-32; float64, in double: block p (the whole block):
+//                   u1 = ((x >> 11) + 1) * 2^-53, u2 = (y >> 11) * 2^-53 with x = words 0-1, y = words 2-3.
+//                   r = sqrt(-2 ln u1), t = 2 pi u2: out[2p] = mean + std * (r cos t),
+//                   out[2p+1] = mean + std * (r sin t) (when it exists).
+//   bernoulli(_)    word j: 1 when w * 2^-32 < p (p as a double), else 0.
+//   dropout         the bernoulli_ draw of its mask (p_keep = 1 - p).
+#include <cmath>
+#include <limits>
+
+#include "cpu/cast.h"
+#include "cpu/loops.h"
+#include "cpu/random_draw.h"
+#include "dispatch/dispatcher.h"
+#include "ops/views.h"
+
+namespace vt {
+
+namespace rnd {
+
+void strided_copy(const Tensor& dst, const Tensor& src, const char* op) {
+  TensorIterator it = TensorIteratorConfig(op).add_output(dst).add_input(src).promote_inputs(false).build();
+  VT_DISPATCH_ALL(dst.dtype(), op, [&] { cpu_kernel_raw<scalar_t, scalar_t>(it, [](scalar_t v) { return v; }); });
+}
+
+Tensor dense(const Tensor& t, const char* op) {
+  if (t.is_contiguous()) return t;
+  Tensor out = empty(t.sizes(), t.dtype(), t.device());
+  strided_copy(out, t, op);
+  return out;
+}
+
+Device cpu_only(std::optional<Device> d, const char* op) {
+  VT_CHECK_TYPE(!d || d->is_cpu(), op, ": device ", d->str(), " is not available (no CUDA runtime)");
+  return Device();
+}
+
+}  // namespace rnd
+
+namespace {
+using rnd::for_each_item;
+using rnd::Uniform01;
+
+void check_floating(DType d, const char* op, const char* what) {
+  VT_CHECK_TYPE(is_floating(d), op, ": expected a floating point ", what, ", got ", dtype_name(d));
+}
+
+double max_finite(DType d) {
+  switch (d) {
+    case DType::Float16: return 65504.0;
+    case DType::BFloat16: return 3.3895313892515355e38;
+    case DType::Float32: return double(std::numeric_limits<float>::max());
+    default: return std::numeric_limits<double>::max();
+  }
+}
+
+// ---- uniform ------------------------------------------------------------------------------------------
+template <class T> T next_down(T x) {
+  if constexpr (std::is_floating_point_v<T>) {
+    return std::nextafter(x, -std::numeric_limits<T>::infinity());
+  } else {  // half types: step the bit pattern one ulp towards -inf
+    uint16_t b = x.x;
+    b = (b & 0x7fff) == 0 ? uint16_t(0x8001) : (b & 0x8000) ? uint16_t(b + 1) : uint16_t(b - 1);
+    T r;
+    r.x = b;
+    return r;
+  }
+}
+// The largest T strictly below `to`: where values that round up to `to` go, so results stay in [from, to).
+template <class T> T largest_below(double to) {
+  T t = T(opmath_t<T>(to));
+  return double(opmath_t<T>(t)) >= to ? next_down(t) : t;
+}
+
+template <class T> void fill_uniform(const Tensor& out, double from, double to) {
+  using M = opmath_t<T>;
+  T* o = out.data_as<T>();
+  const M lo = M(from), span = M(to - from);
+  const M top = to > from ? M(largest_below<T>(to)) : lo;
+  for_each_item<Uniform01<T>::kWords>(out.device(), out.numel(), [&](int64_t j, const uint32_t* w) {
+    M v = M(T(M(Uniform01<T>::get(w)) * span + lo));
+    o[j] = T(v > top ? top : v);
+  });
+}
+
+void check_uniform_bounds(DType d, double from, double to, const char* op) {
+  const double lim = max_finite(d);
+  VT_CHECK_VALUE(std::isfinite(from) && std::isfinite(to) && std::abs(from) <= lim && std::abs(to) <= lim, op,
+                 ": from=", from, " and to=", to, " must be finite values of ", dtype_name(d));
+  VT_CHECK_VALUE(from <= to, op, " expects to return a [from, to) range, but found from=", from, " > to=", to);
+  VT_CHECK_VALUE(to - from <= lim, op, " expects to-from <= ", lim, " (the largest ", dtype_name(d),
+                 "), but found to=", to, " and from=", from);
+}
+
+Tensor rand_k(IntArrayRef size, std::optional<DType> dtype, std::optional<Device> dev) {
+  DType d = dtype.value_or(kDefaultFloat);
+  check_floating(d, "rand", "dtype");
+  Tensor out = empty(size, d, rnd::cpu_only(dev, "rand"));
+  VT_DISPATCH_FLOATING(d, "rand", [&] { fill_uniform<scalar_t>(out, 0.0, 1.0); });
+  return out;
+}
+
+Tensor uniform_k(const Tensor& self, double from, double to) {
+  check_floating(self.dtype(), "uniform_", "tensor");
+  check_uniform_bounds(self.dtype(), from, to, "uniform_");
+  return rnd::fill_in_place(self, "uniform_", [&](const Tensor& t) {
+    VT_DISPATCH_FLOATING(t.dtype(), "uniform_", [&] { fill_uniform<scalar_t>(t, from, to); });
+  });
+}
+
+// ---- normal (Box-Muller) ------------------------------------------------------------------------------
+template <class T> void fill_normal(const Tensor& out, double mean, double stddev) {
+  using M = opmath_t<T>;
+  T* o = out.data_as<T>();
+  const int64_t n = out.numel();
+  const M mu = M(mean), sigma = M(stddev);
+  auto emit = [&](int64_t pair, M u1, M u2) {
+    const M r = std::sqrt(M(-2) * std::log(u1)), t = M(2 * M_PI) * u2;
+    o[2 * pair] = T(mu + sigma * (r * std::cos(t)));
+    if (2 * pair + 1 < n) o[2 * pair + 1] = T(mu + sigma * (r * std::sin(t)));
+  };
+  if constexpr (std::is_same_v<T, double>) {
+    for_each_item<4>(out.device(), (n + 1) / 2, [&](int64_t p, const uint32_t* w) {
+      emit(p, double((rnd::word64(w) >> 11) + 1) * 0x1p-53, double(rnd::word64(w + 2) >> 11) * 0x1p-53);
+    });
+  } else {
+    for_each_item<2>(out.device(), (n + 1) / 2, [&](int64_t p, const uint32_t* w) {
+      emit(p, (float(w[0]) + 1.0f) * 0x1p-32f, float(w[1]) * 0x1p-32f);
+    });
+  }
+}
+
+Tensor randn_k(IntArrayRef size, std::optional<DType> dtype, std::optional<Device> dev) {
+  DType d = dtype.value_or(kDefaultFloat);
+  check_floating(d, "randn", "dtype");
+  Tensor out = empty(size, d, rnd::cpu_only(dev, "randn"));
+  VT_DISPATCH_FLOATING(d, "randn", [&] { fill_normal<scalar_t>(out, 0.0, 1.0); });
+  return out;
+}
+
+Tensor normal_k(const Tensor& self, double mean, double stddev) {
+  check_floating(self.dtype(), "normal_", "tensor");
+  VT_CHECK_VALUE(stddev >= 0.0, "normal_ expects std >= 0.0, but found std ", stddev);
+  return rnd::fill_in_place(self, "normal_", [&](const Tensor& t) {
+    VT_DISPATCH_FLOATING(t.dtype(), "normal_", [&] { fill_normal<scalar_t>(t, mean, stddev); });
+  });
+}
+
+// ---- bernoulli ----------------------------------------------------------------------------------------
+inline bool bernoulli_draw(const uint32_t* w, double p) { return double(w[0]) * 0x1p-32 < p; }
+
+void check_p(double p, const char* op) {
+  VT_CHECK_VALUE(p >= 0.0 && p <= 1.0, op, " expects p to be in [0, 1], but got p=", p);
+}
+
+void fill_bernoulli(const Tensor& out, double p) {
+  VT_DISPATCH_ALL(out.dtype(), "bernoulli", [&] {
+    scalar_t* o = out.data_as<scalar_t>();
+    for_each_item<1>(out.device(), out.numel(),
+                     [&](int64_t j, const uint32_t* w) { o[j] = cast_to<scalar_t>(bernoulli_draw(w, p)); });
+  });
+}
+
+Tensor bernoulli_k(const Tensor& self, std::optional<double> p) {
+  Tensor out = empty(self.sizes(), self.dtype(), self.device());
+  if (p) {  // constant probability: self only gives the shape and dtype
+    check_p(*p, "bernoulli");
+    fill_bernoulli(out, *p);
+    return out;
+  }
+  check_floating(self.dtype(), "bernoulli", "tensor of probabilities");
+  Tensor probs = rnd::dense(self, "bernoulli");
+  VT_DISPATCH_FLOATING(self.dtype(), "bernoulli", [&] {
+    using M = opmath_t<scalar_t>;
+    const scalar_t* q = probs.data_as<scalar_t>();
+    for (int64_t j = 0; j < probs.numel(); j++) {
+      double v = double(M(q[j]));
+      VT_CHECK_VALUE(v >= 0.0 && v <= 1.0, "bernoulli: expected all probabilities to be in [0, 1], but found ", v,
+                     " at flat index ", j);
+    }
+    scalar_t* o = out.data_as<scalar_t>();
+    for_each_item<1>(out.device(), out.numel(), [&](int64_t j, const uint32_t* w) {
+      o[j] = scalar_t(M(bernoulli_draw(w, double(M(q[j]))) ? 1 : 0));
+    });
+  });
+  return out;
+}
+
+Tensor bernoulli_ik(const Tensor& self, double p) {
+  check_p(p, "bernoulli_");
+  return rnd::fill_in_place(self, "bernoulli_", [&](const Tensor& t) { fill_bernoulli(t, p); });
+}
+
+// ---- dropout (Composite: a bernoulli_ mask scaled by 1/(1-p), so autograd differentiates through mul) ----
+Tensor dropout_k(const Tensor& input, double p, bool train) {
+  VT_CHECK_VALUE(p >= 0.0 && p <= 1.0, "dropout probability has to be between 0 and 1, but got ", p);
+  if (p == 0.0 || !train || input.numel() == 0) return input;
+  check_floating(input.dtype(), "dropout", "tensor");
+  static TypedOp<Tensor(const Tensor&, const Tensor&)> mul("mul"), mul_("mul_");
+  if (p == 1.0) return mul(input, scalar_tensor(Scalar(0.0), input.dtype(), input.device()));
+  static TypedOp<Tensor(const Tensor&, double)> bernoulli_("bernoulli_");
+  Tensor noise = empty(input.sizes(), input.dtype(), input.device());
+  bernoulli_(noise, 1.0 - p);
+  mul_(noise, wrap_number(Scalar(1.0 / (1.0 - p))));
+  return mul(input, noise);
+}
+
+VT_REGISTER_KERNELS(CPU, m) {
+  m.impl("rand", &rand_k);
+  m.impl("randn", &randn_k);
+  m.impl("uniform_", &uniform_k);
+  m.impl("normal_", &normal_k);
+  m.impl("bernoulli", &bernoulli_k);
+  m.impl("bernoulli_", &bernoulli_ik);
+}
+
+VT_REGISTER_KERNELS(Composite, m) { m.impl("dropout", &dropout_k); }
+
+}  // namespace
+}  // namespace vt

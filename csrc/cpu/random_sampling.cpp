@@ -1,0 +1,176 @@
+// Integer sampling on CPU: randint, randperm, multinomial.
+//
+// What each op reads from the Philox stream (core/philox.h), j being an element's row-major index:
+//   randint      element j owns block base + j: value = low + below(high - low, block) (random_draw.h:
+//                Lemire's multiply-and-reject on 64-bit candidates: words 0-1, words 2-3, then the same
+//                from side streams 1, 2, ... of the block).
+//   randperm(n)  Fisher-Yates from 0, 1, ..., n-1: for i = n-1 down to 1, swap positions i and
+//                below(i + 1, block base + i). Block base + 0 is reserved and unused (n blocks in all).
+//   multinomial  weights are divided by the row's largest, in double.
+//                With replacement: sample k of row r is item e = r * num_samples + k, reading words 2e, 2e+1
+//                as u = Uniform01<double>; the category is the first c with cdf[c] > u * cdf[last]
+//                (running sums in category order), else the row's last category of positive weight.
+//                Without: category c of row r is item e = r * ncat + c (words 2e, 2e+1, u as above) with
+//                key = -log1p(-u) / weight (+inf for weight 0), an exponential race; the samples are the
+//                num_samples smallest keys in increasing order, ties to the lower index. So no category
+//                repeats, and zero-weight ones come last (in index order), as in PyTorch.
+#include <algorithm>
+#include <cstdint>
+#include <numeric>
+#include <vector>
+
+#include "cpu/cast.h"
+#include "cpu/random_draw.h"
+#include "dispatch/dispatcher.h"
+
+namespace vt {
+namespace {
+using rnd::OwnedBlock;
+
+// The integers each dtype holds exactly, in DType order: its own range for integer types (bool: 0 and 1),
+// [-2^digits, 2^digits] for floats.
+std::pair<int64_t, int64_t> exact_int_range(DType d) {
+  static_assert(kNumDTypes == 10 && int(DType::Float64) == 9, "exact_int_range: the table follows DType's order");
+  static constexpr std::pair<int64_t, int64_t> table[kNumDTypes] = {
+      {0, 1}, {0, 255}, {-128, 127}, {-32768, 32767}, {INT32_MIN, INT32_MAX}, {INT64_MIN, INT64_MAX},
+      {-(1 << 11), 1 << 11}, {-(1 << 8), 1 << 8}, {-(1 << 24), 1 << 24}, {-(int64_t(1) << 53), int64_t(1) << 53}};
+  return table[int(d)];
+}
+
+Tensor randint_low_k(int64_t low, int64_t high, IntArrayRef size, std::optional<DType> dtype,
+                     std::optional<Device> dev) {
+  const DType d = dtype.value_or(DType::Int64);
+  const Device device = rnd::cpu_only(dev, "randint");
+  VT_CHECK_VALUE(low < high, "randint expects 'low' to be less than 'high', but got low=", low, " >= high=", high);
+  const auto [lo, hi] = exact_int_range(d);
+  VT_CHECK_VALUE(low >= lo && high - 1 <= hi, "randint: the range [", low, ", ", high, ") is out of bounds for ",
+                 dtype_name(d), ", which holds every integer only in [", lo, ", ", hi, "]");
+  Tensor out = empty(size, d, device);
+  const uint64_t range = uint64_t(high) - uint64_t(low);  // in [1, 2^64): high - low may not fit an int64
+  VT_DISPATCH_ALL(d, "randint", [&] {
+    scalar_t* o = out.data_as<scalar_t>();
+    rnd::for_each_owned_block(device, out.numel(), [&](int64_t j, const uint32_t* w, OwnedBlock b) {
+      o[j] = cast_to<scalar_t>(int64_t(uint64_t(low) + rnd::below(range, w, b)));
+    });
+  });
+  return out;
+}
+
+Tensor randint_k(int64_t high, IntArrayRef size, std::optional<DType> dtype, std::optional<Device> dev) {
+  return randint_low_k(0, high, size, dtype, dev);
+}
+
+Tensor randperm_k(int64_t n, std::optional<DType> dtype, std::optional<Device> dev) {
+  const DType d = dtype.value_or(DType::Int64);
+  const Device device = rnd::cpu_only(dev, "randperm");
+  VT_CHECK_VALUE(n >= 0, "randperm: n must be non-negative, got ", n);
+  VT_CHECK_TYPE(d != DType::Bool, "randperm: not implemented for bool");
+  const int64_t largest = exact_int_range(d).second;
+  VT_CHECK_VALUE(n == 0 || n - 1 <= largest, "randperm: n=", n, " is too large for ", dtype_name(d),
+                 " (it holds every integer only up to ", largest, ")");
+  Tensor out = empty(DimVec{n}, d, device);
+  // The draws are independent (threads); the swaps are a sequential pass over them.
+  std::vector<int64_t> swap_with(static_cast<size_t>(n), 0), perm(static_cast<size_t>(n));
+  rnd::for_each_owned_block(device, n, [&](int64_t i, const uint32_t* w, OwnedBlock b) {
+    if (i > 0) swap_with[size_t(i)] = int64_t(rnd::below(uint64_t(i) + 1, w, b));
+  });
+  std::iota(perm.begin(), perm.end(), int64_t(0));
+  for (int64_t i = n - 1; i > 0; i--) std::swap(perm[size_t(i)], perm[size_t(swap_with[size_t(i)])]);
+  VT_DISPATCH_NUMERIC(d, "randperm", [&] {
+    scalar_t* o = out.data_as<scalar_t>();
+    for (int64_t i = 0; i < n; i++) o[i] = cast_to<scalar_t>(perm[size_t(i)]);
+  });
+  return out;
+}
+
+// ---- multinomial -------------------------------------------------------------------------------------
+// Validates each row (finite, non-negative, some weight) and returns the weights divided by the row's
+// largest, in double, so running sums cannot overflow.
+std::vector<double> normalized_weights(const Tensor& self, int64_t rows, int64_t ncat) {
+  Tensor probs = rnd::dense(self, "multinomial");
+  std::vector<double> w(size_t(rows * ncat));
+  VT_DISPATCH_FLOATING(probs.dtype(), "multinomial", [&] {
+    const scalar_t* q = probs.data_as<scalar_t>();
+    for (size_t i = 0; i < w.size(); i++) w[i] = double(opmath_t<scalar_t>(q[i]));
+  });
+  for (int64_t r = 0; r < rows; r++) {
+    double* row = w.data() + r * ncat;
+    double top = 0.0;
+    for (int64_t c = 0; c < ncat; c++) {
+      VT_CHECK_VALUE(std::isfinite(row[c]) && row[c] >= 0.0,
+                     "multinomial: probability tensor contains either `inf`, `nan` or element < 0");
+      top = std::max(top, row[c]);
+    }
+    VT_CHECK_VALUE(top > 0.0, "multinomial: invalid multinomial distribution (sum of probabilities <= 0)");
+    for (int64_t c = 0; c < ncat; c++) row[c] /= top;
+  }
+  return w;
+}
+
+void sample_with_replacement(const std::vector<double>& w, int64_t rows, int64_t ncat, int64_t ns, int64_t* o) {
+  std::vector<double> cdf(w.size());
+  std::vector<int64_t> last_positive(size_t(rows), 0);
+  for (int64_t r = 0; r < rows; r++) {
+    double run = 0.0;
+    for (int64_t c = 0; c < ncat; c++) {
+      run += w[size_t(r * ncat + c)];
+      cdf[size_t(r * ncat + c)] = run;
+      if (w[size_t(r * ncat + c)] > 0.0) last_positive[size_t(r)] = c;
+    }
+  }
+  rnd::for_each_item<2>(Device(), rows * ns, [&](int64_t e, const uint32_t* words) {
+    const int64_t r = e / ns;
+    const double* row = cdf.data() + r * ncat;
+    const double x = rnd::Uniform01<double>::get(words) * row[ncat - 1];
+    // cdf[c] > x >= cdf[c-1] means weight c > 0: zero-weight categories are never chosen.
+    const int64_t c = std::upper_bound(row, row + ncat, x) - row;
+    o[e] = c < ncat ? c : last_positive[size_t(r)];  // x rounded up to the total
+  });
+}
+
+void sample_without_replacement(const std::vector<double>& w, int64_t rows, int64_t ncat, int64_t ns, int64_t* o) {
+  std::vector<double> keys(w.size());
+  rnd::for_each_item<2>(Device(), rows * ncat, [&](int64_t e, const uint32_t* words) {
+    const double v = w[size_t(e)];
+    keys[size_t(e)] = v > 0.0 ? -std::log1p(-rnd::Uniform01<double>::get(words)) / v
+                              : std::numeric_limits<double>::infinity();
+  });
+  parallel_for(0, rows, std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(ncat, 1)), [&](int64_t r0, int64_t r1) {
+    std::vector<int64_t> idx(static_cast<size_t>(ncat));
+    for (int64_t r = r0; r < r1; r++) {
+      const double* key = keys.data() + r * ncat;
+      std::iota(idx.begin(), idx.end(), int64_t(0));
+      std::partial_sort(idx.begin(), idx.begin() + ns, idx.end(),
+                        [&](int64_t a, int64_t b) { return key[a] < key[b] || (key[a] == key[b] && a < b); });
+      std::copy(idx.begin(), idx.begin() + ns, o + r * ns);
+    }
+  });
+}
+
+Tensor multinomial_k(const Tensor& self, int64_t num_samples, bool replacement) {
+  VT_CHECK_VALUE(self.dim() == 1 || self.dim() == 2, "multinomial: prob_dist must be 1 or 2 dim, got ", self.dim(),
+                 " dims");
+  VT_CHECK_TYPE(is_floating(self.dtype()), "multinomial only supports floating-point dtypes for input, got: ",
+                dtype_name(self.dtype()));
+  VT_CHECK_VALUE(num_samples > 0, "multinomial: cannot sample n_sample <= 0 samples (got ", num_samples, ")");
+  const int64_t ncat = self.size(-1), rows = self.dim() == 2 ? self.size(0) : 1;
+  VT_CHECK_VALUE(replacement || num_samples <= ncat, "multinomial: cannot sample n_sample > prob_dist.size(-1) "
+                 "samples without replacement (n_sample=", num_samples, ", ", ncat, " categories)");
+  Tensor out = self.dim() == 2 ? empty(DimVec{rows, num_samples}, DType::Int64, self.device())
+                               : empty(DimVec{num_samples}, DType::Int64, self.device());
+  if (rows == 0) return out;
+  const std::vector<double> w = normalized_weights(self, rows, ncat);
+  if (replacement) sample_with_replacement(w, rows, ncat, num_samples, out.data_as<int64_t>());
+  else sample_without_replacement(w, rows, ncat, num_samples, out.data_as<int64_t>());
+  return out;
+}
+
+VT_REGISTER_KERNELS(CPU, m) {
+  m.impl("randint", &randint_k);
+  m.impl("randint.low", &randint_low_k);
+  m.impl("randperm", &randperm_k);
+  m.impl("multinomial", &multinomial_k);
+}
+
+}  // namespace
+}  // namespace vt
