@@ -21,6 +21,13 @@ def _tensor_slots(info, args):
                     yield i, j, t
 
 
+def _device_key(args):
+    for a in args:
+        if isinstance(a, _C.TensorBase) and not a._is_wrapped_number:
+            return "cuda" if a.is_cuda else "cpu"
+    return "cpu"
+
+
 def _as_tuple(out, info):
     if info.returns_list:
         return tuple(out)
@@ -33,6 +40,8 @@ def autograd_kernel(name, *args):
     info = op_info(name)
     row = TABLE.get(name)
     if row is None:
+        if "composite" in info.kernels and _device_key(args) not in info.kernels:
+            return _C._call_composite(name, *args)  # the ops inside record themselves
         if info.differentiable:
             raise RuntimeError(f"the derivative for '{name}' is not implemented: vibetensor cannot differentiate "
                                "through it (call it under vt.no_grad() or on detached tensors)")

@@ -73,6 +73,7 @@ class OpInfo:
         self.inplace = d["inplace"]
         self.is_view = d["view"]
         self.differentiable = d["differentiable"]
+        self.kernels = set(d["kernels"])
 
 
 _INFO = {}
