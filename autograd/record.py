@@ -59,7 +59,9 @@ def autograd_kernel(name, *args):
     # Inputs the derivative reads are saved now; an in-place op saves the value it is about to overwrite.
     for i in row.save_inputs:
         t = args[i]
-        if t is not None:
+        if info.tensor_kinds[i] == "list":
+            node.saved_inputs[i] = [SavedTensor(x) if x is not None else None for x in t]
+        elif t is not None:
             if info.inplace and i == 0:
                 t = _C._call_below_autograd("clone", t)
             node.saved_inputs[i] = SavedTensor(t)

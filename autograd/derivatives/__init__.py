@@ -15,10 +15,11 @@ from ..graph import Node
 class TensorInfo:
     """What a derivative may know about an input tensor it did not save."""
 
-    __slots__ = ("shape", "dtype", "device")
+    __slots__ = ("shape", "dtype", "device", "storage_offset")
 
     def __init__(self, t):
         self.shape, self.dtype, self.device = tuple(t.shape), t.dtype, t.device
+        self.storage_offset = t.storage_offset()
 
     def dim(self):
         return len(self.shape)
@@ -104,7 +105,10 @@ class _Ctx:
         except ValueError:
             raise AttributeError(f"{node.row.name} has no argument '{name}'") from None
         if i in node.saved_inputs:
-            return node.saved_inputs[i].unpack(node)
+            s = node.saved_inputs[i]
+            if isinstance(s, list):  # a saved Tensor[] / Tensor?[] argument
+                return [x.unpack(node) if x is not None else None for x in s]
+            return s.unpack(node)
         return node.args[i]
 
     @property
@@ -162,7 +166,9 @@ class OpNode(Node):
     def release(self):
         super().release()
         for s in list(self.saved_inputs.values()) + list(self.saved_outputs.values()):
-            s.free()
+            for x in (s if isinstance(s, list) else [s]):
+                if x is not None:
+                    x.free()
 
     def apply(self, grads):
         res = self.row.fn(_Ctx(self), *grads)

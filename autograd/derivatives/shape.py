@@ -25,7 +25,7 @@ def _as_strided(ctx, g):
     numel = 1
     for d in s.shape:
         numel *= d
-    offset = (ctx.storage_offset or 0) - ctx._node.input_offset
+    offset = (ctx.storage_offset if ctx.storage_offset is not None else s.storage_offset) - s.storage_offset
     if offset < 0:
         raise RuntimeError("as_strided backward: the view starts before its input")
     span = max(numel, offset + 1 + sum((n - 1) * st for n, st in zip(ctx.size, ctx.stride)) if g.numel() else 0)
