@@ -1,0 +1,71 @@
+"""Adam and AdamW (decoupled weight decay), with PyTorch's bias correction and amsgrad."""
+import math
+
+from .. import _C
+from ..autograd import no_grad
+from .optimizer import Optimizer
+
+ops = _C._ops
+
+
+class Adam(Optimizer):
+    _decoupled = False
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False, maximize=False):
+        if lr < 0 or eps < 0 or not (0 <= betas[0] < 1 and 0 <= betas[1] < 1) or weight_decay < 0:
+            raise ValueError(f"Invalid hyperparameters: lr={lr}, betas={betas}, eps={eps}, weight_decay={weight_decay}")
+        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
+                                      maximize=maximize))
+
+    @no_grad()
+    def step(self, closure=None):
+        loss = None
+        if closure is not None:
+            from ..autograd import enable_grad
+            with enable_grad():
+                loss = closure()
+        for g in self.param_groups:
+            lr, (b1, b2), eps, wd = g["lr"], g["betas"], g["eps"], g["weight_decay"]
+            for p in g["params"]:
+                if p.grad is None:
+                    continue
+                grad = p.grad if not g["maximize"] else -p.grad
+                st = self.state.setdefault(p, {})
+                if not st:
+                    st["step"] = ops.zeros([], dtype=_C.float32, device=p.device)
+                    st["exp_avg"] = ops.zeros(p.shape, dtype=p.dtype, device=p.device)
+                    st["exp_avg_sq"] = ops.zeros(p.shape, dtype=p.dtype, device=p.device)
+                    if g["amsgrad"]:
+                        st["max_exp_avg_sq"] = ops.zeros(p.shape, dtype=p.dtype, device=p.device)
+                st["step"].add_(1)
+                t = int(st["step"].item()) if p.device.type == "cpu" else None
+                if wd:
+                    if self._decoupled:
+                        p.mul_(1 - lr * wd)
+                    else:
+                        grad = grad.add(p, alpha=wd)
+                m, v = st["exp_avg"], st["exp_avg_sq"]
+                m.lerp_(grad, 1 - b1)
+                v.mul_(b2).addcmul_(grad, grad, value=1 - b2)
+                if g["amsgrad"]:
+                    st["max_exp_avg_sq"].copy_(ops.maximum(st["max_exp_avg_sq"], v))
+                    v = st["max_exp_avg_sq"]
+                if t is not None:  # host-side bias correction (CPU: the step count is a host value anyway)
+                    bc1, bc2 = 1 - b1 ** t, 1 - b2 ** t
+                    denom = (v.sqrt() / math.sqrt(bc2)).add_(eps)
+                    p.addcdiv_(m, denom, value=-lr / bc1)
+                else:  # on devices, keep it on the device: no sync per step
+                    step = st["step"]
+                    bc1 = 1 - b1 ** step
+                    bc2 = 1 - b2 ** step
+                    denom = (v.sqrt() / bc2.sqrt()).add_(eps)
+                    p.add_(-(lr / bc1) * m / denom)
+        return loss
+
+
+class AdamW(Adam):
+    _decoupled = True
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False,
+                 maximize=False):
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize)

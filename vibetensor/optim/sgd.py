@@ -1,0 +1,39 @@
+"""SGD with momentum, dampening, Nesterov and weight decay (PyTorch's update rule)."""
+from ..autograd import no_grad
+from .optimizer import Optimizer
+
+
+class SGD(Optimizer):
+    def __init__(self, params, lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False, maximize=False):
+        if lr < 0 or momentum < 0 or weight_decay < 0:
+            raise ValueError(f"Invalid hyperparameter: lr={lr}, momentum={momentum}, weight_decay={weight_decay}")
+        if nesterov and (momentum <= 0 or dampening != 0):
+            raise ValueError("Nesterov momentum requires a momentum and zero dampening")
+        super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
+                                      nesterov=nesterov, maximize=maximize))
+
+    @no_grad()
+    def step(self, closure=None):
+        loss = None
+        if closure is not None:
+            from ..autograd import enable_grad
+            with enable_grad():
+                loss = closure()
+        for g in self.param_groups:
+            lr, mom, damp, wd = g["lr"], g["momentum"], g["dampening"], g["weight_decay"]
+            for p in g["params"]:
+                if p.grad is None:
+                    continue
+                d = p.grad if not g["maximize"] else -p.grad
+                if wd:
+                    d = d.add(p, alpha=wd)
+                if mom:
+                    st = self.state.setdefault(p, {})
+                    buf = st.get("momentum_buffer")
+                    if buf is None:
+                        buf = st["momentum_buffer"] = d.clone()
+                    else:
+                        buf.mul_(mom).add_(d, alpha=1 - damp)
+                    d = d.add(buf, alpha=mom) if g["nesterov"] else buf
+                p.add_(d, alpha=-lr)
+        return loss
