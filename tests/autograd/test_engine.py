@@ -1,0 +1,222 @@
+"""The autograd engine: accumulation, retain/create graph, hooks, grad modes, versions, views, threads, errors."""
+import threading
+
+import numpy as np
+import pytest
+
+import vibetensor as vt
+from helpers import rng, torch
+
+
+def leaf(*shape, seed=0):
+    g = np.random.default_rng(seed)
+    return vt.tensor(g.uniform(-2, 2, size=shape), dtype=vt.float64, requires_grad=True)
+
+
+def test_fan_out_and_leaf_accumulation():
+    x = leaf(3)
+    y = x * x + x.exp() * x  # x used four times
+    y.sum().backward()
+    a = x.detach().numpy()
+    np.testing.assert_allclose(x.grad.numpy(), 2 * a + np.exp(a) * (1 + a), rtol=1e-12)
+    (x * 3).sum().backward()  # accumulates into .grad
+    np.testing.assert_allclose(x.grad.numpy(), 2 * a + np.exp(a) * (1 + a) + 3, rtol=1e-12)
+    assert x.is_leaf and not y.is_leaf and y.grad_fn is not None and x.grad_fn is None
+
+
+def test_grad_is_not_shared_between_leaves():
+    a, b = leaf(2), leaf(2, seed=1)
+    (a + b).sum().backward()
+    a.grad.mul_(5)  # must not change b.grad
+    assert b.grad.tolist() == [1.0, 1.0]
+
+
+def test_retain_graph_and_second_backward_error():
+    x = leaf(3)
+    y = (x.exp() * 2).sum()
+    y.backward(retain_graph=True)
+    y.backward()
+    np.testing.assert_allclose(x.grad.numpy(), 4 * np.exp(x.detach().numpy()), rtol=1e-12)
+    z = (x.exp() * 2).sum()
+    z.backward()
+    with pytest.raises(RuntimeError, match="backward through the graph a second time"):
+        z.backward()
+
+
+def test_autograd_grad_and_create_graph():
+    x = leaf(4)
+    y = (x * x * x).sum()
+    (g,) = vt.autograd.grad(y, x, create_graph=True)
+    np.testing.assert_allclose(g.detach().numpy(), 3 * x.detach().numpy() ** 2, rtol=1e-12)
+    (h,) = vt.autograd.grad(g.sum(), x)
+    np.testing.assert_allclose(h.numpy(), 6 * x.detach().numpy(), rtol=1e-12)
+    assert x.grad is None  # grad() returns, it does not accumulate
+    w = leaf(4, seed=3)
+    with pytest.raises(RuntimeError, match="appears to not have been used"):
+        vt.autograd.grad((x * 2).sum(), [x, w])
+    gx, gw = vt.autograd.grad((x * 2).sum(), [x, w], allow_unused=True)
+    assert gw is None and gx.tolist() == [2.0] * 4
+
+
+def test_non_scalar_backward_needs_grad_output():
+    x = leaf(3)
+    y = x * 2
+    with pytest.raises(RuntimeError, match="grad can be implicitly created only for scalar outputs"):
+        y.backward()
+    with pytest.raises(RuntimeError, match="Mismatch in shape"):
+        y.backward(vt.ones(2, dtype=vt.float64))
+    y.backward(vt.tensor([1.0, 2.0, 3.0], dtype=vt.float64))
+    assert x.grad.tolist() == [2.0, 4.0, 6.0]
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        vt.ones(2).sum().backward()
+
+
+def test_grad_modes():
+    x = leaf(2)
+    with vt.no_grad():
+        y = x * 2
+        with vt.enable_grad():
+            z = x * 2
+    assert not y.requires_grad and z.requires_grad
+    with vt.set_grad_enabled(False):
+        assert not (x * 2).requires_grad
+    assert vt.is_grad_enabled()
+    with vt.inference_mode():
+        assert not (x * 2).requires_grad
+    @vt.no_grad()
+    def f(t):
+        return t * 2
+    assert not f(x).requires_grad
+
+
+def test_detach_and_requires_grad_rules():
+    x = leaf(3)
+    d = x.detach()
+    assert not d.requires_grad and d._is_view_of(x)
+    with pytest.raises(RuntimeError, match="only change requires_grad flags of leaf"):
+        (x * 2).requires_grad_(False)
+    with pytest.raises(RuntimeError, match="floating point"):
+        vt.ones(2, dtype=vt.int64).requires_grad_()
+    with pytest.raises(RuntimeError, match="leaf Variable that requires grad is being used in an in-place"):
+        x.add_(1)
+    with vt.no_grad():
+        x.add_(1)  # allowed: optimisers do this
+
+
+def test_saved_tensor_version_check():
+    x = leaf(3)
+    y = x.exp()  # saves its result
+    z = y * 1
+    y.add_(1)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        (y.sum() + z.sum()).backward()
+
+
+def test_inplace_on_non_leaf_rebases_history():
+    x = leaf(3)
+    y = x * 2
+    y.mul_(y)  # y = (2x)^2
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), 8 * x.detach().numpy(), rtol=1e-12)
+
+
+def test_inplace_through_a_view():
+    x = leaf(2, 3)
+    y = x * 1
+    y[:, 0].mul_(10)     # writes into y through a view
+    y[1] = 0.0           # and through another
+    y.sum().backward()
+    assert x.grad.tolist() == [[10.0, 1.0, 1.0], [0.0, 0.0, 0.0]]
+
+
+def test_hooks():
+    x = leaf(3)
+    seen = []
+    h = x.register_hook(lambda g: seen.append(g.tolist()) or g * 2)
+    y = x * 3
+    y.register_hook(lambda g: g + 1)
+    y.sum().backward()
+    assert seen == [[6.0, 6.0, 6.0]] and x.grad.tolist() == [12.0, 12.0, 12.0]
+    h.remove()
+    x.grad = None
+    (x * 3).sum().backward()
+    assert x.grad.tolist() == [3.0, 3.0, 3.0]
+    m = x * 2
+    m.retain_grad()
+    (m * m).sum().backward()
+    np.testing.assert_allclose(m.grad.numpy(), 2 * m.detach().numpy())
+
+
+def test_custom_function():
+    class Cube(vt.autograd.Function):
+        @staticmethod
+        def forward(ctx, x, k):
+            ctx.save_for_backward(x)
+            ctx.k = k
+            return x * x * x * k
+
+        @staticmethod
+        def backward(ctx, g):
+            (x,) = ctx.saved_tensors
+            assert ctx.needs_input_grad == (True, False)
+            return g * 3 * x * x * ctx.k, None
+
+    x = leaf(4)
+    y = Cube.apply(x, 2.0)
+    assert type(y.grad_fn).__name__ == "CubeBackward" or y.grad_fn.name() == "CubeBackward"
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), 6 * x.detach().numpy() ** 2, rtol=1e-12)
+    assert vt.autograd.gradcheck(lambda t: Cube.apply(t, 2.0), (leaf(3),))
+
+
+def test_backward_from_two_threads():
+    """No global lock: concurrent backwards on separate and shared graphs give the right gradients."""
+    shared = leaf(100)
+    results, errors = [], []
+
+    def work(seed):
+        try:
+            x = leaf(100, seed=seed)
+            for _ in range(20):
+                ((x * shared).sin() * 2).sum().backward()
+            results.append((x.grad.numpy().copy(), x.detach().numpy(), seed))
+        except Exception as e:  # noqa: BLE001
+            errors.append(e)
+
+    threads = [threading.Thread(target=work, args=(s,)) for s in (11, 12, 13)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    s = shared.detach().numpy()
+    for g, a, _ in results:
+        np.testing.assert_allclose(g, 20 * 2 * np.cos(a * s) * s, rtol=1e-10)
+    expected_shared = sum(20 * 2 * np.cos(a * s) * a for _, a, _ in results)
+    np.testing.assert_allclose(shared.grad.numpy(), expected_shared, rtol=1e-10)
+
+
+def test_missing_derivative_raises_not_drops():
+    vt.library.define("agtest::double(Tensor x) -> Tensor", differentiable=True)
+    vt.library.impl("agtest::double", "cpu", lambda x: vt.ops.mul(x, 2.0))
+    x = leaf(2)
+    with pytest.raises(RuntimeError, match="derivative for 'agtest::double' is not implemented"):
+        vt.ops.agtest_double(x)
+    with vt.no_grad():
+        assert vt.ops.agtest_double(x).tolist() == (x.detach() * 2).tolist()
+
+
+@pytest.mark.skipif(torch is None, reason="torch not installed")
+def test_matches_torch_on_a_small_network():
+    gen = rng()
+    w1, w2 = gen.normal(size=(4, 5)), gen.normal(size=(5, 3))
+    x = gen.normal(size=(6, 4))
+    vw1, vw2 = (vt.tensor(a, requires_grad=True) for a in (w1, w2))
+    tw1, tw2 = (torch.tensor(a, requires_grad=True) for a in (w1, w2))
+    vl = ((vt.tensor(x) @ vw1).tanh() @ vw2).softmax(1).log().mean()
+    tl = ((torch.tensor(x) @ tw1).tanh() @ tw2).softmax(1).log().mean()
+    vl.backward()
+    tl.backward()
+    np.testing.assert_allclose(vl.item(), tl.item(), rtol=1e-12)
+    np.testing.assert_allclose(vw1.grad.numpy(), tw1.grad.numpy(), rtol=1e-10)
+    np.testing.assert_allclose(vw2.grad.numpy(), tw2.grad.numpy(), rtol=1e-10)
