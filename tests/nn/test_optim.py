@@ -1,0 +1,89 @@
+"""Optimisers and schedules step for step against torch, and their state round trips."""
+import numpy as np
+import pytest
+
+import vibetensor as vt
+from helpers import rng, torch
+
+pytestmark = pytest.mark.skipif(torch is None, reason="torch not installed")
+
+
+def run_both(make_v, make_t, steps=5):
+    gen = rng()
+    init = [gen.normal(size=(3, 4)), gen.normal(size=(4,))]
+    grads = [[gen.normal(size=a.shape) for a in init] for _ in range(steps)]
+    vp = [vt.nn.Parameter(vt.tensor(a)) for a in init]
+    tp = [torch.nn.Parameter(torch.tensor(a)) for a in init]
+    vo, to = make_v(vp), make_t(tp)
+    for gs in grads:
+        for p, g in zip(vp, gs):
+            p.grad = vt.tensor(g)
+        for p, g in zip(tp, gs):
+            p.grad = torch.tensor(g)
+        vo.step()
+        to.step()
+    for a, b in zip(vp, tp):
+        np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(), rtol=1e-10, atol=1e-12)
+    return vo, to, vp
+
+
+@pytest.mark.parametrize("kw", [dict(lr=0.1), dict(lr=0.1, momentum=0.9), dict(lr=0.1, momentum=0.9, nesterov=True),
+                                dict(lr=0.05, momentum=0.5, dampening=0.1, weight_decay=0.01)])
+def test_sgd(kw):
+    run_both(lambda p: vt.optim.SGD(p, **kw), lambda p: torch.optim.SGD(p, **kw))
+
+
+@pytest.mark.parametrize("cls,kw", [("Adam", dict(lr=0.01)), ("Adam", dict(lr=0.01, weight_decay=0.1, amsgrad=True)),
+                                    ("AdamW", dict(lr=0.01)), ("AdamW", dict(lr=0.02, betas=(0.8, 0.99), weight_decay=0.3))])
+def test_adam_family(cls, kw):
+    run_both(lambda p: getattr(vt.optim, cls)(p, **kw), lambda p: getattr(torch.optim, cls)(p, **kw))
+
+
+def test_optimizer_state_dict_round_trip():
+    vo, _, vp = run_both(lambda p: vt.optim.AdamW(p, lr=0.01), lambda p: torch.optim.AdamW(p, lr=0.01), steps=3)
+    sd = vo.state_dict()
+    assert sorted(sd["state"]) == [0, 1] and sd["param_groups"][0]["params"] == [0, 1]
+    other = vt.optim.AdamW([vt.nn.Parameter(p.detach().clone()) for p in vp], lr=0.5)
+    other.load_state_dict(sd)
+    assert other.param_groups[0]["lr"] == 0.01
+    m0 = list(other.state.values())[0]["exp_avg"]
+    np.testing.assert_array_equal(m0.numpy(), list(vo.state.values())[0]["exp_avg"].numpy())
+    with pytest.raises(ValueError, match="doesn't match the size"):
+        vt.optim.AdamW([vt.nn.Parameter(vt.ones(1))]).load_state_dict(sd)
+
+
+def test_schedulers_match_torch():
+    def sched_pair(make_v, make_t, n=12):
+        vo = vt.optim.SGD([vt.nn.Parameter(vt.ones(1))], lr=1.0)
+        to = torch.optim.SGD([torch.nn.Parameter(torch.ones(1))], lr=1.0)
+        vs, ts = make_v(vo), make_t(to)
+        got, want = [], []
+        for _ in range(n):
+            got.append(vo.param_groups[0]["lr"])
+            want.append(to.param_groups[0]["lr"])
+            vo.step()
+            to.step()
+            vs.step()
+            ts.step()
+        np.testing.assert_allclose(got, want, rtol=1e-12)
+
+    sched_pair(lambda o: vt.optim.lr_scheduler.StepLR(o, 3, 0.5), lambda o: torch.optim.lr_scheduler.StepLR(o, 3, 0.5))
+    sched_pair(lambda o: vt.optim.lr_scheduler.CosineAnnealingLR(o, 10, 0.1),
+               lambda o: torch.optim.lr_scheduler.CosineAnnealingLR(o, 10, 0.1))
+    sched_pair(lambda o: vt.optim.lr_scheduler.LinearLR(o, 0.1, 1.0, 4),
+               lambda o: torch.optim.lr_scheduler.LinearLR(o, 0.1, 1.0, 4))
+    sched_pair(lambda o: vt.optim.lr_scheduler.LambdaLR(o, lambda s: 1 / (s + 1)),
+               lambda o: torch.optim.lr_scheduler.LambdaLR(o, lambda s: 1 / (s + 1)))
+    sched_pair(lambda o: vt.optim.lr_scheduler.SequentialLR(
+        o, [vt.optim.lr_scheduler.LinearLR(o, 0.1, 1.0, 3), vt.optim.lr_scheduler.CosineAnnealingLR(o, 8)], [3]),
+        lambda o: torch.optim.lr_scheduler.SequentialLR(
+            o, [torch.optim.lr_scheduler.LinearLR(o, 0.1, 1.0, 3), torch.optim.lr_scheduler.CosineAnnealingLR(o, 8)], [3]))
+
+
+def test_optimizer_bad_input():
+    with pytest.raises(ValueError, match="empty parameter list"):
+        vt.optim.SGD([], lr=0.1)
+    with pytest.raises(ValueError, match="non-leaf"):
+        vt.optim.SGD([vt.ones(2, requires_grad=True) * 2], lr=0.1)
+    with pytest.raises(ValueError, match="Invalid"):
+        vt.optim.Adam([vt.nn.Parameter(vt.ones(1))], lr=-1)
