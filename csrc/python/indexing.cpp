@@ -142,7 +142,7 @@ void bind_indexing(nb::module_&) {
     Indexed r = apply_index(unwrap(self), index);
     if (!r.has_adv) return wrap(r.view);
     return wrap(index_op()(r.view, r.adv));
-  });
+  }, nb::arg("index").none());  // x[None] is an index, not a missing argument
   cls.def("__setitem__", [](nb::handle self, nb::handle index, nb::handle value) {
     const Tensor& s = unwrap(self);
     Indexed r = apply_index(s, index);
@@ -159,7 +159,7 @@ void bind_indexing(nb::module_&) {
     } else {
       copy_(r.view, v);
     }
-  });
+  }, nb::arg("index").none(), nb::arg("value").none());
 }
 
 }  // namespace vt::py
