@@ -56,7 +56,7 @@ Indexed apply_index(const Tensor& self, nb::handle index) {
   for (nb::handle h : items) {
     if (h.ptr() == Py_Ellipsis) ellipses++;
     else if (h.is_none() || PyBool_Check(h.ptr())) continue;
-    else if (is_tensor(h) && unwrap(h).dtype() == DType::Bool) specified += std::max<int64_t>(unwrap(h).dim(), 1);
+    else if (is_tensor(h) && unwrap(h).dtype() == DType::Bool) specified += unwrap(h).dim();  // a 0-d mask adds the dim it selects
     else specified++;
   }
   VT_CHECK_INDEX(ellipses <= 1, "an index can only have a single ellipsis ('...')");
