@@ -6,6 +6,8 @@
 // with `dim` squashed to size 1 and loops along `dim` inside: every write of one iteration element lands
 // on a line of self along `dim` that no other element touches, so threads never race, and duplicate
 // indices apply in order (the last one wins for plain scatter).
+#include <cstdlib>
+
 #include "cpu/index_utils.h"
 #include "dispatch/dispatcher.h"
 #include "ops/iterator.h"
@@ -41,10 +43,17 @@ Tensor gather_k(const Tensor& self, int64_t dim, const Tensor& index) {
   dispatch_itemsize(self.itemsize(), [&](auto tag) {
     using T = decltype(tag);
     it.for_each([&](char** p, const int64_t* st, int64_t n) {
-      for (int64_t i = 0; i < n; i++) {
-        int64_t v = *reinterpret_cast<const int64_t*>(p[2] + i * st[2]);
+      auto one = [&](T* o, const char* row, int64_t v) {
         if (__builtin_expect(uint64_t(v) >= uint64_t(size), 0)) throw_index_out_of_bounds(v, dim, size, "gather(): ");
-        *reinterpret_cast<T*>(p[0] + i * st[0]) = *reinterpret_cast<const T*>(p[1] + i * st[1] + v * step);
+        *o = *reinterpret_cast<const T*>(row + v * step);
+      };
+      if (st[0] == int64_t(sizeof(T)) && st[1] == 0 && st[2] == 8) {  // gathering along the innermost dim
+        T* o = reinterpret_cast<T*>(p[0]);
+        const int64_t* ix = reinterpret_cast<const int64_t*>(p[2]);
+        for (int64_t i = 0; i < n; i++) one(o + i, p[1], ix[i]);
+      } else {
+        for (int64_t i = 0; i < n; i++)
+          one(reinterpret_cast<T*>(p[0] + i * st[0]), p[1] + i * st[1], *reinterpret_cast<const int64_t*>(p[2] + i * st[2]));
       }
     });
   });
@@ -104,14 +113,20 @@ void scatter_into(const Tensor& self, int64_t dim, const Tensor& index, const Te
     using M = opmath_t<scalar_t>;
     auto run = [&](auto combine) {
       it.for_each([&](char** p, const int64_t* st, int64_t n) {
-        for (int64_t i = 0; i < n; i++) {
-          char* line = p[0] + i * st[0];
-          const char* ip = p[1] + i * st[1];
-          const char* sp = p[2] + i * st[2];
-          for (int64_t k = 0; k < len; k++) {
-            scalar_t* x = reinterpret_cast<scalar_t*>(line + *reinterpret_cast<const int64_t*>(ip + k * istep) * step);
-            *x = combine(*x, *reinterpret_cast<const scalar_t*>(sp + k * sstep));
-          }
+        // Element i of the run owns one line of self along dim; k walks that line's index entries.
+        auto apply = [&](int64_t i, int64_t k) {
+          const int64_t v = *reinterpret_cast<const int64_t*>(p[1] + i * st[1] + k * istep);
+          scalar_t* x = reinterpret_cast<scalar_t*>(p[0] + i * st[0] + v * step);
+          *x = combine(*x, *reinterpret_cast<const scalar_t*>(p[2] + i * st[2] + k * sstep));
+        };
+        // Loop innermost over whichever direction the index is denser in (a line's entries still apply
+        // in order either way, so the result is the same).
+        if (n == 1 || std::abs(istep) <= std::abs(st[1])) {
+          for (int64_t i = 0; i < n; i++)
+            for (int64_t k = 0; k < len; k++) apply(i, k);
+        } else {
+          for (int64_t k = 0; k < len; k++)
+            for (int64_t i = 0; i < n; i++) apply(i, k);
         }
       }, std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(len, 1)));
     };

@@ -134,7 +134,7 @@ AdvancedIndex make_advanced_index(const Tensor& self, const TensorList& indices)
 Tensor index_k(const Tensor& self, const TensorList& indices) {
   AdvancedIndex a = make_advanced_index(self, indices);
   if (a.dims.empty()) return clone(a.src);
-  std::vector<int64_t> off = index_offsets(a.dims, a.bshape, /*wrap_negative=*/true, "");
+  RowOffsets off = index_offsets(a.dims, a.bshape, /*wrap_negative=*/true, "");
   return take_rows(a.src, a.first, int64_t(a.dims.size()), a.bshape, off, "index");
 }
 
@@ -163,10 +163,10 @@ Tensor index_put_ik(const Tensor& self, const TensorList& indices, const Tensor&
   Tensor v = values_for(self, values, result);
   int64_t k = int64_t(a.dims.size()), nbd = int64_t(a.bshape.size());
   // Every index is checked (offsets computed) before the first write.
-  std::vector<int64_t> dst_off = a.dims.empty() ? std::vector<int64_t>{0}
-                                                 : index_offsets(a.dims, a.bshape, /*wrap_negative=*/true, "");
-  std::vector<int64_t> src_off =
-      a.dims.empty() ? std::vector<int64_t>{0}
+  RowOffsets dst_off = a.dims.empty() ? RowOffsets::evenly(1, 0)
+                                       : index_offsets(a.dims, a.bshape, /*wrap_negative=*/true, "");
+  RowOffsets src_off =
+      a.dims.empty() ? RowOffsets::evenly(1, 0)
                      : strided_offsets(a.bshape, IntArrayRef(v.strides()).subspan(size_t(a.first), size_t(nbd)),
                                        v.itemsize());
   move_rows(drop_dims(a.src, a.first, k), drop_dims(v, a.first, nbd), dst_off, src_off,

@@ -26,7 +26,7 @@ Tensor index_select_k(const Tensor& self, int64_t dim, const Tensor& index) {
   Tensor src = at_least_1d(self);
   int64_t n = index.numel();
   VT_CHECK_INDEX(self.dim() > 0 || n == 1, "index_select(): Index to scalar can have only 1 value, got ", n, " value(s)");
-  std::vector<int64_t> off = index_offsets({IndexedDim{index, src.sizes()[dim], src.strides()[dim] * int64_t(src.itemsize()), dim}},
+  RowOffsets off = index_offsets({IndexedDim{index, src.sizes()[dim], src.strides()[dim] * int64_t(src.itemsize()), dim}},
                                            DimVec{n}, /*wrap_negative=*/false, "index_select(): ");
   Tensor out = take_rows(src, dim, 1, DimVec{n}, off, "index_select");
   return self.dim() == 0 && n == 1 ? make_view(out, DimVec{}, DimVec{}, out.storage_offset()) : out;
@@ -36,7 +36,7 @@ Tensor embedding_k(const Tensor& weight, const Tensor& indices, int64_t /*paddin
   VT_CHECK_VALUE(weight.dim() == 2, "embedding: 'weight' must be 2-D, got a tensor of shape ", shape_str(weight.sizes()));
   VT_CHECK_TYPE(indices.dtype() == DType::Int64 || indices.dtype() == DType::Int32,
                 "embedding: expected indices of dtype int64 or int32, got ", dtype_name(indices.dtype()));
-  std::vector<int64_t> off = index_offsets(
+  RowOffsets off = index_offsets(
       {IndexedDim{indices, weight.sizes()[0], weight.strides()[0] * int64_t(weight.itemsize()), 0}}, indices.sizes(),
       /*wrap_negative=*/false, "embedding: ");
   return take_rows(weight, 0, 1, indices.sizes(), off, "embedding");
@@ -58,9 +58,9 @@ Tensor index_add_ik(const Tensor& self, int64_t dim, const Tensor& index, const 
   VT_CHECK_VALUE(n == src.sizes()[dim], "index_add_(): Number of indices (", n,
                  ") should be equal to source.size(dim): (", src.sizes()[dim], "), for dim: ", dim);
   size_t isz = dst.itemsize();
-  std::vector<int64_t> dst_off = index_offsets({IndexedDim{index, dst.sizes()[dim], dst.strides()[dim] * int64_t(isz), dim}},
+  RowOffsets dst_off = index_offsets({IndexedDim{index, dst.sizes()[dim], dst.strides()[dim] * int64_t(isz), dim}},
                                                DimVec{n}, /*wrap_negative=*/false, "index_add_(): ");
-  std::vector<int64_t> src_off = strided_offsets(DimVec{n}, DimVec{src.strides()[dim]}, isz);
+  RowOffsets src_off = strided_offsets(DimVec{n}, DimVec{src.strides()[dim]}, isz);
   move_rows(drop_dims(dst, dim, 1), drop_dims(src, dim, 1), dst_off, src_off, RowOp::Add, alpha, "index_add_");
   return self;
 }

@@ -17,12 +17,16 @@ DimVec broadcast_strides(const Tensor& t, IntArrayRef shape) {
   return st;
 }
 
-// True when a view with these strides walks `shape` in plain row-major order (size-1 dims don't matter).
-bool is_row_major(IntArrayRef shape, IntArrayRef strides) {
+// True when a view with these strides walks `shape` row-major with one element stride `unit` (0 when
+// broadcast; size-1 dims don't matter), so that position b sits at b * unit.
+bool evenly_spaced(IntArrayRef shape, IntArrayRef strides, int64_t& unit) {
   int64_t expect = 1;
+  bool have_unit = false;
+  unit = 0;
   for (size_t d = shape.size(); d-- > 0;) {
     if (shape[d] == 1) continue;
-    if (strides[d] != expect) return false;
+    if (!have_unit) { unit = strides[d]; have_unit = true; }
+    if (strides[d] != unit * expect) return false;
     expect *= shape[d];
   }
   return true;
@@ -52,19 +56,22 @@ Tensor drop_dims(const Tensor& t, int64_t start, int64_t count) {
   return make_view(t, std::move(sizes), std::move(strides), t.storage_offset());
 }
 
-std::vector<int64_t> strided_offsets(IntArrayRef shape, IntArrayRef strides, size_t itemsize) {
-  std::vector<int64_t> off(size_t(numel_of(shape)));
-  int64_t isz = int64_t(itemsize);
-  for_each_strided(shape, strides, [&](int64_t i, int64_t o) { off[size_t(i)] = o * isz; });
+RowOffsets strided_offsets(IntArrayRef shape, IntArrayRef strides, size_t itemsize) {
+  int64_t n = numel_of(shape), isz = int64_t(itemsize), unit;
+  if (evenly_spaced(shape, strides, unit)) return RowOffsets::evenly(n, unit * isz);
+  RowOffsets off = RowOffsets::table(n);
+  int64_t* o = off.data();
+  for_each_strided(shape, strides, [&](int64_t i, int64_t at) { o[i] = at * isz; });
   return off;
 }
 
-std::vector<int64_t> index_offsets(const std::vector<IndexedDim>& dims, IntArrayRef bshape, bool wrap_negative,
-                                   const char* op) {
+RowOffsets index_offsets(const std::vector<IndexedDim>& dims, IntArrayRef bshape, bool wrap_negative, const char* op) {
   int64_t nb = numel_of(bshape);
-  std::vector<int64_t> off(size_t(nb), 0);
+  RowOffsets off = RowOffsets::table(nb);
   if (nb == 0) return off;
-  for (const IndexedDim& d : dims) {
+  for (size_t j = 0; j < dims.size(); j++) {
+    const IndexedDim& d = dims[j];
+    const bool first = j == 0;  // the first index dim stores, the others add
     DimVec st = broadcast_strides(d.index, bshape);
     dispatch_index_type(d.index.dtype(), [&](auto tag) {
       using index_t = decltype(tag);
@@ -74,9 +81,10 @@ std::vector<int64_t> index_offsets(const std::vector<IndexedDim>& dims, IntArray
       auto one = [&](int64_t b, int64_t at) {
         int64_t v = int64_t(p[at]), w = (wrap_negative && v < 0) ? v + size : v;
         if (__builtin_expect(w < 0 || w >= size, 0)) throw_index_out_of_bounds(v, d.dim, size, op);
-        o[b] += w * step;
+        o[b] = first ? w * step : o[b] + w * step;
       };
-      if (is_row_major(bshape, st))  // the usual case: one contiguous index tensor
+      int64_t unit;
+      if (evenly_spaced(bshape, st, unit) && (unit == 1 || nb == 1))  // the usual case: a contiguous index
         parallel_for(0, nb, kParallelGrain, [&](int64_t b0, int64_t b1) { for (int64_t b = b0; b < b1; b++) one(b, b); });
       else
         for_each_strided(bshape, st, one);
@@ -96,19 +104,33 @@ void check_index_range(const Tensor& index, int64_t size, int64_t dim, const cha
   });
 }
 
-void move_rows(const Tensor& dst, const Tensor& src, const std::vector<int64_t>& dst_off,
-               const std::vector<int64_t>& src_off, RowOp op, Scalar alpha, const char* name) {
-  const int64_t nb = int64_t(dst_off.size());
+void move_rows(const Tensor& dst, const Tensor& src, const RowOffsets& doff, const RowOffsets& soff, RowOp op,
+               Scalar alpha, const char* name) {
+  const int64_t nb = doff.size();
   if (nb == 0 || dst.numel() == 0) return;
   TensorIterator it = TensorIteratorConfig(name).add_input(dst).add_input(src).promote_inputs(false).build();
   const int64_t rows = it.numel();
-  const int64_t* doff = dst_off.data();
-  const int64_t* soff = src_off.data();
-  // inner(d, s, dst stride, src stride, n): one run of n elements of R at one index position.
-  auto run = [&](auto inner) {
+  const int64_t isz = int64_t(dst.itemsize());
+  // elem(d, s) moves one element; span(d, s, n) moves n elements contiguous in both views.
+  auto run = [&](auto elem, auto span) {
     auto part = [&](int64_t b0, int64_t b1, int64_t r0, int64_t r1) {
       it.serial_for_each([&](char** p, const int64_t* st, int64_t n) {
-        for (int64_t b = b0; b < b1; b++) inner(p[0] + doff[b], p[1] + soff[b], st[0], st[1], n);
+        if (n > 1 && st[0] != isz) {
+          // R is strided in dst (x[:, idx], index_select along the last dim): the index positions are
+          // the dense direction there, so walk them innermost.
+          for (int64_t i = 0; i < n; i++) {
+            char* d = p[0] + i * st[0];
+            const char* s = p[1] + i * st[1];
+            for (int64_t b = b0; b < b1; b++) elem(d + doff[b], s + soff[b]);
+          }
+          return;
+        }
+        for (int64_t b = b0; b < b1; b++) {
+          char* d = p[0] + doff[b];
+          const char* s = p[1] + soff[b];
+          if (st[1] == isz || n == 1) span(d, s, n);
+          else for (int64_t i = 0; i < n; i++) elem(d + i * st[0], s + i * st[1]);
+        }
       }, r0, r1);
     };
     if (op == RowOp::Add || rows >= nb)
@@ -119,28 +141,28 @@ void move_rows(const Tensor& dst, const Tensor& src, const std::vector<int64_t>&
   if (op == RowOp::Copy) {
     dispatch_itemsize(dst.itemsize(), [&](auto tag) {
       using T = decltype(tag);
-      run([](char* d, const char* s, int64_t sd, int64_t ss, int64_t n) {
-        if (n == 1) *reinterpret_cast<T*>(d) = *reinterpret_cast<const T*>(s);
-        else if (sd == int64_t(sizeof(T)) && ss == int64_t(sizeof(T))) std::memcpy(d, s, size_t(n) * sizeof(T));
-        else
-          for (int64_t i = 0; i < n; i++) *reinterpret_cast<T*>(d + i * sd) = *reinterpret_cast<const T*>(s + i * ss);
-      });
+      run([](char* d, const char* s) { *reinterpret_cast<T*>(d) = *reinterpret_cast<const T*>(s); },
+          [](char* d, const char* s, int64_t n) {
+            if (n == 1) *reinterpret_cast<T*>(d) = *reinterpret_cast<const T*>(s);
+            else std::memcpy(d, s, size_t(n) * sizeof(T));
+          });
     });
     return;
   }
   VT_DISPATCH_ALL(dst.dtype(), name, [&] {
     using M = opmath_t<scalar_t>;
     const M a = alpha.to<M>();
-    run([a](char* d, const char* s, int64_t sd, int64_t ss, int64_t n) {
-      for (int64_t i = 0; i < n; i++) {
-        scalar_t* x = reinterpret_cast<scalar_t*>(d + i * sd);
-        *x = static_cast<scalar_t>(M(*x) + a * M(*reinterpret_cast<const scalar_t*>(s + i * ss)));
-      }
-    });
+    auto add = [a](scalar_t& x, scalar_t y) { x = static_cast<scalar_t>(M(x) + a * M(y)); };
+    run([add](char* d, const char* s) { add(*reinterpret_cast<scalar_t*>(d), *reinterpret_cast<const scalar_t*>(s)); },
+        [add](char* d, const char* s, int64_t n) {
+          scalar_t* x = reinterpret_cast<scalar_t*>(d);
+          const scalar_t* y = reinterpret_cast<const scalar_t*>(s);
+          for (int64_t i = 0; i < n; i++) add(x[i], y[i]);
+        });
   });
 }
 
-Tensor take_rows(const Tensor& src, int64_t first, int64_t k, IntArrayRef bshape, const std::vector<int64_t>& src_off,
+Tensor take_rows(const Tensor& src, int64_t first, int64_t k, IntArrayRef bshape, const RowOffsets& src_off,
                  const char* name) {
   DimVec shape;
   for (int64_t d = 0; d < first; d++) shape.push_back(src.sizes()[d]);
@@ -149,8 +171,7 @@ Tensor take_rows(const Tensor& src, int64_t first, int64_t k, IntArrayRef bshape
   Tensor out = empty(shape, src.dtype(), src.device());
   if (out.numel() == 0) return out;
   int64_t nbd = int64_t(bshape.size());
-  std::vector<int64_t> dst_off =
-      strided_offsets(bshape, IntArrayRef(out.strides()).subspan(size_t(first), size_t(nbd)), out.itemsize());
+  RowOffsets dst_off = strided_offsets(bshape, IntArrayRef(out.strides()).subspan(size_t(first), size_t(nbd)), out.itemsize());
   move_rows(drop_dims(out, first, nbd), drop_dims(src, first, k), dst_off, src_off, RowOp::Copy, Scalar(), name);
   return out;
 }

@@ -8,7 +8,9 @@
 // For a read (x[idx], index_select, embedding) src_off comes from the index values and dst_off from the
 // fresh output's strides; for a write (index_put_, index_add_) the other way round.
 #pragma once
+#include <algorithm>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "core/parallel.h"
@@ -60,8 +62,33 @@ Tensor at_least_1d(const Tensor& t);
 Tensor broadcast_view(const Tensor& t, IntArrayRef shape);
 // `t` without dims [start, start + count) (a view; used to name the non-indexed dims R).
 Tensor drop_dims(const Tensor& t, int64_t start, int64_t count);
-// Byte offsets, row-major over `shape`, of a view with these element strides and this item size.
-std::vector<int64_t> strided_offsets(IntArrayRef shape, IntArrayRef strides, size_t itemsize);
+// Offsets per index position b (row-major over the index shape): a table, or b * step when they are evenly
+// spaced, as the side of a row move that is not indexed usually is; that case costs no memory.
+class RowOffsets {
+ public:
+  static RowOffsets evenly(int64_t n, int64_t step) {
+    RowOffsets r;
+    r.n_ = n;
+    r.step_ = step;
+    return r;
+  }
+  static RowOffsets table(int64_t n) {
+    RowOffsets r;
+    r.n_ = n;
+    r.table_.reset(new int64_t[size_t(std::max<int64_t>(n, 1))]);
+    return r;
+  }
+  int64_t size() const { return n_; }
+  int64_t operator[](int64_t b) const { return table_ ? table_[b] : b * step_; }
+  int64_t* data() { return table_.get(); }
+
+ private:
+  std::unique_ptr<int64_t[]> table_;
+  int64_t n_ = 0, step_ = 0;
+};
+
+// Offsets (strides times `itemsize`), row-major over `shape`, of a view with these strides.
+RowOffsets strided_offsets(IntArrayRef shape, IntArrayRef strides, size_t itemsize);
 
 // One indexed dim: its index tensor (int32/int64, broadcastable to the index shape B), the size it indexes
 // (for bounds checks), the byte stride it moves along, and the dim number error messages name.
@@ -74,7 +101,7 @@ struct IndexedDim {
 // Byte offsets over B (row-major): Σ_j index_j[b] * stride_bytes_j. Every index is bounds-checked here,
 // before anything is written: in [-size, size) with negatives wrapped (advanced indexing), or [0, size).
 // The error reads like PyTorch's: "index 5 is out of bounds for dimension 0 with size 3".
-std::vector<int64_t> index_offsets(const std::vector<IndexedDim>& dims, IntArrayRef bshape, bool wrap_negative,
+RowOffsets index_offsets(const std::vector<IndexedDim>& dims, IntArrayRef bshape, bool wrap_negative,
                                    const char* op);
 // The IndexError both of these raise; `prefix` names the op ("" for advanced indexing, as in PyTorch).
 [[noreturn]] void throw_index_out_of_bounds(int64_t v, int64_t dim, int64_t size, const char* prefix);
@@ -86,12 +113,11 @@ enum class RowOp { Copy, Add };
 // The row loop described at the top. dst and src have the same shape and dtype; dst_off and src_off the
 // same length. Add computes dst + alpha * src in opmath. Copy without accumulation may split over the
 // index positions; Add splits only over R, so duplicate indices never race.
-void move_rows(const Tensor& dst, const Tensor& src, const std::vector<int64_t>& dst_off,
-               const std::vector<int64_t>& src_off, RowOp op, Scalar alpha, const char* name);
+void move_rows(const Tensor& dst, const Tensor& src, const RowOffsets& dst_off, const RowOffsets& src_off, RowOp op, Scalar alpha, const char* name);
 
 // Allocates before + B + after (src's dims around the `k` indexed dims at `first` replaced by bshape) and
 // fills it from src at the given byte offsets. The read half of index, index_select and embedding.
-Tensor take_rows(const Tensor& src, int64_t first, int64_t k, IntArrayRef bshape, const std::vector<int64_t>& src_off,
+Tensor take_rows(const Tensor& src, int64_t first, int64_t k, IntArrayRef bshape, const RowOffsets& src_off,
                  const char* name);
 
 // The tensor to read from while writing into `dst`: `src` itself, or a copy when they share memory.

@@ -17,14 +17,68 @@ template <class K> inline bool is_nan(K v) {
   if constexpr (std::is_floating_point_v<K>) return v != v;
   else return false;
 }
-// Strict weak orders on keys with NaN above everything.
-template <class K> inline bool nan_last_less(K a, K b) { return a < b || (is_nan(b) && !is_nan(a)); }
-template <class K> inline bool nan_first_greater(K a, K b) { return a > b || (is_nan(a) && !is_nan(b)); }
 
 enum class Select { SortAll, TopKSorted, TopKUnsorted };
 
-// For every row of self along dim: the first k entries under the order (descending or ascending), written
-// to values/indices (same shape as self except k along dim).
+// Below this ratio of k to the row length, topk keeps a k-element heap while scanning the row once
+// (almost every element costs one comparison) instead of copying the row and running nth_element.
+constexpr int64_t kHeapRatio = 16;
+
+// One row: its first k entries under the order (Desc: descending), NaN above every number.
+template <bool Desc, class scalar_t>
+void select_row(const scalar_t* row, int64_t sst, int64_t len, int64_t k, Select how,
+                std::vector<std::pair<opmath_t<scalar_t>, int64_t>>& buf, scalar_t* vr, int64_t vst, int64_t* ir,
+                int64_t ist) {
+  using K = opmath_t<scalar_t>;
+  using Item = std::pair<K, int64_t>;
+  auto before = [](K a, K b) {  // a strictly before b
+    if constexpr (Desc) return a > b || (is_nan(a) && !is_nan(b));
+    else return a < b || (is_nan(b) && !is_nan(a));
+  };
+  auto by_key = [&](const Item& a, const Item& b) { return before(a.first, b.first); };
+  // topk's total order: ties go to the earlier position, so the answer does not depend on the algorithm.
+  auto by_key_pos = [&](const Item& a, const Item& b) {
+    return before(a.first, b.first) || (!before(b.first, a.first) && a.second < b.second);
+  };
+  if (how != Select::SortAll && k > 0 && k * kHeapRatio <= len) {
+    buf.resize(size_t(k));
+    for (int64_t j = 0; j < k; j++) buf[size_t(j)] = Item(K(row[j * sst]), j);
+    std::make_heap(buf.begin(), buf.end(), by_key_pos);  // the worst kept entry on top
+    for (int64_t j = k; j < len; j++) {
+      K x = K(row[j * sst]);
+      if (!before(x, buf.front().first)) continue;  // a tie loses to the earlier position already kept
+      std::pop_heap(buf.begin(), buf.end(), by_key_pos);
+      buf.back() = Item(x, j);
+      std::push_heap(buf.begin(), buf.end(), by_key_pos);
+    }
+    if (how == Select::TopKSorted) std::sort_heap(buf.begin(), buf.end(), by_key_pos);
+  } else {
+    buf.resize(size_t(len));
+    for (int64_t j = 0; j < len; j++) buf[size_t(j)] = Item(K(row[j * sst]), j);
+    if (how == Select::SortAll) {
+      auto mid = buf.end();
+      if constexpr (std::is_floating_point_v<K>) {  // NaNs to their end first, so the sort compares plainly
+        mid = std::stable_partition(buf.begin(), buf.end(), [](const Item& a) { return is_nan(a.first) == Desc; });
+        if (Desc) {
+          std::stable_sort(mid, buf.end(), [](const Item& a, const Item& b) { return a.first > b.first; });
+          mid = buf.begin();
+        }
+      }
+      if (!Desc || !std::is_floating_point_v<K>)
+        std::stable_sort(buf.begin(), mid, [](const Item& a, const Item& b) { return Desc ? a.first > b.first : a.first < b.first; });
+    } else {
+      if (k < len) std::nth_element(buf.begin(), buf.begin() + k, buf.end(), by_key_pos);
+      if (how == Select::TopKSorted) std::sort(buf.begin(), buf.begin() + k, by_key_pos);
+    }
+  }
+  for (int64_t j = 0; j < k; j++) {
+    vr[j * vst] = static_cast<scalar_t>(buf[size_t(j)].first);
+    ir[j * ist] = buf[size_t(j)].second;
+  }
+}
+
+// For every row of self along dim: the first k entries under the order, written to values/indices (shaped
+// like self, with k along dim). Rows are spread over threads.
 void select_rows(const Tensor& self, int64_t dim, int64_t k, bool descending, Select how, const Tensor& values,
                  const Tensor& indices, const char* name) {
   Tensor s = at_least_1d(self), v = at_least_1d(values), ix = at_least_1d(indices);
@@ -32,40 +86,23 @@ void select_rows(const Tensor& self, int64_t dim, int64_t k, bool descending, Se
   if (v.numel() == 0) return;
   // Per-row starting offsets (elements) of the input and both outputs.
   Tensor srest = drop_dims(s, dim, 1), vrest = drop_dims(v, dim, 1), irest = drop_dims(ix, dim, 1);
-  std::vector<int64_t> s_off = strided_offsets(srest.sizes(), srest.strides(), 1);
-  std::vector<int64_t> v_off = strided_offsets(vrest.sizes(), vrest.strides(), 1);
-  std::vector<int64_t> i_off = strided_offsets(irest.sizes(), irest.strides(), 1);
-  const int64_t rows = int64_t(s_off.size());
+  RowOffsets s_off = strided_offsets(srest.sizes(), srest.strides(), 1);
+  RowOffsets v_off = strided_offsets(vrest.sizes(), vrest.strides(), 1);
+  RowOffsets i_off = strided_offsets(irest.sizes(), irest.strides(), 1);
+  const int64_t rows = s_off.size();
   const int64_t sst = s.strides()[dim], vst = v.strides()[dim], ist = ix.strides()[dim];
   VT_DISPATCH_ALL(self.dtype(), name, [&] {
-    using K = opmath_t<scalar_t>;
-    using Item = std::pair<K, int64_t>;
     const scalar_t* in = s.data_as<scalar_t>();
     scalar_t* vo = v.data_as<scalar_t>();
     int64_t* io = ix.data_as<int64_t>();
-    auto order = [descending](const Item& a, const Item& b) {
-      return descending ? nan_first_greater(a.first, b.first) : nan_last_less(a.first, b.first);
-    };
-    auto order_by_pos = [&](const Item& a, const Item& b) {
-      return order(a, b) || (!order(b, a) && a.second < b.second);
-    };
     parallel_for(0, rows, std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(len, 1)), [&](int64_t r0, int64_t r1) {
-      std::vector<Item> buf(static_cast<size_t>(len));
+      std::vector<std::pair<opmath_t<scalar_t>, int64_t>> buf;
       for (int64_t r = r0; r < r1; r++) {
-        const scalar_t* row = in + s_off[size_t(r)];
-        for (int64_t j = 0; j < len; j++) buf[size_t(j)] = Item(K(row[j * sst]), j);
-        if (how == Select::SortAll) {
-          std::stable_sort(buf.begin(), buf.end(), order);
-        } else {
-          if (k < len) std::nth_element(buf.begin(), buf.begin() + k, buf.end(), order_by_pos);
-          if (how == Select::TopKSorted) std::sort(buf.begin(), buf.begin() + k, order_by_pos);
-        }
-        scalar_t* vr = vo + v_off[size_t(r)];
-        int64_t* ir = io + i_off[size_t(r)];
-        for (int64_t j = 0; j < k; j++) {
-          vr[j * vst] = static_cast<scalar_t>(buf[size_t(j)].first);
-          ir[j * ist] = buf[size_t(j)].second;
-        }
+        auto row = [&](auto desc) {
+          select_row<decltype(desc)::value>(in + s_off[r], sst, len, k, how, buf, vo + v_off[r], vst, io + i_off[r], ist);
+        };
+        if (descending) row(std::true_type{});
+        else row(std::false_type{});
       }
     });
   });
@@ -97,7 +134,8 @@ std::tuple<Tensor, Tensor> topk_k(const Tensor& self, int64_t k, int64_t dim, bo
   if (self.dim() > 0) shape[dim] = k;
   Tensor values = empty(shape, self.dtype(), self.device());
   Tensor indices = empty(shape, DType::Int64, self.device());
-  select_rows(self, dim, k, largest, sorted ? Select::TopKSorted : Select::TopKUnsorted, values, indices, "topk");
+  // A 0-d tensor is its own top-k for any valid k (PyTorch returns the element even for k = 0).
+  select_rows(self, dim, self.dim() == 0 ? 1 : k, largest, sorted ? Select::TopKSorted : Select::TopKUnsorted, values, indices, "topk");
   return {values, indices};
 }
 
