@@ -63,11 +63,18 @@ MicroKernel<double> portable_kernel_f64();
 // The kernel gemm() uses: the fastest the CPU runs, unless a test forced the portable one.
 template <class T> const MicroKernel<T>& active_kernel();
 void force_portable_kernels(bool on);  // for tests: exercise the fallback on any machine
+bool avx2_enabled();                   // the CPU runs AVX2+FMA and no test forced the portable code
 
 // The blocked driver for float/double compute over storage type In (In != T: widened while packing).
 template <class T, class In>
 void blocked_gemm(const MicroKernel<T>& uk, int64_t m, int64_t n, int64_t k, T alpha, MatRef<const In> a,
                   MatRef<const In> b, T beta, MatRef<T> c);
+
+// At most four rows or columns (matrix-vector and near): unpacked loops, reading operands in place.
+// Returns false for layouts it does not handle (neither B's rows nor B's columns and A's rows contiguous).
+template <class T, class In>
+bool skinny_gemm(int64_t m, int64_t n, int64_t k, T alpha, MatRef<const In> a, MatRef<const In> b, T beta,
+                 MatRef<T> c);
 
 // Writes alpha * acc + beta * C for an mr x nr corner of a tile (acc row-major with row stride ld).
 template <class T>

@@ -1,8 +1,10 @@
 // The blocked GEMM driver for float/double compute: packing from any strides, the five loops around the
 // micro-kernel, and how the work is split between threads. Also the float16/bfloat16 entry points.
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <memory>
+#include <thread>
 
 #include "core/parallel.h"
 #include "cpu/gemm.h"
@@ -13,8 +15,9 @@ namespace {
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
+
 // Per-thread packing buffers, kept between calls (a GEMM is often followed by another of the same size).
-// Slot 0 holds the calling thread's shared B panel, slot 1 each worker's private A block.
+// Slot 0 holds the calling thread's B panel (shared by the workers), slot 1 each worker's A block.
 struct Scratch {
   void* p = nullptr;
   size_t cap = 0;
@@ -87,6 +90,63 @@ template <class T> void scale_c(int64_t m, int64_t n, T beta, MatRef<T> c) {
     for (int64_t j = 0; j < n; j++) c.at(i, j) = beta == T(0) ? T(0) : beta * c.at(i, j);
 }
 
+// One GEMM is a sequence of stages, one per (jc, pc) block as in BLIS: the KC x NC panel of B is packed into
+// a buffer every thread reads (it stays in L3), then C's tiles in those NC columns take that K slice. Within
+// a stage, packing units (one B micro-panel each) and compute tasks (a row block x a column chunk, each
+// packing its own A block) are claimed from atomic counters, so a thread that starts late (a sleeping pool
+// worker, a core busy with another process) simply does less. Stages end with parallel_for, so C's K slices
+// accumulate in order and the panel buffer is free for the next stage.
+struct Plan {
+  int64_t m;
+  int MR, NR;
+  int64_t KC, NC;
+  int64_t mc, n_rb;  // rows per task, row blocks
+};
+
+template <class T>
+Plan make_plan(const MicroKernel<T>& uk, int64_t m, int nthreads) {
+  Plan p{m, uk.mr, uk.nr, uk.kc, uk.nc, uk.mc, 0};
+  // With threads: about three row blocks each (never under 8 micro-rows), enough to even out a late start.
+  if (nthreads > 1)
+    p.mc = std::min<int64_t>(uk.mc, std::max<int64_t>(8 * p.MR, ceil_div(ceil_div(m, 3 * nthreads), p.MR) * p.MR));
+  p.n_rb = ceil_div(m, p.mc);
+  return p;
+}
+
+template <class T> struct Stage {
+  int64_t jc, nc, pc, kc;
+  int64_t panels;  // NR-wide micro-panels of B in this stage
+  int64_t n_cc;    // column chunks per row block: > 1 only when row blocks alone cannot feed the threads
+  T beta;          // the caller's beta for the first K slice, then 1 (accumulate)
+  int64_t tasks(const Plan& p) const { return p.n_rb * n_cc; }
+};
+
+template <class T, class In>
+void run_task(const Plan& p, const Stage<T>& s, int64_t t, const MicroKernel<T>& uk, T alpha, MatRef<const In> a,
+              const T* bpack, MatRef<T> c, T* apack) {
+  const int64_t ic = t % p.n_rb * p.mc, mc = std::min(p.mc, p.m - ic), cc = t / p.n_rb;
+  const int64_t q0 = s.panels * cc / s.n_cc, q1 = s.panels * (cc + 1) / s.n_cc;
+  if (q0 == q1) return;
+  pack_a(MatRef<const In>{a.p + ic * a.rs + s.pc * a.cs, a.rs, a.cs}, mc, s.kc, p.MR, apack);
+  // B's micro-panel (kc x NR) stays in L1 while the A micro-panels stream from L2.
+  for (int64_t q = q0; q < q1; q++) {
+    const int nr = int(std::min<int64_t>(p.NR, s.nc - q * p.NR));
+    const T* bp = bpack + q * s.kc * p.NR;
+    T* cq = c.p + ic * c.rs + (s.jc + q * p.NR) * c.cs;
+    for (int64_t ir = 0; ir < mc; ir += p.MR) {
+      const int mr = int(std::min<int64_t>(p.MR, mc - ir));
+      uk.fn(s.kc, apack + ir * s.kc, bp, cq + ir * c.rs, c.rs, c.cs, mr, nr, alpha, s.beta);
+    }
+  }
+}
+
+inline void cpu_relax(int& spins) {
+#if defined(__x86_64__) || defined(__i386__)
+  if (++spins < 1024) return __builtin_ia32_pause();
+#endif
+  std::this_thread::yield();  // the thread we wait for may have lost its core
+}
+
 }  // namespace
 
 template <class T, class In>
@@ -95,50 +155,34 @@ void blocked_gemm(const MicroKernel<T>& uk, int64_t m, int64_t n, int64_t k, T a
   if (m <= 0 || n <= 0) return;
   // alpha == 0 does not read A or B (BLAS semantics: NaN there does not reach C).
   if (k <= 0 || alpha == T(0)) return scale_c(m, n, beta, c);
-  const int MR = uk.mr, NR = uk.nr;
-  // Threads split the rows (each packs its own A block against the shared B panel); when there are
-  // fewer row panels than threads, they split the columns instead.
+  if ((m <= 4 || n <= 4) && skinny_gemm(m, n, k, alpha, a, b, beta, c)) return;
   const int nthreads = (m * n * k >= kParallelMacs && !in_parallel_region()) ? get_num_threads() : 1;
-  const int64_t m_panels = ceil_div(m, MR);
-  const int64_t tm = std::min<int64_t>(nthreads, m_panels), tn = std::max<int64_t>(1, nthreads / tm);
-  const int64_t ntasks = tm * tn;
-  const int64_t nc_max = std::min<int64_t>(uk.nc, ceil_div(n, NR) * NR), kc_max = std::min<int64_t>(uk.kc, k);
-  // Fewer rows per thread than MC: shrink the A block so each thread's rows are one block.
-  const int64_t mc_max = std::min<int64_t>(uk.mc, ceil_div(m_panels, tm) * MR);
-  T* bpack = t_scratch[0].get<T>(size_t(nc_max * kc_max));
-
-  for (int64_t jc = 0; jc < n; jc += uk.nc) {
-    const int64_t nc = std::min<int64_t>(uk.nc, n - jc);
-    const int64_t n_panels = ceil_div(nc, NR);
-    for (int64_t pc = 0; pc < k; pc += uk.kc) {
-      const int64_t kc = std::min<int64_t>(uk.kc, k - pc);
-      const T beta_p = pc == 0 ? beta : T(1);  // later K blocks accumulate onto the first one's result
+  const Plan p = make_plan(uk, m, nthreads);
+  T* bpack = t_scratch[0].get<T>(size_t(std::min(p.KC, k) * std::min(p.NC, ceil_div(n, p.NR) * p.NR)));
+  for (int64_t jc = 0; jc < n; jc += p.NC) {
+    for (int64_t pc = 0; pc < k; pc += p.KC) {
+      Stage<T> s{jc, std::min(p.NC, n - jc), pc, std::min(p.KC, k - pc), 0, 1, pc == 0 ? beta : T(1)};
+      s.panels = ceil_div(s.nc, p.NR);
+      if (nthreads > 1 && p.n_rb < 2 * nthreads) s.n_cc = std::min(ceil_div(2 * nthreads, p.n_rb), s.panels);
       MatRef<const In> bblock{b.p + pc * b.rs + jc * b.cs, b.rs, b.cs};
-      parallel_for(0, n_panels, ceil_div(n_panels, nthreads), [&](int64_t q0, int64_t q1) {
-        pack_b(bblock, kc, nc, NR, q0, q1, bpack);
-      });
-      parallel_for(0, ntasks, 1, [&](int64_t t0, int64_t t1) {
-        T* apack = t_scratch[1].get<T>(size_t(mc_max * kc));
-        for (int64_t t = t0; t < t1; t++) {
-          const int64_t ti = t / tn, tj = t % tn;
-          const int64_t row0 = (m_panels * ti / tm) * MR, row1 = std::min<int64_t>(m, (m_panels * (ti + 1) / tm) * MR);
-          const int64_t q0 = n_panels * tj / tn, q1 = n_panels * (tj + 1) / tn;
-          for (int64_t ic = row0; ic < row1; ic += mc_max) {
-            const int64_t mc = std::min<int64_t>(mc_max, row1 - ic);
-            pack_a(MatRef<const In>{a.p + ic * a.rs + pc * a.cs, a.rs, a.cs}, mc, kc, MR, apack);
-            // B's micro-panel (kc x NR) stays in L1 while the A micro-panels stream from L2.
-            for (int64_t q = q0; q < q1; q++) {
-              const int64_t j = q * NR;
-              const int nr = int(std::min<int64_t>(NR, nc - j));
-              const T* bp = bpack + q * NR * kc;
-              for (int64_t ir = 0; ir < mc; ir += MR) {
-                const int mr = int(std::min<int64_t>(MR, mc - ir));
-                T* cp = c.p + (ic + ir) * c.rs + (jc + j) * c.cs;
-                uk.fn(kc, apack + ir * kc, bp, cp, c.rs, c.cs, mr, nr, alpha, beta_p);
-              }
-            }
-          }
+      const int64_t tasks = s.tasks(p);
+      if (nthreads == 1) {
+        T* apack = t_scratch[1].get<T>(size_t(p.mc * s.kc));
+        pack_b(bblock, s.kc, s.nc, p.NR, 0, s.panels, bpack);
+        for (int64_t t = 0; t < tasks; t++) run_task(p, s, t, uk, alpha, a, bpack, c, apack);
+        continue;
+      }
+      std::atomic<int64_t> next_panel{0}, panels_done{0}, next_task{0};
+      parallel_for(0, nthreads, 1, [&](int64_t, int64_t) {
+        T* apack = t_scratch[1].get<T>(size_t(p.mc * s.kc));
+        for (int64_t q; (q = next_panel.fetch_add(1)) < s.panels;) {
+          pack_b(bblock, s.kc, s.nc, p.NR, q, q + 1, bpack);
+          panels_done.fetch_add(1, std::memory_order_release);
         }
+        // Every panel is claimed by now, so this waits only for threads that are packing one: it cannot
+        // hang on a thread that never started.
+        for (int spins = 0; panels_done.load(std::memory_order_acquire) < s.panels;) cpu_relax(spins);
+        for (int64_t t; (t = next_task.fetch_add(1)) < tasks;) run_task(p, s, t, uk, alpha, a, bpack, c, apack);
       });
     }
   }

@@ -33,6 +33,10 @@ MicroKernel<float> portable_kernel_f32() { return {&kernel_portable<float, 6, 16
 MicroKernel<double> portable_kernel_f64() { return {&kernel_portable<double, 4, 8>, 4, 8, 96, 256, 2040, "portable_4x8"}; }
 
 void force_portable_kernels(bool on) { g_force_portable.store(on); }
+bool avx2_enabled() {
+  static const bool has = avx2_kernel_f32().fn != nullptr;
+  return has && !g_force_portable.load(std::memory_order_relaxed);
+}
 
 template <> const MicroKernel<float>& active_kernel<float>() {
   static const MicroKernel<float> fast = avx2_kernel_f32(), portable = portable_kernel_f32();

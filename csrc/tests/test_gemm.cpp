@@ -69,12 +69,18 @@ void check(const char* what, int64_t m, int64_t n, int64_t k, int la, int lb, in
 
 template <class T> void sweep(const char* what) {
   const int64_t shapes[][3] = {{1, 1, 1}, {6, 16, 5}, {7, 17, 3}, {13, 40, 1}, {5, 3, 0}, {0, 4, 3},
-                               {150, 33, 260}, {31, 70, 300}, {2, 300, 7}};
+                               {150, 33, 260}, {31, 70, 300}, {2, 300, 7},
+                               // skinny: at most 4 rows or columns, unpacked loops
+                               {3, 200, 37}, {200, 3, 50}, {4, 4, 4}, {1, 5000, 3}, {70, 1, 90},
+                               // threaded: several row blocks and K blocks; few rows over several N blocks
+                               {100, 80, 300}, {40, 4100, 20}};
   const double scalars[][2] = {{1, 0}, {2, 1}, {-1, 0.5}, {0, 3}};
   for (auto& s : shapes)
     for (int layouts = 0; layouts < 27; layouts++)
-      for (auto& ab : scalars) {
-        if (s[0] * s[1] * s[2] > 100000 && layouts % 5 != 0) continue;  // the naive reference is slow
+      for (int si = 0; si < 4; si++) {
+        const double* ab = scalars[si];
+        const int64_t macs = s[0] * s[1] * s[2];  // the naive reference is slow: fewer cases when large
+        if ((macs > 100000 && layouts % 5 != 0) || (macs > 1000000 && (layouts % 13 != 0 || si >= 2))) continue;
         if constexpr (std::is_integral_v<T>) if (ab[1] == 0.5) continue;
         check<T>(what, s[0], s[1], s[2], layouts % 3, layouts / 3 % 3, layouts / 9, ab[0], ab[1]);
       }
