@@ -59,13 +59,11 @@ def _retain_grad(self):
         return
     m.retains_grad = True
     node, slot = m.grad_fn, m.output_nr
-    target = self._alias()  # shares the autograd meta through the native tensor
 
-    def keep(grads):
+    def keep(grads):  # holds the meta, not the tensor, so the tensor's lifetime is unchanged
         g = grads[slot]
         if g is not None:
-            tm = meta(target)
-            tm.grad = g.detach().clone() if tm.grad is None else tm.grad + g.detach()
+            m.grad = g.detach().clone() if m.grad is None else m.grad + g.detach()
         return None
 
     node.register_prehook(keep)
