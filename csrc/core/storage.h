@@ -14,6 +14,7 @@ class StorageImpl : public RefCounted<StorageImpl> {
   StorageImpl(DataPtr d, size_t nbytes, bool writable = true)
       : data_(std::move(d)), nbytes_(nbytes), writable_(writable) {}
   void* data() const { return data_.ptr; }
+  const DataPtr& data_ptr() const { return data_; }
   size_t nbytes() const { return nbytes_; }
   Device device() const { return data_.device; }
   bool writable() const { return writable_; }

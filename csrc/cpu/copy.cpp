@@ -2,6 +2,7 @@
 #include <cstring>
 
 #include "cpu/cast.h"
+#include "cuda/copy.h"
 #include "cpu/loops.h"
 #include "dispatch/dispatcher.h"
 #include "ops/views.h"
@@ -9,10 +10,13 @@
 namespace vt {
 namespace {
 
-Tensor copy_cpu(const Tensor& self, const Tensor& src, bool) {
-  VT_CHECK_TYPE(src.device().is_cpu(), "copy_: copying from ", src.device().str(), " is not supported yet");
+Tensor copy_cpu(const Tensor& self, const Tensor& src, bool non_blocking) {
   if (self.numel() == 0) return self;
   Tensor s = src.sizes() == self.sizes() ? src : expand(src, self.sizes());
+  if (!s.device().is_cpu()) {  // device -> host
+    cuda::copy_between(self, s, non_blocking);
+    return self;
+  }
   TensorIterator it =
       TensorIteratorConfig("copy_").add_output(self).add_input(s).promote_inputs(false).output_dtype(self.dtype()).build();
   if (self.dtype() == s.dtype() && it.is_contiguous()) {
@@ -59,9 +63,12 @@ Tensor clone_cpu(const Tensor& self) {
   return copy_cpu(out, self, false);
 }
 
-Tensor to_copy_cpu(const Tensor& self, std::optional<DType> dtype, std::optional<Device> device, bool) {
-  VT_CHECK_TYPE(!device || device->is_cpu(), "_to_copy: moving to ", device->str(),
-                " needs the CUDA runtime, which is not available");
+Tensor to_copy_cpu(const Tensor& self, std::optional<DType> dtype, std::optional<Device> device, bool non_blocking) {
+  if (device && device->is_cuda()) {  // host -> device
+    Tensor out = empty(self.sizes(), dtype.value_or(self.dtype()), *device);
+    cuda::copy_between(out, self, non_blocking);
+    return out;
+  }
   Tensor out = empty(self.sizes(), dtype.value_or(self.dtype()), Device());
   return copy_cpu(out, self, false);
 }

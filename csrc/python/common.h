@@ -53,6 +53,7 @@ void bind_indexing(nb::module_& m);
 void bind_dlpack(nb::module_& m);
 void bind_runtime(nb::module_& m);
 void bind_operators(nb::module_& m);
+void bind_cuda(nb::module_& m);
 void bind_random(nb::module_& m);
 
 }  // namespace vt::py

@@ -45,5 +45,6 @@ NB_MODULE(_C, m) {
   bind_indexing(m);
   bind_dlpack(m);
   bind_runtime(m);
+  bind_cuda(m);
   bind_random(m);
 }

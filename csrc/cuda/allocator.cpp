@@ -1,0 +1,339 @@
+#include "cuda/allocator.h"
+
+#include <algorithm>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <tuple>
+#include <unordered_map>
+
+#include "core/storage.h"
+
+namespace vt::cuda {
+
+namespace {
+
+constexpr size_t kRound = 512;                 // every block is a multiple of this
+constexpr size_t kSmallLimit = 1 << 20;        // requests up to 1 MiB share small segments
+constexpr size_t kSmallSegment = 2 << 20;      // 2 MiB
+constexpr size_t kLargeSegment = 20 << 20;     // requests under 10 MiB come from 20 MiB segments
+constexpr size_t kLargeGranule = 2 << 20;
+
+struct Block {
+  size_t size;
+  uintptr_t ptr;
+  CUstream stream;
+  bool small;
+  int device = 0;
+  bool allocated = false;
+  int pending_events = 0;
+  Block* prev = nullptr;  // neighbours within the segment
+  Block* next = nullptr;
+  std::vector<CUstream> stream_uses;  // other streams that used it (record_stream)
+};
+
+struct ByStreamSize {
+  bool operator()(const Block* a, const Block* b) const {
+    return std::make_tuple(uintptr_t(a->stream), a->size, a->ptr) < std::make_tuple(uintptr_t(b->stream), b->size, b->ptr);
+  }
+};
+
+size_t round_size(size_t n) { return n < kRound ? kRound : (n + kRound - 1) / kRound * kRound; }
+size_t segment_size(size_t n) {
+  if (n <= kSmallLimit) return kSmallSegment;
+  if (n < (10 << 20)) return kLargeSegment;
+  return (n + kLargeGranule - 1) / kLargeGranule * kLargeGranule;
+}
+std::string mib(int64_t b) { return std::to_string(b / (1 << 20)) + " MiB"; }
+
+class DeviceAllocator final : public Allocator {
+ public:
+  explicit DeviceAllocator(int device) : device_(device) {}
+
+  DataPtr allocate(size_t nbytes) override {
+    activate(device_);
+    CUstream stream = current_stream(device_).handle;
+    size_t size = round_size(nbytes);
+    std::lock_guard<std::mutex> g(mu_);
+    process_events();
+    bool small = size <= kSmallLimit;
+    auto& pool = small ? small_free_ : large_free_;
+    Block* b = take_best_fit(pool, stream, size);
+    if (b) {
+      stats_.num_cache_hits++;
+    } else {
+      b = new_segment(segment_size(size), stream, small);
+      if (!b) {
+        release_cached();
+        b = new_segment(segment_size(size), stream, small);
+      }
+      if (!b) {
+        stats_.num_ooms++;
+        raise_oom(nbytes);
+      }
+    }
+    split(b, size, pool);
+    b->allocated = true;
+    stats_.num_allocs++;
+    stats_.allocated_bytes += int64_t(b->size);
+    stats_.active_bytes += int64_t(b->size);
+    stats_.peak_allocated_bytes = std::max(stats_.peak_allocated_bytes, stats_.allocated_bytes);
+    return DataPtr(reinterpret_cast<void*>(b->ptr), b, &DeviceAllocator::free_fn, Device(DeviceType::CUDA, int16_t(device_)));
+  }
+
+  AllocatorStats stats() const override { return full_stats(); }
+  CudaAllocatorStats full_stats() const {
+    std::lock_guard<std::mutex> g(mu_);
+    CudaAllocatorStats s = stats_;
+    s.num_segments = int64_t(segments_.size());
+    s.memory_cap_bytes = int64_t(cap_);
+    int64_t split_free = 0;
+    for (auto& [base, head] : segments_) {
+      bool partly_used = false;
+      int64_t free_here = 0;
+      for (Block* b = head; b; b = b->next) {
+        if (b->allocated || b->pending_events) partly_used = true;
+        else free_here += int64_t(b->size);
+      }
+      if (partly_used) split_free += free_here;
+    }
+    s.inactive_split_bytes = split_free;
+    return s;
+  }
+  void reset_peak_stats() override {
+    std::lock_guard<std::mutex> g(mu_);
+    stats_.peak_allocated_bytes = stats_.allocated_bytes;
+    stats_.peak_reserved_bytes = stats_.reserved_bytes;
+  }
+  void empty_cache() override {
+    activate(device_);
+    std::lock_guard<std::mutex> g(mu_);
+    synchronize_events();
+    release_cached();
+  }
+
+  void set_cap(size_t bytes) {
+    std::lock_guard<std::mutex> g(mu_);
+    cap_ = bytes;
+  }
+
+  void record(Block* b, CUstream s) {
+    std::lock_guard<std::mutex> g(mu_);
+    if (s == b->stream) return;
+    if (std::find(b->stream_uses.begin(), b->stream_uses.end(), s) == b->stream_uses.end()) b->stream_uses.push_back(s);
+  }
+
+  std::vector<SegmentInfo> snapshot() const {
+    std::lock_guard<std::mutex> g(mu_);
+    std::vector<SegmentInfo> out;
+    for (auto& [base, head] : segments_) {
+      SegmentInfo seg{base, 0, 0, uint64_t(uintptr_t(head->stream)), head->small, {}};
+      for (Block* b = head; b; b = b->next) {
+        seg.total_size += b->size;
+        if (b->allocated) seg.allocated_size += b->size;
+        seg.blocks.push_back({b->ptr, b->size, b->allocated, uint64_t(uintptr_t(b->stream))});
+      }
+      out.push_back(std::move(seg));
+    }
+    std::sort(out.begin(), out.end(), [](const SegmentInfo& a, const SegmentInfo& b) { return a.address < b.address; });
+    return out;
+  }
+
+  static bool owns(const DataPtr& d) { return d.deleter == &DeviceAllocator::free_fn; }
+
+ private:
+  static void free_fn(void*, void* ctx);
+  void free(Block* b) {
+    activate(device_);  // storages die on any thread; events below need this device's context
+    std::lock_guard<std::mutex> g(mu_);
+    b->allocated = false;
+    stats_.num_frees++;
+    stats_.allocated_bytes -= int64_t(b->size);
+    if (!b->stream_uses.empty()) {
+      // Other streams may still be using it: reuse waits until their work so far has finished.
+      for (CUstream s : b->stream_uses) {
+        CUevent e = get_event();
+        if (require_driver().cuEventRecord(e, s) != CUDA_SUCCESS) {
+          release_event(e);
+          continue;
+        }
+        b->pending_events++;
+        pending_.push_back({e, b});
+      }
+      b->stream_uses.clear();
+      if (b->pending_events) return;
+    }
+    return_to_pool(b);
+  }
+
+  void return_to_pool(Block* b) {
+    stats_.active_bytes -= int64_t(b->size);
+    auto& pool = b->small ? small_free_ : large_free_;
+    for (Block* n : {b->prev, b->next}) {
+      if (!n || n->allocated || n->pending_events) continue;
+      pool.erase(n);
+      if (n == b->prev) {  // fold b into its predecessor, which keeps its place as segment head
+        n->size += b->size;
+        n->next = b->next;
+        if (b->next) b->next->prev = n;
+        delete b;
+        b = n;
+      } else {
+        b->size += n->size;
+        b->next = n->next;
+        if (n->next) n->next->prev = b;
+        delete n;
+      }
+    }
+    pool.insert(b);
+  }
+
+  Block* take_best_fit(std::set<Block*, ByStreamSize>& pool, CUstream stream, size_t size) {
+    Block key{size, 0, stream, false};
+    auto it = pool.lower_bound(&key);
+    if (it == pool.end() || (*it)->stream != stream) return nullptr;
+    Block* b = *it;
+    // A huge cached block is not carved up for a much smaller large request: allocate afresh instead.
+    if (!b->small && b->size >= size + kLargeSegment && size > kSmallLimit) return nullptr;
+    pool.erase(it);
+    return b;
+  }
+
+  void split(Block* b, size_t size, std::set<Block*, ByStreamSize>& pool) {
+    size_t rest = b->size - size;
+    if (b->small ? rest < kRound : rest <= kSmallLimit) return;
+    auto* r = new Block{rest, b->ptr + size, b->stream, b->small, b->device};
+    r->prev = b;
+    r->next = b->next;
+    if (b->next) b->next->prev = r;
+    b->next = r;
+    b->size = size;
+    pool.insert(r);
+  }
+
+  Block* new_segment(size_t size, CUstream stream, bool small) {
+    if (cap_ && size_t(stats_.reserved_bytes) + size > cap_) return nullptr;
+    CUdeviceptr p = 0;
+    CUresult r = require_driver().cuMemAlloc(&p, size);
+    if (r == CUDA_ERROR_OUT_OF_MEMORY) return nullptr;
+    if (r != CUDA_SUCCESS) throw_cuda_error(r, "cuMemAlloc");
+    stats_.num_os_allocs++;
+    stats_.reserved_bytes += int64_t(size);
+    stats_.peak_reserved_bytes = std::max(stats_.peak_reserved_bytes, stats_.reserved_bytes);
+    auto* b = new Block{size, uintptr_t(p), stream, small, device_};
+    segments_[b->ptr] = b;
+    return b;
+  }
+
+  // Frees every segment that is entirely cached (one free block, nothing pending).
+  void release_cached() {
+    for (auto* pool : {&small_free_, &large_free_}) {
+      for (auto it = pool->begin(); it != pool->end();) {
+        Block* b = *it;
+        if (b->prev || b->next) { ++it; continue; }
+        it = pool->erase(it);
+        require_driver().cuMemFree(b->ptr);
+        stats_.num_os_frees++;
+        stats_.reserved_bytes -= int64_t(b->size);
+        segments_.erase(b->ptr);
+        delete b;
+      }
+    }
+  }
+
+  void process_events() {
+    while (!pending_.empty()) {
+      auto [e, b] = pending_.front();
+      CUresult r = require_driver().cuEventQuery(e);
+      if (r == CUDA_ERROR_NOT_READY) break;
+      pending_.pop_front();
+      release_event(e);
+      if (--b->pending_events == 0) return_to_pool(b);
+    }
+  }
+  void synchronize_events() {
+    for (auto& [e, b] : pending_) {
+      require_driver().cuEventSynchronize(e);
+      release_event(e);
+      if (--b->pending_events == 0) return_to_pool(b);
+    }
+    pending_.clear();
+  }
+  CUevent get_event() {
+    if (!free_events_.empty()) {
+      CUevent e = free_events_.back();
+      free_events_.pop_back();
+      return e;
+    }
+    CUevent e;
+    VT_CU(cuEventCreate(&e, CU_EVENT_DISABLE_TIMING));
+    return e;
+  }
+  void release_event(CUevent e) { free_events_.push_back(e); }
+
+  [[noreturn]] void raise_oom(size_t nbytes) {
+    size_t free_b = 0, total = 0;
+    require_driver().cuMemGetInfo(&free_b, &total);
+    std::string cap = cap_ ? ", and the cap set by set_per_process_memory_fraction is " + mib(int64_t(cap_)) : "";
+    VT_THROW(OutOfMemoryError, "CUDA out of memory. Tried to allocate ", mib(int64_t(nbytes)), " (", nbytes,
+             " bytes) on cuda:", device_, ", which has a total capacity of ", mib(int64_t(total)), " of which ",
+             mib(int64_t(free_b)), " is free. This process has ", mib(stats_.reserved_bytes), " reserved by the ",
+             "caching allocator (", mib(stats_.allocated_bytes), " allocated)", cap,
+             ". Cached memory was already released; free tensors or reduce the batch size.");
+  }
+
+  int device_;
+  mutable std::mutex mu_;
+  std::set<Block*, ByStreamSize> small_free_, large_free_;
+  std::unordered_map<uintptr_t, Block*> segments_;  // base address -> first block
+  std::deque<std::pair<CUevent, Block*>> pending_;
+  std::vector<CUevent> free_events_;
+  CudaAllocatorStats stats_;
+  size_t cap_ = 0;
+};
+
+std::vector<std::unique_ptr<DeviceAllocator>>& allocators() {
+  static auto* v = [] {
+    auto* a = new std::vector<std::unique_ptr<DeviceAllocator>>();
+    for (int i = 0; i < device_count(); i++) a->push_back(std::make_unique<DeviceAllocator>(i));
+    return a;
+  }();
+  return *v;
+}
+
+DeviceAllocator& alloc_for(int device) { return *allocators()[size_t(resolve(device))]; }
+
+void DeviceAllocator::free_fn(void*, void* ctx) {
+  auto* b = static_cast<Block*>(ctx);
+  alloc_for(b->device).free(b);
+}
+
+}  // namespace
+
+Allocator& cuda_allocator(int device) { return alloc_for(device); }
+CudaAllocatorStats cuda_memory_stats(int device) { return alloc_for(device).full_stats(); }
+std::vector<SegmentInfo> cuda_memory_snapshot(int device) { return alloc_for(device).snapshot(); }
+void cuda_empty_cache(int device) { alloc_for(device).empty_cache(); }
+void cuda_reset_peak_stats(int device) { alloc_for(device).reset_peak_stats(); }
+
+void set_memory_fraction(double fraction, int device) {
+  VT_CHECK_VALUE(fraction > 0 && fraction <= 1, "set_per_process_memory_fraction: fraction must be in (0, 1], got ",
+                 fraction);
+  alloc_for(device).set_cap(size_t(fraction * double(properties(device).total_memory)));
+}
+
+void record_stream(const DataPtr& data, const Stream& s) {
+  VT_CHECK_VALUE(DeviceAllocator::owns(data), "record_stream: the tensor's memory does not come from the CUDA "
+                 "caching allocator");
+  alloc_for(data.device.index).record(static_cast<Block*>(data.ctx), s.handle);
+}
+
+void register_cuda_allocators() {
+  register_allocator(DeviceType::CUDA, [](int16_t index) -> Allocator* { return &alloc_for(index); });
+}
+
+// Storage on cuda:N uses this allocator; registering touches no driver (allocators are made on first use).
+static const bool kRegistered = (register_cuda_allocators(), true);
+
+}  // namespace vt::cuda

@@ -1,0 +1,135 @@
+// _C._cuda: devices, streams, events and the caching allocator, for vibetensor.cuda (tensor_core/cuda.py).
+#include <nanobind/stl/optional.h>
+#include <nanobind/stl/pair.h>
+#include <nanobind/stl/string.h>
+
+#include "cuda/allocator.h"
+#include "python/common.h"
+
+namespace vt::py {
+
+namespace {
+using namespace vt::cuda;
+
+struct PyEvent {
+  std::unique_ptr<Event> e;
+};
+
+nb::dict stats_dict(const CudaAllocatorStats& s) {
+  nb::dict d;
+  d["allocated_bytes"] = s.allocated_bytes;
+  d["reserved_bytes"] = s.reserved_bytes;
+  d["active_bytes"] = s.active_bytes;
+  d["peak_allocated_bytes"] = s.peak_allocated_bytes;
+  d["peak_reserved_bytes"] = s.peak_reserved_bytes;
+  d["num_allocs"] = s.num_allocs;
+  d["num_frees"] = s.num_frees;
+  d["num_cache_hits"] = s.num_cache_hits;
+  d["num_device_allocs"] = s.num_os_allocs;
+  d["num_device_frees"] = s.num_os_frees;
+  d["num_ooms"] = s.num_ooms;
+  d["num_segments"] = s.num_segments;
+  d["inactive_split_bytes"] = s.inactive_split_bytes;
+  d["memory_cap_bytes"] = s.memory_cap_bytes;
+  return d;
+}
+}  // namespace
+
+void bind_cuda(nb::module_& m) {
+  nb::module_ c = m.def_submodule("_cuda", "CUDA runtime (driver loaded at run time)");
+  c.def("is_available", &is_available);
+  c.def("device_count", &device_count);
+  c.def("why_unavailable", [] { return driver().why_unavailable; });
+  c.def("current_device", [] {
+    require_driver();
+    return current_device();
+  });
+  c.def("set_device", &set_device);
+  c.def("synchronize", &synchronize_device, nb::arg("device") = -1);
+  c.def("driver_version", [] {
+    int v = 0;
+    VT_CU(cuDriverGetVersion(&v));
+    return v;
+  });
+  c.def("device_properties", [](int device) {
+    const DeviceProperties& p = properties(device);
+    nb::dict d;
+    d["name"] = p.name;
+    d["major"] = p.major;
+    d["minor"] = p.minor;
+    d["multi_processor_count"] = p.multiprocessor_count;
+    d["total_memory"] = p.total_memory;
+    d["max_shared_memory_per_block_optin"] = p.max_shared_memory_per_block_optin;
+    d["pci_bus_id"] = p.pci_bus_id;
+    return d;
+  });
+  c.def("mem_get_info", [](int device) {
+    DeviceGuard g(device);
+    size_t free_b = 0, total = 0;
+    VT_CU(cuMemGetInfo(&free_b, &total));
+    return std::make_pair(free_b, total);
+  });
+
+  nb::class_<Stream>(c, "Stream")
+      .def_prop_ro("device_index", [](const Stream& s) { return int(s.device); })
+      .def_prop_ro("priority", [](const Stream& s) { return s.priority; })
+      .def_prop_ro("cuda_stream", [](const Stream& s) { return uintptr_t(s.handle); })
+      .def("synchronize", &Stream::synchronize)
+      .def("query", &Stream::query)
+      .def("__eq__", [](const Stream& a, const Stream& b) { return a == b; })
+      .def("__hash__", [](const Stream& s) { return uintptr_t(s.handle) ^ (uintptr_t(s.device) << 48); });
+  c.def("stream_from_pool", &stream_from_pool, nb::arg("device") = -1, nb::arg("priority") = 0);
+  c.def("current_stream", &current_stream, nb::arg("device") = -1);
+  c.def("default_stream", &default_stream, nb::arg("device") = -1);
+  c.def("set_current_stream", &set_current_stream);
+  c.def("priority_range", &priority_range);
+
+  nb::class_<PyEvent>(c, "Event")
+      .def("__init__", [](PyEvent* self, bool enable_timing, bool interprocess) {
+        new (self) PyEvent{std::make_unique<Event>(enable_timing, interprocess)};
+      }, nb::arg("enable_timing") = false, nb::arg("interprocess") = false)
+      .def("record", [](PyEvent& e, const Stream& s) { e.e->record(s); })
+      .def("wait", [](PyEvent& e, const Stream& s) { e.e->wait(s); })
+      .def("query", [](PyEvent& e) { return e.e->query(); })
+      .def("synchronize", [](PyEvent& e) {
+        nb::gil_scoped_release r;
+        e.e->synchronize();
+      })
+      .def("elapsed_time", [](PyEvent& a, PyEvent& b) { return a.e->elapsed_ms(*b.e); })
+      .def_prop_ro("recorded", [](PyEvent& e) { return e.e->recorded(); });
+
+  c.def("memory_stats", [](int device) { return stats_dict(cuda_memory_stats(device)); }, nb::arg("device") = -1);
+  c.def("memory_snapshot", [](int device) {
+    nb::list out;
+    for (const SegmentInfo& s : cuda_memory_snapshot(device)) {
+      nb::dict d;
+      d["address"] = s.address;
+      d["total_size"] = s.total_size;
+      d["allocated_size"] = s.allocated_size;
+      d["stream"] = s.stream;
+      d["segment_type"] = s.is_small ? "small" : "large";
+      nb::list blocks;
+      for (const BlockInfo& b : s.blocks) {
+        nb::dict bd;
+        bd["address"] = b.address;
+        bd["size"] = b.size;
+        bd["state"] = b.allocated ? "active_allocated" : "inactive";
+        blocks.append(bd);
+      }
+      d["blocks"] = blocks;
+      out.append(d);
+    }
+    return out;
+  }, nb::arg("device") = -1);
+  c.def("empty_cache", &cuda_empty_cache, nb::arg("device") = -1);
+  c.def("reset_peak_memory_stats", &cuda_reset_peak_stats, nb::arg("device") = -1);
+  c.def("set_per_process_memory_fraction", &set_memory_fraction, nb::arg("fraction"), nb::arg("device") = -1);
+
+  nb::class_<Tensor> cls = nb::borrow<nb::class_<Tensor>>(tensor_type());
+  cls.def("record_stream", [](const Tensor& t, const Stream& s) {
+    VT_CHECK_VALUE(t.device().is_cuda(), "record_stream: expected a CUDA tensor, got one on ", t.device().str());
+    record_stream(t.impl()->storage()->data_ptr(), s);
+  });
+}
+
+}  // namespace vt::py
