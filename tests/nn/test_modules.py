@@ -209,3 +209,15 @@ def test_clip_grad_norm():
     np.testing.assert_allclose(p2.grad.numpy(), [0, 0.8, 0, 0], rtol=1e-5)
     nn.utils.clip_grad_value_([p1], 0.1)
     assert p1.grad.tolist()[0] == pytest.approx(0.1)
+
+
+def test_module_paths_that_import_no_grad_lazily():
+    # Module._apply, load_state_dict and Embedding(padding_idx) import no_grad inside the function: a wrong
+    # relative import there only fails when called (regression: `from ...autograd` reached above the package).
+    emb = nn.Embedding(4, 2, padding_idx=1)
+    assert emb.weight[1].tolist() == [0.0, 0.0]
+    lin = nn.Linear(2, 3).to(vt.float64)
+    assert lin.weight.dtype == vt.float64 and isinstance(lin.weight, nn.Parameter)
+    other = nn.Linear(2, 3).double()
+    other.load_state_dict(lin.state_dict())
+    assert other.weight.tolist() == lin.weight.tolist()

@@ -63,7 +63,7 @@ class Embedding(Module):
     def reset_parameters(self):
         init.normal_(self.weight)
         if self.padding_idx is not None:
-            from ...autograd import no_grad
+            from ..autograd import no_grad
             with no_grad():
                 self.weight[self.padding_idx].fill_(0)
 

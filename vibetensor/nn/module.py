@@ -199,7 +199,7 @@ class Module:
 
     def _apply(self, fn):
         """Replaces every parameter's data and every buffer with fn(tensor), keeping Parameter identity."""
-        from ...autograd import no_grad
+        from ..autograd import no_grad
         with no_grad():
             for m in self.modules():
                 for name, p in m._parameters.items():
@@ -256,7 +256,7 @@ class Module:
     def load_state_dict(self, state_dict, strict=True, assign=False):
         """Copies tensors in by name. Unknown, missing or wrongly shaped entries raise (strict) or are
         reported in the returned (missing_keys, unexpected_keys)."""
-        from ...autograd import no_grad
+        from ..autograd import no_grad
         own = self.state_dict(keep_vars=True)
         missing = [k for k in own if k not in state_dict]
         unexpected = [k for k in state_dict if k not in own]
