@@ -56,7 +56,7 @@ Indexed apply_index(const Tensor& self, nb::handle index) {
   for (nb::handle h : items) {
     if (h.ptr() == Py_Ellipsis) ellipses++;
     else if (h.is_none() || PyBool_Check(h.ptr())) continue;
-    else if (is_tensor(h) && unwrap(h).dtype() == DType::Bool) specified += std::max<int64_t>(unwrap(h).dim(), 1);
+    else if (is_tensor(h) && unwrap(h).dtype() == DType::Bool) specified += unwrap(h).dim();  // a 0-d mask adds the dim it selects
     else specified++;
   }
   VT_CHECK_INDEX(ellipses <= 1, "an index can only have a single ellipsis ('...')");
@@ -142,7 +142,7 @@ void bind_indexing(nb::module_&) {
     Indexed r = apply_index(unwrap(self), index);
     if (!r.has_adv) return wrap(r.view);
     return wrap(index_op()(r.view, r.adv));
-  });
+  }, nb::arg("index").none());  // x[None] is an index, not a missing argument
   cls.def("__setitem__", [](nb::handle self, nb::handle index, nb::handle value) {
     const Tensor& s = unwrap(self);
     Indexed r = apply_index(s, index);
@@ -159,7 +159,7 @@ void bind_indexing(nb::module_&) {
     } else {
       copy_(r.view, v);
     }
-  });
+  }, nb::arg("index").none(), nb::arg("value").none());
 }
 
 }  // namespace vt::py

@@ -1,0 +1,145 @@
+// AVX2+FMA micro-kernels: 6x16 for float (12 ymm accumulators), 4x8 for double (8 accumulators).
+//
+// The file is compiled for baseline x86-64; only the kernels carry target("avx2,fma"), and they are
+// handed out only after __builtin_cpu_supports says the CPU runs them, so one binary serves every CPU.
+#include "cpu/gemm.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define VT_GEMM_X86 1
+#endif
+
+namespace vt::gemm::detail {
+
+#ifdef VT_GEMM_X86
+namespace {
+
+bool cpu_has_avx2_fma() {
+  static const bool ok = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  }();
+  return ok;
+}
+
+// Both kernels keep the whole tile in registers: acc[i][h] is row i, columns 8h..8h+7 (float) or
+// 4h..4h+3 (double). GCC keeps the fully unrolled array in ymm registers.
+__attribute__((target("avx2,fma"))) void kernel_f32_6x16(int64_t kc, const float* a, const float* b, float* c,
+                                                         int64_t rsc, int64_t csc, int mr, int nr, float alpha,
+                                                         float beta) {
+  constexpr int MR = 6, NR = 16;
+  __m256 acc[MR][2];
+#pragma GCC unroll 6
+  for (int i = 0; i < MR; i++) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
+  for (int i = 0; i < mr; i++) _mm_prefetch(reinterpret_cast<const char*>(c + i * rsc), _MM_HINT_T0);
+#pragma GCC unroll 4
+  for (int64_t p = 0; p < kc; p++) {
+    _mm_prefetch(reinterpret_cast<const char*>(b + 8 * NR), _MM_HINT_T0);
+    __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
+#pragma GCC unroll 6
+    for (int i = 0; i < MR; i++) {
+      __m256 ai = _mm256_broadcast_ss(a + i);
+      acc[i][0] = _mm256_fmadd_ps(ai, b0, acc[i][0]);
+      acc[i][1] = _mm256_fmadd_ps(ai, b1, acc[i][1]);
+    }
+    a += MR;
+    b += NR;
+  }
+  if (mr == MR && nr == NR && csc == 1) {
+    __m256 va = _mm256_set1_ps(alpha);
+    if (beta == 0.f) {
+#pragma GCC unroll 6
+      for (int i = 0; i < MR; i++) {
+        _mm256_storeu_ps(c + i * rsc, _mm256_mul_ps(va, acc[i][0]));
+        _mm256_storeu_ps(c + i * rsc + 8, _mm256_mul_ps(va, acc[i][1]));
+      }
+    } else {
+      __m256 vb = _mm256_set1_ps(beta);
+#pragma GCC unroll 6
+      for (int i = 0; i < MR; i++) {
+        float* r = c + i * rsc;
+        _mm256_storeu_ps(r, _mm256_fmadd_ps(va, acc[i][0], _mm256_mul_ps(vb, _mm256_loadu_ps(r))));
+        _mm256_storeu_ps(r + 8, _mm256_fmadd_ps(va, acc[i][1], _mm256_mul_ps(vb, _mm256_loadu_ps(r + 8))));
+      }
+    }
+    return;
+  }
+  alignas(32) float tile[MR * NR];
+#pragma GCC unroll 6
+  for (int i = 0; i < MR; i++) {
+    _mm256_store_ps(tile + i * NR, acc[i][0]);
+    _mm256_store_ps(tile + i * NR + 8, acc[i][1]);
+  }
+  store_tile(tile, NR, c, rsc, csc, mr, nr, alpha, beta);
+}
+
+__attribute__((target("avx2,fma"))) void kernel_f64_4x8(int64_t kc, const double* a, const double* b, double* c,
+                                                        int64_t rsc, int64_t csc, int mr, int nr, double alpha,
+                                                        double beta) {
+  constexpr int MR = 4, NR = 8;
+  __m256d acc[MR][2];
+#pragma GCC unroll 4
+  for (int i = 0; i < MR; i++) acc[i][0] = acc[i][1] = _mm256_setzero_pd();
+  for (int i = 0; i < mr; i++) _mm_prefetch(reinterpret_cast<const char*>(c + i * rsc), _MM_HINT_T0);
+#pragma GCC unroll 4
+  for (int64_t p = 0; p < kc; p++) {
+    _mm_prefetch(reinterpret_cast<const char*>(b + 8 * NR), _MM_HINT_T0);
+    __m256d b0 = _mm256_load_pd(b), b1 = _mm256_load_pd(b + 4);
+#pragma GCC unroll 4
+    for (int i = 0; i < MR; i++) {
+      __m256d ai = _mm256_broadcast_sd(a + i);
+      acc[i][0] = _mm256_fmadd_pd(ai, b0, acc[i][0]);
+      acc[i][1] = _mm256_fmadd_pd(ai, b1, acc[i][1]);
+    }
+    a += MR;
+    b += NR;
+  }
+  if (mr == MR && nr == NR && csc == 1) {
+    __m256d va = _mm256_set1_pd(alpha);
+    if (beta == 0.0) {
+#pragma GCC unroll 4
+      for (int i = 0; i < MR; i++) {
+        _mm256_storeu_pd(c + i * rsc, _mm256_mul_pd(va, acc[i][0]));
+        _mm256_storeu_pd(c + i * rsc + 4, _mm256_mul_pd(va, acc[i][1]));
+      }
+    } else {
+      __m256d vb = _mm256_set1_pd(beta);
+#pragma GCC unroll 4
+      for (int i = 0; i < MR; i++) {
+        double* r = c + i * rsc;
+        _mm256_storeu_pd(r, _mm256_fmadd_pd(va, acc[i][0], _mm256_mul_pd(vb, _mm256_loadu_pd(r))));
+        _mm256_storeu_pd(r + 4, _mm256_fmadd_pd(va, acc[i][1], _mm256_mul_pd(vb, _mm256_loadu_pd(r + 4))));
+      }
+    }
+    return;
+  }
+  alignas(32) double tile[MR * NR];
+#pragma GCC unroll 4
+  for (int i = 0; i < MR; i++) {
+    _mm256_store_pd(tile + i * NR, acc[i][0]);
+    _mm256_store_pd(tile + i * NR + 4, acc[i][1]);
+  }
+  store_tile(tile, NR, c, rsc, csc, mr, nr, alpha, beta);
+}
+
+}  // namespace
+
+// Blocking: an MC x KC block of packed A fills about half of a 1-2 MiB L2, a KC-deep micro-panel of B
+// (KC x NR) stays in L1 across the MC/MR micro-kernel calls, and the KC x NC panel of B lives in L3.
+MicroKernel<float> avx2_kernel_f32() {
+  if (!cpu_has_avx2_fma()) return {};
+  return {&kernel_f32_6x16, 6, 16, 144, 256, 4080, "avx2_fma_6x16"};
+}
+MicroKernel<double> avx2_kernel_f64() {
+  if (!cpu_has_avx2_fma()) return {};
+  return {&kernel_f64_4x8, 4, 8, 96, 256, 2040, "avx2_fma_4x8"};
+}
+
+#else  // not x86: only the portable kernels exist
+
+MicroKernel<float> avx2_kernel_f32() { return {}; }
+MicroKernel<double> avx2_kernel_f64() { return {}; }
+
+#endif
+
+}  // namespace vt::gemm::detail

@@ -1,0 +1,246 @@
+// The blocked GEMM driver for float/double compute: packing from any strides, the five loops around the
+// micro-kernel, and how the work is split between threads. Also the float16/bfloat16 entry points.
+#include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <memory>
+#include <thread>
+
+#include "core/parallel.h"
+#include "cpu/gemm.h"
+
+namespace vt::gemm {
+namespace detail {
+namespace {
+
+int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+
+// Per-thread packing buffers, kept between calls (a GEMM is often followed by another of the same size).
+// Slot 0 holds the calling thread's B panel (shared by the workers), slot 1 each worker's A block.
+struct Scratch {
+  void* p = nullptr;
+  size_t cap = 0;
+  ~Scratch() { std::free(p); }
+  template <class T> T* get(size_t n) {
+    size_t bytes = (n * sizeof(T) + 63) & ~size_t(63);
+    if (bytes > cap) {
+      std::free(p);
+      p = std::aligned_alloc(64, bytes);
+      VT_CHECK_T(p, OutOfMemoryError, "gemm: cannot allocate ", bytes, " bytes of packing buffer");
+      cap = bytes;
+    }
+    return static_cast<T*>(p);
+  }
+};
+thread_local Scratch t_scratch[2];
+
+// Packs the mc x kc block of A at `a` into micro-panels of R rows: panel q holds rows q*R.., stored
+// step-major (dst[q*R*kc + p*R + i]) so the micro-kernel reads it sequentially. Rows past mc are zero.
+// The loop order follows the smaller stride, so row-major and transposed A both read memory in order.
+template <class T, class In>
+void pack_a(MatRef<const In> a, int64_t mc, int64_t kc, int R, T* dst) {
+  for (int64_t i0 = 0; i0 < mc; i0 += R, dst += R * kc) {
+    const int r = int(std::min<int64_t>(R, mc - i0));
+    const In* src = a.p + i0 * a.rs;
+    if (a.cs == 1) {
+      for (int i = 0; i < r; i++)
+        for (int64_t p = 0; p < kc; p++) dst[p * R + i] = T(src[i * a.rs + p]);
+    } else if (std::abs(a.cs) <= std::abs(a.rs)) {
+      for (int i = 0; i < r; i++)
+        for (int64_t p = 0; p < kc; p++) dst[p * R + i] = T(src[i * a.rs + p * a.cs]);
+    } else {
+      for (int64_t p = 0; p < kc; p++)
+        for (int i = 0; i < r; i++) dst[p * R + i] = T(src[i * a.rs + p * a.cs]);
+    }
+    for (int i = r; i < R; i++)
+      for (int64_t p = 0; p < kc; p++) dst[p * R + i] = T(0);
+  }
+}
+
+// Packs panels [q0, q1) of R columns of the kc x nc block of B at `b`: panel q at dst + q*R*kc, stored
+// dst[p*R + j]. Columns past nc are zero.
+template <class T, class In>
+void pack_b(MatRef<const In> b, int64_t kc, int64_t nc, int R, int64_t q0, int64_t q1, T* dst) {
+  for (int64_t q = q0; q < q1; q++) {
+    T* d = dst + q * R * kc;
+    const int64_t j0 = q * R;
+    const int r = int(std::min<int64_t>(R, nc - j0));
+    const In* src = b.p + j0 * b.cs;
+    if (b.cs == 1 && r == R) {
+      for (int64_t p = 0; p < kc; p++)
+        for (int j = 0; j < R; j++) d[p * R + j] = T(src[p * b.rs + j]);
+      continue;
+    }
+    if (std::abs(b.cs) <= std::abs(b.rs)) {
+      for (int64_t p = 0; p < kc; p++)
+        for (int j = 0; j < r; j++) d[p * R + j] = T(src[p * b.rs + j * b.cs]);
+    } else {
+      for (int j = 0; j < r; j++)
+        for (int64_t p = 0; p < kc; p++) d[p * R + j] = T(src[p * b.rs + j * b.cs]);
+    }
+    for (int64_t p = 0; p < kc; p++)
+      for (int j = r; j < R; j++) d[p * R + j] = T(0);
+  }
+}
+
+// C = beta * C (beta == 0 writes zeros without reading C): the whole GEMM when k == 0 or alpha == 0.
+template <class T> void scale_c(int64_t m, int64_t n, T beta, MatRef<T> c) {
+  for (int64_t i = 0; i < m; i++)
+    for (int64_t j = 0; j < n; j++) c.at(i, j) = beta == T(0) ? T(0) : beta * c.at(i, j);
+}
+
+// One GEMM is a sequence of stages, one per (jc, pc) block as in BLIS: the KC x NC panel of B is packed into
+// a buffer every thread reads (it stays in L3), then C's tiles in those NC columns take that K slice. Within
+// a stage, packing units (one B micro-panel each) and compute tasks (a row block x a column chunk, each
+// packing its own A block) are claimed from atomic counters, so a thread that starts late (a sleeping pool
+// worker, a core busy with another process) simply does less. Stages end with parallel_for, so C's K slices
+// accumulate in order and the panel buffer is free for the next stage.
+struct Plan {
+  int64_t m;
+  int MR, NR;
+  int64_t KC, NC;
+  int64_t mc, n_rb;  // rows per task, row blocks
+};
+
+template <class T>
+Plan make_plan(const MicroKernel<T>& uk, int64_t m, int nthreads) {
+  Plan p{m, uk.mr, uk.nr, uk.kc, uk.nc, uk.mc, 0};
+  // With threads: about three row blocks each (never under 8 micro-rows), enough to even out a late start.
+  if (nthreads > 1)
+    p.mc = std::min<int64_t>(uk.mc, std::max<int64_t>(8 * p.MR, ceil_div(ceil_div(m, 3 * nthreads), p.MR) * p.MR));
+  p.n_rb = ceil_div(m, p.mc);
+  return p;
+}
+
+template <class T> struct Stage {
+  int64_t jc, nc, pc, kc;
+  int64_t panels;  // NR-wide micro-panels of B in this stage
+  int64_t n_cc;    // column chunks per row block: > 1 only when row blocks alone cannot feed the threads
+  T beta;          // the caller's beta for the first K slice, then 1 (accumulate)
+  int64_t tasks(const Plan& p) const { return p.n_rb * n_cc; }
+};
+
+template <class T, class In>
+void run_task(const Plan& p, const Stage<T>& s, int64_t t, const MicroKernel<T>& uk, T alpha, MatRef<const In> a,
+              const T* bpack, MatRef<T> c, T* apack) {
+  const int64_t ic = t % p.n_rb * p.mc, mc = std::min(p.mc, p.m - ic), cc = t / p.n_rb;
+  const int64_t q0 = s.panels * cc / s.n_cc, q1 = s.panels * (cc + 1) / s.n_cc;
+  if (q0 == q1) return;
+  pack_a(MatRef<const In>{a.p + ic * a.rs + s.pc * a.cs, a.rs, a.cs}, mc, s.kc, p.MR, apack);
+  // B's micro-panel (kc x NR) stays in L1 while the A micro-panels stream from L2.
+  for (int64_t q = q0; q < q1; q++) {
+    const int nr = int(std::min<int64_t>(p.NR, s.nc - q * p.NR));
+    const T* bp = bpack + q * s.kc * p.NR;
+    T* cq = c.p + ic * c.rs + (s.jc + q * p.NR) * c.cs;
+    for (int64_t ir = 0; ir < mc; ir += p.MR) {
+      const int mr = int(std::min<int64_t>(p.MR, mc - ir));
+      uk.fn(s.kc, apack + ir * s.kc, bp, cq + ir * c.rs, c.rs, c.cs, mr, nr, alpha, s.beta);
+    }
+  }
+}
+
+inline void cpu_relax(int& spins) {
+#if defined(__x86_64__) || defined(__i386__)
+  if (++spins < 1024) return __builtin_ia32_pause();
+#endif
+  std::this_thread::yield();  // the thread we wait for may have lost its core
+}
+
+}  // namespace
+
+template <class T, class In>
+void blocked_gemm(const MicroKernel<T>& uk, int64_t m, int64_t n, int64_t k, T alpha, MatRef<const In> a,
+                  MatRef<const In> b, T beta, MatRef<T> c) {
+  if (m <= 0 || n <= 0) return;
+  // alpha == 0 does not read A or B (BLAS semantics: NaN there does not reach C).
+  if (k <= 0 || alpha == T(0)) return scale_c(m, n, beta, c);
+  if ((m <= 4 || n <= 4) && skinny_gemm(m, n, k, alpha, a, b, beta, c)) return;
+  const int nthreads = (m * n * k >= kParallelMacs && !in_parallel_region()) ? get_num_threads() : 1;
+  const Plan p = make_plan(uk, m, nthreads);
+  T* bpack = t_scratch[0].get<T>(size_t(std::min(p.KC, k) * std::min(p.NC, ceil_div(n, p.NR) * p.NR)));
+  for (int64_t jc = 0; jc < n; jc += p.NC) {
+    for (int64_t pc = 0; pc < k; pc += p.KC) {
+      Stage<T> s{jc, std::min(p.NC, n - jc), pc, std::min(p.KC, k - pc), 0, 1, pc == 0 ? beta : T(1)};
+      s.panels = ceil_div(s.nc, p.NR);
+      if (nthreads > 1 && p.n_rb < 2 * nthreads) s.n_cc = std::min(ceil_div(2 * nthreads, p.n_rb), s.panels);
+      MatRef<const In> bblock{b.p + pc * b.rs + jc * b.cs, b.rs, b.cs};
+      const int64_t tasks = s.tasks(p);
+      if (nthreads == 1) {
+        T* apack = t_scratch[1].get<T>(size_t(p.mc * s.kc));
+        pack_b(bblock, s.kc, s.nc, p.NR, 0, s.panels, bpack);
+        for (int64_t t = 0; t < tasks; t++) run_task(p, s, t, uk, alpha, a, bpack, c, apack);
+        continue;
+      }
+      std::atomic<int64_t> next_panel{0}, panels_done{0}, next_task{0};
+      parallel_for(0, nthreads, 1, [&](int64_t, int64_t) {
+        T* apack = t_scratch[1].get<T>(size_t(p.mc * s.kc));
+        for (int64_t q; (q = next_panel.fetch_add(1)) < s.panels;) {
+          pack_b(bblock, s.kc, s.nc, p.NR, q, q + 1, bpack);
+          panels_done.fetch_add(1, std::memory_order_release);
+        }
+        // Every panel is claimed by now, so this waits only for threads that are packing one: it cannot
+        // hang on a thread that never started.
+        for (int spins = 0; panels_done.load(std::memory_order_acquire) < s.panels;) cpu_relax(spins);
+        for (int64_t t; (t = next_task.fetch_add(1)) < tasks;) run_task(p, s, t, uk, alpha, a, bpack, c, apack);
+      });
+    }
+  }
+}
+
+template void blocked_gemm<float, float>(const MicroKernel<float>&, int64_t, int64_t, int64_t, float,
+                                         MatRef<const float>, MatRef<const float>, float, MatRef<float>);
+template void blocked_gemm<double, double>(const MicroKernel<double>&, int64_t, int64_t, int64_t, double,
+                                           MatRef<const double>, MatRef<const double>, double, MatRef<double>);
+template void blocked_gemm<float, Half>(const MicroKernel<float>&, int64_t, int64_t, int64_t, float,
+                                        MatRef<const Half>, MatRef<const Half>, float, MatRef<float>);
+template void blocked_gemm<float, BFloat16>(const MicroKernel<float>&, int64_t, int64_t, int64_t, float,
+                                            MatRef<const BFloat16>, MatRef<const BFloat16>, float, MatRef<float>);
+
+namespace {
+
+// float16/bfloat16: the product accumulates into a float copy of C, rounded once at the end.
+template <class H>
+void reduced_float_gemm(int64_t m, int64_t n, int64_t k, float alpha, MatRef<const H> a, MatRef<const H> b,
+                        float beta, MatRef<H> c) {
+  if (m <= 0 || n <= 0) return;
+  std::unique_ptr<float[]> acc(new float[size_t(m * n)]);
+  const int64_t grain = std::max<int64_t>(1, kParallelGrain / n);
+  if (beta != 0.f) {
+    parallel_for(0, m, grain, [&](int64_t i0, int64_t i1) {
+      for (int64_t i = i0; i < i1; i++)
+        for (int64_t j = 0; j < n; j++) acc[i * n + j] = float(c.at(i, j));
+    });
+  }
+  blocked_gemm<float, H>(active_kernel<float>(), m, n, k, alpha, a, b, beta, MatRef<float>{acc.get(), n, 1});
+  parallel_for(0, m, grain, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; i++)
+      for (int64_t j = 0; j < n; j++) c.at(i, j) = H(acc[i * n + j]);
+  });
+}
+
+}  // namespace
+}  // namespace detail
+
+template <>
+void gemm<float>(int64_t m, int64_t n, int64_t k, float alpha, MatRef<const float> a, MatRef<const float> b,
+                 float beta, MatRef<float> c) {
+  detail::blocked_gemm<float, float>(detail::active_kernel<float>(), m, n, k, alpha, a, b, beta, c);
+}
+template <>
+void gemm<double>(int64_t m, int64_t n, int64_t k, double alpha, MatRef<const double> a, MatRef<const double> b,
+                  double beta, MatRef<double> c) {
+  detail::blocked_gemm<double, double>(detail::active_kernel<double>(), m, n, k, alpha, a, b, beta, c);
+}
+template <>
+void gemm<Half>(int64_t m, int64_t n, int64_t k, float alpha, MatRef<const Half> a, MatRef<const Half> b,
+                float beta, MatRef<Half> c) {
+  detail::reduced_float_gemm(m, n, k, alpha, a, b, beta, c);
+}
+template <>
+void gemm<BFloat16>(int64_t m, int64_t n, int64_t k, float alpha, MatRef<const BFloat16> a,
+                    MatRef<const BFloat16> b, float beta, MatRef<BFloat16> c) {
+  detail::reduced_float_gemm(m, n, k, alpha, a, b, beta, c);
+}
+
+}  // namespace vt::gemm

@@ -1,0 +1,418 @@
+// Shared machinery of the CPU reductions (sum, prod, max, argmax, var, norm, logsumexp, any ...).
+//
+// A reduction is described by an "ops" struct; the driver here walks the input and calls it:
+//
+//   struct Ops {
+//     using acc_t = ...;                                   // the running state (a sum, {value, index} ...)
+//     acc_t identity() const;                              // the state before any element
+//     acc_t run(acc_t a, const char* p, int64_t stride, int64_t n, int64_t idx0) const;
+//         // folds n elements p, p+stride, ... (byte stride) into a; idx0: reduce index of the first
+//     void lanes(acc_t* buf, const char* p, int64_t stride, int64_t n, int64_t idx) const;
+//         // folds element j (at p + j*stride) into buf[j], j < n: one row of an outer reduction
+//     acc_t combine(acc_t a, acc_t b) const;               // merges two states; a covers earlier indices
+//     void store(char* const* out, acc_t a) const;         // writes the result into each output's element
+//   };
+//
+// The iterator (ops/iterator.h) orders dims innermost-first by input stride and coalesces them. Then
+// either the innermost dim is reduced ("runs": each output folds contiguous runs, `run` uses several
+// accumulators or cascade summation), or it is kept ("lanes": a block of outputs is folded one input row
+// at a time, out[j] op= in[j], which vectorises). Long folds are merged pairwise through a binary
+// counter (Cascade), so float32 sums of millions of elements stay accurate. Threads split the outputs
+// when there are enough of them, otherwise the reduced range (per-thread partial states, combined in
+// order); no two threads ever write the same output element.
+#pragma once
+#include <algorithm>
+#include <array>
+#include <bit>
+#include <cmath>
+#include <limits>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "core/parallel.h"
+#include "cpu/cast.h"
+#include "cpu/math.h"
+#include "ops/iterator.h"
+#include "ops/views.h"
+
+namespace vt::reduce {
+
+template <class T> inline T load(const char* p) { return *reinterpret_cast<const T*>(p); }
+
+// Integer sums and products accumulate in uint64: it wraps like int64 two's complement, without UB.
+template <class T> using sum_acc_t = std::conditional_t<std::is_integral_v<T>, uint64_t, opmath_t<T>>;
+// Where integer (and bool) sums and products land: int64, like PyTorch.
+template <class T> using sum_out_t = std::conditional_t<std::is_integral_v<T>, int64_t, T>;
+
+// PyTorch's names for dtypes, for the messages whose wording PyTorch users search for.
+inline const char* torch_type_name(DType d) {
+  static constexpr const char* names[] = {"Bool", "Byte", "Char", "Short", "Int",
+                                          "Long", "Half", "BFloat16", "Float", "Double"};
+  return names[int(d)];
+}
+
+// ---- folding helpers the ops structs are written with ------------------------------------------------
+// Folds a run with kAcc independent accumulators (short dependency chains, vectorisable); only for
+// order-insensitive folds (prod, max, any ...).
+template <class in_t, class acc_t, class F>
+inline acc_t fold_run(acc_t a, acc_t id, const char* p, int64_t s, int64_t n, F f) {
+  constexpr int kAcc = 8;
+  acc_t r[kAcc];
+  for (int l = 0; l < kAcc; l++) r[l] = id;
+  int64_t i = 0;
+  if (s == int64_t(sizeof(in_t))) {
+    const in_t* x = reinterpret_cast<const in_t*>(p);
+    for (; i + kAcc <= n; i += kAcc)
+      for (int l = 0; l < kAcc; l++) r[l] = f(r[l], x[i + l]);
+  }
+  for (; i < n; i++) r[0] = f(r[0], load<in_t>(p + i * s));
+  for (int l = 0; l < kAcc; l++) a = f(a, r[l]);
+  return a;
+}
+
+// buf[j] = f(buf[j], element j): a contiguous row gets a loop the compiler vectorises.
+template <class in_t, class acc_t, class F>
+inline void fold_lanes(acc_t* buf, const char* p, int64_t s, int64_t n, F f) {
+  if (s == int64_t(sizeof(in_t))) {
+    const in_t* x = reinterpret_cast<const in_t*>(p);
+    for (int64_t j = 0; j < n; j++) buf[j] = f(buf[j], x[j]);
+  } else {
+    for (int64_t j = 0; j < n; j++) buf[j] = f(buf[j], load<in_t>(p + j * s));
+  }
+}
+
+// Merges a stream of partial states pairwise (a binary counter: level l holds 2^l merged parts), so
+// rounding error grows with log(parts) rather than parts. Order is kept: earlier parts merge on the left.
+template <class acc_t>
+struct Cascade {
+  acc_t level[64];
+  uint64_t count = 0;
+  template <class Ops> void push(acc_t s, const Ops& ops) {
+    int l = 0;
+    for (uint64_t c = count; c & 1; c >>= 1, l++) s = ops.combine(level[l], s);
+    level[l] = s;
+    count++;
+  }
+  template <class Ops> acc_t finish(acc_t tail, const Ops& ops) const {
+    for (int l = 0; l < 64; l++)
+      if (count >> l & 1) tail = ops.combine(level[l], tail);
+    return tail;
+  }
+};
+
+// Sum of f(x) over a run: blocks of kBlock elements go through kAcc accumulators, block sums through a
+// Cascade. Error ~ (kBlock/kAcc + log2(n)) ulps instead of n ulps for a plain loop.
+template <class acc_t, class in_t, class F>
+inline acc_t cascade_sum(const char* p, int64_t s, int64_t n, F f) {
+  constexpr int kAcc = 16;
+  constexpr int64_t kBlock = 256;
+  struct Add { acc_t combine(acc_t a, acc_t b) const { return a + b; } } add;
+  auto block = [&](int64_t b, int64_t len) {
+    acc_t r[kAcc] = {};
+    int64_t i = 0;
+    if (s == int64_t(sizeof(in_t))) {
+      const in_t* x = reinterpret_cast<const in_t*>(p) + b;
+      for (; i + kAcc <= len; i += kAcc)
+        for (int l = 0; l < kAcc; l++) r[l] += f(x[i + l]);
+    }
+    for (; i < len; i++) r[0] += f(load<in_t>(p + (b + i) * s));
+    for (int w = kAcc / 2; w > 0; w /= 2)
+      for (int l = 0; l < w; l++) r[l] += r[l + w];
+    return r[0];
+  };
+  if (n <= kBlock) return block(0, n);
+  Cascade<acc_t> c;
+  int64_t b = 0;
+  for (; b + kBlock <= n; b += kBlock) c.push(block(b, kBlock), add);
+  return c.finish(block(b, n - b), add);
+}
+
+// ---- output allocation -----------------------------------------------------------------------------
+// keepdim=false: the same storage viewed without the reduced (size-1) dims.
+inline Tensor drop_reduced(const Tensor& out, const ReduceDims& rd, bool keepdim) {
+  if (keepdim) return out;
+  DimVec strides;
+  for (size_t d = 0; d < rd.mask.size(); d++)
+    if (!rd.mask[d]) strides.push_back(out.strides()[d]);
+  return make_view(out, rd.kept_shape, strides, out.storage_offset());
+}
+
+// How many input elements fold into each output.
+inline int64_t reduced_numel(const Tensor& self, const ReduceDims& rd) {
+  int64_t n = 1;
+  for (size_t d = 0; d < rd.mask.size(); d++) n *= rd.mask[d] ? self.sizes()[d] : 1;
+  return n;
+}
+
+// max/min/argmax... have no identity: an empty reduced range is an error, worded like PyTorch's.
+inline void check_nonempty(const Tensor& self, const ReduceDims& rd, bool dim_given, const char* op) {
+  if (self.numel() != 0) return;
+  VT_CHECK(dim_given && self.dim() > 0, op, "(): Expected reduction dim to be specified for input.numel() == 0. "
+           "Specify the reduction dim with the 'dim' argument.");
+  for (size_t d = 0; d < rd.mask.size(); d++)
+    VT_CHECK_INDEX(!rd.mask[d] || self.sizes()[d] != 0, op, "(): Expected reduction dim ", d,
+                   " to have non-zero size.");
+}
+
+// ---- the driver ------------------------------------------------------------------------------------
+namespace detail {
+
+// Byte offsets of one or two strided operands while a multi-index walks `sizes` (innermost first).
+struct Walker {
+  const int64_t* sizes = nullptr;
+  const int64_t* strides[2] = {nullptr, nullptr};
+  size_t nd = 0;
+  DimVec idx;
+  int64_t off[2] = {0, 0};
+  Walker(const DimVec& sz, const DimVec& s0, const DimVec* s1)
+      : sizes(sz.data()), strides{s0.data(), s1 ? s1->data() : nullptr}, nd(sz.size()), idx(sz.size()) {}
+  void seek(int64_t flat) {
+    off[0] = off[1] = 0;
+    for (size_t d = 0; d < nd; d++) {
+      idx[d] = flat % sizes[d];
+      flat /= sizes[d];
+      off[0] += idx[d] * strides[0][d];
+      if (strides[1]) off[1] += idx[d] * strides[1][d];
+    }
+  }
+  void next() {
+    for (size_t d = 0; d < nd; d++) {
+      off[0] += strides[0][d];
+      if (strides[1]) off[1] += strides[1][d];
+      if (++idx[d] < sizes[d]) return;
+      off[0] -= sizes[d] * strides[0][d];
+      if (strides[1]) off[1] -= sizes[d] * strides[1][d];
+      idx[d] = 0;
+    }
+  }
+};
+
+// The iterator's dims split into kept (K) and reduced (R) ones, innermost first. Output strides are in
+// elements: every output of one reduction has the same layout, only the item sizes differ.
+template <size_t N>
+struct Geometry {
+  DimVec ks, kin, kout;  // kept: sizes, input byte strides, output element strides
+  DimVec rs, rin;        // reduced: sizes, input byte strides
+  const char* in;
+  std::array<char*, N> out;
+  std::array<int64_t, N> osz;
+  int64_t num_out = 1, red = 1;
+  bool lanes;  // the innermost dim is kept
+
+  Geometry(const TensorIterator& it, const std::array<Tensor, N>& outs) {
+    const IterOperand &o = it.operand(0), &i = it.operand(1);
+    int64_t isz0 = int64_t(o.tensor.itemsize());
+    for (int d = 0; d < it.ndim(); d++) {
+      int64_t n = it.shape()[d];
+      if (o.strides[d] == 0 && n > 1) {
+        rs.push_back(n);
+        rin.push_back(i.strides[d]);
+        red *= n;
+      } else {
+        ks.push_back(n);
+        kin.push_back(i.strides[d]);
+        kout.push_back(o.strides[d] / isz0);
+        num_out *= n;
+      }
+    }
+    lanes = it.ndim() > 0 && !(o.strides[0] == 0 && it.shape()[0] > 1);
+    in = i.data;
+    for (size_t k = 0; k < N; k++) {
+      out[k] = static_cast<char*>(outs[k].data());  // the iterator's output 0 walks outs[0]'s storage
+      osz[k] = int64_t(outs[k].itemsize());
+    }
+    out[0] = o.data;
+  }
+  std::array<char*, N> out_at(int64_t elem_off) const {
+    std::array<char*, N> p;
+    for (size_t k = 0; k < N; k++) p[k] = out[k] + elem_off * osz[k];
+    return p;
+  }
+};
+
+// Runs case: fold reduce range [rb, re) (flat, innermost R dim fastest) of the input at `base`.
+template <class Ops, size_t N>
+typename Ops::acc_t fold_runs(const Ops& ops, const Geometry<N>& g, const char* base, int64_t rb, int64_t re) {
+  using acc_t = typename Ops::acc_t;
+  if (g.rs.empty()) return ops.run(ops.identity(), base, 0, 1, 0);
+  int64_t nrun = g.rs[0], stride = g.rin[0];
+  if (g.rs.size() == 1) return ops.run(ops.identity(), base + rb * stride, stride, re - rb, rb);
+  DimVec outer_s(IntArrayRef(g.rs).subspan(1)), outer_in(IntArrayRef(g.rin).subspan(1));
+  Walker w(outer_s, outer_in, nullptr);
+  w.seek(rb / nrun);
+  Cascade<acc_t> c;
+  for (int64_t pos = rb, i = rb % nrun; pos < re; i = 0, w.next()) {
+    int64_t len = std::min(nrun - i, re - pos);
+    c.push(ops.run(ops.identity(), base + w.off[0] + i * stride, stride, len, pos), ops);
+    pos += len;
+  }
+  return c.finish(ops.identity(), ops);
+}
+
+constexpr int64_t kLaneBlock = 128;  // outputs folded together in the lanes case
+constexpr int64_t kRowBlock = 128;   // rows folded per lane before merging through the cascade
+
+// Lanes case: res[j] = fold of rows [rb, re) of lane j < c, lanes starting at `base`.
+template <class Ops, size_t N>
+void fold_lanes_rows(const Ops& ops, const Geometry<N>& g, const char* base, int64_t c, int64_t rb, int64_t re,
+                     typename Ops::acc_t* res) {
+  using acc_t = typename Ops::acc_t;
+  for (int64_t j = 0; j < c; j++) res[j] = ops.identity();
+  Walker w(g.rs, g.rin, nullptr);
+  w.seek(rb);
+  int64_t lane_stride = g.kin[0];
+  std::unique_ptr<acc_t[]> levels;  // per-lane Cascade, only for long reductions
+  uint64_t count = 0;
+  for (int64_t r = rb; r < re;) {
+    for (int64_t e = std::min(re, r + kRowBlock); r < e; r++, w.next()) ops.lanes(res, base + w.off[0], lane_stride, c, r);
+    if (r == re && count == 0) break;
+    if (!levels) levels = std::make_unique<acc_t[]>(std::bit_width(uint64_t((re - rb + kRowBlock - 1) / kRowBlock)) * c);
+    if (r == re) break;
+    int l = 0;
+    for (uint64_t k = count; k & 1; k >>= 1, l++)
+      for (int64_t j = 0; j < c; j++) res[j] = ops.combine(levels[l * c + j], res[j]);
+    for (int64_t j = 0; j < c; j++) {
+      levels[l * c + j] = res[j];
+      res[j] = ops.identity();
+    }
+    count++;
+  }
+  for (int l = 0; l < 64; l++)
+    if (count >> l & 1)
+      for (int64_t j = 0; j < c; j++) res[j] = ops.combine(levels[l * c + j], res[j]);
+}
+
+// Calls f(flat output index, input offset, output element offset, lane count) for the outputs [ob, oe),
+// in groups of lanes (lanes case) or one at a time (runs case).
+template <size_t N, class F>
+void for_outputs(const Geometry<N>& g, int64_t ob, int64_t oe, F f) {
+  if (!g.lanes) {
+    Walker w(g.ks, g.kin, &g.kout);
+    w.seek(ob);
+    for (int64_t o = ob; o < oe; o++, w.next()) f(o, w.off[0], w.off[1], int64_t(1));
+    return;
+  }
+  int64_t nl = g.ks[0];
+  DimVec outer_s(IntArrayRef(g.ks).subspan(1)), outer_in(IntArrayRef(g.kin).subspan(1)),
+      outer_out(IntArrayRef(g.kout).subspan(1));
+  Walker w(outer_s, outer_in, &outer_out);
+  w.seek(ob / nl);
+  for (int64_t o = ob, j = ob % nl; o < oe; j = 0, w.next()) {
+    int64_t end = std::min(nl, j + (oe - o));
+    for (; j < end; j += kLaneBlock) {
+      int64_t c = std::min(kLaneBlock, end - j);
+      f(o, w.off[0] + j * g.kin[0], w.off[1] + j * g.kout[0], c);
+      o += c;
+    }
+  }
+}
+
+// Folds the reduce range [rb, re) for outputs [ob, oe); `emit(o, out element offset, lanes, states)`.
+template <class Ops, size_t N, class Emit>
+void reduce_block(const Ops& ops, const Geometry<N>& g, int64_t ob, int64_t oe, int64_t rb, int64_t re, Emit emit) {
+  using acc_t = typename Ops::acc_t;
+  acc_t res[kLaneBlock];
+  for_outputs(g, ob, oe, [&](int64_t o, int64_t in_off, int64_t out_off, int64_t c) {
+    if (g.lanes) fold_lanes_rows(ops, g, g.in + in_off, c, rb, re, res);
+    else res[0] = fold_runs(ops, g, g.in + in_off, rb, re);
+    emit(o, out_off, c, res);
+  });
+}
+
+template <class Ops, size_t N>
+void run_iter(const Ops& ops, const TensorIterator& it, const std::array<Tensor, N>& outs) {
+  using acc_t = typename Ops::acc_t;
+  Geometry<N> g(it, outs);
+  auto store = [&](int64_t, int64_t out_off, int64_t c, const acc_t* res) {
+    int64_t lane = g.lanes ? g.kout[0] : 0;
+    for (int64_t j = 0; j < c; j++) ops.store(g.out_at(out_off + j * lane).data(), res[j]);
+  };
+  int nt = it.numel() >= kParallelGrain && !in_parallel_region() ? get_num_threads() : 1;
+  if (nt <= 1) return reduce_block(ops, g, 0, g.num_out, 0, g.red, store);
+  if (g.num_out >= 4 * nt) {  // enough outputs: threads take disjoint output ranges
+    int64_t grain = std::max<int64_t>(1, kParallelGrain / g.red);
+    parallel_for(0, g.num_out, grain, [&](int64_t b, int64_t e) { reduce_block(ops, g, b, e, 0, g.red, store); });
+    return;
+  }
+  // Few outputs: threads take slices of the reduced range, then the partial states merge in order.
+  auto part = std::make_unique<acc_t[]>(size_t(nt * g.num_out));  // not vector: acc_t may be bool
+  parallel_for(0, nt, 1, [&](int64_t tb, int64_t te) {
+    for (int64_t t = tb; t < te; t++)
+      reduce_block(ops, g, 0, g.num_out, g.red * t / nt, g.red * (t + 1) / nt,
+                   [&](int64_t o, int64_t, int64_t c, const acc_t* res) {
+                     std::copy(res, res + c, part.get() + t * g.num_out + o);
+                   });
+  });
+  for (int64_t t = 1; t < nt; t++)
+    for (int64_t o = 0; o < g.num_out; o++) part[o] = ops.combine(part[o], part[t * g.num_out + o]);
+  for_outputs(g, 0, g.num_out, [&](int64_t o, int64_t, int64_t out_off, int64_t c) {
+    store(o, out_off, c, part.get() + o);
+  });
+}
+
+// Whole-tensor reduction of a contiguous input: no iterator, no allocation besides the output.
+template <class Ops>
+typename Ops::acc_t run_flat(const Ops& ops, const char* p, int64_t isz, int64_t n) {
+  using acc_t = typename Ops::acc_t;
+  if (n < kParallelGrain || in_parallel_region()) return ops.run(ops.identity(), p, isz, n, 0);
+  int nt = get_num_threads();
+  auto part = std::make_unique<acc_t[]>(size_t(nt));
+  parallel_for(0, nt, 1, [&](int64_t tb, int64_t te) {
+    for (int64_t t = tb; t < te; t++) {
+      int64_t b = n * t / nt, e = n * (t + 1) / nt;
+      part[t] = ops.run(ops.identity(), p + b * isz, isz, e - b, b);
+    }
+  });
+  acc_t a = part[0];
+  for (int t = 1; t < nt; t++) a = ops.combine(a, part[t]);
+  return a;
+}
+
+}  // namespace detail
+
+// Reduces `self` over rd's dims with `ops` into N fresh outputs of the given dtypes (keepdim-shaped,
+// then viewed without the reduced dims unless keepdim). An empty reduced range stores the identity.
+template <class Ops, size_t N>
+std::array<Tensor, N> reduce_n(const char* name, const Ops& ops, const Tensor& self, const ReduceDims& rd,
+                             bool keepdim, const std::array<DType, N>& dtypes) {
+  std::array<Tensor, N> outs;
+  for (size_t k = 0; k < N; k++) outs[k] = empty(rd.out_shape, dtypes[k], self.device());  // contiguous, like PyTorch
+  int64_t nout = outs[0].numel();
+  if (self.numel() == 0) {
+    std::array<char*, N> p;
+    for (int64_t i = 0; i < nout; i++) {
+      for (size_t k = 0; k < N; k++) p[k] = static_cast<char*>(outs[k].data()) + i * int64_t(outs[k].itemsize());
+      ops.store(p.data(), ops.identity());
+    }
+  } else if (nout == 1 && self.is_contiguous()) {
+    std::array<char*, N> p;
+    for (size_t k = 0; k < N; k++) p[k] = static_cast<char*>(outs[k].data());
+    ops.store(p.data(), detail::run_flat(ops, static_cast<const char*>(self.data()), int64_t(self.itemsize()),
+                                         self.numel()));
+  } else {
+    TensorIterator it = TensorIteratorConfig(name)
+                            .add_output(restride_for_reduction(outs[0], self, rd))
+                            .add_input(self)
+                            .promote_inputs(false)
+                            .output_dtype(dtypes[0])
+                            .is_reduction(true)
+                            .build();
+    detail::run_iter(ops, it, outs);
+  }
+  for (size_t k = 0; k < N; k++) outs[k] = drop_reduced(outs[k], rd, keepdim);
+  return outs;
+}
+
+template <class Ops>
+Tensor reduce1(const char* name, const Ops& ops, const Tensor& self, const ReduceDims& rd, bool keepdim, DType dt) {
+  return reduce_n<Ops, 1>(name, ops, self, rd, keepdim, {dt})[0];
+}
+
+// A single optional dim (`int? dim`) as the list make_reduce_dims takes.
+inline std::optional<IntArrayRef> one_dim(const std::optional<int64_t>& dim) {
+  if (!dim) return std::nullopt;
+  return IntArrayRef(&*dim, 1);
+}
+
+}  // namespace vt::reduce

@@ -1,0 +1,144 @@
+// max, min, amax, amin (values), max.dim, min.dim (values and indices), argmax, argmin on CPU.
+// NaN propagates: it is larger and smaller than everything, and its first position wins. Ties keep the
+// first index, like PyTorch.
+#include "cpu/reduce.h"
+#include "dispatch/dispatcher.h"
+
+namespace vt {
+namespace {
+using namespace reduce;
+
+template <class T> constexpr T lowest_value() {
+  if constexpr (std::is_floating_point_v<T>) return -std::numeric_limits<T>::infinity();
+  else return std::numeric_limits<T>::lowest();
+}
+template <class T> constexpr T highest_value() {
+  if constexpr (std::is_floating_point_v<T>) return std::numeric_limits<T>::infinity();
+  else return std::numeric_limits<T>::max();
+}
+
+// x strictly beats a (a NaN beats every number; a later NaN does not beat an earlier one).
+template <bool IsMax, class T> inline bool beats(T x, T a) {
+  if constexpr (IsMax) return x > a || (math::isnan(x) && !math::isnan(a));
+  else return x < a || (math::isnan(x) && !math::isnan(a));
+}
+
+template <class in_t, bool IsMax>
+struct ExtremeOps {
+  using acc_t = opmath_t<in_t>;
+  // Branch-free NaN propagation: once a is NaN, `x > a` is false, so a stays.
+  static acc_t pick(acc_t a, acc_t x) {
+    if constexpr (IsMax) return (x > a || math::isnan(x)) ? x : a;
+    else return (x < a || math::isnan(x)) ? x : a;
+  }
+  acc_t identity() const { return IsMax ? lowest_value<acc_t>() : highest_value<acc_t>(); }
+  acc_t run(acc_t a, const char* p, int64_t s, int64_t n, int64_t) const {
+    return fold_run<in_t>(a, identity(), p, s, n, [](acc_t a, auto x) { return pick(a, acc_t(x)); });
+  }
+  void lanes(acc_t* buf, const char* p, int64_t s, int64_t n, int64_t) const {
+    fold_lanes<in_t>(buf, p, s, n, [](acc_t a, in_t x) { return pick(a, acc_t(x)); });
+  }
+  acc_t combine(acc_t a, acc_t b) const { return pick(a, b); }
+  void store(char* const* out, acc_t a) const { *reinterpret_cast<in_t*>(out[0]) = in_t(a); }
+};
+
+// {value, index} of the winner; index -1 before the first element. WithValues: outputs (values, indices),
+// else just indices.
+template <class in_t, bool IsMax, bool WithValues>
+struct ArgOps {
+  using value_t = opmath_t<in_t>;
+  struct acc_t {
+    value_t v;
+    int64_t i;
+  };
+  static acc_t fold(acc_t a, value_t x, int64_t idx) {
+    return (a.i < 0 || beats<IsMax>(x, a.v)) ? acc_t{x, idx} : a;
+  }
+  acc_t identity() const { return {value_t(0), -1}; }
+  acc_t run(acc_t a, const char* p, int64_t s, int64_t n, int64_t idx0) const {
+    if (s == int64_t(sizeof(in_t))) {
+      const in_t* x = reinterpret_cast<const in_t*>(p);
+      for (int64_t i = 0; i < n; i++) a = fold(a, value_t(x[i]), idx0 + i);
+    } else {
+      for (int64_t i = 0; i < n; i++) a = fold(a, value_t(load<in_t>(p + i * s)), idx0 + i);
+    }
+    return a;
+  }
+  void lanes(acc_t* buf, const char* p, int64_t s, int64_t n, int64_t idx) const {
+    fold_lanes<in_t>(buf, p, s, n, [idx](acc_t a, in_t x) { return fold(a, value_t(x), idx); });
+  }
+  acc_t combine(acc_t a, acc_t b) const { return (b.i >= 0 && (a.i < 0 || beats<IsMax>(b.v, a.v))) ? b : a; }
+  void store(char* const* out, acc_t a) const {
+    if constexpr (WithValues) {
+      *reinterpret_cast<in_t*>(out[0]) = in_t(a.v);
+      *reinterpret_cast<int64_t*>(out[1]) = a.i;
+    } else {
+      *reinterpret_cast<int64_t*>(out[0]) = a.i;
+    }
+  }
+};
+
+template <bool IsMax>
+Tensor extreme(const char* name, const Tensor& self, std::optional<IntArrayRef> dims, bool keepdim) {
+  ReduceDims rd = make_reduce_dims(self, dims, keepdim, name);
+  check_nonempty(self, rd, dims && !dims->empty(), name);
+  return VT_DISPATCH_ALL(self.dtype(), name, [&] {
+    return reduce1(name, ExtremeOps<scalar_t, IsMax>{}, self, rd, keepdim, self.dtype());
+  });
+}
+
+Tensor max_k(const Tensor& self) { return extreme<true>("max", self, std::nullopt, false); }
+Tensor min_k(const Tensor& self) { return extreme<false>("min", self, std::nullopt, false); }
+Tensor amax_k(const Tensor& self, IntArrayRef dim, bool keepdim) { return extreme<true>("amax", self, dim, keepdim); }
+Tensor amin_k(const Tensor& self, IntArrayRef dim, bool keepdim) { return extreme<false>("amin", self, dim, keepdim); }
+
+template <bool IsMax>
+std::tuple<Tensor, Tensor> extreme_dim(const char* name, const Tensor& self, int64_t dim, bool keepdim) {
+  ReduceDims rd = make_reduce_dims(self, IntArrayRef(&dim, 1), keepdim, name);
+  check_nonempty(self, rd, true, name);
+  auto r = VT_DISPATCH_ALL(self.dtype(), name, [&] {
+    return reduce_n<ArgOps<scalar_t, IsMax, true>, 2>(name, {}, self, rd, keepdim, {self.dtype(), DType::Int64});
+  });
+  return {r[0], r[1]};
+}
+std::tuple<Tensor, Tensor> max_dim_k(const Tensor& self, int64_t dim, bool keepdim) {
+  return extreme_dim<true>("max", self, dim, keepdim);
+}
+std::tuple<Tensor, Tensor> min_dim_k(const Tensor& self, int64_t dim, bool keepdim) {
+  return extreme_dim<false>("min", self, dim, keepdim);
+}
+
+// Without a dim, the index is into the flattened tensor (PyTorch reshapes to 1-d the same way).
+template <bool IsMax>
+Tensor arg_extreme(const char* name, const Tensor& self, std::optional<int64_t> dim, bool keepdim) {
+  VT_CHECK_TYPE(self.dtype() != DType::Bool, name, "(): does not support bool input");
+  Tensor in = dim ? self : reshape(self, DimVec{-1});
+  int64_t d = dim.value_or(0);
+  ReduceDims rd = make_reduce_dims(in, IntArrayRef(&d, 1), dim ? keepdim : false, name);
+  check_nonempty(in, rd, dim && self.dim() > 0, name);
+  Tensor r = VT_DISPATCH_NUMERIC(self.dtype(), name, [&] {
+    return reduce1(name, ArgOps<scalar_t, IsMax, false>{}, in, rd, dim ? keepdim : false, DType::Int64);
+  });
+  if (dim || !keepdim) return r;
+  return make_view(r, DimVec(size_t(self.dim()), 1), DimVec(size_t(self.dim()), 1), r.storage_offset());
+}
+Tensor argmax_k(const Tensor& self, std::optional<int64_t> dim, bool keepdim) {
+  return arg_extreme<true>("argmax", self, dim, keepdim);
+}
+Tensor argmin_k(const Tensor& self, std::optional<int64_t> dim, bool keepdim) {
+  return arg_extreme<false>("argmin", self, dim, keepdim);
+}
+
+VT_REGISTER_KERNELS(CPU, m) {
+  m.impl("max", &max_k);
+  m.impl("min", &min_k);
+  m.impl("amax", &amax_k);
+  m.impl("amin", &amin_k);
+  m.impl("max.dim", &max_dim_k);
+  m.impl("min.dim", &min_dim_k);
+  m.impl("argmax", &argmax_k);
+  m.impl("argmin", &argmin_k);
+}
+
+}  // namespace
+}  // namespace vt
