@@ -1,4 +1,6 @@
 """The autograd half of vt.Tensor: .grad, .grad_fn, .backward(), hooks, detach. Installed on import."""
+import weakref
+
 from .. import _C
 from .engine import _accumulate, backward
 from .graph import _Handle, meta
@@ -59,12 +61,14 @@ def _retain_grad(self):
         return
     m.retains_grad = True
     node, slot = m.grad_fn, m.output_nr
-    target = self._alias()  # shares the autograd meta through the native tensor
+    # The hook writes into this tensor's own AutogradMeta (an alias would get a fresh one); a weak reference,
+    # so the graph does not keep a dropped tensor's state alive.
+    target = weakref.ref(m)
 
     def keep(grads):
         g = grads[slot]
-        if g is not None:
-            tm = meta(target)
+        tm = target()
+        if g is not None and tm is not None:
             tm.grad = g.detach().clone() if tm.grad is None else tm.grad + g.detach()
         return None
 
