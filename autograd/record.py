@@ -70,14 +70,15 @@ def autograd_kernel(name, *args):
     node.set_outputs(outs)
     base = args[0] if info.is_view else None
     for k, o in enumerate(outs):
-        if o is None or not o.dtype.is_floating_point:
+        if o is None:
             continue
-        m = meta(o)
-        m.grad_fn, m.output_nr = node, k
-        o._requires_grad = True
-        if base is not None:
-            bm = meta(base)
-            m.is_view, m.base = True, (bm.base if bm.is_view else base)
+        if o.dtype.is_floating_point:  # integer outputs (indices) carry no history but may still be saved
+            m = meta(o)
+            m.grad_fn, m.output_nr = node, k
+            o._requires_grad = True
+            if base is not None:
+                bm = meta(base)
+                m.is_view, m.base = True, (bm.base if bm.is_view else base)
         if row.save_result:
             node.saved_outputs[k] = SavedTensor(o, is_output=True, node=node, output_nr=k)
     return out
