@@ -15,6 +15,9 @@ def _numeric_jacobian_column(fn, inputs, i, k, eps):
         t = probe[i].clone()
         t.reshape(-1)[k] = v
         probe[i] = t
+        # The probes keep the inputs' requires_grad: gradgradcheck's fn differentiates inside.
+        probe = [p.requires_grad_(a.requires_grad) if isinstance(a, _C.TensorBase) else p
+                 for p, a in zip(probe, inputs)]
         out = fn(*probe)
         outs = out if isinstance(out, (tuple, list)) else (out,)
         return [o.detach().to(_C.float64).reshape(-1) for o in outs if isinstance(o, _C.TensorBase)]
