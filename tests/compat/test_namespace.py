@@ -134,3 +134,14 @@ def test_isclose_allclose_equal():
         for kw in ({}, {"rtol": 1e-3}, {"atol": 1e-2}):
             ours = torch.isclose(torch.tensor(x), torch.tensor(y), **kw).tolist()
             assert ours == real_torch.isclose(real_torch.tensor(x), real_torch.tensor(y), **kw).tolist()
+
+
+@pytest.mark.parametrize("module", ["vibetensor.torch", "vibetensor.torch.serialization", "vibetensor.torch._composites",
+                                    "vibetensor.torch.nn", "vibetensor.torch.nn.functional", "vibetensor.torch.optim",
+                                    "vibetensor.torch.utils.data.dataloader", "vibetensor.torch.utils.data.collate",
+                                    "vibetensor.torch.utils.data.dataset"])
+def test_docstring_examples_run(module):
+    import doctest
+    import importlib
+    result = doctest.testmod(importlib.import_module(module))
+    assert result.attempted > 0 and result.failed == 0

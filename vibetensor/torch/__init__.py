@@ -24,7 +24,7 @@ import vibetensor as _vibetensor
 
 from ._reexport import reexport as _reexport
 
-_reexport(_vibetensor, globals())
+_names = _reexport(_vibetensor, globals())
 
 from . import _composites, _random  # noqa: E402
 from ._composites import *  # noqa: E402,F401,F403
@@ -33,5 +33,5 @@ from .serialization import load, save  # noqa: E402,F401
 from . import autograd, backends, cuda, nn, optim, utils  # noqa: E402,F401
 
 __version__ = _vibetensor.__version__
-__all__ = sorted(set(_reexport(_vibetensor, {})) | set(_composites.__all__) | set(_random.__all__)
+__all__ = sorted(set(_names) | set(_composites.__all__) | set(_random.__all__)
                  | {"load", "save", "autograd", "backends", "cuda", "nn", "optim", "utils"})
