@@ -145,3 +145,17 @@ def test_docstring_examples_run(module):
     import importlib
     result = doctest.testmod(importlib.import_module(module))
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_where_with_condition_only_and_nonzero_as_tuple():
+    assert [t.tolist() for t in torch.where(torch.tensor([[0, 3], [5, 0]]) > 0)] == [[0, 1], [1, 0]]
+    assert [t.tolist() for t in torch.where(torch.tensor(5) > 0)] == [[0]]  # a 0-d condition acts as 1-d
+    cases = [[[0, 3], [5, 0]], [1, 0, 2], 5, 0, [], [[[1, 0]], [[0, 1]]]]
+    for data in cases:
+        ours = [t.tolist() for t in torch.where(torch.tensor(data) > 0)]
+        assert all(t.dtype == torch.int64 for t in torch.nonzero(torch.tensor(data), as_tuple=True))
+        if real_torch is not None:
+            assert ours == [t.tolist() for t in real_torch.where(real_torch.tensor(data) > 0)], data
+    assert torch.where(torch.tensor([True, False]), torch.tensor([1.0, 2.0]), torch.tensor(0.0)).tolist() == [1.0, 0.0]
+    with pytest.raises(TypeError, match="both input and other"):
+        torch.where(torch.tensor([True]), torch.ones(1))

@@ -12,6 +12,30 @@ def is_floating_point(input):
     return input.is_floating_point()
 
 
+def where(condition, input=None, other=None):
+    """``where(cond, x, y)`` picks elementwise; ``where(cond)`` alone is ``nonzero(cond, as_tuple=True)``.
+
+    >>> import vibetensor.torch as torch
+    >>> [t.tolist() for t in torch.where(torch.tensor([[0, 3], [5, 0]]) > 0)]
+    [[0, 1], [1, 0]]
+    """
+    if input is None and other is None:
+        return nonzero(condition, as_tuple=True)
+    if input is None or other is None:
+        raise TypeError("where() takes a condition alone, or a condition with both input and other")
+    return _C._ops.where(condition, input, other)
+
+
+def nonzero(input, *, as_tuple=False):
+    """Indices of the non-zero elements: an (n, dim) tensor, or with ``as_tuple`` one index tensor per dim."""
+    idx = _C._ops.nonzero(input)
+    if not as_tuple:
+        return idx
+    if input.dim() == 0:  # PyTorch treats a 0-d input as a 1-element vector here
+        return (_C._ops.zeros([idx.shape[0]], dtype=_dt.int64, device=input.device),)
+    return tuple(idx.unbind(1))
+
+
 def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
     """|input - other| <= atol + rtol * |other| elementwise; equal values (infinities included) are close.
 
@@ -42,4 +66,4 @@ def equal(input, other):
     return bool((input == other).all().item())
 
 
-__all__ = ["get_default_dtype", "is_floating_point", "isclose", "allclose", "equal"]
+__all__ = ["get_default_dtype", "is_floating_point", "where", "nonzero", "isclose", "allclose", "equal"]
