@@ -87,3 +87,34 @@ def test_optimizer_bad_input():
         vt.optim.SGD([vt.ones(2, requires_grad=True) * 2], lr=0.1)
     with pytest.raises(ValueError, match="Invalid"):
         vt.optim.Adam([vt.nn.Parameter(vt.ones(1))], lr=-1)
+
+
+def test_lambda_scheduler_state_dict_can_be_saved_and_resumed():
+    # Regression: LambdaLR.state_dict() held the lambdas themselves, so pickling a checkpoint failed.
+    import pickle
+
+    class Halving:
+        def __init__(self):
+            self.rate = 0.5
+
+        def __call__(self, epoch):
+            return self.rate ** epoch
+
+    def make():
+        opt = vt.optim.SGD([vt.nn.Parameter(vt.ones(1))], lr=1.0)
+        return opt, vt.optim.lr_scheduler.LambdaLR(opt, [Halving()])
+
+    opt, sched = make()
+    sched.lr_lambdas[0].rate = 0.25
+    for _ in range(3):
+        sched.step()
+    state = pickle.loads(pickle.dumps(sched.state_dict()))
+    assert state["lr_lambdas"] == [{"rate": 0.25}] and state["last_epoch"] == 3
+    opt2, sched2 = make()
+    sched2.load_state_dict(state)
+    sched2.step()
+    assert sched2.lr_lambdas[0].rate == 0.25 and opt2.param_groups[0]["lr"] == 0.25 ** 4
+    plain = vt.optim.lr_scheduler.LambdaLR(vt.optim.SGD([vt.nn.Parameter(vt.ones(1))], lr=1.0), lambda e: 0.9 ** e)
+    assert pickle.loads(pickle.dumps(plain.state_dict()))["lr_lambdas"] == [None]
+    plain.load_state_dict(plain.state_dict())
+    assert callable(plain.lr_lambdas[0])
