@@ -1,6 +1,7 @@
 """Numerical gradient checks in float64: finite differences against the analytic backward."""
 from .. import _C
 from .engine import grad
+from .grad_mode import enable_grad, no_grad
 
 ops = _C._ops
 
@@ -11,14 +12,13 @@ def _numeric_jacobian_column(fn, inputs, i, k, eps):
     orig = flat[k].item()
 
     def at(v):
-        probe = [a.detach() if isinstance(a, _C.TensorBase) else a for a in inputs]
-        t = probe[i].clone()
-        t.reshape(-1)[k] = v
-        probe[i] = t
-        # The probes keep the inputs' requires_grad: gradgradcheck's fn differentiates inside.
-        probe = [p.requires_grad_(a.requires_grad) if isinstance(a, _C.TensorBase) else p
-                 for p, a in zip(probe, inputs)]
-        out = fn(*probe)
+        # Fresh leaves with the inputs' requires_grad, so fn may itself differentiate (gradgradcheck).
+        probe = [a.detach().clone().requires_grad_(a.requires_grad) if isinstance(a, _C.TensorBase) else a
+                 for a in inputs]
+        with no_grad():
+            probe[i].reshape(-1)[k] = v
+        with enable_grad():
+            out = fn(*probe)
         outs = out if isinstance(out, (tuple, list)) else (out,)
         return [o.detach().to(_C.float64).reshape(-1) for o in outs if isinstance(o, _C.TensorBase)]
 

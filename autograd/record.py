@@ -72,15 +72,15 @@ def autograd_kernel(name, *args):
     for k, o in enumerate(outs):
         if o is None:
             continue
-        if o.dtype.is_floating_point:  # integer outputs (indices) carry no history but may still be saved
+        if o.dtype.is_floating_point:
             m = meta(o)
             m.grad_fn, m.output_nr = node, k
             o._requires_grad = True
             if base is not None:
                 bm = meta(base)
                 m.is_view, m.base = True, (bm.base if bm.is_view else base)
-        if row.save_result:
-            node.saved_outputs[k] = SavedTensor(o, is_output=True, node=node, output_nr=k)
+        if row.save_result:  # integer outputs too: max.dim's backward needs its indices
+            node.saved_outputs[k] = SavedTensor(o, is_output=o.dtype.is_floating_point, node=node, output_nr=k)
     return out
 
 

@@ -1,6 +1,4 @@
 """The autograd half of vt.Tensor: .grad, .grad_fn, .backward(), hooks, detach. Installed on import."""
-import weakref
-
 from .. import _C
 from .engine import _accumulate, backward
 from .graph import _Handle, meta
@@ -61,15 +59,11 @@ def _retain_grad(self):
         return
     m.retains_grad = True
     node, slot = m.grad_fn, m.output_nr
-    # The hook writes into this tensor's own AutogradMeta (an alias would get a fresh one); a weak reference,
-    # so the graph does not keep a dropped tensor's state alive.
-    target = weakref.ref(m)
 
-    def keep(grads):
+    def keep(grads):  # holds the meta, not the tensor, so the tensor's lifetime is unchanged
         g = grads[slot]
-        tm = target()
-        if g is not None and tm is not None:
-            tm.grad = g.detach().clone() if tm.grad is None else tm.grad + g.detach()
+        if g is not None:
+            m.grad = g.detach().clone() if m.grad is None else m.grad + g.detach()
         return None
 
     node.register_prehook(keep)

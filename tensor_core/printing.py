@@ -83,7 +83,7 @@ def _format_body(data, fmt, indent, summarize, dim_sizes):
     if not isinstance(data[0], list):  # innermost dimension: wrap lines at LINEWIDTH
         items = [fmt.pad(v) for v in data]
         if summarize and size > 2 * EDGEITEMS:
-            items = items[:EDGEITEMS] + ["..."] + items[-EDGEITEMS:]
+            items = items[:EDGEITEMS] + [" ..."] + items[-EDGEITEMS:]  # PyTorch pads it so
         per_line = max((LINEWIDTH - indent) // (fmt.width + 2), 1)
         lines = [", ".join(items[i:i + per_line]) for i in range(0, len(items), per_line)]
         return "[" + (",\n" + " " * (indent + 1)).join(lines) + "]"

@@ -291,4 +291,19 @@ def load_file(path, device="cpu"):
     return tensors if _is_cpu(device) else {k: t.to(device) for k, t in tensors.items()}
 
 
-__all__ = ["save_file", "load_file", "save", "load"]
+def read_metadata(path):
+    """The file's ``__metadata__`` (str -> str, {} when absent), validated like load_file's header."""
+    path = os.fspath(path)
+    with open(path, "rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        if size < 8:
+            raise ValueError(f"{path}: truncated: {size} bytes, shorter than the 8-byte header length")
+        with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+            header, _ = _read_header(mapped, path)
+    metadata = header.get("__metadata__") or {}
+    if not (isinstance(metadata, dict) and all(isinstance(v, str) for v in metadata.values())):
+        raise ValueError(f"{path}: __metadata__ must be an object of str -> str")
+    return metadata
+
+
+__all__ = ["save_file", "load_file", "save", "load", "read_metadata"]

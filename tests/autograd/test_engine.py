@@ -115,9 +115,13 @@ def test_saved_tensor_version_check():
 def test_inplace_on_non_leaf_rebases_history():
     x = leaf(3)
     y = x * 2
-    y.mul_(y)  # y = (2x)^2
+    y.mul_(x).add_(x)  # y = 2x^2 + x
     y.sum().backward()
-    np.testing.assert_allclose(x.grad.numpy(), 8 * x.detach().numpy(), rtol=1e-12)
+    np.testing.assert_allclose(x.grad.numpy(), 4 * x.detach().numpy() + 1, rtol=1e-12)
+    z = x * 2
+    z.mul_(z)  # the op overwrites a tensor its own derivative needs: an error, as in PyTorch
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        z.sum().backward()
 
 
 def test_inplace_through_a_view():

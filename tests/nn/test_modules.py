@@ -221,3 +221,23 @@ def test_module_paths_that_import_no_grad_lazily():
     other = nn.Linear(2, 3).double()
     other.load_state_dict(lin.state_dict())
     assert other.weight.tolist() == lin.weight.tolist()
+def test_module_hooks():
+    lin = nn.Linear(3, 2)
+    calls = []
+    h1 = lin.register_forward_pre_hook(lambda m, args: (args[0] * 2,))
+    h2 = lin.register_forward_hook(lambda m, args, out: out + 1)
+    h3 = lin.register_full_backward_hook(lambda m, gi, go: calls.append(("full", gi[0].shape, go[0].shape)))
+    h4 = lin.register_full_backward_pre_hook(lambda m, go: (go[0] * 10,))
+    x = vt.ones(4, 3, requires_grad=True)
+    y = lin(x)
+    expected = (vt.ones(4, 3) * 2) @ lin.weight.detach().t() + lin.bias.detach() + 1
+    np.testing.assert_allclose(y.detach().numpy(), expected.numpy(), rtol=1e-6)
+    y.sum().backward()
+    assert calls == [("full", (4, 3), (4, 2))]
+    # the pre-hook scaled grad_output by 10 and the forward pre-hook doubled x: dL/dx = 20 * W summed over outputs
+    np.testing.assert_allclose(x.grad.numpy(), np.tile(20 * lin.weight.detach().numpy().sum(0), (4, 1)), rtol=1e-5)
+    for h in (h1, h2, h3, h4):
+        h.remove()
+    x.grad = None
+    lin(x).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), np.tile(lin.weight.detach().numpy().sum(0), (4, 1)), rtol=1e-5)

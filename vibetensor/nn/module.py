@@ -22,6 +22,8 @@ class Module:
         object.__setattr__(self, "_modules", OrderedDict())
         object.__setattr__(self, "_forward_pre_hooks", OrderedDict())
         object.__setattr__(self, "_forward_hooks", OrderedDict())
+        object.__setattr__(self, "_backward_hooks", OrderedDict())
+        object.__setattr__(self, "_backward_pre_hooks", OrderedDict())
 
     # ---- registration ----------------------------------------------------------------------------
     def __setattr__(self, name, value):
@@ -297,7 +299,11 @@ class Module:
             new = hook(self, args)
             if new is not None:
                 args = new if isinstance(new, tuple) else (new,)
-        out = self.forward(*args, **kwargs)
+        if self._backward_hooks or self._backward_pre_hooks:
+            from .backward_hooks import call_with_backward_hooks
+            out = call_with_backward_hooks(self, args, kwargs)
+        else:
+            out = self.forward(*args, **kwargs)
         for hook in list(self._forward_hooks.values()):
             new = hook(self, args, out)
             if new is not None:
@@ -309,6 +315,14 @@ class Module:
 
     def register_forward_hook(self, hook):
         return _HookHandle(self._forward_hooks, hook)
+
+    def register_full_backward_hook(self, hook):
+        """hook(module, grad_input, grad_output) -> optional new grad_input, once the module's input grads exist."""
+        return _HookHandle(self._backward_hooks, hook)
+
+    def register_full_backward_pre_hook(self, hook):
+        """hook(module, grad_output) -> optional new grad_output, before the module's backward runs."""
+        return _HookHandle(self._backward_pre_hooks, hook)
 
     # ---- display ---------------------------------------------------------------------------------
     def extra_repr(self):
