@@ -117,6 +117,14 @@ def test_load_refuses_code_foreign_and_corrupt_files(tmp_path):
         torch.load(p)
     with pytest.raises(TypeError, match="map_location as a function"):
         torch.load(good, map_location=lambda s, loc: s)
+    with pytest.raises(TypeError, match="standard pickle module"):
+        torch.save({}, tmp_path / "x.pt", pickle_module=types)
+    import collections
+    counted = tmp_path / "counter.pt"
+    torch.save({"c": collections.Counter("aab"), "w": torch.ones(2)}, counted)
+    with pytest.raises(RuntimeError, match="collections.Counter, which is not a tensor"):
+        torch.load(counted)
+    assert torch.load(counted, weights_only=False)["c"] == {"a": 2, "b": 1}  # trusted files may hold any object
 
 
 def test_isclose_allclose_equal():

@@ -79,8 +79,9 @@ class _WeightsUnpickler(pickle.Unpickler):
                 "container; pass weights_only=False only if you trust where the file came from") from None
 
 
-def save(obj, f, pickle_protocol=_PROTOCOL):
+def save(obj, f, pickle_module=None, pickle_protocol=_PROTOCOL, _use_new_zipfile_serialization=True):
     """Writes ``obj`` (tensors, Parameters, dicts, lists, numbers...) to a path or a binary file object."""
+    _check_pickle_module(pickle_module)
     if isinstance(f, (str, os.PathLike)):
         with open(f, "wb") as fh:
             _Pickler(fh, protocol=pickle_protocol).dump(obj)
@@ -88,8 +89,15 @@ def save(obj, f, pickle_protocol=_PROTOCOL):
         _Pickler(f, protocol=pickle_protocol).dump(obj)
 
 
+def _check_pickle_module(module):
+    if module not in (None, pickle):
+        raise TypeError("only the standard pickle module is supported (pass pickle_module=None)")
+
+
 def load(f, map_location=None, pickle_module=None, *, weights_only=True, mmap=None, **pickle_load_args):
-    """Reads what ``save`` wrote; ``map_location`` (a device or device string) moves every tensor there."""
+    """Reads what ``save`` wrote; ``map_location`` (a device or device string) moves every tensor there.
+    ``mmap`` is accepted for PyTorch's signature; the file is read whole either way."""
+    _check_pickle_module(pickle_module)
     if isinstance(f, (str, os.PathLike)):
         with open(f, "rb") as fh:
             data = fh.read()
