@@ -60,6 +60,18 @@ def scripts_importable(monkeypatch):
     monkeypatch.syspath_prepend(SCRIPTS_DIR)  # the scripts share _weights.py
 
 
+@pytest.fixture(autouse=True)
+def torch_one_thread():
+    """PyTorch single-threaded: its spinning workers crawl on a busy 2-core CI box (seconds per script)."""
+    if real_torch is None:
+        yield
+        return
+    before = real_torch.get_num_threads()
+    real_torch.set_num_threads(1)
+    yield
+    real_torch.set_num_threads(before)
+
+
 @pytest.mark.parametrize("name", SCRIPTS)
 def test_script_matches_torch(name):
     ours = {k: plain(v) for k, v in run_script(name, vtorch).items()}
