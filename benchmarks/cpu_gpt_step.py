@@ -6,8 +6,11 @@ pass under no_grad. Samples alternate between the libraries so a change in machi
 each figure is the median over rounds of median_time's medians. The first step's losses are compared
 before timing (same weights and batch: they must agree).
 
-    python benchmarks/cpu_gpt_step.py                  # both configs, threads = vibetensor's default
+    python benchmarks/cpu_gpt_step.py                  # both configs, 1 thread and vibetensor's default
     python benchmarks/cpu_gpt_step.py --threads 1 --rounds 5
+
+The machine's load average is recorded with the results: on a shared box, other processes competing for
+the cores distort multi-threaded figures (PyTorch's OpenMP workers spin-wait and suffer most).
 """
 import argparse
 import os
@@ -52,42 +55,53 @@ def workload(lib, cfg):
     return step, forward, first
 
 
+def time_config(name, overrides, libs, threads, rounds, min_time):
+    """Result rows for one config at one thread count (the libraries alternate within each round)."""
+    cfg = gpt.Config(**overrides)
+    work = {lib_name: workload(lib, cfg) for lib_name, lib in libs.items()}
+    if "torch" in work:
+        a, b = work["vibetensor"][2], work["torch"][2]
+        if abs(a - b) > 1e-4 * abs(b):
+            raise SystemExit(f"{name}: first-step losses differ (vibetensor {a}, torch {b}): not the same work")
+    times = {(lib_name, what): [] for lib_name in work for what in ("step", "forward")}
+    for _ in range(rounds):
+        for lib_name, (step, forward, _) in work.items():
+            times[(lib_name, "step")].append(median_time(step, min_time=min_time, repeats=3))
+            times[(lib_name, "forward")].append(median_time(forward, min_time=min_time / 2, repeats=3))
+    med = {k: statistics.median(v) for k, v in times.items()}
+    n_params = sum(p.numel() for p in gpt.build(vtorch, cfg)[0].parameters())
+    results = []
+    for what, label in (("step", "train step (fwd+bwd+AdamW)"), ("forward", "forward (no_grad)")):
+        tv, tt = med[("vibetensor", what)], med.get(("torch", what))
+        results.append({"config": name, "threads": threads, "what": label, "vibetensor_ms": tv * 1e3,
+                        "torch_ms": tt * 1e3 if tt else None, "torch_over_vibetensor": tt / tv if tt else None,
+                        "first_loss": work["vibetensor"][2], "parameters": n_params, "config_fields": overrides})
+    return results
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--threads", type=int, default=vtorch.get_num_threads())
+    p.add_argument("--threads", type=int, nargs="+", default=sorted({1, vtorch.get_num_threads()}))
     p.add_argument("--rounds", type=int, default=5, help="alternating vibetensor/torch timing rounds")
     p.add_argument("--min-time", type=float, default=0.5, help="seconds per library per round")
     args = p.parse_args(argv)
     libs = {"vibetensor": vtorch} | ({"torch": torch} if torch is not None else {})
-    for lib in libs.values():
-        lib.set_num_threads(args.threads)
-
-    rows, results = [], []
-    for name, overrides in CONFIGS.items():
-        cfg = gpt.Config(**overrides)
-        work = {lib_name: workload(lib, cfg) for lib_name, lib in libs.items()}
-        if "torch" in work:
-            a, b = work["vibetensor"][2], work["torch"][2]
-            if abs(a - b) > 1e-4 * abs(b):
-                raise SystemExit(f"{name}: first-step losses differ (vibetensor {a}, torch {b}): not the same work")
-        times = {(lib_name, what): [] for lib_name in work for what in ("step", "forward")}
-        for _ in range(args.rounds):
-            for lib_name, (step, forward, _) in work.items():
-                times[(lib_name, "step")].append(median_time(step, min_time=args.min_time, repeats=3))
-                times[(lib_name, "forward")].append(median_time(forward, min_time=args.min_time / 2, repeats=3))
-        med = {k: statistics.median(v) for k, v in times.items()}
-        for what in ("step", "forward"):
-            tv, tt = med[("vibetensor", what)], med.get(("torch", what))
-            ratio = tt / tv if tt else None
-            rows.append((name, what, f"{tv * 1e3:.2f}", f"{tt * 1e3:.2f}" if tt else "-", f"{ratio:.2f}x" if tt else "-"))
-            results.append({"config": name, "what": "train step (fwd+bwd+AdamW)" if what == "step" else "forward (no_grad)",
-                            "vibetensor_ms": tv * 1e3, "torch_ms": tt * 1e3 if tt else None,
-                            "torch_over_vibetensor": ratio, "first_loss": work["vibetensor"][2],
-                            "parameters": sum(p.numel() for p in gpt.build(vtorch, cfg)[0].parameters()),
-                            "config_fields": overrides})
-    print_table(f"Small GPT on CPU, {args.threads} thread(s): median ms per call (ratio > 1: vibetensor is faster)",
-                ["config", "what", "vibetensor ms", "torch ms", "torch/vt"], rows)
-    write_results("cpu_gpt_step", results, threads=args.threads, rounds=args.rounds, versions=versions())
+    load_before = os.getloadavg()
+    results = []
+    for threads in args.threads:
+        for lib in libs.values():
+            lib.set_num_threads(threads)
+        for name, overrides in CONFIGS.items():
+            results += time_config(name, overrides, libs, threads, args.rounds, args.min_time)
+    load_after = os.getloadavg()
+    rows = [(r["config"], r["threads"], r["what"].split(" (")[0], f"{r['vibetensor_ms']:.2f}",
+             f"{r['torch_ms']:.2f}" if r["torch_ms"] else "-",
+             f"{r['torch_over_vibetensor']:.2f}x" if r["torch_ms"] else "-") for r in results]
+    print_table(f"Small GPT on CPU: median ms per call (ratio > 1: vibetensor is faster); load average "
+                f"{load_before[0]:.1f} -> {load_after[0]:.1f} on {os.cpu_count()} cores",
+                ["config", "threads", "what", "vibetensor ms", "torch ms", "torch/vt"], rows)
+    write_results("cpu_gpt_step", results, rounds=args.rounds, versions=versions(),
+                  load_average={"before": load_before, "after": load_after})
 
 
 if __name__ == "__main__":
