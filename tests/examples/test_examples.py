@@ -7,6 +7,7 @@ Stated targets (2 CPU cores, well under a minute together):
   both: per-step losses within rtol 1e-4 of PyTorch's for the first 50 steps (measured: ~1e-6).
 """
 import importlib
+import importlib.util
 import os
 
 import numpy as np
@@ -69,3 +70,17 @@ def test_gpt_batches_mask_the_prompt(examples):
     assert inputs.shape == targets.shape == (3, 8)
     assert (targets[:, :3] == gpt.IGNORE).all() and (inputs[:, 4] == cfg.symbols).all()
     assert (targets[:, 3:] == np.concatenate([np.full((3, 1), cfg.symbols), inputs[:, :4][:, ::-1]], 1)).all()
+
+
+def test_gpt_step_benchmark_runs(examples, monkeypatch):
+    """benchmarks/cpu_gpt_step.py on a tiny config: it checks both libraries do the same work, then times."""
+    bench_dir = os.path.join(os.path.dirname(EXAMPLES), "benchmarks")
+    monkeypatch.syspath_prepend(bench_dir)
+    spec = importlib.util.spec_from_file_location("cpu_gpt_step", os.path.join(bench_dir, "cpu_gpt_step.py"))
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    libs = {"vibetensor": vtorch} | ({"torch": torch} if torch is not None else {})
+    rows = bench.time_config("tiny", dict(d_model=16, heads=2, layers=1, length=4, batch=4), libs, threads=1,
+                             rounds=1, min_time=0.01)
+    assert [r["what"] for r in rows] == ["train step (fwd+bwd+AdamW)", "forward (no_grad)"]
+    assert all(r["vibetensor_ms"] > 0 and (torch is None or r["torch_ms"] > 0) for r in rows)
