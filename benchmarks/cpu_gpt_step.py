@@ -9,8 +9,10 @@ before timing (same weights and batch: they must agree).
     python benchmarks/cpu_gpt_step.py                  # both configs, 1 thread and vibetensor's default
     python benchmarks/cpu_gpt_step.py --threads 1 --rounds 5
 
-The machine's load average is recorded with the results: on a shared box, other processes competing for
-the cores distort multi-threaded figures (PyTorch's OpenMP workers spin-wait and suffer most).
+The machine's load average is recorded with the results. OMP_WAIT_POLICY defaults to PASSIVE here (set
+it to ACTIVE to override): PyTorch's OpenMP workers otherwise spin-wait, and on a shared CPU whose cores
+other processes also want they starve each other, making PyTorch 10-50x slower at 2 threads: a figure
+about the machine's load, not about PyTorch.
 """
 import argparse
 import os
@@ -19,6 +21,7 @@ import sys
 
 import numpy as np
 
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch is imported: see the docstring
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "examples"))
@@ -101,7 +104,8 @@ def main(argv=None):
                 f"{load_before[0]:.1f} -> {load_after[0]:.1f} on {os.cpu_count()} cores",
                 ["config", "threads", "what", "vibetensor ms", "torch ms", "torch/vt"], rows)
     write_results("cpu_gpt_step", results, rounds=args.rounds, versions=versions(),
-                  load_average={"before": load_before, "after": load_after})
+                  load_average={"before": load_before, "after": load_after},
+                  omp_wait_policy=os.environ["OMP_WAIT_POLICY"])
 
 
 if __name__ == "__main__":
