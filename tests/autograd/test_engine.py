@@ -224,3 +224,15 @@ def test_matches_torch_on_a_small_network():
     np.testing.assert_allclose(vl.item(), tl.item(), rtol=1e-12)
     np.testing.assert_allclose(vw1.grad.numpy(), tw1.grad.numpy(), rtol=1e-10)
     np.testing.assert_allclose(vw2.grad.numpy(), tw2.grad.numpy(), rtol=1e-10)
+
+
+def test_retain_grad_stores_on_the_tensor_itself():
+    # Regression: the hook wrote into an alias's fresh AutogradMeta, so h.grad stayed None.
+    x = leaf(4)
+    h = x.tanh()
+    h.retain_grad()
+    (h * h).sum().backward(retain_graph=True)
+    np.testing.assert_allclose(h.grad.numpy(), 2 * h.detach().numpy(), rtol=1e-12)
+    (h * h).sum().backward()  # a second backward accumulates, as for leaves
+    np.testing.assert_allclose(h.grad.numpy(), 4 * h.detach().numpy(), rtol=1e-12)
+    assert h.is_leaf is False and h.retains_grad

@@ -221,8 +221,6 @@ def test_module_paths_that_import_no_grad_lazily():
     other = nn.Linear(2, 3).double()
     other.load_state_dict(lin.state_dict())
     assert other.weight.tolist() == lin.weight.tolist()
-
-
 def test_module_hooks():
     lin = nn.Linear(3, 2)
     calls = []

@@ -93,6 +93,37 @@ def test_optimizer_bad_input():
         vt.optim.Adam([vt.nn.Parameter(vt.ones(1))], lr=-1)
 
 
+def test_lambda_scheduler_state_dict_can_be_saved_and_resumed():
+    # Regression: LambdaLR.state_dict() held the lambdas themselves, so pickling a checkpoint failed.
+    import pickle
+
+    class Halving:
+        def __init__(self):
+            self.rate = 0.5
+
+        def __call__(self, epoch):
+            return self.rate ** epoch
+
+    def make():
+        opt = vt.optim.SGD([vt.nn.Parameter(vt.ones(1))], lr=1.0)
+        return opt, vt.optim.lr_scheduler.LambdaLR(opt, [Halving()])
+
+    opt, sched = make()
+    sched.lr_lambdas[0].rate = 0.25
+    for _ in range(3):
+        sched.step()
+    state = pickle.loads(pickle.dumps(sched.state_dict()))
+    assert state["lr_lambdas"] == [{"rate": 0.25}] and state["last_epoch"] == 3
+    opt2, sched2 = make()
+    sched2.load_state_dict(state)
+    sched2.step()
+    assert sched2.lr_lambdas[0].rate == 0.25 and opt2.param_groups[0]["lr"] == 0.25 ** 4
+    plain = vt.optim.lr_scheduler.LambdaLR(vt.optim.SGD([vt.nn.Parameter(vt.ones(1))], lr=1.0), lambda e: 0.9 ** e)
+    assert pickle.loads(pickle.dumps(plain.state_dict()))["lr_lambdas"] == [None]
+    plain.load_state_dict(plain.state_dict())
+    assert callable(plain.lr_lambdas[0])
+
+
 def test_checkpoint_round_trip_is_bit_exact(tmp_path):
     vt.manual_seed(0)
     model = vt.nn.Sequential(vt.nn.Linear(4, 8), vt.nn.GELU(), vt.nn.Linear(8, 2))
@@ -119,3 +150,28 @@ def test_checkpoint_round_trip_is_bit_exact(tmp_path):
     with pytest.raises(ValueError, match="no optimizer state"):
         vt.save_file(model.state_dict(), path)
         vt.checkpoint.load(path, optimizer=opt2)
+
+
+def test_pytorch_implementation_flags_are_accepted():
+    # Scripts pass foreach=/fused=/capturable= (nanoGPT: fused=True where available); they choose among
+    # implementations of the same update, so they are recorded and the result is unchanged.
+    p = [vt.nn.Parameter(vt.ones(2))]
+    for cls, kw in [(vt.optim.SGD, dict(foreach=False)), (vt.optim.Adam, dict(fused=True, capturable=True)),
+                    (vt.optim.AdamW, dict(foreach=True))]:
+        group = cls(p, lr=0.1, **kw).param_groups[0]
+        assert all(group[k] == v for k, v in kw.items()) and group["differentiable"] is False
+    with pytest.raises(NotImplementedError, match="differentiable=True"):
+        vt.optim.AdamW(p, differentiable=True)
+    with pytest.raises(RuntimeError, match="cannot be `True` together"):
+        vt.optim.SGD(p, lr=0.1, foreach=True, fused=True)
+    if torch is not None:  # the same parameter-group keys as PyTorch's
+        for name in ("SGD", "Adam", "AdamW"):
+            mine = getattr(vt.optim, name)(p, lr=0.1).param_groups[0]
+            theirs = getattr(torch.optim, name)([torch.nn.Parameter(torch.ones(2))], lr=0.1).param_groups[0]
+            assert sorted(mine) == sorted(theirs), name
+
+
+@pytest.mark.skipif(torch is None, reason="torch not installed")
+def test_adam_with_decoupled_weight_decay_is_adamw():
+    kw = dict(lr=0.01, weight_decay=0.2)
+    run_both(lambda p: vt.optim.Adam(p, decoupled_weight_decay=True, **kw), lambda p: torch.optim.AdamW(p, **kw))

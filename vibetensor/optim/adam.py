@@ -3,19 +3,19 @@ import math
 
 from .. import _C
 from ..autograd import no_grad
-from .optimizer import Optimizer
+from .optimizer import Optimizer, implementation_flags
 
 ops = _C._ops
 
 
 class Adam(Optimizer):
-    _decoupled = False
-
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False, maximize=False):
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False, maximize=False,
+                 *, foreach=None, capturable=False, differentiable=False, fused=None, decoupled_weight_decay=False):
         if lr < 0 or eps < 0 or not (0 <= betas[0] < 1 and 0 <= betas[1] < 1) or weight_decay < 0:
             raise ValueError(f"Invalid hyperparameters: lr={lr}, betas={betas}, eps={eps}, weight_decay={weight_decay}")
         super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
-                                      maximize=maximize))
+                                      maximize=maximize, decoupled_weight_decay=decoupled_weight_decay,
+                                      **implementation_flags(foreach, fused, capturable, differentiable)))
 
     @no_grad()
     def step(self, closure=None):
@@ -40,7 +40,7 @@ class Adam(Optimizer):
                 st["step"].add_(1)
                 t = int(st["step"].item()) if p.device.type == "cpu" else None
                 if wd:
-                    if self._decoupled:
+                    if g["decoupled_weight_decay"]:
                         p.mul_(1 - lr * wd)
                     else:
                         grad = grad.add(p, alpha=wd)
@@ -64,8 +64,7 @@ class Adam(Optimizer):
 
 
 class AdamW(Adam):
-    _decoupled = True
-
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False,
-                 maximize=False):
-        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize)
+                 maximize=False, *, foreach=None, capturable=False, differentiable=False, fused=None):
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize, foreach=foreach,
+                         capturable=capturable, differentiable=differentiable, fused=fused, decoupled_weight_decay=True)

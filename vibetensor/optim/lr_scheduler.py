@@ -1,6 +1,7 @@
 """Learning-rate schedules: LambdaLR, StepLR, MultiStepLR, LinearLR (warmup), CosineAnnealingLR, SequentialLR,
 ExponentialLR. Each sets group["lr"] on step() and has state_dict()/load_state_dict()."""
 import math
+import types
 
 
 class LRScheduler:
@@ -40,6 +41,21 @@ class LambdaLR(LRScheduler):
 
     def get_lr(self):
         return [base * f(self.last_epoch) for base, f in zip(self.base_lrs, self.lr_lambdas)]
+
+    def state_dict(self):
+        """Functions can't be saved (pickled), so each lambda is stored as None, or as its ``__dict__`` when
+        it is a callable object; loading keeps this scheduler's own functions, as PyTorch does."""
+        state = {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "lr_lambdas")}
+        state["lr_lambdas"] = [None if isinstance(f, types.FunctionType) else dict(f.__dict__) for f in self.lr_lambdas]
+        return state
+
+    def load_state_dict(self, state):
+        state = dict(state)
+        saved = state.pop("lr_lambdas", [None] * len(self.lr_lambdas))
+        self.__dict__.update(state)
+        for f, attrs in zip(self.lr_lambdas, saved):
+            if attrs is not None:
+                f.__dict__.update(attrs)
 
 
 class StepLR(LRScheduler):

@@ -5,6 +5,18 @@ from .. import _C
 from ..autograd import no_grad
 
 
+def implementation_flags(foreach=None, fused=None, capturable=False, differentiable=False):
+    """PyTorch's flags that pick among implementations of the same update (``foreach``, ``fused``,
+    ``capturable``). vibetensor has one implementation, whose results these flags would not change, so they
+    are validated and recorded in the parameter groups as PyTorch does. ``differentiable=True`` changes what
+    the step computes (a graph through the update) and is not supported."""
+    if differentiable:
+        raise NotImplementedError("differentiable=True (autograd through optimizer.step) is not supported")
+    if fused and foreach:
+        raise RuntimeError("`fused` and `foreach` cannot be `True` together.")
+    return dict(foreach=foreach, fused=fused, capturable=capturable, differentiable=False)
+
+
 class Optimizer:
     def __init__(self, params, defaults):
         self.defaults = dict(defaults)

@@ -1,16 +1,19 @@
 """SGD with momentum, dampening, Nesterov and weight decay (PyTorch's update rule)."""
 from ..autograd import no_grad
-from .optimizer import Optimizer
+from .optimizer import Optimizer, implementation_flags
 
 
 class SGD(Optimizer):
-    def __init__(self, params, lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False, maximize=False):
+    def __init__(self, params, lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False, maximize=False,
+                 *, foreach=None, differentiable=False, fused=None):
         if lr < 0 or momentum < 0 or weight_decay < 0:
             raise ValueError(f"Invalid hyperparameter: lr={lr}, momentum={momentum}, weight_decay={weight_decay}")
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ValueError("Nesterov momentum requires a momentum and zero dampening")
+        flags = implementation_flags(foreach, fused, differentiable=differentiable)
+        del flags["capturable"]  # PyTorch's SGD has no such flag
         super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
-                                      nesterov=nesterov, maximize=maximize))
+                                      nesterov=nesterov, maximize=maximize, **flags))
 
     @no_grad()
     def step(self, closure=None):
