@@ -35,7 +35,6 @@ void select_row(const scalar_t* row, int64_t sst, int64_t len, int64_t k, Select
     if constexpr (Desc) return a > b || (is_nan(a) && !is_nan(b));
     else return a < b || (is_nan(b) && !is_nan(a));
   };
-  auto by_key = [&](const Item& a, const Item& b) { return before(a.first, b.first); };
   // topk's total order: ties go to the earlier position, so the answer does not depend on the algorithm.
   auto by_key_pos = [&](const Item& a, const Item& b) {
     return before(a.first, b.first) || (!before(b.first, a.first) && a.second < b.second);
