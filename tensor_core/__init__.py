@@ -8,6 +8,6 @@ from .tensor import Tensor, Size  # noqa: F401
 from .factories import *  # noqa: F401,F403
 from .ops import *  # noqa: F401,F403
 from .serialization import save_file, load_file  # noqa: F401
-from . import library  # noqa: F401
+from . import library, cuda  # noqa: F401
 from .op_namespace import ops  # noqa: F401
 from .random import Generator, default_generator, manual_seed, seed, initial_seed, get_rng_state, set_rng_state  # noqa: F401,E501

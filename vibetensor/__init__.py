@@ -7,7 +7,7 @@
 """
 from . import _C
 from .tensor_core import *  # noqa: F401,F403
-from .tensor_core import Tensor, Size, dtype, device, OutOfMemoryError, library, ops  # noqa: F401
+from .tensor_core import Tensor, Size, dtype, device, OutOfMemoryError, library, ops, cuda  # noqa: F401
 from ._C import get_num_threads, set_num_threads  # noqa: F401
 from . import autograd  # noqa: F401  (installs autograd on Tensor and in the dispatcher)
 from .autograd import no_grad, enable_grad, set_grad_enabled, inference_mode, is_grad_enabled  # noqa: F401
