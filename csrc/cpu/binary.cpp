@@ -3,6 +3,7 @@
 
 #include "cpu/loops.h"
 #include "cpu/math.h"
+#include "cuda/elementwise.h"
 #include "dispatch/dispatcher.h"
 
 namespace vt {
@@ -23,6 +24,12 @@ void check_alpha(const TensorIterator& it, Scalar alpha, const char* op) {
 Tensor add_impl(const Tensor& out, const Tensor& a, const Tensor& b, Scalar alpha, const char* name) {
   TensorIterator it = binary_iter(name, out, a, b);
   check_alpha(it, alpha, name);
+  if (cuda::on_cuda(it)) {
+    if (it.common_dtype() == DType::Bool) cuda::launch_elementwise(it, "bool_add", {double(alpha.to<bool>())});
+    else if (alpha == Scalar(int64_t(1))) cuda::launch_elementwise(it, "add1");
+    else cuda::launch_elementwise(it, "add", {alpha.to_double()});
+    return it.output();
+  }
   VT_DISPATCH_ALL(it.common_dtype(), name, [&] {
     using M = opmath_t<scalar_t>;
     if constexpr (std::is_same_v<scalar_t, bool>) {
@@ -61,6 +68,10 @@ Tensor rsub_k(const Tensor& a, const Tensor& b, Scalar alpha) { return sub_k(b, 
 
 Tensor mul_impl(const Tensor& out, const Tensor& a, const Tensor& b, const char* name) {
   TensorIterator it = binary_iter(name, out, a, b);
+  if (cuda::on_cuda(it)) {
+    cuda::launch_elementwise(it, it.common_dtype() == DType::Bool ? "logical_and" : "mul");
+    return it.output();
+  }
   VT_DISPATCH_ALL(it.common_dtype(), name, [&] {
     using M = opmath_t<scalar_t>;
     if constexpr (std::is_same_v<scalar_t, bool>) cpu_kernel<bool>(it, [](bool x, bool y) { return x && y; });
@@ -107,6 +118,10 @@ Tensor div_impl(const Tensor& out, const Tensor& a, const Tensor& b, std::option
                 const char* name) {
   if (!mode) {
     TensorIterator it = binary_iter(name, out, a, b, true);
+    if (cuda::on_cuda(it)) {
+      cuda::launch_elementwise(it, "div");
+      return it.output();
+    }
     VT_DISPATCH_FLOATING(it.common_dtype(), name, [&] {
       using M = opmath_t<scalar_t>;
       cpu_kernel<scalar_t>(it, [](M x, M y) { return M(x / y); });
@@ -117,6 +132,11 @@ Tensor div_impl(const Tensor& out, const Tensor& a, const Tensor& b, std::option
   VT_CHECK_VALUE(floor_mode || *mode == "trunc", "div expected rounding_mode to be one of None, 'trunc', or 'floor' "
                  "but found '", *mode, "'");
   TensorIterator it = binary_iter(name, out, a, b);
+  if (cuda::on_cuda(it)) {  // integer division by zero cannot raise on the GPU without a sync
+    bool fl = is_floating(it.common_dtype());
+    cuda::launch_elementwise(it, floor_mode ? (fl ? "div_floor" : "idiv_floor") : (fl ? "div_trunc" : "idiv_trunc"));
+    return it.output();
+  }
   VT_DISPATCH_NUMERIC(it.common_dtype(), name, [&] {
     using M = opmath_t<scalar_t>;
     if (floor_mode) cpu_kernel<scalar_t>(it, [](M x, M y) { return div_rounded(x, y, true); });
@@ -185,15 +205,31 @@ template <class T> inline T min_nan(T a, T b) {
 template <class T> inline T fmax_of(T a, T b) { if constexpr (std::is_floating_point_v<T>) return std::fmax(a, b); else return a > b ? a : b; }
 template <class T> inline T fmin_of(T a, T b) { if constexpr (std::is_floating_point_v<T>) return std::fmin(a, b); else return a < b ? a : b; }
 
+// On CUDA, the generated kernel named after the op (integer variants are prefixed "i" where they differ).
+std::string cuda_op_name(const char* name, DType d) {
+  std::string n(name);
+  if (!n.empty() && n.back() == '_') n.pop_back();
+  if (!is_floating(d) && (n == "remainder" || n == "fmod")) n = "i" + n;
+  return n;
+}
+
 template <class F>
 Tensor numeric_binary(const char* name, const Tensor& out, const Tensor& a, const Tensor& b, F f) {
   TensorIterator it = binary_iter(name, out, a, b);
+  if (cuda::on_cuda(it)) {
+    cuda::launch_elementwise(it, cuda_op_name(name, it.common_dtype()));
+    return it.output();
+  }
   VT_DISPATCH_NUMERIC(it.common_dtype(), name, [&] { cpu_kernel<scalar_t>(it, f); });
   return it.output();
 }
 template <class F>
 Tensor float_binary(const char* name, const Tensor& out, const Tensor& a, const Tensor& b, F f) {
   TensorIterator it = binary_iter(name, out, a, b, true);
+  if (cuda::on_cuda(it)) {
+    cuda::launch_elementwise(it, cuda_op_name(name, it.common_dtype()));
+    return it.output();
+  }
   VT_DISPATCH_FLOATING(it.common_dtype(), name, [&] { cpu_kernel<scalar_t>(it, f); });
   return it.output();
 }
@@ -228,6 +264,12 @@ VT_FLOAT_BINARY(logaddexp, (std::isinf(x) && x == y) ? x : std::max(x, y) + std:
 
 Tensor pow_impl(const Tensor& out, const Tensor& a, const Tensor& b, const char* name) {
   TensorIterator it = binary_iter(name, out, a, b);
+  if (cuda::on_cuda(it)) {
+    VT_CHECK_TYPE(is_floating(it.common_dtype()), name, ": integer powers are not implemented on CUDA yet; "
+                  "use floating point tensors");
+    cuda::launch_elementwise(it, "pow");
+    return it.output();
+  }
   VT_DISPATCH_NUMERIC(it.common_dtype(), name, [&] {
     using M = opmath_t<scalar_t>;
     if (it.is_scalar(2) && std::is_floating_point_v<M>) {
@@ -244,7 +286,7 @@ Tensor pow_impl(const Tensor& out, const Tensor& a, const Tensor& b, const char*
 Tensor pow_k(const Tensor& a, const Tensor& b) { return pow_impl(Tensor(), a, b, "pow"); }
 Tensor pow_ik(const Tensor& a, const Tensor& b) { pow_impl(a, a, b, "pow_"); return a; }
 
-VT_REGISTER_KERNELS(CPU, m) {
+VT_REGISTER_KERNELS_ALL(m) {
 #define VT_REG_BOTH(name) m.impl(#name, &name##_k); m.impl(#name "_", &name##_ik);
   VT_REG_BOTH(add) VT_REG_BOTH(sub) VT_REG_BOTH(mul) VT_REG_BOTH(div) VT_REG_BOTH(floor_divide)
   VT_REG_BOTH(remainder) VT_REG_BOTH(fmod) VT_REG_BOTH(pow) VT_REG_BOTH(atan2) VT_REG_BOTH(hypot)

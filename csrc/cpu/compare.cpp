@@ -1,6 +1,7 @@
 // Comparisons, logical and bitwise ops on CPU. Comparisons compute in the promoted dtype, output bool.
 #include "cpu/cast.h"
 #include "cpu/loops.h"
+#include "cuda/elementwise.h"
 #include "dispatch/dispatcher.h"
 
 namespace vt {
@@ -11,6 +12,12 @@ template <class F>
 Tensor predicate_binary(const char* name, const Tensor& out, const Tensor& a, const Tensor& b, F f) {
   TensorIterator it = TensorIteratorConfig(name).add_output(out).add_input(a).add_input(b)
                           .output_dtype(out.defined() ? out.dtype() : DType::Bool).build();
+  if (cuda::on_cuda(it)) {
+    std::string op(name);
+    if (op.back() == '_') op.pop_back();
+    cuda::launch_elementwise(it, op);
+    return it.output();
+  }
   VT_DISPATCH_ALL(it.common_dtype(), name, [&] {
     using in_t = scalar_t;
     using M = opmath_t<in_t>;
@@ -50,6 +57,12 @@ Tensor bitwise_binary(const char* name, const Tensor& out, const Tensor& a, cons
   DType d = it.common_dtype();
   VT_CHECK_TYPE(is_integral(d, allow_bool), name, ": not implemented for '", dtype_name(d),
                 "' (needs integer", (allow_bool ? " or bool" : ""), " tensors)");
+  if (cuda::on_cuda(it)) {
+    std::string op(name);
+    if (op.back() == '_') op.pop_back();
+    cuda::launch_elementwise(it, op);
+    return it.output();
+  }
   VT_DISPATCH_INTEGRAL_AND_BOOL(d, name, [&] {
     cpu_kernel_raw<scalar_t, scalar_t>(it, [f](scalar_t x, scalar_t y) { return scalar_t(f(x, y)); });
   });
@@ -85,6 +98,11 @@ VT_BITWISE(bitwise_xor, x ^ y, true)
 
 Tensor shift_impl(const char* name, const Tensor& out, const Tensor& a, const Tensor& b, bool left) {
   TensorIterator it = TensorIteratorConfig(name).add_output(out).add_input(a).add_input(b).build();
+  if (cuda::on_cuda(it)) {
+    VT_CHECK_TYPE(is_integral(it.common_dtype(), false), name, ": needs integer tensors");
+    cuda::launch_elementwise(it, left ? "lshift" : "rshift");
+    return it.output();
+  }
   VT_DISPATCH_INTEGRAL(it.common_dtype(), name, [&] {
     if (left) cpu_kernel_raw<scalar_t, scalar_t>(it, [](scalar_t x, scalar_t y) { return shift_left(x, y); });
     else cpu_kernel_raw<scalar_t, scalar_t>(it, [](scalar_t x, scalar_t y) { return shift_right(x, y); });
@@ -96,7 +114,7 @@ Tensor lshift_ik(const Tensor& a, const Tensor& b) { shift_impl("bitwise_left_sh
 Tensor rshift_k(const Tensor& a, const Tensor& b) { return shift_impl("bitwise_right_shift", Tensor(), a, b, false); }
 Tensor rshift_ik(const Tensor& a, const Tensor& b) { shift_impl("bitwise_right_shift_", a, a, b, false); return a; }
 
-VT_REGISTER_KERNELS(CPU, m) {
+VT_REGISTER_KERNELS_ALL(m) {
 #define VT_REG_BOTH(name) m.impl(#name, &name##_k); m.impl(#name "_", &name##_ik);
   VT_REG_BOTH(eq) VT_REG_BOTH(ne) VT_REG_BOTH(lt) VT_REG_BOTH(le) VT_REG_BOTH(gt) VT_REG_BOTH(ge)
   VT_REG_BOTH(logical_and) VT_REG_BOTH(logical_or) VT_REG_BOTH(logical_xor)

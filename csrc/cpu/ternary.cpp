@@ -2,6 +2,7 @@
 #include <cmath>
 
 #include "cpu/loops.h"
+#include "cuda/elementwise.h"
 #include "dispatch/dispatcher.h"
 #include "ops/views.h"
 
@@ -19,6 +20,10 @@ Tensor where_k(const Tensor& cond, const Tensor& a, const Tensor& b) {
   Tensor y = b.is_wrapped_number() ? scalar_tensor(item(b), d) : to_dtype(b, d);
   TensorIterator it = TensorIteratorConfig("where").add_output(Tensor()).add_input(cond).add_input(x).add_input(y)
                           .promote_inputs(false).output_dtype(d).build();
+  if (cuda::on_cuda(it)) {
+    cuda::launch_elementwise(it, "where");
+    return it.output();
+  }
   VT_DISPATCH_ALL(d, "where", [&] {
     it.for_each([](char** p, const int64_t* s, int64_t n) {
       for (int64_t i = 0; i < n; i++) {
@@ -38,6 +43,12 @@ void masked_fill_into(const Tensor& self, const Tensor& mask, const Tensor& valu
   Scalar v = item(value);
   VT_CHECK_TYPE(is_floating(self.dtype()) || !v.is_float(), "masked_fill: value cannot be converted to type ",
                 dtype_name(self.dtype()), " without overflow");
+  if (self.device().is_cuda()) {  // out = where(mask, value, self)
+    TensorIterator it = TensorIteratorConfig("masked_fill_").add_output(self).add_input(self).add_input(mask)
+                            .promote_inputs(false).output_dtype(self.dtype()).build();
+    cuda::launch_elementwise(it, "masked_fill", {v.to_double()});
+    return;
+  }
   TensorIterator it = TensorIteratorConfig("masked_fill_").add_output(self).add_input(mask)
                           .promote_inputs(false).output_dtype(self.dtype()).build();
   VT_DISPATCH_ALL(self.dtype(), "masked_fill", [&] {
@@ -66,6 +77,10 @@ Tensor clamp_impl(const Tensor& out, const Tensor& self, const Tensor& lo, const
   if (lo.defined()) cfg.add_input(lo);
   if (hi.defined()) cfg.add_input(hi);
   TensorIterator it = cfg.build();
+  if (cuda::on_cuda(it)) {
+    cuda::launch_elementwise(it, lo.defined() && hi.defined() ? "clamp" : lo.defined() ? "clamp_min" : "clamp_max");
+    return it.output();
+  }
   VT_DISPATCH_NUMERIC(it.common_dtype(), name, [&] {
     using M = opmath_t<scalar_t>;
     auto clamp_lo = [](M x, M l) {
@@ -92,6 +107,10 @@ Tensor lerp_impl(const Tensor& out, const Tensor& self, const Tensor& end, const
   VT_CHECK_TYPE(is_floating(self.dtype()) && is_floating(end.dtype()), name,
                 ": expected floating point tensors, got ", dtype_name(self.dtype()), " and ", dtype_name(end.dtype()));
   TensorIterator it = TensorIteratorConfig(name).add_output(out).add_input(self).add_input(end).add_input(w).build();
+  if (cuda::on_cuda(it)) {
+    cuda::launch_elementwise(it, "lerp");
+    return it.output();
+  }
   VT_DISPATCH_FLOATING(it.common_dtype(), name, [&] {
     using M = opmath_t<scalar_t>;
     cpu_kernel<scalar_t>(it, [](M a, M b, M t) {
@@ -111,6 +130,10 @@ Tensor addc_impl(const Tensor& out, const Tensor& self, const Tensor& t1, const 
                 "floating point tensors");
   VT_CHECK_TYPE(!(is_integral(d, true) && value.is_float()), name,
                 ": for integral input tensors, argument value must not be a floating point number.");
+  if (cuda::on_cuda(it)) {
+    cuda::launch_elementwise(it, div ? "addcdiv" : "addcmul", {value.to_double()});
+    return it.output();
+  }
   VT_DISPATCH_NUMERIC(d, name, [&] {
     using M = opmath_t<scalar_t>;
     M v = value.to<M>();
@@ -124,7 +147,7 @@ Tensor addcmul_ik(const Tensor& s, const Tensor& a, const Tensor& b, Scalar v) {
 Tensor addcdiv_k(const Tensor& s, const Tensor& a, const Tensor& b, Scalar v) { return addc_impl(Tensor(), s, a, b, v, true, "addcdiv"); }
 Tensor addcdiv_ik(const Tensor& s, const Tensor& a, const Tensor& b, Scalar v) { addc_impl(s, s, a, b, v, true, "addcdiv_"); return s; }
 
-VT_REGISTER_KERNELS(CPU, m) {
+VT_REGISTER_KERNELS_ALL(m) {
   m.impl("where", &where_k);
 #define VT_REG_BOTH(name) m.impl(#name, &name##_k); m.impl(#name "_", &name##_ik);
   VT_REG_BOTH(masked_fill) VT_REG_BOTH(clamp) VT_REG_BOTH(lerp) VT_REG_BOTH(addcmul) VT_REG_BOTH(addcdiv)

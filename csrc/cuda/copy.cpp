@@ -1,5 +1,6 @@
 #include "cuda/copy.h"
 
+#include "cuda/elementwise.h"
 #include "cuda/stream.h"
 #include "dispatch/dispatcher.h"
 #include "ops/views.h"
@@ -10,14 +11,28 @@ namespace {
 
 bool dense(const Tensor& t) { return t.is_contiguous(); }
 
-[[noreturn]] void need_kernels(const char* what) {
-  VT_THROW(NotImplementedError, "copy_: ", what, " needs the CUDA elementwise kernels, which this build does not ",
-           "have yet; make the tensors contiguous and of one dtype, or copy through the CPU");
-}
-
 void memcpy_async(void* dst, const void* src, size_t n, const Stream& s) {
   if (!n) return;
   VT_CU(cuMemcpyAsync(CUdeviceptr(uintptr_t(dst)), CUdeviceptr(uintptr_t(src)), n, s.handle));
+}
+
+// dst = src on one device: the copy engine for dense same-dtype tensors, else the elementwise copy kernel
+// (any strides, any dtype conversion).
+void copy_on_device(const Tensor& dst, const Tensor& src, const Stream& s) {
+  if (dst.dtype() == src.dtype() && dense(dst) && dense(src)) {
+    memcpy_async(dst.data(), src.data(), size_t(dst.numel()) * dst.itemsize(), s);
+    return;
+  }
+  TensorIterator it = TensorIteratorConfig("copy_").add_output(dst).add_input(src).promote_inputs(false)
+                          .output_dtype(dst.dtype()).build();
+  launch_elementwise(it, "copy");
+}
+
+Tensor dense_on_device(const Tensor& t, const Stream& s) {
+  if (dense(t)) return t;
+  Tensor out = empty(t.sizes(), t.dtype(), t.device());
+  copy_on_device(out, t, s);
+  return out;
 }
 
 }  // namespace
@@ -30,35 +45,36 @@ void copy_between(const Tensor& dst, const Tensor& src_in, bool non_blocking) {
   int dev = dd.is_cuda() ? dd.index : sd.index;
   activate(dev);
   Stream s = current_stream(dev);
-  size_t nbytes = size_t(dst.numel()) * dst.itemsize();
-  if (dd.is_cuda() && sd.is_cpu()) {  // host -> device: convert on the host, then one transfer
+  if (dd.is_cuda() && sd.is_cpu()) {  // host -> device: convert on the host, one transfer, then lay out
     Tensor src = contiguous(to_dtype(src_in, dst.dtype()));
-    if (!dense(dst)) need_kernels("writing into a non-contiguous CUDA tensor");
-    memcpy_async(dst.data(), src.data(), nbytes, s);
+    Tensor landing = dense(dst) ? dst : empty(dst.sizes(), dst.dtype(), dd);
+    memcpy_async(landing.data(), src.data(), size_t(src.numel()) * src.itemsize(), s);
+    if (!landing.is_same(dst)) copy_on_device(dst, landing, s);
     if (!non_blocking) s.synchronize();  // the host buffer may be freed as soon as we return
     return;
   }
-  if (dd.is_cpu() && sd.is_cuda()) {  // device -> host: one transfer into host memory, then convert there
-    if (!dense(src_in)) need_kernels("reading a non-contiguous CUDA tensor");
-    bool direct = dense(dst) && dst.dtype() == src_in.dtype();
-    Tensor staging = direct ? dst : empty(src_in.sizes(), src_in.dtype());
-    memcpy_async(staging.data(), src_in.data(), size_t(src_in.numel()) * src_in.itemsize(), s);
+  if (dd.is_cpu() && sd.is_cuda()) {  // device -> host: dense on the device, one transfer, convert on host
+    Tensor src = dense_on_device(src_in, s);
+    bool direct = dense(dst) && dst.dtype() == src.dtype();
+    Tensor staging = direct ? dst : empty(src.sizes(), src.dtype());
+    memcpy_async(staging.data(), src.data(), size_t(src.numel()) * src.itemsize(), s);
     if (!non_blocking || !direct) s.synchronize();
     if (!direct) copy_(dst, staging);
     return;
   }
-  // device -> device
-  if (dst.dtype() != src_in.dtype() || !dense(dst) || !dense(src_in))
-    need_kernels("a CUDA copy with a dtype change or a non-contiguous layout");
   if (dd == sd) {
-    memcpy_async(dst.data(), src_in.data(), nbytes, s);
-  } else {
-    // Different devices: the copy is ordered after work on both sides (the source's current stream too).
-    Event ready;
-    ready.record(current_stream(sd.index));
-    ready.wait(s);
-    memcpy_async(dst.data(), src_in.data(), nbytes, s);  // UVA: the driver routes peer or host-staged
+    copy_on_device(dst, src_in, s);
+    return;
   }
+  // Different devices: ordered after work on both sides; the driver routes peer (or host-staged) copies.
+  Event ready;
+  ready.record(current_stream(sd.index));
+  ready.wait(s);
+  Tensor src = dst.dtype() == src_in.dtype() ? src_in : to_dtype(src_in, dst.dtype());
+  Tensor landing = dense(dst) ? dst : empty(dst.sizes(), dst.dtype(), dd);
+  memcpy_async(landing.data(), dense_on_device(src, current_stream(sd.index)).data(),
+               size_t(dst.numel()) * dst.itemsize(), s);
+  if (!landing.is_same(dst)) copy_on_device(dst, landing, s);
 }
 
 namespace {
@@ -73,7 +89,7 @@ Tensor to_copy_cuda(const Tensor& self, std::optional<DType> dtype, std::optiona
   Device d = device.value_or(self.device());
   if (d.is_cuda()) d.index = int16_t(resolve(d.index));
   Tensor out = empty(self.sizes(), dtype.value_or(self.dtype()), d);
-  copy_between(out, self.is_contiguous() || d.is_cpu() ? self : contiguous(self), non_blocking);
+  copy_between(out, self, non_blocking);
   return out;
 }
 
@@ -92,8 +108,17 @@ Tensor zeros_cuda(IntArrayRef size, std::optional<DType> dtype, std::optional<De
   return t;
 }
 
+Tensor fill_cuda(const Tensor& self, const Tensor& value) {
+  VT_CHECK_VALUE(value.dim() == 0, "fill_ only supports 0-dimension value tensor but got tensor with ",
+                 value.dim(), " dimensions");
+  Scalar v = item(value.device().is_cpu() ? value : to_copy_cuda(value, std::nullopt, Device(), false));
+  TensorIterator it = TensorIteratorConfig("fill_").add_output(self).output_dtype(self.dtype()).build();
+  launch_elementwise(it, "fill", {v.to_double()});
+  return self;
+}
+
 Tensor zero_cuda(const Tensor& self) {
-  if (!self.is_contiguous()) need_kernels("zero_ of a non-contiguous CUDA tensor");
+  if (!self.is_contiguous()) return fill_cuda(self, wrap_number(Scalar(int64_t(0))));
   if (self.numel()) {
     activate(self.device().index);
     VT_CU(cuMemsetD8Async(CUdeviceptr(uintptr_t(self.data())), 0, size_t(self.numel()) * self.itemsize(),
@@ -108,6 +133,7 @@ VT_REGISTER_KERNELS(CUDA, m) {
   m.impl("empty", &empty_cuda);
   m.impl("zeros", &zeros_cuda);
   m.impl("zero_", &zero_cuda);
+  m.impl("fill_", &fill_cuda);
 }
 
 }  // namespace

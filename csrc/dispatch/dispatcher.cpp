@@ -185,9 +185,9 @@ std::vector<std::string>& reg_errors() {
 }
 }  // namespace
 
-KernelRegistrar::KernelRegistrar(DispatchKey key, void (*fn)(KernelRegistry&), const char* file) {
+KernelRegistrar::KernelRegistrar(std::vector<DispatchKey> keys, void (*fn)(KernelRegistry&), const char* file) {
   try {
-    KernelRegistry r(key);
+    KernelRegistry r(std::move(keys));
     fn(r);
   } catch (const std::exception& e) {
     std::lock_guard<std::mutex> g(g_reg_err_mu);

@@ -253,31 +253,35 @@ class TypedOp<R(A...)> {
 // ---- kernel registration from C++ files -----------------------------------------------------------
 class KernelRegistry {
  public:
-  explicit KernelRegistry(DispatchKey key) : key_(key) {}
+  explicit KernelRegistry(std::vector<DispatchKey> keys) : keys_(std::move(keys)) {}
   template <class R, class... A>
   KernelRegistry& impl(const char* name, R (*fn)(A...)) {
     const OpEntry& op = Dispatcher::get().op(name);
     check_signature(op.schema(), arg_types_of<R, A...>(), RetTraits<R>::types(), "kernel registration");
-    Dispatcher::get().register_kernel(op, key_, KernelFunction::from(fn));
+    for (DispatchKey k : keys_) Dispatcher::get().register_kernel(op, k, KernelFunction::from(fn));
     return *this;
   }
 
  private:
-  DispatchKey key_;
+  std::vector<DispatchKey> keys_;
 };
 // Registration runs at load time; a failure is recorded (and raised at import) instead of aborting.
 struct KernelRegistrar {
-  KernelRegistrar(DispatchKey key, void (*fn)(KernelRegistry&), const char* file);
+  KernelRegistrar(std::vector<DispatchKey> keys, void (*fn)(KernelRegistry&), const char* file);
 };
 std::vector<std::string> registration_errors();
 
 #define VT_CONCAT_(a, b) a##b
 #define VT_CONCAT(a, b) VT_CONCAT_(a, b)
-#define VT_REGISTER_KERNELS(KEY, m)                                                              \
+#define VT_REGISTER_KERNELS_FOR(KEYS, m)                                                         \
   static void VT_CONCAT(vt_register_, __LINE__)(::vt::KernelRegistry&);                          \
   static ::vt::KernelRegistrar VT_CONCAT(vt_registrar_, __LINE__)(                               \
-      ::vt::DispatchKey::KEY, VT_CONCAT(vt_register_, __LINE__), __FILE__);                      \
+      KEYS, VT_CONCAT(vt_register_, __LINE__), __FILE__);                                        \
   static void VT_CONCAT(vt_register_, __LINE__)(::vt::KernelRegistry & m)
+#define VT_REGISTER_KERNELS(KEY, m) VT_REGISTER_KERNELS_FOR({::vt::DispatchKey::KEY}, m)
+// Kernels whose body handles both devices (the iterator is device-generic; the loop branches on device).
+#define VT_REGISTER_KERNELS_ALL(m) \
+  VT_REGISTER_KERNELS_FOR((std::vector<::vt::DispatchKey>{::vt::DispatchKey::CPU, ::vt::DispatchKey::CUDA}), m)
 
 // ---- C++ type <-> schema type ------------------------------------------------------------------------
 #define VT_ARG_TRAIT(T, AT, OPT) \

@@ -3,7 +3,10 @@
 #include <nanobind/stl/pair.h>
 #include <nanobind/stl/string.h>
 
+#include <nanobind/stl/vector.h>
+
 #include "cuda/allocator.h"
+#include "cuda/kernel_library.h"
 #include "python/common.h"
 
 namespace vt::py {
@@ -124,6 +127,32 @@ void bind_cuda(nb::module_& m) {
   c.def("empty_cache", &cuda_empty_cache, nb::arg("device") = -1);
   c.def("reset_peak_memory_stats", &cuda_reset_peak_stats, nb::arg("device") = -1);
   c.def("set_per_process_memory_fraction", &set_memory_fraction, nb::arg("fraction"), nb::arg("device") = -1);
+
+  // The kernel library: Python compiles (vibetensor.kernels), C++ loads and launches.
+  c.def("register_kernel", [](const std::string& key, const std::string& name, nb::bytes cubin, int num_warps,
+                              int shared_bytes, int trailing_null_ptrs) {
+    KernelSpec s;
+    s.key = key;
+    s.name = name;
+    s.cubin.assign(cubin.c_str(), cubin.size());
+    s.num_warps = num_warps;
+    s.shared_bytes = shared_bytes;
+    s.trailing_null_ptrs = trailing_null_ptrs;
+    register_kernel(std::move(s));
+  });
+  c.def("set_compile_hook", [](nb::object fn) {
+    static nb::handle hook;  // kept for the process (see module.cpp on static Python objects)
+    hook = fn.release();
+    set_compile_hook([](const std::string& key) {
+      nb::gil_scoped_acquire g;
+      try {
+        hook(key);
+      } catch (nb::python_error& e) {  // carried as a C++ error: the GIL may be released further up
+        throw Error("compiling GPU kernel '" + key + "' failed: " + e.what());
+      }
+    });
+  });
+  c.def("kernel_keys", &kernel_keys);
 
   nb::class_<Tensor> cls = nb::borrow<nb::class_<Tensor>>(tensor_type());
   cls.def("record_stream", [](const Tensor& t, const Stream& s) {

@@ -1,0 +1,54 @@
+#include "cuda/elementwise.h"
+
+#include "cuda/kernel_library.h"
+
+namespace vt::cuda {
+
+namespace {
+constexpr int64_t kBlock = 1024;  // elements per program; the generator uses the same constant
+
+// 'c': dense along the single iteration dim, 's': the same element everywhere (a broadcast scalar).
+char flat_kind(const TensorIterator& it, int i) {
+  if (it.is_scalar(i)) return 's';
+  if (it.ndim() <= 1 && it.operand(i).strides[0] == int64_t(itemsize(it.dtype(i)))) return 'c';
+  return 'g';
+}
+}  // namespace
+
+void launch_elementwise(TensorIterator& it, std::string_view op, std::initializer_list<double> params) {
+  VT_CHECK(it.noutputs() == 1, "launch_elementwise: expected one output, got ", it.noutputs());
+  int nt = it.ntensors();
+  if (it.numel() > 0) {
+    std::string layout = "c";
+    bool flat = flat_kind(it, 0) == 'c' || it.numel() == 1;
+    for (int i = 1; i < nt && flat; i++) {
+      char k = flat_kind(it, i);
+      if (k == 'g') flat = false;
+      layout += k;
+    }
+    int nd = it.ndim();
+    if (!flat) layout = "g" + std::to_string(nd);
+    std::string key = "ew|" + std::string(op) + "|";
+    for (int i = 1; i < nt; i++) key += std::string(i > 1 ? "," : "") + dtype_name(it.dtype(i));
+    key += "|" + std::string(dtype_name(it.dtype(0))) + "|" + layout + "|" + std::to_string(params.size());
+    const Kernel& k = kernel(key);
+
+    std::vector<KernelArg> args;
+    for (int i = 0; i < nt; i++) args.push_back(KernelArg::ptr(it.operand(i).data));
+    args.push_back(KernelArg::i64v(it.numel()));
+    for (double p : params) args.push_back(KernelArg::f64v(p));
+    if (!flat) {
+      for (int d = 0; d < nd; d++) args.push_back(KernelArg::i64v(it.shape()[d]));
+      for (int i = 0; i < nt; i++)
+        for (int d = 0; d < nd; d++)
+          args.push_back(KernelArg::i64v(it.operand(i).strides[d] / int64_t(itemsize(it.dtype(i)))));
+    }
+    int device = it.output().device().index;
+    int64_t blocks = (it.numel() + kBlock - 1) / kBlock;
+    VT_CHECK(blocks < (int64_t(1) << 31), "elementwise: tensor too large for one launch (", it.numel(), " elements)");
+    k.launch(uint32_t(blocks), 1, 1, args, current_stream(device));
+  }
+  it.finish();
+}
+
+}  // namespace vt::cuda

@@ -1,0 +1,59 @@
+// Compiled GPU kernels (cubins from Triton or CuTe DSL), loaded per device and launched from C++.
+//
+// Kernels are registered under a key naming the specialisation ("unary/exp/float32/contig"). A CUDA op looks
+// its kernel up and launches it with cuLaunchKernel: no Python on the hot path. The first time a key is
+// missing, the compile hook (set by vibetensor.kernels, in Python) compiles and registers it, once.
+#pragma once
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cuda/stream.h"
+
+namespace vt::cuda {
+
+struct KernelArg {  // one launch argument, held by value
+  enum class Kind : uint8_t { Ptr, I32, I64, F32, F64 } kind;
+  union { uint64_t u; int32_t i32; int64_t i64; float f32; double f64; };
+  static KernelArg ptr(const void* p) { KernelArg a{Kind::Ptr}; a.u = uint64_t(uintptr_t(p)); return a; }
+  static KernelArg i32v(int32_t v) { KernelArg a{Kind::I32}; a.i32 = v; return a; }
+  static KernelArg i64v(int64_t v) { KernelArg a{Kind::I64}; a.i64 = v; return a; }
+  static KernelArg f32v(float v) { KernelArg a{Kind::F32}; a.f32 = v; return a; }
+  static KernelArg f64v(double v) { KernelArg a{Kind::F64}; a.f64 = v; return a; }
+};
+
+struct KernelSpec {
+  std::string key, name;       // registry key; the cubin's entry point
+  std::string cubin;           // the compiled image
+  int num_warps = 4;
+  int shared_bytes = 0;        // dynamic shared memory per block
+  int trailing_null_ptrs = 0;  // scratch pointers newer Triton appends to every kernel (passed as null)
+};
+
+class Kernel {
+ public:
+  explicit Kernel(KernelSpec spec) : spec_(std::move(spec)) {}
+  const KernelSpec& spec() const { return spec_; }
+  // grid in blocks; args as declared by the kernel (the trailing scratch pointers are added here).
+  void launch(uint32_t gx, uint32_t gy, uint32_t gz, const std::vector<KernelArg>& args, const Stream& s) const;
+
+ private:
+  static constexpr int kMaxDevices = 64;
+  CUfunction function(int device) const;
+  KernelSpec spec_;
+  mutable std::array<std::atomic<CUfunction>, kMaxDevices> functions_{};  // per device, loaded on first use
+  mutable std::array<CUmodule, kMaxDevices> modules_{};
+};
+
+// Looks a kernel up by key, compiling it through the hook the first time. Throws if it cannot be had.
+const Kernel& kernel(const std::string& key);
+const Kernel* find_kernel(const std::string& key);
+void register_kernel(KernelSpec spec);
+using CompileHook = void (*)(const std::string& key);  // must call register_kernel(key ...) or throw
+void set_compile_hook(CompileHook hook);
+std::vector<std::string> kernel_keys();
+
+}  // namespace vt::cuda

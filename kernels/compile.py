@@ -1,0 +1,43 @@
+"""Compiling generated Triton kernels to cubins for the current GPU and registering them with the core.
+
+The core asks for a kernel by key the first time it needs it (csrc/cuda/kernel_library.h); from then on it
+launches the cubin itself. Triton caches compiled kernels on disk (~/.triton/cache), so a key compiles once
+per machine.
+"""
+from .. import _C
+from .cache import cache_dir
+from .triton import elementwise
+
+GENERATORS = {"ew": elementwise}
+
+
+def trailing_scratch_pointers(metadata):
+    """Triton appends scratch pointers to every kernel's parameters (global, then profile scratch)."""
+    n = sum(1 for f in ("global_scratch_size", "profile_scratch_size") if hasattr(metadata, f))
+    if getattr(metadata, "global_scratch_size", 0):
+        raise RuntimeError(f"kernel {metadata.name} needs {metadata.global_scratch_size} bytes of global scratch, "
+                           "which the native launcher does not provide")
+    return n
+
+
+def compile_key(key):
+    import triton
+    from triton.backends.compiler import GPUTarget
+    from triton.compiler import ASTSource
+
+    gen = GENERATORS.get(key.split("|", 1)[0])
+    if gen is None:
+        raise KeyError(f"no kernel generator for key {key!r}")
+    fn, signature, constexprs = gen.load(key, cache_dir())
+    props = _C._cuda.device_properties(_C._cuda.current_device())
+    target = GPUTarget("cuda", props["major"] * 10 + props["minor"], 32)
+    ck = triton.compile(ASTSource(fn=fn, signature=signature, constexprs=constexprs), target=target,
+                        options={"num_warps": gen.NUM_WARPS})
+    md = ck.metadata
+    _C._cuda.register_kernel(key, md.name, ck.asm["cubin"], md.num_warps, md.shared, trailing_scratch_pointers(md))
+
+
+def install():
+    """Lets the core compile missing kernels on demand (a no-op without a GPU)."""
+    if _C._cuda.is_available():
+        _C._cuda.set_compile_hook(compile_key)

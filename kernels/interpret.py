@@ -1,0 +1,154 @@
+"""Running the generated Triton kernels on CPU tensors with Triton's interpreter (CI has no GPU).
+
+The interpreter wants torch-like tensor arguments; InterpreterArg gives a vibetensor CPU tensor the few
+methods it calls (data_ptr, dtype, untyped_storage, storage_offset, size, stride, new_empty, set_), all
+answering for the same memory, so kernels read and write the tensor in place.
+"""
+from .. import _C
+
+
+class _Storage:
+    def __init__(self, ptr):
+        self._ptr = ptr
+
+    def data_ptr(self):
+        return self._ptr
+
+    def cpu(self):
+        return self
+
+    def copy_(self, other):  # the interpreter worked on this very memory: nothing to copy back
+        return self
+
+
+class InterpreterArg:
+    def __init__(self, t):
+        if t.device.type != "cpu":
+            raise ValueError("the Triton interpreter runs on CPU tensors")
+        self.t = t
+        self.dtype = t.dtype  # str() gives "vibetensor.float32": Triton keeps the part after the dot
+
+    def data_ptr(self):
+        return self.t.data_ptr()
+
+    def untyped_storage(self):
+        return _Storage(self.t.untyped_storage_ptr())
+
+    def storage_offset(self):
+        return self.t.storage_offset()
+
+    def size(self):
+        return tuple(self.t.shape)
+
+    def stride(self):
+        return tuple(self.t.stride())
+
+    def new_empty(self, *args, **kwargs):
+        return InterpreterArg(self.t)
+
+    def set_(self, storage, offset, size, stride):
+        return self
+
+
+def interpreted(jit_fn):
+    """The interpreter's version of a @triton.jit function, whatever TRITON_INTERPRET said at decoration;
+    extern libdevice calls in its module go to numpy."""
+    import sys
+
+    from triton.runtime.interpreter import InterpretedFunction
+    fn = jit_fn if isinstance(jit_fn, InterpretedFunction) else InterpretedFunction(jit_fn.fn)
+    module = sys.modules.get(fn.fn.__module__)
+    if module is not None and hasattr(module, "libdevice"):
+        interpreter_module_globals(module)
+    return fn
+
+
+def wrap(x):
+    """A launch argument as the interpreter should see it: tensors wrapped, and Python floats as the fp64
+    scalars a compiled kernel receives (the interpreter would otherwise pass a bare float)."""
+    if isinstance(x, _C.TensorBase):
+        return InterpreterArg(x)
+    if isinstance(x, float):
+        import numpy as np
+        import triton.language as tl
+        from triton.runtime.interpreter import TensorHandle
+        return tl.tensor(TensorHandle(np.array([x], dtype=np.float64), tl.float64), tl.float64)
+    return x
+
+
+class _NumpyLibdevice:
+    """libdevice for the interpreter (which cannot run extern device functions): numpy on the block data."""
+
+    _UNARY = {"tanh": "tanh", "log1p": "log1p", "expm1": "expm1", "asin": "arcsin", "acos": "arccos",
+              "atan": "arctan", "sinh": "sinh", "cosh": "cosh", "asinh": "arcsinh", "acosh": "arccosh",
+              "atanh": "arctanh", "tan": "tan", "log10": "log10", "trunc": "trunc", "nearbyint": "rint",
+              "rint": "rint"}
+    _BINARY = {"pow": "power", "atan2": "arctan2", "hypot": "hypot", "fmod": "fmod", "copysign": "copysign"}
+
+    def __getattr__(self, name):
+        import math
+
+        import numpy as np
+        if name in self._UNARY:
+            fn = getattr(np, self._UNARY[name])
+        elif name in self._BINARY:
+            fn = getattr(np, self._BINARY[name])
+        elif name in ("erfc", "lgamma", "erfinv"):
+            if name == "erfinv":
+                from scipy.special import erfinv as fn  # only the interpreter tests need it
+            else:
+                scalar = getattr(math, name)
+
+                def total(v):  # masked-off lanes hold arbitrary values: never raise on them
+                    try:
+                        return scalar(v)
+                    except (ValueError, OverflowError):
+                        return math.inf
+                fn = np.vectorize(total, otypes=[np.float64])
+        else:
+            raise AttributeError(f"libdevice.{name} has no interpreter implementation")
+
+        def apply(*xs):
+            import triton.language as tl
+            from triton.runtime.interpreter import TensorHandle
+            first = xs[0]
+            with np.errstate(all="ignore"):  # masked-off lanes hold arbitrary values
+                data = fn(*[x.handle.data for x in xs]).astype(first.handle.data.dtype)
+            return tl.tensor(TensorHandle(data, first.handle.dtype), first.type)
+
+        return apply
+
+
+def interpreter_module_globals(module):
+    """Points a generated kernel module's `libdevice` at the numpy stand-in, for interpreted runs."""
+    module.libdevice = _NumpyLibdevice()
+
+
+def run_elementwise(op, out, inputs, params=()):
+    """Runs the generated elementwise kernel for `op` on CPU tensors through the interpreter, building the
+    key and arguments the way the native launcher does (without its dim coalescing)."""
+    from .cache import cache_dir
+    from .triton import elementwise as ew
+    shape = tuple(out.shape)
+    inputs = [t if tuple(t.shape) == shape else t.expand(shape) for t in inputs]
+    n = out.numel()
+
+    def kind(t):
+        if all(s == 0 for s in t.stride()) or t.numel() == 1:
+            return "s"
+        return "c" if t.dim() == 1 and t.stride()[0] == 1 else "g"
+
+    kinds = [kind(t) for t in inputs]
+    flat = (out.dim() <= 1 and (out.numel() <= 1 or out.stride()[0] == 1)) and "g" not in kinds
+    layout = "c" + "".join(kinds) if flat else f"g{out.dim()}"
+    key = "|".join(["ew", op, ",".join(t.dtype.name for t in inputs), out.dtype.name, layout, str(len(params))])
+    fn, _, _ = ew.load(key, cache_dir())
+    args = [out, *inputs, n, *[float(p) for p in params]]
+    if not flat:
+        dims = list(reversed(shape))  # innermost first, as the native iterator orders them
+        args += dims
+        for t in [out, *inputs]:
+            args += list(reversed(t.stride()))
+    grid = (max(1, (n + ew.BLOCK - 1) // ew.BLOCK),)
+    interpreted(fn)[grid](*[wrap(a) for a in args], BLOCK=ew.BLOCK)
+    return out

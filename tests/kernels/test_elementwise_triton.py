@@ -1,0 +1,183 @@
+"""The generated elementwise Triton kernels, run by Triton's interpreter on CPU tensors against numpy.
+
+The same generator feeds the GPU (kernels/compile.py); here every expression, layout and dtype conversion
+is checked without one.
+"""
+import math
+
+import numpy as np
+import pytest
+
+import vibetensor as vt
+from vibetensor.kernels import interpret
+from vibetensor.kernels.triton import elementwise as ew
+from helpers import random_array, rng
+
+triton = pytest.importorskip("triton")
+
+erf = np.vectorize(math.erf)
+# op -> (numpy reference on float64 inputs, domain of the inputs, params)
+FLOAT_REFS = {
+    "exp": (np.exp, "any", ()), "exp2": (np.exp2, "any", ()), "expm1": (np.expm1, "any", ()),
+    "log": (np.log, "pos", ()), "log2": (np.log2, "pos", ()), "log10": (np.log10, "pos", ()),
+    "log1p": (np.log1p, "pos", ()), "sqrt": (np.sqrt, "pos", ()), "rsqrt": (lambda x: 1 / np.sqrt(x), "pos", ()),
+    "sin": (np.sin, "any", ()), "cos": (np.cos, "any", ()), "tan": (np.tan, "unit", ()),
+    "asin": (np.arcsin, "unit", ()), "acos": (np.arccos, "unit", ()), "atan": (np.arctan, "any", ()),
+    "sinh": (np.sinh, "any", ()), "cosh": (np.cosh, "any", ()), "tanh": (np.tanh, "any", ()),
+    "asinh": (np.arcsinh, "any", ()), "acosh": (np.arccosh, "ge1", ()), "atanh": (np.arctanh, "unit", ()),
+    "erf": (erf, "any", ()), "erfc": (np.vectorize(math.erfc), "any", ()),
+    "lgamma": (np.vectorize(math.lgamma), "pos", ()), "sigmoid": (lambda x: 1 / (1 + np.exp(-x)), "any", ()),
+    "reciprocal": (lambda x: 1 / x, "any", ()), "silu": (lambda x: x / (1 + np.exp(-x)), "any", ()),
+    "mish": (lambda x: x * np.tanh(np.log1p(np.exp(x))), "any", ()),
+    "gelu": (lambda x: 0.5 * x * (1 + erf(x / math.sqrt(2))), "any", ()),
+    "gelu_tanh": (lambda x: 0.5 * x * (1 + np.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x**3))), "any", ()),
+    "softplus": (lambda x: np.where(2 * x > 3, x, np.log1p(np.exp(2 * x)) / 2), "any", (2.0, 3.0)),
+    "elu": (lambda x: np.where(x > 0, x, 0.5 * np.expm1(x)), "any", (0.5,)),
+    "leaky_relu": (lambda x: np.where(x > 0, x, 0.1 * x), "any", (0.1,)),
+    "hardtanh": (lambda x: np.clip(x, -1, 1.5), "any", (-1.0, 1.5)),
+    "neg": (np.negative, "any", ()), "abs": (np.abs, "any", ()), "square": (np.square, "any", ()),
+    "relu": (lambda x: np.maximum(x, 0), "any", ()), "sign": (np.sign, "any", ()), "floor": (np.floor, "any", ()),
+    "ceil": (np.ceil, "any", ()), "trunc": (np.trunc, "any", ()), "frac": (lambda x: x - np.trunc(x), "any", ()),
+    "round": (np.rint, "any", ()), "copy": (lambda x: x, "any", ()),
+}
+BINARY_REFS = {
+    "add": (lambda a, b: a + 2.5 * b, (2.5,)), "add1": (np.add, ()), "sub": (lambda a, b: a - 0.5 * b, (0.5,)),
+    "mul": (np.multiply, ()), "div": (np.divide, ()), "div_trunc": (lambda a, b: np.trunc(a / b), ()),
+    "div_floor": (lambda a, b: np.floor(a / b), ()), "remainder": (np.mod, ()), "fmod": (np.fmod, ()),
+    "pow": (np.power, ()), "atan2": (np.arctan2, ()), "maximum": (np.maximum, ()),
+    "minimum": (np.minimum, ()), "fmax": (np.fmax, ()), "fmin": (np.fmin, ()), "hypot": (np.hypot, ()),
+    "copysign": (np.copysign, ()), "logaddexp": (np.logaddexp, ()),
+}
+COMPARE_REFS = {"eq": np.equal, "ne": np.not_equal, "lt": np.less, "le": np.less_equal, "gt": np.greater,
+                "ge": np.greater_equal, "logical_and": np.logical_and, "logical_or": np.logical_or,
+                "logical_xor": np.logical_xor}
+
+
+def domain(name, shape, gen):
+    if name == "pos":
+        return random_array(shape, vt.float64, gen, positive=True)
+    if name == "unit":
+        return random_array(shape, vt.float64, gen, low=-0.9, high=0.9)
+    if name == "ge1":
+        return random_array(shape, vt.float64, gen, low=1.1, high=4)
+    return random_array(shape, vt.float64, gen)
+
+
+def test_every_expression_has_a_test():
+    tested = set(FLOAT_REFS) | set(BINARY_REFS) | set(COMPARE_REFS) | {
+        "fill", "isnan", "isinf", "isfinite", "logical_not", "bitwise_not", "round_decimals", "erfinv", "where",
+        "masked_fill", "clamp", "clamp_min", "clamp_max", "lerp", "addcmul", "addcdiv", "xlogy", "bool_add",
+        "idiv_trunc", "idiv_floor", "iremainder", "ifmod", "bitwise_and", "bitwise_or", "bitwise_xor", "lshift",
+        "rshift"}
+    assert set(ew.OPS) <= tested, sorted(set(ew.OPS) - tested)
+
+
+@pytest.mark.parametrize("op", sorted(FLOAT_REFS))
+@pytest.mark.parametrize("dtype", [vt.float32, vt.bfloat16])
+def test_unary(op, dtype):
+    ref, dom, params = FLOAT_REFS[op]
+    a = domain(dom, (37,), rng())
+    x = vt.tensor(a).to(dtype)
+    out = vt.empty(37, dtype=dtype)
+    interpret.run_elementwise(op, out, [x], params)
+    expect = ref(x.to(vt.float64).numpy())
+    tol = 1e-5 if dtype == vt.float32 else 2e-2
+    np.testing.assert_allclose(out.to(vt.float64).numpy(), expect, rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("op", sorted(BINARY_REFS))
+def test_binary_layouts(op):
+    ref, params = BINARY_REFS[op]
+    gen = rng()
+    a = random_array((4, 6), vt.float32, gen, positive=op == "pow")
+    b = random_array((4, 6), vt.float32, gen, positive=op in ("pow", "div_floor", "div_trunc", "remainder", "fmod"))
+    x, y = vt.tensor(a, dtype=vt.float32), vt.tensor(b, dtype=vt.float32)
+    cases = [
+        (x.reshape(-1), y.reshape(-1), ref(a, b).reshape(-1)),          # contiguous
+        (x.reshape(-1), y[0, :1].reshape(()), ref(a, b[0, 0]).reshape(-1)),  # tensor with a scalar
+        (x.t(), y.t(), ref(a, b).T),                                     # general strides
+        (x[:, ::2], y[:, 1::2], ref(a[:, ::2], b[:, 1::2])),
+    ]
+    for xi, yi, expect in cases:
+        out = vt.empty(*expect.shape)
+        interpret.run_elementwise(op, out, [xi, yi], params)
+        np.testing.assert_allclose(out.numpy(), expect, rtol=2e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("op", sorted(COMPARE_REFS))
+def test_comparisons(op):
+    gen = rng()
+    a = gen.integers(-3, 3, size=20).astype(np.float32)
+    b = gen.integers(-3, 3, size=20).astype(np.float32)
+    out = vt.empty(20, dtype=vt.bool)
+    interpret.run_elementwise(op, out, [vt.tensor(a), vt.tensor(b)])
+    assert out.tolist() == COMPARE_REFS[op](a, b).tolist()
+
+
+def test_integer_division_and_remainders_follow_python():
+    a = np.array([7, -7, 7, -7, 6, 0], np.int64)
+    b = np.array([2, 2, -2, -2, 3, 5], np.int64)
+    x, y = vt.tensor(a), vt.tensor(b)
+    for op, ref in [("idiv_floor", np.floor_divide), ("iremainder", np.mod),
+                    ("idiv_trunc", lambda p, q: np.trunc(p / q).astype(np.int64)),
+                    ("ifmod", np.fmod)]:
+        out = vt.empty(6, dtype=vt.int64)
+        interpret.run_elementwise(op, out, [x, y])
+        assert out.tolist() == ref(a, b).tolist(), op
+
+
+def test_predicates_bitwise_and_ternaries():
+    v = vt.tensor([float("nan"), float("inf"), -1.0, 0.0])
+    for op, expect in [("isnan", [True, False, False, False]), ("isinf", [False, True, False, False]),
+                       ("isfinite", [False, False, True, True]), ("logical_not", [False, False, False, True])]:
+        out = vt.empty(4, dtype=vt.bool)
+        interpret.run_elementwise(op, out, [v])
+        assert out.tolist() == expect, op
+    i, j = vt.tensor([12, 10, -3], dtype=vt.int32), vt.tensor([10, 3, 1], dtype=vt.int32)
+    for op, ref in [("bitwise_and", np.bitwise_and), ("bitwise_or", np.bitwise_or), ("bitwise_xor", np.bitwise_xor),
+                    ("lshift", np.left_shift), ("rshift", np.right_shift)]:
+        out = vt.empty(3, dtype=vt.int32)
+        interpret.run_elementwise(op, out, [i, j])
+        assert out.tolist() == ref(i.numpy(), j.numpy()).tolist(), op
+    out = vt.empty(3, dtype=vt.int32)
+    interpret.run_elementwise("bitwise_not", out, [i])
+    assert out.tolist() == (~i.numpy()).tolist()
+    c = vt.tensor([True, False, True])
+    a, b = vt.tensor([1.0, 2.0, 3.0]), vt.tensor([-1.0, -2.0, -3.0])
+    out = vt.empty(3)
+    interpret.run_elementwise("where", out, [c, a, b])
+    assert out.tolist() == [1.0, -2.0, 3.0]
+    interpret.run_elementwise("masked_fill", out, [a, c], (9.0,))
+    assert out.tolist() == [9.0, 2.0, 9.0]
+    interpret.run_elementwise("clamp", out, [a, vt.tensor(1.5), vt.tensor(2.5)])
+    assert out.tolist() == [1.5, 2.0, 2.5]
+    interpret.run_elementwise("clamp_min", out, [a, vt.tensor(2.5)])
+    assert out.tolist() == [2.5, 2.5, 3.0]
+    interpret.run_elementwise("clamp_max", out, [a, vt.tensor(2.5)])
+    assert out.tolist() == [1.0, 2.0, 2.5]
+    interpret.run_elementwise("lerp", out, [a, b, vt.tensor(0.25)])
+    np.testing.assert_allclose(out.numpy(), a.numpy() + 0.25 * (b.numpy() - a.numpy()), rtol=1e-6)
+    interpret.run_elementwise("addcmul", out, [a, b, b], (0.5,))
+    np.testing.assert_allclose(out.numpy(), a.numpy() + 0.5 * b.numpy() ** 2, rtol=1e-6)
+    interpret.run_elementwise("addcdiv", out, [a, b, a], (2.0,))
+    np.testing.assert_allclose(out.numpy(), a.numpy() + 2 * b.numpy() / a.numpy(), rtol=1e-6)
+    interpret.run_elementwise("xlogy", out, [vt.tensor([0.0, 2.0, 1.0]), vt.tensor([0.0, 3.0, 1.0])])
+    np.testing.assert_allclose(out.numpy(), [0.0, 2 * math.log(3), 0.0], rtol=1e-6)
+    interpret.run_elementwise("round_decimals", out, [vt.tensor([1.2345, 2.5, -0.125])], (100.0,))
+    np.testing.assert_allclose(out.numpy(), [1.23, 2.5, -0.12], rtol=1e-6)
+    interpret.run_elementwise("erfinv", out, [vt.tensor([0.0, 0.5, -0.9])])
+    np.testing.assert_allclose(out.numpy(), [0.0, 0.4769362762, -1.1630871537], rtol=1e-5)
+    interpret.run_elementwise("fill", out, [], (4.5,))
+    assert out.tolist() == [4.5] * 3
+    bo = vt.empty(3, dtype=vt.bool)
+    interpret.run_elementwise("bool_add", bo, [vt.tensor([True, False, False]), vt.tensor([False, True, False])], (1.0,))
+    assert bo.tolist() == [True, True, False]
+
+
+def test_casting_copies():
+    x = vt.tensor([1.7, -2.2, 300.5])
+    for dtype, expect in [(vt.int32, [1, -2, 300]), (vt.float16, [1.7001953125, -2.19921875, 300.5]),
+                          (vt.bool, [True, True, True])]:
+        out = vt.empty(3, dtype=dtype)
+        interpret.run_elementwise("copy", out, [x])
+        assert out.to(vt.float64).tolist() == pytest.approx([float(v) for v in expect])
