@@ -54,8 +54,10 @@ def test_inplace_views_casts_and_fill():
     y = vt.empty(5, 5, device="cuda").fill_(2.5)
     assert y.cpu().tolist() == [[2.5] * 5] * 5
     assert x.t().contiguous().cpu().tolist() == x.cpu().t().tolist()  # strided read back
-    z = vt.ones(3, device="cuda") if hasattr(vt, "ones") else None
-    assert z.cpu().tolist() == [1.0] * 3
+    assert vt.ones(3, device="cuda").cpu().tolist() == [1.0] * 3
+    assert vt.full((2,), 7, device="cuda").cpu().tolist() == [7, 7]
+    assert vt.arange(5, device="cuda").cpu().tolist() == [0, 1, 2, 3, 4]
+    assert vt.eye(2, device="cuda").cpu().tolist() == [[1.0, 0.0], [0.0, 1.0]]
 
 
 def test_a_million_elements_and_the_kernel_cache():
