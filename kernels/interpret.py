@@ -51,14 +51,15 @@ class InterpreterArg:
 
 
 def interpreted(jit_fn):
-    """The interpreter's version of a @triton.jit function, whatever TRITON_INTERPRET said at decoration;
-    extern libdevice calls in its module go to numpy."""
+    """The interpreter's version of a @triton.jit function (from a module loaded for the interpreter),
+    whatever TRITON_INTERPRET said at decoration; its module's libdevice calls go to numpy."""
     import sys
 
     from triton.runtime.interpreter import InterpretedFunction
     fn = jit_fn if isinstance(jit_fn, InterpretedFunction) else InterpretedFunction(jit_fn.fn)
     module = sys.modules.get(fn.fn.__module__)
     if module is not None and hasattr(module, "libdevice"):
+        assert module.__name__.endswith("_interp"), "interpret only kernels loaded with module_suffix='_interp'"
         interpreter_module_globals(module)
     return fn
 
@@ -142,7 +143,7 @@ def run_elementwise(op, out, inputs, params=()):
     flat = (out.dim() <= 1 and (out.numel() <= 1 or out.stride()[0] == 1)) and "g" not in kinds
     layout = "c" + "".join(kinds) if flat else f"g{out.dim()}"
     key = "|".join(["ew", op, ",".join(t.dtype.name for t in inputs), out.dtype.name, layout, str(len(params))])
-    fn, _, _ = ew.load(key, cache_dir())
+    fn, _, _ = ew.load(key, cache_dir(), module_suffix="_interp")
     args = [out, *inputs, n, *[float(p) for p in params]]
     if not flat:
         dims = list(reversed(shape))  # innermost first, as the native iterator orders them

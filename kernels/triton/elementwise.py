@@ -161,8 +161,9 @@ def generate(key):
     return src, name, signature, {"BLOCK": BLOCK}
 
 
-def load(key, cache_dir):
-    """The @triton.jit function for `key`, from a source file in cache_dir (Triton needs real source)."""
+def load(key, cache_dir, module_suffix=""):
+    """The @triton.jit function for `key`, from a source file in cache_dir (Triton needs real source).
+    A module_suffix gives a separate module instance (the interpreter swaps globals in its own copy)."""
     import importlib.util
     src, name, signature, constexprs = generate(key)
     os.makedirs(cache_dir, exist_ok=True)
@@ -173,7 +174,7 @@ def load(key, cache_dir):
             f.write(src)
         os.replace(tmp, path)
     import sys
-    modname = f"vibetensor_kernels_{name}"
+    modname = f"vibetensor_kernels_{name}{module_suffix}"
     mod = sys.modules.get(modname)
     if mod is None:
         spec = importlib.util.spec_from_file_location(modname, path)
