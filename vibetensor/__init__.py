@@ -12,5 +12,6 @@ from ._C import get_num_threads, set_num_threads  # noqa: F401
 from . import autograd  # noqa: F401  (installs autograd on Tensor and in the dispatcher)
 from .autograd import no_grad, enable_grad, set_grad_enabled, inference_mode, is_grad_enabled  # noqa: F401
 from . import nn, optim, checkpoint  # noqa: F401
+from . import kernels  # noqa: F401  (registers the GPU kernel compiler when a GPU is present)
 
 __version__ = "0.1.0"
