@@ -131,25 +131,30 @@ def run_elementwise(op, out, inputs, params=()):
     from .cache import cache_dir
     from .triton import elementwise as ew
     shape = tuple(out.shape)
-    inputs = [t if tuple(t.shape) == shape else t.expand(shape) for t in inputs]
     n = out.numel()
 
     def kind(t):
+        if not isinstance(t, _C.TensorBase):
+            return "v"  # a Python number: passed by value, as the native launcher passes host scalars
         if all(s == 0 for s in t.stride()) or t.numel() == 1:
             return "s"
         return "c" if t.dim() == 1 and t.stride()[0] == 1 else "g"
 
+    inputs = [t if not isinstance(t, _C.TensorBase) or tuple(t.shape) == shape else t.expand(shape) for t in inputs]
     kinds = [kind(t) for t in inputs]
     flat = (out.dim() <= 1 and (out.numel() <= 1 or out.stride()[0] == 1)) and "g" not in kinds
-    layout = "c" + "".join(kinds) if flat else f"g{out.dim()}"
-    key = "|".join(["ew", op, ",".join(t.dtype.name for t in inputs), out.dtype.name, layout, str(len(params))])
+    layout = ("c" + "".join(kinds)) if flat else f"g{out.dim()}" + "".join("v" if k == "v" else "t" for k in kinds)
+    dtypes = [t.dtype.name if isinstance(t, _C.TensorBase) else ("float64" if isinstance(t, float) else "int64")
+              for t in inputs]
+    key = "|".join(["ew", op, ",".join(dtypes), out.dtype.name, layout, str(len(params))])
     fn, _, _ = ew.load(key, cache_dir(), module_suffix="_interp")
     args = [out, *inputs, n, *[float(p) for p in params]]
     if not flat:
         dims = list(reversed(shape))  # innermost first, as the native iterator orders them
         args += dims
         for t in [out, *inputs]:
-            args += list(reversed(t.stride()))
+            if isinstance(t, _C.TensorBase):
+                args += list(reversed(t.stride()))
     grid = (max(1, (n + ew.BLOCK - 1) // ew.BLOCK),)
     interpreted(fn)[grid](*[wrap(a) for a in args], BLOCK=ew.BLOCK)
     return out

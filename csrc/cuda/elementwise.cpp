@@ -7,8 +7,10 @@ namespace vt::cuda {
 namespace {
 constexpr int64_t kBlock = 1024;  // elements per program; the generator uses the same constant
 
-// 'c': dense along the single iteration dim, 's': the same element everywhere (a broadcast scalar).
+// 'v': a host scalar passed by value, 'c': dense along the single iteration dim, 's': the same element
+// everywhere (a broadcast scalar in device memory), 'g': anything else.
 char flat_kind(const TensorIterator& it, int i) {
+  if (it.operand(i).tensor.device().is_cpu()) return 'v';
   if (it.is_scalar(i)) return 's';
   if (it.ndim() <= 1 && it.operand(i).strides[0] == int64_t(itemsize(it.dtype(i)))) return 'c';
   return 'g';
@@ -19,29 +21,40 @@ void launch_elementwise(TensorIterator& it, std::string_view op, std::initialize
   VT_CHECK(it.noutputs() == 1, "launch_elementwise: expected one output, got ", it.noutputs());
   int nt = it.ntensors();
   if (it.numel() > 0) {
-    std::string layout = "c";
+    std::string kinds;
     bool flat = flat_kind(it, 0) == 'c' || it.numel() == 1;
-    for (int i = 1; i < nt && flat; i++) {
+    for (int i = 1; i < nt; i++) {
       char k = flat_kind(it, i);
       if (k == 'g') flat = false;
-      layout += k;
+      kinds += k;
     }
     int nd = it.ndim();
-    if (!flat) layout = "g" + std::to_string(nd);
+    if (!flat)  // strided: inputs are 't' (tensor with strides) or 'v' (host value)
+      for (char& k : kinds) k = k == 'v' ? 'v' : 't';
+    std::string layout = (flat ? std::string("c") : "g" + std::to_string(nd)) + kinds;
     std::string key = "ew|" + std::string(op) + "|";
     for (int i = 1; i < nt; i++) key += std::string(i > 1 ? "," : "") + dtype_name(it.dtype(i));
     key += "|" + std::string(dtype_name(it.dtype(0))) + "|" + layout + "|" + std::to_string(params.size());
     const Kernel& k = kernel(key);
 
     std::vector<KernelArg> args;
-    for (int i = 0; i < nt; i++) args.push_back(KernelArg::ptr(it.operand(i).data));
+    for (int i = 0; i < nt; i++) {
+      if (i > 0 && kinds[size_t(i - 1)] == 'v') {  // host scalars travel by value: f64 for floats, else i64
+        Scalar v = item(it.operand(i).tensor);
+        args.push_back(is_floating(it.dtype(i)) ? KernelArg::f64v(v.to_double()) : KernelArg::i64v(v.to_int()));
+      } else {
+        args.push_back(KernelArg::ptr(it.operand(i).data));
+      }
+    }
     args.push_back(KernelArg::i64v(it.numel()));
     for (double p : params) args.push_back(KernelArg::f64v(p));
     if (!flat) {
       for (int d = 0; d < nd; d++) args.push_back(KernelArg::i64v(it.shape()[d]));
-      for (int i = 0; i < nt; i++)
+      for (int i = 0; i < nt; i++) {
+        if (i > 0 && kinds[size_t(i - 1)] == 'v') continue;
         for (int d = 0; d < nd; d++)
           args.push_back(KernelArg::i64v(it.operand(i).strides[d] / int64_t(itemsize(it.dtype(i)))));
+      }
     }
     int device = it.output().device().index;
     int64_t blocks = (it.numel() + kBlock - 1) / kBlock;

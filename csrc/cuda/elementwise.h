@@ -3,9 +3,10 @@
 //
 //   ew|<op>|<input dtypes,>|<output dtype>|<layout>|<number of float params>
 //
-// layout "c" + one letter per input ('c' contiguous, 's' scalar) when every operand is 1-D dense or a
-// broadcast scalar; otherwise "g<ndim>" with explicit shapes and strides. vibetensor.kernels generates the
-// Triton source from the key (kernels/triton/elementwise.py), so both sides must agree on this format.
+// layout "c" + one letter per input ('c' contiguous, 's' device scalar, 'v' host scalar passed by value)
+// when every operand is 1-D dense or a scalar; otherwise "g<ndim>" + per input 't' (tensor with explicit
+// strides) or 'v'. vibetensor.kernels generates the Triton source from the key
+// (kernels/triton/elementwise.py), so both sides must agree on this format.
 #pragma once
 #include <initializer_list>
 #include <string_view>

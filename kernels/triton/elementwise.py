@@ -114,41 +114,47 @@ def generate(key):
     letters = "abc"[:n]
     name = "ew_" + hashlib.sha1(key.encode()).hexdigest()[:12]
     args = ["out_ptr"] + [f"in{i}_ptr" for i in range(n)] + ["n"] + [f"p{i}" for i in range(nparams)]
-    signature = {"out_ptr": "*" + SIGNATURE_TYPES[out], "n": "i64"}
-    for i, d in enumerate(ins):
-        signature[f"in{i}_ptr"] = "*" + SIGNATURE_TYPES[d]
+    kinds = layout[1:] if layout.startswith("c") else layout[1 + len(layout[1:].rstrip("tv")):]
+    by_value = [k == "v" for k in kinds]
+    signature = {"out_ptr": "*" + SIGNATURE_TYPES[out]}
+    for i, d in enumerate(ins):  # host scalars arrive by value: fp64 for floats, i64 otherwise
+        signature[f"in{i}_ptr"] = ("fp64" if d in FLOATS else "i64") if by_value[i] else "*" + SIGNATURE_TYPES[d]
+    signature["n"] = "i64"
     for i in range(nparams):
         signature[f"p{i}"] = "fp64"
     body = ["    pid = tl.program_id(0).to(tl.int64)",
             "    offs = pid * BLOCK + tl.arange(0, BLOCK)",
             "    mask = offs < n"]
     if layout.startswith("g"):
-        nd = int(layout[1:])
+        nd = int(layout[1:len(layout) - len(kinds)])
         dims = [f"d{k}" for k in range(nd)]
-        strides = [[f"s{i}_{k}" for k in range(nd)] for i in range(n + 1)]
-        args += dims + [s for row in strides for s in row]
-        for v in dims + [s for row in strides for s in row]:
+        strided = [0] + [i + 1 for i in range(n) if not by_value[i]]  # operands with strides (output first)
+        strides = {i: [f"s{i}_{k}" for k in range(nd)] for i in strided}
+        args += dims + [s for i in strided for s in strides[i]]
+        for v in dims + [s for i in strided for s in strides[i]]:
             signature[v] = "i64"
         body.append("    rem = offs")
-        offsets = ["0"] * (n + 1)
+        offsets = {i: "0" for i in strided}
         for k in range(nd):  # dim 0 is the innermost in the iterator's order
             body.append(f"    c{k} = rem % d{k}")
             body.append(f"    rem = rem // d{k}")
-            for i in range(n + 1):
+            for i in strided:
                 offsets[i] += f" + c{k} * {strides[i][k]}"
         out_off = offsets[0]
-        in_offs = offsets[1:]
+        in_offs = [offsets.get(i + 1) for i in range(n)]
     else:
-        kinds = layout[1:]
         out_off = "offs"
         in_offs = ["offs" if kinds[i] == "c" else None for i in range(n)]
     loads = {}
     for i in range(n):
         raw = op in RAW_INPUTS
-        src = f"in{i}_ptr + ({in_offs[i]})" if in_offs[i] else f"in{i}_ptr"
-        extra = ", mask=mask" if in_offs[i] else ""
-        cast = "" if raw else f".to({tct})"
-        body.append(f"    {letters[i]} = tl.load({src}{extra}){cast}")
+        cast = f".to({TRITON_TYPES[ins[i]]})" if raw else f".to({tct})"
+        if by_value[i]:
+            body.append(f"    {letters[i]} = in{i}_ptr{cast}")
+        else:
+            src = f"in{i}_ptr + ({in_offs[i]})" if in_offs[i] else f"in{i}_ptr"
+            extra = ", mask=mask" if in_offs[i] else ""
+            body.append(f"    {letters[i]} = tl.load({src}{extra}){'' if raw else cast}")
         loads[letters[i]] = letters[i]
     params = {f"p{i}": f"p{i}.to({tct})" for i in range(nparams)}
     expr = OPS[op].format(ct=tct, **loads, **params)

@@ -181,3 +181,19 @@ def test_casting_copies():
         out = vt.empty(3, dtype=dtype)
         interpret.run_elementwise("copy", out, [x])
         assert out.to(vt.float64).tolist() == pytest.approx([float(v) for v in expect])
+
+
+def test_host_scalars_by_value():
+    """What `x * 2.5` sends to the GPU: the scalar as a kernel argument, not a pointer to host memory."""
+    x = vt.tensor([1.0, -2.0, 3.0])
+    out = vt.empty(3)
+    interpret.run_elementwise("mul", out, [x, 2.5])
+    assert out.tolist() == [2.5, -5.0, 7.5]
+    interpret.run_elementwise("sub", out, [x.view(3, 1).expand(3, 2)[:, 0], 1.0], (2.0,))
+    assert out.tolist() == [-1.0, -4.0, 1.0]
+    o2 = vt.empty(2, 3)
+    interpret.run_elementwise("add1", o2, [x.view(1, 3).expand(2, 3).t().t(), 10.0])
+    assert o2.tolist() == [[11.0, 8.0, 13.0]] * 2
+    oi = vt.empty(3, dtype=vt.int64)
+    interpret.run_elementwise("idiv_floor", oi, [vt.tensor([7, -7, 9]), 2])
+    assert oi.tolist() == [3, -4, 4]
