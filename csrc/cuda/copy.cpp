@@ -108,6 +108,14 @@ Tensor zeros_cuda(IntArrayRef size, std::optional<DType> dtype, std::optional<De
   return t;
 }
 
+Tensor clone_cuda(const Tensor& self) {
+  // The iterator lays the copy out in self's memory order (PyTorch's preserve_format).
+  TensorIterator it = TensorIteratorConfig("clone").add_output(Tensor()).add_input(self).promote_inputs(false).build();
+  Tensor out = it.output();
+  copy_on_device(out, self, current_stream(self.device().index));
+  return out;
+}
+
 Tensor fill_cuda(const Tensor& self, const Tensor& value) {
   VT_CHECK_VALUE(value.dim() == 0, "fill_ only supports 0-dimension value tensor but got tensor with ",
                  value.dim(), " dimensions");
@@ -134,6 +142,7 @@ VT_REGISTER_KERNELS(CUDA, m) {
   m.impl("zeros", &zeros_cuda);
   m.impl("zero_", &zero_cuda);
   m.impl("fill_", &fill_cuda);
+  m.impl("clone", &clone_cuda);
 }
 
 }  // namespace

@@ -57,7 +57,8 @@ OPS = {
     "div": "{a} / {b}", "div_trunc": f"{_LD}.trunc({{a}} / {{b}})", "div_floor": "tl.floor({a} / {b})",
     "idiv_trunc": "{a} // {b}",
     "idiv_floor": "{a} // {b} - (((({a} % {b}) != 0) & (({a} < 0) != ({b} < 0))).to({ct}))",
-    "remainder": "{a} - tl.floor({a} / {b}) * {b}",
+    "remainder": f"tl.where(({_LD}.fmod({{a}}, {{b}}) != 0) & (({_LD}.fmod({{a}}, {{b}}) < 0) != ({{b}} < 0)), "
+                 f"{_LD}.fmod({{a}}, {{b}}) + {{b}}, {_LD}.fmod({{a}}, {{b}}))",
     "iremainder": "{a} % {b} + tl.where((({a} % {b}) != 0) & (({a} % {b} < 0) != ({b} < 0)), {b}, 0)",
     "fmod": f"{_LD}.fmod({{a}}, {{b}})", "ifmod": "{a} % {b}",
     "pow": f"{_LD}.pow({{a}}, {{b}})", "atan2": f"{_LD}.atan2({{a}}, {{b}})",
