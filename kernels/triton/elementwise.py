@@ -100,8 +100,8 @@ def compute_type(ins, out):
         return "float64"
     if any(d in FLOATS for d in dtypes):
         return "float32"
-    for d in ("int64", "int32", "int16", "int8", "uint8"):
-        if d in ins:
+    for d in ("int64", "int32", "int16", "int8", "uint8"):  # a fill has no inputs: its output decides
+        if d in ins or (not ins and d == out):
             return d
     return "bool"
 

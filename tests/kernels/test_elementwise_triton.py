@@ -197,3 +197,10 @@ def test_host_scalars_by_value():
     oi = vt.empty(3, dtype=vt.int64)
     interpret.run_elementwise("idiv_floor", oi, [vt.tensor([7, -7, 9]), 2])
     assert oi.tolist() == [3, -4, 4]
+
+
+def test_fills_compute_in_the_output_type():
+    for dtype, value in [(vt.int64, 7.0), (vt.int32, -3.0), (vt.float16, 2.5), (vt.bool, 1.0)]:
+        out = vt.empty(4, dtype=dtype)
+        interpret.run_elementwise("fill", out, [], (value,))
+        assert out.to(vt.float64).tolist() == [float(dtype != vt.bool and value or 1.0)] * 4
