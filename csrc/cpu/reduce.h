@@ -17,7 +17,7 @@
 // either the innermost dim is reduced ("runs": each output folds contiguous runs, `run` uses several
 // accumulators or cascade summation), or it is kept ("lanes": a block of outputs is folded one input row
 // at a time, out[j] op= in[j], which vectorises). Long folds are merged pairwise through a binary
-// counter (Cascade), so float32 sums of millions of elements stay accurate. Threads split the outputs
+// counter (Cascade, reduce_fold.h), so float32 sums of millions of elements stay accurate. Threads split the outputs
 // when there are enough of them, otherwise the reduced range (per-thread partial states, combined in
 // order); no two threads ever write the same output element.
 #pragma once
@@ -25,6 +25,7 @@
 #include <array>
 #include <bit>
 #include <cmath>
+#include <cstdlib>
 #include <limits>
 #include <memory>
 #include <optional>
@@ -33,12 +34,11 @@
 #include "core/parallel.h"
 #include "cpu/cast.h"
 #include "cpu/math.h"
+#include "cpu/reduce_fold.h"
 #include "ops/iterator.h"
 #include "ops/views.h"
 
 namespace vt::reduce {
-
-template <class T> inline T load(const char* p) { return *reinterpret_cast<const T*>(p); }
 
 // Integer sums and products accumulate in uint64: it wraps like int64 two's complement, without UB.
 template <class T> using sum_acc_t = std::conditional_t<std::is_integral_v<T>, uint64_t, opmath_t<T>>;
@@ -50,82 +50,6 @@ inline const char* torch_type_name(DType d) {
   static constexpr const char* names[] = {"Bool", "Byte", "Char", "Short", "Int",
                                           "Long", "Half", "BFloat16", "Float", "Double"};
   return names[int(d)];
-}
-
-// ---- folding helpers the ops structs are written with ------------------------------------------------
-// Folds a run with kAcc independent accumulators (short dependency chains, vectorisable); only for
-// order-insensitive folds (prod, max, any ...).
-template <class in_t, class acc_t, class F>
-inline acc_t fold_run(acc_t a, acc_t id, const char* p, int64_t s, int64_t n, F f) {
-  constexpr int kAcc = 8;
-  acc_t r[kAcc];
-  for (int l = 0; l < kAcc; l++) r[l] = id;
-  int64_t i = 0;
-  if (s == int64_t(sizeof(in_t))) {
-    const in_t* x = reinterpret_cast<const in_t*>(p);
-    for (; i + kAcc <= n; i += kAcc)
-      for (int l = 0; l < kAcc; l++) r[l] = f(r[l], x[i + l]);
-  }
-  for (; i < n; i++) r[0] = f(r[0], load<in_t>(p + i * s));
-  for (int l = 0; l < kAcc; l++) a = f(a, r[l]);
-  return a;
-}
-
-// buf[j] = f(buf[j], element j): a contiguous row gets a loop the compiler vectorises.
-template <class in_t, class acc_t, class F>
-inline void fold_lanes(acc_t* buf, const char* p, int64_t s, int64_t n, F f) {
-  if (s == int64_t(sizeof(in_t))) {
-    const in_t* x = reinterpret_cast<const in_t*>(p);
-    for (int64_t j = 0; j < n; j++) buf[j] = f(buf[j], x[j]);
-  } else {
-    for (int64_t j = 0; j < n; j++) buf[j] = f(buf[j], load<in_t>(p + j * s));
-  }
-}
-
-// Merges a stream of partial states pairwise (a binary counter: level l holds 2^l merged parts), so
-// rounding error grows with log(parts) rather than parts. Order is kept: earlier parts merge on the left.
-template <class acc_t>
-struct Cascade {
-  acc_t level[64];
-  uint64_t count = 0;
-  template <class Ops> void push(acc_t s, const Ops& ops) {
-    int l = 0;
-    for (uint64_t c = count; c & 1; c >>= 1, l++) s = ops.combine(level[l], s);
-    level[l] = s;
-    count++;
-  }
-  template <class Ops> acc_t finish(acc_t tail, const Ops& ops) const {
-    for (int l = 0; l < 64; l++)
-      if (count >> l & 1) tail = ops.combine(level[l], tail);
-    return tail;
-  }
-};
-
-// Sum of f(x) over a run: blocks of kBlock elements go through kAcc accumulators, block sums through a
-// Cascade. Error ~ (kBlock/kAcc + log2(n)) ulps instead of n ulps for a plain loop.
-template <class acc_t, class in_t, class F>
-inline acc_t cascade_sum(const char* p, int64_t s, int64_t n, F f) {
-  constexpr int kAcc = 16;
-  constexpr int64_t kBlock = 256;
-  struct Add { acc_t combine(acc_t a, acc_t b) const { return a + b; } } add;
-  auto block = [&](int64_t b, int64_t len) {
-    acc_t r[kAcc] = {};
-    int64_t i = 0;
-    if (s == int64_t(sizeof(in_t))) {
-      const in_t* x = reinterpret_cast<const in_t*>(p) + b;
-      for (; i + kAcc <= len; i += kAcc)
-        for (int l = 0; l < kAcc; l++) r[l] += f(x[i + l]);
-    }
-    for (; i < len; i++) r[0] += f(load<in_t>(p + (b + i) * s));
-    for (int w = kAcc / 2; w > 0; w /= 2)
-      for (int l = 0; l < w; l++) r[l] += r[l + w];
-    return r[0];
-  };
-  if (n <= kBlock) return block(0, n);
-  Cascade<acc_t> c;
-  int64_t b = 0;
-  for (; b + kBlock <= n; b += kBlock) c.push(block(b, kBlock), add);
-  return c.finish(block(b, n - b), add);
 }
 
 // ---- output allocation -----------------------------------------------------------------------------
@@ -188,6 +112,11 @@ struct Walker {
   }
 };
 
+constexpr int64_t kLaneBlock = 1024;   // at most this many outputs are folded together in the lanes case,
+constexpr int64_t kLaneSpan = 16384;   // and their elements of one row span about this many bytes (L1)
+constexpr int64_t kShortRun = 16;     // reduced runs up to this long are folded as lanes
+constexpr int64_t kRowBlock = 128;   // rows folded per lane before merging through the cascade
+
 // The iterator's dims split into kept (K) and reduced (R) ones, innermost first. Output strides are in
 // elements: every output of one reduction has the same layout, only the item sizes differ.
 template <size_t N>
@@ -198,7 +127,8 @@ struct Geometry {
   std::array<char*, N> out;
   std::array<int64_t, N> osz;
   int64_t num_out = 1, red = 1;
-  bool lanes;  // the innermost dim is kept
+  bool lanes;  // outputs are folded a block of lanes (neighbouring outputs) at a time
+  int64_t lane_block = 1;
 
   Geometry(const TensorIterator& it, const std::array<Tensor, N>& outs) {
     const IterOperand &o = it.operand(0), &i = it.operand(1);
@@ -216,7 +146,11 @@ struct Geometry {
         num_out *= n;
       }
     }
-    lanes = it.ndim() > 0 && !(o.strides[0] == 0 && it.shape()[0] > 1);
+    // Lanes when the innermost dim is kept, and also when the reduced runs are too short to pay for a
+    // fold per output (sum over a last dim of 4): then neighbouring outputs are folded together.
+    bool inner_kept = it.ndim() > 0 && !(o.strides[0] == 0 && it.shape()[0] > 1);
+    lanes = inner_kept || (!ks.empty() && ks[0] >= 8 && rs[0] <= kShortRun);
+    if (lanes) lane_block = std::clamp<int64_t>(kLaneSpan / std::max<int64_t>(std::abs(kin[0]), 1), 16, kLaneBlock);
     in = i.data;
     for (size_t k = 0; k < N; k++) {
       out[k] = static_cast<char*>(outs[k].data());  // the iterator's output 0 walks outs[0]'s storage
@@ -250,8 +184,6 @@ typename Ops::acc_t fold_runs(const Ops& ops, const Geometry<N>& g, const char* 
   return c.finish(ops.identity(), ops);
 }
 
-constexpr int64_t kLaneBlock = 128;  // outputs folded together in the lanes case
-constexpr int64_t kRowBlock = 128;   // rows folded per lane before merging through the cascade
 
 // Lanes case: res[j] = fold of rows [rb, re) of lane j < c, lanes starting at `base`.
 template <class Ops, size_t N>
@@ -278,7 +210,7 @@ void fold_lanes_rows(const Ops& ops, const Geometry<N>& g, const char* base, int
     }
     count++;
   }
-  for (int l = 0; l < 64; l++)
+  for (int l = 0; l < 64 && (count >> l) != 0; l++)
     if (count >> l & 1)
       for (int64_t j = 0; j < c; j++) res[j] = ops.combine(levels[l * c + j], res[j]);
 }
@@ -300,8 +232,8 @@ void for_outputs(const Geometry<N>& g, int64_t ob, int64_t oe, F f) {
   w.seek(ob / nl);
   for (int64_t o = ob, j = ob % nl; o < oe; j = 0, w.next()) {
     int64_t end = std::min(nl, j + (oe - o));
-    for (; j < end; j += kLaneBlock) {
-      int64_t c = std::min(kLaneBlock, end - j);
+    for (; j < end; j += g.lane_block) {
+      int64_t c = std::min(g.lane_block, end - j);
       f(o, w.off[0] + j * g.kin[0], w.off[1] + j * g.kout[0], c);
       o += c;
     }

@@ -26,18 +26,19 @@ template <bool IsMax, class T> inline bool beats(T x, T a) {
 template <class in_t, bool IsMax>
 struct ExtremeOps {
   using acc_t = opmath_t<in_t>;
-  // Branch-free NaN propagation: once a is NaN, `x > a` is false, so a stays.
-  static acc_t pick(acc_t a, acc_t x) {
-    if constexpr (IsMax) return (x > a || math::isnan(x)) ? x : a;
-    else return (x < a || math::isnan(x)) ? x : a;
-  }
+  // The running extreme and an element (or two vectors of them). Branch-free NaN propagation: `x != x`
+  // picks a NaN, and once a is NaN, `x > a` is false, so it stays.
+  static constexpr auto pick = [](auto a, auto xv) {
+    using A = decltype(a);
+    A x = A(xv);
+    if constexpr (IsMax) return A(((x > a) | (x != x)) ? x : a);
+    else return A(((x < a) | (x != x)) ? x : a);
+  };
   acc_t identity() const { return IsMax ? lowest_value<acc_t>() : highest_value<acc_t>(); }
   acc_t run(acc_t a, const char* p, int64_t s, int64_t n, int64_t) const {
-    return fold_run<in_t>(a, identity(), p, s, n, [](acc_t a, auto x) { return pick(a, acc_t(x)); });
+    return fold_run<in_t>(a, identity(), p, s, n, pick);
   }
-  void lanes(acc_t* buf, const char* p, int64_t s, int64_t n, int64_t) const {
-    fold_lanes<in_t>(buf, p, s, n, [](acc_t a, in_t x) { return pick(a, acc_t(x)); });
-  }
+  void lanes(acc_t* buf, const char* p, int64_t s, int64_t n, int64_t) const { fold_lanes<in_t>(buf, p, s, n, pick); }
   acc_t combine(acc_t a, acc_t b) const { return pick(a, b); }
   void store(char* const* out, acc_t a) const { *reinterpret_cast<in_t*>(out[0]) = in_t(a); }
 };

@@ -28,9 +28,10 @@ struct VarOps {
   acc_t identity() const { return {0, 0, 0}; }
   acc_t run(acc_t a, const char* p, int64_t s, int64_t n, int64_t) const {
     if (n == 0) return a;
-    double mean = cascade_sum<double, in_t>(p, s, n, [](in_t x) { return double(x); }) / double(n);
-    double m2 = cascade_sum<double, in_t>(p, s, n, [mean](in_t x) {
-      double d = double(x) - mean;
+    // Generic lambdas: float64 runs take the vector loop (`x - mean` broadcasts the scalar).
+    double mean = cascade_sum<double, in_t>(p, s, n, [](auto x) { return x; }) / double(n);
+    double m2 = cascade_sum<double, in_t>(p, s, n, [mean](auto x) {
+      auto d = x - mean;
       return d * d;
     });
     return merge_moments(a, {mean, m2, double(n)});
