@@ -6,6 +6,7 @@
 // on x86-64); where the CPU has AVX2, the same code is compiled a second time for 32-byte vectors and
 // chosen at run time, so one build serves every x86-64 machine.
 #pragma once
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <type_traits>
@@ -21,6 +22,10 @@
 #define VT_HAVE_AVX2_PATH 0
 #endif
 #define VT_ALWAYS_INLINE inline __attribute__((always_inline))
+// Put on every lambda handed to these folds: `[](auto x) VT_FOLD { return x * x; }`. Inside the AVX2
+// copies a fold that stayed a call would take 32-byte vectors through a non-AVX function, whose stack
+// is not aligned for them.
+#define VT_FOLD __attribute__((always_inline))
 
 namespace vt::reduce {
 
@@ -73,6 +78,51 @@ constexpr bool vector_fold() {
   if constexpr (!Simd<in_t, 16>::ok || !std::is_same_v<in_t, acc_t>) return false;
   else if constexpr (arity == 1) return std::is_invocable_v<F, typename Simd<in_t, 16>::type>;
   else return std::is_invocable_v<F, typename Simd<in_t, 16>::type, typename Simd<in_t, 16>::type>;
+}
+
+// NaN-propagating max / min of an accumulator and an element, or of two vectors: branch-free, since
+// `x != x` picks a NaN and once a is NaN `x > a` is false, so it stays. A is the accumulator's type.
+template <bool IsMax> struct PickExtreme {
+  template <class A, class X> VT_ALWAYS_INLINE A operator()(A a, X xv) const {
+    A x = A(xv);
+    if constexpr (IsMax) return A(((x > a) | (x != x)) ? x : a);
+    else return A(((x < a) | (x != x)) ? x : a);
+  }
+};
+inline constexpr PickExtreme<true> pick_max{};
+inline constexpr PickExtreme<false> pick_min{};
+
+// e^x on a float vector, vectorisable (the libm call is not): x = n ln2 + r with |r| <= ln2/2, e^r by
+// Cephes' degree-6 polynomial (within 1.5 ulp), 2^n through the exponent bits. Meant for x <= 0 (softmax
+// and logsumexp shift by the max): below -87.3, where results turn subnormal, it gives 0, and above
+// 88.37 (2^127.5) inf; NaN propagates. Scalars and double vectors use libm.
+template <class V> VT_ALWAYS_INLINE V vexp(V x) {
+  if constexpr (std::is_floating_point_v<V>) {
+    return std::exp(x);
+  } else if constexpr (std::is_same_v<std::remove_cvref_t<decltype(x[0])>, double>) {
+    for (size_t l = 0; l < sizeof(V) / sizeof(double); l++) x[l] = std::exp(x[l]);
+    return x;
+  } else {
+    typedef int32_t VI __attribute__((vector_size(sizeof(V))));
+    const V lo = vsplat<V>(-87.3365447f), hi = vsplat<V>(88.3762626f), magic = vsplat<V>(12582912.0f);
+    V xc = x < lo ? lo : x;
+    xc = xc > hi ? hi : xc;
+    V t = xc * 1.44269504f + magic;  // round(x / ln2) in the low mantissa bits
+    V n = t - magic;
+    VI ni = (VI)t - (VI)magic;
+    V r = xc - n * 0.693359375f - n * -2.12194440e-4f;  // Cody-Waite: ln2 in two parts
+    V p = vsplat<V>(1.9875691500e-4f);
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    V e = p * (r * r) + r + 1.0f;
+    V scale = (V)((ni + 127) << 23);
+    e *= scale;
+    e = x > hi ? vsplat<V>(INFINITY) : e;
+    return x < lo ? vsplat<V>(0.0f) : e;
+  }
 }
 
 // ---- fold_run ----------------------------------------------------------------------------------------
@@ -207,7 +257,7 @@ VT_ALWAYS_INLINE acc_t block_sum(const char* p, int64_t s, int64_t n, F f) {
         r3 += f(vload<V>(x + i + 3 * W));
       }
       for (; i + W <= n; i += W) r1 += f(vload<V>(x + i));
-      sum = vfold_lanes((r0 + r1) + (r2 + r3), [](V a, V b) { return a + b; })[0];
+      sum = vfold_lanes((r0 + r1) + (r2 + r3), [](V a, V b) VT_FOLD { return a + b; })[0];
     }
   } else {
     constexpr int kAcc = 8;

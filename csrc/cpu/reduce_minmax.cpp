@@ -26,14 +26,7 @@ template <bool IsMax, class T> inline bool beats(T x, T a) {
 template <class in_t, bool IsMax>
 struct ExtremeOps {
   using acc_t = opmath_t<in_t>;
-  // The running extreme and an element (or two vectors of them). Branch-free NaN propagation: `x != x`
-  // picks a NaN, and once a is NaN, `x > a` is false, so it stays.
-  static constexpr auto pick = [](auto a, auto xv) {
-    using A = decltype(a);
-    A x = A(xv);
-    if constexpr (IsMax) return A(((x > a) | (x != x)) ? x : a);
-    else return A(((x < a) | (x != x)) ? x : a);
-  };
+  static constexpr PickExtreme<IsMax> pick{};
   acc_t identity() const { return IsMax ? lowest_value<acc_t>() : highest_value<acc_t>(); }
   acc_t run(acc_t a, const char* p, int64_t s, int64_t n, int64_t) const {
     return fold_run<in_t>(a, identity(), p, s, n, pick);
@@ -56,9 +49,26 @@ struct ArgOps {
     return (a.i < 0 || beats<IsMax>(x, a.v)) ? acc_t{x, idx} : a;
   }
   acc_t identity() const { return {value_t(0), -1}; }
+  // Contiguous float runs, a chunk at a time: the extreme by the vector fold, then (only when it beats
+  // the running winner) the first position holding it. Much faster than tracking indices per element.
+  static acc_t run_chunked(acc_t a, const in_t* x, int64_t n, int64_t idx0) {
+    constexpr int64_t kChunk = 1024;
+    using Extreme = ExtremeOps<in_t, IsMax>;
+    for (int64_t c = 0; c < n; c += kChunk) {
+      int64_t len = std::min(kChunk, n - c);
+      value_t m = Extreme{}.run(Extreme{}.identity(), reinterpret_cast<const char*>(x + c), sizeof(in_t), len, 0);
+      if (a.i >= 0 && !beats<IsMax>(m, a.v)) continue;
+      int64_t k = 0;
+      if (math::isnan(m)) while (!math::isnan(value_t(x[c + k]))) k++;
+      else while (!(value_t(x[c + k]) == m)) k++;
+      a = {value_t(x[c + k]), idx0 + c + k};  // x's own value: max(-0.0, 0.0) keeps the first zero's sign
+    }
+    return a;
+  }
   acc_t run(acc_t a, const char* p, int64_t s, int64_t n, int64_t idx0) const {
     if (s == int64_t(sizeof(in_t))) {
       const in_t* x = reinterpret_cast<const in_t*>(p);
+      if constexpr (Simd<in_t, 16>::ok) return run_chunked(a, x, n, idx0);
       for (int64_t i = 0; i < n; i++) a = fold(a, value_t(x[i]), idx0 + i);
     } else {
       for (int64_t i = 0; i < n; i++) a = fold(a, value_t(load<in_t>(p + i * s)), idx0 + i);

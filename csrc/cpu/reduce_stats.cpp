@@ -29,8 +29,8 @@ struct VarOps {
   acc_t run(acc_t a, const char* p, int64_t s, int64_t n, int64_t) const {
     if (n == 0) return a;
     // Generic lambdas: float64 runs take the vector loop (`x - mean` broadcasts the scalar).
-    double mean = cascade_sum<double, in_t>(p, s, n, [](auto x) { return x; }) / double(n);
-    double m2 = cascade_sum<double, in_t>(p, s, n, [mean](auto x) {
+    double mean = cascade_sum<double, in_t>(p, s, n, [](auto x) VT_FOLD { return x; }) / double(n);
+    double m2 = cascade_sum<double, in_t>(p, s, n, [mean](auto x) VT_FOLD {
       auto d = x - mean;
       return d * d;
     });
@@ -167,14 +167,11 @@ struct LseOps {
   }
   acc_t identity() const { return {-std::numeric_limits<value_t>::infinity(), value_t(0)}; }
   acc_t run(acc_t a, const char* p, int64_t s, int64_t n, int64_t) const {
-    value_t m = fold_run<in_t>(-std::numeric_limits<value_t>::infinity(), -std::numeric_limits<value_t>::infinity(),
-                               p, s, n, [](value_t a, auto x) {
-                                 value_t v = value_t(x);
-                                 return (v > a || std::isnan(v)) ? v : a;
-                               });
-    if (m == -std::numeric_limits<value_t>::infinity()) return a;  // nothing but -inf: adds nothing
+    const value_t ninf = -std::numeric_limits<value_t>::infinity();
+    value_t m = fold_run<in_t>(ninf, ninf, p, s, n, pick_max);
+    if (m == ninf) return a;  // nothing but -inf: adds nothing
     value_t shift = std::isfinite(m) ? m : value_t(0);
-    value_t sum = cascade_sum<value_t, in_t>(p, s, n, [shift](in_t x) { return std::exp(value_t(x) - shift); });
+    value_t sum = cascade_sum<value_t, in_t>(p, s, n, [shift](auto x) VT_FOLD { return vexp(x - shift); });
     return merge(a, {shift, sum});
   }
   void lanes(acc_t* buf, const char* p, int64_t s, int64_t n, int64_t) const {

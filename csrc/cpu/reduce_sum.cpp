@@ -16,10 +16,10 @@ struct SumOps {
   acc_t identity() const { return acc_t(0); }
   acc_t run(acc_t a, const char* p, int64_t s, int64_t n, int64_t) const {
     // Identity on values and on vectors; `acc += x` widens (ints wrap through uint64, halves via float).
-    return a + cascade_sum<acc_t, in_t>(p, s, n, [](auto x) { return x; });
+    return a + cascade_sum<acc_t, in_t>(p, s, n, [](auto x) VT_FOLD { return x; });
   }
   void lanes(acc_t* buf, const char* p, int64_t s, int64_t n, int64_t) const {
-    fold_lanes<in_t>(buf, p, s, n, [](auto a, auto x) { return decltype(a)(a + x); });
+    fold_lanes<in_t>(buf, p, s, n, [](auto a, auto x) VT_FOLD { return decltype(a)(a + x); });
   }
   acc_t combine(acc_t a, acc_t b) const { return a + b; }
   void store(char* const* out, acc_t a) const {
@@ -33,7 +33,7 @@ struct ProdOps {
   using acc_t = sum_acc_t<in_t>;
   using out_t = sum_out_t<in_t>;
   // Multiplies accumulators, vectors of them, or an accumulator by an element.
-  static constexpr auto mul = [](auto a, auto x) {
+  static constexpr auto mul = [](auto a, auto x) VT_FOLD {
     using A = decltype(a);
     return A(a * A(x));
   };
