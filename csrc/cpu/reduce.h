@@ -129,6 +129,7 @@ struct Geometry {
   int64_t num_out = 1, red = 1;
   bool lanes;  // outputs are folded a block of lanes (neighbouring outputs) at a time
   int64_t lane_block = 1;
+  int64_t expand = 1;  // rows folded together as one wide row (few contiguous lanes, adjacent rows)
 
   Geometry(const TensorIterator& it, const std::array<Tensor, N>& outs) {
     const IterOperand &o = it.operand(0), &i = it.operand(1);
@@ -151,6 +152,8 @@ struct Geometry {
     bool inner_kept = it.ndim() > 0 && !(o.strides[0] == 0 && it.shape()[0] > 1);
     lanes = inner_kept || (!ks.empty() && ks[0] >= 8 && rs[0] <= kShortRun);
     if (lanes) lane_block = std::clamp<int64_t>(kLaneSpan / std::max<int64_t>(std::abs(kin[0]), 1), 16, kLaneBlock);
+    if (lanes && rs.size() == 1 && kin[0] == i.tensor.itemsize() && rin[0] == ks[0] * kin[0] && 2 * ks[0] <= lane_block)
+      expand = lane_block / ks[0];
     in = i.data;
     for (size_t k = 0; k < N; k++) {
       out[k] = static_cast<char*>(outs[k].data());  // the iterator's output 0 walks outs[0]'s storage
@@ -185,34 +188,58 @@ typename Ops::acc_t fold_runs(const Ops& ops, const Geometry<N>& g, const char* 
 }
 
 
-// Lanes case: res[j] = fold of rows [rb, re) of lane j < c, lanes starting at `base`.
-template <class Ops, size_t N>
-void fold_lanes_rows(const Ops& ops, const Geometry<N>& g, const char* base, int64_t c, int64_t rb, int64_t re,
-                     typename Ops::acc_t* res) {
+// Folds rows [rb, re) into the states res[0, width): fold_rows(r, e) folds rows r..e-1 into res. After
+// every `block` rows the states move into a per-lane Cascade (allocated only for long reductions).
+template <class Ops, class FoldRows>
+void cascade_rows(const Ops& ops, typename Ops::acc_t* res, int64_t width, int64_t rb, int64_t re, int64_t block,
+                  FoldRows fold_rows) {
   using acc_t = typename Ops::acc_t;
-  for (int64_t j = 0; j < c; j++) res[j] = ops.identity();
-  Walker w(g.rs, g.rin, nullptr);
-  w.seek(rb);
-  int64_t lane_stride = g.kin[0];
-  std::unique_ptr<acc_t[]> levels;  // per-lane Cascade, only for long reductions
+  for (int64_t j = 0; j < width; j++) res[j] = ops.identity();
+  std::unique_ptr<acc_t[]> levels;
   uint64_t count = 0;
   for (int64_t r = rb; r < re;) {
-    for (int64_t e = std::min(re, r + kRowBlock); r < e; r++, w.next()) ops.lanes(res, base + w.off[0], lane_stride, c, r);
-    if (r == re && count == 0) break;
-    if (!levels) levels = std::make_unique<acc_t[]>(std::bit_width(uint64_t((re - rb + kRowBlock - 1) / kRowBlock)) * c);
+    int64_t e = std::min(re, r + block);
+    fold_rows(r, e);
+    r = e;
     if (r == re) break;
+    if (!levels) levels = std::make_unique<acc_t[]>(std::bit_width(uint64_t((re - rb + block - 1) / block)) * width);
     int l = 0;
     for (uint64_t k = count; k & 1; k >>= 1, l++)
-      for (int64_t j = 0; j < c; j++) res[j] = ops.combine(levels[l * c + j], res[j]);
-    for (int64_t j = 0; j < c; j++) {
-      levels[l * c + j] = res[j];
+      for (int64_t j = 0; j < width; j++) res[j] = ops.combine(levels[l * width + j], res[j]);
+    for (int64_t j = 0; j < width; j++) {
+      levels[l * width + j] = res[j];
       res[j] = ops.identity();
     }
     count++;
   }
   for (int l = 0; l < 64 && (count >> l) != 0; l++)
     if (count >> l & 1)
-      for (int64_t j = 0; j < c; j++) res[j] = ops.combine(levels[l * c + j], res[j]);
+      for (int64_t j = 0; j < width; j++) res[j] = ops.combine(levels[l * width + j], res[j]);
+}
+
+// Lanes case: res[j] = fold of rows [rb, re) of lane j < c, lanes starting at `base`.
+template <class Ops, size_t N>
+void fold_lanes_rows(const Ops& ops, const Geometry<N>& g, const char* base, int64_t c, int64_t rb, int64_t re,
+                     typename Ops::acc_t* res) {
+  // Few lanes whose rows follow each other in memory (x.sum(0) for x of shape (N, 8)): g.expand rows
+  // at a time form one contiguous row of expand*c lanes, whose partial states merge at the end. Arg
+  // reductions keep one row at a time: their lanes() takes a single index per row.
+  if constexpr (!requires { Ops::kIndexed; }) {
+    if (g.expand > 1 && c == g.ks[0]) {
+      int64_t k = g.expand, row = g.rin[0];
+      cascade_rows(ops, res, k * c, rb, re, kRowBlock * k, [&](int64_t r, int64_t e) {
+        for (; r < e; r += k) ops.lanes(res, base + r * row, g.kin[0], std::min(k, e - r) * c, r);
+      });
+      for (int64_t j = 0; j < c; j++)
+        for (int64_t i = 1; i < k; i++) res[j] = ops.combine(res[j], res[i * c + j]);
+      return;
+    }
+  }
+  Walker w(g.rs, g.rin, nullptr);
+  w.seek(rb);
+  cascade_rows(ops, res, c, rb, re, kRowBlock, [&](int64_t r, int64_t e) {
+    for (; r < e; r++, w.next()) ops.lanes(res, base + w.off[0], g.kin[0], c, r);
+  });
 }
 
 // Calls f(flat output index, input offset, output element offset, lane count) for the outputs [ob, oe),

@@ -41,6 +41,7 @@ struct ExtremeOps {
 template <class in_t, bool IsMax, bool WithValues>
 struct ArgOps {
   using value_t = opmath_t<in_t>;
+  static constexpr bool kIndexed = true;  // the driver must fold rows in order, one index each
   struct acc_t {
     value_t v;
     int64_t i;
