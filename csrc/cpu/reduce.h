@@ -52,31 +52,44 @@ inline const char* torch_type_name(DType d) {
   return names[int(d)];
 }
 
-// ---- output allocation -----------------------------------------------------------------------------
-// keepdim=false: the same storage viewed without the reduced (size-1) dims.
-inline Tensor drop_reduced(const Tensor& out, const ReduceDims& rd, bool keepdim) {
-  if (keepdim) return out;
-  DimVec strides;
-  for (size_t d = 0; d < rd.mask.size(); d++)
-    if (!rd.mask[d]) strides.push_back(out.strides()[d]);
-  return make_view(out, rd.kept_shape, strides, out.storage_offset());
+// ---- dims ------------------------------------------------------------------------------------------
+// `dim=None` and `dim=[]` both reduce every dim (PyTorch does the same for sum, mean, amax ...).
+inline bool reduces_all(std::optional<IntArrayRef> dims) { return !dims || dims->empty(); }
+
+// A single optional dim (`int? dim`) as a list.
+inline std::optional<IntArrayRef> one_dim(const std::optional<int64_t>& dim) {
+  if (!dim) return std::nullopt;
+  return IntArrayRef(&*dim, 1);
 }
 
 // How many input elements fold into each output.
-inline int64_t reduced_numel(const Tensor& self, const ReduceDims& rd) {
+inline int64_t reduced_count(const Tensor& self, std::optional<IntArrayRef> dims, const char* op) {
+  if (reduces_all(dims)) return self.numel();
+  ReduceDims rd = make_reduce_dims(self, dims, false, op);
   int64_t n = 1;
   for (size_t d = 0; d < rd.mask.size(); d++) n *= rd.mask[d] ? self.sizes()[d] : 1;
   return n;
 }
 
 // max/min/argmax... have no identity: an empty reduced range is an error, worded like PyTorch's.
-inline void check_nonempty(const Tensor& self, const ReduceDims& rd, bool dim_given, const char* op) {
+inline void check_nonempty(const Tensor& self, std::optional<IntArrayRef> dims, const char* op) {
   if (self.numel() != 0) return;
-  VT_CHECK(dim_given && self.dim() > 0, op, "(): Expected reduction dim to be specified for input.numel() == 0. "
-           "Specify the reduction dim with the 'dim' argument.");
+  VT_CHECK(!reduces_all(dims) && self.dim() > 0, op, "(): Expected reduction dim to be specified for "
+           "input.numel() == 0. Specify the reduction dim with the 'dim' argument.");
+  ReduceDims rd = make_reduce_dims(self, dims, false, op);
   for (size_t d = 0; d < rd.mask.size(); d++)
     VT_CHECK_INDEX(!rd.mask[d] || self.sizes()[d] != 0, op, "(): Expected reduction dim ", d,
                    " to have non-zero size.");
+}
+
+// The keepdim-shaped view of an output allocated without the reduced dims (their strides do not matter:
+// the iterator's view zeroes them).
+inline Tensor with_reduced_dims(const Tensor& out, const ReduceDims& rd) {
+  if (out.dim() == int64_t(rd.out_shape.size())) return out;
+  DimVec strides(rd.out_shape.size(), 0);
+  for (size_t d = 0, k = 0; d < rd.mask.size(); d++)
+    if (!rd.mask[d]) strides[d] = out.strides()[k++];
+  return make_view(out, rd.out_shape, strides, out.storage_offset());
 }
 
 // ---- the driver ------------------------------------------------------------------------------------
@@ -330,28 +343,38 @@ typename Ops::acc_t run_flat(const Ops& ops, const char* p, int64_t isz, int64_t
 
 }  // namespace detail
 
-// Reduces `self` over rd's dims with `ops` into N fresh outputs of the given dtypes (keepdim-shaped,
-// then viewed without the reduced dims unless keepdim). An empty reduced range stores the identity.
+// Reduces `self` over `dims` with `ops` into N fresh contiguous outputs of the given dtypes (like
+// PyTorch's). An empty reduced range stores the identity. The commonest call, every dim of a contiguous
+// tensor (`x.sum()`), allocates nothing but its output.
 template <class Ops, size_t N>
-std::array<Tensor, N> reduce_n(const char* name, const Ops& ops, const Tensor& self, const ReduceDims& rd,
-                             bool keepdim, const std::array<DType, N>& dtypes) {
+std::array<Tensor, N> reduce_n(const char* name, const Ops& ops, const Tensor& self, std::optional<IntArrayRef> dims,
+                               bool keepdim, const std::array<DType, N>& dtypes) {
   std::array<Tensor, N> outs;
-  for (size_t k = 0; k < N; k++) outs[k] = empty(rd.out_shape, dtypes[k], self.device());  // contiguous, like PyTorch
+  std::array<char*, N> p;
+  auto flat = [&] {
+    for (size_t k = 0; k < N; k++) p[k] = static_cast<char*>(outs[k].data());
+    ops.store(p.data(), detail::run_flat(ops, static_cast<const char*>(self.data()), int64_t(self.itemsize()),
+                                         self.numel()));
+  };
+  if (reduces_all(dims) && self.is_contiguous() && self.numel() > 0) {
+    DimVec shape(keepdim ? size_t(self.dim()) : 0, 1);
+    for (size_t k = 0; k < N; k++) outs[k] = empty(shape, dtypes[k], self.device());
+    flat();
+    return outs;
+  }
+  ReduceDims rd = make_reduce_dims(self, dims, keepdim, name);
+  for (size_t k = 0; k < N; k++) outs[k] = empty(rd.kept_shape, dtypes[k], self.device());
   int64_t nout = outs[0].numel();
   if (self.numel() == 0) {
-    std::array<char*, N> p;
     for (int64_t i = 0; i < nout; i++) {
       for (size_t k = 0; k < N; k++) p[k] = static_cast<char*>(outs[k].data()) + i * int64_t(outs[k].itemsize());
       ops.store(p.data(), ops.identity());
     }
   } else if (nout == 1 && self.is_contiguous()) {
-    std::array<char*, N> p;
-    for (size_t k = 0; k < N; k++) p[k] = static_cast<char*>(outs[k].data());
-    ops.store(p.data(), detail::run_flat(ops, static_cast<const char*>(self.data()), int64_t(self.itemsize()),
-                                         self.numel()));
+    flat();
   } else {
     TensorIterator it = TensorIteratorConfig(name)
-                            .add_output(restride_for_reduction(outs[0], self, rd))
+                            .add_output(restride_for_reduction(with_reduced_dims(outs[0], rd), self, rd))
                             .add_input(self)
                             .promote_inputs(false)
                             .output_dtype(dtypes[0])
@@ -359,19 +382,13 @@ std::array<Tensor, N> reduce_n(const char* name, const Ops& ops, const Tensor& s
                             .build();
     detail::run_iter(ops, it, outs);
   }
-  for (size_t k = 0; k < N; k++) outs[k] = drop_reduced(outs[k], rd, keepdim);
   return outs;
 }
 
 template <class Ops>
-Tensor reduce1(const char* name, const Ops& ops, const Tensor& self, const ReduceDims& rd, bool keepdim, DType dt) {
-  return reduce_n<Ops, 1>(name, ops, self, rd, keepdim, {dt})[0];
-}
-
-// A single optional dim (`int? dim`) as the list make_reduce_dims takes.
-inline std::optional<IntArrayRef> one_dim(const std::optional<int64_t>& dim) {
-  if (!dim) return std::nullopt;
-  return IntArrayRef(&*dim, 1);
+Tensor reduce1(const char* name, const Ops& ops, const Tensor& self, std::optional<IntArrayRef> dims, bool keepdim,
+               DType dt) {
+  return reduce_n<Ops, 1>(name, ops, self, dims, keepdim, {dt})[0];
 }
 
 }  // namespace vt::reduce

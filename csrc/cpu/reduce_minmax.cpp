@@ -92,10 +92,9 @@ struct ArgOps {
 
 template <bool IsMax>
 Tensor extreme(const char* name, const Tensor& self, std::optional<IntArrayRef> dims, bool keepdim) {
-  ReduceDims rd = make_reduce_dims(self, dims, keepdim, name);
-  check_nonempty(self, rd, dims && !dims->empty(), name);
+  check_nonempty(self, dims, name);
   return VT_DISPATCH_ALL(self.dtype(), name, [&] {
-    return reduce1(name, ExtremeOps<scalar_t, IsMax>{}, self, rd, keepdim, self.dtype());
+    return reduce1(name, ExtremeOps<scalar_t, IsMax>{}, self, dims, keepdim, self.dtype());
   });
 }
 
@@ -106,10 +105,10 @@ Tensor amin_k(const Tensor& self, IntArrayRef dim, bool keepdim) { return extrem
 
 template <bool IsMax>
 std::tuple<Tensor, Tensor> extreme_dim(const char* name, const Tensor& self, int64_t dim, bool keepdim) {
-  ReduceDims rd = make_reduce_dims(self, IntArrayRef(&dim, 1), keepdim, name);
-  check_nonempty(self, rd, true, name);
+  check_nonempty(self, IntArrayRef(&dim, 1), name);
   auto r = VT_DISPATCH_ALL(self.dtype(), name, [&] {
-    return reduce_n<ArgOps<scalar_t, IsMax, true>, 2>(name, {}, self, rd, keepdim, {self.dtype(), DType::Int64});
+    return reduce_n<ArgOps<scalar_t, IsMax, true>, 2>(name, {}, self, IntArrayRef(&dim, 1), keepdim,
+                                                      {self.dtype(), DType::Int64});
   });
   return {r[0], r[1]};
 }
@@ -125,11 +124,10 @@ template <bool IsMax>
 Tensor arg_extreme(const char* name, const Tensor& self, std::optional<int64_t> dim, bool keepdim) {
   VT_CHECK_TYPE(self.dtype() != DType::Bool, name, "(): does not support bool input");
   Tensor in = dim ? self : reshape(self, DimVec{-1});
-  int64_t d = dim.value_or(0);
-  ReduceDims rd = make_reduce_dims(in, IntArrayRef(&d, 1), dim ? keepdim : false, name);
-  check_nonempty(in, rd, dim && self.dim() > 0, name);
+  std::optional<IntArrayRef> dims = dim ? one_dim(dim) : std::nullopt;  // the whole flattened tensor
+  check_nonempty(in, dims, name);
   Tensor r = VT_DISPATCH_NUMERIC(self.dtype(), name, [&] {
-    return reduce1(name, ArgOps<scalar_t, IsMax, false>{}, in, rd, dim ? keepdim : false, DType::Int64);
+    return reduce1(name, ArgOps<scalar_t, IsMax, false>{}, in, dims, dim ? keepdim : false, DType::Int64);
   });
   if (dim || !keepdim) return r;
   return make_view(r, DimVec(size_t(self.dim()), 1), DimVec(size_t(self.dim()), 1), r.storage_offset());

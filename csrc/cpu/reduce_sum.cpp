@@ -61,12 +61,11 @@ Tensor sum_like(const char* name, const Tensor& self, std::optional<IntArrayRef>
                 std::optional<DType> dtype, bool is_mean = false) {
   DType out_dt = sum_result_dtype(self, dtype);
   Tensor in = to_dtype(self, dtype ? *dtype : self.dtype());
-  ReduceDims rd = make_reduce_dims(in, dims, keepdim, name);
   Tensor r = VT_DISPATCH_ALL(in.dtype(), name, [&] {
     Ops<scalar_t> ops;
     if constexpr (requires { ops.divisor; })
-      if (is_mean) ops.divisor = double(reduced_numel(in, rd));
-    return reduce1(name, ops, in, rd, keepdim, dtype_of<typename Ops<scalar_t>::out_t>::value);
+      if (is_mean) ops.divisor = double(reduced_count(in, dims, name));
+    return reduce1(name, ops, in, dims, keepdim, dtype_of<typename Ops<scalar_t>::out_t>::value);
   });
   return to_dtype(r, out_dt);
 }
