@@ -17,7 +17,7 @@
 // either the innermost dim is reduced ("runs": each output folds contiguous runs, `run` uses several
 // accumulators or cascade summation), or it is kept ("lanes": a block of outputs is folded one input row
 // at a time, out[j] op= in[j], which vectorises). Long folds are merged pairwise through a binary
-// counter (Cascade), so float32 sums of millions of elements stay accurate. Threads split the outputs
+// counter (Cascade, reduce_fold.h), so float32 sums of millions of elements stay accurate. Threads split the outputs
 // when there are enough of them, otherwise the reduced range (per-thread partial states, combined in
 // order); no two threads ever write the same output element.
 #pragma once
@@ -25,6 +25,7 @@
 #include <array>
 #include <bit>
 #include <cmath>
+#include <cstdlib>
 #include <limits>
 #include <memory>
 #include <optional>
@@ -33,12 +34,11 @@
 #include "core/parallel.h"
 #include "cpu/cast.h"
 #include "cpu/math.h"
+#include "cpu/reduce_fold.h"
 #include "ops/iterator.h"
 #include "ops/views.h"
 
 namespace vt::reduce {
-
-template <class T> inline T load(const char* p) { return *reinterpret_cast<const T*>(p); }
 
 // Integer sums and products accumulate in uint64: it wraps like int64 two's complement, without UB.
 template <class T> using sum_acc_t = std::conditional_t<std::is_integral_v<T>, uint64_t, opmath_t<T>>;
@@ -52,107 +52,44 @@ inline const char* torch_type_name(DType d) {
   return names[int(d)];
 }
 
-// ---- folding helpers the ops structs are written with ------------------------------------------------
-// Folds a run with kAcc independent accumulators (short dependency chains, vectorisable); only for
-// order-insensitive folds (prod, max, any ...).
-template <class in_t, class acc_t, class F>
-inline acc_t fold_run(acc_t a, acc_t id, const char* p, int64_t s, int64_t n, F f) {
-  constexpr int kAcc = 8;
-  acc_t r[kAcc];
-  for (int l = 0; l < kAcc; l++) r[l] = id;
-  int64_t i = 0;
-  if (s == int64_t(sizeof(in_t))) {
-    const in_t* x = reinterpret_cast<const in_t*>(p);
-    for (; i + kAcc <= n; i += kAcc)
-      for (int l = 0; l < kAcc; l++) r[l] = f(r[l], x[i + l]);
-  }
-  for (; i < n; i++) r[0] = f(r[0], load<in_t>(p + i * s));
-  for (int l = 0; l < kAcc; l++) a = f(a, r[l]);
-  return a;
-}
+// ---- dims ------------------------------------------------------------------------------------------
+// `dim=None` and `dim=[]` both reduce every dim (PyTorch does the same for sum, mean, amax ...).
+inline bool reduces_all(std::optional<IntArrayRef> dims) { return !dims || dims->empty(); }
 
-// buf[j] = f(buf[j], element j): a contiguous row gets a loop the compiler vectorises.
-template <class in_t, class acc_t, class F>
-inline void fold_lanes(acc_t* buf, const char* p, int64_t s, int64_t n, F f) {
-  if (s == int64_t(sizeof(in_t))) {
-    const in_t* x = reinterpret_cast<const in_t*>(p);
-    for (int64_t j = 0; j < n; j++) buf[j] = f(buf[j], x[j]);
-  } else {
-    for (int64_t j = 0; j < n; j++) buf[j] = f(buf[j], load<in_t>(p + j * s));
-  }
-}
-
-// Merges a stream of partial states pairwise (a binary counter: level l holds 2^l merged parts), so
-// rounding error grows with log(parts) rather than parts. Order is kept: earlier parts merge on the left.
-template <class acc_t>
-struct Cascade {
-  acc_t level[64];
-  uint64_t count = 0;
-  template <class Ops> void push(acc_t s, const Ops& ops) {
-    int l = 0;
-    for (uint64_t c = count; c & 1; c >>= 1, l++) s = ops.combine(level[l], s);
-    level[l] = s;
-    count++;
-  }
-  template <class Ops> acc_t finish(acc_t tail, const Ops& ops) const {
-    for (int l = 0; l < 64; l++)
-      if (count >> l & 1) tail = ops.combine(level[l], tail);
-    return tail;
-  }
-};
-
-// Sum of f(x) over a run: blocks of kBlock elements go through kAcc accumulators, block sums through a
-// Cascade. Error ~ (kBlock/kAcc + log2(n)) ulps instead of n ulps for a plain loop.
-template <class acc_t, class in_t, class F>
-inline acc_t cascade_sum(const char* p, int64_t s, int64_t n, F f) {
-  constexpr int kAcc = 16;
-  constexpr int64_t kBlock = 256;
-  struct Add { acc_t combine(acc_t a, acc_t b) const { return a + b; } } add;
-  auto block = [&](int64_t b, int64_t len) {
-    acc_t r[kAcc] = {};
-    int64_t i = 0;
-    if (s == int64_t(sizeof(in_t))) {
-      const in_t* x = reinterpret_cast<const in_t*>(p) + b;
-      for (; i + kAcc <= len; i += kAcc)
-        for (int l = 0; l < kAcc; l++) r[l] += f(x[i + l]);
-    }
-    for (; i < len; i++) r[0] += f(load<in_t>(p + (b + i) * s));
-    for (int w = kAcc / 2; w > 0; w /= 2)
-      for (int l = 0; l < w; l++) r[l] += r[l + w];
-    return r[0];
-  };
-  if (n <= kBlock) return block(0, n);
-  Cascade<acc_t> c;
-  int64_t b = 0;
-  for (; b + kBlock <= n; b += kBlock) c.push(block(b, kBlock), add);
-  return c.finish(block(b, n - b), add);
-}
-
-// ---- output allocation -----------------------------------------------------------------------------
-// keepdim=false: the same storage viewed without the reduced (size-1) dims.
-inline Tensor drop_reduced(const Tensor& out, const ReduceDims& rd, bool keepdim) {
-  if (keepdim) return out;
-  DimVec strides;
-  for (size_t d = 0; d < rd.mask.size(); d++)
-    if (!rd.mask[d]) strides.push_back(out.strides()[d]);
-  return make_view(out, rd.kept_shape, strides, out.storage_offset());
+// A single optional dim (`int? dim`) as a list.
+inline std::optional<IntArrayRef> one_dim(const std::optional<int64_t>& dim) {
+  if (!dim) return std::nullopt;
+  return IntArrayRef(&*dim, 1);
 }
 
 // How many input elements fold into each output.
-inline int64_t reduced_numel(const Tensor& self, const ReduceDims& rd) {
+inline int64_t reduced_count(const Tensor& self, std::optional<IntArrayRef> dims, const char* op) {
+  if (reduces_all(dims)) return self.numel();
+  ReduceDims rd = make_reduce_dims(self, dims, false, op);
   int64_t n = 1;
   for (size_t d = 0; d < rd.mask.size(); d++) n *= rd.mask[d] ? self.sizes()[d] : 1;
   return n;
 }
 
 // max/min/argmax... have no identity: an empty reduced range is an error, worded like PyTorch's.
-inline void check_nonempty(const Tensor& self, const ReduceDims& rd, bool dim_given, const char* op) {
+inline void check_nonempty(const Tensor& self, std::optional<IntArrayRef> dims, const char* op) {
   if (self.numel() != 0) return;
-  VT_CHECK(dim_given && self.dim() > 0, op, "(): Expected reduction dim to be specified for input.numel() == 0. "
-           "Specify the reduction dim with the 'dim' argument.");
+  VT_CHECK(!reduces_all(dims) && self.dim() > 0, op, "(): Expected reduction dim to be specified for "
+           "input.numel() == 0. Specify the reduction dim with the 'dim' argument.");
+  ReduceDims rd = make_reduce_dims(self, dims, false, op);
   for (size_t d = 0; d < rd.mask.size(); d++)
     VT_CHECK_INDEX(!rd.mask[d] || self.sizes()[d] != 0, op, "(): Expected reduction dim ", d,
                    " to have non-zero size.");
+}
+
+// The keepdim-shaped view of an output allocated without the reduced dims (their strides do not matter:
+// the iterator's view zeroes them).
+inline Tensor with_reduced_dims(const Tensor& out, const ReduceDims& rd) {
+  if (out.dim() == int64_t(rd.out_shape.size())) return out;
+  DimVec strides(rd.out_shape.size(), 0);
+  for (size_t d = 0, k = 0; d < rd.mask.size(); d++)
+    if (!rd.mask[d]) strides[d] = out.strides()[k++];
+  return make_view(out, rd.out_shape, strides, out.storage_offset());
 }
 
 // ---- the driver ------------------------------------------------------------------------------------
@@ -188,6 +125,11 @@ struct Walker {
   }
 };
 
+constexpr int64_t kLaneBlock = 1024;   // at most this many outputs are folded together in the lanes case,
+constexpr int64_t kLaneSpan = 16384;   // and their elements of one row span about this many bytes (L1)
+constexpr int64_t kShortRun = 16;     // reduced runs up to this long are folded as lanes
+constexpr int64_t kRowBlock = 128;   // rows folded per lane before merging through the cascade
+
 // The iterator's dims split into kept (K) and reduced (R) ones, innermost first. Output strides are in
 // elements: every output of one reduction has the same layout, only the item sizes differ.
 template <size_t N>
@@ -198,7 +140,9 @@ struct Geometry {
   std::array<char*, N> out;
   std::array<int64_t, N> osz;
   int64_t num_out = 1, red = 1;
-  bool lanes;  // the innermost dim is kept
+  bool lanes;  // outputs are folded a block of lanes (neighbouring outputs) at a time
+  int64_t lane_block = 1;
+  int64_t expand = 1;  // rows folded together as one wide row (few contiguous lanes, adjacent rows)
 
   Geometry(const TensorIterator& it, const std::array<Tensor, N>& outs) {
     const IterOperand &o = it.operand(0), &i = it.operand(1);
@@ -216,7 +160,13 @@ struct Geometry {
         num_out *= n;
       }
     }
-    lanes = it.ndim() > 0 && !(o.strides[0] == 0 && it.shape()[0] > 1);
+    // Lanes when the innermost dim is kept, and also when the reduced runs are too short to pay for a
+    // fold per output (sum over a last dim of 4): then neighbouring outputs are folded together.
+    bool inner_kept = it.ndim() > 0 && !(o.strides[0] == 0 && it.shape()[0] > 1);
+    lanes = inner_kept || (!ks.empty() && ks[0] >= 8 && rs[0] <= kShortRun);
+    if (lanes) lane_block = std::clamp<int64_t>(kLaneSpan / std::max<int64_t>(std::abs(kin[0]), 1), 16, kLaneBlock);
+    if (lanes && rs.size() == 1 && kin[0] == i.tensor.itemsize() && rin[0] == ks[0] * kin[0] && 2 * ks[0] <= lane_block)
+      expand = lane_block / ks[0];
     in = i.data;
     for (size_t k = 0; k < N; k++) {
       out[k] = static_cast<char*>(outs[k].data());  // the iterator's output 0 walks outs[0]'s storage
@@ -250,37 +200,59 @@ typename Ops::acc_t fold_runs(const Ops& ops, const Geometry<N>& g, const char* 
   return c.finish(ops.identity(), ops);
 }
 
-constexpr int64_t kLaneBlock = 128;  // outputs folded together in the lanes case
-constexpr int64_t kRowBlock = 128;   // rows folded per lane before merging through the cascade
+
+// Folds rows [rb, re) into the states res[0, width): fold_rows(r, e) folds rows r..e-1 into res. After
+// every `block` rows the states move into a per-lane Cascade (allocated only for long reductions).
+template <class Ops, class FoldRows>
+void cascade_rows(const Ops& ops, typename Ops::acc_t* res, int64_t width, int64_t rb, int64_t re, int64_t block,
+                  FoldRows fold_rows) {
+  using acc_t = typename Ops::acc_t;
+  for (int64_t j = 0; j < width; j++) res[j] = ops.identity();
+  std::unique_ptr<acc_t[]> levels;
+  uint64_t count = 0;
+  for (int64_t r = rb; r < re;) {
+    int64_t e = std::min(re, r + block);
+    fold_rows(r, e);
+    r = e;
+    if (r == re) break;
+    if (!levels) levels = std::make_unique<acc_t[]>(std::bit_width(uint64_t((re - rb + block - 1) / block)) * width);
+    int l = 0;
+    for (uint64_t k = count; k & 1; k >>= 1, l++)
+      for (int64_t j = 0; j < width; j++) res[j] = ops.combine(levels[l * width + j], res[j]);
+    for (int64_t j = 0; j < width; j++) {
+      levels[l * width + j] = res[j];
+      res[j] = ops.identity();
+    }
+    count++;
+  }
+  for (int l = 0; l < 64 && (count >> l) != 0; l++)
+    if (count >> l & 1)
+      for (int64_t j = 0; j < width; j++) res[j] = ops.combine(levels[l * width + j], res[j]);
+}
 
 // Lanes case: res[j] = fold of rows [rb, re) of lane j < c, lanes starting at `base`.
 template <class Ops, size_t N>
 void fold_lanes_rows(const Ops& ops, const Geometry<N>& g, const char* base, int64_t c, int64_t rb, int64_t re,
                      typename Ops::acc_t* res) {
-  using acc_t = typename Ops::acc_t;
-  for (int64_t j = 0; j < c; j++) res[j] = ops.identity();
+  // Few lanes whose rows follow each other in memory (x.sum(0) for x of shape (N, 8)): g.expand rows
+  // at a time form one contiguous row of expand*c lanes, whose partial states merge at the end. Arg
+  // reductions keep one row at a time: their lanes() takes a single index per row.
+  if constexpr (!requires { Ops::kIndexed; }) {
+    if (g.expand > 1 && c == g.ks[0]) {
+      int64_t k = g.expand, row = g.rin[0];
+      cascade_rows(ops, res, k * c, rb, re, kRowBlock * k, [&](int64_t r, int64_t e) {
+        for (; r < e; r += k) ops.lanes(res, base + r * row, g.kin[0], std::min(k, e - r) * c, r);
+      });
+      for (int64_t j = 0; j < c; j++)
+        for (int64_t i = 1; i < k; i++) res[j] = ops.combine(res[j], res[i * c + j]);
+      return;
+    }
+  }
   Walker w(g.rs, g.rin, nullptr);
   w.seek(rb);
-  int64_t lane_stride = g.kin[0];
-  std::unique_ptr<acc_t[]> levels;  // per-lane Cascade, only for long reductions
-  uint64_t count = 0;
-  for (int64_t r = rb; r < re;) {
-    for (int64_t e = std::min(re, r + kRowBlock); r < e; r++, w.next()) ops.lanes(res, base + w.off[0], lane_stride, c, r);
-    if (r == re && count == 0) break;
-    if (!levels) levels = std::make_unique<acc_t[]>(std::bit_width(uint64_t((re - rb + kRowBlock - 1) / kRowBlock)) * c);
-    if (r == re) break;
-    int l = 0;
-    for (uint64_t k = count; k & 1; k >>= 1, l++)
-      for (int64_t j = 0; j < c; j++) res[j] = ops.combine(levels[l * c + j], res[j]);
-    for (int64_t j = 0; j < c; j++) {
-      levels[l * c + j] = res[j];
-      res[j] = ops.identity();
-    }
-    count++;
-  }
-  for (int l = 0; l < 64; l++)
-    if (count >> l & 1)
-      for (int64_t j = 0; j < c; j++) res[j] = ops.combine(levels[l * c + j], res[j]);
+  cascade_rows(ops, res, c, rb, re, kRowBlock, [&](int64_t r, int64_t e) {
+    for (; r < e; r++, w.next()) ops.lanes(res, base + w.off[0], g.kin[0], c, r);
+  });
 }
 
 // Calls f(flat output index, input offset, output element offset, lane count) for the outputs [ob, oe),
@@ -300,8 +272,8 @@ void for_outputs(const Geometry<N>& g, int64_t ob, int64_t oe, F f) {
   w.seek(ob / nl);
   for (int64_t o = ob, j = ob % nl; o < oe; j = 0, w.next()) {
     int64_t end = std::min(nl, j + (oe - o));
-    for (; j < end; j += kLaneBlock) {
-      int64_t c = std::min(kLaneBlock, end - j);
+    for (; j < end; j += g.lane_block) {
+      int64_t c = std::min(g.lane_block, end - j);
       f(o, w.off[0] + j * g.kin[0], w.off[1] + j * g.kout[0], c);
       o += c;
     }
@@ -371,28 +343,38 @@ typename Ops::acc_t run_flat(const Ops& ops, const char* p, int64_t isz, int64_t
 
 }  // namespace detail
 
-// Reduces `self` over rd's dims with `ops` into N fresh outputs of the given dtypes (keepdim-shaped,
-// then viewed without the reduced dims unless keepdim). An empty reduced range stores the identity.
+// Reduces `self` over `dims` with `ops` into N fresh contiguous outputs of the given dtypes (like
+// PyTorch's). An empty reduced range stores the identity. The commonest call, every dim of a contiguous
+// tensor (`x.sum()`), allocates nothing but its output.
 template <class Ops, size_t N>
-std::array<Tensor, N> reduce_n(const char* name, const Ops& ops, const Tensor& self, const ReduceDims& rd,
-                             bool keepdim, const std::array<DType, N>& dtypes) {
+std::array<Tensor, N> reduce_n(const char* name, const Ops& ops, const Tensor& self, std::optional<IntArrayRef> dims,
+                               bool keepdim, const std::array<DType, N>& dtypes) {
   std::array<Tensor, N> outs;
-  for (size_t k = 0; k < N; k++) outs[k] = empty(rd.out_shape, dtypes[k], self.device());  // contiguous, like PyTorch
+  std::array<char*, N> p;
+  auto flat = [&] {
+    for (size_t k = 0; k < N; k++) p[k] = static_cast<char*>(outs[k].data());
+    ops.store(p.data(), detail::run_flat(ops, static_cast<const char*>(self.data()), int64_t(self.itemsize()),
+                                         self.numel()));
+  };
+  if (reduces_all(dims) && self.is_contiguous() && self.numel() > 0) {
+    DimVec shape(keepdim ? size_t(self.dim()) : 0, 1);
+    for (size_t k = 0; k < N; k++) outs[k] = empty(shape, dtypes[k], self.device());
+    flat();
+    return outs;
+  }
+  ReduceDims rd = make_reduce_dims(self, dims, keepdim, name);
+  for (size_t k = 0; k < N; k++) outs[k] = empty(rd.kept_shape, dtypes[k], self.device());
   int64_t nout = outs[0].numel();
   if (self.numel() == 0) {
-    std::array<char*, N> p;
     for (int64_t i = 0; i < nout; i++) {
       for (size_t k = 0; k < N; k++) p[k] = static_cast<char*>(outs[k].data()) + i * int64_t(outs[k].itemsize());
       ops.store(p.data(), ops.identity());
     }
   } else if (nout == 1 && self.is_contiguous()) {
-    std::array<char*, N> p;
-    for (size_t k = 0; k < N; k++) p[k] = static_cast<char*>(outs[k].data());
-    ops.store(p.data(), detail::run_flat(ops, static_cast<const char*>(self.data()), int64_t(self.itemsize()),
-                                         self.numel()));
+    flat();
   } else {
     TensorIterator it = TensorIteratorConfig(name)
-                            .add_output(restride_for_reduction(outs[0], self, rd))
+                            .add_output(restride_for_reduction(with_reduced_dims(outs[0], rd), self, rd))
                             .add_input(self)
                             .promote_inputs(false)
                             .output_dtype(dtypes[0])
@@ -400,19 +382,13 @@ std::array<Tensor, N> reduce_n(const char* name, const Ops& ops, const Tensor& s
                             .build();
     detail::run_iter(ops, it, outs);
   }
-  for (size_t k = 0; k < N; k++) outs[k] = drop_reduced(outs[k], rd, keepdim);
   return outs;
 }
 
 template <class Ops>
-Tensor reduce1(const char* name, const Ops& ops, const Tensor& self, const ReduceDims& rd, bool keepdim, DType dt) {
-  return reduce_n<Ops, 1>(name, ops, self, rd, keepdim, {dt})[0];
-}
-
-// A single optional dim (`int? dim`) as the list make_reduce_dims takes.
-inline std::optional<IntArrayRef> one_dim(const std::optional<int64_t>& dim) {
-  if (!dim) return std::nullopt;
-  return IntArrayRef(&*dim, 1);
+Tensor reduce1(const char* name, const Ops& ops, const Tensor& self, std::optional<IntArrayRef> dims, bool keepdim,
+               DType dt) {
+  return reduce_n<Ops, 1>(name, ops, self, dims, keepdim, {dt})[0];
 }
 
 }  // namespace vt::reduce

@@ -28,11 +28,10 @@ struct AnyAllOps {
 
 template <bool IsAll>
 Tensor any_all(const char* name, const Tensor& self, std::optional<int64_t> dim, bool keepdim) {
-  ReduceDims rd = make_reduce_dims(self, one_dim(dim), keepdim, name);
   if (self.dtype() == DType::UInt8)
-    return reduce1(name, AnyAllOps<uint8_t, uint8_t, IsAll>{}, self, rd, keepdim, DType::UInt8);
+    return reduce1(name, AnyAllOps<uint8_t, uint8_t, IsAll>{}, self, one_dim(dim), keepdim, DType::UInt8);
   return VT_DISPATCH_ALL(self.dtype(), name, [&] {
-    return reduce1(name, AnyAllOps<scalar_t, bool, IsAll>{}, self, rd, keepdim, DType::Bool);
+    return reduce1(name, AnyAllOps<scalar_t, bool, IsAll>{}, self, one_dim(dim), keepdim, DType::Bool);
   });
 }
 Tensor any_k(const Tensor& self, std::optional<int64_t> dim, bool keepdim) { return any_all<false>("any", self, dim, keepdim); }

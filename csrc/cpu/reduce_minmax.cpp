@@ -26,18 +26,12 @@ template <bool IsMax, class T> inline bool beats(T x, T a) {
 template <class in_t, bool IsMax>
 struct ExtremeOps {
   using acc_t = opmath_t<in_t>;
-  // Branch-free NaN propagation: once a is NaN, `x > a` is false, so a stays.
-  static acc_t pick(acc_t a, acc_t x) {
-    if constexpr (IsMax) return (x > a || math::isnan(x)) ? x : a;
-    else return (x < a || math::isnan(x)) ? x : a;
-  }
+  static constexpr PickExtreme<IsMax> pick{};
   acc_t identity() const { return IsMax ? lowest_value<acc_t>() : highest_value<acc_t>(); }
   acc_t run(acc_t a, const char* p, int64_t s, int64_t n, int64_t) const {
-    return fold_run<in_t>(a, identity(), p, s, n, [](acc_t a, auto x) { return pick(a, acc_t(x)); });
+    return fold_run<in_t>(a, identity(), p, s, n, pick);
   }
-  void lanes(acc_t* buf, const char* p, int64_t s, int64_t n, int64_t) const {
-    fold_lanes<in_t>(buf, p, s, n, [](acc_t a, in_t x) { return pick(a, acc_t(x)); });
-  }
+  void lanes(acc_t* buf, const char* p, int64_t s, int64_t n, int64_t) const { fold_lanes<in_t>(buf, p, s, n, pick); }
   acc_t combine(acc_t a, acc_t b) const { return pick(a, b); }
   void store(char* const* out, acc_t a) const { *reinterpret_cast<in_t*>(out[0]) = in_t(a); }
 };
@@ -47,6 +41,7 @@ struct ExtremeOps {
 template <class in_t, bool IsMax, bool WithValues>
 struct ArgOps {
   using value_t = opmath_t<in_t>;
+  static constexpr bool kIndexed = true;  // the driver must fold rows in order, one index each
   struct acc_t {
     value_t v;
     int64_t i;
@@ -55,9 +50,26 @@ struct ArgOps {
     return (a.i < 0 || beats<IsMax>(x, a.v)) ? acc_t{x, idx} : a;
   }
   acc_t identity() const { return {value_t(0), -1}; }
+  // Contiguous float runs, a chunk at a time: the extreme by the vector fold, then (only when it beats
+  // the running winner) the first position holding it. Much faster than tracking indices per element.
+  static acc_t run_chunked(acc_t a, const in_t* x, int64_t n, int64_t idx0) {
+    constexpr int64_t kChunk = 1024;
+    using Extreme = ExtremeOps<in_t, IsMax>;
+    for (int64_t c = 0; c < n; c += kChunk) {
+      int64_t len = std::min(kChunk, n - c);
+      value_t m = Extreme{}.run(Extreme{}.identity(), reinterpret_cast<const char*>(x + c), sizeof(in_t), len, 0);
+      if (a.i >= 0 && !beats<IsMax>(m, a.v)) continue;
+      int64_t k = 0;
+      if (math::isnan(m)) while (!math::isnan(value_t(x[c + k]))) k++;
+      else while (!(value_t(x[c + k]) == m)) k++;
+      a = {value_t(x[c + k]), idx0 + c + k};  // x's own value: max(-0.0, 0.0) keeps the first zero's sign
+    }
+    return a;
+  }
   acc_t run(acc_t a, const char* p, int64_t s, int64_t n, int64_t idx0) const {
     if (s == int64_t(sizeof(in_t))) {
       const in_t* x = reinterpret_cast<const in_t*>(p);
+      if constexpr (Simd<in_t, 16>::ok) return run_chunked(a, x, n, idx0);
       for (int64_t i = 0; i < n; i++) a = fold(a, value_t(x[i]), idx0 + i);
     } else {
       for (int64_t i = 0; i < n; i++) a = fold(a, value_t(load<in_t>(p + i * s)), idx0 + i);
@@ -80,10 +92,9 @@ struct ArgOps {
 
 template <bool IsMax>
 Tensor extreme(const char* name, const Tensor& self, std::optional<IntArrayRef> dims, bool keepdim) {
-  ReduceDims rd = make_reduce_dims(self, dims, keepdim, name);
-  check_nonempty(self, rd, dims && !dims->empty(), name);
+  check_nonempty(self, dims, name);
   return VT_DISPATCH_ALL(self.dtype(), name, [&] {
-    return reduce1(name, ExtremeOps<scalar_t, IsMax>{}, self, rd, keepdim, self.dtype());
+    return reduce1(name, ExtremeOps<scalar_t, IsMax>{}, self, dims, keepdim, self.dtype());
   });
 }
 
@@ -94,10 +105,10 @@ Tensor amin_k(const Tensor& self, IntArrayRef dim, bool keepdim) { return extrem
 
 template <bool IsMax>
 std::tuple<Tensor, Tensor> extreme_dim(const char* name, const Tensor& self, int64_t dim, bool keepdim) {
-  ReduceDims rd = make_reduce_dims(self, IntArrayRef(&dim, 1), keepdim, name);
-  check_nonempty(self, rd, true, name);
+  check_nonempty(self, IntArrayRef(&dim, 1), name);
   auto r = VT_DISPATCH_ALL(self.dtype(), name, [&] {
-    return reduce_n<ArgOps<scalar_t, IsMax, true>, 2>(name, {}, self, rd, keepdim, {self.dtype(), DType::Int64});
+    return reduce_n<ArgOps<scalar_t, IsMax, true>, 2>(name, {}, self, IntArrayRef(&dim, 1), keepdim,
+                                                      {self.dtype(), DType::Int64});
   });
   return {r[0], r[1]};
 }
@@ -113,11 +124,10 @@ template <bool IsMax>
 Tensor arg_extreme(const char* name, const Tensor& self, std::optional<int64_t> dim, bool keepdim) {
   VT_CHECK_TYPE(self.dtype() != DType::Bool, name, "(): does not support bool input");
   Tensor in = dim ? self : reshape(self, DimVec{-1});
-  int64_t d = dim.value_or(0);
-  ReduceDims rd = make_reduce_dims(in, IntArrayRef(&d, 1), dim ? keepdim : false, name);
-  check_nonempty(in, rd, dim && self.dim() > 0, name);
+  std::optional<IntArrayRef> dims = dim ? one_dim(dim) : std::nullopt;  // the whole flattened tensor
+  check_nonempty(in, dims, name);
   Tensor r = VT_DISPATCH_NUMERIC(self.dtype(), name, [&] {
-    return reduce1(name, ArgOps<scalar_t, IsMax, false>{}, in, rd, dim ? keepdim : false, DType::Int64);
+    return reduce1(name, ArgOps<scalar_t, IsMax, false>{}, in, dims, dim ? keepdim : false, DType::Int64);
   });
   if (dim || !keepdim) return r;
   return make_view(r, DimVec(size_t(self.dim()), 1), DimVec(size_t(self.dim()), 1), r.storage_offset());

@@ -28,9 +28,10 @@ struct VarOps {
   acc_t identity() const { return {0, 0, 0}; }
   acc_t run(acc_t a, const char* p, int64_t s, int64_t n, int64_t) const {
     if (n == 0) return a;
-    double mean = cascade_sum<double, in_t>(p, s, n, [](in_t x) { return double(x); }) / double(n);
-    double m2 = cascade_sum<double, in_t>(p, s, n, [mean](in_t x) {
-      double d = double(x) - mean;
+    // Generic lambdas: float64 runs take the vector loop (`x - mean` broadcasts the scalar).
+    double mean = cascade_sum<double, in_t>(p, s, n, [](auto x) VT_FOLD { return x; }) / double(n);
+    double m2 = cascade_sum<double, in_t>(p, s, n, [mean](auto x) VT_FOLD {
+      auto d = x - mean;
       return d * d;
     });
     return merge_moments(a, {mean, m2, double(n)});
@@ -55,10 +56,9 @@ Tensor var_std(const char* name, const Tensor& self, std::optional<IntArrayRef> 
   VT_CHECK_TYPE(is_floating(self.dtype()), name, "(): std and var only support floating point and complex dtypes, "
                 "got ", dtype_name(self.dtype()));
   VT_CHECK_TYPE(!(unbiased && correction), name, "(): pass either unbiased or correction, not both");
-  ReduceDims rd = make_reduce_dims(self, dim, keepdim, name);
   double corr = correction ? correction->to_double() : (unbiased.value_or(true) ? 1.0 : 0.0);
   return VT_DISPATCH_FLOATING(self.dtype(), name, [&] {
-    return reduce1(name, VarOps<scalar_t, IsStd>{corr}, self, rd, keepdim, self.dtype());
+    return reduce1(name, VarOps<scalar_t, IsStd>{corr}, self, dim, keepdim, self.dtype());
   });
 }
 Tensor var_k(const Tensor& self, std::optional<IntArrayRef> dim, std::optional<bool> unbiased, bool keepdim,
@@ -112,11 +112,11 @@ struct NormOps {
 };
 
 template <NormKind K>
-Tensor norm_with(const Tensor& in, const ReduceDims& rd, bool keepdim, double p) {
+Tensor norm_with(const Tensor& in, std::optional<IntArrayRef> dim, bool keepdim, double p) {
   return VT_DISPATCH_FLOATING(in.dtype(), "norm", [&] {
     NormOps<scalar_t, K> ops;
     ops.p = typename NormOps<scalar_t, K>::acc_t(p);
-    return reduce1("norm", ops, in, rd, keepdim, in.dtype());
+    return reduce1("norm", ops, in, dim, keepdim, in.dtype());
   });
 }
 
@@ -131,18 +131,19 @@ Tensor norm_k(const Tensor& self, std::optional<Scalar> p, std::optional<IntArra
                   dtype_name(*dtype), ")");
   }
   Tensor in = to_dtype(self, dtype.value_or(self.dtype()));
-  ReduceDims rd = make_reduce_dims(in, dim, keepdim, "norm");
   double pv = p ? p->to_double() : 2.0;
-  if (std::isinf(pv) && in.numel() == 0)
+  if (std::isinf(pv) && in.numel() == 0) {  // max/min of |x| over nothing has no value
+    ReduceDims rd = make_reduce_dims(in, dim, keepdim, "norm");
     for (size_t d = 0; d < rd.mask.size(); d++)
       VT_CHECK_VALUE(!rd.mask[d] || in.sizes()[d] != 0, "norm(): cannot compute the ", pv > 0 ? "inf" : "-inf",
                      " norm over the empty dimension ", d, " because the operation does not have an identity");
-  if (pv == 2) return norm_with<NormKind::L2>(in, rd, keepdim, pv);
-  if (pv == 1) return norm_with<NormKind::L1>(in, rd, keepdim, pv);
-  if (pv == 0) return norm_with<NormKind::L0>(in, rd, keepdim, pv);
-  if (std::isinf(pv)) return pv > 0 ? norm_with<NormKind::Inf>(in, rd, keepdim, pv)
-                                    : norm_with<NormKind::NegInf>(in, rd, keepdim, pv);
-  return norm_with<NormKind::P>(in, rd, keepdim, pv);
+  }
+  if (pv == 2) return norm_with<NormKind::L2>(in, dim, keepdim, pv);
+  if (pv == 1) return norm_with<NormKind::L1>(in, dim, keepdim, pv);
+  if (pv == 0) return norm_with<NormKind::L0>(in, dim, keepdim, pv);
+  if (std::isinf(pv)) return pv > 0 ? norm_with<NormKind::Inf>(in, dim, keepdim, pv)
+                                    : norm_with<NormKind::NegInf>(in, dim, keepdim, pv);
+  return norm_with<NormKind::P>(in, dim, keepdim, pv);
 }
 
 // ---- logsumexp -------------------------------------------------------------------------------------
@@ -166,14 +167,11 @@ struct LseOps {
   }
   acc_t identity() const { return {-std::numeric_limits<value_t>::infinity(), value_t(0)}; }
   acc_t run(acc_t a, const char* p, int64_t s, int64_t n, int64_t) const {
-    value_t m = fold_run<in_t>(-std::numeric_limits<value_t>::infinity(), -std::numeric_limits<value_t>::infinity(),
-                               p, s, n, [](value_t a, auto x) {
-                                 value_t v = value_t(x);
-                                 return (v > a || std::isnan(v)) ? v : a;
-                               });
-    if (m == -std::numeric_limits<value_t>::infinity()) return a;  // nothing but -inf: adds nothing
+    const value_t ninf = -std::numeric_limits<value_t>::infinity();
+    value_t m = fold_run<in_t>(ninf, ninf, p, s, n, pick_max);
+    if (m == ninf) return a;  // nothing but -inf: adds nothing
     value_t shift = std::isfinite(m) ? m : value_t(0);
-    value_t sum = cascade_sum<value_t, in_t>(p, s, n, [shift](in_t x) { return std::exp(value_t(x) - shift); });
+    value_t sum = cascade_sum<value_t, in_t>(p, s, n, [shift](auto x) VT_FOLD { return vexp(x - shift); });
     return merge(a, {shift, sum});
   }
   void lanes(acc_t* buf, const char* p, int64_t s, int64_t n, int64_t) const {
@@ -185,9 +183,8 @@ struct LseOps {
 
 Tensor logsumexp_k(const Tensor& self, IntArrayRef dim, bool keepdim) {
   Tensor in = is_floating(self.dtype()) ? self : to_dtype(self, kDefaultFloat);  // integers: like PyTorch
-  ReduceDims rd = make_reduce_dims(in, dim, keepdim, "logsumexp");
   return VT_DISPATCH_FLOATING(in.dtype(), "logsumexp", [&] {
-    return reduce1("logsumexp", LseOps<scalar_t>{}, in, rd, keepdim, in.dtype());
+    return reduce1("logsumexp", LseOps<scalar_t>{}, in, dim, keepdim, in.dtype());
   });
 }
 

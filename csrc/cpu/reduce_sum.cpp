@@ -15,10 +15,11 @@ struct SumOps {
   double divisor = 1;
   acc_t identity() const { return acc_t(0); }
   acc_t run(acc_t a, const char* p, int64_t s, int64_t n, int64_t) const {
-    return a + cascade_sum<acc_t, in_t>(p, s, n, [](in_t x) { return acc_t(x); });
+    // Identity on values and on vectors; `acc += x` widens (ints wrap through uint64, halves via float).
+    return a + cascade_sum<acc_t, in_t>(p, s, n, [](auto x) VT_FOLD { return x; });
   }
   void lanes(acc_t* buf, const char* p, int64_t s, int64_t n, int64_t) const {
-    fold_lanes<in_t>(buf, p, s, n, [](acc_t a, in_t x) { return acc_t(a + acc_t(x)); });
+    fold_lanes<in_t>(buf, p, s, n, [](auto a, auto x) VT_FOLD { return decltype(a)(a + x); });
   }
   acc_t combine(acc_t a, acc_t b) const { return a + b; }
   void store(char* const* out, acc_t a) const {
@@ -31,13 +32,17 @@ template <class in_t>
 struct ProdOps {
   using acc_t = sum_acc_t<in_t>;
   using out_t = sum_out_t<in_t>;
-  static acc_t mul(acc_t a, acc_t b) { return a * b; }
+  // Multiplies accumulators, vectors of them, or an accumulator by an element.
+  static constexpr auto mul = [](auto a, auto x) VT_FOLD {
+    using A = decltype(a);
+    return A(a * A(x));
+  };
   acc_t identity() const { return acc_t(1); }
   acc_t run(acc_t a, const char* p, int64_t s, int64_t n, int64_t) const {
-    return fold_run<in_t>(a, acc_t(1), p, s, n, [](acc_t x, auto y) { return mul(x, acc_t(y)); });
+    return fold_run<in_t>(a, acc_t(1), p, s, n, mul);
   }
   void lanes(acc_t* buf, const char* p, int64_t s, int64_t n, int64_t) const {
-    fold_lanes<in_t>(buf, p, s, n, [](acc_t a, in_t x) { return mul(a, acc_t(x)); });
+    fold_lanes<in_t>(buf, p, s, n, mul);
   }
   acc_t combine(acc_t a, acc_t b) const { return mul(a, b); }
   void store(char* const* out, acc_t a) const { *reinterpret_cast<out_t*>(out[0]) = out_t(a); }
@@ -56,12 +61,11 @@ Tensor sum_like(const char* name, const Tensor& self, std::optional<IntArrayRef>
                 std::optional<DType> dtype, bool is_mean = false) {
   DType out_dt = sum_result_dtype(self, dtype);
   Tensor in = to_dtype(self, dtype ? *dtype : self.dtype());
-  ReduceDims rd = make_reduce_dims(in, dims, keepdim, name);
   Tensor r = VT_DISPATCH_ALL(in.dtype(), name, [&] {
     Ops<scalar_t> ops;
     if constexpr (requires { ops.divisor; })
-      if (is_mean) ops.divisor = double(reduced_numel(in, rd));
-    return reduce1(name, ops, in, rd, keepdim, dtype_of<typename Ops<scalar_t>::out_t>::value);
+      if (is_mean) ops.divisor = double(reduced_count(in, dims, name));
+    return reduce1(name, ops, in, dims, keepdim, dtype_of<typename Ops<scalar_t>::out_t>::value);
   });
   return to_dtype(r, out_dt);
 }

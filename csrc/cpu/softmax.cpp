@@ -13,6 +13,103 @@ using namespace reduce;
 
 template <class M> inline M max_nan(M a, M x) { return (x > a || std::isnan(x)) ? x : a; }
 
+// ---- contiguous float lines (softmax over the last dim): vector code, vexp instead of libm ----------------
+constexpr int64_t kSumBlock = 1024;  // exps summed in float lanes, then the block sums in float64
+
+template <int Bytes, bool Log>
+VT_ALWAYS_INLINE void softmax_row_vec(const float* x, float* y, int64_t n) {
+  using V = typename Simd<float, Bytes>::type;
+  constexpr int64_t W = Bytes / sizeof(float);
+  const float m = fold_run_vec<Bytes>(-INFINITY, -INFINITY, reinterpret_cast<const char*>(x), sizeof(float), n, pick_max);
+  double sum = 0;
+  for (int64_t b = 0; b < n; b += kSumBlock) {
+    int64_t end = std::min(n, b + kSumBlock), j = b;
+    V acc = {};
+    for (; j + W <= end; j += W) {
+      V e = vexp(vload<V>(x + j) - m);
+      if constexpr (!Log) std::memcpy(y + j, &e, sizeof(V));
+      acc += e;
+    }
+    for (; j < end; j++) {  // one lane; exp(-inf) = 0 in the others
+      V t = vsplat<V>(-INFINITY);
+      t[0] = x[j] - m;
+      V e = vexp(t);
+      if constexpr (!Log) y[j] = e[0];
+      acc += e;
+    }
+    sum += double(vfold_lanes(acc, [](V a, V c) VT_FOLD { return a + c; })[0]);
+  }
+  if constexpr (Log) {
+    const float ls = float(std::log(sum));
+    for (int64_t j = 0; j < n; j++) y[j] = (x[j] - m) - ls;
+  } else {
+    const float inv = float(1.0 / sum);
+    for (int64_t j = 0; j < n; j++) y[j] *= inv;
+  }
+}
+template <bool Log>
+VT_TARGET_AVX2 void softmax_row_avx2(const float* x, float* y, int64_t n) {
+  softmax_row_vec<32, Log>(x, y, n);
+}
+template <bool Log>
+void softmax_row(const float* x, float* y, int64_t n) {
+  if (use_avx2()) softmax_row_avx2<Log>(x, y, n);
+  else softmax_row_vec<16, Log>(x, y, n);
+}
+
+// Blocks of c <= kLanes neighbouring contiguous float lines, swept row by row (softmax over an outer dim).
+constexpr int64_t kLanes = 256;
+
+template <int Bytes, bool Log>
+VT_ALWAYS_INLINE void softmax_rows_vec(const Lines& L, int64_t first, int64_t c) {
+  using V = typename Simd<float, Bytes>::type;
+  constexpr int64_t W = Bytes / sizeof(float);
+  alignas(64) float mx[kLanes], part[kLanes];
+  double sum[kLanes];
+  auto row_in = [&](int64_t k) { return reinterpret_cast<const float*>(L.in_at(first, k)); };
+  auto row_out = [&](int64_t k) { return reinterpret_cast<float*>(L.out_at(first, k)); };
+  for (int64_t j = 0; j < c; j++) mx[j] = -INFINITY, part[j] = 0, sum[j] = 0;
+  for (int64_t k = 0; k < L.len; k++) fold_lanes_vec<Bytes>(mx, row_in(k), c, pick_max);
+  for (int64_t k = 0; k < L.len; k++) {
+    const float* x = row_in(k);
+    float* y = row_out(k);
+    int64_t j = 0;
+    for (; j + W <= c; j += W) {
+      V e = vexp(vload<V>(x + j) - vload<V>(mx + j));
+      if constexpr (!Log) std::memcpy(y + j, &e, sizeof(V));
+      V p = vload<V>(part + j) + e;
+      std::memcpy(part + j, &p, sizeof(V));
+    }
+    for (; j < c; j++) {
+      V t = vsplat<V>(-INFINITY);
+      t[0] = x[j] - mx[j];
+      float e = vexp(t)[0];
+      if constexpr (!Log) y[j] = e;
+      part[j] += e;
+    }
+    if ((k + 1) % kSumBlock == 0 || k + 1 == L.len)
+      for (j = 0; j < c; j++) sum[j] += part[j], part[j] = 0;
+  }
+  for (int64_t j = 0; j < c; j++) part[j] = Log ? float(std::log(sum[j])) : float(1.0 / sum[j]);
+  for (int64_t k = 0; k < L.len; k++) {
+    const float* x = row_in(k);
+    float* y = row_out(k);
+    for (int64_t j = 0; j < c; j++) y[j] = Log ? (x[j] - mx[j]) - part[j] : y[j] * part[j];
+  }
+}
+template <bool Log>
+VT_TARGET_AVX2 void softmax_rows_avx2(const Lines& L, int64_t first, int64_t c) {
+  softmax_rows_vec<32, Log>(L, first, c);
+}
+template <bool Log>
+void softmax_rows(const Lines& L) {
+  for (int64_t j0 = 0; j0 < L.count; j0 += kLanes) {
+    int64_t c = std::min(kLanes, L.count - j0);
+    if (use_avx2()) softmax_rows_avx2<Log>(L, j0, c);
+    else softmax_rows_vec<16, Log>(L, j0, c);
+  }
+}
+
 template <class T, bool Log>
 struct Softmax {
   using M = opmath_t<T>;
@@ -29,6 +126,13 @@ struct Softmax {
 
   // One line at a time: max, sum of exp, write.
   static void along(const Lines& L) {
+    if constexpr (std::is_same_v<T, float>) {
+      if (L.in_step == sizeof(float) && L.out_step == sizeof(float)) {
+        for (int64_t i = 0; i < L.count; i++)
+          softmax_row<Log>(reinterpret_cast<const float*>(L.in_at(i, 0)), reinterpret_cast<float*>(L.out_at(i, 0)), L.len);
+        return;
+      }
+    }
     for (int64_t i = 0; i < L.count; i++) {
       M mx = -std::numeric_limits<M>::infinity();
       for (int64_t k = 0; k < L.len; k++) mx = max_nan(mx, x(L, i, k));
@@ -44,6 +148,8 @@ struct Softmax {
 
   // Blocks of neighbouring lines, row by row (the dim is not the innermost in memory).
   static void across(const Lines& L) {
+    if constexpr (std::is_same_v<T, float>)
+      if (L.in_next == sizeof(float) && L.out_next == sizeof(float)) return softmax_rows<Log>(L);
     M mx[kLinesBlock];
     double sum[kLinesBlock];
     for (int64_t j0 = 0; j0 < L.count; j0 += kLinesBlock) {

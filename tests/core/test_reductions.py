@@ -457,3 +457,24 @@ def test_output_is_fresh_and_independent():
     x.add_(1)
     assert s.tolist() == [[3.0], [12.0]]
     assert x.t().sum(1).is_contiguous()
+
+
+@pytest.mark.parametrize("dtype", [vt.float32, vt.float64, vt.int32])
+def test_every_run_length_and_stride(dtype):
+    """Vector loops, their odd-length tails and strided gathers: each length folds every element once."""
+    g = rng()
+    a = random_array((4, 300), dtype, g, low=0.8, high=1.25) if dtype.is_floating_point else \
+        random_array((4, 300), dtype, g) % 3 + 1
+    ref = a.astype(np.float64 if dtype.is_floating_point else np.int64)
+    big = make(a, dtype)
+    for n in list(range(1, 40)) + [63, 64, 65, 129, 255, 256, 257]:
+        for step in (1, 2):
+            m = (n + step - 1) // step * step
+            x, r = big[:, :m:step], ref[:, :m:step]
+            assert_close(x.sum(1), r.sum(1), dtype=x.sum(1).dtype)
+            assert_close(x.amax(1), r.max(1), dtype=dtype)
+            assert_close(x.t().amin(0), r.min(1), dtype=dtype)
+            np.testing.assert_array_equal(x.argmax(1).numpy(), r.argmax(1))
+            if dtype.is_floating_point:
+                assert_close(x.prod(1), r.prod(1), dtype=dtype)
+                assert_close(x.t().sum(0), r.sum(1), dtype=dtype)

@@ -76,6 +76,9 @@ def test_numerically_stable_and_special_values():
     t = torch_call("softmax", m, 1)
     np.testing.assert_array_equal(np.isnan(s), np.isnan(t.numpy()))
     assert np.isnan(m.t().log_softmax(0).numpy()[:, 1:]).all()
+    across = m.t().contiguous()  # lines along dim 0 sit side by side in memory: swept row by row
+    np.testing.assert_array_equal(across.softmax(0).t().numpy(), s)
+    np.testing.assert_array_equal(np.isnan(across.log_softmax(0).t().numpy()), np.isnan(s))
 
 
 def test_zero_d_and_empty():
