@@ -65,6 +65,10 @@ template <class T> const MicroKernel<T>& active_kernel();
 void force_portable_kernels(bool on);  // for tests: exercise the fallback on any machine
 bool avx2_enabled();                   // the CPU runs AVX2+FMA and no test forced the portable code
 
+// Packs a 16-column micro-panel of a column-major float B (B[p, j] at src[j * ld + p]) kc steps deep into
+// dst[p * 16 + j]. Only when avx2_enabled().
+void pack_b_cols_f32_avx2(const float* src, int64_t ld, int64_t kc, float* dst);
+
 // The blocked driver for float/double compute over storage type In (In != T: widened while packing).
 template <class T, class In>
 void blocked_gemm(const MicroKernel<T>& uk, int64_t m, int64_t n, int64_t k, T alpha, MatRef<const In> a,

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <thread>
 
@@ -14,7 +15,6 @@ namespace detail {
 namespace {
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
-
 
 // Per-thread packing buffers, kept between calls (a GEMM is often followed by another of the same size).
 // Slot 0 holds the calling thread's B panel (shared by the workers), slot 1 each worker's A block.
@@ -58,30 +58,62 @@ void pack_a(MatRef<const In> a, int64_t mc, int64_t kc, int R, T* dst) {
   }
 }
 
-// Packs panels [q0, q1) of R columns of the kc x nc block of B at `b`: panel q at dst + q*R*kc, stored
-// dst[p*R + j]. Columns past nc are zero.
+// Packed B: panel q (R columns) at dst + q*R*kc, stored dst[p*R + j]; columns past nc are zero. It is
+// packed in units that read B in memory order: groups of rows when B's rows are contiguous (a column strip
+// would touch a new page per row), whole panels otherwise.
+constexpr int64_t kPackRows = 16;
+
+template <int R, class T, class In> inline void copy_row(const In* __restrict src, T* __restrict dst) {
+  if constexpr (std::is_same_v<T, In>) std::memcpy(dst, src, R * sizeof(T));  // a fixed-size memcpy: vector moves
+  else for (int j = 0; j < R; j++) dst[j] = T(src[j]);
+}
+
+// Rows [p0, p1) of every panel, B's rows contiguous (b.cs == 1).
 template <class T, class In>
-void pack_b(MatRef<const In> b, int64_t kc, int64_t nc, int R, int64_t q0, int64_t q1, T* dst) {
-  for (int64_t q = q0; q < q1; q++) {
-    T* d = dst + q * R * kc;
-    const int64_t j0 = q * R;
-    const int r = int(std::min<int64_t>(R, nc - j0));
-    const In* src = b.p + j0 * b.cs;
-    if (b.cs == 1 && r == R) {
-      for (int64_t p = 0; p < kc; p++)
-        for (int j = 0; j < R; j++) d[p * R + j] = T(src[p * b.rs + j]);
-      continue;
+void pack_b_rows(MatRef<const In> b, int64_t kc, int64_t nc, int R, int64_t p0, int64_t p1, T* dst) {
+  const int64_t full = nc / R;
+  for (int64_t p = p0; p < p1; p++) {
+    const In* row = b.p + p * b.rs;
+    T* d = dst + p * R;
+    int64_t q = 0;
+    if (R == 16) for (; q < full; q++) copy_row<16>(row + q * 16, d + q * 16 * kc);
+    else if (R == 8) for (; q < full; q++) copy_row<8>(row + q * 8, d + q * 8 * kc);
+    for (; q * R < nc; q++) {
+      const int r = int(std::min<int64_t>(R, nc - q * R));
+      for (int j = 0; j < R; j++) d[q * R * kc + j] = j < r ? T(row[q * R + j]) : T(0);
     }
-    if (std::abs(b.cs) <= std::abs(b.rs)) {
-      for (int64_t p = 0; p < kc; p++)
-        for (int j = 0; j < r; j++) d[p * R + j] = T(src[p * b.rs + j * b.cs]);
-    } else {
-      for (int j = 0; j < r; j++)
-        for (int64_t p = 0; p < kc; p++) d[p * R + j] = T(src[p * b.rs + j * b.cs]);
-    }
-    for (int64_t p = 0; p < kc; p++)
-      for (int j = r; j < R; j++) d[p * R + j] = T(0);
   }
+}
+
+// Panel q whole (all kc rows), for any other layout; the loop order follows the smaller stride.
+template <class T, class In>
+void pack_b_panel(MatRef<const In> b, int64_t kc, int64_t nc, int R, int64_t q, T* dst) {
+  T* d = dst + q * R * kc;
+  const int64_t j0 = q * R;
+  const int r = int(std::min<int64_t>(R, nc - j0));
+  const In* src = b.p + j0 * b.cs;
+  if constexpr (std::is_same_v<T, float> && std::is_same_v<In, float>) {
+    if (b.rs == 1 && r == 16 && R == 16 && avx2_enabled()) return pack_b_cols_f32_avx2(src, b.cs, kc, d);
+  }
+  if (std::abs(b.cs) <= std::abs(b.rs)) {
+    for (int64_t p = 0; p < kc; p++)
+      for (int j = 0; j < r; j++) d[p * R + j] = T(src[p * b.rs + j * b.cs]);
+  } else {
+    for (int j = 0; j < r; j++)
+      for (int64_t p = 0; p < kc; p++) d[p * R + j] = T(src[p * b.rs + j * b.cs]);
+  }
+  for (int64_t p = 0; p < kc; p++)
+    for (int j = r; j < R; j++) d[p * R + j] = T(0);
+}
+
+template <class T, class In>
+int64_t pack_b_units(MatRef<const In> b, int64_t kc, int64_t nc, int R) {
+  return b.cs == 1 ? (kc + kPackRows - 1) / kPackRows : (nc + R - 1) / R;
+}
+template <class T, class In>
+void pack_b_unit(MatRef<const In> b, int64_t kc, int64_t nc, int R, int64_t u, T* dst) {
+  if (b.cs == 1) pack_b_rows(b, kc, nc, R, u * kPackRows, std::min(kc, (u + 1) * kPackRows), dst);
+  else pack_b_panel(b, kc, nc, R, u, dst);
 }
 
 // C = beta * C (beta == 0 writes zeros without reading C): the whole GEMM when k == 0 or alpha == 0.
@@ -92,7 +124,7 @@ template <class T> void scale_c(int64_t m, int64_t n, T beta, MatRef<T> c) {
 
 // One GEMM is a sequence of stages, one per (jc, pc) block as in BLIS: the KC x NC panel of B is packed into
 // a buffer every thread reads (it stays in L3), then C's tiles in those NC columns take that K slice. Within
-// a stage, packing units (one B micro-panel each) and compute tasks (a row block x a column chunk, each
+// a stage, packing units (see pack_b_unit) and compute tasks (a row block x a column chunk, each
 // packing its own A block) are claimed from atomic counters, so a thread that starts late (a sleeping pool
 // worker, a core busy with another process) simply does less. Stages end with parallel_for, so C's K slices
 // accumulate in order and the panel buffer is free for the next stage.
@@ -109,6 +141,9 @@ Plan make_plan(const MicroKernel<T>& uk, int64_t m, int nthreads) {
   // With threads: about three row blocks each (never under 8 micro-rows), enough to even out a late start.
   if (nthreads > 1)
     p.mc = std::min<int64_t>(uk.mc, std::max<int64_t>(8 * p.MR, ceil_div(ceil_div(m, 3 * nthreads), p.MR) * p.MR));
+  // Then even the blocks out (m = 150 is two blocks of 78 rows, not 144 + 6).
+  p.n_rb = ceil_div(m, p.mc);
+  p.mc = ceil_div(ceil_div(m, p.n_rb), p.MR) * p.MR;
   p.n_rb = ceil_div(m, p.mc);
   return p;
 }
@@ -165,23 +200,23 @@ void blocked_gemm(const MicroKernel<T>& uk, int64_t m, int64_t n, int64_t k, T a
       s.panels = ceil_div(s.nc, p.NR);
       if (nthreads > 1 && p.n_rb < 2 * nthreads) s.n_cc = std::min(ceil_div(2 * nthreads, p.n_rb), s.panels);
       MatRef<const In> bblock{b.p + pc * b.rs + jc * b.cs, b.rs, b.cs};
-      const int64_t tasks = s.tasks(p);
+      const int64_t tasks = s.tasks(p), units = pack_b_units<T>(bblock, s.kc, s.nc, p.NR);
       if (nthreads == 1) {
         T* apack = t_scratch[1].get<T>(size_t(p.mc * s.kc));
-        pack_b(bblock, s.kc, s.nc, p.NR, 0, s.panels, bpack);
+        for (int64_t u = 0; u < units; u++) pack_b_unit(bblock, s.kc, s.nc, p.NR, u, bpack);
         for (int64_t t = 0; t < tasks; t++) run_task(p, s, t, uk, alpha, a, bpack, c, apack);
         continue;
       }
-      std::atomic<int64_t> next_panel{0}, panels_done{0}, next_task{0};
+      std::atomic<int64_t> next_unit{0}, units_done{0}, next_task{0};
       parallel_for(0, nthreads, 1, [&](int64_t, int64_t) {
         T* apack = t_scratch[1].get<T>(size_t(p.mc * s.kc));
-        for (int64_t q; (q = next_panel.fetch_add(1)) < s.panels;) {
-          pack_b(bblock, s.kc, s.nc, p.NR, q, q + 1, bpack);
-          panels_done.fetch_add(1, std::memory_order_release);
+        for (int64_t u; (u = next_unit.fetch_add(1)) < units;) {
+          pack_b_unit(bblock, s.kc, s.nc, p.NR, u, bpack);
+          units_done.fetch_add(1, std::memory_order_release);
         }
-        // Every panel is claimed by now, so this waits only for threads that are packing one: it cannot
+        // Every unit is claimed by now, so this waits only for threads that are packing one: it cannot
         // hang on a thread that never started.
-        for (int spins = 0; panels_done.load(std::memory_order_acquire) < s.panels;) cpu_relax(spins);
+        for (int spins = 0; units_done.load(std::memory_order_acquire) < units;) cpu_relax(spins);
         for (int64_t t; (t = next_task.fetch_add(1)) < tasks;) run_task(p, s, t, uk, alpha, a, bpack, c, apack);
       });
     }

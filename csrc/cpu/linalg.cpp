@@ -94,7 +94,7 @@ Tensor bmm_k(const Tensor& self, const Tensor& mat2) {
   // Many small products: one whole GEMM per thread. Few large ones: each GEMM splits over the threads.
   const int64_t macs = m * n * k;
   const int64_t grain = batch > 1 && macs < 4 * gemm::kParallelMacs
-                            ? std::max<int64_t>(1, gemm::kParallelMacs / std::max<int64_t>(macs, 1))
+                            ? std::max<int64_t>(1, gemm::kParallelMacs / 2 / std::max<int64_t>(macs, 1))
                             : batch;
   VT_DISPATCH_NUMERIC(self.dtype(), "bmm", [&] {
     parallel_for(0, batch, grain, [&](int64_t b0, int64_t b1) {
