@@ -110,9 +110,11 @@ def main(argv=None):
     args = p.parse_args(argv)
 
     gen = np.random.default_rng(0)
+    load_before = os.getloadavg()[0]
     rows = [time_size(n, args.rounds, args.block_time, args.settle, gen) for n in args.sizes]
     names = list(rows[0]["gflops"])
-    print(f"float32 matmul, GFLOP/s (median), {cpu_model()}, vibetensor threads {vt.get_num_threads()}")
+    print(f"float32 matmul, GFLOP/s (median), {cpu_model()}, vibetensor threads {vt.get_num_threads()}, "
+          f"load average {load_before:.2f} -> {os.getloadavg()[0]:.2f}")
     print(f"{'size':>6} " + " ".join(f"{n:>11}" for n in names) + "   vt/numpy time" +
           ("   vt/torch time" if "torch" in names else ""))
     for r in rows:
@@ -131,6 +133,8 @@ def main(argv=None):
         "timing": "median of time.perf_counter samples taken in alternating per-library blocks, each after an "
                   "idle pause and a warm-up call; every result validated against float64 first",
         "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        # The machine may be shared: a 1-minute load well above the core count means contended timings.
+        "load_average_1min": {"before": load_before, "after": os.getloadavg()[0]},
         "results": rows,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)

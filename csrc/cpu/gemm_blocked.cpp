@@ -38,11 +38,23 @@ thread_local Scratch t_scratch[2];
 // Packs the mc x kc block of A at `a` into micro-panels of R rows: panel q holds rows q*R.., stored
 // step-major (dst[q*R*kc + p*R + i]) so the micro-kernel reads it sequentially. Rows past mc are zero.
 // The loop order follows the smaller stride, so row-major and transposed A both read memory in order.
+template <int R, class T, class In> void pack_a_rows(const In* src, int64_t rs, int64_t kc, T* __restrict dst) {
+  const In* rows[R];
+  for (int i = 0; i < R; i++) rows[i] = src + i * rs;
+  for (int64_t p = 0; p < kc; p++)
+    for (int i = 0; i < R; i++) dst[p * R + i] = T(rows[i][p]);
+}
+
 template <class T, class In>
 void pack_a(MatRef<const In> a, int64_t mc, int64_t kc, int R, T* dst) {
   for (int64_t i0 = 0; i0 < mc; i0 += R, dst += R * kc) {
     const int r = int(std::min<int64_t>(R, mc - i0));
     const In* src = a.p + i0 * a.rs;
+    if (a.cs == 1 && r == R && (R == 6 || R == 4)) {  // row-major A, the common case: R read streams
+      if (R == 6) pack_a_rows<6>(src, a.rs, kc, dst);
+      else pack_a_rows<4>(src, a.rs, kc, dst);
+      continue;
+    }
     if (a.cs == 1) {
       for (int i = 0; i < r; i++)
         for (int64_t p = 0; p < kc; p++) dst[p * R + i] = T(src[i * a.rs + p]);
@@ -106,8 +118,7 @@ void pack_b_panel(MatRef<const In> b, int64_t kc, int64_t nc, int R, int64_t q, 
     for (int j = r; j < R; j++) d[p * R + j] = T(0);
 }
 
-template <class T, class In>
-int64_t pack_b_units(MatRef<const In> b, int64_t kc, int64_t nc, int R) {
+template <class In> int64_t pack_b_units(MatRef<const In> b, int64_t kc, int64_t nc, int R) {
   return b.cs == 1 ? (kc + kPackRows - 1) / kPackRows : (nc + R - 1) / R;
 }
 template <class T, class In>
@@ -200,7 +211,7 @@ void blocked_gemm(const MicroKernel<T>& uk, int64_t m, int64_t n, int64_t k, T a
       s.panels = ceil_div(s.nc, p.NR);
       if (nthreads > 1 && p.n_rb < 2 * nthreads) s.n_cc = std::min(ceil_div(2 * nthreads, p.n_rb), s.panels);
       MatRef<const In> bblock{b.p + pc * b.rs + jc * b.cs, b.rs, b.cs};
-      const int64_t tasks = s.tasks(p), units = pack_b_units<T>(bblock, s.kc, s.nc, p.NR);
+      const int64_t tasks = s.tasks(p), units = pack_b_units(bblock, s.kc, s.nc, p.NR);
       if (nthreads == 1) {
         T* apack = t_scratch[1].get<T>(size_t(p.mc * s.kc));
         for (int64_t u = 0; u < units; u++) pack_b_unit(bblock, s.kc, s.nc, p.NR, u, bpack);
