@@ -133,22 +133,27 @@ template <class T> void scale_c(int64_t m, int64_t n, T beta, MatRef<T> c) {
     for (int64_t j = 0; j < n; j++) c.at(i, j) = beta == T(0) ? T(0) : beta * c.at(i, j);
 }
 
-// One GEMM is a sequence of stages, one per (jc, pc) block as in BLIS: the KC x NC panel of B is packed into
-// a buffer every thread reads (it stays in L3), then C's tiles in those NC columns take that K slice. Within
-// a stage, packing units (see pack_b_unit) and compute tasks (a row block x a column chunk, each
-// packing its own A block) are claimed from atomic counters, so a thread that starts late (a sleeping pool
-// worker, a core busy with another process) simply does less. Stages end with parallel_for, so C's K slices
-// accumulate in order and the panel buffer is free for the next stage.
+// One GEMM is a sequence of stages. A stage takes NC columns of C through a range of K: B's block for it
+// (KC-deep panels, one after the other) is packed into a buffer every thread reads, then each compute task
+// (a row block x a column chunk) runs the K range for its tile, packing its own A block per KC slice. As in
+// BLIS a stage normally covers one KC slice, so the packed panel stays in L3; when all of K fits in
+// kFusedPackBytes it covers all of K, and a mid-size GEMM is one parallel region instead of k / KC.
+// Within a stage, packing units and tasks are claimed from atomic counters, so a thread that starts late
+// (a sleeping pool worker, a core busy with another process) simply does less. Stages end with
+// parallel_for, so C's K slices accumulate in order and the buffer is free for the next stage.
+constexpr size_t kFusedPackBytes = size_t(4) << 20;
+
 struct Plan {
-  int64_t m;
+  int64_t m, k;
   int MR, NR;
   int64_t KC, NC;
   int64_t mc, n_rb;  // rows per task, row blocks
+  int64_t ks;        // K covered by one stage: KC, or all of k
 };
 
 template <class T>
-Plan make_plan(const MicroKernel<T>& uk, int64_t m, int nthreads) {
-  Plan p{m, uk.mr, uk.nr, uk.kc, uk.nc, uk.mc, 0};
+Plan make_plan(const MicroKernel<T>& uk, int64_t m, int64_t n, int64_t k, int nthreads) {
+  Plan p{m, k, uk.mr, uk.nr, uk.kc, uk.nc, uk.mc, 0, uk.kc};
   // With threads: about three row blocks each (never under 8 micro-rows), enough to even out a late start.
   if (nthreads > 1)
     p.mc = std::min<int64_t>(uk.mc, std::max<int64_t>(8 * p.MR, ceil_div(ceil_div(m, 3 * nthreads), p.MR) * p.MR));
@@ -156,15 +161,39 @@ Plan make_plan(const MicroKernel<T>& uk, int64_t m, int nthreads) {
   p.n_rb = ceil_div(m, p.mc);
   p.mc = ceil_div(ceil_div(m, p.n_rb), p.MR) * p.MR;
   p.n_rb = ceil_div(m, p.mc);
+  if (size_t(k) * size_t(std::min(p.NC, ceil_div(n, p.NR) * p.NR)) * sizeof(T) <= kFusedPackBytes) p.ks = k;
   return p;
 }
 
 template <class T> struct Stage {
-  int64_t jc, nc, pc, kc;
-  int64_t panels;  // NR-wide micro-panels of B in this stage
-  int64_t n_cc;    // column chunks per row block: > 1 only when row blocks alone cannot feed the threads
-  T beta;          // the caller's beta for the first K slice, then 1 (accumulate)
+  int64_t jc, nc, pc0, pc1;  // C's columns [jc, jc + nc), K range [pc0, pc1)
+  int64_t panels;            // NR-wide micro-panels of B per KC slice
+  int64_t n_cc;              // column chunks per row block: > 1 only when row blocks cannot feed the threads
+  T beta;                    // the caller's beta for K slice 0, then 1 (accumulate)
   int64_t tasks(const Plan& p) const { return p.n_rb * n_cc; }
+  int64_t kc(const Plan& p, int64_t pc) const { return std::min(p.KC, pc1 - pc); }
+  // KC slice pc of the packed block: earlier slices are all full.
+  size_t offset(const Plan& p, int64_t pc) const { return size_t((pc - pc0) * panels * p.NR); }
+};
+
+// Packing units of a stage, slice by slice (each slice's units as pack_b_units counts them).
+template <class T, class In>
+struct StagePacker {
+  const Plan& p;
+  const Stage<T>& s;
+  MatRef<const In> b;
+  T* bpack;
+  int64_t per_slice;  // units in a full KC slice (the last slice may have fewer)
+  int64_t total = 0;
+  StagePacker(const Plan& p_, const Stage<T>& s_, MatRef<const In> b_, T* bp) : p(p_), s(s_), b(b_), bpack(bp) {
+    per_slice = pack_b_units(b, p.KC, s.nc, p.NR);
+    for (int64_t pc = s.pc0; pc < s.pc1; pc += p.KC) total += pack_b_units(b, s.kc(p, pc), s.nc, p.NR);
+  }
+  void pack(int64_t u) const {
+    const int64_t pc = s.pc0 + u / per_slice * p.KC;
+    pack_b_unit(MatRef<const In>{b.p + pc * b.rs + s.jc * b.cs, b.rs, b.cs}, s.kc(p, pc), s.nc, p.NR,
+                u % per_slice, bpack + s.offset(p, pc));
+  }
 };
 
 template <class T, class In>
@@ -173,15 +202,20 @@ void run_task(const Plan& p, const Stage<T>& s, int64_t t, const MicroKernel<T>&
   const int64_t ic = t % p.n_rb * p.mc, mc = std::min(p.mc, p.m - ic), cc = t / p.n_rb;
   const int64_t q0 = s.panels * cc / s.n_cc, q1 = s.panels * (cc + 1) / s.n_cc;
   if (q0 == q1) return;
-  pack_a(MatRef<const In>{a.p + ic * a.rs + s.pc * a.cs, a.rs, a.cs}, mc, s.kc, p.MR, apack);
-  // B's micro-panel (kc x NR) stays in L1 while the A micro-panels stream from L2.
-  for (int64_t q = q0; q < q1; q++) {
-    const int nr = int(std::min<int64_t>(p.NR, s.nc - q * p.NR));
-    const T* bp = bpack + q * s.kc * p.NR;
-    T* cq = c.p + ic * c.rs + (s.jc + q * p.NR) * c.cs;
-    for (int64_t ir = 0; ir < mc; ir += p.MR) {
-      const int mr = int(std::min<int64_t>(p.MR, mc - ir));
-      uk.fn(s.kc, apack + ir * s.kc, bp, cq + ir * c.rs, c.rs, c.cs, mr, nr, alpha, s.beta);
+  for (int64_t pc = s.pc0; pc < s.pc1; pc += p.KC) {
+    const int64_t kc = s.kc(p, pc);
+    const T beta = pc == 0 ? s.beta : T(1);
+    pack_a(MatRef<const In>{a.p + ic * a.rs + pc * a.cs, a.rs, a.cs}, mc, kc, p.MR, apack);
+    const T* bslice = bpack + s.offset(p, pc);
+    // B's micro-panel (kc x NR) stays in L1 while the A micro-panels stream from L2.
+    for (int64_t q = q0; q < q1; q++) {
+      const int nr = int(std::min<int64_t>(p.NR, s.nc - q * p.NR));
+      const T* bp = bslice + q * kc * p.NR;
+      T* cq = c.p + ic * c.rs + (s.jc + q * p.NR) * c.cs;
+      for (int64_t ir = 0; ir < mc; ir += p.MR) {
+        const int mr = int(std::min<int64_t>(p.MR, mc - ir));
+        uk.fn(kc, apack + ir * kc, bp, cq + ir * c.rs, c.rs, c.cs, mr, nr, alpha, beta);
+      }
     }
   }
 }
@@ -203,26 +237,27 @@ void blocked_gemm(const MicroKernel<T>& uk, int64_t m, int64_t n, int64_t k, T a
   if (k <= 0 || alpha == T(0)) return scale_c(m, n, beta, c);
   if ((m <= 4 || n <= 4) && skinny_gemm(m, n, k, alpha, a, b, beta, c)) return;
   const int nthreads = (m * n * k >= kParallelMacs && !in_parallel_region()) ? get_num_threads() : 1;
-  const Plan p = make_plan(uk, m, nthreads);
-  T* bpack = t_scratch[0].get<T>(size_t(std::min(p.KC, k) * std::min(p.NC, ceil_div(n, p.NR) * p.NR)));
+  const Plan p = make_plan(uk, m, n, k, nthreads);
+  T* bpack = t_scratch[0].get<T>(size_t(p.ks * std::min(p.NC, ceil_div(n, p.NR) * p.NR)));
+  const size_t apack_size = size_t(p.mc * std::min(p.KC, k));
   for (int64_t jc = 0; jc < n; jc += p.NC) {
-    for (int64_t pc = 0; pc < k; pc += p.KC) {
-      Stage<T> s{jc, std::min(p.NC, n - jc), pc, std::min(p.KC, k - pc), 0, 1, pc == 0 ? beta : T(1)};
+    for (int64_t pc = 0; pc < k; pc += p.ks) {
+      Stage<T> s{jc, std::min(p.NC, n - jc), pc, std::min(k, pc + p.ks), 0, 1, beta};
       s.panels = ceil_div(s.nc, p.NR);
       if (nthreads > 1 && p.n_rb < 2 * nthreads) s.n_cc = std::min(ceil_div(2 * nthreads, p.n_rb), s.panels);
-      MatRef<const In> bblock{b.p + pc * b.rs + jc * b.cs, b.rs, b.cs};
-      const int64_t tasks = s.tasks(p), units = pack_b_units(bblock, s.kc, s.nc, p.NR);
+      const StagePacker<T, In> packer(p, s, b, bpack);
+      const int64_t tasks = s.tasks(p), units = packer.total;
       if (nthreads == 1) {
-        T* apack = t_scratch[1].get<T>(size_t(p.mc * s.kc));
-        for (int64_t u = 0; u < units; u++) pack_b_unit(bblock, s.kc, s.nc, p.NR, u, bpack);
+        T* apack = t_scratch[1].get<T>(apack_size);
+        for (int64_t u = 0; u < units; u++) packer.pack(u);
         for (int64_t t = 0; t < tasks; t++) run_task(p, s, t, uk, alpha, a, bpack, c, apack);
         continue;
       }
       std::atomic<int64_t> next_unit{0}, units_done{0}, next_task{0};
       parallel_for(0, nthreads, 1, [&](int64_t, int64_t) {
-        T* apack = t_scratch[1].get<T>(size_t(p.mc * s.kc));
+        T* apack = t_scratch[1].get<T>(apack_size);
         for (int64_t u; (u = next_unit.fetch_add(1)) < units;) {
-          pack_b_unit(bblock, s.kc, s.nc, p.NR, u, bpack);
+          packer.pack(u);
           units_done.fetch_add(1, std::memory_order_release);
         }
         // Every unit is claimed by now, so this waits only for threads that are packing one: it cannot
