@@ -6,15 +6,17 @@
 Each size is validated first (every library's product against a float64 reference), then timed: the
 libraries take turns in short blocks (so load from other processes hits them alike), each block after an
 idle pause (so one library's spinning thread pool does not slow the next) and a warm-up call; each library
-reports the median of all its timings (time.perf_counter). Results: a table on stdout and benchmarks/results/cpu_matmul.json
-with the CPU model, thread counts, versions and the time ratios (vibetensor time / other time; < 2 vs numpy
-is the target).
+reports the median of all its timings (time.perf_counter). The same is then measured with every library on one thread (a child process),
+the engines' per-core speed. Results: tables on stdout and benchmarks/results/cpu_matmul.json with the CPU
+model, thread counts, versions, load average and the time ratios (vibetensor time / other time; < 2 vs
+numpy is the target).
 """
 import argparse
 import json
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -100,19 +102,15 @@ def time_size(n, rounds, block_time, settle, gen):
     return row
 
 
-def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--sizes", type=int, nargs="+", default=[256, 512, 1024, 2048])
-    p.add_argument("--rounds", type=int, default=5, help="blocks of timed calls per library and size")
-    p.add_argument("--block-time", type=float, default=0.2, help="seconds of timed calls per block (>= 1 call)")
-    p.add_argument("--settle", type=float, default=0.3, help="idle seconds before each block")
-    p.add_argument("--out", type=Path, default=RESULTS)
-    args = p.parse_args(argv)
+# One thread for every library: the engines' per-core speed, which other load on a shared machine disturbs
+# far less than the thread pools' hand-offs.
+SINGLE_THREAD_ENV = {"VIBETENSOR_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
+                     "MKL_NUM_THREADS": "1"}
 
-    gen = np.random.default_rng(0)
-    rows = [time_size(n, args.rounds, args.block_time, args.settle, gen) for n in args.sizes]
+
+def print_table(title, rows):
     names = list(rows[0]["gflops"])
-    print(f"float32 matmul, GFLOP/s (median), {cpu_model()}, vibetensor threads {vt.get_num_threads()}")
+    print(title)
     print(f"{'size':>6} " + " ".join(f"{n:>11}" for n in names) + "   vt/numpy time" +
           ("   vt/torch time" if "torch" in names else ""))
     for r in rows:
@@ -121,6 +119,41 @@ def main(argv=None):
         if "torch" in names:
             line += f"   {r['time_ratio_vs_torch']:>14.2f}"
         print(line)
+
+
+def single_thread_rows(args):
+    """The same measurement in a child process whose libraries all run on one thread."""
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--rows-only", "--sizes", *map(str, args.sizes),
+           "--rounds", str(args.rounds), "--block-time", str(args.block_time), "--settle", str(args.settle)]
+    out = subprocess.run(cmd, env=dict(os.environ, **SINGLE_THREAD_ENV), capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.splitlines()[-1])
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--sizes", type=int, nargs="+", default=[256, 512, 1024, 2048])
+    p.add_argument("--rounds", type=int, default=5, help="blocks of timed calls per library and size")
+    p.add_argument("--block-time", type=float, default=0.2, help="seconds of timed calls per block (>= 1 call)")
+    p.add_argument("--settle", type=float, default=0.3, help="idle seconds before each block")
+    p.add_argument("--no-single-thread", action="store_true", help="skip the one-thread-per-library table")
+    p.add_argument("--rows-only", action="store_true", help=argparse.SUPPRESS)  # the single-thread child
+    p.add_argument("--out", type=Path, default=RESULTS)
+    args = p.parse_args(argv)
+
+    gen = np.random.default_rng(0)
+    if args.rows_only:
+        print(json.dumps([time_size(n, args.rounds, args.block_time, args.settle, gen) for n in args.sizes]))
+        return 0
+    load_before = os.getloadavg()[0]
+    rows = [time_size(n, args.rounds, args.block_time, args.settle, gen) for n in args.sizes]
+    single = None if args.no_single_thread else single_thread_rows(args)
+    load_after = os.getloadavg()[0]
+
+    print_table(f"float32 matmul, GFLOP/s (median), {cpu_model()}, load average {load_before:.2f} -> "
+                f"{load_after:.2f}\ndefault threads (vibetensor {vt.get_num_threads()}, "
+                f"torch {torch.get_num_threads() if torch else '-'}, numpy: its BLAS default)", rows)
+    if single:
+        print_table("one thread each", single)
 
     result = {
         "benchmark": "cpu_matmul", "dtype": "float32", "device": cpu_model(), "cpu_count": os.cpu_count(),
@@ -131,8 +164,12 @@ def main(argv=None):
         "timing": "median of time.perf_counter samples taken in alternating per-library blocks, each after an "
                   "idle pause and a warm-up call; every result validated against float64 first",
         "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        # The machine may be shared: a 1-minute load well above the core count means contended timings.
+        "load_average_1min": {"before": load_before, "after": load_after},
         "results": rows,
     }
+    if single:
+        result["single_thread"] = {"env": SINGLE_THREAD_ENV, "results": single}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(f"wrote {args.out}")

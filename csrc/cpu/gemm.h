@@ -35,8 +35,9 @@ template <class T>
 void gemm(int64_t m, int64_t n, int64_t k, scalar_of<T> alpha, MatRef<const T> a, MatRef<const T> b,
           scalar_of<T> beta, MatRef<T> c);
 
-// Below this many multiply-adds a GEMM stays on the calling thread (thread hand-off costs more).
-constexpr int64_t kParallelMacs = int64_t(1) << 21;
+// Below this many multiply-adds (~80 us on one core) a float GEMM stays on the calling thread: waking a
+// pool worker takes ~40 us, more when other processes hold the cores.
+constexpr int64_t kParallelMacs = int64_t(1) << 23;
 
 // ---- internals shared by the engine's files --------------------------------------------------------
 namespace detail {
@@ -64,6 +65,10 @@ MicroKernel<double> portable_kernel_f64();
 template <class T> const MicroKernel<T>& active_kernel();
 void force_portable_kernels(bool on);  // for tests: exercise the fallback on any machine
 bool avx2_enabled();                   // the CPU runs AVX2+FMA and no test forced the portable code
+
+// Packs a 16-column micro-panel of a column-major float B (B[p, j] at src[j * ld + p]) kc steps deep into
+// dst[p * 16 + j]. Only when avx2_enabled().
+void pack_b_cols_f32_avx2(const float* src, int64_t ld, int64_t kc, float* dst);
 
 // The blocked driver for float/double compute over storage type In (In != T: widened while packing).
 template <class T, class In>

@@ -1,4 +1,5 @@
-// AVX2+FMA micro-kernels: 6x16 for float (12 ymm accumulators), 4x8 for double (8 accumulators).
+// AVX2+FMA micro-kernels: 6x16 for float (12 ymm accumulators), 4x8 for double (8 accumulators), and the
+// float packing of a column-major B (x @ W^T, the linear layer's case) through 8x8 register transposes.
 //
 // The file is compiled for baseline x86-64; only the kernels carry target("avx2,fma"), and they are
 // handed out only after __builtin_cpu_supports says the CPU runs them, so one binary serves every CPU.
@@ -122,7 +123,40 @@ __attribute__((target("avx2,fma"))) void kernel_f64_4x8(int64_t kc, const double
   store_tile(tile, NR, c, rsc, csc, mr, nr, alpha, beta);
 }
 
+// Transposes 8 rows of 8 floats in registers (the usual unpack / shuffle / lane-permute sequence).
+__attribute__((target("avx2,fma"))) inline void transpose8(__m256 r[8]) {
+  __m256 t[8], u[8];
+  for (int i = 0; i < 4; i++) {
+    t[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+    t[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+  }
+  for (int i = 0; i < 2; i++) {
+    u[4 * i] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], _MM_SHUFFLE(1, 0, 1, 0));
+    u[4 * i + 1] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], _MM_SHUFFLE(3, 2, 3, 2));
+    u[4 * i + 2] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], _MM_SHUFFLE(1, 0, 1, 0));
+    u[4 * i + 3] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], _MM_SHUFFLE(3, 2, 3, 2));
+  }
+  for (int i = 0; i < 4; i++) {
+    r[i] = _mm256_permute2f128_ps(u[i], u[i + 4], 0x20);
+    r[i + 4] = _mm256_permute2f128_ps(u[i], u[i + 4], 0x31);
+  }
+}
+
 }  // namespace
+
+__attribute__((target("avx2,fma"))) void pack_b_cols_f32_avx2(const float* src, int64_t ld, int64_t kc, float* dst) {
+  int64_t p = 0;
+  for (; p + 8 <= kc; p += 8) {
+    for (int h = 0; h < 2; h++) {  // columns 8h .. 8h+7
+      __m256 r[8];
+      for (int j = 0; j < 8; j++) r[j] = _mm256_loadu_ps(src + (8 * h + j) * ld + p);
+      transpose8(r);  // r[q] now holds B[p+q, 8h .. 8h+7]
+      for (int q = 0; q < 8; q++) _mm256_storeu_ps(dst + (p + q) * 16 + 8 * h, r[q]);
+    }
+  }
+  for (; p < kc; p++)
+    for (int j = 0; j < 16; j++) dst[p * 16 + j] = src[j * ld + p];
+}
 
 // Blocking: an MC x KC block of packed A fills about half of a 1-2 MiB L2, a KC-deep micro-panel of B
 // (KC x NR) stays in L1 across the MC/MR micro-kernel calls, and the KC x NC panel of B lives in L3.
@@ -139,6 +173,7 @@ MicroKernel<double> avx2_kernel_f64() {
 
 MicroKernel<float> avx2_kernel_f32() { return {}; }
 MicroKernel<double> avx2_kernel_f64() { return {}; }
+void pack_b_cols_f32_avx2(const float*, int64_t, int64_t, float*) { VT_THROW(Error, "gemm: no AVX2 on this CPU"); }
 
 #endif
 

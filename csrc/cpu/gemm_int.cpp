@@ -10,13 +10,14 @@ namespace vt::gemm {
 namespace {
 
 constexpr int64_t kRowBlock = 16, kColBlock = 256;
+constexpr int64_t kIntParallelMacs = int64_t(1) << 18;  // about 1 multiply-add per cycle: threads pay off sooner
 
 template <class T>
 void int_gemm(int64_t m, int64_t n, int64_t k, int64_t alpha, MatRef<const T> a, MatRef<const T> b, int64_t beta,
               MatRef<T> c) {
   if (m <= 0 || n <= 0) return;
   const int64_t nblocks = (m + kRowBlock - 1) / kRowBlock;
-  const int64_t grain = std::max<int64_t>(1, kParallelMacs / std::max<int64_t>(1, kRowBlock * n * k));
+  const int64_t grain = std::max<int64_t>(1, kIntParallelMacs / std::max<int64_t>(1, kRowBlock * n * k));
   const uint64_t ua = uint64_t(alpha), ub = uint64_t(beta);
   parallel_for(0, nblocks, grain, [&](int64_t blk0, int64_t blk1) {
     uint64_t acc[kRowBlock][kColBlock];

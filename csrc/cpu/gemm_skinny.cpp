@@ -20,7 +20,7 @@ namespace {
 // with a large row stride cost a TLB miss each), at most M x 2048 accumulators on the stack.
 constexpr int64_t kMaxChunk = 2048;
 constexpr int kLanes = 16;       // independent partial sums per dot: lets the compiler vectorise the loop
-constexpr int64_t kSkinnyParallelMacs = int64_t(1) << 18;  // memory-bound: threads pay off sooner
+constexpr int64_t kSkinnyParallelMacs = int64_t(1) << 20;  // ~40 us: about what waking a pool worker costs
 
 template <class T, class In> struct Problem {
   int64_t n, k, chunk;

@@ -94,7 +94,7 @@ Tensor bmm_k(const Tensor& self, const Tensor& mat2) {
   // Many small products: one whole GEMM per thread. Few large ones: each GEMM splits over the threads.
   const int64_t macs = m * n * k;
   const int64_t grain = batch > 1 && macs < 4 * gemm::kParallelMacs
-                            ? std::max<int64_t>(1, gemm::kParallelMacs / std::max<int64_t>(macs, 1))
+                            ? std::max<int64_t>(1, gemm::kParallelMacs / 2 / std::max<int64_t>(macs, 1))
                             : batch;
   VT_DISPATCH_NUMERIC(self.dtype(), "bmm", [&] {
     parallel_for(0, batch, grain, [&](int64_t b0, int64_t b1) {
@@ -140,7 +140,8 @@ Tensor dot_k(const Tensor& self, const Tensor& other) {
     const scalar_t* a = self.data_as<scalar_t>();
     const scalar_t* b = other.data_as<scalar_t>();
     const int64_t sa = self.strides()[0], sb = other.strides()[0];
-    const int64_t nchunks = std::clamp<int64_t>(n / kParallelGrain, 1, get_num_threads());
+    // Memory-bound: a thread pays for its wake-up (~40 us) from about half a million elements.
+    const int64_t nchunks = std::clamp<int64_t>(n / (kParallelGrain * 16), 1, get_num_threads());
     std::vector<Acc> partial(size_t(nchunks), Acc(0));
     parallel_for(0, nchunks, 1, [&](int64_t c0, int64_t c1) {
       for (int64_t c = c0; c < c1; c++)

@@ -66,7 +66,7 @@ Tensor matmul_k(const Tensor& a, const Tensor& b) {
   if (da >= 3 && db <= 2) {
     // Fold the batch into the rows: one large GEMM instead of many small ones, and no copy of b.
     DimVec out_shape(IntArrayRef(a.sizes().data(), size_t(da - 1)));
-    Tensor rows = reshape(a, DimVec{-1, a.sizes()[da - 1]});
+    Tensor rows = reshape(a, DimVec{numel_of(out_shape), a.sizes()[da - 1]});  // not -1: k may be 0
     if (db == 1) return reshape(matrix_vector(rows, b), out_shape);
     out_shape.push_back(b.sizes()[1]);
     return reshape(mm_op()(rows, b), out_shape);

@@ -194,10 +194,10 @@ def test_bmm_matches_reference(dtype):
 
 def test_bmm_broadcast_batch_and_many_small_products():
     gen = rng()
-    a = random_array((1, 48, 40), vt.float32, gen)
-    b = random_array((40, 40, 48), vt.float32, gen)
-    out = vt.bmm(make(a, vt.float32).expand(40, 48, 40), make(b, vt.float32))  # batch stride 0
-    assert_product_close(out, *matmul_reference(np.broadcast_to(a, (40, 48, 40)), b, vt.float32), vt.float32)
+    a = random_array((1, 64, 64), vt.float32, gen)
+    b = random_array((40, 64, 64), vt.float32, gen)
+    out = vt.bmm(make(a, vt.float32).expand(40, 64, 64), make(b, vt.float32))  # batch stride 0, split over threads
+    assert_product_close(out, *matmul_reference(np.broadcast_to(a, (40, 64, 64)), b, vt.float32), vt.float32)
     empty = vt.bmm(vt.ones(0, 2, 3), vt.ones(0, 3, 4))
     assert empty.shape == (0, 2, 4)
     zero_k = vt.bmm(vt.ones(2, 2, 0), vt.ones(2, 0, 4))
@@ -221,7 +221,7 @@ def test_bmm_bad_inputs():
 @pytest.mark.parametrize("dtype", NUMERIC, ids=str)
 def test_dot_matches_reference(dtype):
     gen = rng()
-    for n in [0, 1, 7, 100_003]:  # the long one is split over threads
+    for n in [0, 1, 7, 1_100_003]:  # the long one is split over threads
         a, b = operands((n,), (2 * n,), dtype, gen)
         out = vt.dot(make(a, dtype), make(b, dtype)[::2])
         assert out.shape == ()
@@ -245,7 +245,8 @@ MATMUL_SHAPES = [
     ((2, 3, 4), (4,)), ((2, 3, 4), (4, 5)), ((2, 1, 3, 4), (4, 5)),  # batch folded into rows
     ((4,), (2, 4, 5)), ((3, 4), (2, 4, 5)), ((2, 3, 4), (2, 4, 5)),  # batched
     ((1, 3, 4), (6, 4, 5)), ((5, 1, 3, 4), (2, 4, 5)), ((2, 3, 4), (3, 1, 4, 5)),  # broadcast batch dims
-    ((0, 3, 4), (4, 5)), ((2, 3, 0), (2, 0, 5)), ((2, 0, 4), (1, 4, 5)),  # empty
+    ((0, 3, 4), (4, 5)), ((2, 3, 0), (2, 0, 5)), ((2, 0, 4), (1, 4, 5)), ((2, 3, 0), (0, 5)),  # empty
+    ((3, 0), (0,)), ((0,), (0,)),
 ]
 
 
