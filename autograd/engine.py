@@ -136,26 +136,33 @@ def _accumulate(leaf, grad, create_graph):
         hook(leaf)
 
 
+def _prepare(outputs, grad_outputs):
+    """Outputs as a list, their gradients (implicit ones for scalars) and their graph edges."""
+    from .. import _C
+    outputs = [outputs] if isinstance(outputs, _C.TensorBase) else list(outputs)
+    if grad_outputs is None:
+        grad_outputs = [None] * len(outputs)
+    elif isinstance(grad_outputs, _C.TensorBase):
+        grad_outputs = [grad_outputs]
+    grads = _make_grads(outputs, list(grad_outputs))
+    roots = []
+    for i, t in enumerate(outputs):
+        edge = gradient_edge(t)
+        if edge is None:
+            raise RuntimeError(f"element {i} of tensors does not require grad and does not have a grad_fn")
+        roots.append(edge)
+    return outputs, grads, roots
+
+
 def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None):
     """Accumulates d(tensors)/d(leaves) into the leaves' .grad (see Tensor.backward)."""
     from .. import _C
-    tensors = [tensors] if isinstance(tensors, _C.TensorBase) else list(tensors)
-    if grad_tensors is None:
-        grad_tensors = [None] * len(tensors)
-    elif isinstance(grad_tensors, _C.TensorBase):
-        grad_tensors = [grad_tensors]
-    grads = _make_grads(tensors, list(grad_tensors))
+    tensors, grads, roots = _prepare(tensors, grad_tensors)
     if retain_graph is None:
         retain_graph = create_graph
-    roots = []
-    for t in tensors:
-        edge = gradient_edge(t)
-        if edge is None:
-            raise RuntimeError("element 0 of tensors does not require grad and does not have a grad_fn")
-        roots.append(edge)
     if inputs is not None:
         inputs = [inputs] if isinstance(inputs, _C.TensorBase) else list(inputs)
-        result = grad(tensors, inputs, grad_tensors, retain_graph=retain_graph, create_graph=create_graph,
+        result = grad(tensors, inputs, grads, retain_graph=retain_graph, create_graph=create_graph,
                       allow_unused=True)
         for t, g in zip(inputs, result):
             if g is not None:
@@ -185,22 +192,10 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
          materialize_grads=False):
     """d(outputs)/d(inputs), returned rather than accumulated (vt.autograd.grad)."""
     from .. import _C
-    outputs = [outputs] if isinstance(outputs, _C.TensorBase) else list(outputs)
-    single = isinstance(inputs, _C.TensorBase)
-    inputs = [inputs] if single else list(inputs)
-    if grad_outputs is None:
-        grad_outputs = [None] * len(outputs)
-    elif isinstance(grad_outputs, _C.TensorBase):
-        grad_outputs = [grad_outputs]
-    grads = _make_grads(outputs, list(grad_outputs))
+    outputs, grads, roots = _prepare(outputs, grad_outputs)
+    inputs = [inputs] if isinstance(inputs, _C.TensorBase) else list(inputs)
     if retain_graph is None:
         retain_graph = create_graph
-    roots = []
-    for i, t in enumerate(outputs):
-        edge = gradient_edge(t)
-        if edge is None:
-            raise RuntimeError(f"element {i} of tensors does not require grad and does not have a grad_fn")
-        roots.append(edge)
     capture = {}
     for i, t in enumerate(inputs):
         edge = gradient_edge(t)

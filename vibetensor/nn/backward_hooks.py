@@ -9,12 +9,16 @@ class _State:
         self.module, self.n_inputs, self.grad_outputs = module, n_inputs, None
 
 
-class _Outputs(Function):
+class _Identity(Function):
+    """Passes tensors through unchanged (as views), so their backward is a place to observe gradients."""
+
     @staticmethod
     def forward(ctx, state, *tensors):
         ctx.state = state
         return tuple(t.view_as(t) if isinstance(t, _C.TensorBase) else t for t in tensors)
 
+
+class _Outputs(_Identity):
     @staticmethod
     def backward(ctx, *grads):
         st = ctx.state
@@ -28,12 +32,7 @@ class _Outputs(Function):
         return (None,) + tuple(grads)
 
 
-class _Inputs(Function):
-    @staticmethod
-    def forward(ctx, state, *tensors):
-        ctx.state = state
-        return tuple(t.view_as(t) if isinstance(t, _C.TensorBase) else t for t in tensors)
-
+class _Inputs(_Identity):
     @staticmethod
     def backward(ctx, *grads):
         new = _call_hooks(ctx.state, grads)
