@@ -125,8 +125,9 @@ struct Walker {
   }
 };
 
-constexpr int64_t kLaneBlock = 1024;   // at most this many outputs are folded together in the lanes case,
+constexpr int64_t kLaneBlock = 4096;   // at most this many outputs are folded together in the lanes case,
 constexpr int64_t kLaneSpan = 16384;   // and their elements of one row span about this many bytes (L1)
+constexpr int64_t kWideRow = 1024;     // lanes of a row made of several adjacent short rows
 constexpr int64_t kShortRun = 16;     // reduced runs up to this long are folded as lanes
 constexpr int64_t kRowBlock = 128;   // rows folded per lane before merging through the cascade
 
@@ -165,8 +166,8 @@ struct Geometry {
     bool inner_kept = it.ndim() > 0 && !(o.strides[0] == 0 && it.shape()[0] > 1);
     lanes = inner_kept || (!ks.empty() && ks[0] >= 8 && rs[0] <= kShortRun);
     if (lanes) lane_block = std::clamp<int64_t>(kLaneSpan / std::max<int64_t>(std::abs(kin[0]), 1), 16, kLaneBlock);
-    if (lanes && rs.size() == 1 && kin[0] == i.tensor.itemsize() && rin[0] == ks[0] * kin[0] && 2 * ks[0] <= lane_block)
-      expand = lane_block / ks[0];
+    if (lanes && rs.size() == 1 && kin[0] == i.tensor.itemsize() && rin[0] == ks[0] * kin[0] && 2 * ks[0] <= kWideRow)
+      expand = kWideRow / ks[0];
     in = i.data;
     for (size_t k = 0; k < N; k++) {
       out[k] = static_cast<char*>(outs[k].data());  // the iterator's output 0 walks outs[0]'s storage
@@ -284,7 +285,11 @@ void for_outputs(const Geometry<N>& g, int64_t ob, int64_t oe, F f) {
 template <class Ops, size_t N, class Emit>
 void reduce_block(const Ops& ops, const Geometry<N>& g, int64_t ob, int64_t oe, int64_t rb, int64_t re, Emit emit) {
   using acc_t = typename Ops::acc_t;
-  acc_t res[kLaneBlock];
+  constexpr int64_t kOnStack = 256;
+  acc_t small[kOnStack];
+  std::unique_ptr<acc_t[]> big;
+  acc_t* res = small;
+  if (g.lanes && g.lane_block > kOnStack) res = (big = std::make_unique<acc_t[]>(size_t(g.lane_block))).get();
   for_outputs(g, ob, oe, [&](int64_t o, int64_t in_off, int64_t out_off, int64_t c) {
     if (g.lanes) fold_lanes_rows(ops, g, g.in + in_off, c, rb, re, res);
     else res[0] = fold_runs(ops, g, g.in + in_off, rb, re);
@@ -297,12 +302,20 @@ void run_iter(const Ops& ops, const TensorIterator& it, const std::array<Tensor,
   using acc_t = typename Ops::acc_t;
   Geometry<N> g(it, outs);
   auto store = [&](int64_t, int64_t out_off, int64_t c, const acc_t* res) {
-    int64_t lane = g.lanes ? g.kout[0] : 0;
-    for (int64_t j = 0; j < c; j++) ops.store(g.out_at(out_off + j * lane).data(), res[j]);
+    std::array<char*, N> p = g.out_at(out_off);
+    std::array<int64_t, N> step;
+    for (size_t k = 0; k < N; k++) step[k] = (g.lanes ? g.kout[0] : 0) * g.osz[k];
+    for (int64_t j = 0; j < c; j++) {
+      ops.store(p.data(), res[j]);
+      for (size_t k = 0; k < N; k++) p[k] += step[k];
+    }
   };
   int nt = it.numel() >= kParallelGrain && !in_parallel_region() ? get_num_threads() : 1;
   if (nt <= 1) return reduce_block(ops, g, 0, g.num_out, 0, g.red, store);
-  if (g.num_out >= 4 * nt) {  // enough outputs: threads take disjoint output ranges
+  // Enough outputs: threads take disjoint output ranges. In the lanes case each thread should still get
+  // whole blocks of lanes (a sliver of each row is slow to walk), else the rows are shared out instead.
+  bool split_outputs = g.lanes ? g.num_out >= nt * g.lane_block || g.red < 4 * nt : g.num_out >= 4 * nt;
+  if (split_outputs) {
     int64_t grain = std::max<int64_t>(1, kParallelGrain / g.red);
     parallel_for(0, g.num_out, grain, [&](int64_t b, int64_t e) { reduce_block(ops, g, b, e, 0, g.red, store); });
     return;
