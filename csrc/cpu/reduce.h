@@ -8,28 +8,28 @@
 //     acc_t run(acc_t a, const char* p, int64_t stride, int64_t n, int64_t idx0) const;
 //         // folds n elements p, p+stride, ... (byte stride) into a; idx0: reduce index of the first
 //     void lanes(acc_t* buf, const char* p, int64_t stride, int64_t n, int64_t idx) const;
-//         // folds element j (at p + j*stride) into buf[j], j < n: one row of an outer reduction
+//         // folds element j (at p + j*stride) into buf[j], j < n: one row (reduce index idx) of n outputs
 //     acc_t combine(acc_t a, acc_t b) const;               // merges two states; a covers earlier indices
 //     void store(char* const* out, acc_t a) const;         // writes the result into each output's element
+//     static constexpr bool kIndexed = true;               // optional: rows must be folded one at a time
 //   };
 //
 // The iterator (ops/iterator.h) orders dims innermost-first by input stride and coalesces them. Then
-// either the innermost dim is reduced ("runs": each output folds contiguous runs, `run` uses several
-// accumulators or cascade summation), or it is kept ("lanes": a block of outputs is folded one input row
-// at a time, out[j] op= in[j], which vectorises). Long folds are merged pairwise through a binary
-// counter (Cascade, reduce_fold.h), so float32 sums of millions of elements stay accurate. Threads split the outputs
-// when there are enough of them, otherwise the reduced range (per-thread partial states, combined in
-// order); no two threads ever write the same output element.
+// either each output folds its own runs of input ("runs": the innermost dim is reduced; `run` uses
+// vector accumulators or cascade summation), or a block of neighbouring outputs is folded one input row
+// at a time ("lanes": out[j] op= in[j], which vectorises), chosen when the innermost dim is kept or the
+// reduced runs are short. Long folds are merged pairwise through a binary counter (Cascade, in
+// reduce_fold.h), so float32 sums of millions of elements stay accurate. Threads split the outputs when
+// there are enough of them, otherwise the reduced range (per-thread partial states, combined in order);
+// no two threads ever write the same output element.
 #pragma once
 #include <algorithm>
 #include <array>
 #include <bit>
-#include <cmath>
 #include <cstdlib>
 #include <limits>
 #include <memory>
 #include <optional>
-#include <vector>
 
 #include "core/parallel.h"
 #include "cpu/cast.h"
@@ -128,8 +128,8 @@ struct Walker {
 constexpr int64_t kLaneBlock = 4096;   // at most this many outputs are folded together in the lanes case,
 constexpr int64_t kLaneSpan = 16384;   // and their elements of one row span about this many bytes (L1)
 constexpr int64_t kWideRow = 1024;     // lanes of a row made of several adjacent short rows
-constexpr int64_t kShortRun = 16;     // reduced runs up to this long are folded as lanes
-constexpr int64_t kRowBlock = 128;   // rows folded per lane before merging through the cascade
+constexpr int64_t kShortRun = 16;      // reduced runs up to this long are folded as lanes
+constexpr int64_t kRowBlock = 128;     // rows folded per lane before merging through the cascade
 
 // The iterator's dims split into kept (K) and reduced (R) ones, innermost first. Output strides are in
 // elements: every output of one reduction has the same layout, only the item sizes differ.
@@ -200,7 +200,6 @@ typename Ops::acc_t fold_runs(const Ops& ops, const Geometry<N>& g, const char* 
   }
   return c.finish(ops.identity(), ops);
 }
-
 
 // Folds rows [rb, re) into the states res[0, width): fold_rows(r, e) folds rows r..e-1 into res. After
 // every `block` rows the states move into a per-lane Cascade (allocated only for long reductions).
