@@ -7,7 +7,7 @@ namespace vt {
 namespace {
 using namespace reduce;
 
-// Sum, scaled by `scale` at the end (mean: 1/N). Integer sums wrap like int64.
+// Sum, divided by `divisor` at the end for mean. Integer sums wrap like int64.
 template <class in_t>
 struct SumOps {
   using acc_t = sum_acc_t<in_t>;

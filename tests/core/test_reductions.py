@@ -478,3 +478,36 @@ def test_every_run_length_and_stride(dtype):
             if dtype.is_floating_point:
                 assert_close(x.prod(1), r.prod(1), dtype=dtype)
                 assert_close(x.t().sum(0), r.sum(1), dtype=dtype)
+
+
+def test_random_geometries_match_numpy():
+    """Random shapes, memory orders, slices and dim sets: every walk of the driver (runs, lanes, short runs
+    folded as lanes, wide rows, threads splitting outputs or the reduced range) against numpy."""
+    g = rng()
+    for _ in range(25):
+        nd = int(g.integers(1, 5))
+        shape = [int(g.integers(1, 7)) for _ in range(nd)]
+        if g.random() < 0.4:  # big enough to run threaded
+            shape[int(g.integers(nd))] = int(g.integers(40000, 70000)) // max(1, int(np.prod(shape)) // 8)
+        a = g.uniform(-3, 3, size=tuple(max(1, s) for s in shape))
+        perm = g.permutation(nd)
+        x = vt.tensor(np.ascontiguousarray(np.transpose(a, perm))).permute(*np.argsort(perm).tolist())
+        if g.random() < 0.3:
+            d = int(g.integers(nd))
+            x = vt.tensor(np.repeat(a, 2, axis=d))[(slice(None),) * d + (slice(None, None, 2),)]
+        dims = tuple(sorted(g.choice(nd, size=int(g.integers(1, nd + 1)), replace=False).tolist()))
+        keep = bool(g.random() < 0.5)
+        assert_close(x.sum(dims, keep), a.sum(axis=dims, keepdims=keep))
+        assert_close(x.amin(dims, keep), a.min(axis=dims, keepdims=keep))
+        assert_close(x.norm(2, dims, keep), np.sqrt((a * a).sum(axis=dims, keepdims=keep)))
+        assert_close(x.logsumexp(dims, keep), logsumexp_ref(a, dims, keepdims=keep))
+        if np.prod([a.shape[d] for d in dims]) > 1:
+            assert_close(x.var(dims, keepdim=keep), a.var(axis=dims, ddof=1, keepdims=keep))
+        d0 = dims[0]
+        v, i = x.max(d0, keep)
+        assert_close(v, a.max(axis=d0, keepdims=keep))
+        np.testing.assert_array_equal(i.numpy(), np.expand_dims(a.argmax(axis=d0), d0) if keep else a.argmax(axis=d0))
+        np.testing.assert_array_equal(x.float().argmin(d0).numpy(), a.astype(np.float32).argmin(axis=d0))
+        assert_close((x * 0.1 + 1).prod(d0), np.prod(a * 0.1 + 1, axis=d0))
+        np.testing.assert_array_equal(x.gt(2.5).any(d0).numpy(), (a > 2.5).any(axis=d0))
+        assert_close(x.cumsum(d0), np.cumsum(a, axis=d0))
