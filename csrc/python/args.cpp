@@ -82,7 +82,7 @@ bool convert(const Arg& a, nb::handle h, bool first_tensor, IValue& out) {
     }
     case ArgType::IntList: {
       int64_t v;
-      if (a.fixed_size && to_int(h, v)) {
+      if (a.fixed_size && !PyBool_Check(h.ptr()) && to_int(h, v)) {
         out = IntList(size_t(a.fixed_size), v);
         return true;
       }
