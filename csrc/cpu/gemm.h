@@ -3,9 +3,13 @@
 // Floating types run a cache-blocked, packed GEMM (the BLIS/GotoBLAS structure): B is packed into KCxNC
 // panels shared by all threads, each thread packs its MCxKC block of A, and a register-blocked micro-kernel
 // (AVX2+FMA when the CPU has it, portable C++ otherwise) computes MRxNR tiles. Packing reads any strides,
-// so transposed and non-contiguous operands are never copied first. float16/bfloat16 are widened to float
-// while packing and accumulate in float. Integer types take a simple blocked loop that accumulates in 64
-// bits and wraps like PyTorch.
+// so transposed and non-contiguous operands are never copied first. Products with at most four rows or
+// columns (matrix-vector) skip packing and stream the big operand once. float16/bfloat16 are widened to
+// float while packing and accumulate in float. Integer types take a simple blocked loop that accumulates in
+// 64 bits and wraps like PyTorch.
+//
+// Files: gemm_blocked.cpp (driver, packing, threads), gemm_avx2.cpp / gemm_portable.cpp (micro-kernels and
+// the run-time choice), gemm_skinny.cpp (few rows or columns), gemm_int.cpp (integers).
 //
 //   gemm::gemm<float>(m, n, k, 1.f, {a, lda, 1}, {b, ldb, 1}, 0.f, {c, ldc, 1});
 #pragma once
