@@ -6,9 +6,9 @@ per machine.
 """
 from .. import _C
 from .cache import cache_dir
-from .triton import elementwise
+from .triton import elementwise, reduction
 
-GENERATORS = {"ew": elementwise}
+GENERATORS = {"ew": elementwise, "red": reduction, "soft": reduction}
 
 
 def trailing_scratch_pointers(metadata):

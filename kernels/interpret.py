@@ -58,7 +58,7 @@ def interpreted(jit_fn):
     from triton.runtime.interpreter import InterpretedFunction
     fn = jit_fn if isinstance(jit_fn, InterpretedFunction) else InterpretedFunction(jit_fn.fn)
     module = sys.modules.get(fn.fn.__module__)
-    if module is not None and hasattr(module, "libdevice"):
+    if module is not None and module.__name__.startswith("vibetensor_kernels_"):
         assert module.__name__.endswith("_interp"), "interpret only kernels loaded with module_suffix='_interp'"
         interpreter_module_globals(module)
     return fn
@@ -121,8 +121,16 @@ class _NumpyLibdevice:
 
 
 def interpreter_module_globals(module):
-    """Points a generated kernel module's `libdevice` at the numpy stand-in, for interpreted runs."""
-    module.libdevice = _NumpyLibdevice()
+    """Prepares a generated kernel module for interpreted runs: `libdevice` goes to the numpy stand-in, and
+    helper @triton.jit functions become interpreted ones (a compiled-mode helper cannot be called from an
+    interpreted kernel)."""
+    from triton.runtime.interpreter import InterpretedFunction
+    from triton.runtime.jit import JITFunction
+    if hasattr(module, "libdevice"):
+        module.libdevice = _NumpyLibdevice()
+    for name, value in list(vars(module).items()):
+        if isinstance(value, JITFunction):
+            setattr(module, name, InterpretedFunction(value.fn))
 
 
 def run_elementwise(op, out, inputs, params=()):
@@ -157,4 +165,40 @@ def run_elementwise(op, out, inputs, params=()):
                 args += list(reversed(t.stride()))
     grid = (max(1, (n + ew.BLOCK - 1) // ew.BLOCK),)
     interpreted(fn)[grid](*[wrap(a) for a in args], BLOCK=ew.BLOCK)
+    return out
+
+
+def run_reduction(op, x, dims_view, out_dtype, acc_dtype, param=0.0, splits=1, block_r=None, block_i=None):
+    """Runs a generated reduction kernel on a CPU tensor viewed as [O, R, I] (dims_view: (O, R, I) and
+    element strides (so, sr, si)) through the interpreter. Returns (values [splits, O, I], indices or None)."""
+    from .cache import cache_dir
+    from .triton import reduction as red
+    (o, r, i), (so, sr, si) = dims_view
+    block_i = block_i or (1 if i == 1 else min(64, 1 << (i - 1).bit_length()))
+    block_r = block_r or max(16, 1024 // block_i)
+    key = "|".join(["red", op, x.dtype.name, out_dtype.name, acc_dtype.name, str(block_r), str(block_i)])
+    fn, _, _ = red.load(key, cache_dir(), module_suffix="_interp")
+    out = _C._ops.empty([splits, o, i], dtype=out_dtype)
+    args = [x, out]
+    idx = None
+    if op in red.INDEXED:
+        idx = _C._ops.empty([splits, o, i], dtype=_C.int64)
+        args.append(idx)
+    per_split = (r + splits - 1) // splits
+    args += [o, r, i, so, sr, si, per_split, float(param)]
+    grid = (o, (i + block_i - 1) // block_i, splits)
+    interpreted(fn)[grid](*[wrap(a) for a in args], BLOCK_R=block_r, BLOCK_I=block_i)
+    return out, idx
+
+
+def run_softmax(op, x, out_dtype=None):
+    """Row softmax / log_softmax over the last dim of a contiguous 2-D CPU tensor, through the interpreter."""
+    from .cache import cache_dir
+    from .triton import reduction as red
+    rows, n = x.shape
+    block = min(1024, 1 << max(0, (n - 1).bit_length()))
+    out = _C._ops.empty([rows, n], dtype=out_dtype or x.dtype)
+    key = "|".join(["soft", op, x.dtype.name, out.dtype.name, str(block)])
+    fn, _, _ = red.load(key, cache_dir(), module_suffix="_interp")
+    interpreted(fn)[(rows,)](*[wrap(a) for a in (x, out, n)], BLOCK=block)
     return out

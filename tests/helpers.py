@@ -29,9 +29,10 @@ _NP = {vt.bool: np.bool_, vt.uint8: np.uint8, vt.int8: np.int8, vt.int16: np.int
 
 def rng(seed=None):
     """A fresh generator: by default seeded from the test's own name so failures reproduce."""
-    if seed is None:
+    if seed is None:  # a stable hash (str hashes differ per process), so a failure reproduces
         import os
-        seed = abs(hash(os.environ.get("PYTEST_CURRENT_TEST", ""))) % (2**32)
+        import zlib
+        seed = zlib.crc32(os.environ.get("PYTEST_CURRENT_TEST", "").split(" (")[0].encode())
     return np.random.default_rng(seed)
 
 

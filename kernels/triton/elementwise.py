@@ -171,8 +171,13 @@ def generate(key):
 def load(key, cache_dir, module_suffix=""):
     """The @triton.jit function for `key`, from a source file in cache_dir (Triton needs real source).
     A module_suffix gives a separate module instance (the interpreter swaps globals in its own copy)."""
-    import importlib.util
     src, name, signature, constexprs = generate(key)
+    return _write_and_import(src, name, cache_dir, module_suffix), signature, constexprs
+
+
+def _write_and_import(src, name, cache_dir, module_suffix):
+    """Writes generated source to cache_dir/<name>.py (atomically) and returns its function `name`."""
+    import importlib.util
     os.makedirs(cache_dir, exist_ok=True)
     path = os.path.join(cache_dir, f"{name}.py")
     if not os.path.exists(path) or open(path).read() != src:
@@ -188,4 +193,4 @@ def load(key, cache_dir, module_suffix=""):
         mod = importlib.util.module_from_spec(spec)
         sys.modules[modname] = mod
         spec.loader.exec_module(mod)
-    return getattr(mod, name), signature, constexprs
+    return getattr(mod, name)

@@ -1,0 +1,192 @@
+"""Reduction Triton kernels, generated from the key the native core asks for (csrc/cuda/reduce.cpp):
+
+    red|<op>|<input dtype>|<output dtype>|<accumulator dtype>|<BLOCK_R>|<BLOCK_I>
+
+The input is viewed as [O, R, I] with element strides (so reducing leading, trailing or a middle block of
+dims needs no copy); program (o, i-tile, split) folds its share of R into BLOCK_R x BLOCK_I accumulators and
+collapses them at the end. With several splits the output is [splits, O, I] partial results, which a
+second launch of the same kind of kernel folds (the native side does that). Index reductions (argmax)
+write values and indices.
+
+    soft|<op>|<input dtype>|<output dtype>|<BLOCK>
+
+is a row-wise softmax / log_softmax over contiguous rows of length N: max and sum in one online pass
+(rescaled running sum), then one pass writing the result.
+"""
+import hashlib
+
+from .elementwise import SIGNATURE_TYPES, TRITON_TYPES, _write_and_import
+
+NUM_WARPS = 4
+
+# op -> (identity, combine(acc, x), finish(result over axis 0 of the tile), pre(x) per element)
+REDUCTIONS = {
+    "sum": ("0", "acc + x", "tl.sum(acc, axis=0)", "x"),
+    "sumsq": ("0", "acc + x", "tl.sum(acc, axis=0)", "x * x"),
+    "sumabs": ("0", "acc + x", "tl.sum(acc, axis=0)", "tl.abs(x)"),
+    "sumpow": ("0", "acc + x", "tl.sum(acc, axis=0)", "tl.exp2(p0 * tl.log2(tl.abs(x)))"),
+    "nonzero": ("0", "acc + x", "tl.sum(acc, axis=0)", "(x != 0).to(ACC)"),
+    "prod": ("1", "acc * x", "tl.reduce(acc, 0, _mul)", "x"),
+    "amax": ("-float('inf')", "_nanmax(acc, x)", "tl.reduce(acc, 0, _nanmax)", "x"),
+    "amin": ("float('inf')", "_nanmin(acc, x)", "tl.reduce(acc, 0, _nanmin)", "x"),
+    "absmax": ("0", "_nanmax(acc, x)", "tl.reduce(acc, 0, _nanmax)", "tl.abs(x)"),
+    "absmin": ("float('inf')", "_nanmin(acc, x)", "tl.reduce(acc, 0, _nanmin)", "tl.abs(x)"),
+    "any": ("0", "tl.maximum(acc, x)", "tl.max(acc, axis=0)", "(x != 0).to(ACC)"),
+    "all": ("1", "tl.minimum(acc, x)", "tl.min(acc, axis=0)", "(x != 0).to(ACC)"),
+}
+INDEXED = {"argmax": "max", "argmin": "min"}
+
+HELPERS = '''
+
+@triton.jit
+def _mul(a, b):
+    return a * b
+
+
+@triton.jit
+def _nanmax(a, b):
+    return tl.where((a != a) | (a > b), a, b)
+
+
+@triton.jit
+def _nanmin(a, b):
+    return tl.where((a != a) | (a < b), a, b)
+
+
+@triton.jit
+def _argpick(va, ia, vb, ib, IS_MAX: tl.constexpr):
+    # A NaN wins (as in PyTorch); then the better value; ties (and NaN against NaN) go to the smaller index.
+    a_nan = va != va
+    b_nan = vb != vb
+    if IS_MAX:
+        better = vb > va
+    else:
+        better = vb < va
+    earlier = ib < ia
+    take_b = (b_nan & ~a_nan) | (b_nan & a_nan & earlier) | (~a_nan & ~b_nan & (better | ((vb == va) & earlier)))
+    return tl.where(take_b, vb, va), tl.where(take_b, ib, ia)
+
+
+@triton.jit
+def _argmax_combine(va, ia, vb, ib):
+    return _argpick(va, ia, vb, ib, True)
+
+
+@triton.jit
+def _argmin_combine(va, ia, vb, ib):
+    return _argpick(va, ia, vb, ib, False)
+'''
+
+
+def parse_key(key):
+    parts = key.split("|")
+    if parts[0] == "red":
+        _, op, ins, out, acc, br, bi = parts
+        if op not in REDUCTIONS and op not in INDEXED:
+            raise KeyError(f"no reduction '{op}' (key {key!r})")
+        return op, ins, out, acc, int(br), int(bi)
+    raise ValueError(f"not a reduction kernel key: {key!r}")
+
+
+def generate(key):
+    if key.startswith("soft|"):
+        return _generate_softmax(key)
+    op, ins, out, acc, block_r, block_i = parse_key(key)
+    name = "red_" + hashlib.sha1(key.encode()).hexdigest()[:12]
+    indexed = op in INDEXED
+    args = ["in_ptr", "out_ptr"] + (["idx_ptr"] if indexed else []) + \
+        ["O", "R", "I", "so", "sr", "si", "r_per_split", "p0"]
+    signature = {"in_ptr": "*" + SIGNATURE_TYPES[ins], "out_ptr": "*" + SIGNATURE_TYPES[out]}
+    if indexed:
+        signature["idx_ptr"] = "*i64"
+    signature.update({a: "i64" for a in ("O", "R", "I", "so", "sr", "si", "r_per_split")})
+    signature["p0"] = "fp64"
+    signature["BLOCK_R"] = signature["BLOCK_I"] = "constexpr"
+    tacc = TRITON_TYPES[acc]
+    body = [
+        "    o = tl.program_id(0).to(tl.int64)",
+        "    i0 = tl.program_id(1).to(tl.int64) * BLOCK_I",
+        "    split = tl.program_id(2).to(tl.int64)",
+        "    offs_i = i0 + tl.arange(0, BLOCK_I)",
+        "    mask_i = offs_i < I",
+        "    r_begin = split * r_per_split",
+        "    r_end = tl.minimum(r_begin + r_per_split, R)",
+        "    base = in_ptr + o * so + offs_i[None, :] * si",
+        f"    p0 = p0.to({tacc})",
+    ]
+    if indexed:
+        better = INDEXED[op]
+        ident = "-float('inf')" if better == "max" else "float('inf')"
+        body += [
+            f"    best = tl.full([BLOCK_R, BLOCK_I], {ident}, {tacc})",
+            "    best_i = tl.full([BLOCK_R, BLOCK_I], 0, tl.int64)",
+            "    for r0 in range(r_begin, r_end, BLOCK_R):",
+            "        offs_r = r0 + tl.arange(0, BLOCK_R)",
+            "        m = (offs_r < r_end)[:, None] & mask_i[None, :]",
+            f"        x = tl.load(base + offs_r[:, None] * sr, mask=m, other={ident}).to({tacc})",
+            "        ri = tl.broadcast_to(offs_r[:, None], [BLOCK_R, BLOCK_I])",
+            f"        best, best_i = _arg{better}_combine(best, best_i, x, tl.where(m, ri, R))",
+            f"    v, vi = tl.reduce((best, best_i), 0, _arg{better}_combine)",
+            "    tl.store(idx_ptr + split * O * I + o * I + offs_i, vi, mask=mask_i)",
+            f"    tl.store(out_ptr + split * O * I + o * I + offs_i, v.to({TRITON_TYPES[out]}), mask=mask_i)",
+        ]
+    else:
+        ident, combine, finish, pre = REDUCTIONS[op]
+        body += [
+            f"    acc = tl.full([BLOCK_R, BLOCK_I], {ident}, {tacc})",
+            "    for r0 in range(r_begin, r_end, BLOCK_R):",
+            "        offs_r = r0 + tl.arange(0, BLOCK_R)",
+            "        m = (offs_r < r_end)[:, None] & mask_i[None, :]",
+            f"        x = tl.load(base + offs_r[:, None] * sr, mask=m).to({tacc})",
+            f"        x = tl.where(m, {pre.replace('ACC', tacc)}, {ident})",
+            f"        acc = {combine}",
+            f"    r = {finish}",
+            f"    tl.store(out_ptr + split * O * I + o * I + offs_i, r.to({TRITON_TYPES[out]}), mask=mask_i)",
+        ]
+    src = _header() + HELPERS + "\n\n@triton.jit\n" + \
+        f"def {name}({', '.join(args)}, BLOCK_R: tl.constexpr, BLOCK_I: tl.constexpr):\n" + "\n".join(body) + "\n"
+    return src, name, signature, {"BLOCK_R": block_r, "BLOCK_I": block_i}
+
+
+def _generate_softmax(key):
+    _, op, ins, out, block = key.split("|")
+    if op not in ("softmax", "log_softmax"):
+        raise KeyError(f"no row kernel '{op}' (key {key!r})")
+    block = int(block)
+    name = "soft_" + hashlib.sha1(key.encode()).hexdigest()[:12]
+    signature = {"in_ptr": "*" + SIGNATURE_TYPES[ins], "out_ptr": "*" + SIGNATURE_TYPES[out], "N": "i64",
+                 "BLOCK": "constexpr"}
+    write = "x - m - tl.log(s)" if op == "log_softmax" else "tl.exp(x - m) / s"
+    body = [
+        "    row = tl.program_id(0).to(tl.int64)",
+        "    src = in_ptr + row * N",
+        "    dst = out_ptr + row * N",
+        "    m = tl.full([BLOCK], -float('inf'), tl.float32)",
+        "    s = tl.full([BLOCK], 0.0, tl.float32)",
+        "    for c in range(0, N, BLOCK):",  # online max and rescaled sum, lane by lane
+        "        offs = c + tl.arange(0, BLOCK)",
+        "        x = tl.load(src + offs, mask=offs < N, other=-float('inf')).to(tl.float32)",
+        "        m_new = tl.maximum(m, x)",
+        "        s = s * tl.exp(tl.where(m_new == m, 0.0, m - m_new)) + tl.where(x == -float('inf'), 0.0, tl.exp(x - m_new))",
+        "        m = m_new",
+        "    m_row = tl.max(m, axis=0)",
+        "    s = tl.sum(tl.where(m == -float('inf'), 0.0, s * tl.exp(m - m_row)), axis=0)",
+        "    m = m_row",
+        "    for c in range(0, N, BLOCK):",
+        "        offs = c + tl.arange(0, BLOCK)",
+        "        x = tl.load(src + offs, mask=offs < N).to(tl.float32)",
+        f"        tl.store(dst + offs, ({write}).to({TRITON_TYPES[out]}), mask=offs < N)",
+    ]
+    src = _header() + "\n\n@triton.jit\n" + f"def {name}(in_ptr, out_ptr, N, BLOCK: tl.constexpr):\n" + \
+        "\n".join(body) + "\n"
+    return src, name, signature, {"BLOCK": block}
+
+
+def _header():
+    return "import triton\nimport triton.language as tl\n"
+
+
+def load(key, cache_dir, module_suffix=""):
+    src, name, signature, constexprs = generate(key)
+    fn = _write_and_import(src, name, cache_dir, module_suffix)
+    return fn, signature, constexprs
