@@ -449,6 +449,10 @@ Tensor narrow(const Tensor& self, int64_t dim, int64_t start, int64_t length) {
   VT_OP_HANDLE(op, Tensor(const Tensor&, int64_t, int64_t, int64_t), "narrow");
   return op(self, dim, start, length);
 }
+Tensor movedim(const Tensor& self, IntArrayRef source, IntArrayRef destination) {
+  VT_OP_HANDLE(op, Tensor(const Tensor&, IntArrayRef, IntArrayRef), "movedim");
+  return op(self, source, destination);
+}
 Tensor contiguous(const Tensor& self) {
   VT_OP_HANDLE(op, Tensor(const Tensor&), "contiguous");
   return op(self);

@@ -18,6 +18,7 @@ Tensor unsqueeze(const Tensor& self, int64_t dim);
 Tensor select(const Tensor& self, int64_t dim, int64_t index);
 Tensor slice(const Tensor& self, int64_t dim, std::optional<int64_t> start, std::optional<int64_t> end, int64_t step);
 Tensor narrow(const Tensor& self, int64_t dim, int64_t start, int64_t length);
+Tensor movedim(const Tensor& self, IntArrayRef source, IntArrayRef destination);
 Tensor contiguous(const Tensor& self);
 Tensor clone(const Tensor& self);
 Tensor copy_(const Tensor& self, const Tensor& src);

@@ -103,6 +103,11 @@ def generate(key):
     signature["p0"] = "fp64"
     signature["BLOCK_R"] = signature["BLOCK_I"] = "constexpr"
     tacc = TRITON_TYPES[acc]
+    if acc not in ("float16", "bfloat16", "float32", "float64"):  # integer accumulators: finite identities
+        lo, hi = {"int64": (-2**63, 2**63 - 1), "int32": (-2**31, 2**31 - 1)}.get(acc, (-128, 127))
+        infs = {"-float('inf')": str(lo), "float('inf')": str(hi)}
+    else:
+        infs = {}
     body = [
         "    o = tl.program_id(0).to(tl.int64)",
         "    i0 = tl.program_id(1).to(tl.int64) * BLOCK_I",
@@ -116,7 +121,8 @@ def generate(key):
     ]
     if indexed:
         better = INDEXED[op]
-        ident = "-float('inf')" if better == "max" else "float('inf')"
+        ident = infs.get("-float('inf')" if better == "max" else "float('inf')",
+                         "-float('inf')" if better == "max" else "float('inf')")
         body += [
             f"    best = tl.full([BLOCK_R, BLOCK_I], {ident}, {tacc})",
             "    best_i = tl.full([BLOCK_R, BLOCK_I], 0, tl.int64)",
@@ -132,6 +138,7 @@ def generate(key):
         ]
     else:
         ident, combine, finish, pre = REDUCTIONS[op]
+        ident = infs.get(ident, ident)
         body += [
             f"    acc = tl.full([BLOCK_R, BLOCK_I], {ident}, {tacc})",
             "    for r0 in range(r_begin, r_end, BLOCK_R):",

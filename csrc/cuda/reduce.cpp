@@ -1,0 +1,168 @@
+// Reductions and softmax on CUDA, as generated Triton kernels (kernels/triton/reduction.py).
+//
+// The input is seen as [O, R, I] with element strides: when the reduced dims are one contiguous block of a
+// dense layout (the last dims, the first dims, or a middle block) that view needs no copy; otherwise the
+// input is permuted to (kept..., reduced...) and made dense on the device first. Few outputs over a long
+// reduced range split R across programs and fold the partial results with a second launch.
+#include <cmath>
+
+#include "cuda/device.h"
+#include "cuda/elementwise.h"
+#include "cuda/kernel_library.h"
+#include "dispatch/dispatcher.h"
+#include "ops/views.h"
+
+namespace vt::cuda {
+
+namespace {
+
+struct View3 {
+  Tensor base;
+  int64_t O = 1, R = 1, I = 1, so = 0, sr = 0, si = 0;
+};
+
+// Merges dims [b, e) of t into one (size, stride); false if they do not form one strided run.
+bool merge_dims(const Tensor& t, int64_t b, int64_t e, int64_t& size, int64_t& stride) {
+  size = 1;
+  stride = 1;
+  bool first = true;
+  for (int64_t d = e - 1; d >= b; d--) {
+    int64_t s = t.sizes()[d];
+    if (s == 1) continue;
+    if (first) {
+      stride = t.strides()[d];
+      first = false;
+    } else if (t.strides()[d] != stride * size) {
+      return false;
+    }
+    size *= s;
+  }
+  return true;
+}
+
+View3 view3(const Tensor& self, const std::vector<bool>& mask) {
+  int64_t n = self.dim(), a = 0;
+  while (a < n && !mask[a]) a++;
+  int64_t b = a;
+  while (b < n && mask[b]) b++;
+  bool block = true;
+  for (int64_t d = b; d < n; d++) block &= !mask[d];
+  View3 v;
+  if (block && merge_dims(self, 0, a, v.O, v.so) && merge_dims(self, a, b, v.R, v.sr) &&
+      merge_dims(self, b, n, v.I, v.si)) {
+    v.base = self;
+    return v;
+  }
+  DimVec perm;
+  for (int64_t d = 0; d < n; d++) if (!mask[d]) perm.push_back(d);
+  for (int64_t d = 0; d < n; d++) if (mask[d]) perm.push_back(d);
+  v.base = contiguous(permute(self, perm));
+  v.O = 1;
+  v.R = 1;
+  for (int64_t d = 0; d < n; d++) (mask[d] ? v.R : v.O) *= self.sizes()[d];
+  v.I = 1;
+  v.so = v.R;
+  v.sr = 1;
+  v.si = 0;
+  return v;
+}
+
+int64_t next_pow2(int64_t x) {
+  int64_t p = 1;
+  while (p < x) p <<= 1;
+  return p;
+}
+
+// How partial results of `op` fold into the final value.
+const char* combine_op(const std::string& op) {
+  if (op == "prod") return "prod";
+  if (op == "amax" || op == "absmax" || op == "any") return "amax";
+  if (op == "amin" || op == "absmin" || op == "all") return "amin";
+  return "sum";
+}
+
+// One launch: [O, R, I] (strided) -> out [splits, O, I] (values, and indices for arg reductions).
+void launch(const std::string& op, const View3& v, const Tensor& out, const Tensor& idx, DType acc, double param,
+            int64_t splits) {
+  int64_t bi = v.I == 1 ? 1 : std::min<int64_t>(64, next_pow2(v.I));
+  int64_t br = std::max<int64_t>(16, std::min<int64_t>(1024 / bi, next_pow2(v.R)));
+  std::string key = "red|" + op + "|" + dtype_name(v.base.dtype()) + "|" + dtype_name(out.dtype()) + "|" +
+                    dtype_name(acc) + "|" + std::to_string(br) + "|" + std::to_string(bi);
+  const Kernel& k = kernel(key);
+  std::vector<KernelArg> args{KernelArg::ptr(v.base.data()), KernelArg::ptr(out.data())};
+  if (idx.defined()) args.push_back(KernelArg::ptr(idx.data()));
+  int64_t per_split = (v.R + splits - 1) / splits;
+  for (int64_t x : {v.O, v.R, v.I, v.so, v.sr, v.si, per_split}) args.push_back(KernelArg::i64v(x));
+  args.push_back(KernelArg::f64v(param));
+  int64_t gi = (v.I + bi - 1) / bi;
+  VT_CHECK(v.O < (int64_t(1) << 31) && gi < 65536 && splits < 65536, "reduction too large for one launch");
+  k.launch(uint32_t(v.O), uint32_t(gi), uint32_t(splits), args, current_stream(out.device().index));
+}
+
+}  // namespace
+
+// Reduces self over `mask` with `op` into a fresh tensor of the kept shape (keepdim applied by the caller's
+// shape). acc: the accumulator dtype; param: p for "sumpow".
+Tensor reduce(const std::string& op, const Tensor& self, const std::vector<bool>& mask, DType out_dtype, DType acc,
+              double param = 0) {
+  DimVec kept;
+  for (int64_t d = 0; d < self.dim(); d++)
+    if (!mask[d]) kept.push_back(self.sizes()[d]);
+  Tensor out = empty(kept, out_dtype, self.device());
+  if (out.numel() == 0) return out;
+  activate(self.device().index);
+  View3 v = view3(self, mask);
+  int64_t programs = v.O * ((v.I + 63) / 64);
+  int64_t splits = 1;
+  if (programs < 264 && v.R > 8192) splits = std::min<int64_t>((v.R + 4095) / 4096, (528 + programs - 1) / programs);
+  if (splits == 1) {
+    Tensor dst = out_dtype == acc ? out : empty(kept, acc, self.device());
+    launch(op, v, dst, Tensor(), acc, param, 1);
+    if (!dst.is_same(out)) copy_(out, dst);
+    return out;
+  }
+  Tensor partial = empty(DimVec{splits, v.O, v.I}, acc, self.device());
+  launch(op, v, partial, Tensor(), acc, param, splits);
+  View3 p;
+  p.base = partial;
+  p.O = 1;
+  p.R = splits;
+  p.I = v.O * v.I;
+  p.so = 0;
+  p.sr = v.O * v.I;
+  p.si = 1;
+  Tensor dst = out_dtype == acc ? out : empty(kept, acc, self.device());
+  launch(combine_op(op), p, dst, Tensor(), acc, 0, 1);
+  if (!dst.is_same(out)) copy_(out, dst);
+  return out;
+}
+
+// values and int64 indices of argmax/argmin over one dim (no splitting: ties must resolve in order).
+std::pair<Tensor, Tensor> reduce_arg(const std::string& op, const Tensor& self, const std::vector<bool>& mask) {
+  DimVec kept;
+  for (int64_t d = 0; d < self.dim(); d++)
+    if (!mask[d]) kept.push_back(self.sizes()[d]);
+  DType acc = self.dtype() == DType::Float64 ? DType::Float64 : is_floating(self.dtype()) ? DType::Float32 : DType::Int64;
+  Tensor values = empty(kept, acc, self.device()), idx = empty(kept, DType::Int64, self.device());
+  if (values.numel()) {
+    activate(self.device().index);
+    launch(op, view3(self, mask), values, idx, acc, 0, 1);
+  }
+  return {to_dtype(values, self.dtype()), idx};
+}
+
+// Row softmax / log_softmax over the last dim of a dense tensor.
+Tensor softmax_rows(const std::string& op, const Tensor& x, DType out_dtype) {
+  Tensor out = empty(x.sizes(), out_dtype, x.device());
+  if (out.numel() == 0) return out;
+  int64_t n = x.dim() ? x.sizes()[x.dim() - 1] : 1, rows = x.numel() / n;
+  int64_t block = std::min<int64_t>(1024, next_pow2(n));
+  const Kernel& k = kernel("soft|" + op + "|" + dtype_name(x.dtype()) + "|" + dtype_name(out_dtype) + "|" +
+                           std::to_string(block));
+  activate(x.device().index);
+  k.launch(uint32_t(rows), 1, 1, {KernelArg::ptr(x.data()), KernelArg::ptr(out.data()), KernelArg::i64v(n)},
+           current_stream(x.device().index));
+  return out;
+}
+
+}  // namespace vt::cuda
