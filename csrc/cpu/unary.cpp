@@ -1,8 +1,13 @@
-// Unary elementwise ops on CPU. Float ops promote integer inputs to the default float dtype, like PyTorch.
+// Unary elementwise ops on CPU and CUDA. Float ops promote integer inputs to the default float dtype, like
+// PyTorch. On CUDA the same iterator (promotion, output allocation, in-place checks) launches the generated
+// Triton kernel of the op's name in kernels/triton/elementwise.py OPS.
+#include <array>
 #include <cmath>
+#include <string>
 
 #include "cpu/loops.h"
 #include "cpu/math.h"
+#include "cuda/elementwise.h"
 #include "dispatch/dispatcher.h"
 #include "dispatch/op_table.h"
 #include "ops/views.h"
@@ -10,24 +15,49 @@
 namespace vt {
 namespace {
 
-// Runs `f` over self into out (undefined: allocate; self: in place). int_to_float: integer inputs compute
-// in float32. The dispatch macro chooses which dtypes the op accepts.
+// The CUDA kernel of an op: its OPS name (default: the op's own name, without the in-place '_') and its
+// float parameters.
+struct GpuOp {
+  const char* op = nullptr;
+  std::array<double, 3> params{};
+  size_t nparams = 0;
+};
+GpuOp gpu(const char* op, std::initializer_list<double> ps = {}) {
+  GpuOp g{op};
+  for (double p : ps) g.params[g.nparams++] = p;
+  return g;
+}
+
+// Runs the op over the built iterator: `f` on CPU, the generated kernel on CUDA.
+template <class scalar_t, class out_t = scalar_t, class F>
+void run(TensorIterator& it, const char* name, F f, const GpuOp& g) {
+  if (cuda::on_cuda(it)) {
+    std::string op = g.op ? g.op : name;
+    if (!g.op && op.back() == '_') op.pop_back();
+    cuda::launch_elementwise(it, op, std::span<const double>(g.params.data(), g.nparams));
+  } else {
+    cpu_kernel<scalar_t, out_t>(it, f);
+  }
+}
+
+// Runs `f` over self into out (undefined: allocate; self: in place); integer inputs compute in float32.
+// The dispatch macro chooses which dtypes the op accepts.
 template <class F>
-Tensor unary_float(const char* name, const Tensor& self, const Tensor& out, F f) {
+Tensor unary_float(const char* name, const Tensor& self, const Tensor& out, F f, const GpuOp& g = {}) {
   TensorIterator it = TensorIteratorConfig(name).add_output(out).add_input(self).promote_integer_inputs_to_float(true).build();
-  VT_DISPATCH_FLOATING(it.common_dtype(), name, [&] { cpu_kernel<scalar_t>(it, f); });
+  VT_DISPATCH_FLOATING(it.common_dtype(), name, [&] { run<scalar_t>(it, name, f, g); });
   return it.output();
 }
 template <class F>
-Tensor unary_numeric(const char* name, const Tensor& self, const Tensor& out, F f) {
+Tensor unary_numeric(const char* name, const Tensor& self, const Tensor& out, F f, const GpuOp& g = {}) {
   TensorIterator it = TensorIteratorConfig(name).add_output(out).add_input(self).build();
-  VT_DISPATCH_NUMERIC(it.common_dtype(), name, [&] { cpu_kernel<scalar_t>(it, f); });
+  VT_DISPATCH_NUMERIC(it.common_dtype(), name, [&] { run<scalar_t>(it, name, f, g); });
   return it.output();
 }
 template <class F>
 Tensor unary_predicate(const char* name, const Tensor& self, F f) {
   TensorIterator it = TensorIteratorConfig(name).add_output(Tensor()).add_input(self).output_dtype(DType::Bool).build();
-  VT_DISPATCH_ALL(it.common_dtype(), name, [&] { cpu_kernel<scalar_t, bool>(it, f); });
+  VT_DISPATCH_ALL(it.common_dtype(), name, [&] { run<scalar_t, bool>(it, name, f, GpuOp{}); });
   return it.output();
 }
 
@@ -111,7 +141,7 @@ Tensor round_impl(const Tensor& s, int64_t decimals, const Tensor& out) {
     using T = decltype(x);
     T sc = T(scale);
     return neg ? std::nearbyint(x / sc) * sc : std::nearbyint(x * sc) / sc;
-  });
+  }, gpu(neg ? "round_decimals_neg" : "round_decimals", {scale}));
 }
 Tensor round_k(const Tensor& s, int64_t d) { return round_impl(s, d, Tensor()); }
 Tensor round_ik(const Tensor& s, int64_t d) { round_impl(s, d, s); return s; }
@@ -119,35 +149,35 @@ Tensor round_ik(const Tensor& s, int64_t d) { round_impl(s, d, s); return s; }
 Tensor gelu_k(const Tensor& s, std::string_view approx) {
   if (approx == "none") return unary_float("gelu", s, Tensor(), [](auto x) { return math::gelu(x); });
   VT_CHECK_VALUE(approx == "tanh", "gelu: approximate must be 'none' or 'tanh', got '", approx, "'");
-  return unary_float("gelu", s, Tensor(), [](auto x) { return math::gelu_tanh(x); });
+  return unary_float("gelu", s, Tensor(), [](auto x) { return math::gelu_tanh(x); }, gpu("gelu_tanh"));
 }
 Tensor softplus_k(const Tensor& s, Scalar beta, Scalar threshold) {
   double b = beta.to_double(), t = threshold.to_double();
   return unary_float("softplus", s, Tensor(), [b, t](auto x) {
     using T = decltype(x);
     return math::softplus(x, T(b), T(t));
-  });
+  }, gpu("softplus", {b, t}));
 }
 Tensor elu_k(const Tensor& s, Scalar alpha) {
   double a = alpha.to_double();
   return unary_float("elu", s, Tensor(), [a](auto x) {
     using T = decltype(x);
     return x > T(0) ? x : T(a) * std::expm1(x);
-  });
+  }, gpu("elu", {a}));
 }
 Tensor leaky_relu_k(const Tensor& s, Scalar slope) {
   double a = slope.to_double();
   return unary_float("leaky_relu", s, Tensor(), [a](auto x) {
     using T = decltype(x);
     return x > T(0) ? x : T(a) * x;
-  });
+  }, gpu("leaky_relu", {a}));
 }
 Tensor hardtanh_k(const Tensor& s, Scalar lo, Scalar hi) {
   double l = lo.to_double(), h = hi.to_double();
   return unary_numeric("hardtanh", s, Tensor(), [l, h](auto x) {
     using T = decltype(x);
     return x < T(l) ? T(l) : x > T(h) ? T(h) : x;
-  });
+  }, gpu("hardtanh", {l, h}));
 }
 
 Tensor nan_to_num_impl(const Tensor& s, std::optional<double> nan, std::optional<double> pinf,
@@ -161,7 +191,8 @@ Tensor nan_to_num_impl(const Tensor& s, std::optional<double> nan, std::optional
     if (s.dtype() == DType::BFloat16) big = 3.3895313892515355e38;
     M n = M(nan.value_or(0.0)), p = M(pinf.value_or(big)), q = M(ninf.value_or(-big));
     TensorIterator it = TensorIteratorConfig("nan_to_num").add_output(out).add_input(s).build();
-    cpu_kernel<scalar_t>(it, [=](M x) { return std::isnan(x) ? n : std::isinf(x) ? (x > 0 ? p : q) : x; });
+    run<scalar_t>(it, "nan_to_num", [=](M x) { return std::isnan(x) ? n : std::isinf(x) ? (x > 0 ? p : q) : x; },
+                  gpu("nan_to_num", {double(n), double(p), double(q)}));
     return it.output();
   });
 }
@@ -177,6 +208,10 @@ Tensor logical_not_impl(const Tensor& s, const Tensor& out) {
   TensorIterator it = TensorIteratorConfig("logical_not").add_output(out).add_input(s).output_dtype(
       out.defined() ? out.dtype() : DType::Bool).build();
   // Bool output (or the caller's dtype): compute as bool, cast on store.
+  if (cuda::on_cuda(it)) {
+    cuda::launch_elementwise(it, "logical_not");
+    return it.output();
+  }
   VT_DISPATCH_ALL(it.common_dtype(), "logical_not", [&] {
     using in_t = scalar_t;
     VT_DISPATCH_ALL(it.dtype(0), "logical_not", [&] {
@@ -191,7 +226,8 @@ Tensor logical_not_ik(const Tensor& s) { logical_not_impl(s, s); return s; }
 Tensor bitwise_not_impl(const Tensor& s, const Tensor& out) {
   TensorIterator it = TensorIteratorConfig("bitwise_not").add_output(out).add_input(s).build();
   VT_DISPATCH_INTEGRAL_AND_BOOL(it.common_dtype(), "bitwise_not", [&] {
-    if constexpr (std::is_same_v<scalar_t, bool>) cpu_kernel_raw<bool, bool>(it, [](bool x) { return !x; });
+    if (cuda::on_cuda(it)) cuda::launch_elementwise(it, it.common_dtype() == DType::Bool ? "logical_not" : "bitwise_not");
+    else if constexpr (std::is_same_v<scalar_t, bool>) cpu_kernel_raw<bool, bool>(it, [](bool x) { return !x; });
     else cpu_kernel_raw<scalar_t, scalar_t>(it, [](scalar_t x) { return scalar_t(~x); });
   });
   return it.output();
@@ -204,7 +240,7 @@ Tensor isinf_k(const Tensor& s) { return unary_predicate("isinf", s, [](auto x) 
 Tensor isfinite_k(const Tensor& s) { return unary_predicate("isfinite", s, [](auto x) { return !math::isnan(x) && !math::isinf(x); }); }
 Tensor signbit_k(const Tensor& s) { return unary_predicate("signbit", s, [](auto x) { return math::signbit(x); }); }
 
-VT_REGISTER_KERNELS(CPU, m) {
+VT_REGISTER_KERNELS_ALL(m) {
 #define VT_REG_BOTH(name) m.impl(#name, &name##_k); m.impl(#name "_", &name##_ik);
   VT_UNARY_FLOAT_OPS(VT_REG_BOTH)
   VT_REG_BOTH(abs) VT_REG_BOTH(sign) VT_REG_BOTH(square) VT_REG_BOTH(relu) VT_REG_BOTH(floor)

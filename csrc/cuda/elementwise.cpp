@@ -17,7 +17,7 @@ char flat_kind(const TensorIterator& it, int i) {
 }
 }  // namespace
 
-void launch_elementwise(TensorIterator& it, std::string_view op, std::initializer_list<double> params) {
+void launch_elementwise(TensorIterator& it, std::string_view op, std::span<const double> params) {
   VT_CHECK(it.noutputs() == 1, "launch_elementwise: expected one output, got ", it.noutputs());
   int nt = it.ntensors();
   if (it.numel() > 0) {

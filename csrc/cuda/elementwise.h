@@ -9,6 +9,7 @@
 // (kernels/triton/elementwise.py), so both sides must agree on this format.
 #pragma once
 #include <initializer_list>
+#include <span>
 #include <string_view>
 
 #include "ops/iterator.h"
@@ -17,7 +18,10 @@ namespace vt::cuda {
 
 // Runs `op` over the iterator on its CUDA device, then finishes it (casts outputs back if needed).
 // params: the op's float parameters (alpha, slope ...), in the order the generator's expression uses them.
-void launch_elementwise(TensorIterator& it, std::string_view op, std::initializer_list<double> params = {});
+void launch_elementwise(TensorIterator& it, std::string_view op, std::span<const double> params);
+inline void launch_elementwise(TensorIterator& it, std::string_view op, std::initializer_list<double> params = {}) {
+  launch_elementwise(it, op, std::span<const double>(params.begin(), params.size()));
+}
 
 inline bool on_cuda(const TensorIterator& it) { return it.output().device().is_cuda(); }
 

@@ -47,9 +47,14 @@ OPS = {
     "floor": "tl.floor({a})", "ceil": "tl.ceil({a})", "trunc": f"{_LD}.trunc({{a}})",
     "frac": f"{{a}} - {_LD}.trunc({{a}})", "round": f"{_LD}.nearbyint({{a}})",
     "round_decimals": f"{_LD}.nearbyint({{a}} * {{p0}}) / {{p0}}",
+    "round_decimals_neg": f"{_LD}.nearbyint({{a}} / {{p0}}) * {{p0}}",
+    "nan_to_num": "tl.where({a} != {a}, {p0}, tl.where({a} == float('inf'), {p1}, "
+                  "tl.where({a} == -float('inf'), {p2}, {a})))",
+    "digamma": "_digamma({a})",
     # predicates (output bool)
     "isnan": "{a} != {a}", "isinf": "tl.abs({a}) == float('inf')",
     "isfinite": "({a} == {a}) & (tl.abs({a}) != float('inf'))",
+    "signbit": "{a}.to({ibits}, bitcast=True) < 0",  # the sign bit itself: -0.0 and -nan count
     "logical_not": "{a} == 0",
     "bitwise_not": "~{a}",
     # binary arithmetic
@@ -80,6 +85,32 @@ OPS = {
     "clamp_max": "tl.minimum({a}, {b})",
     "lerp": "tl.where(tl.abs({c}) < 0.5, {a} + {c} * ({b} - {a}), {b} - ({b} - {a}) * (1.0 - {c}))",
     "addcmul": "{a} + {p0} * {b} * {c}", "addcdiv": "{a} + {p0} * ({b} / {c})",
+}
+# Integer and bool compute types: rounding is the identity and nothing is infinite, NaN or negative zero.
+INTEGER_FORMS = {"floor": "{a}", "ceil": "{a}", "trunc": "{a}", "round": "{a}", "isnan": "{a} != {a}",
+                 "isinf": "{a} != {a}", "isfinite": "{a} == {a}", "signbit": "{a} < 0"}
+# Helper @triton.jit functions an expression calls, emitted into the kernel's module.
+PRELUDES = {
+    # psi(x): reflection below 0.5, recurrence up to 6, then the asymptotic series (error < 1e-7 there).
+    # Constants stay literals: a float literal bound to a name would become a float32 value.
+    "digamma": """
+@triton.jit
+def _digamma(x):
+    refl = x < 0.5
+    y = tl.where(refl, 1.0 - x, x)
+    acc = y * 0.0
+    for _ in tl.static_range(6):
+        small = y < 6.0
+        acc = acc - tl.where(small, 1.0 / y, 0.0)
+        y = tl.where(small, y + 1.0, y)
+    z = 1.0 / (y * y)
+    series = z * (0.08333333333333333 - z * (0.008333333333333333 - z * (0.003968253968253968
+             - z * (0.004166666666666667 - z * 0.007575757575757576))))
+    r = acc + tl.log(y) - 0.5 / y - series
+    r = tl.where(refl, r - 3.141592653589793 / libdevice.tan(3.141592653589793 * x), r)
+    pole = (x <= 0.0) & (x == tl.floor(x))
+    return tl.where(pole, tl.where(x == 0.0, -float('inf'), float('nan')), r)
+""",
 }
 # Ops whose inputs are not converted to a common compute type (where's condition stays bool).
 RAW_INPUTS = {"where", "masked_fill", "copy"}
@@ -158,10 +189,13 @@ def generate(key):
             body.append(f"    {letters[i]} = tl.load({src}{extra}){'' if raw else cast}")
         loads[letters[i]] = letters[i]
     params = {f"p{i}": f"p{i}.to({tct})" for i in range(nparams)}
-    expr = OPS[op].format(ct=tct, **loads, **params)
+    form = INTEGER_FORMS.get(op) if ct not in FLOATS else None
+    ibits = {"float32": "tl.int32", "float64": "tl.int64"}.get(ct, tct)
+    expr = (form or OPS[op]).format(ct=tct, ibits=ibits, **loads, **params)
     body.append(f"    r = ({expr})")
     body.append(f"    tl.store(out_ptr + ({out_off}), r.to({TRITON_TYPES[out]}), mask=mask)")
     src = ("import triton\nimport triton.language as tl\nfrom triton.language.extra import libdevice\n\n\n"
+           + PRELUDES.get(op, "") + "\n\n"
            "@triton.jit\n"
            f"def {name}({', '.join(args)}, BLOCK: tl.constexpr):\n" + "\n".join(body) + "\n")
     signature["BLOCK"] = "constexpr"

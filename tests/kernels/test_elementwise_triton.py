@@ -68,7 +68,7 @@ def test_every_expression_has_a_test():
         "fill", "isnan", "isinf", "isfinite", "logical_not", "bitwise_not", "round_decimals", "erfinv", "where",
         "masked_fill", "clamp", "clamp_min", "clamp_max", "lerp", "addcmul", "addcdiv", "xlogy", "bool_add",
         "idiv_trunc", "idiv_floor", "iremainder", "ifmod", "bitwise_and", "bitwise_or", "bitwise_xor", "lshift",
-        "rshift"}
+        "rshift", "round_decimals_neg", "nan_to_num", "signbit", "digamma"}
     assert set(ew.OPS) <= tested, sorted(set(ew.OPS) - tested)
 
 
@@ -204,3 +204,37 @@ def test_fills_compute_in_the_output_type():
         out = vt.empty(4, dtype=dtype)
         interpret.run_elementwise("fill", out, [], (value,))
         assert out.to(vt.float64).tolist() == [float(dtype != vt.bool and value or 1.0)] * 4
+
+
+def test_digamma_nan_to_num_signbit():
+    from scipy.special import digamma
+    x = vt.tensor([0.25, 1.0, 3.7, 12.5, -0.5, -2.3, 1e-3, 0.0, -3.0], dtype=vt.float64)
+    out = vt.empty(9, dtype=vt.float64)
+    interpret.run_elementwise("digamma", out, [x])
+    got, want = out.numpy(), digamma(x.numpy())
+    want[7] = -np.inf  # torch's value at the pole 0 (scipy says nan); negative integers are nan in both
+    np.testing.assert_allclose(got, want, rtol=1e-7, atol=1e-7)
+    v = vt.tensor([float("nan"), float("inf"), -float("inf"), -1.5])
+    out = vt.empty(4)
+    interpret.run_elementwise("nan_to_num", out, [v], (0.5, 9.0, -9.0))
+    assert out.tolist() == [0.5, 9.0, -9.0, -1.5]
+    s = vt.tensor([-0.0, 0.0, -2.0, float("inf"), -float("nan")])
+    bo = vt.empty(5, dtype=vt.bool)
+    interpret.run_elementwise("signbit", bo, [s])
+    assert bo.tolist() == np.signbit(s.numpy()).tolist()
+    interpret.run_elementwise("round_decimals_neg", out, [vt.tensor([1234.0, -2750.0, 49.0, 51.0])], (100.0,))
+    assert out.tolist() == [1200.0, -2800.0, 0.0, 100.0]
+
+
+def test_integer_forms():
+    """Rounding an integer is the identity; no integer is NaN, infinite or negative zero."""
+    i = vt.tensor([-3, 0, 7], dtype=vt.int32)
+    for op, want in [("floor", [-3, 0, 7]), ("ceil", [-3, 0, 7]), ("trunc", [-3, 0, 7]), ("round", [-3, 0, 7])]:
+        out = vt.empty(3, dtype=vt.int32)
+        interpret.run_elementwise(op, out, [i])
+        assert out.tolist() == want, op
+    for op, want in [("isnan", [False] * 3), ("isinf", [False] * 3), ("isfinite", [True] * 3),
+                     ("signbit", [True, False, False])]:
+        out = vt.empty(3, dtype=vt.bool)
+        interpret.run_elementwise(op, out, [i])
+        assert out.tolist() == want, op
