@@ -220,3 +220,8 @@ __all__ = ["is_available", "device_count", "current_device", "set_device", "devi
            "current_stream", "default_stream", "set_stream", "stream", "memory_stats", "memory_allocated",
            "max_memory_allocated", "memory_reserved", "max_memory_reserved", "memory_snapshot", "empty_cache",
            "reset_peak_memory_stats", "set_per_process_memory_fraction", "mem_get_info", "OutOfMemoryError"]
+
+from .cuda_graphs import (CUDAGraph, graph, graph_pool_handle, is_current_stream_capturing,  # noqa: E402
+                          make_graphed_step)
+
+__all__ += ["CUDAGraph", "graph", "graph_pool_handle", "is_current_stream_capturing", "make_graphed_step"]

@@ -56,6 +56,10 @@ class DeviceAllocator final : public Allocator {
     CUstream stream = current_stream(device_).handle;
     size_t size = round_size(nbytes);
     std::lock_guard<std::mutex> g(mu_);
+    if (!capture_pools_.empty()) {  // a capturing stream allocates from its graph's pool
+      auto it = capture_pools_.find(stream);
+      if (it != capture_pools_.end()) stream = pool_tag(it->second);
+    }
     process_events();
     bool small = size <= kSmallLimit;
     auto& pool = small ? small_free_ : large_free_;
@@ -64,7 +68,7 @@ class DeviceAllocator final : public Allocator {
       stats_.num_cache_hits++;
     } else {
       b = new_segment(segment_size(size), stream, small);
-      if (!b) {
+      if (!b && capture_pools_.empty()) {  // freeing segments is not allowed while a graph captures
         release_cached();
         b = new_segment(segment_size(size), stream, small);
       }
@@ -109,6 +113,8 @@ class DeviceAllocator final : public Allocator {
   void empty_cache() override {
     activate(device_);
     std::lock_guard<std::mutex> g(mu_);
+    VT_CHECK(capture_pools_.empty(), "empty_cache is not allowed while a CUDA graph is being captured on cuda:",
+             device_, " (freeing device memory would invalidate the capture)");
     synchronize_events();
     release_cached();
   }
@@ -116,6 +122,35 @@ class DeviceAllocator final : public Allocator {
   void set_cap(size_t bytes) {
     std::lock_guard<std::mutex> g(mu_);
     cap_ = bytes;
+  }
+
+  void begin_pool(CUstream s, uint64_t pool) {
+    std::lock_guard<std::mutex> g(mu_);
+    capture_pools_[s] = pool;
+  }
+  void end_pool(CUstream s) {
+    std::lock_guard<std::mutex> g(mu_);
+    capture_pools_.erase(s);
+  }
+  void retain(uint64_t pool) {
+    std::lock_guard<std::mutex> g(mu_);
+    pool_refs_[pool]++;
+  }
+  // The last graph using the pool is gone: its segments become ordinary cache of the default stream.
+  void release(uint64_t pool) {
+    std::lock_guard<std::mutex> g(mu_);
+    if (--pool_refs_[pool] > 0) return;
+    pool_refs_.erase(pool);
+    CUstream tag = pool_tag(pool);
+    for (auto& [base, head] : segments_) {
+      if (head->stream != tag) continue;
+      for (Block* b = head; b; b = b->next) {
+        auto& free_set = b->small ? small_free_ : large_free_;
+        bool cached = !b->allocated && !b->pending_events && free_set.erase(b);
+        b->stream = nullptr;
+        if (cached) free_set.insert(b);
+      }
+    }
   }
 
   void record(Block* b, CUstream s) {
@@ -150,6 +185,7 @@ class DeviceAllocator final : public Allocator {
     b->allocated = false;
     stats_.num_frees++;
     stats_.allocated_bytes -= int64_t(b->size);
+    if (is_pool_tag(b->stream)) b->stream_uses.clear();  // a graph's memory is ordered by its replay
     if (!b->stream_uses.empty()) {
       // Other streams may still be using it: reuse waits until their work so far has finished.
       for (CUstream s : b->stream_uses) {
@@ -283,8 +319,15 @@ class DeviceAllocator final : public Allocator {
              ". Cached memory was already released; free tensors or reduce the batch size.");
   }
 
+  // Blocks of a graph's private pool carry a tag instead of a stream: odd values, which no stream handle
+  // (a pointer) can equal, so no stream's request ever matches them.
+  static CUstream pool_tag(uint64_t pool) { return reinterpret_cast<CUstream>(uintptr_t(pool << 1 | 1)); }
+  static bool is_pool_tag(CUstream s) { return uintptr_t(s) & 1; }
+
   int device_;
   mutable std::mutex mu_;
+  std::unordered_map<CUstream, uint64_t> capture_pools_;  // capturing stream -> pool
+  std::unordered_map<uint64_t, int> pool_refs_;
   std::set<Block*, ByStreamSize> small_free_, large_free_;
   std::unordered_map<uintptr_t, Block*> segments_;  // base address -> first block
   std::deque<std::pair<CUevent, Block*>> pending_;
@@ -328,6 +371,11 @@ void record_stream(const DataPtr& data, const Stream& s) {
                  "caching allocator");
   alloc_for(data.device.index).record(static_cast<Block*>(data.ctx), s.handle);
 }
+
+void begin_pool_allocation(int device, CUstream s, uint64_t pool) { alloc_for(device).begin_pool(s, pool); }
+void end_pool_allocation(int device, CUstream s) { alloc_for(device).end_pool(s); }
+void retain_pool(int device, uint64_t pool) { alloc_for(device).retain(pool); }
+void release_pool(int device, uint64_t pool) { alloc_for(device).release(pool); }
 
 void register_cuda_allocators() {
   register_allocator(DeviceType::CUDA, [](int16_t index) -> Allocator* { return &alloc_for(index); });

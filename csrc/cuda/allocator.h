@@ -6,6 +6,8 @@
 // neighbours in a segment merge. Small requests (<= 1 MiB) share 2 MiB segments; larger ones get their own,
 // rounded to 2 MiB. Each device has its own allocator and lock: nothing is process-wide.
 //
+// A graph capture's allocations come from the graph's private pool (see begin_pool_allocation).
+//
 // Out of memory: free every cached segment and retry; if that fails, raise an OutOfMemoryError naming the
 // request, the device's free memory, what this process holds and the cap; the allocator keeps working.
 #pragma once
@@ -49,6 +51,13 @@ void cuda_reset_peak_stats(int device);
 void set_memory_fraction(double fraction, int device);
 // Marks memory owned by `data` as used on stream s: its free waits for s's work queued so far.
 void record_stream(const DataPtr& data, const Stream& s);
+// CUDA graph capture (cuda/graph.h): while `s` captures, its allocations come from `pool`'s own segments.
+// Pools are reference counted by the graphs that use them; the last release hands the pool's memory back
+// to the cache (blocks still held by tensors return there when freed).
+void begin_pool_allocation(int device, CUstream s, uint64_t pool);
+void end_pool_allocation(int device, CUstream s);
+void retain_pool(int device, uint64_t pool);
+void release_pool(int device, uint64_t pool);
 // Registers the CUDA allocator with the core (Storage for Device cuda:N uses it). Idempotent.
 void register_cuda_allocators();
 

@@ -100,6 +100,7 @@ constexpr int CU_IPC_MEM_LAZY_ENABLE_PEER_ACCESS = 1;
   X(cuGraphLaunch, (CUgraphExec, CUstream))                                                          \
   X(cuGraphExecDestroy, (CUgraphExec))                                                               \
   X(cuGraphDestroy, (CUgraph))                                                                       \
+  X(cuGraphGetNodes, (CUgraph, void**, size_t*))                                                     \
   X(cuIpcGetMemHandle, (CUipcMemHandle*, CUdeviceptr))                                               \
   X(cuIpcOpenMemHandle, (CUdeviceptr*, CUipcMemHandle, unsigned))                                    \
   X(cuIpcCloseMemHandle, (CUdeviceptr))                                                              \

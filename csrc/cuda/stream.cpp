@@ -1,5 +1,7 @@
 #include "cuda/stream.h"
 
+#include "cuda/graph.h"
+
 #include <array>
 #include <atomic>
 #include <memory>
@@ -70,6 +72,12 @@ Stream stream_from_pool(int device, int priority) {
 
 void Stream::synchronize() const {
   activate(device);
+  if (capturing(device)) {  // syncing a capturing stream would invalidate the capture: refuse instead
+    int status = CU_STREAM_CAPTURE_STATUS_NONE;
+    VT_CU(cuStreamIsCapturing(handle, &status));
+    if (status != CU_STREAM_CAPTURE_STATUS_NONE || handle == nullptr)
+      check_not_capturing("Synchronizing with the stream (.item(), .cpu(), .tolist(), synchronize())", device);
+  }
   VT_CU(cuStreamSynchronize(handle));
 }
 
@@ -82,6 +90,7 @@ bool Stream::query() const {
 }
 
 void synchronize_device(int device) {
+  check_not_capturing("vt.cuda.synchronize()", resolve(device));
   DeviceGuard g(resolve(device));
   VT_CU(cuCtxSynchronize());
 }

@@ -6,6 +6,7 @@
 #include <nanobind/stl/vector.h>
 
 #include "cuda/allocator.h"
+#include "cuda/graph.h"
 #include "cuda/kernel_library.h"
 #include "python/common.h"
 
@@ -127,6 +128,22 @@ void bind_cuda(nb::module_& m) {
   c.def("empty_cache", &cuda_empty_cache, nb::arg("device") = -1);
   c.def("reset_peak_memory_stats", &cuda_reset_peak_stats, nb::arg("device") = -1);
   c.def("set_per_process_memory_fraction", &set_memory_fraction, nb::arg("fraction"), nb::arg("device") = -1);
+
+  nb::class_<Graph>(c, "Graph")
+      .def(nb::init<>())
+      .def("capture_begin", &Graph::capture_begin, nb::arg("stream"), nb::arg("pool") = 0, nb::arg("mode") = 1)
+      .def("capture_end", &Graph::capture_end)
+      .def("capture_abort", &Graph::capture_abort)
+      .def("replay", [](Graph& g) {
+        nb::gil_scoped_release r;
+        g.replay();
+      })
+      .def("reset", &Graph::reset)
+      .def_prop_ro("pool", &Graph::pool)
+      .def_prop_ro("captured", &Graph::captured)
+      .def_prop_ro("num_nodes", &Graph::num_nodes);
+  c.def("new_pool_id", &new_pool_id);
+  c.def("is_capturing", [](int device) { return is_available() && capturing(device); }, nb::arg("device") = -1);
 
   // The kernel library: Python compiles (vibetensor.kernels), C++ loads and launches.
   c.def("register_kernel", [](const std::string& key, const std::string& name, nb::bytes cubin, int num_warps,

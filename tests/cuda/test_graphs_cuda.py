@@ -1,0 +1,114 @@
+"""CUDA graphs: capture, replay on new inputs, private memory pools, refusing syncs, a whole training step."""
+import numpy as np
+import pytest
+
+import vibetensor as vt
+from helpers import rng
+
+pytestmark = pytest.mark.cuda
+
+
+def randn(*shape):
+    return vt.tensor(rng().standard_normal(shape).astype(np.float32)).cuda()
+
+
+def test_replay_reads_new_inputs_and_overwrites_outputs():
+    x = randn(1000)
+    (x * 2 + 1).sin()  # warm-up: kernels are compiled before the capture
+    g = vt.cuda.CUDAGraph()
+    with vt.cuda.graph(g):
+        y = (x * 2 + 1).sin()
+    assert g.num_nodes >= 3
+    for _ in range(3):
+        new = randn(1000)
+        x.copy_(new)
+        g.replay()
+        np.testing.assert_allclose(y.cpu().numpy(), np.sin(new.cpu().numpy() * 2 + 1), rtol=1e-5, atol=1e-6)
+
+
+def test_private_pool_and_reset():
+    x = randn(1 << 20)
+    (x + 1) * 3
+    before = vt.cuda.memory_allocated()
+    g = vt.cuda.CUDAGraph()
+    with vt.cuda.graph(g):
+        t = x + 1
+        y = t * 3
+        del t  # freed inside the capture: its block stays in the graph's pool
+    assert vt.cuda.memory_allocated() > before
+    segs = [s for s in vt.cuda.memory_snapshot() if s["stream"] & 1]  # pool segments carry an odd tag
+    assert segs, "capture allocations must come from a private pool"
+    x.fill_(2.0)
+    g.replay()
+    assert y.cpu().tolist()[:3] == [9.0, 9.0, 9.0]
+    g.reset()
+    del y
+    vt.cuda.empty_cache()
+    assert not [s for s in vt.cuda.memory_snapshot() if s["stream"] & 1]
+
+
+def test_sync_inside_capture_raises_and_runtime_survives():
+    x = randn(10)
+    x + 1
+    g = vt.cuda.CUDAGraph()
+    with pytest.raises(RuntimeError, match="captured"):
+        with vt.cuda.graph(g):
+            y = x + 1
+            y.sum().item()
+    assert not vt.cuda.is_current_stream_capturing()
+    with pytest.raises(RuntimeError, match="nothing was captured"):
+        g.replay()
+    np.testing.assert_allclose((x + 1).cpu().numpy(), x.cpu().numpy() + 1)  # still usable
+    with pytest.raises(RuntimeError, match="default stream"):
+        g.capture_begin()  # the current stream is the default one here
+    with pytest.raises(ValueError, match="capture_error_mode"):
+        with vt.cuda.graph(vt.cuda.CUDAGraph(), capture_error_mode="loose"):
+            pass
+
+
+def test_shared_pool_between_graphs():
+    x = randn(256)
+    x * 2
+    g1, g2 = vt.cuda.CUDAGraph(), vt.cuda.CUDAGraph()
+    with vt.cuda.graph(g1):
+        a = x * 2
+    with vt.cuda.graph(g2, pool=g1.pool()):
+        b = a + 1
+    x.fill_(1.5)
+    g1.replay()
+    g2.replay()
+    assert b.cpu().tolist()[:2] == [4.0, 4.0]
+
+
+def _model_and_opt(seed):
+    vt.manual_seed(seed)
+    model = vt.nn.Sequential(vt.nn.Linear(32, 64), vt.nn.GELU(), vt.nn.Linear(64, 4)).cuda()
+    return model, vt.optim.Adam(model.parameters(), lr=1e-2)
+
+
+def test_whole_training_step_replays_like_eager():
+    data = [(randn(16, 32), vt.tensor(rng().integers(0, 4, 16)).cuda()) for _ in range(6)]
+    eager, eopt = _model_and_opt(0)
+    graphed, gopt = _model_and_opt(0)
+
+    def make_step(model, opt):
+        def step(x, y):
+            opt.zero_grad(set_to_none=False)
+            loss = vt.nn.functional.cross_entropy(model(x), y)
+            loss.backward()
+            opt.step()
+            return loss.detach()
+        return step
+
+    estep = make_step(eager, eopt)
+    for _ in range(3):  # make_graphed_step's warm-up runs are real steps on the sample
+        estep(*data[0])
+    g = vt.cuda.make_graphed_step(make_step(graphed, gopt), data[0], warmup_iters=3)
+    for x, y in data[1:]:
+        want = estep(x, y)
+        got = g(x, y)
+        np.testing.assert_allclose(got.cpu().numpy(), want.cpu().numpy(), rtol=1e-4, atol=1e-5)
+    for pe, pg in zip(eager.parameters(), graphed.parameters()):
+        np.testing.assert_allclose(pg.detach().cpu().numpy(), pe.detach().cpu().numpy(), rtol=1e-4, atol=1e-5)
+    with pytest.raises(ValueError, match="captured for shape"):
+        g(randn(8, 32), data[0][1])
