@@ -251,7 +251,13 @@ class DeviceAllocator final : public Allocator {
   Block* new_segment(size_t size, CUstream stream, bool small) {
     if (cap_ && size_t(stats_.reserved_bytes) + size > cap_) return nullptr;
     CUdeviceptr p = 0;
+    // cuMemAlloc is refused on a capturing thread unless its capture mode is relaxed for the call; the
+    // allocation itself is not part of the graph (the graph's pool keeps the segment).
+    int mode = CU_STREAM_CAPTURE_MODE_RELAXED;
+    bool relax = !capture_pools_.empty();
+    if (relax) require_driver().cuThreadExchangeStreamCaptureMode(&mode);
     CUresult r = require_driver().cuMemAlloc(&p, size);
+    if (relax) require_driver().cuThreadExchangeStreamCaptureMode(&mode);
     if (r == CUDA_ERROR_OUT_OF_MEMORY) return nullptr;
     if (r != CUDA_SUCCESS) throw_cuda_error(r, "cuMemAlloc");
     stats_.num_os_allocs++;

@@ -84,6 +84,7 @@ constexpr int CU_IPC_MEM_LAZY_ENABLE_PEER_ACCESS = 1;
   X(cuStreamBeginCapture, (CUstream, int))                                                           \
   X(cuStreamEndCapture, (CUstream, CUgraph*))                                                        \
   X(cuStreamIsCapturing, (CUstream, int*))                                                           \
+  X(cuThreadExchangeStreamCaptureMode, (int*))                                                       \
   X(cuEventCreate, (CUevent*, unsigned))                                                             \
   X(cuEventDestroy, (CUevent))                                                                       \
   X(cuEventRecord, (CUevent, CUstream))                                                              \
