@@ -97,7 +97,7 @@ constexpr int CU_IPC_MEM_LAZY_ENABLE_PEER_ACCESS = 1;
   X(cuFuncSetAttribute, (CUfunction, int, int))                                                      \
   X(cuLaunchKernel, (CUfunction, unsigned, unsigned, unsigned, unsigned, unsigned, unsigned,       \
                      unsigned, CUstream, void**, void**))                                            \
-  X(cuGraphInstantiate, (CUgraphExec*, CUgraph, unsigned long long))                                 \
+  X(cuGraphInstantiateWithFlags, (CUgraphExec*, CUgraph, unsigned long long))                         \
   X(cuGraphLaunch, (CUgraphExec, CUstream))                                                          \
   X(cuGraphExecDestroy, (CUgraphExec))                                                               \
   X(cuGraphDestroy, (CUgraph))                                                                       \

@@ -102,13 +102,13 @@ void Graph::capture_end() {
                         "not allowed during capture)");
   }
   graph_ = g;
-  r = require_driver().cuGraphInstantiate(&exec_, graph_, 0);
+  r = require_driver().cuGraphInstantiateWithFlags(&exec_, graph_, 0);
   if (r != CUDA_SUCCESS) {
     driver().cuGraphDestroy(graph_);
     graph_ = nullptr;
     exec_ = nullptr;
     finish_capture(false);
-    throw_cuda_error(r, "cuGraphInstantiate");
+    throw_cuda_error(r, "cuGraphInstantiateWithFlags");
   }
   size_t n = 0;
   if (require_driver().cuGraphGetNodes(graph_, nullptr, &n) == CUDA_SUCCESS) num_nodes_ = n;
