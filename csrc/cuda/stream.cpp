@@ -1,5 +1,7 @@
 #include "cuda/stream.h"
 
+#include "cuda/error_flag.h"
+
 #include <array>
 #include <atomic>
 #include <memory>
@@ -71,6 +73,7 @@ Stream stream_from_pool(int device, int priority) {
 void Stream::synchronize() const {
   activate(device);
   VT_CU(cuStreamSynchronize(handle));
+  check_index_errors(*this);  // an out-of-range index a kernel on this stream recorded -> IndexError
 }
 
 bool Stream::query() const {
@@ -84,6 +87,7 @@ bool Stream::query() const {
 void synchronize_device(int device) {
   DeviceGuard g(resolve(device));
   VT_CU(cuCtxSynchronize());
+  check_index_errors_on_device(resolve(device), /*all_done=*/true);
 }
 
 Event::~Event() {
@@ -118,7 +122,9 @@ bool Event::query() const {
 }
 
 void Event::synchronize() const {
-  if (handle_) VT_CU(cuEventSynchronize(handle_));
+  if (!handle_) return;
+  VT_CU(cuEventSynchronize(handle_));
+  check_index_errors_on_device(device_, /*all_done=*/false);
 }
 
 float Event::elapsed_ms(const Event& end) const {
