@@ -8,6 +8,7 @@
 // indices apply in order (the last one wins for plain scatter).
 #include <cstdlib>
 
+#include "cpu/index_checks.h"
 #include "cpu/index_utils.h"
 #include "dispatch/dispatcher.h"
 #include "ops/iterator.h"
@@ -15,8 +16,6 @@
 
 namespace vt {
 namespace {
-
-int64_t nonempty_dim(const Tensor& t) { return std::max<int64_t>(t.dim(), 1); }
 
 // self's strides over another shape (the index's): the loops address self themselves along `dim`.
 Tensor view_over(const Tensor& t, IntArrayRef shape, int64_t zero_dim) {
@@ -26,15 +25,9 @@ Tensor view_over(const Tensor& t, IntArrayRef shape, int64_t zero_dim) {
 }
 
 Tensor gather_k(const Tensor& self, int64_t dim, const Tensor& index) {
-  VT_CHECK_TYPE(index.dtype() == DType::Int64, "gather(): Expected dtype int64 for index, got ", dtype_name(index.dtype()));
-  dim = wrap_dim(dim, self.dim(), "gather()");
-  VT_CHECK_VALUE(nonempty_dim(self) == nonempty_dim(index),
-                 "gather(): Index tensor must have the same number of dimensions as input tensor");
-  Tensor s = at_least_1d(self), idx = at_least_1d(index);
-  for (int64_t d = 0; d < s.dim(); d++)
-    VT_CHECK_VALUE(d == dim || idx.sizes()[d] <= s.sizes()[d], "gather(): Size does not match at dimension ", d,
-                   " expected index ", shape_str(index.sizes()), " to be no larger than self ", shape_str(self.sizes()),
-                   " apart from dimension ", dim);
+  GatherArgs a = prepare_gather(self, dim, index);
+  const Tensor &s = a.self, &idx = a.index;
+  dim = a.dim;
   Tensor out = empty(index.sizes(), self.dtype(), self.device());
   if (out.numel() == 0) return out;
   const int64_t size = s.sizes()[dim], step = s.strides()[dim] * int64_t(s.itemsize());
@@ -60,42 +53,13 @@ Tensor gather_k(const Tensor& self, int64_t dim, const Tensor& index) {
   return out;
 }
 
-enum class Reduce { None, Add, Multiply };
-
-Reduce parse_reduce(std::optional<std::string_view> r) {
-  if (!r) return Reduce::None;
-  if (*r == "add") return Reduce::Add;
-  if (*r == "multiply") return Reduce::Multiply;
-  VT_THROW(ValueError, "scatter(): reduce argument must be either add or multiply, got '", *r, "'");
-}
-
-void check_scatter_args(const Tensor& self, int64_t dim, const Tensor& index, const Tensor& src, bool scalar,
-                        const char* name) {
-  VT_CHECK_TYPE(index.dtype() == DType::Int64, name, ": Expected dtype int64 for index, got ", dtype_name(index.dtype()));
-  VT_CHECK_VALUE(nonempty_dim(self) == nonempty_dim(index), name,
-                 ": Index tensor must have the same number of dimensions as self tensor");
-  if (scalar) return;
-  VT_CHECK_TYPE(src.dtype() == self.dtype(), name, ": Expected self.dtype to be equal to src.dtype, got ",
-                dtype_name(self.dtype()), " and ", dtype_name(src.dtype()));
-  VT_CHECK_VALUE(nonempty_dim(src) == nonempty_dim(index), name,
-                 ": Index tensor must have the same number of dimensions as src tensor");
-}
-
 // self[.., index[i..], ..] (op)= src[i..] for every position of index (src: a Python number when `scalar`).
 void scatter_into(const Tensor& self, int64_t dim, const Tensor& index, const Tensor& src_in, Reduce reduce,
                   const char* name, const char* prefix) {
-  bool scalar = src_in.is_wrapped_number();
-  check_scatter_args(self, dim, index, src_in, scalar, name);
-  dim = wrap_dim(dim, self.dim(), name);
-  check_writable(self, name);
-  Tensor s = at_least_1d(self), idx = at_least_1d(unaliased(index, self));
-  Tensor src = scalar ? scalar_tensor(item(src_in), self.dtype()) : at_least_1d(unaliased(src_in, self));
-  bool fits = true;
-  for (int64_t d = 0; d < s.dim(); d++)
-    fits &= (d == dim || idx.sizes()[d] <= s.sizes()[d]) && (scalar || idx.sizes()[d] <= src.sizes()[d]);
-  VT_CHECK_VALUE(fits, name, ": Expected index ", shape_str(index.sizes()), " to be no larger than self ",
-                 shape_str(self.sizes()), " apart from dimension ", dim,
-                 scalar ? "" : " and to be no larger size than src ", scalar ? "" : shape_str(src_in.sizes()));
+  GatherArgs a = prepare_scatter(self, dim, index, src_in, name);
+  const Tensor &s = a.self, &idx = a.index, &src = a.src;
+  const bool scalar = a.scalar;
+  dim = a.dim;
   if (idx.numel() == 0) return;
   check_index_range(idx, s.sizes()[dim], dim, prefix);  // all of it, before the first write
 

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "cpu/index_checks.h"
 #include "cpu/index_utils.h"
 #include "dispatch/dispatcher.h"
 #include "ops/iterator.h"
@@ -14,28 +15,17 @@
 namespace vt {
 namespace {
 
-void check_index_vector(const Tensor& index, const char* op) {
-  VT_CHECK_TYPE(index.dtype() == DType::Int64 || index.dtype() == DType::Int32, op,
-                ": Expected dtype int32 or int64 for index, got ", dtype_name(index.dtype()));
-  VT_CHECK_INDEX(index.dim() <= 1, op, ": Index is supposed to be a vector, got ", index.dim(), " dims");
-}
-
 Tensor index_select_k(const Tensor& self, int64_t dim, const Tensor& index) {
-  check_index_vector(index, "index_select()");
-  dim = wrap_dim(dim, self.dim(), "index_select()");
-  Tensor src = at_least_1d(self);
-  int64_t n = index.numel();
-  VT_CHECK_INDEX(self.dim() > 0 || n == 1, "index_select(): Index to scalar can have only 1 value, got ", n, " value(s)");
-  RowOffsets off = index_offsets({IndexedDim{index, src.sizes()[dim], src.strides()[dim] * int64_t(src.itemsize()), dim}},
-                                           DimVec{n}, /*wrap_negative=*/false, "index_select(): ");
-  Tensor out = take_rows(src, dim, 1, DimVec{n}, off, "index_select");
-  return self.dim() == 0 && n == 1 ? make_view(out, DimVec{}, DimVec{}, out.storage_offset()) : out;
+  DimIndexArgs a = prepare_index_select(self, dim, index);
+  const Tensor& src = a.self;
+  RowOffsets off = index_offsets({IndexedDim{index, src.sizes()[a.dim], src.strides()[a.dim] * int64_t(src.itemsize()), a.dim}},
+                                 DimVec{a.n}, /*wrap_negative=*/false, "index_select(): ");
+  Tensor out = take_rows(src, a.dim, 1, DimVec{a.n}, off, "index_select");
+  return self.dim() == 0 && a.n == 1 ? make_view(out, DimVec{}, DimVec{}, out.storage_offset()) : out;
 }
 
 Tensor embedding_k(const Tensor& weight, const Tensor& indices, int64_t /*padding_idx: only the backward uses it*/) {
-  VT_CHECK_VALUE(weight.dim() == 2, "embedding: 'weight' must be 2-D, got a tensor of shape ", shape_str(weight.sizes()));
-  VT_CHECK_TYPE(indices.dtype() == DType::Int64 || indices.dtype() == DType::Int32,
-                "embedding: expected indices of dtype int64 or int32, got ", dtype_name(indices.dtype()));
+  check_embedding(weight, indices);
   RowOffsets off = index_offsets(
       {IndexedDim{indices, weight.sizes()[0], weight.strides()[0] * int64_t(weight.itemsize()), 0}}, indices.sizes(),
       /*wrap_negative=*/false, "embedding: ");
@@ -44,24 +34,13 @@ Tensor embedding_k(const Tensor& weight, const Tensor& indices, int64_t /*paddin
 
 // ---- index_add -------------------------------------------------------------------------------------
 Tensor index_add_ik(const Tensor& self, int64_t dim, const Tensor& index, const Tensor& source, Scalar alpha) {
-  check_index_vector(index, "index_add_()");
-  dim = wrap_dim(dim, self.dim(), "index_add_()");
-  check_writable(self, "index_add_()");
-  VT_CHECK_TYPE(source.dtype() == self.dtype(), "index_add_(): self (", dtype_name(self.dtype()), ") and source (",
-                dtype_name(source.dtype()), ") must have the same scalar type");
-  Tensor dst = at_least_1d(self), src = at_least_1d(unaliased(source, self));
-  bool same = src.dim() == dst.dim();
-  for (int64_t d = 0; same && d < dst.dim(); d++) same = d == dim || src.sizes()[d] == dst.sizes()[d];
-  VT_CHECK_VALUE(same, "index_add_(): source tensor shape must match self tensor shape, excluding the specified "
-                 "dimension. Got self.shape = ", shape_str(self.sizes()), " source.shape = ", shape_str(source.sizes()));
-  int64_t n = index.numel();
-  VT_CHECK_VALUE(n == src.sizes()[dim], "index_add_(): Number of indices (", n,
-                 ") should be equal to source.size(dim): (", src.sizes()[dim], "), for dim: ", dim);
+  DimIndexArgs a = prepare_index_add(self, dim, index, source);
+  const Tensor &dst = a.self, &src = a.src;
   size_t isz = dst.itemsize();
-  RowOffsets dst_off = index_offsets({IndexedDim{index, dst.sizes()[dim], dst.strides()[dim] * int64_t(isz), dim}},
-                                               DimVec{n}, /*wrap_negative=*/false, "index_add_(): ");
-  RowOffsets src_off = strided_offsets(DimVec{n}, DimVec{src.strides()[dim]}, isz);
-  move_rows(drop_dims(dst, dim, 1), drop_dims(src, dim, 1), dst_off, src_off, RowOp::Add, alpha, "index_add_");
+  RowOffsets dst_off = index_offsets({IndexedDim{index, dst.sizes()[a.dim], dst.strides()[a.dim] * int64_t(isz), a.dim}},
+                                     DimVec{a.n}, /*wrap_negative=*/false, "index_add_(): ");
+  RowOffsets src_off = strided_offsets(DimVec{a.n}, DimVec{src.strides()[a.dim]}, isz);
+  move_rows(drop_dims(dst, a.dim, 1), drop_dims(src, a.dim, 1), dst_off, src_off, RowOp::Add, alpha, "index_add_");
   return self;
 }
 
@@ -98,8 +77,7 @@ void ordered_compact(int64_t n, const Keep& keep, const Alloc& alloc, const Emit
 }
 
 Tensor masked_select_k(const Tensor& self, const Tensor& mask) {
-  VT_CHECK_TYPE(mask.dtype() == DType::Bool, "masked_select: expected BoolTensor for mask, got ", dtype_name(mask.dtype()));
-  DimVec shape = broadcast_shapes(self.sizes(), mask.sizes(), "masked_select");
+  DimVec shape = masked_select_shape(self, mask);
   Tensor m = contiguous(broadcast_view(mask, shape)), s = contiguous(broadcast_view(self, shape));
   const bool* mp = m.data_as<bool>();
   const char* sp = static_cast<const char*>(s.data());
@@ -138,13 +116,10 @@ Tensor nonzero_k(const Tensor& self) {
 
 // ---- one_hot ---------------------------------------------------------------------------------------
 Tensor one_hot_k(const Tensor& self, int64_t num_classes) {
-  VT_CHECK_TYPE(self.dtype() == DType::Int64, "one_hot is only applicable to index tensor of type LongTensor, got ",
-                dtype_name(self.dtype()));
-  VT_CHECK_VALUE(num_classes >= -1, "one_hot: num_classes should be -1 or non-negative, got ", num_classes);
+  check_one_hot(self, num_classes);
   Tensor s = contiguous(self);
   const int64_t* p = s.data_as<int64_t>();
   int64_t n = s.numel();
-  VT_CHECK_VALUE(n > 0 || num_classes != -1, "Can not infer total number of classes from empty tensor.");
   int64_t lo = 0, hi = -1;
   if (n > 0) {
     auto [mn, mx] = std::minmax_element(p, p + n);

@@ -71,6 +71,8 @@ RowOffsets index_offsets(const std::vector<IndexedDim>& dims, IntArrayRef bshape
   if (nb == 0) return off;
   for (size_t j = 0; j < dims.size(); j++) {
     const IndexedDim& d = dims[j];
+    VT_CHECK_VALUE(d.index.device().is_cpu(), op, "expected indices on the CPU for a CPU tensor, got ",
+                   d.index.device().str());
     const bool first = j == 0;  // the first index dim stores, the others add
     DimVec st = broadcast_strides(d.index, bshape);
     dispatch_index_type(d.index.dtype(), [&](auto tag) {

@@ -1,5 +1,6 @@
 #include "cuda/stream.h"
 
+#include "cuda/error_flag.h"
 #include "cuda/graph.h"
 
 #include <array>
@@ -79,6 +80,7 @@ void Stream::synchronize() const {
       check_not_capturing("Synchronizing with the stream (.item(), .cpu(), .tolist(), synchronize())", device);
   }
   VT_CU(cuStreamSynchronize(handle));
+  check_index_errors(*this);  // an out-of-range index a kernel on this stream recorded -> IndexError
 }
 
 bool Stream::query() const {
@@ -93,6 +95,7 @@ void synchronize_device(int device) {
   check_not_capturing("vt.cuda.synchronize()", resolve(device));
   DeviceGuard g(resolve(device));
   VT_CU(cuCtxSynchronize());
+  check_index_errors_on_device(resolve(device), /*all_done=*/true);
 }
 
 Event::~Event() {
@@ -127,7 +130,9 @@ bool Event::query() const {
 }
 
 void Event::synchronize() const {
-  if (handle_) VT_CU(cuEventSynchronize(handle_));
+  if (!handle_) return;
+  VT_CU(cuEventSynchronize(handle_));
+  check_index_errors_on_device(device_, /*all_done=*/false);
 }
 
 float Event::elapsed_ms(const Event& end) const {
