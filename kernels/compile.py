@@ -6,9 +6,9 @@ per machine.
 """
 from .. import _C
 from .cache import cache_dir
-from .triton import elementwise, reduction
+from .triton import elementwise, random, reduction
 
-GENERATORS = {"ew": elementwise, "red": reduction, "soft": reduction}
+GENERATORS = {"ew": elementwise, "red": reduction, "soft": reduction, "rng": random}
 
 
 def trailing_scratch_pointers(metadata):
