@@ -165,7 +165,7 @@ Tensor dropout_k(const Tensor& input, double p, bool train) {
   if (p == 0.0 || !train || input.numel() == 0) return input;
   check_floating(input.dtype(), "dropout", "tensor");
   static TypedOp<Tensor(const Tensor&, const Tensor&)> mul("mul"), mul_("mul_");
-  if (p == 1.0) return mul(input, scalar_tensor(Scalar(0.0), input.dtype(), input.device()));
+  if (p == 1.0) return mul(input, wrap_number(Scalar(0.0)));  // a host scalar: works on every device
   static TypedOp<Tensor(const Tensor&, double)> bernoulli_("bernoulli_");
   Tensor noise = empty(input.sizes(), input.dtype(), input.device());
   bernoulli_(noise, 1.0 - p);

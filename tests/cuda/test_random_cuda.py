@@ -45,7 +45,8 @@ def test_in_place_ops_on_views_match_cpu(dtype):
         flags[2:15].bernoulli_(0.25)
         return base, side, flags
     c, g = both(run)
-    np.testing.assert_allclose(as64(g[0]), as64(c[0]), rtol=0, atol=1e-6)
+    # the GPU may fuse u * (to - from) + from into one FMA: at most one rounding step apart
+    np.testing.assert_allclose(as64(g[0]), as64(c[0]), rtol=0, atol=1e-6 if dtype == vt.float32 else 3.2e-2)
     np.testing.assert_allclose(as64(g[1]), as64(c[1]), rtol=1e-2, atol=1e-2)
     assert (as64(g[1])[:, 1::3] == 0).all() and (as64(g[1])[:, 2::3] == 0).all()
     np.testing.assert_array_equal(as64(g[2]), as64(c[2]))
