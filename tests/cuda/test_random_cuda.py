@@ -15,13 +15,15 @@ FLOATS = [vt.float32, vt.float64, vt.float16, vt.bfloat16]
 
 
 def as64(t):
-    return t.cpu().to(vt.float64).numpy()
+    return t.detach().cpu().to(vt.float64).numpy()
 
 
 def both(fn, seed=1234):
-    """fn('cpu') and fn('cuda') from generators seeded alike."""
+    """fn('cpu') and fn('cuda'), each from freshly seeded generators."""
     vt.manual_seed(seed)
-    return fn("cpu"), fn("cuda")
+    c = fn("cpu")
+    vt.manual_seed(seed)
+    return c, fn("cuda")
 
 
 @pytest.mark.parametrize("dtype", FLOATS)
