@@ -215,11 +215,69 @@ def mem_get_info(device=None):
     return _c.mem_get_info(_c.current_device() if device is None else _index(device))
 
 
+# ---- random number generators --------------------------------------------------------------------------
+# One Philox generator per device (seed + offset; csrc/cuda/generator.h). vt.manual_seed seeds them all
+# with the CPU's. Like torch.cuda's, seeding is a silent no-op without a GPU so CPU-only scripts still run.
+def _generator(device=None):
+    i = _index(device)
+    return _C._default_generator(_c.current_device() if i < 0 else i)
+
+
+def manual_seed(seed):
+    """Seeds the current device's generator (restarting its stream)."""
+    if is_available():
+        _generator().manual_seed(seed)
+
+
+def manual_seed_all(seed):
+    """Seeds every device's generator."""
+    for i in range(device_count()):
+        _C._default_generator(i).manual_seed(seed)
+
+
+def seed():
+    """Seeds the current device's generator with a fresh non-deterministic seed."""
+    if is_available():
+        _generator().seed()
+
+
+def seed_all():
+    """Seeds every device's generator with one fresh non-deterministic seed."""
+    if is_available():
+        manual_seed_all(_generator().seed())
+
+
+def initial_seed():
+    """The seed of the current device's generator."""
+    return _generator().initial_seed()
+
+
+def get_rng_state(device="cuda"):
+    """A device's generator state: a CPU uint8 tensor (seed, then offset, little-endian uint64 each)."""
+    return _generator(device).get_state()
+
+
+def set_rng_state(new_state, device="cuda"):
+    """Restores a state from ``get_rng_state()``."""
+    _generator(device).set_state(new_state)
+
+
+def get_rng_state_all():
+    return [_C._default_generator(i).get_state() for i in range(device_count())]
+
+
+def set_rng_state_all(new_states):
+    for i, state in enumerate(new_states):
+        _C._default_generator(i).set_state(state)
+
+
 __all__ = ["is_available", "device_count", "current_device", "set_device", "device", "synchronize",
            "get_device_properties", "get_device_name", "get_device_capability", "Stream", "Event",
            "current_stream", "default_stream", "set_stream", "stream", "memory_stats", "memory_allocated",
            "max_memory_allocated", "memory_reserved", "max_memory_reserved", "memory_snapshot", "empty_cache",
-           "reset_peak_memory_stats", "set_per_process_memory_fraction", "mem_get_info", "OutOfMemoryError"]
+           "reset_peak_memory_stats", "set_per_process_memory_fraction", "mem_get_info", "OutOfMemoryError",
+           "manual_seed", "manual_seed_all", "seed", "seed_all", "initial_seed", "get_rng_state", "set_rng_state",
+           "get_rng_state_all", "set_rng_state_all"]
 
 from .cuda_graphs import (CUDAGraph, graph, graph_pool_handle, is_current_stream_capturing,  # noqa: E402
                           make_graphed_step)

@@ -19,6 +19,7 @@
 
 #include "cpu/cast.h"
 #include "cpu/loops.h"
+#include "cpu/random_common.h"
 #include "cpu/random_draw.h"
 #include "dispatch/dispatcher.h"
 #include "ops/views.h"
@@ -49,56 +50,18 @@ Device cpu_only(std::optional<Device> d, const char* op) {
 namespace {
 using rnd::for_each_item;
 using rnd::Uniform01;
-
-void check_floating(DType d, const char* op, const char* what) {
-  VT_CHECK_TYPE(is_floating(d), op, ": expected a floating point ", what, ", got ", dtype_name(d));
-}
-
-double max_finite(DType d) {
-  switch (d) {
-    case DType::Float16: return 65504.0;
-    case DType::BFloat16: return 3.3895313892515355e38;
-    case DType::Float32: return double(std::numeric_limits<float>::max());
-    default: return std::numeric_limits<double>::max();
-  }
-}
-
-// ---- uniform ------------------------------------------------------------------------------------------
-template <class T> T next_down(T x) {
-  if constexpr (std::is_floating_point_v<T>) {
-    return std::nextafter(x, -std::numeric_limits<T>::infinity());
-  } else {  // half types: step the bit pattern one ulp towards -inf
-    uint16_t b = x.x;
-    b = (b & 0x7fff) == 0 ? uint16_t(0x8001) : (b & 0x8000) ? uint16_t(b + 1) : uint16_t(b - 1);
-    T r;
-    r.x = b;
-    return r;
-  }
-}
-// The largest T strictly below `to`: where values that round up to `to` go, so results stay in [from, to).
-template <class T> T largest_below(double to) {
-  T t = T(opmath_t<T>(to));
-  return double(opmath_t<T>(t)) >= to ? next_down(t) : t;
-}
+using rnd::check_floating;
+using rnd::check_p;
+using rnd::check_uniform_bounds;
 
 template <class T> void fill_uniform(const Tensor& out, double from, double to) {
   using M = opmath_t<T>;
   T* o = out.data_as<T>();
-  const M lo = M(from), span = M(to - from);
-  const M top = to > from ? M(largest_below<T>(to)) : lo;
+  const M lo = M(from), span = M(to - from), top = M(rnd::uniform_top(out.dtype(), from, to));
   for_each_item<Uniform01<T>::kWords>(out.device(), out.numel(), [&](int64_t j, const uint32_t* w) {
     M v = M(T(M(Uniform01<T>::get(w)) * span + lo));
     o[j] = T(v > top ? top : v);
   });
-}
-
-void check_uniform_bounds(DType d, double from, double to, const char* op) {
-  const double lim = max_finite(d);
-  VT_CHECK_VALUE(std::isfinite(from) && std::isfinite(to) && std::abs(from) <= lim && std::abs(to) <= lim, op,
-                 ": from=", from, " and to=", to, " must be finite values of ", dtype_name(d));
-  VT_CHECK_VALUE(from <= to, op, " expects to return a [from, to) range, but found from=", from, " > to=", to);
-  VT_CHECK_VALUE(to - from <= lim, op, " expects to-from <= ", lim, " (the largest ", dtype_name(d),
-                 "), but found to=", to, " and from=", from);
 }
 
 Tensor rand_k(IntArrayRef size, std::optional<DType> dtype, std::optional<Device> dev) {
@@ -149,7 +112,7 @@ Tensor randn_k(IntArrayRef size, std::optional<DType> dtype, std::optional<Devic
 
 Tensor normal_k(const Tensor& self, double mean, double stddev) {
   check_floating(self.dtype(), "normal_", "tensor");
-  VT_CHECK_VALUE(stddev >= 0.0, "normal_ expects std >= 0.0, but found std ", stddev);
+  rnd::check_normal_std(stddev);
   return rnd::fill_in_place(self, "normal_", [&](const Tensor& t) {
     VT_DISPATCH_FLOATING(t.dtype(), "normal_", [&] { fill_normal<scalar_t>(t, mean, stddev); });
   });
@@ -157,10 +120,6 @@ Tensor normal_k(const Tensor& self, double mean, double stddev) {
 
 // ---- bernoulli ----------------------------------------------------------------------------------------
 inline bool bernoulli_draw(const uint32_t* w, double p) { return double(w[0]) * 0x1p-32 < p; }
-
-void check_p(double p, const char* op) {
-  VT_CHECK_VALUE(p >= 0.0 && p <= 1.0, op, " expects p to be in [0, 1], but got p=", p);
-}
 
 void fill_bernoulli(const Tensor& out, double p) {
   VT_DISPATCH_ALL(out.dtype(), "bernoulli", [&] {
@@ -202,11 +161,11 @@ Tensor bernoulli_ik(const Tensor& self, double p) {
 
 // ---- dropout (Composite: a bernoulli_ mask scaled by 1/(1-p), so autograd differentiates through mul) ----
 Tensor dropout_k(const Tensor& input, double p, bool train) {
-  VT_CHECK_VALUE(p >= 0.0 && p <= 1.0, "dropout probability has to be between 0 and 1, but got ", p);
+  rnd::check_dropout_p(p);
   if (p == 0.0 || !train || input.numel() == 0) return input;
   check_floating(input.dtype(), "dropout", "tensor");
   static TypedOp<Tensor(const Tensor&, const Tensor&)> mul("mul"), mul_("mul_");
-  if (p == 1.0) return mul(input, scalar_tensor(Scalar(0.0), input.dtype(), input.device()));
+  if (p == 1.0) return mul(input, wrap_number(Scalar(0.0)));  // a host scalar: works on every device
   static TypedOp<Tensor(const Tensor&, double)> bernoulli_("bernoulli_");
   Tensor noise = empty(input.sizes(), input.dtype(), input.device());
   bernoulli_(noise, 1.0 - p);

@@ -20,31 +20,38 @@
 #include <vector>
 
 #include "cpu/cast.h"
+#include "cpu/random_common.h"
 #include "cpu/random_draw.h"
 #include "dispatch/dispatcher.h"
 
 namespace vt {
+
+// Fisher-Yates drawing from `generator_device`'s generator (CUDA's randperm runs it too: see
+// cuda/random.cpp), so a seed gives one permutation on every device.
+Tensor rnd::randperm_on_host(int64_t n, DType d, Device generator_device) {
+  Tensor out = empty(DimVec{n}, d, Device());
+  // The draws are independent (threads); the swaps are a sequential pass over them.
+  std::vector<int64_t> swap_with(static_cast<size_t>(n), 0), perm(static_cast<size_t>(n));
+  rnd::for_each_owned_block(generator_device, n, [&](int64_t i, const uint32_t* w, rnd::OwnedBlock b) {
+    if (i > 0) swap_with[size_t(i)] = int64_t(rnd::below(uint64_t(i) + 1, w, b));
+  });
+  std::iota(perm.begin(), perm.end(), int64_t(0));
+  for (int64_t i = n - 1; i > 0; i--) std::swap(perm[size_t(i)], perm[size_t(swap_with[size_t(i)])]);
+  VT_DISPATCH_NUMERIC(d, "randperm", [&] {
+    scalar_t* o = out.data_as<scalar_t>();
+    for (int64_t i = 0; i < n; i++) o[i] = cast_to<scalar_t>(perm[size_t(i)]);
+  });
+  return out;
+}
+
 namespace {
 using rnd::OwnedBlock;
-
-// The integers each dtype holds exactly, in DType order: its own range for integer types (bool: 0 and 1),
-// [-2^digits, 2^digits] for floats.
-std::pair<int64_t, int64_t> exact_int_range(DType d) {
-  static_assert(kNumDTypes == 10 && int(DType::Float64) == 9, "exact_int_range: the table follows DType's order");
-  static constexpr std::pair<int64_t, int64_t> table[kNumDTypes] = {
-      {0, 1}, {0, 255}, {-128, 127}, {-32768, 32767}, {INT32_MIN, INT32_MAX}, {INT64_MIN, INT64_MAX},
-      {-(1 << 11), 1 << 11}, {-(1 << 8), 1 << 8}, {-(1 << 24), 1 << 24}, {-(int64_t(1) << 53), int64_t(1) << 53}};
-  return table[int(d)];
-}
 
 Tensor randint_low_k(int64_t low, int64_t high, IntArrayRef size, std::optional<DType> dtype,
                      std::optional<Device> dev) {
   const DType d = dtype.value_or(DType::Int64);
   const Device device = rnd::cpu_only(dev, "randint");
-  VT_CHECK_VALUE(low < high, "randint expects 'low' to be less than 'high', but got low=", low, " >= high=", high);
-  const auto [lo, hi] = exact_int_range(d);
-  VT_CHECK_VALUE(low >= lo && high - 1 <= hi, "randint: the range [", low, ", ", high, ") is out of bounds for ",
-                 dtype_name(d), ", which holds every integer only in [", lo, ", ", hi, "]");
+  rnd::check_randint_range(low, high, d);
   Tensor out = empty(size, d, device);
   const uint64_t range = uint64_t(high) - uint64_t(low);  // in [1, 2^64): high - low may not fit an int64
   VT_DISPATCH_ALL(d, "randint", [&] {
@@ -63,24 +70,8 @@ Tensor randint_k(int64_t high, IntArrayRef size, std::optional<DType> dtype, std
 Tensor randperm_k(int64_t n, std::optional<DType> dtype, std::optional<Device> dev) {
   const DType d = dtype.value_or(DType::Int64);
   const Device device = rnd::cpu_only(dev, "randperm");
-  VT_CHECK_VALUE(n >= 0, "randperm: n must be non-negative, got ", n);
-  VT_CHECK_TYPE(d != DType::Bool, "randperm: not implemented for bool");
-  const int64_t largest = exact_int_range(d).second;
-  VT_CHECK_VALUE(n == 0 || n - 1 <= largest, "randperm: n=", n, " is too large for ", dtype_name(d),
-                 " (it holds every integer only up to ", largest, ")");
-  Tensor out = empty(DimVec{n}, d, device);
-  // The draws are independent (threads); the swaps are a sequential pass over them.
-  std::vector<int64_t> swap_with(static_cast<size_t>(n), 0), perm(static_cast<size_t>(n));
-  rnd::for_each_owned_block(device, n, [&](int64_t i, const uint32_t* w, OwnedBlock b) {
-    if (i > 0) swap_with[size_t(i)] = int64_t(rnd::below(uint64_t(i) + 1, w, b));
-  });
-  std::iota(perm.begin(), perm.end(), int64_t(0));
-  for (int64_t i = n - 1; i > 0; i--) std::swap(perm[size_t(i)], perm[size_t(swap_with[size_t(i)])]);
-  VT_DISPATCH_NUMERIC(d, "randperm", [&] {
-    scalar_t* o = out.data_as<scalar_t>();
-    for (int64_t i = 0; i < n; i++) o[i] = cast_to<scalar_t>(perm[size_t(i)]);
-  });
-  return out;
+  rnd::check_randperm(n, d);
+  return rnd::randperm_on_host(n, d, device);
 }
 
 // ---- multinomial -------------------------------------------------------------------------------------
@@ -107,7 +98,8 @@ std::vector<double> normalized_weights(const Tensor& self, int64_t rows, int64_t
   return w;
 }
 
-void sample_with_replacement(const std::vector<double>& w, int64_t rows, int64_t ncat, int64_t ns, int64_t* o) {
+void sample_with_replacement(Device gen, const std::vector<double>& w, int64_t rows, int64_t ncat, int64_t ns,
+                             int64_t* o) {
   std::vector<double> cdf(w.size());
   std::vector<int64_t> last_positive(size_t(rows), 0);
   for (int64_t r = 0; r < rows; r++) {
@@ -118,7 +110,7 @@ void sample_with_replacement(const std::vector<double>& w, int64_t rows, int64_t
       if (w[size_t(r * ncat + c)] > 0.0) last_positive[size_t(r)] = c;
     }
   }
-  rnd::for_each_item<2>(Device(), rows * ns, [&](int64_t e, const uint32_t* words) {
+  rnd::for_each_item<2>(gen, rows * ns, [&](int64_t e, const uint32_t* words) {
     const int64_t r = e / ns;
     const double* row = cdf.data() + r * ncat;
     const double x = rnd::Uniform01<double>::get(words) * row[ncat - 1];
@@ -128,9 +120,10 @@ void sample_with_replacement(const std::vector<double>& w, int64_t rows, int64_t
   });
 }
 
-void sample_without_replacement(const std::vector<double>& w, int64_t rows, int64_t ncat, int64_t ns, int64_t* o) {
+void sample_without_replacement(Device gen, const std::vector<double>& w, int64_t rows, int64_t ncat, int64_t ns,
+                                int64_t* o) {
   std::vector<double> keys(w.size());
-  rnd::for_each_item<2>(Device(), rows * ncat, [&](int64_t e, const uint32_t* words) {
+  rnd::for_each_item<2>(gen, rows * ncat, [&](int64_t e, const uint32_t* words) {
     const double v = w[size_t(e)];
     keys[size_t(e)] = v > 0.0 ? -std::log1p(-rnd::Uniform01<double>::get(words)) / v
                               : std::numeric_limits<double>::infinity();
@@ -147,22 +140,25 @@ void sample_without_replacement(const std::vector<double>& w, int64_t rows, int6
   });
 }
 
-Tensor multinomial_k(const Tensor& self, int64_t num_samples, bool replacement) {
-  VT_CHECK_VALUE(self.dim() == 1 || self.dim() == 2, "multinomial: prob_dist must be 1 or 2 dim, got ", self.dim(),
-                 " dims");
-  VT_CHECK_TYPE(is_floating(self.dtype()), "multinomial only supports floating-point dtypes for input, got: ",
-                dtype_name(self.dtype()));
-  VT_CHECK_VALUE(num_samples > 0, "multinomial: cannot sample n_sample <= 0 samples (got ", num_samples, ")");
-  const int64_t ncat = self.size(-1), rows = self.dim() == 2 ? self.size(0) : 1;
-  VT_CHECK_VALUE(replacement || num_samples <= ncat, "multinomial: cannot sample n_sample > prob_dist.size(-1) "
-                 "samples without replacement (n_sample=", num_samples, ", ", ncat, " categories)");
-  Tensor out = self.dim() == 2 ? empty(DimVec{rows, num_samples}, DType::Int64, self.device())
-                               : empty(DimVec{num_samples}, DType::Int64, self.device());
+}  // namespace
+
+Tensor rnd::multinomial_on_host(const Tensor& self, int64_t num_samples, bool replacement, Device generator_device) {
+  const auto [rows, ncat] = rnd::check_multinomial(self, num_samples, replacement);
+  Tensor out = self.dim() == 2 ? empty(DimVec{rows, num_samples}, DType::Int64, Device())
+                               : empty(DimVec{num_samples}, DType::Int64, Device());
   if (rows == 0) return out;
   const std::vector<double> w = normalized_weights(self, rows, ncat);
-  if (replacement) sample_with_replacement(w, rows, ncat, num_samples, out.data_as<int64_t>());
-  else sample_without_replacement(w, rows, ncat, num_samples, out.data_as<int64_t>());
+  int64_t* o = out.data_as<int64_t>();
+  if (replacement) sample_with_replacement(generator_device, w, rows, ncat, num_samples, o);
+  else sample_without_replacement(generator_device, w, rows, ncat, num_samples, o);
   return out;
+}
+
+namespace {
+
+Tensor multinomial_k(const Tensor& self, int64_t num_samples, bool replacement) {
+  rnd::check_multinomial(self, num_samples, replacement);
+  return rnd::multinomial_on_host(self, num_samples, replacement, self.device());
 }
 
 VT_REGISTER_KERNELS(CPU, m) {

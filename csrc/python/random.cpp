@@ -7,6 +7,8 @@
 
 #include "core/philox.h"
 #include "cpu/generator.h"
+#include "cuda/device.h"
+#include "cuda/driver.h"
 #include "python/common.h"
 
 namespace vt::py {
@@ -68,8 +70,11 @@ void set_state_from(PhiloxGenerator& g, nb::handle state) {
 
 Device generator_device(nb::handle spec) {
   Device d;
-  VT_CHECK_TYPE(to_device(spec, d), "Generator: expected a device like 'cpu', got ", nb::str(spec).c_str());
-  VT_CHECK_TYPE(d.is_cpu(), "Generator: device ", d.str(), " is not available (no CUDA runtime)");
+  VT_CHECK_TYPE(to_device(spec, d), "Generator: expected a device like 'cpu' or 'cuda:0', got ",
+                nb::str(spec).c_str());
+  VT_CHECK_TYPE(d.is_cpu() || (d.is_cuda() && cuda::is_available()), "Generator: device ", d.str(),
+                " is not available", d.is_cuda() ? " (no CUDA runtime)" : "");
+  if (d.is_cuda()) return Device(DeviceType::CUDA, int16_t(cuda::resolve(d.index)));
   return d;
 }
 
