@@ -1,10 +1,9 @@
 #include "cuda/graph.h"
 
 #include <atomic>
-#include <mutex>
-#include <vector>
 
 #include "cuda/allocator.h"
+#include "cuda/generator.h"
 
 namespace vt::cuda {
 
@@ -12,16 +11,6 @@ namespace {
 constexpr int kMaxDevices = 64;
 std::atomic<int> g_captures[kMaxDevices];  // live captures per device
 std::atomic<uint64_t> g_next_pool{1};
-
-std::mutex g_hooks_mu;
-std::vector<CaptureHooks>& hooks() {
-  static auto* h = new std::vector<CaptureHooks>();
-  return *h;
-}
-std::vector<CaptureHooks> hooks_snapshot() {
-  std::lock_guard<std::mutex> g(g_hooks_mu);
-  return hooks();
-}
 }  // namespace
 
 PoolId new_pool_id() { return g_next_pool.fetch_add(1); }
@@ -37,11 +26,6 @@ void check_not_capturing(const char* what, int device) {
   VT_CHECK(!capturing(device), what, " is not allowed while a CUDA graph is being captured on cuda:", device,
            ": it would synchronize with the capturing stream. Move it out of the captured region (for example, "
            "read losses after replay()).");
-}
-
-void register_capture_hooks(const CaptureHooks& h) {
-  std::lock_guard<std::mutex> g(g_hooks_mu);
-  hooks().push_back(h);
 }
 
 Graph::~Graph() {
@@ -60,11 +44,11 @@ void Graph::capture_begin(const Stream& s, PoolId pool, int mode) {
   require_driver();
   device_ = s.device;
   stream_ = s;
+  if (!rng_slot_.ptr) rng_slot_ = cuda_allocator(device_).allocate(2 * sizeof(int64_t));  // ordinary memory
   pool_ = pool ? pool : new_pool_id();
   retain_pool(device_, pool_);
   begin_pool_allocation(device_, s.handle, pool_);
-  for (const CaptureHooks& h : hooks_snapshot())
-    if (h.begin) h.begin(device_);
+  rng_capture_begin(device_, static_cast<int64_t*>(rng_slot_.ptr));
   g_captures[device_]++;
   capturing_ = true;
   DeviceGuard guard(device_);
@@ -79,11 +63,7 @@ void Graph::finish_capture(bool keep) {
   capturing_ = false;
   g_captures[device_]--;
   end_pool_allocation(device_, stream_.handle);
-  for (const CaptureHooks& h : hooks_snapshot())
-    if (h.end) {
-      uint64_t st = h.end(device_);
-      if (keep) hook_state_ = st;
-    }
+  rng_blocks_ = rng_capture_end(device_);
   if (!keep) {
     release_pool(device_, pool_);
     pool_ = 0;
@@ -127,8 +107,7 @@ void Graph::capture_abort() {
 void Graph::replay() {
   VT_CHECK(exec_, "CUDAGraph.replay: nothing was captured (call capture_begin/capture_end first)");
   Stream s = current_stream(device_);
-  for (const CaptureHooks& h : hooks_snapshot())
-    if (h.replay) h.replay(device_, hook_state_, s);
+  if (rng_blocks_) rng_replay_prepare(device_, static_cast<int64_t*>(rng_slot_.ptr), rng_blocks_, s);
   activate(device_);
   VT_CU(cuGraphLaunch(exec_, s.handle));
 }

@@ -5,11 +5,13 @@
 // it and no other work reuses that memory between replays. Graphs may share a pool (pool() of one graph
 // passed to another's capture) when they replay in capture order. Calls that would synchronize with a
 // capturing stream (synchronize, .item(), .cpu(), copies from pageable memory) raise instead of
-// invalidating the capture. Subsystems with per-replay state (the CUDA RNG's offsets) register hooks.
+// invalidating the capture. Random kernels read their Philox seed and offset from a slot the graph owns,
+// refreshed before each replay (cuda/generator.h), so every replay draws fresh numbers.
 #pragma once
 #include <cstdint>
 #include <string>
 
+#include "core/allocator.h"
 #include "cuda/stream.h"
 
 namespace vt::cuda {
@@ -21,15 +23,6 @@ PoolId new_pool_id();
 bool capturing(int device);
 // Raises a RuntimeError naming `what` when `device` (-1: current) is capturing.
 void check_not_capturing(const char* what, int device = -1);
-
-// Hooks run at capture begin/end and before each replay (the RNG uses them). `end` returns a value that
-// is handed back to `replay` for that graph.
-struct CaptureHooks {
-  void (*begin)(int device) = nullptr;
-  uint64_t (*end)(int device) = nullptr;
-  void (*replay)(int device, uint64_t state, const Stream& s) = nullptr;
-};
-void register_capture_hooks(const CaptureHooks& hooks);
 
 class Graph {
  public:
@@ -59,7 +52,8 @@ class Graph {
   int device_ = -1;
   bool capturing_ = false;
   size_t num_nodes_ = 0;
-  uint64_t hook_state_ = 0;
+  DataPtr rng_slot_;         // [seed, base offset] for the captured random kernels
+  uint64_t rng_blocks_ = 0;  // Philox blocks one replay consumes
 };
 
 }  // namespace vt::cuda
