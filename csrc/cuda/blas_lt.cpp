@@ -115,7 +115,7 @@ cublasLtMatrixLayout_t make_layout(int32_t type, uint64_t rows, uint64_t cols, i
   VT_CUBLASLT(cublasLtMatrixLayoutCreate(&l, type, rows, cols, ld));
   if (batch > 1) {
     int32_t count = int32_t(batch);
-    // Set before anything can throw: a failure below would leak l, so destroy it first.
+    // On failure destroy l before raising: the caller has not taken ownership yet.
     cublasStatus_t s = api().cublasLtMatrixLayoutSetAttribute(l, CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT, &count,
                                                               sizeof(count));
     if (s == CUBLAS_STATUS_SUCCESS)
