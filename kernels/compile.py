@@ -6,10 +6,10 @@ per machine.
 """
 from .. import _C
 from .cache import cache_dir
-from .triton import elementwise, index, random, reduction
+from .triton import elementwise, index, matmul, random, reduction
 
 GENERATORS = {"ew": elementwise, "red": reduction, "soft": reduction, "ixr": index, "ixg": index, "ixc": index,
-              "rng": random}
+              "rng": random, "mm": matmul}
 
 
 def trailing_scratch_pointers(metadata):

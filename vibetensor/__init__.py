@@ -13,5 +13,7 @@ from . import autograd  # noqa: F401  (installs autograd on Tensor and in the di
 from .autograd import no_grad, enable_grad, set_grad_enabled, inference_mode, is_grad_enabled  # noqa: F401
 from . import nn, optim, checkpoint  # noqa: F401
 from . import kernels  # noqa: F401  (registers the GPU kernel compiler when a GPU is present)
+from . import backends  # noqa: F401
+from .backends.cuda import set_float32_matmul_precision, get_float32_matmul_precision  # noqa: F401
 
 __version__ = "0.1.0"

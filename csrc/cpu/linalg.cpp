@@ -1,11 +1,13 @@
-// Matrix products on CPU: mm, bmm, addmm and dot. Validation follows PyTorch (its messages where they are
-// clear); the arithmetic is the GEMM engine in gemm.h, which reads operands at any strides, so transposed
-// and broadcast (stride-0) inputs are never copied first.
+// Matrix products: mm, bmm, addmm and dot, for both devices. Validation follows PyTorch (its messages where
+// they are clear). On CPU the arithmetic is the GEMM engine in gemm.h, which reads operands at any strides, so
+// transposed and broadcast (stride-0) inputs are never copied first; CUDA tensors go to cuda/blas.h
+// (cuBLASLt, or a generated Triton kernel), floating dtypes only, as in PyTorch.
 #include <algorithm>
 #include <vector>
 
 #include "core/parallel.h"
 #include "cpu/gemm.h"
+#include "cuda/blas.h"
 #include "dispatch/dispatcher.h"
 #include "ops/views.h"
 
@@ -21,6 +23,11 @@ const char* scalar_type_name(DType d) {
 
 void check_not_bool(DType d, const char* op) {
   VT_CHECK_TYPE(d != DType::Bool, "\"", op, "\" not implemented for 'Bool'");
+}
+
+// PyTorch's CUDA GEMMs exist for floating dtypes only; `kernel` is its kernel's name ("addmm_cuda").
+void check_cuda_floating(DType d, const char* kernel) {
+  VT_CHECK_TYPE(is_floating(d), "\"", kernel, "\" not implemented for '", scalar_type_name(d), "'");
 }
 
 void check_same_device(const Tensor& a, const Tensor& b, const char* op) {
@@ -58,6 +65,10 @@ void check_mm_args(const Tensor& m1, const Tensor& m2, const char* name1, const 
 
 Tensor mm_k(const Tensor& self, const Tensor& mat2) {
   check_mm_args(self, mat2, "self", "mm");
+  if (self.device().is_cuda()) {
+    check_cuda_floating(self.dtype(), "addmm_cuda");
+    return cuda::mm(self, mat2);
+  }
   Tensor out = empty(DimVec{self.sizes()[0], mat2.sizes()[1]}, self.dtype(), self.device());
   gemm_into(out, self, mat2, Scalar(int64_t(1)), Scalar(int64_t(0)), "mm");
   return out;
@@ -70,6 +81,10 @@ Tensor addmm_k(const Tensor& self, const Tensor& mat1, const Tensor& mat2, Scala
                 scalar_type_name(self.dtype()), " and ", scalar_type_name(mat2.dtype()));
   const DimVec shape{mat1.sizes()[0], mat2.sizes()[1]};
   Tensor bias = expand(self, shape);  // validates that self broadcasts to the result
+  if (mat1.device().is_cuda()) {
+    check_cuda_floating(mat1.dtype(), "addmm_cuda");
+    return cuda::addmm(self, mat1, mat2, beta.to_double(), alpha.to_double());
+  }
   Tensor out = empty(shape, mat1.dtype(), mat1.device());
   // beta == 0 must not read self at all: NaN/inf there do not reach the result (PyTorch semantics).
   const bool use_self = beta.to_double() != 0.0;
@@ -89,6 +104,10 @@ Tensor bmm_k(const Tensor& self, const Tensor& mat2) {
   VT_CHECK_TYPE(self.dtype() == mat2.dtype(), "expected scalar type ", scalar_type_name(self.dtype()),
                 " but found ", scalar_type_name(mat2.dtype()));
   check_not_bool(self.dtype(), "bmm");
+  if (self.device().is_cuda()) {
+    check_cuda_floating(self.dtype(), "bmm_cuda");
+    return cuda::bmm(self, mat2);
+  }
   Tensor out = empty(DimVec{batch, m, n}, self.dtype(), self.device());
   if (out.numel() == 0) return out;
   // Many small products: one whole GEMM per thread. Few large ones: each GEMM splits over the threads.
@@ -134,6 +153,10 @@ Tensor dot_k(const Tensor& self, const Tensor& other) {
   VT_CHECK_TYPE(self.dtype() == other.dtype(), "dot : expected both vectors to have same dtype, but found ",
                 scalar_type_name(self.dtype()), " and ", scalar_type_name(other.dtype()));
   check_not_bool(self.dtype(), "dot");
+  if (self.device().is_cuda()) {
+    check_cuda_floating(self.dtype(), "dot_cuda");
+    return cuda::dot(self, other);
+  }
   Tensor out = empty(DimVec{}, self.dtype(), self.device());
   VT_DISPATCH_NUMERIC(self.dtype(), "dot", [&] {
     using Acc = std::conditional_t<std::is_integral_v<scalar_t>, uint64_t, double>;
@@ -154,7 +177,7 @@ Tensor dot_k(const Tensor& self, const Tensor& other) {
   return out;
 }
 
-VT_REGISTER_KERNELS(CPU, m) {
+VT_REGISTER_KERNELS_ALL(m) {
   m.impl("mm", &mm_k);
   m.impl("bmm", &bmm_k);
   m.impl("addmm", &addmm_k);

@@ -6,6 +6,7 @@
 #include <nanobind/stl/vector.h>
 
 #include "cuda/allocator.h"
+#include "cuda/blas.h"
 #include "cuda/graph.h"
 #include "cuda/kernel_library.h"
 #include "python/common.h"
@@ -170,6 +171,16 @@ void bind_cuda(nb::module_& m) {
     });
   });
   c.def("kernel_keys", &kernel_keys);
+
+  // GEMM settings, for vibetensor/backends.py: float32 precision (0 highest, 1 high, 2 medium) and backend.
+  c.def("set_float32_matmul_precision", &set_float32_matmul_precision);
+  c.def("float32_matmul_precision", &float32_matmul_precision);
+  c.def("set_preferred_blas_backend", [](bool cublaslt) {
+    set_preferred_blas_backend(cublaslt ? BlasBackend::CublasLt : BlasBackend::Triton);
+  });
+  c.def("blas_backend", [] { return blas_backend() == BlasBackend::CublasLt ? "cublaslt" : "triton"; });
+  c.def("cublaslt_info", [] { return std::make_pair(cublaslt_path(), cublaslt_unavailable_reason()); });
+  c.def("set_blas_search_dirs", &set_blas_search_dirs);
 
   nb::class_<Tensor> cls = nb::borrow<nb::class_<Tensor>>(tensor_type());
   cls.def("record_stream", [](const Tensor& t, const Stream& s) {
