@@ -54,9 +54,13 @@ nb::object to_list(const Tensor& t, int64_t dim, const char* p) {
   return std::move(l);
 }
 
-void check_cpu(const Tensor& t, const char* what) {
-  VT_CHECK_TYPE(t.device().is_cpu(), what, "() needs a CPU tensor; this one is on ", t.device().str(),
-                ". Call .cpu() first.");
+// The tensor's values in host memory: itself on CPU, else a synchronous device-to-host copy (which is
+// where pending device errors, such as an out-of-range index, surface).
+Tensor on_host(const Tensor& t) {
+  if (t.device().is_cpu()) return t;
+  Tensor h = empty(t.sizes(), t.dtype());
+  copy_(h, t);
+  return h;
 }
 
 }  // namespace
@@ -118,12 +122,12 @@ void bind_tensor(nb::module_& m) {
                    },
                    [](const Tensor& t, nb::object o) { meta_of(t).py = std::move(o); })
       .def("item", [](const Tensor& t) {
-        check_cpu(t, "item");
-        return scalar_to_py(item(t));
+        VT_CHECK_VALUE(t.numel() == 1, "a Tensor with ", t.numel(), " elements cannot be converted to Scalar");
+        return scalar_to_py(item(on_host(t)));
       })
       .def("tolist", [](const Tensor& t) {
-        check_cpu(t, "tolist");
-        return to_list(t, 0, static_cast<const char*>(t.data()));
+        Tensor h = on_host(t);
+        return to_list(h, 0, static_cast<const char*>(h.data()));
       })
       .def("__len__", [](const Tensor& t) {
         VT_CHECK_TYPE(t.dim() > 0, "len() of a 0-d tensor");
@@ -132,16 +136,15 @@ void bind_tensor(nb::module_& m) {
       .def("__bool__", [](const Tensor& t) {
         VT_CHECK_VALUE(t.numel() == 1, "Boolean value of Tensor with ", (t.numel() ? "more than one" : "no"),
                        " values is ambiguous");
-        check_cpu(t, "__bool__");
-        return item(t).to<bool>();
+        return item(on_host(t)).to<bool>();
       })
       .def("__float__", [](const Tensor& t) {
         VT_CHECK_TYPE(t.numel() == 1, "only one element tensors can be converted to Python scalars");
-        return item(t).to_double();
+        return item(on_host(t)).to_double();
       })
       .def("__int__", [](const Tensor& t) {
         VT_CHECK_TYPE(t.numel() == 1, "only one element tensors can be converted to Python scalars");
-        return item(t).to_int();
+        return item(on_host(t)).to_int();
       })
       .def("__index__", [](const Tensor& t) {
         VT_CHECK_TYPE(t.numel() == 1 && is_integral(t.dtype(), true),
