@@ -111,7 +111,7 @@ AdvancedIndex make_advanced_index(const Tensor& self, const TensorList& indices)
 }
 
 Tensor values_for(const Tensor& self, const Tensor& values, IntArrayRef result) {
-  Tensor v = values.is_wrapped_number() ? scalar_tensor(item(values), self.dtype()) : values;
+  Tensor v = values.is_wrapped_number() ? scalar_tensor(host_item(values), self.dtype()) : values;
   VT_CHECK_TYPE(v.dtype() == self.dtype(), "Index put requires the source and destination dtypes match, got ",
                 dtype_name(self.dtype()), " for the destination and ", dtype_name(v.dtype()), " for the source.");
   v = unaliased(v, self);

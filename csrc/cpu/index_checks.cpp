@@ -2,6 +2,7 @@
 
 #include "cpu/index_utils.h"
 #include "ops/iterator.h"
+#include "ops/views.h"
 
 namespace vt {
 
@@ -95,7 +96,7 @@ GatherArgs prepare_scatter(const Tensor& self, int64_t dim, const Tensor& index,
                  src_in.device().str());
   check_writable(self, name);
   Tensor s = at_least_1d(self), idx = at_least_1d(unaliased(index, self));
-  Tensor src = scalar ? scalar_tensor(item(src_in), self.dtype()) : at_least_1d(unaliased(src_in, self));
+  Tensor src = scalar ? scalar_tensor(host_item(src_in), self.dtype()) : at_least_1d(unaliased(src_in, self));
   bool fits = true;
   for (int64_t d = 0; d < s.dim(); d++)
     fits &= (d == dim || idx.sizes()[d] <= s.sizes()[d]) && (scalar || idx.sizes()[d] <= src.sizes()[d]);

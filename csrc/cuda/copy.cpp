@@ -119,7 +119,7 @@ Tensor clone_cuda(const Tensor& self) {
 Tensor fill_cuda(const Tensor& self, const Tensor& value) {
   VT_CHECK_VALUE(value.dim() == 0, "fill_ only supports 0-dimension value tensor but got tensor with ",
                  value.dim(), " dimensions");
-  Scalar v = item(value.device().is_cpu() ? value : to_copy_cuda(value, std::nullopt, Device(), false));
+  Scalar v = host_item(value);
   TensorIterator it = TensorIteratorConfig("fill_").add_output(self).output_dtype(self.dtype()).build();
   launch_elementwise(it, "fill", {v.to_double()});
   return self;

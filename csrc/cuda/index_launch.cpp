@@ -177,7 +177,7 @@ void launch_gather(GatherMode mode, const Tensor& self, int64_t dim, const Tenso
                     (scalar ? "v" : "t") + "|" + std::to_string(nd);
   std::vector<KernelArg> args{KernelArg::ptr(target.data())};
   if (scalar) {
-    Scalar v = item(src);
+    Scalar v = host_item(src);
     args.push_back(is_floating(self.dtype()) ? KernelArg::f64v(v.to_double()) : KernelArg::i64v(v.to_int()));
   } else {
     args.push_back(KernelArg::ptr(src.data()));
@@ -207,7 +207,7 @@ std::pair<Tensor, int64_t> compact_offsets(const Tensor& flags) {
   launch("ixc|scan", 1, 1, {KernelArg::ptr(counts.data()), KernelArg::ptr(offsets.data()), KernelArg::i64v(blocks)},
          flags.device(), false);
   // The output's size depends on the data: this read synchronizes (the one sync of nonzero/masked_select).
-  int64_t total = item(select(offsets, 0, blocks)).to_int();
+  int64_t total = host_item(select(offsets, 0, blocks)).to_int();
   return {offsets, total};
 }
 

@@ -16,7 +16,7 @@ namespace {
 // kernel: no host synchronization, unlike a copy from pageable memory.
 Tensor scalar_on(const Tensor& v, DType dtype, Device dev) {
   static TypedOp<Tensor(const Tensor&, const Tensor&)> fill("fill_");
-  return fill(empty(DimVec{}, dtype, dev), wrap_number(item(v)));
+  return fill(empty(DimVec{}, dtype, dev), wrap_number(host_item(v)));
 }
 
 Tensor zeros_on(IntArrayRef shape, DType dtype, Device dev) {
@@ -136,7 +136,7 @@ Tensor one_hot_cuda(const Tensor& self, int64_t num_classes) {
   check_one_hot(self, num_classes);
   int64_t c = num_classes;
   if (c == -1) {
-    int64_t hi = item(amax(self, DimVec{}, false)).to_int();
+    int64_t hi = host_item(amax(self, DimVec{}, false)).to_int();
     VT_CHECK_VALUE(hi >= 0, "Class values must be non-negative.");
     c = hi + 1;
   }

@@ -22,7 +22,9 @@ Tensor movedim(const Tensor& self, IntArrayRef source, IntArrayRef destination);
 Tensor contiguous(const Tensor& self);
 Tensor clone(const Tensor& self);
 Tensor copy_(const Tensor& self, const Tensor& src);
-Tensor to_dtype(const Tensor& self, DType dtype);  // _to_copy, or self when the dtype already matches
+Tensor to_dtype(const Tensor& self, DType dtype);
+// The value of a one-element tensor on any device (a device tensor is copied to the host: a sync).
+Scalar host_item(const Tensor& t);  // _to_copy, or self when the dtype already matches
 
 // Shape arithmetic shared with kernels.
 DimVec infer_size(IntArrayRef shape, int64_t numel);  // resolves one -1

@@ -123,7 +123,7 @@ void bind_tensor(nb::module_& m) {
                    [](const Tensor& t, nb::object o) { meta_of(t).py = std::move(o); })
       .def("item", [](const Tensor& t) {
         VT_CHECK_VALUE(t.numel() == 1, "a Tensor with ", t.numel(), " elements cannot be converted to Scalar");
-        return scalar_to_py(item(on_host(t)));
+        return scalar_to_py(host_item(t));
       })
       .def("tolist", [](const Tensor& t) {
         Tensor h = on_host(t);
