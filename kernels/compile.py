@@ -8,7 +8,8 @@ from .. import _C
 from .cache import cache_dir
 from .triton import elementwise, reduction, scan, shape, sort
 
-GENERATORS = {"ew": elementwise, "red": reduction, "soft": reduction, "scan": scan, "sort": sort, "smerge": sort, "sgather": sort, "tri": shape}
+GENERATORS = {"ew": elementwise, "red": reduction, "soft": reduction, "scan": scan, "sort": sort, "smerge": sort,
+              "sgather": sort, "tri": shape}
 
 
 def trailing_scratch_pointers(metadata):

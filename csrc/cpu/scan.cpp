@@ -41,7 +41,8 @@ Tensor scan_impl(const char* name, const Tensor& self, int64_t dim, std::optiona
   int64_t d = wrap_dim(dim, self.dim(), name);
   DType out_dt = dtype ? *dtype : is_integral(self.dtype(), true) ? DType::Int64 : self.dtype();
   // The CUDA kernel widens integers as it reads; an explicit dtype converts first, as on CPU.
-  if (self.device().is_cuda()) return cuda::scan(IsProd ? "prod" : "sum", dtype ? to_dtype(self, out_dt) : self, d, out_dt);
+  if (self.device().is_cuda())
+    return cuda::scan(IsProd ? "prod" : "sum", dtype ? to_dtype(self, out_dt) : self, d, out_dt);
   Tensor in = to_dtype(self, out_dt);
   Tensor out = empty(in.sizes(), out_dt, in.device());
   VT_DISPATCH_ALL(out_dt, name, [&] {

@@ -157,7 +157,7 @@ std::pair<Tensor, Tensor> reduce_arg(const std::string& op, const Tensor& self, 
   DimVec kept;
   for (int64_t d = 0; d < self.dim(); d++)
     if (!mask[d]) kept.push_back(self.sizes()[d]);
-  DType acc = self.dtype() == DType::Float64 ? DType::Float64 : is_floating(self.dtype()) ? DType::Float32 : DType::Int64;
+  DType acc = acc_for(self.dtype());
   Tensor values = empty(kept, acc, self.device()), idx = empty(kept, DType::Int64, self.device());
   if (values.numel()) {
     activate(self.device().index);

@@ -54,7 +54,8 @@ void sort_into(const Tensor& self, int64_t dim, int64_t k, bool descending, cons
                                 std::to_string(rows) + "|out");
     int64_t programs = (R + rows - 1) / rows;
     VT_CHECK(programs < (int64_t(1) << 31), "sort: too many rows for one launch");
-    std::vector<KernelArg> args{KernelArg::ptr(x.data()), KernelArg::ptr(values.data()), KernelArg::ptr(indices.data())};
+    std::vector<KernelArg> args{KernelArg::ptr(x.data()), KernelArg::ptr(values.data()),
+                                KernelArg::ptr(indices.data())};
     for (int64_t v : {R, in.I, N, in.so, in.sn, in.si, k, out.so, out.sn, out.si}) args.push_back(KernelArg::i64v(v));
     kern.launch(uint32_t(programs), 1, 1, args, s);
     return;

@@ -193,16 +193,17 @@ def _generate_softmax(key):
     name = "soft_" + hashlib.sha1(key.encode()).hexdigest()[:12]
     signature = {"in_ptr": "*" + SIGNATURE_TYPES[ins], "out_ptr": "*" + SIGNATURE_TYPES[out], "N": "i64",
                  "BLOCK": "constexpr"}
+    ct = "tl.float64" if ins == "float64" else "tl.float32"  # float64 rows must not round through float32
     write = "x - m - tl.log(s)" if op == "log_softmax" else "tl.exp(x - m) / s"
     body = [
         "    row = tl.program_id(0).to(tl.int64)",
         "    src = in_ptr + row * N",
         "    dst = out_ptr + row * N",
-        "    m = tl.full([BLOCK], -float('inf'), tl.float32)",
-        "    s = tl.full([BLOCK], 0.0, tl.float32)",
+        f"    m = tl.full([BLOCK], -float('inf'), {ct})",
+        f"    s = tl.full([BLOCK], 0.0, {ct})",
         "    for c in range(0, N, BLOCK):",  # online max and rescaled sum, lane by lane
         "        offs = c + tl.arange(0, BLOCK)",
-        "        x = tl.load(src + offs, mask=offs < N, other=-float('inf')).to(tl.float32)",
+        f"        x = tl.load(src + offs, mask=offs < N, other=-float('inf')).to({ct})",
         "        m_new = tl.maximum(m, x)",
         "        s = s * tl.exp(tl.where(m_new == m, 0.0, m - m_new)) + tl.where(x == -float('inf'), 0.0, tl.exp(x - m_new))",
         "        m = m_new",
@@ -211,7 +212,7 @@ def _generate_softmax(key):
         "    m = m_row",
         "    for c in range(0, N, BLOCK):",
         "        offs = c + tl.arange(0, BLOCK)",
-        "        x = tl.load(src + offs, mask=offs < N).to(tl.float32)",
+        f"        x = tl.load(src + offs, mask=offs < N).to({ct})",
         f"        tl.store(dst + offs, ({write}).to({TRITON_TYPES[out]}), mask=offs < N)",
     ]
     src = _header() + "\n\n@triton.jit\n" + f"def {name}(in_ptr, out_ptr, N, BLOCK: tl.constexpr):\n" + \
