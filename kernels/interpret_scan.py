@@ -51,26 +51,41 @@ def run_scan(op, x3, out_dtype, acc_dtype, splits=1, block_n=None, block_i=None)
 
 def run_sort(x3, descending, k=None, one_block=4096, merge_block=1024, tile=1024):
     """The first k (default: all) entries of every row along dim 1 of a 3-D CPU tensor [O, N, I], stably
-    sorted: (values [O, k, I], int64 indices). Rows longer than one_block take the run + merge path."""
+    sorted: (values [O, k, I], int64 indices). Rows longer than one_block take the tournament path when
+    2 * k <= one_block (topk), else the run + merge path."""
     from .triton import sort
     o, n, i = x3.shape
     k = n if k is None else k
     so, sn, si = x3.stride()
     r = o * i
     vals, idx = _empty((o, k, i), x3.dtype), _empty((o, k, i), _C.int64)
-    oo, on, oi = vals.stride()
+    outs = [k, *vals.stride()]
     dt, desc = x3.dtype.name, "1" if descending else "0"
     if n <= one_block:
         block = max(2, _pow2(n))
         rows = max(1, min(tile // block, _pow2(r)))
-        _launch(sort, f"sort|{dt}|{desc}|{block}|{rows}|out", ((r + rows - 1) // rows,),
-                [x3, vals, idx, r, i, n, so, sn, si, k, oo, on, oi])
+        _launch(sort, f"sort|{dt}|{desc}|{block}|{rows}|x|out", ((r + rows - 1) // rows, 1),
+                [x3, vals, idx, r, i, n, so, sn, si, *outs])
         return vals, idx
     kt = _C.int64 if dt in ("float64", "int64") else _C.int32
+    if 2 * k <= one_block:  # tournament: keep the first k of every block until one block is left
+        m, src = n, []
+        while m > one_block:
+            nblk = (m + one_block - 1) // one_block
+            keys, pos = _empty((r, nblk * k), kt), _empty((r, nblk * k), _C.int32)
+            kind = "kp" if src else "x"
+            _launch(sort, f"sort|{dt}|{desc}|{one_block}|1|{kind}|runs", (r, nblk),
+                    [x3, *src, keys, pos, r, i, m, so, sn, si, k, nblk * k])
+            m, src = nblk * k, [keys, pos]
+        block = max(2, _pow2(m))
+        rows = max(1, min(tile // block, _pow2(r)))
+        _launch(sort, f"sort|{dt}|{desc}|{block}|{rows}|kp|out", ((r + rows - 1) // rows, 1),
+                [x3, *src, vals, idx, r, i, m, so, sn, si, *outs])
+        return vals, idx
     keys, pos = _empty((r, n), kt), _empty((r, n), _C.int32)
     keys2, pos2 = _empty((r, n), kt), _empty((r, n), _C.int32)
-    _launch(sort, f"sort|{dt}|{desc}|{one_block}|1|runs", (r, (n + one_block - 1) // one_block),
-            [x3, keys, pos, r, i, n, so, sn, si])
+    _launch(sort, f"sort|{dt}|{desc}|{one_block}|1|x|runs", (r, (n + one_block - 1) // one_block),
+            [x3, keys, pos, r, i, n, so, sn, si, one_block, n])
     nb = (n + merge_block - 1) // merge_block
     width = one_block
     while width < n:
@@ -79,7 +94,7 @@ def run_sort(x3, descending, k=None, one_block=4096, merge_block=1024, tile=1024
         keys, keys2, pos, pos2 = keys2, keys, pos2, pos
         width *= 2
     nbk = (k + merge_block - 1) // merge_block
-    _launch(sort, f"sgather|{dt}|{merge_block}", (nbk * r,), [x3, pos, vals, idx, i, n, k, nbk, so, sn, si, oo, on, oi])
+    _launch(sort, f"sgather|{dt}|{merge_block}", (nbk * r,), [x3, pos, vals, idx, i, n, k, nbk, so, sn, si, *outs[1:]])
     return vals, idx
 
 

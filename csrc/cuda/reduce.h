@@ -32,7 +32,7 @@ void launch_reduce(const std::string& op, const View3& v, const Tensor& out, con
 // Reduces self over `mask` with `op` into a fresh tensor of the kept shape. acc: the accumulator dtype;
 // param: the op's parameter (p of "sumpow", the divisor of "sumdiv"/"var"/"std"); aux as above, shaped
 // like the result. Long reduced ranges are split over programs; ops with a final step (var, logsumexp)
-// then fold in their own way (see kernels/triton/reduction.py PARTS).
+// then run as their partial form per split and their fold form over the partials (partial_op / fold_op).
 Tensor reduce(const std::string& op, const Tensor& self, const std::vector<bool>& mask, DType out_dtype, DType acc,
               double param = 0, const Tensor& aux = Tensor());
 std::pair<Tensor, Tensor> reduce_arg(const std::string& op, const Tensor& self, const std::vector<bool>& mask);

@@ -9,7 +9,7 @@ second launch of the same kind of kernel folds (the native side does that). Inde
 write values and indices. Ops in AUX_OPS read one more operand, a per-output value `a` laid out like the
 output ([O, I] contiguous: var's mean, logsumexp's max), and ops in POST transform the folded result before
 it is stored (var's division by N - correction): with splits, the native side runs the op's partial form
-(PARTS) first and its fold form second.
+first ("var" -> "sqdev") and its fold form second ("sumdiv"; partial_op / fold_op in csrc/cuda/reduce.cpp).
 
     soft|<op>|<input dtype>|<output dtype>|<BLOCK>
 

@@ -6,13 +6,14 @@ Ordering: each value becomes an integer key whose signed order is PyTorch's orde
 NaN one key above +inf; descending: the bitwise complement), and the network sorts (key, position) pairs
 lexicographically. Positions are unique, so the order is total and the sort is stable; NaN is largest.
 
-    sort|<dtype>|<descending 0/1>|<BLOCK>|<ROWS>|<mode>
+    sort|<dtype>|<descending 0/1>|<BLOCK>|<ROWS>|<source>|<destination>
 
 sorts BLOCK-element blocks (a bitonic network on the padded power-of-two block, ROWS rows per program for
-short rows). mode "out": a block is a whole row; the first K sorted entries are written as values
-(gathered from the input by position, so NaN payloads survive) and int64 indices into [O, K, I] outputs
-with element strides. mode "runs": blocks of a longer row are written as sorted runs of (key, position) to
-[rows, N] scratch, which
+short rows) of the input (source "x") or of (key, position) rows of an earlier pass (source "kp").
+Destination "out": a block is a whole row; its first K entries are written as values (gathered from the
+input by position, so NaN payloads survive) and int64 indices into [O, K, I] outputs with element strides.
+Destination "runs": the first KB entries of each sorted block go to [rows, M_out] scratch, back to back.
+With KB = BLOCK that is sorted runs of the whole row, which
 
     smerge|<key type>|<BLOCK>
 
@@ -21,7 +22,9 @@ one run is left, and
 
     sgather|<dtype>|<BLOCK>
 
-writes the first K entries of the sorted (key, position) rows as values and indices.
+writes the first K entries of the sorted (key, position) rows as values and indices. topk with k well
+below the block size runs a tournament instead: each "runs" pass keeps the first KB = k entries of each
+block (M -> M / BLOCK * k), until one block holds the rest and a "kp" -> "out" pass writes the answer.
 """
 import hashlib
 
@@ -104,48 +107,48 @@ def _row_base():
 
 
 def generate_sort(key):
-    _, dtype, desc, block, rows, mode = key.split("|")
+    _, dtype, desc, block, rows, src, dst = key.split("|")
     block, rows = int(block), int(rows)
-    log_n = block.bit_length() - 1
-    if 1 << log_n != block or mode not in ("out", "runs"):
-        raise ValueError(f"bad sort kernel key {key!r}")
+    log_n, log_t = block.bit_length() - 1, (block * rows).bit_length() - 1
+    if src not in ("x", "kp") or dst not in ("out", "runs") or log_n < 1 or 1 << log_t != block * rows:
+        raise ValueError(f"bad sort kernel key {key!r} (blocks and row counts are powers of two, blocks >= 2)")
     ktype = _ktype(dtype)
     name = "sort_" + hashlib.sha1(key.encode()).hexdigest()[:12]
-    outs = ["val_ptr", "idx_ptr"] if mode == "out" else ["key_ptr", "pos_ptr"]
-    ints = ["R", "I", "N", "so", "sn", "si"] + (["K", "oo", "on", "oi"] if mode == "out" else [])
-    signature = {"in_ptr": "*" + SIGNATURE_TYPES[dtype]}
-    if mode == "out":
-        signature.update(val_ptr="*" + SIGNATURE_TYPES[dtype], idx_ptr="*i64")
-    else:
-        signature.update(key_ptr="*" + SIGNATURE_TYPES[ktype], pos_ptr="*i32")
+    ptrs = ["in_ptr"] + (["kin", "pin"] if src == "kp" else []) + \
+        (["val_ptr", "idx_ptr"] if dst == "out" else ["kout", "pout"])
+    ints = ["R", "I", "N", "so", "sn", "si"] + (["K", "oo", "on", "oi"] if dst == "out" else ["KB", "M_out"])
+    types = {"in_ptr": SIGNATURE_TYPES[dtype], "val_ptr": SIGNATURE_TYPES[dtype], "idx_ptr": "i64",
+             "kin": SIGNATURE_TYPES[ktype], "kout": SIGNATURE_TYPES[ktype], "pin": "i32", "pout": "i32"}
+    signature = {p: "*" + types[p] for p in ptrs}
     signature.update({a: "i64" for a in ints})
     signature.update(BLOCK="constexpr", ROWS="constexpr", LOG_N="constexpr", LOG_T="constexpr")
     body = ["    r = tl.program_id(0).to(tl.int64) * ROWS + tl.arange(0, ROWS)[:, None]",
-            "    j = tl.program_id(1).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)[None, :]",
-            "    m = (r < R) & (j < N)"] + _row_base() + [
-            "    x = tl.load(in_ptr + base + j * sn, mask=m)"]
-    body += _key_expr(dtype, ktype)
-    if desc == "1":
-        body.append("    key = ~key")
-    body += [f"    key = tl.where(m, key, {_kmax(ktype)})",  # padding sorts last (its positions are >= N)
-             "    pos = tl.broadcast_to(tl.where(j < N, j, N + j).to(tl.int32), [ROWS, BLOCK])",
+            "    blk = tl.program_id(1).to(tl.int64)",
+            "    jj = tl.arange(0, BLOCK)[None, :]",
+            "    j = blk * BLOCK + jj",
+            "    m = (r < R) & (j < N)"] + _row_base()
+    if src == "x":  # positions past the row sort after every real entry with the same key
+        body += ["    x = tl.load(in_ptr + base + j * sn, mask=m)"] + _key_expr(dtype, ktype)
+        if desc == "1":
+            body.append("    key = ~key")
+        body.append("    pos = tl.broadcast_to(tl.where(j < N, j, N + j).to(tl.int32), [ROWS, BLOCK])")
+    else:  # keys and positions of an earlier pass: [R, N] scratch rows
+        body += ["    key = tl.load(kin + r * N + j, mask=m)",
+                 "    pos = tl.load(pin + r * N + j, mask=m, other=2**31 - 1)"]
+    body += [f"    key = tl.where(m, key, {_kmax(ktype)})",
              "    key, pos = _bitonic_sort_pairs(key, pos, ROWS, BLOCK, LOG_N, LOG_T)"]
-    if mode == "out":
-        body += ["    k_out = m & (tl.arange(0, BLOCK)[None, :] < K)",
+    if dst == "out":  # one block is the whole row: its first K entries, values gathered from the input
+        body += ["    k_out = m & (jj < K)",
                  "    v = tl.load(in_ptr + base + pos.to(tl.int64) * sn, mask=k_out)",
-                 "    jj = tl.arange(0, BLOCK)[None, :]",
                  "    tl.store(val_ptr + o * oo + i * oi + jj * on, v, mask=k_out)",
                  "    tl.store(idx_ptr + o * oo + i * oi + jj * on, pos.to(tl.int64), mask=k_out)"]
-    else:
-        body += ["    tl.store(key_ptr + r * N + j, key, mask=m)",
-                 "    tl.store(pos_ptr + r * N + j, pos, mask=m)"]
-    args = ["in_ptr"] + outs + ints
+    else:  # the first KB entries of each sorted block, blocks back to back in rows of M_out
+        body += ["    w = (r < R) & (jj < KB) & (blk * KB + jj < M_out)",
+                 "    tl.store(kout + r * M_out + blk * KB + jj, key, mask=w)",
+                 "    tl.store(pout + r * M_out + blk * KB + jj, pos, mask=w)"]
     src = ("import triton\nimport triton.language as tl\n" + HELPERS + "\n\n@triton.jit\n" +
-           f"def {name}({', '.join(args)}, BLOCK: tl.constexpr, ROWS: tl.constexpr, LOG_N: tl.constexpr, "
+           f"def {name}({', '.join(ptrs + ints)}, BLOCK: tl.constexpr, ROWS: tl.constexpr, LOG_N: tl.constexpr, "
            "LOG_T: tl.constexpr):\n" + "\n".join(body) + "\n")
-    log_t = (block * rows).bit_length() - 1
-    if log_n < 1 or 1 << log_t != block * rows:
-        raise ValueError(f"sort blocks and row counts must be powers of two, blocks at least 2 (key {key!r})")
     return src, name, signature, {"BLOCK": block, "ROWS": rows, "LOG_N": log_n, "LOG_T": log_t}
 
 

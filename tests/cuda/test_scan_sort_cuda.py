@@ -148,8 +148,13 @@ def test_topk_matches_cpu(dtype):
         v, i = vt.topk(tg, 9, 1, sorted=False)  # any order: compare as sets per row
         wv, wi = vt.topk(t, 9, 1, sorted=False)
         assert np.array_equal(np.sort(i.cpu().numpy(), 1), np.sort(wi.numpy(), 1))
-    big = vt.tensor(gen.normal(size=(2, 10000)).astype(np.float32))
-    same(vt.topk(big.cuda(), 7)[1], vt.topk(big, 7)[1], exact=True)
+    big = vt.tensor(gen.integers(0, 500, size=(2, 30000))).to(dtype)  # long rows with ties
+    for k in (1, 7, 2048, 3000):  # the tournament (k <= 2048), then the full merge sort
+        for largest in (True, False):
+            v, i = vt.topk(big.cuda(), k, largest=largest)
+            wv, wi = vt.topk(big, k, largest=largest)
+            same(i, wi, exact=True)
+            same(v, wv, exact=True)
     s = vt.tensor(3.0)
     same(vt.topk(s.cuda(), 1)[0], vt.topk(s, 1)[0], exact=True)
 

@@ -147,8 +147,12 @@ def test_sort_rows_longer_than_a_block_merge(dtype, descending):
     vals, idx = interpret_scan.run_sort(x3, descending, one_block=8, merge_block=64)
     np.testing.assert_array_equal(idx.numpy(), order)
     np.testing.assert_array_equal(vals.to(vt.float64).numpy(), np.take_along_axis(a, order, 1))
-    _, idx = interpret_scan.run_sort(t, descending, k=5, one_block=16, merge_block=16)  # blocks of a pass
-    np.testing.assert_array_equal(idx.numpy(), order[:, :5])
+    _, idx = interpret_scan.run_sort(t, descending, k=9, one_block=16, merge_block=16)  # blocks of a pass
+    np.testing.assert_array_equal(idx.numpy(), order[:, :9])
+    for k in (1, 3, 4):  # topk's tournament: 37 -> 3 blocks of 8 -> 3k ... -> one block
+        vals, idx = interpret_scan.run_sort(t, descending, k=k, one_block=8)
+        np.testing.assert_array_equal(idx.numpy(), order[:, :k])
+        np.testing.assert_array_equal(vals.to(vt.float64).numpy(), np.take_along_axis(a, order[:, :k], 1))
 
 
 # ---- tril / triu ----------------------------------------------------------------------------------------
