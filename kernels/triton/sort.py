@@ -30,7 +30,7 @@ import hashlib
 
 from .elementwise import SIGNATURE_TYPES, TRITON_TYPES, _write_and_import
 
-NUM_WARPS = 8  # a 4096-element block is 16 elements per thread (4 warps: twice the code, and spills)
+NUM_WARPS = 8  # a 4096-element block is 16 elements per thread (with 4 warps the cubin is twice as large)
 
 KEY_TYPES = {"float64": "int64", "int64": "int64"}  # all other dtypes fit their key in int32
 BITS = {"float16": 16, "bfloat16": 16, "float32": 32, "float64": 64}
