@@ -1,6 +1,7 @@
 // The reduction ops on CUDA: PyTorch's dtype rules around the generated kernels of cuda/reduce.cpp.
 #include <cmath>
 
+#include "cpu/reduce.h"  // the argument checks shared with the CPU reductions
 #include "cuda/device.h"
 #include "cuda/elementwise.h"
 #include "cuda/reduce.h"
@@ -63,9 +64,11 @@ void check_nonempty(const Tensor& self, const char* op) {
 }
 
 Tensor amax_cuda(const Tensor& self, IntArrayRef dims, bool keepdim) {
+  ::vt::reduce::check_nonempty(self, dims, "amax");  // no identity: an empty reduced dim is an error
   return reduced("amax", self, dims, keepdim, self.dtype(), acc_for(self.dtype()), 0, "amax");
 }
 Tensor amin_cuda(const Tensor& self, IntArrayRef dims, bool keepdim) {
+  ::vt::reduce::check_nonempty(self, dims, "amin");
   return reduced("amin", self, dims, keepdim, self.dtype(), acc_for(self.dtype()), 0, "amin");
 }
 Tensor max_all_cuda(const Tensor& self) {

@@ -230,4 +230,6 @@ def test_bad_input_raises_clear_errors():
         vt.flip(x, [0, 0])
     with pytest.raises(ValueError, match="at least 2 dimensions"):
         vt.tril(x[0])
+    with pytest.raises(IndexError, match="non-zero size"):  # amax has no identity (fixed in reduce_ops.cpp)
+        vt.amax(vt.zeros(3, 0).cuda(), 1)
     assert vt.cumsum(x, 0).is_cuda  # the runtime is still usable
