@@ -168,9 +168,11 @@ def run_elementwise(op, out, inputs, params=()):
     return out
 
 
-def run_reduction(op, x, dims_view, out_dtype, acc_dtype, param=0.0, splits=1, block_r=None, block_i=None):
+def run_reduction(op, x, dims_view, out_dtype, acc_dtype, param=0.0, splits=1, block_r=None, block_i=None,
+                  aux=None):
     """Runs a generated reduction kernel on a CPU tensor viewed as [O, R, I] (dims_view: (O, R, I) and
-    element strides (so, sr, si)) through the interpreter. Returns (values [splits, O, I], indices or None)."""
+    element strides (so, sr, si)) through the interpreter. Returns (values [splits, O, I], indices or None).
+    aux: the per-output operand ([O, I] contiguous, accumulator dtype) of the ops in reduction.AUX_OPS."""
     from .cache import cache_dir
     from .triton import reduction as red
     (o, r, i), (so, sr, si) = dims_view
@@ -184,6 +186,8 @@ def run_reduction(op, x, dims_view, out_dtype, acc_dtype, param=0.0, splits=1, b
     if op in red.INDEXED:
         idx = _C._ops.empty([splits, o, i], dtype=_C.int64)
         args.append(idx)
+    if op in red.AUX_OPS:
+        args.append(aux)
     per_split = (r + splits - 1) // splits
     args += [o, r, i, so, sr, si, per_split, float(param)]
     grid = (o, (i + block_i - 1) // block_i, splits)

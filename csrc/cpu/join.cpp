@@ -75,11 +75,12 @@ Tensor cat_k(const TensorList& tensors, int64_t dim) {
   }
   Tensor out = empty(shape, dtype, ref->device());
   if (out.numel() == 0) return out;
-  if (contiguous) {
+  if (contiguous && out.device().is_cpu()) {
     cat_contiguous(out, parts, dim);
     return out;
   }
-  // Mixed dtypes or strided inputs: copy_ casts and walks any strides (and threads large copies).
+  // Mixed dtypes or strided inputs (and CUDA): copy_ casts and walks any strides (threads large CPU copies;
+  // on CUDA one copy kernel per input, each writing its slab of the output).
   int64_t offset = 0;
   for (const Tensor& t : parts) {
     copy_(narrow(out, dim, offset, t.sizes()[dim]), t);
@@ -102,7 +103,7 @@ Tensor stack_k(const TensorList& tensors, int64_t dim) {
   return cat_op(parts, dim);
 }
 
-VT_REGISTER_KERNELS(CPU, m) { m.impl("cat", &cat_k); }
+VT_REGISTER_KERNELS_ALL(m) { m.impl("cat", &cat_k); }
 VT_REGISTER_KERNELS(Composite, m) { m.impl("stack", &stack_k); }
 
 }  // namespace

@@ -3,7 +3,10 @@
 //            formula; outer reductions use Welford per output. Accumulates in float64.
 //   norm:    p = 2, 1, 0, inf, -inf or any p; float32 accumulates in float64 so squares cannot overflow.
 //   logsumexp: max-shifted sums, merged by rescaling to the larger max.
+// var, std and logsumexp check their arguments here for both devices and hand CUDA tensors to
+// cuda/reduce_stats.cpp.
 #include "cpu/reduce.h"
+#include "cuda/reduce.h"
 #include "dispatch/dispatcher.h"
 
 namespace vt {
@@ -57,6 +60,7 @@ Tensor var_std(const char* name, const Tensor& self, std::optional<IntArrayRef> 
                 "got ", dtype_name(self.dtype()));
   VT_CHECK_TYPE(!(unbiased && correction), name, "(): pass either unbiased or correction, not both");
   double corr = correction ? correction->to_double() : (unbiased.value_or(true) ? 1.0 : 0.0);
+  if (self.device().is_cuda()) return cuda::var_std(IsStd, self, dim, corr, keepdim);
   return VT_DISPATCH_FLOATING(self.dtype(), name, [&] {
     return reduce1(name, VarOps<scalar_t, IsStd>{corr}, self, dim, keepdim, self.dtype());
   });
@@ -183,15 +187,16 @@ struct LseOps {
 
 Tensor logsumexp_k(const Tensor& self, IntArrayRef dim, bool keepdim) {
   Tensor in = is_floating(self.dtype()) ? self : to_dtype(self, kDefaultFloat);  // integers: like PyTorch
+  if (in.device().is_cuda()) return cuda::logsumexp(in, dim, keepdim);
   return VT_DISPATCH_FLOATING(in.dtype(), "logsumexp", [&] {
     return reduce1("logsumexp", LseOps<scalar_t>{}, in, dim, keepdim, in.dtype());
   });
 }
 
-VT_REGISTER_KERNELS(CPU, m) {
+VT_REGISTER_KERNELS(CPU, m) { m.impl("norm", &norm_k); }
+VT_REGISTER_KERNELS_ALL(m) {
   m.impl("var", &var_k);
   m.impl("std", &std_k);
-  m.impl("norm", &norm_k);
   m.impl("logsumexp", &logsumexp_k);
 }
 

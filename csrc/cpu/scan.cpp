@@ -1,7 +1,9 @@
 // cumsum and cumprod along a dim on CPU. Integer and bool inputs produce int64 unless dtype= says
-// otherwise (the input is cast to the result dtype first); half types accumulate in float.
+// otherwise (the input is cast to the result dtype first); half types accumulate in float. CUDA tensors
+// go to cuda/scan.cpp after the same dtype rules.
 #include "cpu/reduce.h"
 #include "cpu/reduce_lines.h"
+#include "cuda/dim_kernels.h"
 #include "dispatch/dispatcher.h"
 
 namespace vt {
@@ -38,6 +40,9 @@ template <bool IsProd>
 Tensor scan_impl(const char* name, const Tensor& self, int64_t dim, std::optional<DType> dtype) {
   int64_t d = wrap_dim(dim, self.dim(), name);
   DType out_dt = dtype ? *dtype : is_integral(self.dtype(), true) ? DType::Int64 : self.dtype();
+  // The CUDA kernel widens integers as it reads; an explicit dtype converts first, as on CPU.
+  if (self.device().is_cuda())
+    return cuda::scan(IsProd ? "prod" : "sum", dtype ? to_dtype(self, out_dt) : self, d, out_dt);
   Tensor in = to_dtype(self, out_dt);
   Tensor out = empty(in.sizes(), out_dt, in.device());
   VT_DISPATCH_ALL(out_dt, name, [&] {
@@ -56,7 +61,7 @@ Tensor cumprod_k(const Tensor& self, int64_t dim, std::optional<DType> dtype) {
   return scan_impl<true>("cumprod", self, dim, dtype);
 }
 
-VT_REGISTER_KERNELS(CPU, m) {
+VT_REGISTER_KERNELS_ALL(m) {
   m.impl("cumsum", &cumsum_k);
   m.impl("cumprod", &cumprod_k);
 }

@@ -1,10 +1,13 @@
 // Ops that copy a tensor into a new arrangement: flip, roll, repeat, tril/triu (and tril_/triu_).
 // None of them does arithmetic, so they move elements by size (1/2/4/8 bytes) and serve every dtype.
+// roll and repeat are copies into views (copy_ runs on either device); flip and tril/triu hand CUDA tensors
+// to cuda/shape.cpp after the shared checks.
 #include <algorithm>
 #include <cstring>
 #include <vector>
 
 #include "core/parallel.h"
+#include "cuda/dim_kernels.h"
 #include "dispatch/dispatcher.h"
 #include "ops/iterator.h"
 #include "ops/views.h"
@@ -65,6 +68,10 @@ Tensor flip_k(const Tensor& self, IntArrayRef dims) {
       base += (self.sizes()[d] - 1) * strides[d];
       strides[d] = -strides[d];
     }
+  if (self.device().is_cuda()) {
+    cuda::strided_gather_copy(out, self, base, strides);
+    return out;
+  }
   const int64_t inner = self.sizes()[nd - 1], rows = out.numel() / inner;
   with_element_type(self.itemsize(), [&](auto tag) {
     using U = decltype(tag);
@@ -150,6 +157,10 @@ Tensor triangle(const Tensor& self, int64_t diagonal, bool in_place, const char*
   if (in_place) check_writable(self, op);
   Tensor out = in_place ? self : empty(self.sizes(), self.dtype(), self.device());
   if (out.numel() == 0) return out;
+  if (self.device().is_cuda()) {
+    cuda::triangle(self, out, Lower, diagonal);
+    return out;
+  }
   const int64_t nd = self.dim(), m = self.sizes()[nd - 2], n = self.sizes()[nd - 1], rows = self.numel() / n;
   auto keep = [&](int64_t i, int64_t& lo, int64_t& hi) {
     lo = Lower ? 0 : std::clamp<int64_t>(i + diagonal, 0, n);
@@ -185,7 +196,7 @@ Tensor triu_k(const Tensor& self, int64_t diagonal) { return triangle<false>(sel
 Tensor tril_ik(const Tensor& self, int64_t diagonal) { return triangle<true>(self, diagonal, true, "tril_"); }
 Tensor triu_ik(const Tensor& self, int64_t diagonal) { return triangle<false>(self, diagonal, true, "triu_"); }
 
-VT_REGISTER_KERNELS(CPU, m) {
+VT_REGISTER_KERNELS_ALL(m) {
   m.impl("flip", &flip_k);
   m.impl("roll", &roll_k);
   m.impl("repeat", &repeat_k);

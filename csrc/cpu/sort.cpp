@@ -8,6 +8,7 @@
 #include <tuple>
 
 #include "cpu/index_utils.h"
+#include "cuda/dim_kernels.h"
 #include "dispatch/dispatcher.h"
 
 namespace vt {
@@ -80,6 +81,10 @@ void select_row(const scalar_t* row, int64_t sst, int64_t len, int64_t k, Select
 // like self, with k along dim). Rows are spread over threads.
 void select_rows(const Tensor& self, int64_t dim, int64_t k, bool descending, Select how, const Tensor& values,
                  const Tensor& indices, const char* name) {
+  if (self.device().is_cuda()) {  // every selection is a stable sort there; topk keeps the first k
+    cuda::sort_into(self, dim, k, descending, values, indices);
+    return;
+  }
   Tensor s = at_least_1d(self), v = at_least_1d(values), ix = at_least_1d(indices);
   const int64_t len = s.sizes()[dim];
   if (v.numel() == 0) return;
@@ -138,7 +143,7 @@ std::tuple<Tensor, Tensor> topk_k(const Tensor& self, int64_t k, int64_t dim, bo
   return {values, indices};
 }
 
-VT_REGISTER_KERNELS(CPU, m) {
+VT_REGISTER_KERNELS_ALL(m) {
   m.impl("sort", &sort_k);
   m.impl("argsort", &argsort_k);
   m.impl("topk", &topk_k);

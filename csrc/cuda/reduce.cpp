@@ -4,6 +4,8 @@
 // dense layout (the last dims, the first dims, or a middle block) that view needs no copy; otherwise the
 // input is permuted to (kept..., reduced...) and made dense on the device first. Few outputs over a long
 // reduced range split R across programs and fold the partial results with a second launch.
+#include "cuda/reduce.h"
+
 #include <cmath>
 
 #include "cuda/device.h"
@@ -14,14 +16,6 @@
 
 namespace vt::cuda {
 
-namespace {
-
-struct View3 {
-  Tensor base;
-  int64_t O = 1, R = 1, I = 1, so = 0, sr = 0, si = 0;
-};
-
-// Merges dims [b, e) of t into one (size, stride); false if they do not form one strided run.
 bool merge_dims(const Tensor& t, int64_t b, int64_t e, int64_t& size, int64_t& stride) {
   size = 1;
   stride = 1;
@@ -73,17 +67,39 @@ int64_t next_pow2(int64_t x) {
   return p;
 }
 
-// How partial results of `op` fold into the final value.
-const char* combine_op(const std::string& op) {
+int64_t reduce_splits(int64_t programs, int64_t R) {
+  if (programs >= 264 || R <= 8192) return 1;  // enough programs to fill the GPU, or rows short enough
+  return std::min<int64_t>((R + 4095) / 4096, (528 + programs - 1) / programs);
+}
+
+namespace {
+
+// With splits, `op` runs as partial_op(op) over each split and fold_op(op) folds the [splits, ...] partials:
+// ops with a final step (division, sqrt, log) take it only in the fold.
+std::string partial_op(const std::string& op) {
+  if (op == "sumdiv") return "sum";
+  if (op == "var" || op == "std") return "sqdev";
+  if (op == "lse") return "expdev";
+  return op;
+}
+std::string fold_op(const std::string& op) {
   if (op == "prod") return "prod";
   if (op == "amax" || op == "absmax" || op == "any") return "amax";
   if (op == "amin" || op == "absmin" || op == "all") return "amin";
+  if (op == "var" || op == "sumdiv") return "sumdiv";
+  if (op == "std") return "sumdiv_sqrt";
+  if (op == "lse") return "logsum_shift";
   return "sum";
 }
+bool reads_aux(const std::string& op) {
+  return op == "sqdev" || op == "expdev" || op == "var" || op == "std" || op == "lse" || op == "logsum_shift";
+}
+
+}  // namespace
 
 // One launch: [O, R, I] (strided) -> out [splits, O, I] (values, and indices for arg reductions).
-void launch(const std::string& op, const View3& v, const Tensor& out, const Tensor& idx, DType acc, double param,
-            int64_t splits) {
+void launch_reduce(const std::string& op, const View3& v, const Tensor& out, const Tensor& idx, DType acc,
+                   double param, int64_t splits, const Tensor& aux) {
   int64_t bi = v.I == 1 ? 1 : std::min<int64_t>(64, next_pow2(v.I));
   int64_t br = std::max<int64_t>(16, std::min<int64_t>(1024 / bi, next_pow2(v.R)));
   std::string key = "red|" + op + "|" + dtype_name(v.base.dtype()) + "|" + dtype_name(out.dtype()) + "|" +
@@ -91,6 +107,11 @@ void launch(const std::string& op, const View3& v, const Tensor& out, const Tens
   const Kernel& k = kernel(key);
   std::vector<KernelArg> args{KernelArg::ptr(v.base.data()), KernelArg::ptr(out.data())};
   if (idx.defined()) args.push_back(KernelArg::ptr(idx.data()));
+  if (reads_aux(op)) {
+    VT_CHECK(aux.defined() && aux.is_contiguous() && aux.dtype() == acc && aux.numel() == v.O * v.I,
+             "reduction '", op, "': expected its per-output operand");
+    args.push_back(KernelArg::ptr(aux.data()));
+  }
   int64_t per_split = (v.R + splits - 1) / splits;
   for (int64_t x : {v.O, v.R, v.I, v.so, v.sr, v.si, per_split}) args.push_back(KernelArg::i64v(x));
   args.push_back(KernelArg::f64v(param));
@@ -99,12 +120,8 @@ void launch(const std::string& op, const View3& v, const Tensor& out, const Tens
   k.launch(uint32_t(v.O), uint32_t(gi), uint32_t(splits), args, current_stream(out.device().index));
 }
 
-}  // namespace
-
-// Reduces self over `mask` with `op` into a fresh tensor of the kept shape (keepdim applied by the caller's
-// shape). acc: the accumulator dtype; param: p for "sumpow".
 Tensor reduce(const std::string& op, const Tensor& self, const std::vector<bool>& mask, DType out_dtype, DType acc,
-              double param = 0) {
+              double param, const Tensor& aux) {
   DimVec kept;
   for (int64_t d = 0; d < self.dim(); d++)
     if (!mask[d]) kept.push_back(self.sizes()[d]);
@@ -112,17 +129,15 @@ Tensor reduce(const std::string& op, const Tensor& self, const std::vector<bool>
   if (out.numel() == 0) return out;
   activate(self.device().index);
   View3 v = view3(self, mask);
-  int64_t programs = v.O * ((v.I + 63) / 64);
-  int64_t splits = 1;
-  if (programs < 264 && v.R > 8192) splits = std::min<int64_t>((v.R + 4095) / 4096, (528 + programs - 1) / programs);
+  int64_t splits = reduce_splits(v.O * ((v.I + 63) / 64), v.R);
   if (splits == 1) {
     Tensor dst = out_dtype == acc ? out : empty(kept, acc, self.device());
-    launch(op, v, dst, Tensor(), acc, param, 1);
+    launch_reduce(op, v, dst, Tensor(), acc, param, 1, aux);
     if (!dst.is_same(out)) copy_(out, dst);
     return out;
   }
   Tensor partial = empty(DimVec{splits, v.O, v.I}, acc, self.device());
-  launch(op, v, partial, Tensor(), acc, param, splits);
+  launch_reduce(partial_op(op), v, partial, Tensor(), acc, param, splits, aux);
   View3 p;
   p.base = partial;
   p.O = 1;
@@ -132,7 +147,7 @@ Tensor reduce(const std::string& op, const Tensor& self, const std::vector<bool>
   p.sr = v.O * v.I;
   p.si = 1;
   Tensor dst = out_dtype == acc ? out : empty(kept, acc, self.device());
-  launch(combine_op(op), p, dst, Tensor(), acc, 0, 1);
+  launch_reduce(fold_op(op), p, dst, Tensor(), acc, param, 1, aux);
   if (!dst.is_same(out)) copy_(out, dst);
   return out;
 }
@@ -142,11 +157,11 @@ std::pair<Tensor, Tensor> reduce_arg(const std::string& op, const Tensor& self, 
   DimVec kept;
   for (int64_t d = 0; d < self.dim(); d++)
     if (!mask[d]) kept.push_back(self.sizes()[d]);
-  DType acc = self.dtype() == DType::Float64 ? DType::Float64 : is_floating(self.dtype()) ? DType::Float32 : DType::Int64;
+  DType acc = acc_for(self.dtype());
   Tensor values = empty(kept, acc, self.device()), idx = empty(kept, DType::Int64, self.device());
   if (values.numel()) {
     activate(self.device().index);
-    launch(op, view3(self, mask), values, idx, acc, 0, 1);
+    launch_reduce(op, view3(self, mask), values, idx, acc, 0, 1);
   }
   return {to_dtype(values, self.dtype()), idx};
 }

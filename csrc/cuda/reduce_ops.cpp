@@ -1,24 +1,16 @@
 // The reduction ops on CUDA: PyTorch's dtype rules around the generated kernels of cuda/reduce.cpp.
 #include <cmath>
 
+#include "cpu/reduce.h"  // the argument checks shared with the CPU reductions
 #include "cuda/device.h"
 #include "cuda/elementwise.h"
+#include "cuda/reduce.h"
 #include "dispatch/dispatcher.h"
 #include "ops/iterator.h"
 #include "ops/views.h"
 
 namespace vt::cuda {
-Tensor reduce(const std::string& op, const Tensor& self, const std::vector<bool>& mask, DType out_dtype, DType acc,
-              double param = 0);
-std::pair<Tensor, Tensor> reduce_arg(const std::string& op, const Tensor& self, const std::vector<bool>& mask);
-Tensor softmax_rows(const std::string& op, const Tensor& x, DType out_dtype);
-
 namespace {
-
-DType acc_for(DType d) {
-  if (d == DType::Float64) return DType::Float64;
-  return is_floating(d) ? DType::Float32 : DType::Int64;
-}
 
 // Runs `op` over dims and shapes the result as the user asked (keepdim or not).
 Tensor reduced(const std::string& op, const Tensor& self, std::optional<IntArrayRef> dims, bool keepdim,
@@ -26,12 +18,6 @@ Tensor reduced(const std::string& op, const Tensor& self, std::optional<IntArray
   ReduceDims rd = make_reduce_dims(self, dims, keepdim, name);
   Tensor out = reduce(op, self, rd.mask, out_dtype, acc, param);
   return reshape(out, keepdim ? rd.out_shape : rd.kept_shape);
-}
-
-void scale_inplace(const Tensor& t, double factor) {
-  TensorIterator it = TensorIteratorConfig("mean").add_output(t).add_input(t).add_input(wrap_number(Scalar(factor)))
-                          .build();
-  launch_elementwise(it, "mul");
 }
 
 Tensor unary(const char* op, const Tensor& t, std::initializer_list<double> params = {}) {
@@ -56,8 +42,7 @@ Tensor mean_cuda(const Tensor& self, std::optional<IntArrayRef> dims, bool keepd
   int64_t n = 1;
   for (int64_t i = 0; i < x.dim(); i++)
     if (rd.mask[i]) n *= x.sizes()[i];
-  Tensor out = reduce("sum", x, rd.mask, d, acc_for(d));
-  scale_inplace(out, n ? 1.0 / double(n) : std::nan(""));
+  Tensor out = reduce("sumdiv", x, rd.mask, d, acc_for(d), double(n));  // n = 0: 0 / 0 = nan, like PyTorch
   return reshape(out, keepdim ? rd.out_shape : rd.kept_shape);
 }
 
@@ -79,9 +64,11 @@ void check_nonempty(const Tensor& self, const char* op) {
 }
 
 Tensor amax_cuda(const Tensor& self, IntArrayRef dims, bool keepdim) {
+  ::vt::reduce::check_nonempty(self, dims, "amax");  // no identity: an empty reduced dim is an error
   return reduced("amax", self, dims, keepdim, self.dtype(), acc_for(self.dtype()), 0, "amax");
 }
 Tensor amin_cuda(const Tensor& self, IntArrayRef dims, bool keepdim) {
+  ::vt::reduce::check_nonempty(self, dims, "amin");
   return reduced("amin", self, dims, keepdim, self.dtype(), acc_for(self.dtype()), 0, "amin");
 }
 Tensor max_all_cuda(const Tensor& self) {

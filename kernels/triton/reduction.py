@@ -6,7 +6,10 @@ The input is viewed as [O, R, I] with element strides (so reducing leading, trai
 dims needs no copy); program (o, i-tile, split) folds its share of R into BLOCK_R x BLOCK_I accumulators and
 collapses them at the end. With several splits the output is [splits, O, I] partial results, which a
 second launch of the same kind of kernel folds (the native side does that). Index reductions (argmax)
-write values and indices.
+write values and indices. Ops in AUX_OPS read one more operand, a per-output value `a` laid out like the
+output ([O, I] contiguous: var's mean, logsumexp's max), and ops in POST transform the folded result before
+it is stored (var's division by N - correction): with splits, the native side runs the op's partial form
+first ("var" -> "sqdev") and its fold form second ("sumdiv"; partial_op / fold_op in csrc/cuda/reduce.cpp).
 
     soft|<op>|<input dtype>|<output dtype>|<BLOCK>
 
@@ -33,7 +36,18 @@ REDUCTIONS = {
     "absmin": ("float('inf')", "_nanmin(acc, x)", "tl.reduce(acc, 0, _nanmin)", "tl.abs(x)"),
     "any": ("0", "tl.maximum(acc, x)", "tl.max(acc, axis=0)", "(x != 0).to(ACC)"),
     "all": ("1", "tl.minimum(acc, x)", "tl.min(acc, axis=0)", "(x != 0).to(ACC)"),
+    # two-pass var/std (`a`: the exact mean) and max-shifted logsumexp (`a`: the max; an infinite max
+    # shifts by 0 so all -inf rows give -inf and +inf rows give inf, as in PyTorch)
+    "sqdev": ("0", "acc + x", "tl.sum(acc, axis=0)", "(x - a) * (x - a)"),
+    "expdev": ("0", "acc + x", "tl.sum(acc, axis=0)", "tl.exp(x - _finite_or_zero(a))"),
 }
+for _op, _src in {"sumdiv": "sum", "sumdiv_sqrt": "sum", "var": "sqdev", "std": "sqdev", "lse": "expdev",
+                  "logsum_shift": "sum"}.items():
+    REDUCTIONS[_op] = REDUCTIONS[_src]
+# op -> expression of the folded result r (and p0, a) that is stored
+POST = {"sumdiv": "r / p0", "sumdiv_sqrt": "tl.sqrt(r / p0)", "var": "r / p0", "std": "tl.sqrt(r / p0)",
+        "lse": "tl.log(r) + _finite_or_zero(a)", "logsum_shift": "tl.log(r) + _finite_or_zero(a)"}
+AUX_OPS = {"sqdev", "expdev", "var", "std", "lse", "logsum_shift"}
 INDEXED = {"argmax": "max", "argmin": "min"}
 
 HELPERS = '''
@@ -51,6 +65,11 @@ def _nanmax(a, b):
 @triton.jit
 def _nanmin(a, b):
     return tl.where((a != a) | (a < b), a, b)
+
+
+@triton.jit
+def _finite_or_zero(a):
+    return tl.where(tl.abs(a) == float('inf'), 0.0, a)
 
 
 @triton.jit
@@ -94,11 +113,14 @@ def generate(key):
     op, ins, out, acc, block_r, block_i = parse_key(key)
     name = "red_" + hashlib.sha1(key.encode()).hexdigest()[:12]
     indexed = op in INDEXED
-    args = ["in_ptr", "out_ptr"] + (["idx_ptr"] if indexed else []) + \
+    aux = op in AUX_OPS
+    args = ["in_ptr", "out_ptr"] + (["idx_ptr"] if indexed else []) + (["aux_ptr"] if aux else []) + \
         ["O", "R", "I", "so", "sr", "si", "r_per_split", "p0"]
     signature = {"in_ptr": "*" + SIGNATURE_TYPES[ins], "out_ptr": "*" + SIGNATURE_TYPES[out]}
     if indexed:
         signature["idx_ptr"] = "*i64"
+    if aux:  # the per-output operand is in the accumulator type
+        signature["aux_ptr"] = "*" + SIGNATURE_TYPES[acc]
     signature.update({a: "i64" for a in ("O", "R", "I", "so", "sr", "si", "r_per_split")})
     signature["p0"] = "fp64"
     signature["BLOCK_R"] = signature["BLOCK_I"] = "constexpr"
@@ -119,6 +141,8 @@ def generate(key):
         "    base = in_ptr + o * so + offs_i[None, :] * si",
         f"    p0 = p0.to({tacc})",
     ]
+    if aux:
+        body.append(f"    a = tl.load(aux_ptr + o * I + offs_i, mask=mask_i, other=0).to({tacc})[None, :]")
     if indexed:
         better = INDEXED[op]
         ident = infs.get("-float('inf')" if better == "max" else "float('inf')",
@@ -148,6 +172,12 @@ def generate(key):
             f"        x = tl.where(m, {pre.replace('ACC', tacc)}, {ident})",
             f"        acc = {combine}",
             f"    r = {finish}",
+        ]
+        if aux:  # the post expression sees the per-output value as a row
+            body.append("    a = tl.reshape(a, [BLOCK_I])")
+        if op in POST:
+            body.append(f"    r = {POST[op]}")
+        body += [
             f"    tl.store(out_ptr + split * O * I + o * I + offs_i, r.to({TRITON_TYPES[out]}), mask=mask_i)",
         ]
     src = _header() + HELPERS + "\n\n@triton.jit\n" + \
@@ -163,16 +193,17 @@ def _generate_softmax(key):
     name = "soft_" + hashlib.sha1(key.encode()).hexdigest()[:12]
     signature = {"in_ptr": "*" + SIGNATURE_TYPES[ins], "out_ptr": "*" + SIGNATURE_TYPES[out], "N": "i64",
                  "BLOCK": "constexpr"}
+    ct = "tl.float64" if ins == "float64" else "tl.float32"  # float64 rows must not round through float32
     write = "x - m - tl.log(s)" if op == "log_softmax" else "tl.exp(x - m) / s"
     body = [
         "    row = tl.program_id(0).to(tl.int64)",
         "    src = in_ptr + row * N",
         "    dst = out_ptr + row * N",
-        "    m = tl.full([BLOCK], -float('inf'), tl.float32)",
-        "    s = tl.full([BLOCK], 0.0, tl.float32)",
+        f"    m = tl.full([BLOCK], -float('inf'), {ct})",
+        f"    s = tl.full([BLOCK], 0.0, {ct})",
         "    for c in range(0, N, BLOCK):",  # online max and rescaled sum, lane by lane
         "        offs = c + tl.arange(0, BLOCK)",
-        "        x = tl.load(src + offs, mask=offs < N, other=-float('inf')).to(tl.float32)",
+        f"        x = tl.load(src + offs, mask=offs < N, other=-float('inf')).to({ct})",
         "        m_new = tl.maximum(m, x)",
         "        s = s * tl.exp(tl.where(m_new == m, 0.0, m - m_new)) + tl.where(x == -float('inf'), 0.0, tl.exp(x - m_new))",
         "        m = m_new",
@@ -181,7 +212,7 @@ def _generate_softmax(key):
         "    m = m_row",
         "    for c in range(0, N, BLOCK):",
         "        offs = c + tl.arange(0, BLOCK)",
-        "        x = tl.load(src + offs, mask=offs < N).to(tl.float32)",
+        f"        x = tl.load(src + offs, mask=offs < N).to({ct})",
         f"        tl.store(dst + offs, ({write}).to({TRITON_TYPES[out]}), mask=offs < N)",
     ]
     src = _header() + "\n\n@triton.jit\n" + f"def {name}(in_ptr, out_ptr, N, BLOCK: tl.constexpr):\n" + \
