@@ -71,6 +71,8 @@ def generate(key):
         "        mask_k = kk < K",
         f"        a = tl.load(a_base + ({a_offs}), mask=mask_m[:, None] & mask_k[None, :], other=0.0)",
         f"        b = tl.load(b_base + ({b_offs}), mask=mask_k[:, None] & mask_n[None, :], other=0.0)",
+        # Triton has no float64 tl.dot on every target: float64 multiplies and sums the tile itself.
+        "        acc += tl.sum(a[:, :, None] * b[None, :, :], axis=1)" if dtype == "float64" else
         f"        acc = tl.dot(a, b, acc{precision})",
         f"    r = acc * alpha.to({acc})",
         "    mask = mask_m[:, None] & mask_n[None, :]",
