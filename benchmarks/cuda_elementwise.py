@@ -3,48 +3,15 @@
     python benchmarks/cuda_elementwise.py
 """
 import os
-import statistics
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 from common import print_table, versions, write_results  # noqa: E402
+from cuda_timing import device_ms, host_us  # noqa: E402
 
 import torch  # noqa: E402
 
 import vibetensor as vt  # noqa: E402
-
-
-def host_us(f, n=3000, rounds=5):
-    for _ in range(50):
-        f()
-    torch.cuda.synchronize()
-    vt.cuda.synchronize()
-    samples = []
-    for _ in range(rounds):
-        t0 = time.perf_counter()
-        for _ in range(n):
-            f()
-        samples.append((time.perf_counter() - t0) / n * 1e6)
-        torch.cuda.synchronize()
-        vt.cuda.synchronize()
-    return statistics.median(samples)
-
-
-def device_ms(f, n=20, rounds=5):
-    f()
-    torch.cuda.synchronize()
-    vt.cuda.synchronize()
-    samples = []
-    for _ in range(rounds):
-        s, e = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        s.record()
-        for _ in range(n):
-            f()
-        e.record()
-        e.synchronize()
-        samples.append(s.elapsed_time(e) / n)
-    return statistics.median(samples)
 
 
 def main():
@@ -55,12 +22,13 @@ def main():
     rows.append(("a + 1 (16 floats) host us", f"{tv:.2f}", f"{tt:.2f}", f"{tt / tv:.2f}x"))
     results.append({"case": "a + 1, 16 float32, host time per call", "vibetensor_us": tv, "torch_us": tt})
     n = 1 << 28
-    x, y = vt.ones(n, device="cuda"), vt.ones(n, device="cuda")
-    tx, ty = torch.ones(n, device="cuda"), torch.ones(n, device="cuda")
+    tx, ty = torch.randn(n, device="cuda"), torch.randn(n, device="cuda")  # never time on constants
+    x, y = vt.randn(n, device="cuda"), vt.randn(n, device="cuda")
     copy_ms = device_ms(lambda: ty.copy_(tx))
     copy_gbs = 2 * 4 * n / copy_ms / 1e6
     for op, fv, ft, k in [("copy", lambda: y.copy_(x), lambda: ty.copy_(tx), 2), ("add", lambda: x + y, lambda: tx + ty, 3),
-                          ("mul by scalar", lambda: x * 2.0, lambda: tx * 2.0, 2)]:
+                          ("mul by scalar", lambda: x * 2.0, lambda: tx * 2.0, 2),
+                          ("gelu", lambda: vt.nn.functional.gelu(x), lambda: torch.nn.functional.gelu(tx), 2)]:
         mv, mt = device_ms(fv), device_ms(ft)
         gv, gt = k * 4 * n / mv / 1e6, k * 4 * n / mt / 1e6
         rows.append((f"{op} 2^28 f32 GB/s", f"{gv:.0f}", f"{gt:.0f}", f"{mt / mv:.2f}x"))
