@@ -195,14 +195,17 @@ def run_reduction(op, x, dims_view, out_dtype, acc_dtype, param=0.0, splits=1, b
     return out, idx
 
 
-def run_softmax(op, x, out_dtype=None):
-    """Row softmax / log_softmax over the last dim of a contiguous 2-D CPU tensor, through the interpreter."""
+def run_softmax(op, x, out_dtype=None, mode="w", block=None):
+    """Row softmax / log_softmax over the last dim of a contiguous 2-D CPU tensor, through the interpreter:
+    mode "w" holds each row in one block (rows <= 8192 on the GPU), "s" streams it through `block`-sized
+    pieces."""
     from .cache import cache_dir
     from .triton import reduction as red
     rows, n = x.shape
-    block = min(1024, 1 << max(0, (n - 1).bit_length()))
+    whole = 1 << max(0, (n - 1).bit_length())
+    block = whole if mode == "w" else (block or min(1024, whole))
     out = _C._ops.empty([rows, n], dtype=out_dtype or x.dtype)
-    key = "|".join(["soft", op, x.dtype.name, out.dtype.name, str(block)])
+    key = "|".join(["soft", op, x.dtype.name, out.dtype.name, str(block), mode])
     fn, _, _ = red.load(key, cache_dir(), module_suffix="_interp")
     interpreted(fn)[(rows,)](*[wrap(a) for a in (x, out, n)], BLOCK=block)
     return out

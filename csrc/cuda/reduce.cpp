@@ -67,9 +67,13 @@ int64_t next_pow2(int64_t x) {
   return p;
 }
 
+// Splits of R so that about 8 programs per SM (of 132 on an H100) share the work, each folding at least
+// 256 rows of R (fewer would make the fold launch cost more than it saves). Column sums of a square matrix
+// have only I/64 programs without splits: half the GPU would idle.
 int64_t reduce_splits(int64_t programs, int64_t R) {
-  if (programs >= 264 || R <= 8192) return 1;  // enough programs to fill the GPU, or rows short enough
-  return std::min<int64_t>((R + 4095) / 4096, (528 + programs - 1) / programs);
+  constexpr int64_t kTarget = 1056;
+  if (programs >= kTarget / 2 || R < 512) return 1;
+  return std::max<int64_t>(1, std::min<int64_t>(R / 256, (kTarget + programs - 1) / programs));
 }
 
 namespace {
@@ -171,9 +175,12 @@ Tensor softmax_rows(const std::string& op, const Tensor& x, DType out_dtype) {
   Tensor out = empty(x.sizes(), out_dtype, x.device());
   if (out.numel() == 0) return out;
   int64_t n = x.dim() ? x.sizes()[x.dim() - 1] : 1, rows = x.numel() / n;
-  int64_t block = std::min<int64_t>(1024, next_pow2(n));
+  // Rows up to 8192 elements are held in registers whole: one read, one write. Longer rows stream through
+  // 1024-element blocks twice (an online max/sum pass, then the write pass).
+  bool whole = n <= 8192;
+  int64_t block = whole ? next_pow2(n) : 1024;
   const Kernel& k = kernel("soft|" + op + "|" + dtype_name(x.dtype()) + "|" + dtype_name(out_dtype) + "|" +
-                           std::to_string(block));
+                           std::to_string(block) + (whole ? "|w" : "|s"));
   activate(x.device().index);
   k.launch(uint32_t(rows), 1, 1, {KernelArg::ptr(x.data()), KernelArg::ptr(out.data()), KernelArg::i64v(n)},
            current_stream(x.device().index));

@@ -186,8 +186,8 @@ def generate(key):
 
 
 def _generate_softmax(key):
-    _, op, ins, out, block = key.split("|")
-    if op not in ("softmax", "log_softmax"):
+    _, op, ins, out, block, mode = key.split("|")  # mode: w (the whole row in one block) or s (streamed)
+    if op not in ("softmax", "log_softmax") or mode not in ("w", "s"):
         raise KeyError(f"no row kernel '{op}' (key {key!r})")
     block = int(block)
     name = "soft_" + hashlib.sha1(key.encode()).hexdigest()[:12]
@@ -195,10 +195,21 @@ def _generate_softmax(key):
                  "BLOCK": "constexpr"}
     ct = "tl.float64" if ins == "float64" else "tl.float32"  # float64 rows must not round through float32
     write = "x - m - tl.log(s)" if op == "log_softmax" else "tl.exp(x - m) / s"
-    body = [
+    head = [
         "    row = tl.program_id(0).to(tl.int64)",
         "    src = in_ptr + row * N",
         "    dst = out_ptr + row * N",
+    ]
+    whole = [  # one read: the row stays in registers
+        "    offs = tl.arange(0, BLOCK)",
+        f"    x = tl.load(src + offs, mask=offs < N, other=-float('inf')).to({ct})",
+        "    m = tl.max(x, axis=0)",
+        "    e = tl.exp(x - m)",
+        "    s = tl.sum(e, axis=0)",
+        f"    tl.store(dst + offs, ({'x - m - tl.log(s)' if op == 'log_softmax' else 'e / s'}).to({TRITON_TYPES[out]}), "
+        "mask=offs < N)",
+    ]
+    streamed = [
         f"    m = tl.full([BLOCK], -float('inf'), {ct})",
         f"    s = tl.full([BLOCK], 0.0, {ct})",
         "    for c in range(0, N, BLOCK):",  # online max and rescaled sum, lane by lane
@@ -215,6 +226,7 @@ def _generate_softmax(key):
         f"        x = tl.load(src + offs, mask=offs < N).to({ct})",
         f"        tl.store(dst + offs, ({write}).to({TRITON_TYPES[out]}), mask=offs < N)",
     ]
+    body = head + (whole if mode == "w" else streamed)
     src = _header() + "\n\n@triton.jit\n" + f"def {name}(in_ptr, out_ptr, N, BLOCK: tl.constexpr):\n" + \
         "\n".join(body) + "\n"
     return src, name, signature, {"BLOCK": block}

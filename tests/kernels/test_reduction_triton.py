@@ -56,7 +56,9 @@ def test_argmax_argmin_ties_and_nans():
         assert i.numpy().reshape(-1).tolist() == expect_i, op
 
 
-def test_row_softmax_and_log_softmax():
+@pytest.mark.parametrize("mode", ["w", "s"])
+def test_row_softmax_and_log_softmax(mode):
+    run_softmax = lambda op, x, out_dtype=None: interpret.run_softmax(op, x, out_dtype, mode=mode)  # noqa: E731
     gen = rng()
     x = gen.normal(size=(5, 1500)).astype(np.float32) * 4
     x[0, :] = -np.inf
@@ -64,12 +66,12 @@ def test_row_softmax_and_log_softmax():
     t = vt.tensor(x)
     e = np.exp(x - x.max(1, keepdims=True))
     ref = e / e.sum(1, keepdims=True)
-    np.testing.assert_allclose(interpret.run_softmax("softmax", t).numpy(), ref, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(run_softmax("softmax", t).numpy(), ref, rtol=1e-5, atol=1e-7)
     with np.errstate(divide="ignore"):
-        np.testing.assert_allclose(interpret.run_softmax("log_softmax", t).numpy()[1:], np.log(ref)[1:], rtol=1e-5,
+        np.testing.assert_allclose(run_softmax("log_softmax", t).numpy()[1:], np.log(ref)[1:], rtol=1e-5,
                                    atol=1e-5)
     tb = t.to(vt.bfloat16)
     xb = tb.float().numpy()  # the reference sees the same rounded inputs
     eb = np.exp(xb - xb.max(1, keepdims=True))
-    h = interpret.run_softmax("softmax", tb, vt.bfloat16)
+    h = run_softmax("softmax", tb, vt.bfloat16)
     np.testing.assert_allclose(h.float().numpy(), eb / eb.sum(1, keepdims=True), rtol=1e-2, atol=1e-4)
