@@ -49,7 +49,7 @@ def run_scan(op, x3, out_dtype, acc_dtype, splits=1, block_n=None, block_i=None)
     return out
 
 
-def run_sort(x3, descending, k=None, one_block=4096, merge_block=1024, tile=1024):
+def run_sort(x3, descending, k=None, one_block=1024, merge_block=1024, tile=1024):
     """The first k (default: all) entries of every row along dim 1 of a 3-D CPU tensor [O, N, I], stably
     sorted: (values [O, k, I], int64 indices). Rows longer than one_block take the tournament path when
     2 * k <= one_block (topk), else the run + merge path."""

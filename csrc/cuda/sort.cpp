@@ -15,7 +15,7 @@ namespace vt::cuda {
 
 namespace {
 
-constexpr int64_t kOneBlock = 4096;   // the longest row one program sorts
+constexpr int64_t kOneBlock = 1024;   // the longest row one program sorts (4096 compiled for minutes)
 constexpr int64_t kTile = 1024;       // elements per program for short rows (ROWS x BLOCK)
 constexpr int64_t kMergeBlock = 1024; // elements per program of a merge or gather pass
 
@@ -53,7 +53,7 @@ void sort_into(const Tensor& self, int64_t dim, int64_t k, bool descending, cons
   // The last pass: rows of n entries (from the input, or (key, position) scratch rows) sorted by one block
   // each, their first k written to the outputs.
   auto sort_out = [&](int64_t n, const Tensor& kin, const Tensor& pin) {
-    int64_t block = std::max<int64_t>(2, next_pow2(n));
+    int64_t block = std::max<int64_t>(64, next_pow2(n));  // short rows share one compiled kernel
     int64_t rows = std::max<int64_t>(1, std::min(kTile / block, next_pow2(R)));
     const Kernel& kern = kernel(head + std::to_string(block) + "|" + std::to_string(rows) +
                                 (kin.defined() ? "|kp|out" : "|x|out"));
