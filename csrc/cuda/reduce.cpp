@@ -104,11 +104,8 @@ bool reads_aux(const std::string& op) {
 // One launch: [O, R, I] (strided) -> out [splits, O, I] (values, and indices for arg reductions).
 void launch_reduce(const std::string& op, const View3& v, const Tensor& out, const Tensor& idx, DType acc,
                    double param, int64_t splits, const Tensor& aux) {
-  // A tile of at least 4 KiB of input per step (1024 elements of 4 bytes, 2048 of 2): smaller types need more
-  // elements in flight to reach the memory bandwidth.
-  int64_t tile = std::max<int64_t>(1024, 4096 / int64_t(itemsize(v.base.dtype())));
   int64_t bi = v.I == 1 ? 1 : std::min<int64_t>(64, next_pow2(v.I));
-  int64_t br = std::max<int64_t>(16, std::min<int64_t>(tile / bi, next_pow2(v.R)));
+  int64_t br = std::max<int64_t>(16, std::min<int64_t>(1024 / bi, next_pow2(v.R)));
   std::string key = "red|" + op + "|" + dtype_name(v.base.dtype()) + "|" + dtype_name(out.dtype()) + "|" +
                     dtype_name(acc) + "|" + std::to_string(br) + "|" + std::to_string(bi);
   const Kernel& k = kernel(key);
