@@ -1,0 +1,45 @@
+"""Collective schedules as data: which chunk each rank sends, receives and reduces at every step.
+
+The CPU shared-memory transport, virtual devices and the GPU peer-memory transport all run these same
+schedules, so CI exercises the real step order. A message is cut into `size` chunks (rank r owns chunk r
+after a reduce-scatter); ranks are positions on the planned ring (fabric.topology's ring order maps them to
+devices).
+"""
+
+
+def chunk_bounds(numel, size):
+    """[(start, stop)] of `size` nearly equal chunks of numel elements (the first numel % size get one more)."""
+    base, extra = divmod(numel, size)
+    out, start = [], 0
+    for r in range(size):
+        stop = start + base + (1 if r < extra else 0)
+        out.append((start, stop))
+        start = stop
+    return out
+
+
+def ring_reduce_scatter(rank, size):
+    """Steps of the ring reduce-scatter for `rank`: (send_chunk, recv_chunk) per step. At step s rank r sends
+    its partial sum of chunk (r - s - 1) to r + 1 and adds what r - 1 sends of chunk (r - s - 2) to its own; after
+    size - 1 steps rank r holds the full sum of chunk r."""
+    return [((rank - s - 1) % size, (rank - s - 2) % size) for s in range(size - 1)]
+
+
+def ring_all_gather(rank, size):
+    """Steps of the ring all-gather after a ring reduce-scatter (rank r starts with chunk r complete):
+    (send_chunk, recv_chunk) per step; receives overwrite."""
+    return [((rank - s) % size, (rank - s - 1) % size) for s in range(size - 1)]
+
+
+def ring_neighbours(rank, size):
+    """(next, previous) rank on the ring."""
+    return (rank + 1) % size, (rank - 1) % size
+
+
+def choose_algorithm(nbytes, size, crossover_bytes=256 * 1024, requested="auto"):
+    """'oneshot' (every rank reads every peer: latency-bound small messages) or 'ring' (bandwidth)."""
+    if requested not in ("auto", "ring", "oneshot"):
+        raise ValueError(f"algorithm must be 'auto', 'ring' or 'oneshot', got {requested!r}")
+    if requested != "auto":
+        return requested
+    return "oneshot" if size <= 2 or nbytes <= crossover_bytes else "ring"

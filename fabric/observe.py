@@ -1,0 +1,79 @@
+"""Fabric observability: counters and an event ring with sequence numbers.
+
+Transports call `record(...)` once per collective; users read `counters()` and `events(since=seq)`. The ring
+keeps the last VT_FABRIC_EVENTS (default 4096) events; sequence numbers never repeat, so a reader that
+polls with the last seq it saw misses nothing still in the ring.
+"""
+import collections
+import os
+import threading
+import time
+
+_lock = threading.Lock()
+_seq = 0
+_ring = collections.deque(maxlen=int(os.environ.get("VT_FABRIC_EVENTS", "4096")))
+_counters = collections.Counter()
+_in_flight = 0
+_in_flight_peak = 0
+
+Event = collections.namedtuple("Event", "seq time kind group rank algorithm nbytes seconds detail")
+
+
+def record(kind, *, group="", rank=-1, algorithm="", nbytes=0, seconds=0.0, detail="", links=None):
+    """One finished collective (or a fallback, with `detail` saying why). links: {(src, dst): bytes}."""
+    global _seq
+    with _lock:
+        _seq += 1
+        _ring.append(Event(_seq, time.time(), kind, group, rank, algorithm, nbytes, seconds, detail))
+        _counters[f"{kind}.count"] += 1
+        if algorithm:
+            _counters[f"{kind}.{algorithm}.count"] += 1
+        _counters[f"{kind}.bytes"] += nbytes
+        _counters[f"{kind}.seconds"] += seconds
+        for (src, dst), b in (links or {}).items():
+            _counters[f"link.{src}->{dst}.bytes"] += b
+        if kind == "fallback":
+            _counters[f"fallback.{detail}"] += 1
+        return _seq
+
+
+class in_flight:
+    """Context manager counting collectives in flight (and their peak)."""
+
+    def __enter__(self):
+        global _in_flight, _in_flight_peak
+        with _lock:
+            _in_flight += 1
+            _in_flight_peak = max(_in_flight_peak, _in_flight)
+
+    def __exit__(self, *exc):
+        global _in_flight
+        with _lock:
+            _in_flight -= 1
+
+
+def counters():
+    with _lock:
+        c = dict(_counters)
+        c["in_flight"], c["in_flight_peak"] = _in_flight, _in_flight_peak
+        return c
+
+
+def events(since=0):
+    """Events with seq > since, oldest first."""
+    with _lock:
+        return [e for e in _ring if e.seq > since]
+
+
+def last_seq():
+    with _lock:
+        return _seq
+
+
+def reset():
+    """Clears counters and the ring (sequence numbers keep counting)."""
+    global _in_flight_peak
+    with _lock:
+        _ring.clear()
+        _counters.clear()
+        _in_flight_peak = _in_flight

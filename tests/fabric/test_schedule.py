@@ -1,0 +1,64 @@
+"""The ring schedules as data: simulated with numpy for world sizes 1-8, every rank ends with the full sum."""
+import numpy as np
+import pytest
+
+from vibetensor.fabric import observe
+from vibetensor.fabric.collectives import schedule as s
+from vibetensor.fabric.collectives.api import ReduceOp, RankFailure, Work
+
+
+def run_ring(data, n):
+    b = s.chunk_bounds(len(data[0]), n)
+    buf = [d.copy() for d in data]
+    for steps, combine in ((s.ring_reduce_scatter, np.add), (s.ring_all_gather, lambda a, x: x)):
+        for step in range(n - 1):
+            sends = [(r, steps(r, n)[step][0]) for r in range(n)]
+            payloads = [buf[r][b[c][0]:b[c][1]].copy() for r, c in sends]
+            for (r, c), p in zip(sends, payloads):
+                nxt = s.ring_neighbours(r, n)[0]
+                recv = steps(nxt, n)[step][1]
+                assert recv == c  # what the next rank expects is what this one sends
+                lo, hi = b[recv]
+                buf[nxt][lo:hi] = combine(buf[nxt][lo:hi], p)
+        if steps is s.ring_reduce_scatter:
+            for r in range(n):
+                lo, hi = b[r]
+                np.testing.assert_allclose(buf[r][lo:hi], sum(data)[lo:hi])
+    return buf
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 4, 8])
+@pytest.mark.parametrize("numel", [1, 5, 37])
+def test_ring_all_reduce_schedule(n, numel):
+    gen = np.random.default_rng(n * 100 + numel)
+    data = [gen.standard_normal(numel) for _ in range(n)]
+    for out in run_ring(data, n):
+        np.testing.assert_allclose(out, sum(data))
+
+
+def test_chunks_and_algorithm_choice():
+    assert s.chunk_bounds(10, 3) == [(0, 4), (4, 7), (7, 10)]
+    assert s.chunk_bounds(2, 4) == [(0, 1), (1, 2), (2, 2), (2, 2)]
+    assert s.choose_algorithm(1024, 4) == "oneshot" and s.choose_algorithm(1 << 24, 4) == "ring"
+    assert s.choose_algorithm(1 << 24, 4, requested="oneshot") == "oneshot"
+    with pytest.raises(ValueError, match="algorithm"):
+        s.choose_algorithm(1, 2, requested="tree")
+
+
+def test_api_pieces_and_observability():
+    assert ReduceOp.of("SUM") is ReduceOp.SUM
+    with pytest.raises(ValueError, match="unknown reduce op"):
+        ReduceOp.of("median")
+    e = RankFailure("all_reduce", [2], "did not arrive within 5.0 s")
+    assert str(e) == "all_reduce: rank 2 did not arrive within 5.0 s"
+    w = Work(lambda: 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        w.wait()
+    with pytest.raises(ZeroDivisionError):
+        w.wait()
+    seq = observe.last_seq()
+    observe.record("all_reduce", algorithm="ring", nbytes=64, links={(0, 1): 32})
+    ev = observe.events(since=seq)
+    assert len(ev) == 1 and ev[0].kind == "all_reduce" and ev[0].seq == seq + 1
+    c = observe.counters()
+    assert c["all_reduce.ring.count"] >= 1 and c["link.0->1.bytes"] >= 32
