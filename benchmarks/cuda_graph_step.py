@@ -20,28 +20,13 @@ import vibetensor as vt  # noqa: E402
 B, D, H, C = 64, 512, 1024, 10
 
 
-def vt_step():
-    vt.manual_seed(0)
-    nn = vt.nn
+def make_step(lib, **adam_kwargs):
+    """The same model, loss and Adam step in `lib` (vibetensor or torch: their APIs match)."""
+    lib.manual_seed(0)
+    nn = lib.nn
     model = nn.Sequential(nn.Linear(D, H), nn.GELU(), nn.Linear(H, H), nn.GELU(), nn.Linear(H, C)).cuda()
-    opt = vt.optim.Adam(model.parameters(), lr=1e-3)
-    x, y = vt.randn(B, D, device="cuda"), vt.randint(0, C, (B,), device="cuda")
-
-    def step(x, y):
-        opt.zero_grad(set_to_none=False)
-        loss = nn.functional.cross_entropy(model(x), y)
-        loss.backward()
-        opt.step()
-        return loss.detach()
-    return step, x, y
-
-
-def torch_step():
-    torch.manual_seed(0)
-    nn = torch.nn
-    model = nn.Sequential(nn.Linear(D, H), nn.GELU(), nn.Linear(H, H), nn.GELU(), nn.Linear(H, C)).cuda()
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3, capturable=True)
-    x, y = torch.randn(B, D, device="cuda"), torch.randint(0, C, (B,), device="cuda")
+    opt = lib.optim.Adam(model.parameters(), lr=1e-3, **adam_kwargs)
+    x, y = lib.randn(B, D, device="cuda"), lib.randint(0, C, (B,), device="cuda")
 
     def step(x, y):
         opt.zero_grad(set_to_none=False)
@@ -67,11 +52,11 @@ def torch_graphed(step, x, y):
 
 def main():
     name = torch.cuda.get_device_name()
-    vstep, vx, vy = vt_step()
+    vstep, vx, vy = make_step(vt)
     graphed = vt.cuda.make_graphed_step(vstep, (vx, vy), warmup_iters=3)
     ve = device_ms(lambda: vstep(vx, vy), n=50)
     vg = device_ms(lambda: graphed(vx, vy), n=50)
-    tstep, tx, ty = torch_step()
+    tstep, tx, ty = make_step(torch, capturable=True)  # torch needs it to capture Adam
     te = device_ms(lambda: tstep(tx, ty), n=50)
     tg = device_ms(torch_graphed(tstep, tx, ty), n=50)
     rows = [("vibetensor", f"{ve * 1e3:.0f}", f"{vg * 1e3:.0f}", f"{ve / vg:.1f}x"),
