@@ -112,3 +112,27 @@ def test_whole_training_step_replays_like_eager():
         np.testing.assert_allclose(pg.detach().cpu().numpy(), pe.detach().cpu().numpy(), rtol=1e-4, atol=1e-5)
     with pytest.raises(ValueError, match="captured for shape"):
         g(randn(8, 32), data[0][1])
+
+
+def test_random_ops_draw_fresh_numbers_on_every_replay():
+    """Captured random kernels read seed and offset from the graph's slot, refreshed before each replay:
+    replays differ from each other, follow vt.cuda.manual_seed, and match eager draws from the same state."""
+    x = vt.ones(4096, device="cuda")
+    vt.nn.functional.dropout(x, 0.5) + vt.rand(4096, device="cuda")  # warm-up compiles the kernels
+    g = vt.cuda.CUDAGraph()
+    with vt.cuda.graph(g):
+        y = vt.nn.functional.dropout(x, 0.5) + vt.rand(4096, device="cuda")
+    vt.cuda.manual_seed(7)
+    g.replay()
+    first = y.cpu().numpy().copy()
+    g.replay()
+    second = y.cpu().numpy().copy()
+    assert not np.array_equal(first, second)
+    kept = (first >= 1.0).mean()  # dropout keeps half and doubles them (2 + u >= 1), drops to 0 + u < 1
+    assert 0.45 < kept < 0.55
+    vt.cuda.manual_seed(7)
+    g.replay()
+    np.testing.assert_array_equal(y.cpu().numpy(), first)
+    vt.cuda.manual_seed(7)  # the same draws eagerly: replay advances the generator as the eager run does
+    eager = (vt.nn.functional.dropout(x, 0.5) + vt.rand(4096, device="cuda")).cpu().numpy()
+    np.testing.assert_array_equal(eager, first)
