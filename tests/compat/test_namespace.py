@@ -33,11 +33,14 @@ def test_submodules_are_real_modules_holding_vibetensor_objects():
     assert set(torch.__all__) <= set(dir(torch))
 
 
-def test_cuda_and_backends_say_there_is_no_gpu_runtime():
-    assert torch.cuda.is_available() is False and torch.cuda.device_count() == 0
-    assert torch.device("cuda" if torch.cuda.is_available() else "cpu").type == "cpu"
-    with pytest.raises(RuntimeError, match="no CUDA runtime"):
-        torch.cuda.synchronize()
+def test_cuda_is_vibetensors_runtime_and_backends():
+    assert torch.cuda.is_available() is vt.cuda.is_available()
+    assert torch.cuda.device_count() == vt.cuda.device_count() and torch.cuda.Stream is vt.cuda.Stream
+    assert torch.cuda.CUDAGraph is vt.cuda.CUDAGraph and torch.backends.cuda is vt.backends.cuda
+    if not vt.cuda.is_available():
+        assert torch.device("cuda" if torch.cuda.is_available() else "cpu").type == "cpu"
+        with pytest.raises(RuntimeError, match="CUDA is not available"):
+            torch.cuda.synchronize()
     assert not torch.backends.cudnn.is_available() and not torch.backends.mps.is_available()
     torch.backends.cudnn.benchmark = True  # scripts set it; no effect without cuDNN
 
