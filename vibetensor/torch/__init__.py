@@ -9,8 +9,8 @@ A training script written for ``torch`` runs by changing its imports::
 
 Everything here is vibetensor's own object under PyTorch's name (``torch.Tensor is vibetensor.Tensor``,
 ``torch.nn.Linear is vibetensor.nn.Linear``), plus small shims where the spellings differ: random factories
-take ``generator=``; ``save``/``load`` pickle tensors as raw bytes (serialization.py); ``cuda.is_available()``
-is False because there is no CUDA runtime yet. ``tools/api_parity.py`` lists which PyTorch names exist.
+take ``generator=``; ``save``/``load`` pickle tensors as raw bytes (serialization.py); ``torch.cuda`` is
+vibetensor's CUDA runtime (``vt.cuda``). ``tools/api_parity.py`` lists which PyTorch names exist.
 
 >>> import vibetensor.torch as torch
 >>> _ = torch.manual_seed(0)
