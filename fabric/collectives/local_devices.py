@@ -51,7 +51,8 @@ class VirtualDevice:
         where = "cpu" if not self.is_cuda else f"cuda:{self.device.index}"
         return f"{where}/v{self.index}"
 
-    __repr__ = lambda self: f"VirtualDevice({self})"  # noqa: E731
+    def __repr__(self):
+        return f"VirtualDevice({self})"
 
 
 def virtual_devices(kind, n, physical=None):

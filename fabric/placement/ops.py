@@ -21,7 +21,7 @@ BINARY = {"add": "linear", "sub": "linear", "mul": "scaling", "div": "scaling",
 _LINEAR_PARTIAL = (ReduceOp.SUM, ReduceOp.AVG)
 
 
-def _fix(axis, x, p):
+def _fix(axis, x):
     return f"call {x}.redistribute(...) with Replicate() on mesh axis {axis} first"
 
 
@@ -30,7 +30,7 @@ def _unary_rule(name, pl):
     for axis, p in enumerate(pl):
         if isinstance(p, Partial) and (kind != "linear" or p.op not in _LINEAR_PARTIAL):
             raise PlacementError(f"{name}: the input is {p} on mesh axis {axis}, and {name} needs the reduced "
-                                 f"value: {_fix(axis, 'x', p)} (all_reduce)")
+                                 f"value: {_fix(axis, 'x')} (all_reduce)")
     return pl
 
 
@@ -41,7 +41,7 @@ def _binary_rule(name, a, b):
         for axis, p in enumerate(a.placements):
             if isinstance(p, Partial) and (kind != "scaling" or p.op not in _LINEAR_PARTIAL):
                 raise PlacementError(f"{name} with a scalar: the tensor is {p} on mesh axis {axis}, which would "
-                                     f"apply the scalar once per device: {_fix(axis, 'x', p)} (all_reduce)")
+                                     f"apply the scalar once per device: {_fix(axis, 'x')} (all_reduce)")
         return a.placements
     if a.mesh is not b.mesh:
         raise PlacementError(f"{name}: operands live on different meshes")
@@ -61,7 +61,7 @@ def _binary_rule(name, a, b):
             out.append(q)
         else:
             hint = (f"redistribute one operand first, e.g. b.redistribute(a.placements)" if p != q
-                    else f"{_fix(axis, 'a', p)} (all_reduce)")
+                    else f"{_fix(axis, 'a')} (all_reduce)")
             raise PlacementError(f"{name}: operands are {p} and {q} on mesh axis {axis}; that needs data "
                                  f"movement: {hint}")
     return tuple(out)
@@ -92,7 +92,7 @@ def reduce_sum(x, dim=None, keepdim=False):
     out = []
     for axis, p in enumerate(x.placements):
         if isinstance(p, Partial) and p.op not in _LINEAR_PARTIAL:
-            raise PlacementError(f"sum: the input is {p} on mesh axis {axis}: {_fix(axis, 'x', p)} (all_reduce)")
+            raise PlacementError(f"sum: the input is {p} on mesh axis {axis}: {_fix(axis, 'x')} (all_reduce)")
         if isinstance(p, Shard) and p.dim in dims:
             out.append(Partial("sum"))
         elif isinstance(p, Shard) and not keepdim:

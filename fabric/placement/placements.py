@@ -1,7 +1,9 @@
 """Placements: how one mesh axis holds a tensor (torch DTensor's vocabulary).
 
 Shard(dim): each device of the axis holds one slice along `dim` (uneven sizes: the first
-numel % n devices get one more, as fabric.collectives.schedule.chunk_bounds cuts messages).
+numel % n devices get one more, as fabric.collectives.schedule.chunk_bounds cuts messages; torch DTensor
+uses torch.chunk's ceil-sized pieces instead, which differs when that leaves trailing devices short, e.g.
+5 over 4: here 2,1,1,1, torch 2,2,1,0).
 Replicate(): each holds the whole tensor. Partial(op): each holds a full-size tensor and the value is
 their reduction (a row-parallel matmul's output before its all-reduce).
 """

@@ -51,13 +51,13 @@ def test_scatter_gather_broadcast_async(algo):
 
 def test_mlp_and_peer_add_on_virtual_gpus():
     gen = rng()
-    x, w1, w2 = (gen.standard_normal(s) for s in [(3, 5), (5, 8), (8, 4)])
+    x, w1, w2 = (gen.standard_normal(s).astype(np.float32) for s in [(3, 5), (5, 8), (8, 4)])
     m = Mesh(fabric.virtual_devices("cuda", 2), ("tp",))
     h = distribute(vt.tensor(x).cuda(), m, [Replicate()]) @ distribute(vt.tensor(w1).cuda(), m, [Shard(1)])
     y = h.gelu() @ distribute(vt.tensor(w2).cuda(), m, [Shard(0)])
     assert y.placements == (Partial(),)
     ref = vt.gelu(vt.tensor(x) @ vt.tensor(w1)) @ vt.tensor(w2)
-    np.testing.assert_allclose(y.full_tensor().cpu().numpy(), ref.numpy(), rtol=1e-10)
+    np.testing.assert_allclose(y.full_tensor().cpu().numpy(), ref.numpy(), rtol=1e-4, atol=1e-5)
     a, b = fabric.virtual_devices("cuda", 2)
     seq = observe.last_seq()
     with b:
