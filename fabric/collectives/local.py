@@ -1,0 +1,252 @@
+"""LocalGroup: one process driving every member device (virtual CPU slots, virtual or real GPUs).
+
+Each collective takes a list with one tensor per member, in `group.devices` order, and runs the same
+schedules as the multi-process transports (fabric.collectives.schedule). On GPUs nothing blocks the host:
+member streams wait for the caller's current stream on entry, steps are ordered by cross-stream events,
+and the caller's current stream waits for the members on exit (with async_op, at Work.wait()).
+
+>>> import vibetensor as vt
+>>> from vibetensor.fabric.collectives.local import LocalGroup
+>>> from vibetensor.fabric.collectives.local_devices import virtual_devices
+>>> g = LocalGroup(virtual_devices("cpu", 2))
+>>> xs = [vt.tensor([1.0, 2.0]), vt.tensor([10.0, 20.0])]
+>>> _ = g.all_reduce(xs)
+>>> xs[1].tolist()
+[11.0, 22.0]
+"""
+import itertools
+import time
+
+from . import local_algos as algos
+from . import local_streams as ls
+from . import schedule
+from .api import CollectiveError, Group, ReduceOp, Work, default_timeout
+from .local_devices import as_devices
+from .. import observe
+from ... import _C
+
+_names = itertools.count()
+
+
+def _flat(t):
+    """A 1-D contiguous view of t (a contiguous copy when t is not contiguous; the caller copies back)."""
+    return t.view(-1) if t.is_contiguous() else t.contiguous().view(-1)
+
+
+class LocalGroup(Group):
+    """The devices of one process as a group. `rank` is 0 and `size` the number of member devices; every
+    call passes one tensor per member. `crossover_bytes` overrides the ring/one-shot crossover."""
+
+    def __init__(self, devices, name=None, crossover_bytes=None, timeout=None):
+        self.devices = as_devices(devices)
+        if not self.devices:
+            raise ValueError("LocalGroup needs at least one device")
+        self.size, self.rank = len(self.devices), 0
+        self.name = name or f"local{next(_names)}"
+        self.crossover_bytes = crossover_bytes
+        self.timeout = default_timeout() if timeout is None else timeout
+
+    def __repr__(self):
+        return f"LocalGroup({self.name}, [{', '.join(str(d) for d in self.devices)}])"
+
+    # ---- plumbing ---------------------------------------------------------------------------------------
+    def _check(self, kind, tensors, what="tensor"):
+        if not isinstance(tensors, (list, tuple)) or len(tensors) != self.size:
+            got = len(tensors) if isinstance(tensors, (list, tuple)) else type(tensors).__name__
+            raise ValueError(f"{kind}: expected a list of {self.size} {what}s (one per device of {self.name}), "
+                             f"got {got}")
+        for t, dev in zip(tensors, self.devices):
+            if not isinstance(t, _C.TensorBase):
+                raise TypeError(f"{kind}: expected tensors, got {type(t).__name__}")
+            if t.device != dev.device:
+                raise ValueError(f"{kind}: the {what} for {dev} is on {t.device}, expected {dev.device}")
+            if t.dtype != tensors[0].dtype:
+                raise TypeError(f"{kind}: all {what}s must have one dtype, got {tensors[0].dtype} and {t.dtype}")
+        return list(tensors)
+
+    def _same_shapes(self, kind, tensors, what):
+        shape = tuple(tensors[0].shape)
+        for t in tensors:
+            if tuple(t.shape) != shape:
+                raise ValueError(f"{kind}: all {what}s must have one shape, got {list(shape)} and {list(t.shape)}")
+        return shape
+
+    def _algorithm(self, nbytes, requested):
+        kw = {} if self.crossover_bytes is None else {"crossover_bytes": self.crossover_bytes}
+        return schedule.choose_algorithm(nbytes, self.size, requested=requested, **kw)
+
+    def _run(self, kind, algorithm, nbytes, body, result, async_op):
+        """Runs body(links) between the stream entry and exit protocol, records it, and returns the result
+        (or a Work whose wait() joins the caller's stream)."""
+        links, t0 = {}, time.perf_counter()
+        with observe.in_flight():
+            ls.enter(self.devices)
+            body(links)
+            marks = ls.join_members(self.devices)
+        observe.record(kind, group=self.name, rank=self.rank, algorithm=algorithm, nbytes=nbytes,
+                       seconds=time.perf_counter() - t0, links=links)
+
+        def finish():
+            ls.join_current(self.devices, marks)
+            return result
+        if async_op:
+            return Work(finish)
+        return finish()
+
+    # ---- collectives ------------------------------------------------------------------------------------
+    def all_reduce(self, tensor, op=ReduceOp.SUM, async_op=False, algorithm="auto"):
+        ts = self._check("all_reduce", tensor)
+        self._same_shapes("all_reduce", ts, "tensor")
+        op = ReduceOp.of(op)
+        if op is ReduceOp.AVG and not ts[0].dtype.is_floating_point:
+            raise TypeError(f"all_reduce: op avg needs a floating dtype, got {ts[0].dtype}")
+        nbytes = ts[0].numel() * ts[0].element_size()
+        algo = self._algorithm(nbytes, algorithm) if self.size > 1 else "local"
+
+        def body(links):
+            bufs = []
+            for dev, t in zip(self.devices, ts):
+                with ls.on(dev):
+                    bufs.append(_flat(t))
+            if algo == "ring":
+                algos.ring_all_reduce(self.devices, bufs, op, links)
+            elif algo == "oneshot":
+                algos.oneshot_all_reduce(self.devices, bufs, op, links)
+            for dev, t, b in zip(self.devices, ts, bufs):
+                with ls.on(dev):
+                    if op is ReduceOp.AVG and self.size > 1:
+                        b.div_(self.size)
+                    if b.data_ptr() != t.data_ptr() or not t.is_contiguous():
+                        t.copy_(b.view(t.shape))
+        return self._run("all_reduce", algo, nbytes, body, tensor, async_op)
+
+    def reduce_scatter(self, output, input, op=ReduceOp.SUM, async_op=False, algorithm="auto"):
+        outs, ins = self._check("reduce_scatter", output, "output"), self._check("reduce_scatter", input, "input")
+        oshape, ishape = self._same_shapes("reduce_scatter", outs, "output"), self._same_shapes("reduce_scatter", ins, "input")
+        if outs[0].dtype != ins[0].dtype:
+            raise TypeError(f"reduce_scatter: output dtype {outs[0].dtype} != input dtype {ins[0].dtype}")
+        if not ishape or ishape[1:] != oshape[1:] or ishape[0] != self.size * oshape[0]:
+            raise ValueError(f"reduce_scatter: input must be {self.size} outputs along dim 0 "
+                             f"(output {list(oshape)}), got input {list(ishape)}")
+        op = ReduceOp.of(op)
+        if op is ReduceOp.AVG and not ins[0].dtype.is_floating_point:
+            raise TypeError(f"reduce_scatter: op avg needs a floating dtype, got {ins[0].dtype}")
+        nbytes = ins[0].numel() * ins[0].element_size()
+        algo = self._algorithm(nbytes, algorithm)
+        k = outs[0].numel()
+
+        def body(links):
+            flat_in = []
+            for dev, t in zip(self.devices, ins):
+                with ls.on(dev):  # the ring works in place: a private copy keeps the input intact
+                    flat_in.append(t.contiguous().view(-1).clone() if algo == "ring" else _flat(t))
+            if algo == "ring":
+                algos.ring_reduce_scatter(self.devices, flat_in, op, links)
+                res = [b.narrow(0, r * k, k) for r, b in enumerate(flat_in)]
+            else:
+                res = []
+                for dev, o in zip(self.devices, outs):
+                    with ls.on(dev):
+                        res.append(o.new_empty((k,)))
+                algos.oneshot_reduce(self.devices, flat_in, res, op, links, piece=lambda t, d: t.narrow(0, d * k, k))
+            for dev, o, r in zip(self.devices, outs, res):
+                with ls.on(dev):
+                    if op is ReduceOp.AVG:
+                        r.div_(self.size)
+                    o.copy_(r.view(o.shape))
+        return self._run("reduce_scatter", algo, nbytes, body, output, async_op)
+
+    def all_gather(self, output, input, async_op=False, algorithm="auto"):
+        outs, ins = self._check("all_gather", output, "output"), self._check("all_gather", input, "input")
+        oshape, ishape = self._same_shapes("all_gather", outs, "output"), self._same_shapes("all_gather", ins, "input")
+        if outs[0].dtype != ins[0].dtype:
+            raise TypeError(f"all_gather: output dtype {outs[0].dtype} != input dtype {ins[0].dtype}")
+        if not ishape or oshape[1:] != ishape[1:] or oshape[0] != self.size * ishape[0]:
+            raise ValueError(f"all_gather: output must be {self.size} inputs along dim 0 "
+                             f"(input {list(ishape)}), got output {list(oshape)}")
+        nbytes = outs[0].numel() * outs[0].element_size()
+        algo = self._algorithm(nbytes, algorithm)
+        k = ins[0].numel()
+
+        def body(links):
+            flat_in, flat_out = [], []
+            for dev, i, o in zip(self.devices, ins, outs):
+                with ls.on(dev):
+                    flat_in.append(_flat(i))
+                    flat_out.append(_flat(o))
+            if algo == "ring":
+                for r, (dev, fi, fo) in enumerate(zip(self.devices, flat_in, flat_out)):
+                    with ls.on(dev):
+                        fo.narrow(0, r * k, k).copy_(fi)
+                algos.ring_all_gather(self.devices, flat_out, links)
+            else:
+                algos.oneshot_all_gather(self.devices, flat_in, flat_out, links)
+            for dev, o, fo in zip(self.devices, outs, flat_out):
+                if fo.data_ptr() != o.data_ptr() or not o.is_contiguous():
+                    with ls.on(dev):
+                        o.copy_(fo.view(o.shape))
+        return self._run("all_gather", algo, nbytes, body, output, async_op)
+
+    def broadcast(self, tensor, src=0, async_op=False, algorithm="auto"):
+        ts = self._check("broadcast", tensor)
+        self._same_shapes("broadcast", ts, "tensor")
+        if not 0 <= src < self.size:
+            raise ValueError(f"broadcast: src {src} out of range for {self.size} devices")
+        nbytes = ts[0].numel() * ts[0].element_size()
+        algo = self._algorithm(nbytes, algorithm) if self.size > 1 else "local"
+
+        def body(links):
+            bufs = []
+            for dev, t in zip(self.devices, ts):
+                with ls.on(dev):
+                    bufs.append(_flat(t))
+            if algo == "ring":
+                algos.chain_broadcast(self.devices, bufs, src, links)
+            elif algo == "oneshot":
+                algos.direct_broadcast(self.devices, bufs, src, links)
+            for dev, t, b in zip(self.devices, ts, bufs):
+                if b.data_ptr() != t.data_ptr() or not t.is_contiguous():
+                    with ls.on(dev):
+                        t.copy_(b.view(t.shape))
+        return self._run("broadcast", algo, nbytes, body, tensor, async_op)
+
+    def all_to_all(self, output, input, async_op=False):
+        outs, ins = self._check("all_to_all", output, "output"), self._check("all_to_all", input, "input")
+        oshape, ishape = self._same_shapes("all_to_all", outs, "output"), self._same_shapes("all_to_all", ins, "input")
+        if oshape != ishape or not ishape or ishape[0] % self.size:
+            raise ValueError(f"all_to_all: input and output must have one shape whose dim 0 divides into "
+                             f"{self.size} chunks, got input {list(ishape)} and output {list(oshape)}")
+        if outs[0].dtype != ins[0].dtype:
+            raise TypeError(f"all_to_all: output dtype {outs[0].dtype} != input dtype {ins[0].dtype}")
+        nbytes = ins[0].numel() * ins[0].element_size()
+
+        def body(links):
+            flat_in, flat_out = [], []
+            for dev, i, o in zip(self.devices, ins, outs):
+                with ls.on(dev):
+                    flat_in.append(_flat(i))
+                    flat_out.append(o.new_empty((o.numel(),)))
+            algos.direct_all_to_all(self.devices, flat_in, flat_out, links)
+            ls.join_members(self.devices)  # an output may alias an input another device still reads
+            for dev, o, fo in zip(self.devices, outs, flat_out):
+                with ls.on(dev):
+                    o.copy_(fo.view(o.shape))
+        return self._run("all_to_all", "direct", nbytes, body, output, async_op)
+
+    def barrier(self, timeout=None, async_op=False):
+        """Every member stream waits for every other's work so far (CPU slots: already in order)."""
+        return self._run("barrier", "", 0, lambda links: None, None, async_op)
+
+    def send(self, tensor, dst):
+        raise CollectiveError("LocalGroup: one process drives both ends, so send/recv have no meaning; "
+                              "read the peer directly with fabric.peer_copy / fabric.peer_add")
+
+    recv = send
+
+    def split(self, ranks):
+        """The LocalGroup of the member devices at `ranks` (this process drives them all)."""
+        ranks = list(ranks)
+        if not ranks or len(set(ranks)) != len(ranks) or not all(0 <= r < self.size for r in ranks):
+            raise ValueError(f"split: ranks must be distinct members of 0..{self.size - 1}, got {ranks}")
+        return LocalGroup([self.devices[r] for r in ranks], name=f"{self.name}.{'-'.join(map(str, ranks))}",
+                          crossover_bytes=self.crossover_bytes, timeout=self.timeout)

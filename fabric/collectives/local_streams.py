@@ -1,0 +1,78 @@
+"""Stream ordering for one process driving several devices.
+
+Every step of a schedule runs on the *receiving* device's stream; instead of blocking the host, a step
+first makes its stream wait on events the other streams recorded. On CPU slots everything runs in program
+order, so marks are None and waits do nothing: the same schedule code serves both.
+"""
+import contextlib
+
+from ... import _C
+
+
+def _cuda():
+    from ...tensor_core import cuda
+    return cuda
+
+
+def on(dev):
+    """Context: issue work on dev's stream (CPU: nothing)."""
+    if dev.is_cuda:
+        return _cuda().stream(dev.stream)
+    return contextlib.nullcontext()
+
+
+def mark(dev):
+    """An event at the current end of dev's stream (None on CPU)."""
+    if not dev.is_cuda:
+        return None
+    return dev.stream.record_event()
+
+
+def wait(dev, events):
+    """dev's stream waits for `events` (None entries, and CPU devices, need nothing)."""
+    if dev.is_cuda:
+        for e in events:
+            if e is not None:
+                dev.stream.wait_event(e)
+
+
+def _physical(devs):
+    return sorted({d.device.index for d in devs if d.is_cuda})
+
+
+def enter(devs):
+    """Before a collective: each member stream waits for the caller's current stream on its GPU (which
+    produced the inputs)."""
+    cuda = [d for d in devs if d.is_cuda]
+    if not cuda:
+        return
+    ready = {i: _cuda().current_stream(i).record_event() for i in _physical(cuda)}
+    for d in cuda:
+        d.stream.wait_event(ready[d.device.index])
+
+
+def join_members(devs):
+    """All member streams wait for each other (the end of a collective: scratch buffers and peers' reads
+    are done before anyone reuses memory). Returns the final marks."""
+    marks = [mark(d) for d in devs]
+    for d in devs:
+        wait(d, marks)
+    return [mark(d) for d in devs]
+
+
+def join_current(devs, marks):
+    """The caller's current stream on every GPU involved waits for the collective's final marks."""
+    cuda = [(d, m) for d, m in zip(devs, marks) if d.is_cuda]
+    for i in _physical([d for d, _ in cuda]):
+        cur = _cuda().current_stream(i)
+        for _, m in cuda:
+            cur.wait_event(m)
+
+
+def fetch(src, dev):
+    """`src` readable by dev's kernels: the same tensor on the same physical device (CPU slots, virtual GPUs
+    of one card); a peer copy onto dev's GPU otherwise."""
+    if src.device == dev.device:
+        return src
+    return src.to(dev.device, non_blocking=True)
+

@@ -1,0 +1,68 @@
+"""The same collectives, placements and sync on 4 virtual devices sharing cuda:0 (each its own stream)."""
+import numpy as np
+import pytest
+
+import vibetensor as vt
+from vibetensor import fabric
+from vibetensor.fabric import Mesh, Partial, Replicate, Shard, distribute, observe
+from helpers import rng
+from test_local_collectives import check, inputs
+
+pytestmark = pytest.mark.cuda
+
+
+def gpu_group(n=4):
+    return fabric.LocalGroup(fabric.virtual_devices("cuda", n))
+
+
+@pytest.mark.parametrize("algo", ["ring", "oneshot"])
+@pytest.mark.parametrize("dtype", [vt.float32, vt.bfloat16, vt.int64], ids=str)
+def test_all_reduce_on_virtual_gpus(algo, dtype):
+    gen = rng()
+    g = gpu_group()
+    assert len({d.stream for d in g.devices}) == 4
+    for shape in [(1,), (1000,), (256, 1024)]:
+        ts, arrs = inputs(4, shape, dtype, gen, device="cuda")
+        g.all_reduce(ts, algorithm=algo)  # stream-ordered: reading on the current stream must see it
+        for t in ts:
+            check(t, np.sum(np.stack(arrs), 0), dtype, 4)
+
+
+@pytest.mark.parametrize("algo", ["ring", "oneshot"])
+def test_scatter_gather_broadcast_async(algo):
+    gen = rng()
+    g = gpu_group()
+    ins, arrs = inputs(4, (8, 3), vt.float32, gen, device="cuda")
+    outs = [vt.empty(2, 3, device="cuda") for _ in range(4)]
+    w = g.reduce_scatter(outs, ins, algorithm=algo, async_op=True)
+    assert w.wait() is outs
+    total = np.sum(np.stack(arrs), 0)
+    for r, o in enumerate(outs):
+        check(o, total[2 * r:2 * r + 2], vt.float32, 4)
+    full = [vt.empty(8, 3, device="cuda") for _ in range(4)]
+    g.all_gather(full, outs, algorithm=algo)
+    for f in full:
+        check(f, total, vt.float32, 4)
+    ts, arrs = inputs(4, (5000,), vt.float32, gen, device="cuda")
+    g.broadcast(ts, src=2, algorithm=algo)
+    for t in ts:
+        check(t, arrs[2], vt.float32)
+
+
+def test_mlp_and_peer_add_on_virtual_gpus():
+    gen = rng()
+    x, w1, w2 = (gen.standard_normal(s).astype(np.float32) for s in [(3, 5), (5, 8), (8, 4)])
+    m = Mesh(fabric.virtual_devices("cuda", 2), ("tp",))
+    h = distribute(vt.tensor(x).cuda(), m, [Replicate()]) @ distribute(vt.tensor(w1).cuda(), m, [Shard(1)])
+    y = h.gelu() @ distribute(vt.tensor(w2).cuda(), m, [Shard(0)])
+    assert y.placements == (Partial(),)
+    ref = vt.gelu(vt.tensor(x) @ vt.tensor(w1)) @ vt.tensor(w2)
+    np.testing.assert_allclose(y.full_tensor().cpu().numpy(), ref.numpy(), rtol=1e-4, atol=1e-5)
+    a, b = fabric.virtual_devices("cuda", 2)
+    seq = observe.last_seq()
+    with b:
+        tb = vt.ones(1 << 20, device="cuda") * 3  # produced on b's stream
+    out = fabric.peer_add(vt.ones(1 << 20, device="cuda"), tb, device=a, peer=b)
+    assert float(out.sum().item()) == 4.0 * (1 << 20)
+    assert observe.events(since=seq)[-1].algorithm == "local"
+    fabric.barrier([a, b])
