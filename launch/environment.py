@@ -27,7 +27,12 @@ __all__ = ["World", "rank_environment", "free_port", "new_job_id", "thread_defau
 
 @dataclass(frozen=True)
 class World:
-    """The shape of one job: ``nnodes`` nodes of ``nproc`` ranks each; this is node ``node_rank``."""
+    """The shape of one job: ``nnodes`` nodes of ``nproc`` ranks each; this is node ``node_rank``.
+
+    >>> w = World(nproc=4, nnodes=2, node_rank=1)
+    >>> w.size, w.global_rank(1)
+    (8, 5)
+    """
 
     nproc: int
     nnodes: int = 1

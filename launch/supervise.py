@@ -197,7 +197,7 @@ class Supervisor:
         self._stop(ranks, signal.SIGTERM)
         self._drain(ranks)
         lines = [f"{PROG}: job timed out after {self.spec.timeout:g} s (--timeout); rank(s) still running: "
-                 f"{', '.join(str(r.rank) for r in hung)}; stopped them"]
+                 f"{', '.join(str(r.rank) for r in hung)}; stopped them (SIGABRT first, so Python printed their stacks)"]
         for r in hung[:2]:
             lines += self._tail_lines(r)
         self.mux.message("\n".join(lines))
