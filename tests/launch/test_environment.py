@@ -143,3 +143,16 @@ def test_rank_environment_keeps_user_thread_settings():
     assert env["OMP_NUM_THREADS"] == "7" and env["VIBETENSOR_NUM_THREADS"] == "2" and env["VT_CPUS"] == "2,3"
     assert "VT_CPUS" not in rank_environment({"VT_CPUS": "stale"}, world, 0, Placement("cpu", None))
     assert thread_defaults(None, {}) == {}
+
+
+def test_gpu_cpu_pools_come_from_the_topology(monkeypatch):
+    from vibetensor.fabric.topology import fixture_path
+    from vibetensor.launch.devices import gpu_cpu_pools
+
+    monkeypatch.setenv("VIBETENSOR_TOPO_FILE", str(fixture_path("dgx_h100_8gpu")))
+    pools, why = gpu_cpu_pools(8)
+    assert why is None and len(pools) == 8
+    assert pools[5] == tuple(range(56, 112)) + tuple(range(168, 224))  # GPU 5 sits on NUMA node 1
+    assert gpu_cpu_pools(9) == (None, "the topology shows 8 GPU(s), expected 9")
+    placed, _ = place_ranks(8, 8, True, allowed=range(224), gpu_pools=gpu_cpu_pools)
+    assert placed[5] == Placement("cuda:5", pools[5])

@@ -139,3 +139,10 @@ def test_restarts_run_out(tmp_path):
     res, _ = launch("--nproc-per-node", 2, "--max-restarts", 1, script(tmp_path, "import sys; sys.exit(4)"))
     assert res.returncode == 4
     assert res.stderr.count("failed with exit code 4") == 2 and res.stderr.count("restarting") == 1
+
+
+def test_successful_job_leaves_no_grandchildren(tmp_path):
+    res, _ = launch("--nproc-per-node", 2, script(tmp_path, RECORD), tmp_path)
+    assert res.returncode == 0, res.stderr
+    pids = pids_in(tmp_path)
+    assert len(pids) == 4 and wait_gone(pids) == []  # the `sleep 60` each rank left behind is gone too
