@@ -9,6 +9,10 @@
 #include <thread>
 #include <vector>
 
+#ifdef __linux__
+#include <sched.h>
+#endif
+
 namespace vt {
 namespace {
 
@@ -19,6 +23,11 @@ int default_threads() {
     int n = std::atoi(s);
     if (n > 0) return n;
   }
+#ifdef __linux__
+  // The CPUs this process may run on (taskset, cgroups, a launcher's pinning), not every core of the machine.
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) return std::max(1, CPU_COUNT(&set));
+#endif
   return std::max(1u, std::thread::hardware_concurrency());
 }
 
