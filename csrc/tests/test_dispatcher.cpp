@@ -62,6 +62,8 @@ TEST(override_is_seen_by_next_call_and_calls_take_no_lock) {
         calls++;
       }
     });
+  // On a loaded machine the callers may not have run yet: make sure they call during the re-registrations.
+  while (calls.load() < 3) std::this_thread::yield();
   for (int i = 0; i < 300; i++) {
     KernelFunction old = Dispatcher::get().register_kernel(exp, DispatchKey::CPU, KernelFunction::from(&twice));
     Dispatcher::get().register_kernel(exp, DispatchKey::CPU, KernelFunction::from(&thrice));
@@ -69,7 +71,7 @@ TEST(override_is_seen_by_next_call_and_calls_take_no_lock) {
   }
   stop = true;
   for (auto& t : threads) t.join();
-  CHECK(bad.load() == 0 && calls.load() > 0);
+  CHECK(bad.load() == 0);
   // Registration takes the lock; calls never do.
   uint64_t before = Dispatcher::get().lock_count();
   for (int i = 0; i < 1000; i++) exp_op(x);
