@@ -17,3 +17,11 @@ from . import backends  # noqa: F401
 from .backends.cuda import set_float32_matmul_precision, get_float32_matmul_precision  # noqa: F401
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name):
+    # vt.fabric is imported on first use: its topology layer pulls in networkx, which `import vibetensor` skips.
+    if name == "fabric":
+        import importlib
+        return importlib.import_module(".fabric", __name__)
+    raise AttributeError(f"module 'vibetensor' has no attribute {name!r}")
