@@ -1,0 +1,422 @@
+"""ShmGroup: the CPU transport — one process per rank on one host, data through shared memory.
+
+Each rank owns a persistent buffer segment (grown on demand) that its peers map. A collective copies the input
+into the owner's buffer, raises the owner's READY flag (a step sequence number), and peers read the buffer
+directly: one-shot (every rank reduces every peer's buffer, in rank order so all ranks get the same bits) or
+the ring of schedule.py (reduce-scatter then all-gather, each step reading the previous rank's chunk once its
+flag says the chunk is ready). A rank rewrites its buffer only after every peer has set DONE for the previous
+collective. Waits are bounded (see shm_sync); a failure leaves the group unusable, not the process.
+"""
+import atexit
+import concurrent.futures
+import os
+import time
+import weakref
+
+import numpy as np
+
+from .. import observe
+from . import schedule
+from .api import CollectiveError, Group, RankFailure, ReduceOp, Work, default_timeout
+from .shm_data import Operand, check_shapes, reduce_ufunc
+from .shm_segment import Segment
+from .shm_store import job_id, join, leave, names
+from .shm_sync import BUFCAP, BUFVER, DONE, OPARG, OPCODE, OPNBYTES, OPSEQ, READY, check_same_op
+from .shm_p2p import PointToPoint
+
+_KINDS = {"all_reduce": 1, "reduce_scatter": 2, "all_gather": 3, "broadcast": 4, "all_to_all": 5, "barrier": 6}
+_OPS = {None: 0, ReduceOp.SUM: 1, ReduceOp.AVG: 2, ReduceOp.MAX: 3, ReduceOp.MIN: 4}
+_BLOCK = 1 << 15  # elements reduced per pass: the accumulator block stays in L2 across the peers' adds
+_MIN_BUFFER = 1 << 16
+_open_groups = weakref.WeakSet()
+
+
+class ShmWork(Work):
+    """An async collective running on the group's worker thread."""
+
+    def __init__(self, future):
+        super().__init__(future.result)
+        self._future = future
+
+    def is_completed(self):
+        return self._done or self._future.done()
+
+
+class ShmGroup(Group):
+    """A group of processes on one host. rank/size default to RANK/WORLD_SIZE, the job key to VT_FABRIC_JOB
+    or MASTER_ADDR:MASTER_PORT, the timeout to VT_FABRIC_TIMEOUT."""
+
+    def __init__(self, rank=None, size=None, job=None, timeout=None, *, _gid="w", _global_ranks=None):
+        rank = int(os.environ.get("RANK", 0)) if rank is None else int(rank)
+        size = int(os.environ.get("WORLD_SIZE", 1)) if size is None else int(size)
+        key = job_id(job)
+        if key is None:
+            if size > 1:
+                raise CollectiveError("ShmGroup: no job id to rendezvous on: pass job=, or set VT_FABRIC_JOB or "
+                                      "MASTER_ADDR/MASTER_PORT (torchrun and vibetensor-launch set them)")
+            key = f"solo{os.getpid()}"
+        self.rank, self.size, self.job, self.gid = rank, size, key, _gid
+        self.devices = ["cpu"]
+        self.timeout = default_timeout() if timeout is None else float(timeout)
+        self.global_ranks = list(_global_ranks) if _global_ranks is not None else list(range(size))
+        self._prefix = names(key, _gid)[2]
+        self._seg, self._ctl = join(key, _gid, rank, size, self.timeout)
+        self._peers = [r for r in range(size) if r != rank]
+        self._seq = self._step = self._splits = 0
+        self._buf, self._bufver, self._mapped = None, 0, {}
+        self._p2p = PointToPoint(self)
+        self._executor, self._pending = None, []
+        self._broken = None
+        self._closed = False
+        _open_groups.add(self)
+
+    def __repr__(self):
+        return f"ShmGroup(rank={self.rank}, size={self.size}, job={self.job!r}, group={self.gid!r})"
+
+    # ---- collectives ---------------------------------------------------------------------------------
+    def all_reduce(self, tensor, op=ReduceOp.SUM, async_op=False, algorithm="auto"):
+        x, op = Operand(tensor, "all_reduce"), ReduceOp.of(op)
+        ufunc = reduce_ufunc(op, x.wire_dtype, "all_reduce")
+        nbytes = x.numel * x.wire_dtype.itemsize
+        algo = schedule.choose_algorithm(nbytes, self.size, requested=algorithm)
+        run = self._ring_all_reduce if algo == "ring" else self._oneshot_all_reduce
+
+        def go():
+            with self._collective("all_reduce", algo, nbytes, op, x.wire_dtype) as c:
+                run(c, x, ufunc, op is ReduceOp.AVG)
+            x.commit()
+            return tensor
+        return self._submit(go, async_op)
+
+    def reduce_scatter(self, output, input, op=ReduceOp.SUM, async_op=False):
+        out, inp, op = Operand(output, "reduce_scatter", load=False), Operand(input, "reduce_scatter"), ReduceOp.of(op)
+        check_shapes("reduce_scatter", out, inp, self.size, gather=False)
+        ufunc = reduce_ufunc(op, inp.wire_dtype, "reduce_scatter")
+
+        def go():
+            with self._collective("reduce_scatter", "direct", inp.numel * inp.wire_dtype.itemsize, op,
+                                  inp.wire_dtype) as c:
+                mine = c.publish(inp.numel, inp.wire_dtype, lambda dst: inp.to_wire(inp.flat, dst))
+                bufs = c.gather_peers(self._peers, inp.numel, inp.wire_dtype, mine)
+                lo, hi = self.rank * out.numel, (self.rank + 1) * out.numel
+                _reduce_slices(bufs, lo, hi, ufunc, self.size if op is ReduceOp.AVG else 0, inp, out.flat)
+                c.links = {p: out.numel * inp.wire_dtype.itemsize for p in self._peers}
+            out.commit()
+            return output
+        return self._submit(go, async_op)
+
+    def all_gather(self, output, input, async_op=False):
+        out, inp = Operand(output, "all_gather", load=False), Operand(input, "all_gather")
+        check_shapes("all_gather", out, inp, self.size, gather=True)
+
+        def go():
+            with self._collective("all_gather", "direct", inp.nbytes, None, inp.flat.dtype) as c:
+                mine = c.publish(inp.numel, inp.flat.dtype, lambda dst: np.copyto(dst, inp.flat))
+                bufs = c.gather_peers(self._peers, inp.numel, inp.flat.dtype, mine)
+                m = inp.numel
+                for r, b in enumerate(bufs):
+                    np.copyto(out.flat[r * m:(r + 1) * m], inp.flat if r == self.rank else b)
+                c.links = {p: inp.nbytes for p in self._peers}
+            out.commit()
+            return output
+        return self._submit(go, async_op)
+
+    def broadcast(self, tensor, src=0, async_op=False):
+        if not 0 <= src < self.size:
+            raise ValueError(f"broadcast: src {src} is out of range for a group of size {self.size}")
+        x = Operand(tensor, "broadcast", load=self.rank == src)
+
+        def go():
+            with self._collective("broadcast", "direct", x.nbytes, None, x.flat.dtype, arg=src) as c:
+                if self.rank == src:
+                    c.publish(x.numel, x.flat.dtype, lambda dst: np.copyto(dst, x.flat))
+                else:
+                    c.publish(0, x.flat.dtype, None)
+                    np.copyto(x.flat, c.gather_peers([src], x.numel, x.flat.dtype, None)[src])
+                    c.links = {src: x.nbytes}
+            x.commit()
+            return tensor
+        return self._submit(go, async_op)
+
+    def all_to_all(self, output, input, async_op=False):
+        out, inp = Operand(output, "all_to_all", load=False), Operand(input, "all_to_all")
+        if out.numel != inp.numel or out.flat.dtype != inp.flat.dtype or inp.numel % self.size:
+            raise CollectiveError(f"all_to_all: output and input must have the same dtype and number of elements, "
+                                  f"divisible by the group size {self.size}; got {tuple(out.shape)} {out.flat.dtype} "
+                                  f"and {tuple(inp.shape)} {inp.flat.dtype}")
+
+        def go():
+            with self._collective("all_to_all", "direct", inp.nbytes, None, inp.flat.dtype) as c:
+                mine = c.publish(inp.numel, inp.flat.dtype, lambda dst: np.copyto(dst, inp.flat))
+                bufs = c.gather_peers(self._peers, inp.numel, inp.flat.dtype, mine)
+                m, r = inp.numel // self.size, self.rank
+                for p, b in enumerate(bufs):
+                    np.copyto(out.flat[p * m:(p + 1) * m], (inp.flat if p == r else b)[r * m:(r + 1) * m])
+                c.links = {p: m * inp.flat.itemsize for p in self._peers}
+            out.commit()
+            return output
+        return self._submit(go, async_op)
+
+    def barrier(self, timeout=None):
+        def go():
+            with self._collective("barrier", "direct", 0, None, np.dtype(np.uint8), timeout=timeout) as c:
+                c.publish(0, np.uint8, None)
+                c.gather_peers(self._peers, 0, np.uint8, None)
+        return self._submit(go, False)
+
+    def send(self, tensor, dst):
+        self._drain("send")
+        self._guard("send", lambda: self._p2p.send(Operand(tensor, "send"), dst))
+
+    def recv(self, tensor, src):
+        self._drain("recv")
+        x = Operand(tensor, "recv", load=False)
+        self._guard("recv", lambda: self._p2p.recv(x, src))
+        x.commit()
+        return tensor
+
+    def split(self, ranks):
+        ranks = [int(r) for r in ranks]
+        if len(set(ranks)) != len(ranks) or not all(0 <= r < self.size for r in ranks):
+            raise ValueError(f"split: ranks must be distinct ranks of this group (size {self.size}), got {ranks}")
+        self._splits += 1
+        if self.rank not in ranks:
+            return None
+        return ShmGroup(ranks.index(self.rank), len(ranks), self.job, self.timeout,
+                        _gid=f"{self.gid}.s{self._splits}", _global_ranks=[self.global_ranks[r] for r in ranks])
+
+    # ---- the algorithms of all_reduce ----------------------------------------------------------------
+    def _oneshot_all_reduce(self, c, x, ufunc, avg):
+        mine = c.publish(x.numel, x.wire_dtype, lambda dst: x.to_wire(x.flat, dst))
+        bufs = c.gather_peers(self._peers, x.numel, x.wire_dtype, mine)
+        _reduce_slices(bufs, 0, x.numel, ufunc, self.size if avg else 0, x, x.flat)
+        c.links = {p: x.numel * x.wire_dtype.itemsize for p in self._peers}
+
+    def _ring_all_reduce(self, c, x, ufunc, avg):
+        n, r, wire = self.size, self.rank, x.wire_dtype
+        bounds = schedule.chunk_bounds(x.numel, n)
+        nxt, prev = schedule.ring_neighbours(r, n)
+        mine = c.publish(x.numel, wire, lambda dst: x.to_wire(x.flat, dst))
+        theirs = c.gather_peers([prev], x.numel, wire, mine)[prev] if n > 1 else None
+        step = c.base + 1  # READY == step: the first `step - base - 1` ring steps are done
+        for j, (_, recv) in enumerate(schedule.ring_reduce_scatter(r, n)):
+            c.wait_ready([prev], step)
+            lo, hi = bounds[recv]
+            ufunc(mine[lo:hi], theirs[lo:hi], out=mine[lo:hi])
+            if avg and j == n - 2:  # our chunk is complete: average it before the others copy it
+                np.divide(mine[bounds[r][0]:bounds[r][1]], n, out=mine[bounds[r][0]:bounds[r][1]])
+            step += 1
+            c.set_ready(step)
+        if avg and n == 1:
+            np.divide(mine, n, out=mine)
+        received = 0
+        for k, (_, recv) in enumerate(schedule.ring_all_gather(r, n)):
+            c.wait_ready([prev], step)
+            lo, hi = bounds[recv]
+            if k < n - 2:  # the next rank copies this chunk from us at the next step
+                np.copyto(mine[lo:hi], theirs[lo:hi])
+            x.from_wire(theirs[lo:hi], x.flat[lo:hi])
+            received += hi - lo
+            step += 1
+            c.set_ready(step)
+        lo, hi = bounds[r]
+        x.from_wire(mine[lo:hi], x.flat[lo:hi])
+        c.steps = step - c.base
+        if n > 1:
+            c.links = {prev: (x.numel - (hi - lo) + received) * wire.itemsize}
+
+    # ---- plumbing ------------------------------------------------------------------------------------
+    def _collective(self, kind, algo, nbytes, op, dtype, arg=0, timeout=None):
+        return _Collective(self, kind, algo, nbytes, op, dtype, arg, timeout)
+
+    def _buffer(self, nbytes):
+        """Our buffer segment, grown (a new segment, the old one unlinked) when too small. Only called after
+        every peer finished the previous collective, so nobody reads the old one any more."""
+        if self._buf is None or self._buf.size < nbytes:
+            size = max(_MIN_BUFFER, 1 << (max(nbytes, 1) - 1).bit_length())
+            old = self._buf
+            self._bufver += 1
+            self._buf = Segment(f"{self._prefix}-r{self.rank}-v{self._bufver}", size, create=True)
+            self._ctl.set(BUFCAP, size)
+            self._ctl.set(BUFVER, self._bufver)
+            if old is not None:
+                old.unlink()
+                old.close()
+        return self._buf
+
+    def _peer_buffer(self, p):
+        ver = self._ctl.get(p, BUFVER)
+        have = self._mapped.get(p)
+        if have is None or have[0] != ver:
+            if have is not None:
+                have[1].close()
+            self._mapped[p] = have = (ver, Segment(f"{self._prefix}-r{p}-v{ver}", 0, create=False))
+        return have[1]
+
+    def _submit(self, fn, async_op):
+        if async_op:
+            self._usable("async collective")
+            if self._executor is None:
+                self._executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix=f"vtfab-{self.gid}")
+            fut = self._executor.submit(fn)
+            self._pending.append(fut)
+            return ShmWork(fut)
+        self._drain("collective")
+        return fn()
+
+    def _drain(self, what):
+        """Sync calls run after the async ones issued before them (every rank sees the same order)."""
+        pending, self._pending = self._pending, []
+        concurrent.futures.wait(pending)
+
+    def _guard(self, kind, fn):
+        self._usable(kind)
+        try:
+            return fn()
+        except (RankFailure, CollectiveError) as e:
+            self._broken = f"{kind} failed: {e}"
+            if isinstance(e, RankFailure):
+                self._ctl.abort([r for r in e.ranks if r != self.rank])
+            raise
+
+    def _usable(self, kind):
+        if self._closed:
+            raise CollectiveError(f"{kind}: the group is closed")
+        if self._broken:
+            raise CollectiveError(f"{kind}: the group is unusable after an earlier failure ({self._broken}); "
+                                  f"create a new group")
+
+    def close(self):
+        """Leaves the group: waits (bounded) until the peers have read our buffer, then removes our segments;
+        the last member out removes everything the group left, including segments of killed members."""
+        if self._closed:
+            return
+        try:
+            self._drain("close")
+        finally:
+            self._closed = True
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+        if not self._broken:
+            try:
+                self._ctl.wait_slots(self._peers, DONE, self._seq, "close")
+                self._p2p.flush()
+            except (RankFailure, CollectiveError):
+                pass  # leaving anyway: our segments go, peers that still needed them will fail their wait
+        for seg in [self._buf] + [s for _, s in self._mapped.values()] + self._p2p.segments():
+            if seg is not None:
+                if seg is self._buf or seg in self._p2p.owned():
+                    seg.unlink()
+                seg.close()
+        self._buf, self._mapped = None, {}
+        leave(self.job, self.gid, self._ctl, self._seg, whole_job=self.gid == "w")
+        _open_groups.discard(self)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class _Collective:
+    """One collective call on one rank: sequence numbers, the op descriptor peers check, timing, recording."""
+
+    def __init__(self, g, kind, algo, nbytes, op, dtype, arg, timeout):
+        self.g, self.kind, self.algo, self.nbytes, self.arg = g, kind, algo, nbytes, arg
+        self.code = _KINDS[kind] | (algo == "ring") << 4 | _OPS[op] << 8 | np.dtype(dtype).num << 12
+        self.timeout, self.links, self.steps = timeout, {}, 1
+
+    def __enter__(self):
+        g = self.g
+        g._usable(self.kind)
+        g._seq += 1
+        self.seq, self.base = g._seq, g._step
+        self.t0 = time.perf_counter()
+        self.flight = observe.in_flight()
+        self.flight.__enter__()
+        self.saved_timeout = g._ctl.timeout
+        if self.timeout is not None:
+            g._ctl.timeout = float(self.timeout)
+        try:
+            g._ctl.wait_slots(g._peers, DONE, self.seq - 1, self.kind)
+        except BaseException as e:
+            self.__exit__(type(e), e, None)
+            raise
+        return self
+
+    def publish(self, count, dtype, fill):
+        """Fills our buffer (fill(dst) writes `count` elements), then tells the peers (descriptor + READY)."""
+        g, dst = self.g, None
+        if fill is not None:
+            dst = g._buffer(count * np.dtype(dtype).itemsize).array(dtype, count)
+            fill(dst)
+        ctl = g._ctl
+        ctl.set(OPSEQ, self.seq)
+        ctl.set(OPCODE, self.code)
+        ctl.set(OPNBYTES, self.nbytes)
+        ctl.set(OPARG, self.arg)
+        ctl.set(READY, self.base + 1)
+        return dst
+
+    def gather_peers(self, peers, count, dtype, mine):
+        """Waits for `peers` to publish, checks they run the same collective, and maps their buffers:
+        returns a list indexed by rank (ours is `mine`, ranks not asked for are None)."""
+        g = self.g
+        self.wait_ready(peers, self.base + 1)
+        check_same_op(g._ctl, peers, self.seq, self.code, self.nbytes, self.arg, self.kind)
+        out = [None] * g.size
+        out[g.rank] = mine
+        for p in peers:
+            out[p] = g._peer_buffer(p).array(dtype, count) if count else np.empty(0, dtype)
+        return out
+
+    def wait_ready(self, peers, step):
+        self.g._ctl.wait_slots(peers, READY, step, self.kind)
+
+    def set_ready(self, step):
+        self.g._ctl.set(READY, step)
+
+    def __exit__(self, et, e, tb):
+        g = self.g
+        g._ctl.timeout = self.saved_timeout
+        self.flight.__exit__(et, e, tb)
+        if e is None:
+            g._step = self.base + self.steps
+            g._ctl.set(DONE, self.seq)
+            gr = g.global_ranks
+            observe.record(self.kind, group=g.gid, rank=gr[g.rank], algorithm=self.algo, nbytes=self.nbytes,
+                           seconds=time.perf_counter() - self.t0,
+                           links={(gr[p], gr[g.rank]): b for p, b in self.links.items()})
+        elif isinstance(e, (RankFailure, CollectiveError)):
+            g._broken = f"{self.kind} failed: {e}"
+            if isinstance(e, RankFailure):
+                g._ctl.abort([r for r in e.ranks if r != g.rank])
+        return False
+
+
+def _reduce_slices(bufs, lo, hi, ufunc, avg_n, operand, dst):
+    """dst[:] = reduce(bufs[0][lo:hi], bufs[1][lo:hi], ...) in rank order, block by block; divided by avg_n
+    when averaging; converted back from float32 for the half types."""
+    wire = bufs[0].dtype
+    direct = dst.dtype == wire
+    scratch = None if direct else np.empty(min(_BLOCK, hi - lo), wire)
+    for b0 in range(lo, hi, _BLOCK):
+        b1 = min(b0 + _BLOCK, hi)
+        acc = dst[b0 - lo:b1 - lo] if direct else scratch[:b1 - b0]
+        np.copyto(acc, bufs[0][b0:b1])
+        for b in bufs[1:]:
+            ufunc(acc, b[b0:b1], out=acc)
+        if avg_n:
+            np.divide(acc, avg_n, out=acc)
+        if not direct:
+            operand.from_wire(acc, dst[b0 - lo:b1 - lo])
+
+
+@atexit.register
+def _close_all():
+    for g in list(_open_groups):
+        try:
+            g.close()
+        except Exception:  # noqa: BLE001 - exiting: a group we cannot close cleanly is cleaned by the last rank
+            pass

@@ -1,0 +1,126 @@
+"""The control block of a shared-memory group: per-rank slots of int64 flags, and bounded waits on them.
+
+Flags only grow (sequence numbers), each is written by one rank and read by the others, so the hot path needs no
+locks: a writer fills its data, then stores the flag; a reader sees the flag, then reads the data. That ordering
+relies on x86-64's total store order (numpy stores an aligned int64 with one instruction, and every flag access
+is a separate interpreter-level call, so the compiler cannot reorder data and flag accesses around it).
+
+Layout (int64 words): a header, `size` slots of SLOT words (one cache line pair each, so ranks spinning on a
+neighbour's flag do not share a line with their own), then size*size point-to-point pair records.
+"""
+import os
+import time
+
+import numpy as np
+
+from .api import CollectiveError, RankFailure
+from .shm_segment import is_alive
+
+MAGIC = 0x7674666162726963  # "vtfabric"
+HEADER = 8
+SLOT = 16
+PAIR = 8
+# slot fields
+PID, START, READY, DONE, BUFVER, BUFCAP, OPSEQ, OPCODE, OPNBYTES, OPARG, ABORT, LEFT = range(12)
+# pair fields (written by the sender: SENT, NBYTES, VER, CAP; by the receiver: ACKED)
+SENT, ACKED, NBYTES, VER, CAP = range(5)
+
+SPIN = 64  # flag checks before yielding the core: a peer on another core answers within microseconds
+YIELD_S = 0.002  # then sched_yield until this long, then sleep (peers may share our core: this box has 2)
+LIVENESS_S = 0.05  # how often a waiting rank checks that its peers are still alive
+
+
+def control_words(size):
+    return HEADER + size * SLOT + size * size * PAIR
+
+
+class Control:
+    """The control block of one group as seen by one rank (`rank` of `size`)."""
+
+    def __init__(self, words, rank, size, timeout):
+        self.w, self.rank, self.size, self.timeout = words, rank, size, timeout
+        self.identities = None  # [(pid, start)] once everyone has joined
+
+    def slot(self, r, field):
+        return HEADER + r * SLOT + field
+
+    def pair(self, src, dst, field):
+        return HEADER + self.size * SLOT + (src * self.size + dst) * PAIR + field
+
+    def get(self, r, field):
+        return int(self.w[self.slot(r, field)])
+
+    def set(self, field, value):
+        self.w[self.slot(self.rank, field)] = value
+
+    def wait_slots(self, ranks, field, target, collective):
+        """Returns once slot `field` of every rank in `ranks` is >= target."""
+        self.wait_words([self.slot(r, field) for r in ranks], list(ranks), target, collective)
+
+    def wait_words(self, idx, ranks, target, collective):
+        """Returns once w[i] >= target for every i in idx (ranks[k] is whose word idx[k] is, for errors).
+        Raises RankFailure when one of the group died, gave up, or did not get there within the timeout."""
+        w = self.w
+        pending = [k for k in range(len(idx)) if w[idx[k]] < target]
+        if not pending:
+            return
+        for _ in range(SPIN):
+            pending = [k for k in pending if w[idx[k]] < target]
+            if not pending:
+                return
+        start = time.monotonic()
+        next_check, nap = start + LIVENESS_S, 5e-5
+        while True:
+            pending = [k for k in pending if w[idx[k]] < target]
+            if not pending:
+                return
+            now = time.monotonic()
+            if now - start < YIELD_S:
+                os.sched_yield()
+                continue
+            if now >= next_check:
+                self.check_peers(collective)
+                if now - start > self.timeout:
+                    missing = sorted({ranks[k] for k in pending})
+                    raise RankFailure(collective, missing, f"did not arrive within {self.timeout:g} s")
+                next_check = now + LIVENESS_S
+            time.sleep(nap)
+            nap = min(nap * 2, 1e-3)
+
+    def check_peers(self, collective):
+        """Raises RankFailure if a member died or reported a failure of its own (so we stop waiting at once)."""
+        dead = [r for r, (pid, st) in enumerate(self.identities or ()) if r != self.rank and not is_alive(pid, st)]
+        if dead:
+            pids = ", ".join(str(self.identities[r][0]) for r in dead)
+            raise RankFailure(collective, dead, f"died (pid {pids})")
+        for r in range(self.size):
+            failed = self.get(r, ABORT)
+            if r != self.rank and failed:
+                raise RankFailure(collective, [failed - 1], f"failed (reported by rank {r})")
+
+    def abort(self, ranks):
+        """Tells the others we gave up because of `ranks`, so they raise instead of waiting out the timeout."""
+        if ranks:
+            self.set(ABORT, ranks[0] + 1)
+
+
+def check_same_op(ctl, peers, seq, code, nbytes, arg, collective):
+    """Every rank publishes (seq, op, bytes, root) with its first flag of a collective: a peer that called a
+    different collective, or the same one with other sizes, makes the collective fail loudly, not corrupt."""
+    for p in peers:
+        theirs = (ctl.get(p, OPSEQ), ctl.get(p, OPCODE), ctl.get(p, OPNBYTES), ctl.get(p, OPARG))
+        if theirs != (seq, code, nbytes, arg):
+            raise CollectiveError(
+                f"{collective}: rank {p} is in a different collective (call {theirs[0]}, op code {theirs[1]}, "
+                f"{theirs[2]} bytes, root {theirs[3]}) than rank {ctl.rank} (call {seq}, op code {code}, "
+                f"{nbytes} bytes, root {arg}): every rank must call the same collectives in the same order "
+                f"with the same sizes")
+
+
+def new_words(seg, size):
+    """The control words of a fresh segment, header filled in."""
+    w = seg.array(np.int64)
+    w[:] = 0
+    w[1] = size
+    w[0] = MAGIC  # last: a joiner that sees the magic sees the rest
+    return w
