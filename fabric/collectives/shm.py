@@ -68,7 +68,19 @@ class ShmGroup(Group):
         self._executor, self._pending = None, []
         self._broken = None
         self._closed = False
+        self._children = weakref.WeakSet()  # subgroups split from this one: closed before it
         _open_groups.add(self)
+
+    @property
+    def timeout(self):
+        return self._timeout
+
+    @timeout.setter
+    def timeout(self, seconds):
+        """Seconds every wait of this group may last (settable: a rendezvous may need longer than a step)."""
+        self._timeout = float(seconds)
+        if getattr(self, "_ctl", None) is not None:
+            self._ctl.timeout = self._timeout
 
     def __repr__(self):
         return f"ShmGroup(rank={self.rank}, size={self.size}, job={self.job!r}, group={self.gid!r})"
@@ -182,8 +194,10 @@ class ShmGroup(Group):
         self._splits += 1
         if self.rank not in ranks:
             return None
-        return ShmGroup(ranks.index(self.rank), len(ranks), self.job, self.timeout,
-                        _gid=f"{self.gid}.s{self._splits}", _global_ranks=[self.global_ranks[r] for r in ranks])
+        sub = ShmGroup(ranks.index(self.rank), len(ranks), self.job, self.timeout,
+                       _gid=f"{self.gid}.s{self._splits}", _global_ranks=[self.global_ranks[r] for r in ranks])
+        self._children.add(sub)
+        return sub
 
     # ---- the algorithms of all_reduce ----------------------------------------------------------------
     def _oneshot_all_reduce(self, c, x, ufunc, avg):
@@ -276,7 +290,7 @@ class ShmGroup(Group):
         except (RankFailure, CollectiveError) as e:
             self._broken = f"{kind} failed: {e}"
             if isinstance(e, RankFailure):
-                self._ctl.abort([r for r in e.ranks if r != self.rank])
+                self._ctl.abort(e)
             raise
 
     def _usable(self, kind):
@@ -291,6 +305,8 @@ class ShmGroup(Group):
         the last member out removes everything the group left, including segments of killed members."""
         if self._closed:
             return
+        for sub in list(self._children):
+            sub.close()
         try:
             self._drain("close")
         finally:
@@ -335,9 +351,7 @@ class _Collective:
         self.t0 = time.perf_counter()
         self.flight = observe.in_flight()
         self.flight.__enter__()
-        self.saved_timeout = g._ctl.timeout
-        if self.timeout is not None:
-            g._ctl.timeout = float(self.timeout)
+        g._ctl.timeout = float(g.timeout if self.timeout is None else self.timeout)  # barrier(timeout=)
         try:
             g._ctl.wait_slots(g._peers, DONE, self.seq - 1, self.kind)
         except BaseException as e:
@@ -379,7 +393,7 @@ class _Collective:
 
     def __exit__(self, et, e, tb):
         g = self.g
-        g._ctl.timeout = self.saved_timeout
+        g._ctl.timeout = g.timeout
         self.flight.__exit__(et, e, tb)
         if e is None:
             g._step = self.base + self.steps
@@ -391,7 +405,7 @@ class _Collective:
         elif isinstance(e, (RankFailure, CollectiveError)):
             g._broken = f"{self.kind} failed: {e}"
             if isinstance(e, RankFailure):
-                g._ctl.abort([r for r in e.ranks if r != g.rank])
+                g._ctl.abort(e)
         return False
 
 

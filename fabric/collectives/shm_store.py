@@ -5,6 +5,7 @@ own slot and waits until every slot is filled. A control block left by a crashed
 held by a dead process) is removed with everything else that run left, and a fresh one is made; a rank that
 joined the old one notices its name now points elsewhere and joins again.
 """
+import glob
 import os
 import time
 
@@ -44,8 +45,12 @@ def join(job, gid, rank, size, timeout):
             ctl = Control(w, rank, size, timeout)
             ctl.set(START, me[1])
             ctl.set(PID, me[0])  # last: a peer that sees the pid sees the start time
-        if _wait_all_joined(seg, ctl, deadline, timeout):
-            return seg, ctl
+        try:
+            if _wait_all_joined(seg, ctl, deadline, timeout):
+                return seg, ctl
+        except RankFailure:
+            leave(job, gid, ctl, seg, whole_job=gid == "w")  # don't leave a half-joined block behind
+            raise
         seg.close()  # replaced by a stale-job cleanup while we waited: join the new one
 
 
@@ -95,16 +100,19 @@ def _wait_all_joined(seg, ctl, deadline, timeout):
 
 
 def leave(job, gid, ctl, seg, whole_job):
-    """Marks this rank gone; the last member out removes the group's segments (and, for the world group, the
-    job's remaining files and lock), including those of members that were killed."""
+    """Marks this rank gone; the last member out removes the group's segments (for the world group, all the
+    job's files), including those of members that were killed. The lock file goes with the job's last
+    control block, whoever removes that."""
     prefix, lock, group = names(job, gid)
     ctl.set(LEFT, 1)
     with locked(lock):
-        gone = all(r == ctl.rank or ctl.get(r, LEFT) or not is_alive(*ctl.identities[r])
-                   for r in range(ctl.size)) if ctl.identities else True
-        if gone and seg.still_named():
-            remove_all(group)
-            if whole_job:
-                remove_all(prefix + "-")
-                os.unlink(path_of(lock))
+        if seg.still_named():
+            gone = all(r == ctl.rank or ctl.get(r, LEFT) or not is_alive(*ctl.identities[r])
+                       for r in range(ctl.size)) if ctl.identities else True
+            if gone:
+                remove_all(group)
+                if whole_job:
+                    remove_all(prefix + "-")
+        if not glob.glob(path_of(glob.escape(prefix)) + "-*.ctl"):
+            os.unlink(path_of(lock))
     seg.close()

@@ -21,7 +21,8 @@ HEADER = 8
 SLOT = 16
 PAIR = 8
 # slot fields
-PID, START, READY, DONE, BUFVER, BUFCAP, OPSEQ, OPCODE, OPNBYTES, OPARG, ABORT, LEFT = range(12)
+PID, START, READY, DONE, BUFVER, BUFCAP, OPSEQ, OPCODE, OPNBYTES, OPARG, ABORT, LEFT, ABORT_WHY = range(13)
+_WHY = {1: "died", 2: "did not arrive within {t:g} s"}
 # pair fields (written by the sender: SENT, NBYTES, VER, CAP; by the receiver: ACKED)
 SENT, ACKED, NBYTES, VER, CAP = range(5)
 
@@ -96,11 +97,15 @@ class Control:
         for r in range(self.size):
             failed = self.get(r, ABORT)
             if r != self.rank and failed:
-                raise RankFailure(collective, [failed - 1], f"failed (reported by rank {r})")
+                why = _WHY.get(self.get(r, ABORT_WHY), "failed").format(t=self.timeout)
+                raise RankFailure(collective, [failed - 1], f"{why} (reported by rank {r})")
 
-    def abort(self, ranks):
-        """Tells the others we gave up because of `ranks`, so they raise instead of waiting out the timeout."""
+    def abort(self, failure):
+        """Tells the others we gave up because of `failure` (a RankFailure), so they raise at once instead of
+        waiting out the timeout."""
+        ranks = [r for r in failure.ranks if r != self.rank]
         if ranks:
+            self.set(ABORT_WHY, 1 if failure.reason.startswith("died") else 2)
             self.set(ABORT, ranks[0] + 1)
 
 
