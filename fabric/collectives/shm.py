@@ -1,11 +1,12 @@
 """ShmGroup: the CPU transport — one process per rank on one host, data through shared memory.
 
-Each rank owns a persistent buffer segment (grown on demand) that its peers map. A collective copies the input
-into the owner's buffer, raises the owner's READY flag (a step sequence number), and peers read the buffer
-directly: one-shot (every rank reduces every peer's buffer, in rank order so all ranks get the same bits) or
+Each rank owns a persistent buffer segment (grown on demand, two halves used by alternate collectives) that its
+peers map. A collective copies the input into the owner's buffer half, raises the owner's READY flag (a step
+sequence number), and peers read the buffer directly: one-shot (every rank reduces every peer's buffer, in rank order so all ranks get the same bits) or
 the ring of schedule.py (reduce-scatter then all-gather, each step reading the previous rank's chunk once its
-flag says the chunk is ready). A rank rewrites its buffer only after every peer has set DONE for the previous
-collective. Waits are bounded (see shm_sync); a failure leaves the group unusable, not the process.
+flag says the chunk is ready). A rank rewrites a buffer half only after every peer has set DONE for the
+collective that used it last. Waits are bounded (see shm_sync); a failure leaves the group unusable, not the
+process.
 """
 import atexit
 import concurrent.futures
@@ -210,13 +211,20 @@ class ShmGroup(Group):
         n, r, wire = self.size, self.rank, x.wire_dtype
         bounds = schedule.chunk_bounds(x.numel, n)
         nxt, prev = schedule.ring_neighbours(r, n)
-        mine = c.publish(x.numel, wire, lambda dst: x.to_wire(x.flat, dst))
+        # Only the chunk we send first is copied in; every other chunk enters our buffer as (our input + what
+        # the previous rank sent), one pass instead of a copy and an add.
+        s0, s1 = bounds[schedule.ring_reduce_scatter(r, n)[0][0] if n > 1 else r]
+        mine = c.publish(x.numel, wire, lambda dst: x.to_wire(x.flat[s0:s1], dst[s0:s1]))
         theirs = c.gather_peers([prev], x.numel, wire, mine)[prev] if n > 1 else None
         step = c.base + 1  # READY == step: the first `step - base - 1` ring steps are done
         for j, (_, recv) in enumerate(schedule.ring_reduce_scatter(r, n)):
             c.wait_ready([prev], step)
             lo, hi = bounds[recv]
-            ufunc(mine[lo:hi], theirs[lo:hi], out=mine[lo:hi])
+            if x.half:
+                x.to_wire(x.flat[lo:hi], mine[lo:hi])
+                ufunc(mine[lo:hi], theirs[lo:hi], out=mine[lo:hi])
+            else:
+                ufunc(x.flat[lo:hi], theirs[lo:hi], out=mine[lo:hi])
             if avg and j == n - 2:  # our chunk is complete: average it before the others copy it
                 np.divide(mine[bounds[r][0]:bounds[r][1]], n, out=mine[bounds[r][0]:bounds[r][1]])
             step += 1
@@ -243,11 +251,12 @@ class ShmGroup(Group):
     def _collective(self, kind, algo, nbytes, op, dtype, arg=0, timeout=None):
         return _Collective(self, kind, algo, nbytes, op, dtype, arg, timeout)
 
-    def _buffer(self, nbytes):
-        """Our buffer segment, grown (a new segment, the old one unlinked) when too small. Only called after
-        every peer finished the previous collective, so nobody reads the old one any more."""
-        if self._buf is None or self._buf.size < nbytes:
-            size = max(_MIN_BUFFER, 1 << (max(nbytes, 1) - 1).bit_length())
+    def _buffer(self, nbytes, c):
+        """Our buffer segment (two halves: collective s uses half s % 2), grown when a half is too small: a new
+        segment replaces the old, once every peer finished with both halves (the previous collective)."""
+        if self._buf is None or self._buf.size // 2 < nbytes:
+            c.wait_done(c.seq - 1)
+            size = 2 * max(_MIN_BUFFER, 1 << (max(nbytes, 1) - 1).bit_length())
             old = self._buf
             self._bufver += 1
             self._buf = Segment(f"{self._prefix}-r{self.rank}-v{self._bufver}", size, create=True)
@@ -280,8 +289,9 @@ class ShmGroup(Group):
 
     def _drain(self, what):
         """Sync calls run after the async ones issued before them (every rank sees the same order)."""
-        pending, self._pending = self._pending, []
-        concurrent.futures.wait(pending)
+        if self._pending:
+            pending, self._pending = self._pending, []
+            concurrent.futures.wait(pending)
 
     def _guard(self, kind, fn):
         self._usable(kind)
@@ -352,24 +362,33 @@ class _Collective:
         self.flight = observe.in_flight()
         self.flight.__enter__()
         g._ctl.timeout = float(g.timeout if self.timeout is None else self.timeout)  # barrier(timeout=)
+        # our buffer half of collective seq - 2 is rewritten now: its readers must be done with it (nearly
+        # always true already: finishing seq - 1 took every peer's start of seq - 1, or a broadcast)
         try:
-            g._ctl.wait_slots(g._peers, DONE, self.seq - 1, self.kind)
+            self.wait_done(self.seq - 2)
         except BaseException as e:
-            self.__exit__(type(e), e, None)
+            self.__exit__(type(e), e, None)  # `with` calls __exit__ only once __enter__ returned
             raise
         return self
+
+    def wait_done(self, seq):
+        self.g._ctl.wait_slots(self.g._peers, DONE, seq, self.kind)
+
+    def half(self, seg, dtype, count):
+        """The elements of this collective's half of a buffer segment."""
+        return seg.array(dtype, count, offset=(self.seq % 2) * (seg.size // 2))
 
     def publish(self, count, dtype, fill):
         """Fills our buffer (fill(dst) writes `count` elements), then tells the peers (descriptor + READY)."""
         g, dst = self.g, None
         if fill is not None:
-            dst = g._buffer(count * np.dtype(dtype).itemsize).array(dtype, count)
+            dst = self.half(g._buffer(count * np.dtype(dtype).itemsize, self), dtype, count)
             fill(dst)
-        ctl = g._ctl
-        ctl.set(OPSEQ, self.seq)
-        ctl.set(OPCODE, self.code)
-        ctl.set(OPNBYTES, self.nbytes)
-        ctl.set(OPARG, self.arg)
+        ctl, at = g._ctl, 4 * (self.seq % 2)
+        ctl.set(OPSEQ + at, self.seq)
+        ctl.set(OPCODE + at, self.code)
+        ctl.set(OPNBYTES + at, self.nbytes)
+        ctl.set(OPARG + at, self.arg)
         ctl.set(READY, self.base + 1)
         return dst
 
@@ -382,7 +401,7 @@ class _Collective:
         out = [None] * g.size
         out[g.rank] = mine
         for p in peers:
-            out[p] = g._peer_buffer(p).array(dtype, count) if count else np.empty(0, dtype)
+            out[p] = self.half(g._peer_buffer(p), dtype, count) if count else np.empty(0, dtype)
         return out
 
     def wait_ready(self, peers, step):
@@ -418,8 +437,11 @@ def _reduce_slices(bufs, lo, hi, ufunc, avg_n, operand, dst):
     for b0 in range(lo, hi, _BLOCK):
         b1 = min(b0 + _BLOCK, hi)
         acc = dst[b0 - lo:b1 - lo] if direct else scratch[:b1 - b0]
-        np.copyto(acc, bufs[0][b0:b1])
-        for b in bufs[1:]:
+        if len(bufs) > 1:  # the first two in one pass: one read and one write fewer than copy, then add
+            ufunc(bufs[0][b0:b1], bufs[1][b0:b1], out=acc)
+        else:
+            np.copyto(acc, bufs[0][b0:b1])
+        for b in bufs[2:]:
             ufunc(acc, b[b0:b1], out=acc)
         if avg_n:
             np.divide(acc, avg_n, out=acc)

@@ -5,8 +5,10 @@ locks: a writer fills its data, then stores the flag; a reader sees the flag, th
 relies on x86-64's total store order (numpy stores an aligned int64 with one instruction, and every flag access
 is a separate interpreter-level call, so the compiler cannot reorder data and flag accesses around it).
 
-Layout (int64 words): a header, `size` slots of SLOT words (one cache line pair each, so ranks spinning on a
-neighbour's flag do not share a line with their own), then size*size point-to-point pair records.
+Layout (int64 words): a header, `size` slots of SLOT words (whole cache lines, so ranks spinning on a
+neighbour's flag do not share a line with their own), then size*size point-to-point pair records. A slot holds
+two op descriptors, one per buffer half: a rank may start collective s while a slow peer still checks its
+descriptor of collective s - 1.
 """
 import os
 import time
@@ -18,16 +20,18 @@ from .shm_segment import is_alive
 
 MAGIC = 0x7674666162726963  # "vtfabric"
 HEADER = 8
-SLOT = 16
+SLOT = 32
 PAIR = 8
 # slot fields
-PID, START, READY, DONE, BUFVER, BUFCAP, OPSEQ, OPCODE, OPNBYTES, OPARG, ABORT, LEFT, ABORT_WHY = range(13)
+PID, START, READY, DONE, BUFVER, BUFCAP, ABORT, LEFT, ABORT_WHY = range(9)
+OPSEQ, OPCODE, OPNBYTES, OPARG = range(16, 20)  # + 4 * (seq % 2)
 _WHY = {1: "died", 2: "did not arrive within {t:g} s"}
 # pair fields (written by the sender: SENT, NBYTES, VER, CAP; by the receiver: ACKED)
 SENT, ACKED, NBYTES, VER, CAP = range(5)
 
-SPIN = 64  # flag checks before yielding the core: a peer on another core answers within microseconds
-YIELD_S = 0.002  # then sched_yield until this long, then sleep (peers may share our core: this box has 2)
+SPIN_S = float(os.environ.get("VT_FABRIC_SPIN_US", "50")) * 1e-6  # busy-poll this long: a peer running on
+# another core answers within microseconds
+YIELD_S = 0.002  # then sched_yield until this long, then sleep (ranks may outnumber cores: give theirs back)
 LIVENESS_S = 0.05  # how often a waiting rank checks that its peers are still alive
 
 
@@ -65,11 +69,15 @@ class Control:
         pending = [k for k in range(len(idx)) if w[idx[k]] < target]
         if not pending:
             return
-        for _ in range(SPIN):
-            pending = [k for k in pending if w[idx[k]] < target]
-            if not pending:
-                return
         start = time.monotonic()
+        spin_until = start + SPIN_S
+        while True:
+            for _ in range(16):
+                pending = [k for k in pending if w[idx[k]] < target]
+                if not pending:
+                    return
+            if time.monotonic() > spin_until:
+                break
         next_check, nap = start + LIVENESS_S, 5e-5
         while True:
             pending = [k for k in pending if w[idx[k]] < target]
@@ -112,8 +120,9 @@ class Control:
 def check_same_op(ctl, peers, seq, code, nbytes, arg, collective):
     """Every rank publishes (seq, op, bytes, root) with its first flag of a collective: a peer that called a
     different collective, or the same one with other sizes, makes the collective fail loudly, not corrupt."""
+    at = 4 * (seq % 2)
     for p in peers:
-        theirs = (ctl.get(p, OPSEQ), ctl.get(p, OPCODE), ctl.get(p, OPNBYTES), ctl.get(p, OPARG))
+        theirs = tuple(ctl.get(p, f + at) for f in (OPSEQ, OPCODE, OPNBYTES, OPARG))
         if theirs != (seq, code, nbytes, arg):
             raise CollectiveError(
                 f"{collective}: rank {p} is in a different collective (call {theirs[0]}, op code {theirs[1]}, "
