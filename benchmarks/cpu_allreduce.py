@@ -6,8 +6,9 @@ vs mpi4py's Allreduce (MPICH), float32 sum in place, 4 KB to 64 MB, 2 and 4 proc
 
 Every library runs the same loop on every rank: a warm-up call, then `samples` timed blocks of `iters` calls
 (iters shrinks with the size, the same on all ranks), each block after a barrier; a block's time / iters is one
-sample and rank 0's median is reported. The libraries run one after another, so the machine's load (noted in
-the JSON, before and after) hits them at different moments: compare ratios from one run only.
+sample and rank 0's median over all rounds is reported. The libraries take turns (`rounds` times), so a burst of
+load from other processes (the load average is noted in the JSON) hits them alike; still, compare ratios from
+one run only.
 """
 import argparse
 import json
@@ -102,6 +103,7 @@ def main():
     ap.add_argument("--worlds", type=int, nargs="+", default=[2, 4])
     ap.add_argument("--sizes", type=int, nargs="+", default=SIZES)
     ap.add_argument("--samples", type=int, default=5)
+    ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--mpi-worker", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.mpi_worker:
@@ -111,18 +113,24 @@ def main():
     load_before, results, notes = os.getloadavg(), [], {}
     for world in args.worlds:
         measured = {}
+
+        def add(name, res):
+            for nbytes, times in res.items():
+                measured.setdefault(name, {}).setdefault(nbytes, []).extend(times)
         with RankPool(world, env={"VT_FABRIC_TIMEOUT": "120", "OMP_NUM_THREADS": "1"}) as pool:
-            ours, algos = pool.run(run_ours, args.sizes, args.samples, timeout=900)[0]
-            measured["vibetensor_shm"] = ours
-            try:
-                measured["torch_gloo"] = pool.run(run_gloo, 29600 + world, args.sizes, args.samples, timeout=900)[0]
-            except Exception as e:  # noqa: BLE001 - torch missing or gloo unusable here: say so, keep the rest
-                notes[f"torch_gloo_{world}"] = str(e)[-400:]
-        mpi, why = run_mpi(world, args.sizes, args.samples)
-        if mpi is not None:
-            measured["mpi4py_mpich"] = mpi
-        else:
-            notes[f"mpi4py_{world}"] = why
+            for rnd in range(args.rounds):  # the libraries take turns, so a burst of load hits them alike
+                ours, algos = pool.run(run_ours, args.sizes, args.samples, timeout=900)[0]
+                add("vibetensor_shm", ours)
+                try:
+                    add("torch_gloo", pool.run(run_gloo, 29600 + 10 * world + rnd, args.sizes, args.samples,
+                                               timeout=900)[0])
+                except Exception as e:  # noqa: BLE001 - torch missing or gloo unusable here: say so, keep the rest
+                    notes[f"torch_gloo_{world}"] = str(e)[-400:]
+                mpi, why = run_mpi(world, args.sizes, args.samples)
+                if mpi is not None:
+                    add("mpi4py_mpich", mpi)
+                else:
+                    notes[f"mpi4py_{world}"] = why
         rows = []
         for nbytes in args.sizes:
             med = {k: statistics.median(v[nbytes]) for k, v in measured.items()}
@@ -136,7 +144,7 @@ def main():
         print_table(f"all_reduce float32 sum, {world} processes (median us per call; speedup = their time / ours)",
                     ["world", "size", "algo", "ours_us", "gloo_us", "mpi_us", "vs_gloo", "vs_mpi"], rows)
     write_results("cpu_allreduce", results, load_avg_before=load_before, load_avg_after=os.getloadavg(),
-                  samples=args.samples, notes=notes, versions={**versions(), **_mpi_version()})
+                  samples=args.samples, rounds=args.rounds, notes=notes, versions={**versions(), **_mpi_version()})
 
 
 def _fmt_bytes(n):
