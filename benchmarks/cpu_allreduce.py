@@ -139,7 +139,8 @@ def main():
                      "speedup_vs": {k: med[k] / med["vibetensor_shm"] for k in med if k != "vibetensor_shm"}}
             results.append(entry)
             rows.append([world, _fmt_bytes(nbytes), algos[nbytes]]
-                        + [f"{med[k] * 1e6:.1f}" if k in med else "-" for k in ("vibetensor_shm", "torch_gloo", "mpi4py_mpich")]
+                        + [f"{med[k] * 1e6:.1f}" if k in med else "-"
+                           for k in ("vibetensor_shm", "torch_gloo", "mpi4py_mpich")]
                         + [f"{entry['speedup_vs'].get(k, float('nan')):.2f}x" for k in ("torch_gloo", "mpi4py_mpich")])
         print_table(f"all_reduce float32 sum, {world} processes (median us per call; speedup = their time / ours)",
                     ["world", "size", "algo", "ours_us", "gloo_us", "mpi_us", "vs_gloo", "vs_mpi"], rows)

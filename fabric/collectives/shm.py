@@ -2,32 +2,28 @@
 
 Each rank owns a persistent buffer segment (grown on demand, two halves used by alternate collectives) that its
 peers map. A collective copies the input into the owner's buffer half, raises the owner's READY flag (a step
-sequence number), and peers read the buffer directly: one-shot (every rank reduces every peer's buffer, in rank order so all ranks get the same bits) or
-the ring of schedule.py (reduce-scatter then all-gather, each step reading the previous rank's chunk once its
-flag says the chunk is ready). A rank rewrites a buffer half only after every peer has set DONE for the
+sequence number), and peers read the buffer directly: one-shot (every rank reduces every peer's buffer, in rank
+order so all ranks get the same bits) or the ring of schedule.py (reduce-scatter then all-gather, each step
+reading the previous rank's chunk once its flag says the chunk is ready). A rank rewrites a buffer half only after every peer has set DONE for the
 collective that used it last. Waits are bounded (see shm_sync); a failure leaves the group unusable, not the
 process.
 """
 import atexit
 import concurrent.futures
 import os
-import time
 import weakref
 
 import numpy as np
 
-from .. import observe
 from . import schedule
 from .api import CollectiveError, Group, RankFailure, ReduceOp, Work, default_timeout
 from .shm_data import Operand, check_shapes, reduce_ufunc
 from .shm_segment import Segment
 from .shm_store import job_id, join, leave, names
-from .shm_sync import BUFCAP, BUFVER, DONE, OPARG, OPCODE, OPNBYTES, OPSEQ, READY, check_same_op
+from .shm_collective import Collective, reduce_slices
+from .shm_sync import BUFCAP, BUFVER, DONE
 from .shm_p2p import PointToPoint
 
-_KINDS = {"all_reduce": 1, "reduce_scatter": 2, "all_gather": 3, "broadcast": 4, "all_to_all": 5, "barrier": 6}
-_OPS = {None: 0, ReduceOp.SUM: 1, ReduceOp.AVG: 2, ReduceOp.MAX: 3, ReduceOp.MIN: 4}
-_BLOCK = 1 << 15  # elements reduced per pass: the accumulator block stays in L2 across the peers' adds
 _MIN_BUFFER = 1 << 16
 _open_groups = weakref.WeakSet()
 
@@ -102,7 +98,8 @@ class ShmGroup(Group):
         return self._submit(go, async_op)
 
     def reduce_scatter(self, output, input, op=ReduceOp.SUM, async_op=False):
-        out, inp, op = Operand(output, "reduce_scatter", load=False), Operand(input, "reduce_scatter"), ReduceOp.of(op)
+        out, inp = Operand(output, "reduce_scatter", load=False), Operand(input, "reduce_scatter")
+        op = ReduceOp.of(op)
         check_shapes("reduce_scatter", out, inp, self.size, gather=False)
         ufunc = reduce_ufunc(op, inp.wire_dtype, "reduce_scatter")
 
@@ -112,7 +109,7 @@ class ShmGroup(Group):
                 mine = c.publish(inp.numel, inp.wire_dtype, lambda dst: inp.to_wire(inp.flat, dst))
                 bufs = c.gather_peers(self._peers, inp.numel, inp.wire_dtype, mine)
                 lo, hi = self.rank * out.numel, (self.rank + 1) * out.numel
-                _reduce_slices(bufs, lo, hi, ufunc, self.size if op is ReduceOp.AVG else 0, inp, out.flat)
+                reduce_slices(bufs, lo, hi, ufunc, self.size if op is ReduceOp.AVG else 0, inp, out.flat)
                 c.links = {p: out.numel * inp.wire_dtype.itemsize for p in self._peers}
             out.commit()
             return output
@@ -204,7 +201,7 @@ class ShmGroup(Group):
     def _oneshot_all_reduce(self, c, x, ufunc, avg):
         mine = c.publish(x.numel, x.wire_dtype, lambda dst: x.to_wire(x.flat, dst))
         bufs = c.gather_peers(self._peers, x.numel, x.wire_dtype, mine)
-        _reduce_slices(bufs, 0, x.numel, ufunc, self.size if avg else 0, x, x.flat)
+        reduce_slices(bufs, 0, x.numel, ufunc, self.size if avg else 0, x, x.flat)
         c.links = {p: x.numel * x.wire_dtype.itemsize for p in self._peers}
 
     def _ring_all_reduce(self, c, x, ufunc, avg):
@@ -249,7 +246,7 @@ class ShmGroup(Group):
 
     # ---- plumbing ------------------------------------------------------------------------------------
     def _collective(self, kind, algo, nbytes, op, dtype, arg=0, timeout=None):
-        return _Collective(self, kind, algo, nbytes, op, dtype, arg, timeout)
+        return Collective(self, kind, algo, nbytes, op, dtype, arg, timeout)
 
     def _buffer(self, nbytes, c):
         """Our buffer segment (two halves: collective s uses half s % 2), grown when a half is too small: a new
@@ -343,110 +340,6 @@ class ShmGroup(Group):
 
     def __exit__(self, *exc):
         self.close()
-
-
-class _Collective:
-    """One collective call on one rank: sequence numbers, the op descriptor peers check, timing, recording."""
-
-    def __init__(self, g, kind, algo, nbytes, op, dtype, arg, timeout):
-        self.g, self.kind, self.algo, self.nbytes, self.arg = g, kind, algo, nbytes, arg
-        self.code = _KINDS[kind] | (algo == "ring") << 4 | _OPS[op] << 8 | np.dtype(dtype).num << 12
-        self.timeout, self.links, self.steps = timeout, {}, 1
-
-    def __enter__(self):
-        g = self.g
-        g._usable(self.kind)
-        g._seq += 1
-        self.seq, self.base = g._seq, g._step
-        self.t0 = time.perf_counter()
-        self.flight = observe.in_flight()
-        self.flight.__enter__()
-        g._ctl.timeout = float(g.timeout if self.timeout is None else self.timeout)  # barrier(timeout=)
-        # our buffer half of collective seq - 2 is rewritten now: its readers must be done with it (nearly
-        # always true already: finishing seq - 1 took every peer's start of seq - 1, or a broadcast)
-        try:
-            self.wait_done(self.seq - 2)
-        except BaseException as e:
-            self.__exit__(type(e), e, None)  # `with` calls __exit__ only once __enter__ returned
-            raise
-        return self
-
-    def wait_done(self, seq):
-        self.g._ctl.wait_slots(self.g._peers, DONE, seq, self.kind)
-
-    def half(self, seg, dtype, count):
-        """The elements of this collective's half of a buffer segment."""
-        return seg.array(dtype, count, offset=(self.seq % 2) * (seg.size // 2))
-
-    def publish(self, count, dtype, fill):
-        """Fills our buffer (fill(dst) writes `count` elements), then tells the peers (descriptor + READY)."""
-        g, dst = self.g, None
-        if fill is not None:
-            dst = self.half(g._buffer(count * np.dtype(dtype).itemsize, self), dtype, count)
-            fill(dst)
-        ctl, at = g._ctl, 4 * (self.seq % 2)
-        ctl.set(OPSEQ + at, self.seq)
-        ctl.set(OPCODE + at, self.code)
-        ctl.set(OPNBYTES + at, self.nbytes)
-        ctl.set(OPARG + at, self.arg)
-        ctl.set(READY, self.base + 1)
-        return dst
-
-    def gather_peers(self, peers, count, dtype, mine):
-        """Waits for `peers` to publish, checks they run the same collective, and maps their buffers:
-        returns a list indexed by rank (ours is `mine`, ranks not asked for are None)."""
-        g = self.g
-        self.wait_ready(peers, self.base + 1)
-        check_same_op(g._ctl, peers, self.seq, self.code, self.nbytes, self.arg, self.kind)
-        out = [None] * g.size
-        out[g.rank] = mine
-        for p in peers:
-            out[p] = self.half(g._peer_buffer(p), dtype, count) if count else np.empty(0, dtype)
-        return out
-
-    def wait_ready(self, peers, step):
-        self.g._ctl.wait_slots(peers, READY, step, self.kind)
-
-    def set_ready(self, step):
-        self.g._ctl.set(READY, step)
-
-    def __exit__(self, et, e, tb):
-        g = self.g
-        g._ctl.timeout = g.timeout
-        self.flight.__exit__(et, e, tb)
-        if e is None:
-            g._step = self.base + self.steps
-            g._ctl.set(DONE, self.seq)
-            gr = g.global_ranks
-            observe.record(self.kind, group=g.gid, rank=gr[g.rank], algorithm=self.algo, nbytes=self.nbytes,
-                           seconds=time.perf_counter() - self.t0,
-                           links={(gr[p], gr[g.rank]): b for p, b in self.links.items()})
-        elif isinstance(e, (RankFailure, CollectiveError)):
-            g._broken = f"{self.kind} failed: {e}"
-            if isinstance(e, RankFailure):
-                g._ctl.abort(e)
-        return False
-
-
-def _reduce_slices(bufs, lo, hi, ufunc, avg_n, operand, dst):
-    """dst[:] = reduce(bufs[0][lo:hi], bufs[1][lo:hi], ...) in rank order, block by block; divided by avg_n
-    when averaging; converted back from float32 for the half types."""
-    wire = bufs[0].dtype
-    direct = dst.dtype == wire
-    scratch = None if direct else np.empty(min(_BLOCK, hi - lo), wire)
-    for b0 in range(lo, hi, _BLOCK):
-        b1 = min(b0 + _BLOCK, hi)
-        acc = dst[b0 - lo:b1 - lo] if direct else scratch[:b1 - b0]
-        if len(bufs) > 1:  # the first two in one pass: one read and one write fewer than copy, then add
-            ufunc(bufs[0][b0:b1], bufs[1][b0:b1], out=acc)
-        else:
-            np.copyto(acc, bufs[0][b0:b1])
-        for b in bufs[2:]:
-            ufunc(acc, b[b0:b1], out=acc)
-        if avg_n:
-            np.divide(acc, avg_n, out=acc)
-        if not direct:
-            operand.from_wire(acc, dst[b0 - lo:b1 - lo])
 
 
 @atexit.register

@@ -31,7 +31,8 @@ SENT, ACKED, NBYTES, VER, CAP = range(5)
 
 SPIN_S = float(os.environ.get("VT_FABRIC_SPIN_US", "50")) * 1e-6  # busy-poll this long: a peer running on
 # another core answers within microseconds
-YIELD_S = 0.002  # then sched_yield until this long, then sleep (ranks may outnumber cores: give theirs back)
+YIELD_S = float(os.environ.get("VT_FABRIC_YIELD_MS", "20")) * 1e-3  # then sched_yield (ranks may
+# outnumber cores: give ours to them), then sleep in naps up to 1 ms (a peer that is truly late)
 LIVENESS_S = 0.05  # how often a waiting rank checks that its peers are still alive
 
 

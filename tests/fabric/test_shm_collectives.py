@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 import vibetensor as vt
-from vibetensor.fabric.collectives.shm_launch import PerRank, RankPool
+from vibetensor.fabric.collectives.shm_launch import RankPool
 
 SIZES = (1, 7, 1000)  # 7 < 8 ranks: some ring chunks are empty
 TOL = {"float32": (1e-5, 1e-5), "float64": (1e-12, 1e-12), "bfloat16": (1e-2, 2e-2), "int64": (0, 0)}

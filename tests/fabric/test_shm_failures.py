@@ -30,14 +30,14 @@ def r_sum(g, numel, algo):
 
 def r_die(g, victim, algo, how):
     """The victim dies inside (or right before) an all_reduce; the others report what they saw."""
-    from vibetensor.fabric.collectives import shm
+    from vibetensor.fabric.collectives import shm_collective
     if g.rank == victim:
         if how == "sigkill":
             os.kill(os.getpid(), signal.SIGKILL)
         # dies mid-ring (its input published, after its first ring step), or one-shot before publishing (once
         # its input is published the others have all they need from it and rightly complete)
         hook = "set_ready" if algo == "ring" else "publish"
-        setattr(shm._Collective, hook, lambda *a: os._exit(3))
+        setattr(shm_collective.Collective, hook, lambda *a: os._exit(3))
     x = vt.randn(4096)
     t0 = time.monotonic()
     try:
