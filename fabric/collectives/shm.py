@@ -4,9 +4,9 @@ Each rank owns a persistent buffer segment (grown on demand, two halves used by 
 peers map. A collective copies the input into the owner's buffer half, raises the owner's READY flag (a step
 sequence number), and peers read the buffer directly: one-shot (every rank reduces every peer's buffer, in rank
 order so all ranks get the same bits) or the ring of schedule.py (reduce-scatter then all-gather, each step
-reading the previous rank's chunk once its flag says the chunk is ready). A rank rewrites a buffer half only after every peer has set DONE for the
-collective that used it last. Waits are bounded (see shm_sync); a failure leaves the group unusable, not the
-process.
+reading the previous rank's chunk once its flag says the chunk is ready). A rank rewrites a buffer half only
+after every peer has set DONE for the collective that used it last. Waits are bounded (see shm_sync); a failure
+leaves the group unusable, not the process.
 """
 import atexit
 import concurrent.futures
