@@ -6,7 +6,8 @@ import vibetensor as vt
 from vibetensor.fabric.collectives.shm_launch import RankPool
 
 SIZES = (1, 7, 1000)  # 7 < 8 ranks: some ring chunks are empty
-TOL = {"float32": (1e-5, 1e-5), "float64": (1e-12, 1e-12), "bfloat16": (1e-2, 2e-2), "int64": (0, 0)}
+TOL = {"float32": (1e-5, 1e-5), "float64": (1e-12, 1e-12), "float16": (2e-3, 2e-3), "bfloat16": (1e-2, 2e-2),
+       "int64": (0, 0)}
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +37,7 @@ def values(rank, seed, shape, dtype):
 def make(a, dtype, noncontig):
     """A vibetensor tensor holding `a` (non-contiguous: a transposed view of the transposed copy)."""
     t = vt.from_numpy(np.ascontiguousarray(a.T if noncontig and a.ndim == 2 else a))
-    t = t.to(vt.bfloat16) if dtype == "bfloat16" else t
+    t = t.to(getattr(vt, dtype)) if dtype in ("bfloat16", "float16") else t
     return t.t() if noncontig and a.ndim == 2 else t
 
 
@@ -150,7 +151,7 @@ def check(got, ref, dtype):
 
 # ---- tests ------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("n", [1, 2, 3, 4])
-@pytest.mark.parametrize("dtype", ["float32", "float64", "bfloat16", "int64"])
+@pytest.mark.parametrize("dtype", ["float32", "float64", "float16", "bfloat16", "int64"])
 @pytest.mark.parametrize("algo", ["oneshot", "ring"])
 def test_all_reduce(pools, n, dtype, algo):
     pool = pools(n)
@@ -243,3 +244,17 @@ def test_observability(pools, algo):
         assert link_in == {"link.0->1.bytes": 2 * 4 * (numel - 333)}
     else:
         assert link_in == {"link.0->1.bytes": numel * 4, "link.2->1.bytes": numel * 4}
+
+
+def test_bfloat16_rounding_matches_torch():
+    torch = pytest.importorskip("torch")
+    from vibetensor.fabric.collectives.shm_data import float32_to_bfloat16_bits
+    g = np.random.default_rng(0)
+    x = np.concatenate([(g.standard_normal(5000) * 10.0 ** g.integers(-30, 30, 5000)).astype(np.float32),
+                        np.array([np.nan, -np.nan, np.inf, -np.inf, 0.0, -0.0, 3.3895e38, 1e-40], np.float32)])
+    got = np.empty(x.size, np.uint16)
+    float32_to_bfloat16_bits(x, got)
+    ref = torch.from_numpy(x).to(torch.bfloat16).view(torch.int16).numpy().view(np.uint16)
+    finite = ~np.isnan(x)
+    np.testing.assert_array_equal(got[finite], ref[finite])
+    assert np.all((got[~finite] & 0x7F80) == 0x7F80) and np.all(got[~finite] & 0x7F)  # NaN stays NaN
