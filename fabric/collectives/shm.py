@@ -10,6 +10,7 @@ leaves the group unusable, not the process.
 """
 import atexit
 import concurrent.futures
+import multiprocessing.util
 import os
 import weakref
 
@@ -66,6 +67,7 @@ class ShmGroup(Group):
         self._broken = None
         self._closed = False
         self._children = weakref.WeakSet()  # subgroups split from this one: closed before it
+        self._owner_pid = os.getpid()
         _open_groups.add(self)
 
     @property
@@ -342,10 +344,17 @@ class ShmGroup(Group):
         self.close()
 
 
-@atexit.register
 def _close_all():
     for g in list(_open_groups):
+        if g._owner_pid != os.getpid():
+            continue  # inherited through fork: the group belongs to the parent, leave it alone
         try:
             g.close()
         except Exception:  # noqa: BLE001 - exiting: a group we cannot close cleanly is cleaned by the last rank
             pass
+
+
+# Interpreter exit, and the exit of multiprocessing children (fork-started ones leave through os._exit,
+# which skips atexit but runs multiprocessing's finalizers).
+atexit.register(_close_all)
+multiprocessing.util.Finalize(None, _close_all, exitpriority=100)
