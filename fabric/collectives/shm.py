@@ -68,6 +68,7 @@ class ShmGroup(Group):
         self._closed = False
         self._children = weakref.WeakSet()  # subgroups split from this one: closed before it
         self._owner_pid = os.getpid()
+        _close_at_exit()
         _open_groups.add(self)
 
     @property
@@ -354,7 +355,17 @@ def _close_all():
             pass
 
 
-# Interpreter exit, and the exit of multiprocessing children (fork-started ones leave through os._exit,
-# which skips atexit but runs multiprocessing's finalizers).
+_finalizer_pid = None
+
+
+def _close_at_exit():
+    """Closes this process's groups at interpreter exit, and at the exit of multiprocessing children:
+    fork-started ones leave through os._exit, which skips atexit but runs multiprocessing's finalizers (a
+    child starts with none of its parent's, so each process registers its own)."""
+    global _finalizer_pid
+    if _finalizer_pid != os.getpid():
+        _finalizer_pid = os.getpid()
+        multiprocessing.util.Finalize(None, _close_all, exitpriority=100)
+
+
 atexit.register(_close_all)
-multiprocessing.util.Finalize(None, _close_all, exitpriority=100)

@@ -94,6 +94,11 @@ def r_world8(g):
     return out, gathered.numpy().copy()
 
 
+def exit_without_close(rank, job):
+    g = ShmGroup(rank, 2, job=job, timeout=20)
+    g.all_reduce(np.arange(10.0) * rank)  # numpy arrays work too; then leave without close()
+
+
 # ---- tests --------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("algo,how", [("ring", "exit"), ("oneshot", "sigkill")])
 def test_killed_rank_raises_within_timeout_and_leaks_nothing(algo, how):
@@ -186,4 +191,18 @@ def test_rendezvous_timeout_and_bad_arguments():
     g.close()
     with pytest.raises(CollectiveError, match="the group is closed"):
         g.all_reduce(x)
+    assert leftovers(job) == []
+
+
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_ranks_exiting_without_close_leave_nothing(method):
+    import multiprocessing as mp
+    job = f"noclose-{method}-{os.getpid()}"
+    ctx = mp.get_context(method)
+    procs = [ctx.Process(target=exit_without_close, args=(r, job)) for r in range(2)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(30)
+    assert [p.exitcode for p in procs] == [0, 0]
     assert leftovers(job) == []
