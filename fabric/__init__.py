@@ -1,7 +1,14 @@
-"""vt.fabric: the machine's devices as a graph (topology), placement, collectives, sync and observability."""
+"""vt.fabric: the machine's devices as a graph (topology), placement, collectives, sync and observability.
+
+`init()` joins the world group from a torchrun-style environment (vibetensor-launch sets it); `get_group()`
+returns it; `destroy()` leaves. `virtual_devices()` and `LocalGroup` drive several devices from one process;
+`Mesh`/`Shard`/`Replicate`/`Partial` and `distribute` place tensors on them.
+"""
 from . import observe  # noqa: F401
-# placement / virtual devices / in-process sync (helper "placement")
+from .collectives.api import CollectiveError, Group, RankFailure, ReduceOp, Work  # noqa: F401
 from .collectives.local import LocalGroup  # noqa: F401
 from .collectives.local_devices import VirtualDevice, virtual_devices  # noqa: F401
+from .init import destroy, get_group, init, is_initialized, register_backend  # noqa: F401
+from .observe import counters, events  # noqa: F401
 from .placement import FabricTensor, Mesh, Partial, PlacementError, Replicate, Shard, distribute  # noqa: F401
 from .sync import barrier, peer_add, peer_copy, wait_for  # noqa: F401

@@ -42,6 +42,9 @@ class RankFailure(CollectiveError):
         who = ", ".join(str(r) for r in self.ranks)
         super().__init__(f"{collective}: rank{'s' if len(self.ranks) > 1 else ''} {who} {reason}")
 
+    def __reduce__(self):  # picklable, so a rank's failure can be reported to another process
+        return type(self), (self.collective, self.ranks, self.reason)
+
 
 def default_timeout():
     """Seconds a rank waits for its peers before raising RankFailure (VT_FABRIC_TIMEOUT, default 60)."""
