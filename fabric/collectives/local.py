@@ -33,6 +33,25 @@ def _flat(t):
     return t.view(-1) if t.is_contiguous() else t.contiguous().view(-1)
 
 
+def _flats(devices, ts):
+    """_flat of each member's tensor, made on its device's stream."""
+    bufs = []
+    for dev, t in zip(devices, ts):
+        with ls.on(dev):
+            bufs.append(_flat(t))
+    return bufs
+
+
+def _write_back(devices, ts, bufs, finish=None):
+    """Copies each flat buffer back into its tensor where it was a copy; finish(b) runs on each first."""
+    for dev, t, b in zip(devices, ts, bufs):
+        with ls.on(dev):
+            if finish:
+                finish(b)
+            if b.data_ptr() != t.data_ptr() or not t.is_contiguous():
+                t.copy_(b.view(t.shape))
+
+
 class LocalGroup(Group):
     """The devices of one process as a group. `rank` is 0 and `size` the number of member devices; every
     call passes one tensor per member. `crossover_bytes` overrides the ring/one-shot crossover."""
@@ -104,20 +123,13 @@ class LocalGroup(Group):
         algo = self._algorithm(nbytes, algorithm) if self.size > 1 else "local"
 
         def body(links):
-            bufs = []
-            for dev, t in zip(self.devices, ts):
-                with ls.on(dev):
-                    bufs.append(_flat(t))
+            bufs = _flats(self.devices, ts)
             if algo == "ring":
                 algos.ring_all_reduce(self.devices, bufs, op, links)
             elif algo == "oneshot":
                 algos.oneshot_all_reduce(self.devices, bufs, op, links)
-            for dev, t, b in zip(self.devices, ts, bufs):
-                with ls.on(dev):
-                    if op is ReduceOp.AVG and self.size > 1:
-                        b.div_(self.size)
-                    if b.data_ptr() != t.data_ptr() or not t.is_contiguous():
-                        t.copy_(b.view(t.shape))
+            average = op is ReduceOp.AVG and self.size > 1
+            _write_back(self.devices, ts, bufs, (lambda b: b.div_(self.size)) if average else None)
         return self._run("all_reduce", algo, nbytes, body, tensor, async_op)
 
     def reduce_scatter(self, output, input, op=ReduceOp.SUM, async_op=False, algorithm="auto"):
@@ -196,18 +208,12 @@ class LocalGroup(Group):
         algo = self._algorithm(nbytes, algorithm) if self.size > 1 else "local"
 
         def body(links):
-            bufs = []
-            for dev, t in zip(self.devices, ts):
-                with ls.on(dev):
-                    bufs.append(_flat(t))
+            bufs = _flats(self.devices, ts)
             if algo == "ring":
                 algos.chain_broadcast(self.devices, bufs, src, links)
             elif algo == "oneshot":
                 algos.direct_broadcast(self.devices, bufs, src, links)
-            for dev, t, b in zip(self.devices, ts, bufs):
-                if b.data_ptr() != t.data_ptr() or not t.is_contiguous():
-                    with ls.on(dev):
-                        t.copy_(b.view(t.shape))
+            _write_back(self.devices, ts, bufs)
         return self._run("broadcast", algo, nbytes, body, tensor, async_op)
 
     def all_to_all(self, output, input, async_op=False):
