@@ -92,7 +92,7 @@ def make_model(torch, cfg):
                 self.head.weight = self.tok_emb.weight
 
         def forward(self, idx):
-            pos = torch.arange(idx.shape[1])
+            pos = torch.arange(idx.shape[1], device=idx.device)
             x = self.drop(self.tok_emb(idx) + self.pos_emb(pos))
             for block in self.blocks:
                 x = block(x)

@@ -1,0 +1,152 @@
+"""The main job: a small GPT trained data-parallel over every rank `vibetensor-launch` starts (GPUs, or CPU
+ranks when there are none), with a progress bar, a loss-curve PNG and a final summary.
+
+    vibetensor-launch --nproc-per-node gpu examples/train_gpt.py            # all GPUs, or 2 CPU ranks
+    vibetensor-launch --nproc-per-node 2 examples/train_gpt.py --data notes.txt --steps 500
+    python examples/train_gpt.py                                           # a world of one
+
+Without --data the task is sequence reversal (examples/gpt_reversal.py): given ``a b c | `` continue with
+``c b a``; with --data it is a character-level language model of the file. Each rank draws its own share of
+the global batch; gradients are averaged across ranks by vt.fabric.DataParallel.
+"""
+import argparse
+import json
+import os
+import sys
+import time
+
+import numpy as np
+
+import vibetensor as vt
+import vibetensor.torch as torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from gpt_reversal import IGNORE, Config, exact_match, lr_lambda, make_batch, make_model  # noqa: E402
+from loss_png import loss_curve  # noqa: E402
+from torchlike import init_from_numpy  # noqa: E402
+
+
+def parse(argv):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--data", help="a text file: train a character-level model of it (default: reversal task)")
+    p.add_argument("--steps", type=int, default=300)
+    p.add_argument("--batch", type=int, default=32, help="global batch (rows), split across ranks")
+    p.add_argument("--block", type=int, default=16, help="context length in tokens")
+    p.add_argument("--d-model", type=int, default=48)
+    p.add_argument("--layers", type=int, default=2)
+    p.add_argument("--heads", type=int, default=4)
+    p.add_argument("--lr", type=float, default=3e-3)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default="runs/train_gpt", help="where rank 0 writes loss.png and summary.json")
+    return p.parse_args(argv)
+
+
+class TextData:
+    """Random windows of a text file, one token per character."""
+
+    def __init__(self, path, block):
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+        if len(text) < block + 2:
+            raise ValueError(f"--data {path}: {len(text)} characters, need more than the context ({block + 1})")
+        self.chars = sorted(set(text))
+        index = {c: i for i, c in enumerate(self.chars)}
+        self.ids = np.array([index[c] for c in text], np.int64)
+        self.block = block
+
+    def batch(self, gen, rows):
+        starts = gen.integers(0, len(self.ids) - self.block - 1, size=rows)
+        window = np.stack([self.ids[s:s + self.block + 1] for s in starts])
+        return window[:, :-1], window[:, 1:]
+
+
+def pick_device():
+    device = os.environ.get("VT_DEVICE") or ("cuda" if vt.cuda.is_available() else "cpu")
+    if device.startswith("cuda"):
+        vt.cuda.set_device(int(device.split(":")[1]) if ":" in device else 0)
+    return device
+
+
+def peak_memory(device):
+    if device.startswith("cuda"):
+        return vt.cuda.max_memory_allocated()
+    return vt._C._cpu_memory_stats()["peak_allocated_bytes"]
+
+
+def progress(step, steps, loss, tokens_per_s, started):
+    done = (step + 1) / steps
+    eta = (time.perf_counter() - started) / done * (1 - done)
+    bar = "#" * int(30 * done) + "." * (30 - int(30 * done))
+    end = "\n" if step + 1 == steps else ""
+    print(f"\r[{bar}] {step + 1}/{steps} loss {loss:.4f} {tokens_per_s:,.0f} tok/s ETA {eta:4.0f}s", end=end, flush=True)
+
+
+def main(argv=None):
+    args = parse(argv)
+    group = vt.fabric.init()
+    rank, world = group.rank, group.size
+    device = pick_device()
+    if args.batch % world:
+        raise SystemExit(f"--batch {args.batch} must be divisible by the number of ranks ({world})")
+    text = TextData(args.data, args.block) if args.data else None
+    cfg = Config(symbols=len(text.chars) - 1 if text else 16, length=args.block // 2, d_model=args.d_model,
+                 heads=args.heads, layers=args.layers, batch=args.batch, steps=args.steps, lr=args.lr,
+                 seed=args.seed)
+    model = init_from_numpy(torch, make_model(torch, cfg), cfg.seed + 1, std=0.02).to(device)
+    ddp = vt.fabric.DataParallel(model)
+    decay = [p for p in model.parameters() if p.dim() >= 2]
+    no_decay = [p for p in model.parameters() if p.dim() < 2]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.01}, {"params": no_decay, "weight_decay": 0.0}],
+                            lr=cfg.lr, betas=(0.9, 0.98))
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(cfg))
+    gen = np.random.default_rng(cfg.seed + 100 + rank)  # each rank its own rows
+    rows = args.batch // world
+    tokens_per_step = args.batch * (args.block if text else cfg.block - 1)
+    losses, step_times = [], []
+    comm_before = vt.fabric.counters().get("all_reduce.seconds", 0.0)
+    started = time.perf_counter()
+    for step in range(args.steps):
+        t0 = time.perf_counter()
+        inputs, targets = text.batch(gen, rows) if text else make_batch(gen, cfg, rows)
+        x, y = torch.tensor(inputs, device=device), torch.tensor(targets, device=device)
+        logits = ddp(x)
+        loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1),
+                                                 ignore_index=IGNORE)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sched.step()
+        losses.append(loss.item())
+        step_times.append(time.perf_counter() - t0)
+        if rank == 0 and (step % 5 == 0 or step + 1 == args.steps):
+            progress(step, args.steps, losses[-1], tokens_per_step / np.median(step_times), started)
+    seconds = time.perf_counter() - started
+    comm = vt.fabric.counters().get("all_reduce.seconds", 0.0) - comm_before
+    peaks = vt.zeros(world, dtype=vt.float64)
+    mine = vt.tensor([float(peak_memory(device))], dtype=vt.float64)
+    group.all_gather(peaks, mine)
+    if rank == 0:
+        summary = {"ranks": world, "device": device, "task": f"text {args.data}" if text else "reversal",
+                   "steps": args.steps, "final_loss": losses[-1], "seconds": seconds,
+                   "tokens_per_s": tokens_per_step * args.steps / seconds,
+                   "step_time_ms_median": 1e3 * float(np.median(step_times)),
+                   "peak_memory_mib_per_rank": [round(p / 2**20, 1) for p in peaks.tolist()],
+                   "collective_time_share": comm / seconds}
+        if not text:
+            summary["exact_match"] = exact_match(torch, model, cfg, np.random.default_rng(cfg.seed + 3))
+        os.makedirs(args.out, exist_ok=True)
+        loss_curve(os.path.join(args.out, "loss.png"), losses)
+        with open(os.path.join(args.out, "summary.json"), "w") as f:
+            json.dump(summary, f, indent=1)
+        print(f"done: {world} rank(s) on {device}, {args.steps} steps in {seconds:.1f} s, "
+              f"{summary['tokens_per_s']:,.0f} tokens/s, step {summary['step_time_ms_median']:.1f} ms (median), "
+              f"final loss {losses[-1]:.4f}" + (f", exact-match reversal {summary['exact_match']:.2f}" if not text else ""))
+        print(f"peak memory per rank (MiB): {summary['peak_memory_mib_per_rank']}; "
+              f"collectives took {100 * summary['collective_time_share']:.1f}% of the time; "
+              f"loss curve: {os.path.join(args.out, 'loss.png')}")
+    vt.fabric.destroy()
+    return losses
+
+
+if __name__ == "__main__":
+    main()
