@@ -1,9 +1,16 @@
 """Rank-0 checkpointing for data-parallel jobs, on top of vibetensor.checkpoint (one safetensors file).
 
 Replicas are identical after each step, so only rank 0 writes (atomically: vibetensor.checkpoint's writer goes
-through a temporary file and a rename); a broadcast of the outcome after it makes every rank leave save_checkpoint only when the
-file is complete, so a load or a next save that follows on any rank sees it. Every rank loads the same file.
-A DataParallel model is saved as the module it wraps, so wrapped and unwrapped models share checkpoints.
+through a temporary file and a rename); then rank 0 broadcasts the outcome, so every rank leaves save_checkpoint
+only once the file is complete (or raises if rank 0 failed). Every rank loads the same file. A DataParallel
+model is saved as the module it wraps, so wrapped and unwrapped models share checkpoints.
+
+>>> import vibetensor as vt, tempfile, os
+>>> m = vt.nn.Linear(2, 2); opt = vt.optim.AdamW(m.parameters())
+>>> path = os.path.join(tempfile.mkdtemp(), "ckpt.safetensors")
+>>> vt.fabric.save_checkpoint(path, m, opt, step=10, extra={"epoch": 1})
+>>> vt.fabric.load_checkpoint(path, m, opt)
+(10, {'epoch': 1})
 """
 from .. import checkpoint as _checkpoint
 from .init import get_group, is_initialized

@@ -5,9 +5,12 @@ gradients are averaged across ranks in buckets launched as soon as they are read
 so communication overlaps the rest of backward; when backward returns, `.grad` holds the average, and every
 replica takes the same optimiser step. With a world of one it only forwards.
 
->>> model = vt.fabric.DataParallel(MyModel())   # after vt.fabric.init()
->>> for x, y in loader:
-...     loss = loss_fn(model(x), y); loss.backward(); opt.step(); opt.zero_grad()
+>>> import vibetensor as vt
+>>> model = vt.fabric.DataParallel(vt.nn.Linear(4, 2))  # the world of vt.fabric.init(); here, a world of one
+>>> opt = vt.optim.SGD(model.parameters(), lr=0.1)
+>>> model(vt.randn(8, 4)).pow(2).mean().backward(); opt.step(); opt.zero_grad()
+>>> model.world_size, list(model.state_dict())
+(1, ['weight', 'bias'])
 """
 import contextlib
 
@@ -55,7 +58,8 @@ class DataParallel(Module):
 
     @contextlib.contextmanager
     def no_sync(self):
-        """Backward passes inside accumulate gradients locally; the first backward after it averages the sum."""
+        """Backward passes inside accumulate gradients locally; the first backward after it averages the sum.
+        What counts is where forward ran (as in PyTorch): forward inside, backward outside does not sync."""
         old, self._sync = self._sync, False
         try:
             yield

@@ -16,6 +16,7 @@ from the outputs, PyTorch's find_unused_parameters). The hook of the last expect
 ends the iteration: it waits for every bucket's Work and writes the averaged gradients back into `.grad`.
 """
 from ..autograd.graph import AccumulateGrad, meta
+from ..tensor_core.factories import tensor
 from .collectives.api import ReduceOp
 
 _FIRST_BUCKET_BYTES = 1 << 20  # as PyTorch: a small first bucket starts communication early
@@ -163,16 +164,18 @@ class Reducer:
         return b.flat[b.offsets[k]:b.offsets[k] + self.params[i].numel()]
 
     def _launch(self, b):
+        flags = []
         for k, i in enumerate(b.members):
-            flag = b.flat[b.numel + k:b.numel + k + 1]
             if self._ready[i]:
-                flag.fill_(1)
+                flags.append(1)
             elif self.params[i].grad is not None:  # not reached this time, but accumulated under no_sync
                 self._view(b, k).copy_(self.params[i].grad.reshape(-1))
-                flag.fill_(1)
+                flags.append(1)
             else:
                 self._view(b, k).zero_()
-                flag.zero_()
+                flags.append(0)
+        # one small copy per bucket, not one fill per parameter (each would be a kernel launch on a GPU)
+        b.flat[b.numel:].copy_(tensor(flags, dtype=b.dtype, device=b.device))
         self.launch_log.append((b.index, self._grads_seen))
         b.work = self.group.all_reduce(b.flat, ReduceOp.AVG, async_op=True)
 

@@ -5,8 +5,13 @@ divides evenly (or drops the tail with drop_last), and takes every num_replicas-
 the shares are disjoint up to the padding, cover the dataset, and have equal length, so every rank runs
 the same number of steps. Call `set_epoch(e)` before each epoch for a new order.
 
->>> sampler = vt.fabric.DistributedSampler(dataset)          # ranks from vt.fabric.init()
->>> loader = vt.torch.utils.data.DataLoader(dataset, batch_size=32, sampler=sampler)
+>>> import vibetensor as vt
+>>> ds = vt.torch.utils.data.TensorDataset(vt.arange(10))
+>>> s = vt.fabric.DistributedSampler(ds, num_replicas=3, rank=1, shuffle=False)  # default: vt.fabric.init()'s
+>>> list(s)  # indices 1, 4, 7 and, padding, 0
+[1, 4, 7, 0]
+>>> [b[0].tolist() for b in vt.torch.utils.data.DataLoader(ds, batch_size=2, sampler=s)]
+[[1, 4], [7, 0]]
 """
 import math
 

@@ -1,5 +1,6 @@
 """vt.fabric.DistributedSampler: partitions (disjoint, covering, padded), per-epoch shuffles, torch parity of the
-unshuffled layout, and use from vibetensor's DataLoader."""
+unshuffled layout, use from vibetensor's DataLoader; and the docstring examples of fabric's DataParallel,
+sampler and checkpoint modules."""
 import collections
 
 import pytest
@@ -73,3 +74,11 @@ def test_bad_arguments():
         DistributedSampler(10, num_replicas=2, rank=2)
     with pytest.raises(ValueError, match="num_replicas"):
         DistributedSampler(10, num_replicas=0, rank=0)
+
+
+@pytest.mark.parametrize("module", ["data_parallel", "sampler", "checkpoint"])
+def test_docstring_examples(module):
+    import doctest
+    import importlib
+    result = doctest.testmod(importlib.import_module(f"vibetensor.fabric.{module}"))
+    assert result.attempted > 0 and result.failed == 0

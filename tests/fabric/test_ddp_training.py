@@ -123,6 +123,35 @@ def r_unused(g):
     return out
 
 
+def r_unused_strict(g):
+    """find_unused_parameters=False: a parameter without a gradient stalls its bucket; the next forward says so."""
+    model = MLP(0, extra=True)
+    dp = fabric.DataParallel(model, group=g, find_unused_parameters=False)
+    x, y = batch(0, PER_RANK * g.size)
+    args = shard(x, g.rank, g.size), shard(y, g.rank, g.size)
+    loss_of(dp, *args).backward()
+    try:
+        dp(args[0])
+    except RuntimeError as e:
+        return str(e)
+    return "no error"
+
+
+def r_from_init(g, port):
+    """DataParallel's default group is the world of vt.fabric.init()."""
+    import os
+    os.environ.update(RANK=str(g.rank), WORLD_SIZE=str(g.size), MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    fabric.init()
+    try:
+        model = MLP(g.rank)
+        dp = fabric.DataParallel(model)
+        x, y = batch(0, PER_RANK * g.size)
+        loss_of(dp, shard(x, g.rank, g.size), shard(y, g.rank, g.size)).backward()
+        return dp.world_size, [p.grad.numpy().copy() for p in model.parameters()]
+    finally:
+        fabric.destroy()
+
+
 def r_die_in_backward(g, victim):
     import os
     model = MLP(0)
@@ -197,6 +226,18 @@ def test_unused_parameters(pools):
                 g1 = np.zeros_like(p0.grad.numpy()) if p1.grad is None else p1.grad.numpy()
                 np.testing.assert_allclose(got[name], (p0.grad.numpy() + g1) / 2, rtol=1e-5, atol=1e-6,
                                            err_msg=f"{name} rank {rank} step {step}")
+
+
+def test_unused_parameter_without_find_unused_is_reported(pools):
+    for msg in pools(2).run(r_unused_strict):
+        assert "did not finish" in msg and "never.weight" in msg and "sometimes.weight" in msg
+
+
+def test_default_group_from_init(pools):
+    (n0, g0), (n1, g1) = pools(2).run(r_from_init, 29617)
+    assert n0 == n1 == 2
+    for a, b in zip(g0, g1):
+        np.testing.assert_array_equal(a, b)
 
 
 def test_rank_dying_in_backward_raises_rank_failure():
