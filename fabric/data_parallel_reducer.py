@@ -101,13 +101,11 @@ class Reducer:
         zeros = lambda n, dtype, device: _C._ops.zeros((n,), dtype=dtype, device=device)  # noqa: E731
         for b in self.buckets:
             b.finish_layout(zeros)
-        self._meta_ids = {id(meta(p)): i for i, p in enumerate(params)}
         self._ready = [False] * len(params)
         self._expected = None  # None: no reduction prepared (outside DataParallel's forward, or no_sync)
         self._next = 0
         self._grads_seen = 0
         self.launch_log = []  # per launched bucket of the last iteration: (bucket, gradients ready at launch)
-        self.iterations = 0
         self._handles = [p.register_post_accumulate_grad_hook(self._make_hook(i)) for i, p in enumerate(params)]
 
     # ---- per iteration ------------------------------------------------------------------------------
@@ -196,7 +194,6 @@ class Reducer:
                     p.grad = avg.clone()
                 else:
                     p.grad.copy_(avg)
-        self.iterations += 1
 
     def remove(self):
         for h in self._handles:
