@@ -13,19 +13,6 @@ PER_RANK = 4  # samples per rank per step
 STEPS = 3
 
 
-@pytest.fixture(scope="module")
-def pools():
-    made = {}
-
-    def get(n):
-        if n not in made:
-            made[n] = RankPool(n, env={"VT_FABRIC_TIMEOUT": "20"})
-        return made[n]
-    yield get
-    for p in made.values():
-        p.close()
-
-
 # ---- shared by the ranks and the single-process reference (module level: spawned ranks import this file) --
 class MLP(vt.nn.Module):
     def __init__(self, seed, extra=False):

@@ -3,24 +3,10 @@ import numpy as np
 import pytest
 
 import vibetensor as vt
-from vibetensor.fabric.collectives.shm_launch import RankPool
 
 SIZES = (1, 7, 1000)  # 7 < 8 ranks: some ring chunks are empty
 TOL = {"float32": (1e-5, 1e-5), "float64": (1e-12, 1e-12), "float16": (2e-3, 2e-3), "bfloat16": (1e-2, 2e-2),
        "int64": (0, 0)}
-
-
-@pytest.fixture(scope="module")
-def pools():
-    made = {}
-
-    def get(n):
-        if n not in made:
-            made[n] = RankPool(n, env={"VT_FABRIC_TIMEOUT": "20"})
-        return made[n]
-    yield get
-    for p in made.values():
-        p.close()
 
 
 # ---- what the ranks run (module level: the spawned ranks import this file) ---------------------------------
