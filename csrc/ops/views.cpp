@@ -469,12 +469,15 @@ Tensor to_dtype(const Tensor& self, DType dtype) {
   VT_OP_HANDLE(op, Tensor(const Tensor&, std::optional<DType>, std::optional<Device>, bool), "_to_copy");
   return self.dtype() == dtype ? self : op(self, dtype, std::nullopt, false);
 }
-Scalar host_item(const Tensor& t) {
-  if (t.device().is_cpu()) return item(t);
-  VT_CHECK_VALUE(t.numel() == 1, "a Tensor with ", t.numel(), " elements cannot be converted to Scalar");
+Tensor to_host(const Tensor& t) {
+  if (t.device().is_cpu()) return t;
   Tensor h = empty(t.sizes(), t.dtype());
   copy_(h, t);
-  return item(h);
+  return h;
+}
+Scalar host_item(const Tensor& t) {
+  VT_CHECK_VALUE(t.numel() == 1, "a Tensor with ", t.numel(), " elements cannot be converted to Scalar");
+  return item(to_host(t));
 }
 #undef VT_OP_HANDLE
 

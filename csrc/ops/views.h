@@ -23,7 +23,10 @@ Tensor contiguous(const Tensor& self);
 Tensor clone(const Tensor& self);
 Tensor copy_(const Tensor& self, const Tensor& src);
 Tensor to_dtype(const Tensor& self, DType dtype);
-// The value of a one-element tensor on any device (a device tensor is copied to the host: a sync).
+// The tensor's values in host memory: itself on CPU, else a synchronous device-to-host copy (where pending
+// device errors, such as an out-of-range index, surface).
+Tensor to_host(const Tensor& t);
+// The value of a one-element tensor on any device.
 Scalar host_item(const Tensor& t);  // _to_copy, or self when the dtype already matches
 
 // Shape arithmetic shared with kernels.

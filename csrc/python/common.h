@@ -45,6 +45,10 @@ nb::object call_op(const OpOverloads& ov, nb::handle self_obj, nb::args args, nb
 enum class CallMode { Normal, BelowAutograd, Composite };
 nb::object call_positional(const OpEntry& op, nb::args args, CallMode mode);
 
+// The counters every allocator keeps, as a dict (os_word names cuMemAlloc-style calls: "os" for the CPU,
+// "device" for CUDA, as vt's memory_stats have always spelled them).
+nb::dict allocator_stats_dict(const AllocatorStats& s, const char* os_word);
+
 // Binding setup, one per file.
 void bind_dtypes(nb::module_& m);
 void bind_tensor(nb::module_& m);

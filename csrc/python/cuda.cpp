@@ -21,17 +21,8 @@ struct PyEvent {
 };
 
 nb::dict stats_dict(const CudaAllocatorStats& s) {
-  nb::dict d;
-  d["allocated_bytes"] = s.allocated_bytes;
-  d["reserved_bytes"] = s.reserved_bytes;
+  nb::dict d = allocator_stats_dict(s, "device");
   d["active_bytes"] = s.active_bytes;
-  d["peak_allocated_bytes"] = s.peak_allocated_bytes;
-  d["peak_reserved_bytes"] = s.peak_reserved_bytes;
-  d["num_allocs"] = s.num_allocs;
-  d["num_frees"] = s.num_frees;
-  d["num_cache_hits"] = s.num_cache_hits;
-  d["num_device_allocs"] = s.num_os_allocs;
-  d["num_device_frees"] = s.num_os_frees;
   d["num_ooms"] = s.num_ooms;
   d["num_segments"] = s.num_segments;
   d["inactive_split_bytes"] = s.inactive_split_bytes;

@@ -6,21 +6,22 @@
 
 namespace vt::py {
 
+nb::dict allocator_stats_dict(const AllocatorStats& s, const char* os_word) {
+  nb::dict d;
+  d["allocated_bytes"] = s.allocated_bytes;
+  d["reserved_bytes"] = s.reserved_bytes;
+  d["peak_allocated_bytes"] = s.peak_allocated_bytes;
+  d["peak_reserved_bytes"] = s.peak_reserved_bytes;
+  d["num_allocs"] = s.num_allocs;
+  d["num_frees"] = s.num_frees;
+  d["num_cache_hits"] = s.num_cache_hits;
+  d[("num_" + std::string(os_word) + "_allocs").c_str()] = s.num_os_allocs;
+  d[("num_" + std::string(os_word) + "_frees").c_str()] = s.num_os_frees;
+  return d;
+}
+
 void bind_runtime(nb::module_& m) {
-  m.def("_cpu_memory_stats", [] {
-    AllocatorStats s = cpu_allocator().stats();
-    nb::dict d;
-    d["allocated_bytes"] = s.allocated_bytes;
-    d["reserved_bytes"] = s.reserved_bytes;
-    d["peak_allocated_bytes"] = s.peak_allocated_bytes;
-    d["peak_reserved_bytes"] = s.peak_reserved_bytes;
-    d["num_allocs"] = s.num_allocs;
-    d["num_frees"] = s.num_frees;
-    d["num_cache_hits"] = s.num_cache_hits;
-    d["num_os_allocs"] = s.num_os_allocs;
-    d["num_os_frees"] = s.num_os_frees;
-    return d;
-  });
+  m.def("_cpu_memory_stats", [] { return allocator_stats_dict(cpu_allocator().stats(), "os"); });
   m.def("_cpu_empty_cache", [] { cpu_allocator().empty_cache(); });
   m.def("_cpu_reset_peak_stats", [] { cpu_allocator().reset_peak_stats(); });
   m.def("_set_cpu_cache_limit", &set_cpu_cache_limit);

@@ -54,15 +54,6 @@ nb::object to_list(const Tensor& t, int64_t dim, const char* p) {
   return std::move(l);
 }
 
-// The tensor's values in host memory: itself on CPU, else a synchronous device-to-host copy (which is
-// where pending device errors, such as an out-of-range index, surface).
-Tensor on_host(const Tensor& t) {
-  if (t.device().is_cpu()) return t;
-  Tensor h = empty(t.sizes(), t.dtype());
-  copy_(h, t);
-  return h;
-}
-
 }  // namespace
 
 nb::handle tensor_type() { return g_tensor_type; }
@@ -121,12 +112,9 @@ void bind_tensor(nb::module_& m) {
                      return m && m->py.is_valid() ? m->py : nb::none();
                    },
                    [](const Tensor& t, nb::object o) { meta_of(t).py = std::move(o); })
-      .def("item", [](const Tensor& t) {
-        VT_CHECK_VALUE(t.numel() == 1, "a Tensor with ", t.numel(), " elements cannot be converted to Scalar");
-        return scalar_to_py(host_item(t));
-      })
+      .def("item", [](const Tensor& t) { return scalar_to_py(host_item(t)); })
       .def("tolist", [](const Tensor& t) {
-        Tensor h = on_host(t);
+        Tensor h = to_host(t);
         return to_list(h, 0, static_cast<const char*>(h.data()));
       })
       .def("__len__", [](const Tensor& t) {
@@ -136,15 +124,15 @@ void bind_tensor(nb::module_& m) {
       .def("__bool__", [](const Tensor& t) {
         VT_CHECK_VALUE(t.numel() == 1, "Boolean value of Tensor with ", (t.numel() ? "more than one" : "no"),
                        " values is ambiguous");
-        return item(on_host(t)).to<bool>();
+        return host_item(t).to<bool>();
       })
       .def("__float__", [](const Tensor& t) {
         VT_CHECK_TYPE(t.numel() == 1, "only one element tensors can be converted to Python scalars");
-        return item(on_host(t)).to_double();
+        return host_item(t).to_double();
       })
       .def("__int__", [](const Tensor& t) {
         VT_CHECK_TYPE(t.numel() == 1, "only one element tensors can be converted to Python scalars");
-        return item(on_host(t)).to_int();
+        return host_item(t).to_int();
       })
       .def("__index__", [](const Tensor& t) {
         VT_CHECK_TYPE(t.numel() == 1 && is_integral(t.dtype(), true),
