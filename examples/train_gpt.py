@@ -21,7 +21,7 @@ import vibetensor as vt
 import vibetensor.torch as torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from gpt_reversal import IGNORE, Config, exact_match, lr_lambda, make_batch, make_model  # noqa: E402
+from gpt_reversal import Config, exact_match, lr_lambda, make_batch, make_model, train_step  # noqa: E402
 from loss_png import loss_curve  # noqa: E402
 from torchlike import init_from_numpy  # noqa: E402
 
@@ -109,12 +109,7 @@ def main(argv=None):
         t0 = time.perf_counter()
         inputs, targets = text.batch(gen, rows) if text else make_batch(gen, cfg, rows)
         x, y = torch.tensor(inputs, device=device), torch.tensor(targets, device=device)
-        logits = ddp(x)
-        loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1),
-                                                 ignore_index=IGNORE)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
+        loss = train_step(torch, ddp, opt, x, y)
         sched.step()
         losses.append(loss.item())
         step_times.append(time.perf_counter() - t0)

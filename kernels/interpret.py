@@ -50,6 +50,11 @@ class InterpreterArg:
         return self
 
 
+def pow2(x):
+    """The smallest power of two >= x (1 for x <= 1), as the native launchers pick block sizes."""
+    return 1 << max(0, (x - 1).bit_length())
+
+
 def interpreted(jit_fn):
     """The interpreter's version of a @triton.jit function (from a module loaded for the interpreter),
     whatever TRITON_INTERPRET said at decoration; its module's libdevice calls go to numpy."""
@@ -176,7 +181,7 @@ def run_reduction(op, x, dims_view, out_dtype, acc_dtype, param=0.0, splits=1, b
     from .cache import cache_dir
     from .triton import reduction as red
     (o, r, i), (so, sr, si) = dims_view
-    block_i = block_i or (1 if i == 1 else min(64, 1 << (i - 1).bit_length()))
+    block_i = block_i or (1 if i == 1 else min(64, pow2(i)))
     block_r = block_r or max(16, 1024 // block_i)
     key = "|".join(["red", op, x.dtype.name, out_dtype.name, acc_dtype.name, str(block_r), str(block_i)])
     fn, _, _ = red.load(key, cache_dir(), module_suffix="_interp")
@@ -202,7 +207,7 @@ def run_softmax(op, x, out_dtype=None, mode="w", block=None):
     from .cache import cache_dir
     from .triton import reduction as red
     rows, n = x.shape
-    whole = 1 << max(0, (n - 1).bit_length())
+    whole = pow2(n)
     block = whole if mode == "w" else (block or min(1024, whole))
     out = _C._ops.empty([rows, n], dtype=out_dtype or x.dtype)
     key = "|".join(["soft", op, x.dtype.name, out.dtype.name, str(block), mode])

@@ -3,7 +3,7 @@ interpreter, building the key and arguments the way csrc/cuda/blas_triton.cpp do
 import contextlib
 
 from .. import _C
-from .interpret import interpreted, wrap
+from .interpret import interpreted, pow2, wrap
 
 
 def _layout(t):
@@ -43,7 +43,7 @@ def _bfloat16_dot():
 
 
 def _tile(n, cap):
-    return max(16, min(cap, 1 << max(0, (n - 1).bit_length())))
+    return max(16, min(cap, pow2(n)))
 
 
 def run_matmul(a, b, c=None, alpha=1.0, beta=0.0, tf32=False, out_dtype=None, blocks=None):

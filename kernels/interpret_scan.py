@@ -2,7 +2,7 @@
 with the launch sequences of the native side (csrc/cuda/scan.cpp, sort.cpp, shape.cpp), on small blocks so
 that CI exercises the multi-block paths (split carries, merge passes)."""
 from .. import _C
-from .interpret import interpreted, wrap
+from .interpret import interpreted, pow2, wrap
 
 
 def _empty(shape, dtype):
@@ -16,10 +16,6 @@ def _launch(module, key, grid, args, **constexprs):
     interpreted(fn)[grid](*[wrap(a) for a in args], **cx)
 
 
-def _pow2(x):
-    return 1 << max(0, (x - 1).bit_length())
-
-
 def run_scan(op, x3, out_dtype, acc_dtype, splits=1, block_n=None, block_i=None):
     """cumsum ("sum") / cumprod ("prod") along dim 1 of a 3-D CPU tensor [O, N, I] (any strides) into a
     contiguous [O, N, I] tensor of out_dtype. With splits > 1, runs the native side's three launches: split
@@ -28,8 +24,8 @@ def run_scan(op, x3, out_dtype, acc_dtype, splits=1, block_n=None, block_i=None)
     from .triton import scan
     o, n, i = x3.shape
     so, sn, si = x3.stride()
-    bi = block_i or (1 if i == 1 else min(64, _pow2(i)))
-    bn = block_n or max(16, min(1024 // bi, _pow2(n)))
+    bi = block_i or (1 if i == 1 else min(64, pow2(i)))
+    bn = block_n or max(16, min(1024 // bi, pow2(n)))
 
     def launch(src, view, out, carry, nsplit):
         (vo, vn, vi), strides = view
@@ -62,8 +58,8 @@ def run_sort(x3, descending, k=None, one_block=1024, merge_block=1024, tile=1024
     outs = [k, *vals.stride()]
     dt, desc = x3.dtype.name, "1" if descending else "0"
     if n <= one_block:
-        block = max(2, _pow2(n))
-        rows = max(1, min(tile // block, _pow2(r)))
+        block = max(2, pow2(n))
+        rows = max(1, min(tile // block, pow2(r)))
         _launch(sort, f"sort|{dt}|{desc}|{block}|{rows}|x|out", ((r + rows - 1) // rows, 1),
                 [x3, vals, idx, r, i, n, so, sn, si, *outs])
         return vals, idx
@@ -77,8 +73,8 @@ def run_sort(x3, descending, k=None, one_block=1024, merge_block=1024, tile=1024
             _launch(sort, f"sort|{dt}|{desc}|{one_block}|1|{kind}|runs", (r, nblk),
                     [x3, *src, keys, pos, r, i, m, so, sn, si, k, nblk * k])
             m, src = nblk * k, [keys, pos]
-        block = max(2, _pow2(m))
-        rows = max(1, min(tile // block, _pow2(r)))
+        block = max(2, pow2(m))
+        rows = max(1, min(tile // block, pow2(r)))
         _launch(sort, f"sort|{dt}|{desc}|{block}|{rows}|kp|out", ((r + rows - 1) // rows, 1),
                 [x3, *src, vals, idx, r, i, m, so, sn, si, *outs])
         return vals, idx
