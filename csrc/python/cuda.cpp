@@ -2,6 +2,7 @@
 #include <nanobind/stl/optional.h>
 #include <nanobind/stl/pair.h>
 #include <nanobind/stl/string.h>
+#include <nanobind/stl/tuple.h>
 
 #include <nanobind/stl/vector.h>
 
@@ -9,6 +10,7 @@
 #include "cuda/blas.h"
 #include "cuda/graph.h"
 #include "cuda/kernel_library.h"
+#include "cuda/peer.h"
 #include "python/common.h"
 
 namespace vt::py {
@@ -162,6 +164,32 @@ void bind_cuda(nb::module_& m) {
     });
   });
   c.def("kernel_keys", &kernel_keys);
+  // Launches a registered kernel (compiling it on first use) from Python, for code whose kernels are not an
+  // op of the table (the fabric's collectives). args: (kind, value) pairs, kind "ptr", "i32", "i64" or "f32".
+  c.def("launch_kernel", [](const std::string& key, std::tuple<uint32_t, uint32_t, uint32_t> grid,
+                            const std::vector<std::pair<std::string, nb::object>>& args, std::optional<Stream> stream) {
+    std::vector<KernelArg> ka;
+    ka.reserve(args.size());
+    for (auto& [kind, v] : args) {
+      if (kind == "ptr") ka.push_back(KernelArg::ptr(reinterpret_cast<const void*>(nb::cast<uintptr_t>(v))));
+      else if (kind == "i32") ka.push_back(KernelArg::i32v(nb::cast<int32_t>(v)));
+      else if (kind == "i64") ka.push_back(KernelArg::i64v(nb::cast<int64_t>(v)));
+      else if (kind == "f32") ka.push_back(KernelArg::f32v(nb::cast<float>(v)));
+      else VT_THROW(ValueError, "launch_kernel: argument kind must be ptr, i32, i64 or f32, got '", kind, "'");
+    }
+    const Kernel& k = kernel(key);
+    Stream s = stream ? *stream : current_stream(-1);
+    k.launch(std::get<0>(grid), std::get<1>(grid), std::get<2>(grid), ka, s);
+  }, nb::arg("key"), nb::arg("grid"), nb::arg("args"), nb::arg("stream") = nb::none());
+
+  // Peer memory for the fabric's GPU transport (cuda/peer.h).
+  c.def("peer_segment", &peer_segment, nb::arg("nbytes"), nb::arg("device") = -1);
+  c.def("ipc_handle", [](const Tensor& t) { return nb::bytes(ipc_handle(t).data(), sizeof(CUipcMemHandle)); });
+  c.def("ipc_open", [](nb::bytes h, int64_t nbytes, int device) {
+    return ipc_open(std::string(h.c_str(), h.size()), nbytes, device);
+  }, nb::arg("handle"), nb::arg("nbytes"), nb::arg("device") = -1);
+  c.def("host_mapped", &host_mapped, nb::arg("nbytes"));
+  c.def("enable_peer_access", &enable_peer_access, nb::arg("device"), nb::arg("peer"));
 
   // GEMM settings, for vibetensor/backends.py: float32 precision (0 highest, 1 high, 2 medium) and backend.
   c.def("set_float32_matmul_precision", &set_float32_matmul_precision);
