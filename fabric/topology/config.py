@@ -56,6 +56,8 @@ VARS: dict[str, Var] = {
             "all-reduces up to this many bytes use one-shot, larger ones the ring; unset: the cost model decides"),
         Var("VIBETENSOR_PROBE_BYTES", _size, 64 << 20,
             "bytes per copy when --probe measures peer bandwidth"),
+        Var("VIBETENSOR_FABRIC_REDUCE_COPY", str, "",
+            "the GPU collectives' reduce-copy plugin ('cute' or 'triton'); unset: the fastest available"),
     )
 }
 
