@@ -1,8 +1,8 @@
 """vt.fabric.init / get_group / destroy: the process's world group, joined from a torchrun-style environment.
 
 RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR and MASTER_PORT are what torchrun and vibetensor-launch set; without
-them a process is a world of one. Backends register a factory here ("shm" now; the GPU transport adds itself
-when it exists), and "auto" picks the GPU one on a machine with a GPU and shm otherwise.
+them a process is a world of one. Backends register a factory here ("shm": CPU shared memory; "cuda": the GPU
+peer-memory transport), and "auto" picks the GPU one on a machine with a GPU and shm otherwise.
 """
 import os
 
@@ -24,6 +24,14 @@ def _shm(rank, size, timeout=None, job=None):
 
 
 register_backend("shm", _shm)
+
+
+def _cuda(rank, size, timeout=None, job=None):
+    from .collectives.cuda_group import CudaGroup
+    return CudaGroup(rank, size, job=job, timeout=timeout)
+
+
+register_backend("cuda", _cuda, gpu=True)
 
 
 def _has_gpu():

@@ -6,11 +6,11 @@ per machine.
 """
 from .. import _C
 from .cache import cache_dir
-from .triton import elementwise, index, matmul, random, reduction, scan, shape, sort
+from .triton import elementwise, fabric, index, matmul, random, reduction, scan, shape, sort
 
 GENERATORS = {"ew": elementwise, "red": reduction, "soft": reduction, "ixr": index, "ixg": index, "ixc": index,
               "rng": random, "mm": matmul, "scan": scan, "sort": sort, "smerge": sort, "sgather": sort,
-              "tri": shape}
+              "tri": shape, "fab": fabric}
 
 
 def trailing_scratch_pointers(metadata):

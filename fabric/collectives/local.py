@@ -17,6 +17,7 @@ and the caller's current stream waits for the members on exit (with async_op, at
 import itertools
 import time
 
+from . import cuda_peer as peer
 from . import local_algos as algos
 from . import local_streams as ls
 from . import schedule
@@ -54,9 +55,14 @@ def _write_back(devices, ts, bufs, finish=None):
 
 class LocalGroup(Group):
     """The devices of one process as a group. `rank` is 0 and `size` the number of member devices; every
-    call passes one tensor per member. `crossover_bytes` overrides the ring/one-shot crossover."""
+    call passes one tensor per member. `crossover_bytes` overrides the ring/one-shot crossover.
 
-    def __init__(self, devices, name=None, crossover_bytes=None, timeout=None):
+    Virtual devices of one GPU run the GPU transport's own programs (cuda_peer.py: flags in peer memory, the
+    fused one-shot kernel, the ring with the reduce-copy plugin), one rank per device stream, so its
+    synchronisation and latency can be tested and measured on one GPU; `capacity` is each rank's buffer.
+    CPU slots, and devices spread over several GPUs, run the same schedules with stream events instead."""
+
+    def __init__(self, devices, name=None, crossover_bytes=None, timeout=None, capacity=None):
         self.devices = as_devices(devices)
         if not self.devices:
             raise ValueError("LocalGroup needs at least one device")
@@ -64,6 +70,47 @@ class LocalGroup(Group):
         self.name = name or f"local{next(_names)}"
         self.crossover_bytes = crossover_bytes
         self.timeout = default_timeout() if timeout is None else timeout
+        self.capacity = int(capacity or peer.DEFAULT_CAPACITY)
+        self._eps = None
+
+    # ---- the GPU transport's path -------------------------------------------------------------------------
+    def _peer_path(self, dtype, reduce):
+        """Whether this call runs the peer-memory programs (virtual devices of one GPU, a dtype they serve)."""
+        if self.size == 1 or not all(d.is_cuda for d in self.devices):
+            return False
+        if len({d.device.index for d in self.devices}) != 1:
+            return False
+        return not reduce or dtype.name in peer.FLOAT_DTYPES
+
+    def _endpoints(self):
+        if self._eps is None:
+            status = peer.Status()
+            nbytes = peer.segment_bytes(self.capacity)
+            segs = [_C._cuda.peer_segment(nbytes, d.device.index) for d in self.devices]
+            self._eps = [peer.Endpoint(r, self.size, d.device, segs, status, self.timeout, self.capacity)
+                         for r, d in enumerate(self.devices)]
+        return self._eps
+
+    def _each_rank(self, kind, algorithm, nbytes, links, program):
+        """Issues program(endpoint, r) for every rank on its device's stream."""
+        eps = self._endpoints()
+        eps[0].status.note(kind)
+        for r, (dev, ep) in enumerate(zip(self.devices, eps)):
+            with ls.on(dev):
+                program(ep, r)
+            for p, b in peer.links_of(algorithm, self.size, r, nbytes).items():
+                algos._add_link(links, self.devices[p], dev, b)
+
+    def _check_status(self, idle=False):
+        if self._eps is not None:
+            self._eps[0].status.check(self.timeout, idle=idle)
+
+    def synchronize(self):
+        """Waits for every member stream; raises RankFailure if a GPU program gave up waiting for a rank."""
+        for d in self.devices:
+            if d.is_cuda:
+                d.stream.synchronize()
+        self._check_status(idle=True)
 
     def __repr__(self):
         return f"LocalGroup({self.name}, [{', '.join(str(d) for d in self.devices)}])"
@@ -97,6 +144,7 @@ class LocalGroup(Group):
     def _run(self, kind, algorithm, nbytes, body, result, async_op):
         """Runs body(links) between the stream entry and exit protocol, records it, and returns the result
         (or a Work whose wait() joins the caller's stream)."""
+        self._check_status()
         links, t0 = {}, time.perf_counter()
         with observe.in_flight():
             ls.enter(self.devices)
@@ -107,6 +155,7 @@ class LocalGroup(Group):
 
         def finish():
             ls.join_current(self.devices, marks)
+            self._check_status()
             return result
         if async_op:
             return Work(finish)
@@ -124,7 +173,10 @@ class LocalGroup(Group):
 
         def body(links):
             bufs = _flats(self.devices, ts)
-            if algo == "ring":
+            if algo != "local" and self._peer_path(ts[0].dtype, reduce=True):
+                self._each_rank("all_reduce", algo, nbytes, links,
+                                lambda ep, r: peer.all_reduce(ep, bufs[r], op, algo) if bufs[r].numel() else None)
+            elif algo == "ring":
                 algos.ring_all_reduce(self.devices, bufs, op, links)
             elif algo == "oneshot":
                 algos.oneshot_all_reduce(self.devices, bufs, op, links)
@@ -148,6 +200,20 @@ class LocalGroup(Group):
         k = outs[0].numel()
 
         def body(links):
+            if self._peer_path(ins[0].dtype, reduce=True):
+                res = []
+                for dev, o in zip(self.devices, outs):
+                    with ls.on(dev):
+                        res.append(o.new_empty((k,)))
+                flat = _flats(self.devices, ins)
+                self._each_rank("reduce_scatter", "ring", nbytes, links,
+                                lambda ep, r: peer.ring_reduce_scatter(ep, flat[r], res[r], op))
+                for dev, o, r in zip(self.devices, outs, res):
+                    with ls.on(dev):
+                        if op is ReduceOp.AVG:
+                            r.div_(self.size)
+                        o.copy_(r.view(o.shape))
+                return
             flat_in = []
             for dev, t in zip(self.devices, ins):
                 with ls.on(dev):  # the ring works in place: a private copy keeps the input intact
@@ -186,7 +252,10 @@ class LocalGroup(Group):
                 with ls.on(dev):
                     flat_in.append(_flat(i))
                     flat_out.append(_flat(o))
-            if algo == "ring":
+            if self._peer_path(ins[0].dtype, reduce=False):
+                self._each_rank("all_gather", "ring", nbytes, links,
+                                lambda ep, r: peer.ring_all_gather(ep, flat_in[r], flat_out[r]))
+            elif algo == "ring":
                 for r, (dev, fi, fo) in enumerate(zip(self.devices, flat_in, flat_out)):
                     with ls.on(dev):
                         fo.narrow(0, r * k, k).copy_(fi)
@@ -209,7 +278,10 @@ class LocalGroup(Group):
 
         def body(links):
             bufs = _flats(self.devices, ts)
-            if algo == "ring":
+            if algo != "local" and self._peer_path(ts[0].dtype, reduce=False):
+                self._each_rank("broadcast", "direct", nbytes, links,
+                                lambda ep, r: peer.broadcast(ep, bufs[r], src) if bufs[r].numel() else None)
+            elif algo == "ring":
                 algos.chain_broadcast(self.devices, bufs, src, links)
             elif algo == "oneshot":
                 algos.direct_broadcast(self.devices, bufs, src, links)
@@ -232,7 +304,11 @@ class LocalGroup(Group):
                 with ls.on(dev):
                     flat_in.append(_flat(i))
                     flat_out.append(o.new_empty((o.numel(),)))
-            algos.direct_all_to_all(self.devices, flat_in, flat_out, links)
+            if self._peer_path(ins[0].dtype, reduce=False):
+                self._each_rank("all_to_all", "direct", nbytes, links,
+                                lambda ep, r: peer.all_to_all(ep, flat_in[r], flat_out[r]))
+            else:
+                algos.direct_all_to_all(self.devices, flat_in, flat_out, links)
             ls.join_members(self.devices)  # an output may alias an input another device still reads
             for dev, o, fo in zip(self.devices, outs, flat_out):
                 with ls.on(dev):
@@ -255,4 +331,4 @@ class LocalGroup(Group):
         if not ranks or len(set(ranks)) != len(ranks) or not all(0 <= r < self.size for r in ranks):
             raise ValueError(f"split: ranks must be distinct members of 0..{self.size - 1}, got {ranks}")
         return LocalGroup([self.devices[r] for r in ranks], name=f"{self.name}.{'-'.join(map(str, ranks))}",
-                          crossover_bytes=self.crossover_bytes, timeout=self.timeout)
+                          crossover_bytes=self.crossover_bytes, timeout=self.timeout, capacity=self.capacity)

@@ -1,0 +1,255 @@
+"""CudaGroup: the GPU transport for one process per GPU rank (the torchrun model), no NCCL.
+
+Ranks start through a bootstrap ShmGroup (the CPU transport: same job key, same rendezvous), over which they
+exchange the CUDA IPC handles of their peer segments; from then on data moves GPU to GPU through peer memory
+and ranks meet through flags (cuda_peer.py). Collectives are issued on the caller's current stream and return
+at once, like NCCL's: the result is ready for later work on that stream; `work.wait()` and `synchronize()`
+also report a rank that did not arrive (RankFailure naming it) within the group's timeout.
+
+Reductions of float32, bfloat16 and float16 CUDA tensors take the peer-memory path. Other dtypes, CPU
+tensors and send/recv go through the bootstrap group, staged on the host (each recorded as a fallback in
+the fabric's counters).
+"""
+import os
+
+from . import cuda_peer as peer
+from . import schedule
+from .api import CollectiveError, Group, ReduceOp, Work
+from .shm import ShmGroup
+from .. import observe
+from ... import _C
+
+
+class CudaWork(Work):
+    """A stream-ordered collective: wait() makes the current stream wait (already so) and checks the status."""
+
+    def __init__(self, group, result):
+        super().__init__(result=result)
+        self._group = group
+
+    def wait(self, timeout=None):
+        self._group._status.check(self._group.timeout)
+        return super().wait()
+
+
+class CudaGroup(Group):
+    """rank/size/job/timeout as ShmGroup; `device`: this rank's GPU (default LOCAL_RANK modulo the GPU count);
+    `capacity`: data bytes of each rank's persistent buffer (larger messages go through it in pieces);
+    `crossover_bytes`: all-reduces up to this size take one-shot, larger ones the ring."""
+
+    def __init__(self, rank=None, size=None, device=None, job=None, timeout=None, capacity=None,
+                 crossover_bytes=None, *, bootstrap=None):
+        if not _C._cuda.is_available():
+            raise CollectiveError(f"CudaGroup needs a GPU: {_C._cuda.why_unavailable()}")
+        self._own_boot = bootstrap is None  # a bootstrap group passed in stays open when this one closes
+        self._boot = bootstrap or ShmGroup(rank, size, job=job, timeout=timeout)
+        self.rank, self.size, self.timeout = self._boot.rank, self._boot.size, self._boot.timeout
+        if device is None:
+            device = int(os.environ.get("LOCAL_RANK", self.rank)) % _C._cuda.device_count()
+        self.device = _C.device("cuda", int(device))
+        self.devices = [self.device]
+        _C._cuda.set_device(self.device.index)
+        self.capacity = int(capacity or peer.DEFAULT_CAPACITY)
+        self.crossover_bytes = crossover_bytes
+        self._status = peer.Status()
+        self._closed = False
+        self._ep = self._connect()
+
+    def _connect(self):
+        nbytes = peer.segment_bytes(self.capacity)
+        seg = _C._cuda.peer_segment(nbytes, self.device.index)
+        mine = _C._ops.empty([64], dtype=_C.uint8)
+        mine.numpy()[:] = list(_C._cuda.ipc_handle(seg))
+        handles = _C._ops.empty([64 * self.size], dtype=_C.uint8)
+        self._boot.all_gather(handles, mine)
+        raw = handles.numpy().tobytes()
+        views = []
+        for p in range(self.size):
+            if p == self.rank:
+                views.append(seg)
+            else:
+                views.append(_C._cuda.ipc_open(raw[64 * p:64 * (p + 1)], nbytes, self.device.index))
+        ep = peer.Endpoint(self.rank, self.size, self.device, views, self._status, self.timeout, self.capacity)
+        self._boot.barrier()  # every rank mapped every segment before anyone's kernels touch them
+        return ep
+
+    def __repr__(self):
+        return f"CudaGroup(rank={self.rank}, size={self.size}, device={self.device})"
+
+    # ---- plumbing ---------------------------------------------------------------------------------------
+    def _usable(self, kind):
+        if self._closed:
+            raise CollectiveError(f"{kind}: the group is closed")
+        self._status.check(self.timeout)
+
+    def _on_gpu(self, kind, *tensors, reduce=False):
+        """True when every tensor can take the peer-memory path; raises for a tensor on another GPU."""
+        for t in tensors:
+            if not isinstance(t, _C.TensorBase):
+                raise TypeError(f"{kind}: expected a tensor, got {type(t).__name__}")
+            if t.device.type == "cuda" and t.device != self.device:
+                raise ValueError(f"{kind}: this rank's GPU is {self.device}, got a tensor on {t.device}")
+        if any(t.device.type != "cuda" for t in tensors):
+            return False
+        return not reduce or tensors[0].dtype.name in peer.FLOAT_DTYPES
+
+    def _staged(self, kind, fn, tensors, async_op):
+        """Runs the bootstrap group's collective on host copies (dtypes and devices the GPU path lacks)."""
+        observe.record("fallback", group="cuda", rank=self.rank,
+                       detail=f"{kind}: {tensors[0].dtype} on {tensors[0].device} staged through the host")
+        host = [t.cpu() if t.device.type == "cuda" else t for t in tensors]
+        fn(*host)
+        for t, h in zip(tensors, host):
+            if h is not t:
+                t.copy_(h)
+        return self._finish_work(tensors[0] if len(tensors) == 1 else tensors[0], async_op)
+
+    def _finish_work(self, result, async_op):
+        return CudaWork(self, result) if async_op else result
+
+    def _record(self, kind, algorithm, nbytes):
+        self._status.note(kind)
+        observe.record(kind, group="cuda", rank=self.rank, algorithm=algorithm, nbytes=nbytes, seconds=0.0,
+                       links=peer.links_of(algorithm, self.size, self.rank, nbytes))
+
+    @staticmethod
+    def _flat(t):
+        return t.view(-1) if t.is_contiguous() else t.contiguous().view(-1)
+
+    def synchronize(self):
+        """Waits for this rank's collectives so far and raises RankFailure if a peer did not arrive."""
+        _C._cuda.synchronize(self.device.index)
+        self._status.check(self.timeout, idle=True)
+
+    # ---- collectives ------------------------------------------------------------------------------------
+    def all_reduce(self, tensor, op=ReduceOp.SUM, async_op=False, algorithm="auto"):
+        self._usable("all_reduce")
+        op = ReduceOp.of(op)
+        if not self._on_gpu("all_reduce", tensor, reduce=True):
+            return self._staged("all_reduce", lambda t: self._boot.all_reduce(t, op), [tensor], async_op)
+        nbytes = tensor.numel() * tensor.element_size()
+        kw = {} if self.crossover_bytes is None else {"crossover_bytes": self.crossover_bytes}
+        algo = schedule.choose_algorithm(nbytes, self.size, requested=algorithm, **kw) if self.size > 1 else "local"
+        if algo != "local" and tensor.numel():
+            flat = self._flat(tensor)
+            peer.all_reduce(self._ep, flat, op, algo)
+            if op is ReduceOp.AVG:
+                flat.div_(self.size)
+            if flat.data_ptr() != tensor.data_ptr() or not tensor.is_contiguous():
+                tensor.copy_(flat.view(tensor.shape))
+        self._record("all_reduce", algo, nbytes)
+        return self._finish_work(tensor, async_op)
+
+    def reduce_scatter(self, output, input, op=ReduceOp.SUM, async_op=False):
+        self._usable("reduce_scatter")
+        op = ReduceOp.of(op)
+        _check_chunks("reduce_scatter", input, output, self.size)
+        if not self._on_gpu("reduce_scatter", output, input, reduce=True):
+            return self._staged("reduce_scatter", lambda o, i: self._boot.reduce_scatter(o, i, op),
+                                [output, input], async_op)
+        out = output if output.is_contiguous() else output.contiguous()
+        peer.ring_reduce_scatter(self._ep, self._flat(input), out.view(-1), op) if self.size > 1 else \
+            out.copy_(input.view(out.shape))
+        if op is ReduceOp.AVG and self.size > 1:
+            out.div_(self.size)
+        if out is not output:
+            output.copy_(out)
+        self._record("reduce_scatter", "ring", input.numel() * input.element_size())
+        return self._finish_work(output, async_op)
+
+    def all_gather(self, output, input, async_op=False):
+        self._usable("all_gather")
+        _check_chunks("all_gather", output, input, self.size)
+        if not self._on_gpu("all_gather", output, input):
+            return self._staged("all_gather", self._boot.all_gather, [output, input], async_op)
+        out = output if output.is_contiguous() else output.contiguous()
+        peer.ring_all_gather(self._ep, self._flat(input), out.view(-1)) if self.size > 1 else \
+            out.copy_(input.view(out.shape))
+        if out is not output:
+            output.copy_(out)
+        self._record("all_gather", "ring", output.numel() * output.element_size())
+        return self._finish_work(output, async_op)
+
+    def broadcast(self, tensor, src=0, async_op=False):
+        self._usable("broadcast")
+        if not 0 <= src < self.size:
+            raise ValueError(f"broadcast: src {src} out of range for {self.size} ranks")
+        if not self._on_gpu("broadcast", tensor):
+            return self._staged("broadcast", lambda t: self._boot.broadcast(t, src), [tensor], async_op)
+        if self.size > 1 and tensor.numel():
+            flat = self._flat(tensor)
+            peer.broadcast(self._ep, flat, src)
+            if flat.data_ptr() != tensor.data_ptr() or not tensor.is_contiguous():
+                tensor.copy_(flat.view(tensor.shape))
+        self._record("broadcast", "direct", tensor.numel() * tensor.element_size())
+        return self._finish_work(tensor, async_op)
+
+    def all_to_all(self, output, input, async_op=False):
+        self._usable("all_to_all")
+        if tuple(output.shape) != tuple(input.shape) or not input.dim() or input.shape[0] % self.size:
+            raise ValueError(f"all_to_all: input and output must have one shape whose dim 0 divides into "
+                             f"{self.size} chunks, got input {list(input.shape)} and output {list(output.shape)}")
+        if output.dtype != input.dtype:
+            raise TypeError(f"all_to_all: output dtype {output.dtype} != input dtype {input.dtype}")
+        if not self._on_gpu("all_to_all", output, input):
+            return self._staged("all_to_all", self._boot.all_to_all, [output, input], async_op)
+        out = output.new_empty(tuple(output.shape))
+        peer.all_to_all(self._ep, self._flat(input), out.view(-1)) if self.size > 1 else out.copy_(input)
+        output.copy_(out)
+        self._record("all_to_all", "direct", input.numel() * input.element_size())
+        return self._finish_work(output, async_op)
+
+    def barrier(self, timeout=None):
+        """Every rank's stream meets, and the host waits for it (a host-level barrier, like torch's)."""
+        self._usable("barrier")
+        if self.size > 1:
+            peer._barrier(self._ep)
+        self._status.note("barrier")
+        self.synchronize()
+
+    def send(self, tensor, dst):
+        self._usable("send")
+        return self._staged("send", lambda t: self._boot.send(t, dst), [tensor], False)
+
+    def recv(self, tensor, src):
+        self._usable("recv")
+        return self._staged("recv", lambda t: self._boot.recv(t, src), [tensor], False)
+
+    def split(self, ranks):
+        sub = self._boot.split(ranks)
+        if sub is None:
+            return None
+        g = CudaGroup(device=self.device.index, capacity=self.capacity, crossover_bytes=self.crossover_bytes,
+                      bootstrap=sub)
+        g._own_boot = True  # the split's bootstrap belongs to the new group
+        return g
+
+    def close(self):
+        if self._closed:
+            return
+        try:
+            _C._cuda.synchronize(self.device.index)
+            self._boot.barrier()  # nobody unmaps a segment a peer's kernels still read
+        finally:
+            self._closed = True
+            self._ep = None
+            if self._own_boot:
+                self._boot.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def _check_chunks(kind, big, small, size):
+    """big must be `size` smalls along dim 0, of one dtype (reduce_scatter's input, all_gather's output)."""
+    for t in (big, small):
+        if not isinstance(t, _C.TensorBase):
+            raise TypeError(f"{kind}: expected tensors, got {type(t).__name__}")
+    if big.dtype != small.dtype:
+        raise TypeError(f"{kind}: dtypes differ: {big.dtype} and {small.dtype}")
+    bs, ss = tuple(big.shape), tuple(small.shape)
+    if not ss or bs[1:] != ss[1:] or bs[0] != size * ss[0]:
+        raise ValueError(f"{kind}: expected {size} x {list(ss)} along dim 0, got {list(bs)}")

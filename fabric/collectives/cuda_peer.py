@@ -1,0 +1,219 @@
+"""The GPU transport's engine: each rank's program of the collectives over peer memory, no NCCL.
+
+A rank is an Endpoint: its peer segment (flag header + data buffer, kernels/triton/fabric.py has the layout),
+every rank's segment as this rank sees it (the same tensor for virtual devices of one GPU, a peer view in one
+process, a CUDA IPC mapping between processes), device tables of those addresses, and the group's
+host-mapped status word. The functions below issue one rank's part of a collective on the current stream and
+return at once; ranks meet only through flags in device memory, so the same code serves one process per
+rank (CudaGroup) and one process driving every rank (LocalGroup over virtual devices), and it can be
+captured in a CUDA graph (flag values come from device-side counters).
+
+Algorithms (data moves by *pulling*: a rank only ever writes its own buffer):
+- one-shot all-reduce: one fused kernel (copy in, meet, reduce every rank's buffer in rank order, meet).
+- ring: the schedules of schedule.py. A step boundary (one small kernel) publishes this rank's step counter
+  to both ring neighbours and waits for the predecessor's (the data it reads next) and, in the all-gather
+  half of an all-reduce, the successor's (the last reader of the chunk it overwrites). The step itself is the
+  reduce-copy plugin (reduce_copy.py: the CuTe DSL kernel or Triton) or a copy. The last boundary also waits
+  for the successor to finish, so when a rank's collective ends nobody still reads its buffer.
+- broadcast and all_to_all: copy in, a barrier kernel, read the peers' buffers, a barrier kernel.
+Messages larger than the buffer go through it in pieces.
+"""
+import numpy as np
+
+from . import schedule
+from .api import RankFailure, ReduceOp
+from .reduce_copy import reduce_copy
+from ...kernels.triton import fabric as layout
+from ... import _C
+from ...tensor_core.factories import tensor as _tensor
+
+DEFAULT_CAPACITY = 32 << 20  # data bytes per rank
+FLOAT_DTYPES = ("float32", "bfloat16", "float16")
+_ONESHOT_BYTES_PER_PROGRAM = 4096
+
+
+class Status:
+    """A group's host-mapped status word: kernels record 1 + a rank that did not arrive in time; the host reads
+    it without synchronizing. `issued` names the collectives since the last clean check, for the error."""
+
+    def __init__(self):
+        self.tensor = _C._cuda.host_mapped(16)
+        self.words = self.tensor.numpy().view(np.int32)
+        self.ptr = self.tensor.data_ptr()
+        self.issued = []
+
+    def note(self, name):
+        if len(self.issued) < 64:
+            self.issued.append(name)
+
+    def check(self, timeout, idle=False):
+        """Raises RankFailure if a kernel gave up waiting; idle=True: the group's streams are known finished."""
+        missing = int(self.words[0])
+        if missing:
+            what = self.issued[0] if self.issued else "a collective"
+            raise RankFailure(what, [missing - 1], f"did not arrive within {timeout:g} s (GPU transport; the group "
+                              "is unusable now)")
+        if idle:
+            self.issued.clear()
+
+
+class Endpoint:
+    """One rank of a GPU group. views[p]: rank p's whole segment (uint8) as this rank's kernels address it."""
+
+    def __init__(self, rank, world, device, views, status, timeout, capacity):
+        self.rank, self.world, self.device = rank, world, device
+        self.status, self.capacity = status, capacity
+        self.timeout_ns = int(timeout * 1e9)
+        self._views = views
+        addrs = [v.data_ptr() for v in views]
+        self.flags = _tensor(addrs, dtype=_C.int64).to(device)
+        self.bufs = _tensor([a + layout.HEADER_BYTES for a in addrs], dtype=_C.int64).to(device)
+
+    def data(self, p, dtype, numel):
+        """The first numel elements of rank p's data buffer, as `dtype`."""
+        return self._views[p].narrow(0, layout.HEADER_BYTES, numel * dtype.itemsize).view(dtype)
+
+    def elements(self, dtype):
+        return self.capacity // dtype.itemsize
+
+
+def segment_bytes(capacity):
+    return layout.HEADER_BYTES + capacity
+
+
+def _sync(ep, signal, rel, waits=(), advance=0):
+    """A ring step boundary on the current stream (fabric_kernels.ring_sync)."""
+    sig = sorted(set(signal)) + [-1, -1]
+    w = list(waits) + [(-1, 0), (-1, 0)]
+    args = [("ptr", ep.flags.data_ptr()), ("ptr", ep.status.ptr), ("i32", ep.rank), ("i32", sig[0]),
+            ("i32", sig[1]), ("i32", rel), ("i32", w[0][0]), ("i32", w[0][1]), ("i32", w[1][0]),
+            ("i32", w[1][1]), ("i32", advance), ("i64", ep.timeout_ns)]
+    _C._cuda.launch_kernel(f"fab|sync|{ep.world}", (1, 1, 1), args)
+
+
+def _barrier(ep):
+    args = [("ptr", ep.flags.data_ptr()), ("ptr", ep.status.ptr), ("i32", ep.rank), ("i64", ep.timeout_ns)]
+    _C._cuda.launch_kernel(f"fab|barrier|{ep.world}", (1, 1, 1), args)
+
+
+def _pieces(total, size):
+    for lo in range(0, total, max(1, size)):
+        yield lo, min(size, total - lo)
+
+
+def _neighbours(ep):
+    nxt, prev = schedule.ring_neighbours(ep.rank, ep.world)
+    return prev, nxt
+
+
+def _chunk(t, bounds, c):
+    lo, hi = bounds[c]
+    return t.narrow(0, lo, hi - lo)
+
+
+def oneshot_all_reduce(ep, flat, op):
+    """flat (1-D contiguous, on ep's device) <- its reduction over the ranks, by the fused one-shot kernel."""
+    item = flat.element_size()
+    block = _ONESHOT_BYTES_PER_PROGRAM // item
+    name = "max" if op is ReduceOp.MAX else "min" if op is ReduceOp.MIN else "sum"
+    for lo, m in _pieces(flat.numel(), ep.elements(flat.dtype)):
+        piece = flat.narrow(0, lo, m)
+        programs = min(layout.MAX_PROGRAMS, -(-m // block))
+        key = f"fab|oneshot|{flat.dtype.name}|{name}|{ep.world}|{programs}|{block}"
+        args = [("ptr", piece.data_ptr()), ("ptr", piece.data_ptr()), ("ptr", ep.bufs.data_ptr()),
+                ("ptr", ep.flags.data_ptr()), ("ptr", ep.status.ptr), ("i64", m), ("i32", ep.rank),
+                ("i64", ep.timeout_ns)]
+        _C._cuda.launch_kernel(key, (programs, 1, 1), args)
+
+
+def _ring_steps(ep, mine, prev, bounds, op, reduce, gather, after_reduce):
+    """The ring's steps over one piece already in this rank's buffer: `reduce` reduce-scatter steps, then
+    `gather` all-gather steps; boundary counters are relative to the rank's device-side base."""
+    n, (p, q) = ep.world, _neighbours(ep)
+    rs, ag = schedule.ring_reduce_scatter(ep.rank, n), schedule.ring_all_gather(ep.rank, n)
+    steps = [(True, c) for _, c in rs[:reduce]] + [(False, c) for _, c in ag[:gather]]
+    for t, (is_reduce, c) in enumerate(steps):
+        waits = [(p, 1 + t)]
+        if not is_reduce and after_reduce:  # the successor read this chunk in its reduce-scatter step t - reduce
+            waits.append((q, 2 + t - reduce))
+        _sync(ep, (p, q), 1 + t, waits)
+        dst, src = _chunk(mine, bounds, c), _chunk(prev, bounds, c)
+        if dst.numel():
+            reduce_copy(dst, src, dst, op) if is_reduce else dst.copy_(src)
+    s = len(steps)
+    _sync(ep, (p, q), 1 + s, [(q, 1 + s)], advance=1 + s)
+
+
+def ring_all_reduce(ep, flat, op):
+    n, (p, _) = ep.world, _neighbours(ep)
+    for lo, m in _pieces(flat.numel(), ep.elements(flat.dtype)):
+        piece = flat.narrow(0, lo, m)
+        mine, prev = ep.data(ep.rank, flat.dtype, m), ep.data(p, flat.dtype, m)
+        mine.copy_(piece)
+        _ring_steps(ep, mine, prev, schedule.chunk_bounds(m, n), op, n - 1, n - 1, True)
+        piece.copy_(mine)
+
+
+def ring_reduce_scatter(ep, flat_in, flat_out, op):
+    """flat_out (k) <- the reduction of chunk `rank` of every rank's flat_in (n * k)."""
+    n, (p, _) = ep.world, _neighbours(ep)
+    k = flat_out.numel()
+    for lo, m in _pieces(k, ep.elements(flat_in.dtype) // n):
+        mine, prev = ep.data(ep.rank, flat_in.dtype, n * m), ep.data(p, flat_in.dtype, n * m)
+        for i in range(n):
+            mine.narrow(0, i * m, m).copy_(flat_in.narrow(0, i * k + lo, m))
+        bounds = [(i * m, (i + 1) * m) for i in range(n)]
+        _ring_steps(ep, mine, prev, bounds, op, n - 1, 0, False)
+        flat_out.narrow(0, lo, m).copy_(mine.narrow(0, ep.rank * m, m))
+
+
+def ring_all_gather(ep, flat_in, flat_out):
+    """flat_out (n * k) <- every rank's flat_in (k), in rank order."""
+    n, (p, _) = ep.world, _neighbours(ep)
+    k = flat_in.numel()
+    for lo, m in _pieces(k, ep.elements(flat_in.dtype) // n):
+        mine, prev = ep.data(ep.rank, flat_in.dtype, n * m), ep.data(p, flat_in.dtype, n * m)
+        mine.narrow(0, ep.rank * m, m).copy_(flat_in.narrow(0, lo, m))
+        bounds = [(i * m, (i + 1) * m) for i in range(n)]
+        _ring_steps(ep, mine, prev, bounds, ReduceOp.SUM, 0, n - 1, False)
+        for i in range(n):
+            flat_out.narrow(0, i * k + lo, m).copy_(mine.narrow(0, i * m, m))
+
+
+def broadcast(ep, flat, src):
+    for lo, m in _pieces(flat.numel(), ep.elements(flat.dtype)):
+        piece = flat.narrow(0, lo, m)
+        if ep.rank == src:
+            ep.data(src, flat.dtype, m).copy_(piece)
+        _barrier(ep)
+        if ep.rank != src:
+            piece.copy_(ep.data(src, flat.dtype, m))
+        _barrier(ep)
+
+
+def all_to_all(ep, flat_in, flat_out):
+    """Chunk j of rank i's flat_in becomes chunk i of rank j's flat_out (n equal chunks)."""
+    n = ep.world
+    k = flat_in.numel() // n
+    for lo, m in _pieces(k, ep.elements(flat_in.dtype) // n):
+        mine = ep.data(ep.rank, flat_in.dtype, n * m)
+        for j in range(n):
+            mine.narrow(0, j * m, m).copy_(flat_in.narrow(0, j * k + lo, m))
+        _barrier(ep)
+        for i in range(n):
+            flat_out.narrow(0, i * k + lo, m).copy_(ep.data(i, flat_in.dtype, n * m).narrow(0, ep.rank * m, m))
+        _barrier(ep)
+
+
+def all_reduce(ep, flat, op, algorithm):
+    (ring_all_reduce if algorithm == "ring" else oneshot_all_reduce)(ep, flat, op)
+
+
+def links_of(algorithm, world, rank, nbytes):
+    """{peer: bytes this rank read from it} for the observability counters."""
+    if world == 1:
+        return {}
+    if algorithm == "ring":
+        prev = (rank - 1) % world
+        return {prev: 2 * nbytes * (world - 1) // world}
+    return {p: nbytes for p in range(world) if p != rank}

@@ -1,0 +1,87 @@
+"""Triton kernels of the fabric's GPU collectives: flags in peer memory and the fused one-shot all-reduce.
+
+Every rank owns one peer segment (csrc/cuda/peer.h): a header of int32 flag words, then its data buffer.
+Kernels get two device tables of int64 addresses, one entry per rank as *this* rank sees it (UVA in one
+process, IPC mappings between processes): `bufs` (data buffers) and `flags` (headers). Header layout (int32
+words, HEADER_BYTES in all, so the data buffer stays 16-byte aligned):
+
+    [BAR_OFF  + (phase * MAX_PROGRAMS + pid) * MAX_WORLD + p]  barrier slot written by rank p (phases 0-2)
+    [EPOCH_OFF + phase * MAX_PROGRAMS + pid]                   this rank's epoch of that barrier (local)
+    [RING_OFF + p]                                              ring step counter written by rank p
+    [RING_BASE]                                                 this rank's ring counter base (local)
+
+Flag values come from counters kept in device memory, never from kernel arguments, so a captured CUDA
+graph replays with fresh values. A writer's data is published with a system-scope release (after a CTA
+barrier, so every thread's stores are covered) and read after a system-scope acquire. Counters are int32
+and compared wrap-safely (`v - target < 0`).
+
+Waits are bounded: with TIMED (compiled kernels) a wait gives up after timeout_ns of %globaltimer, without
+it (the CPU interpreter, which has no timer) after MAX_SPINS polls. A rank that gives up records
+`1 + the missing rank` in the host-mapped status word, skips the rest of its work, and so does every later
+kernel of the group (they check the word first); the host raises RankFailure on its next call.
+
+The kernels are in fabric_kernels.py (imported when one is compiled: Triton is optional here).
+
+Keys: fab|oneshot|<dtype>|<op>|<world>|<programs>|<block>, fab|sync|<world>, fab|barrier|<world>.
+"""
+from .elementwise import SIGNATURE_TYPES
+
+MAX_WORLD = 16
+MAX_PROGRAMS = 32
+BAR_OFF = 0
+EPOCH_OFF = BAR_OFF + 3 * MAX_PROGRAMS * MAX_WORLD
+RING_OFF = 2048  # past the epochs (EPOCH_OFF + 3 * MAX_PROGRAMS), rounded up
+RING_BASE = RING_OFF + MAX_WORLD
+HEADER_BYTES = 16384
+assert (RING_BASE + 1) * 4 <= HEADER_BYTES
+PHASE_IN, PHASE_OUT, PHASE_BARRIER = 0, 1, 2
+NUM_WARPS = 4
+OPS = {"sum": 0, "max": 1, "min": 2}
+MAX_SPINS = 1 << 20
+
+
+def _check_layout():
+    # The kernels spell the offsets as literals (Triton cannot read module globals that are not constexpr on
+    # every version we support); this keeps the literals and the layout in step.
+    assert (EPOCH_OFF, RING_OFF, RING_BASE, MAX_PROGRAMS, MAX_WORLD) == (1536, 2048, 2064, 32, 16)
+
+
+_check_layout()
+
+_INTS = {"n": "i64", "rank": "i32", "timeout_ns": "i64"}
+
+
+def load(key, cache_dir=None, module_suffix="", timed=True):
+    """(jit function, signature, constexprs) for a fab|... key."""
+    from . import fabric_kernels as k
+    parts = key.split("|")
+    kind = parts[1] if len(parts) > 1 and parts[0] == "fab" else None
+    spins = {"TIMED": timed, "SPINS": MAX_SPINS}
+    if kind == "oneshot":
+        _, _, dtype, op, world, programs, block = parts
+        t = "*" + SIGNATURE_TYPES[dtype]
+        sig = {"in_ptr": t, "out_ptr": t, "bufs": "*i64", "flags": "*i64", "status": "*i32", **_INTS}
+        cx = {"WORLD": int(world), "PROGRAMS": int(programs), "BLOCK": int(block), "OP": OPS[op], **spins}
+        _check_world(int(world))
+        if int(programs) > MAX_PROGRAMS:
+            raise ValueError(f"fabric one-shot kernel: at most {MAX_PROGRAMS} programs, got {programs}")
+        sig.update({k: "constexpr" for k in cx})
+        return k.oneshot_all_reduce, sig, cx
+    if kind == "barrier":
+        _check_world(int(parts[2]))
+        sig = {"flags": "*i64", "status": "*i32", "rank": "i32", "timeout_ns": "i64"}
+        cx = {"WORLD": int(parts[2]), **spins}
+        sig.update({k: "constexpr" for k in cx})
+        return k.barrier, sig, cx
+    if kind == "sync":
+        sig = {"flags": "*i64", "status": "*i32", "rank": "i32", "signal_a": "i32", "signal_b": "i32",
+               "signal_rel": "i32", "wait_a": "i32", "wait_rel_a": "i32", "wait_b": "i32", "wait_rel_b": "i32",
+               "advance": "i32", "timeout_ns": "i64"}
+        sig.update({k: "constexpr" for k in spins})
+        return k.ring_sync, sig, dict(spins)
+    raise ValueError(f"not a fabric kernel key: {key!r}")
+
+
+def _check_world(world):
+    if not 1 <= world <= MAX_WORLD:
+        raise ValueError(f"fabric kernels serve 1 to {MAX_WORLD} ranks, got {world}")
