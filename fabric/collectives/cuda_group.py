@@ -43,7 +43,8 @@ class CudaGroup(Group):
             raise CollectiveError(f"CudaGroup needs a GPU: {_C._cuda.why_unavailable()}")
         self._own_boot = bootstrap is None  # a bootstrap group passed in stays open when this one closes
         self._boot = bootstrap or ShmGroup(rank, size, job=job, timeout=timeout)
-        self.rank, self.size, self.timeout = self._boot.rank, self._boot.size, self._boot.timeout
+        self.rank, self.size = self._boot.rank, self._boot.size
+        self.timeout = self._boot.timeout if timeout is None else float(timeout)
         if device is None:
             device = int(os.environ.get("LOCAL_RANK", self.rank)) % _C._cuda.device_count()
         self.device = _C.device("cuda", int(device))

@@ -1,0 +1,173 @@
+"""The GPU transport (fabric/collectives/cuda_peer.py): virtual GPUs of one process running every rank's
+program on its own stream, and CudaGroup with one process per rank sharing the GPU through CUDA IPC
+(time-sliced there, so these check correctness, not speed). Small buffers force the multi-piece paths."""
+import time
+
+import numpy as np
+import pytest
+
+import vibetensor as vt
+from vibetensor import fabric
+from vibetensor.fabric.collectives import cuda_peer
+from vibetensor.fabric.collectives.api import RankFailure
+from vibetensor.fabric.collectives.cuda_group import CudaGroup
+from vibetensor.fabric.collectives.shm_launch import PerRank
+from helpers import rng
+from test_local_collectives import REDUCE, check, inputs
+
+pytestmark = pytest.mark.cuda
+FLOATS = [vt.float32, vt.bfloat16, vt.float16]
+
+
+def vgroup(n, capacity=4096, **kw):
+    return fabric.LocalGroup(fabric.virtual_devices("cuda", n), capacity=capacity, **kw)
+
+
+def _tol_check(t, expected, dtype, n):
+    if dtype == vt.float16:
+        np.testing.assert_allclose(t.cpu().to(vt.float64).numpy(), expected, rtol=2e-3, atol=4e-3 * n)
+    else:
+        check(t, expected, dtype, n)
+
+
+@pytest.mark.parametrize("n", [2, 3, 4])
+def test_all_reduce_many_calls_mixing_algorithms_and_pieces(n):
+    gen = rng()
+    g = vgroup(n)
+    for i in range(12):  # counters and epochs must stay in step across calls and algorithms
+        dtype = FLOATS[i % 3]
+        algo = ["oneshot", "ring"][i % 2]
+        op = ["sum", "avg", "max", "min"][(i // 2) % 4]
+        size = [1, 7, 1000, 5000][i % 4]  # 5000 floats > the 4 KiB buffer: several pieces
+        ts, arrs = inputs(n, (size,), dtype, gen, device="cuda")
+        g.all_reduce(ts, op=op, algorithm=algo)
+        for t in ts:
+            _tol_check(t, REDUCE[op](np.stack(arrs)), dtype, n)
+    g.synchronize()
+    assert any(e.kind == "all_reduce" and e.algorithm == "ring" for e in fabric.observe.events())
+
+
+@pytest.mark.parametrize("dtype", [vt.float32, vt.bfloat16, vt.int64], ids=str)
+def test_scatter_gather_broadcast_all_to_all(dtype):
+    gen, n = rng(), 3
+    g = vgroup(n, capacity=1024)
+    if dtype.is_floating_point:
+        ins, arrs = inputs(n, (3 * 700, 2), dtype, gen, device="cuda")
+        outs = [vt.empty(700, 2, dtype=dtype, device="cuda") for _ in range(n)]
+        g.reduce_scatter(outs, ins)
+        total = np.sum(np.stack(arrs), 0)
+        for r, o in enumerate(outs):
+            check(o, total[700 * r:700 * (r + 1)], dtype, n)
+    parts, arrs = inputs(n, (500, 3), dtype, gen, device="cuda")
+    full = [vt.empty(n * 500, 3, dtype=dtype, device="cuda") for _ in range(n)]
+    g.all_gather(full, parts)
+    for f in full:
+        check(f, np.concatenate(arrs), dtype)
+    ts, arrs = inputs(n, (999,), dtype, gen, device="cuda")
+    g.broadcast(ts, src=2)
+    for t in ts:
+        check(t, arrs[2], dtype)
+    ins, arrs = inputs(n, (n * 400,), dtype, gen, device="cuda")
+    outs = [vt.empty(n * 400, dtype=dtype, device="cuda") for _ in range(n)]
+    g.all_to_all(outs, ins)
+    for j, o in enumerate(outs):
+        check(o, np.concatenate([a[400 * j:400 * (j + 1)] for a in arrs]), dtype)
+
+
+@pytest.mark.parametrize("algo", ["oneshot", "ring"])
+def test_all_reduce_captured_in_a_cuda_graph_replays_with_new_values(algo):
+    gen, n = rng(), 2
+    g = vgroup(n, capacity=1 << 16)
+    static = [vt.empty(3000, device="cuda") for _ in range(n)]
+    g.all_reduce(static, algorithm=algo)  # warm-up: buffers, tables and kernels exist before capture
+    graph = vt.cuda.CUDAGraph()
+    with vt.cuda.graph(graph):
+        g.all_reduce(static, algorithm=algo)
+    for _ in range(3):
+        arrs = [gen.standard_normal(3000).astype(np.float32) for _ in range(n)]
+        for s, a in zip(static, arrs):
+            s.copy_(vt.tensor(a).cuda())
+        graph.replay()
+        for s in static:
+            check(s, np.sum(np.stack(arrs), 0), vt.float32, n)
+
+
+def test_a_rank_that_never_arrives_raises_within_the_timeout():
+    g = vgroup(2, timeout=0.5)
+    x = vt.ones(100, device="cuda")
+    g.all_reduce([x, x.clone()])  # a working group first
+    ep0 = g._endpoints()[0]
+    t0 = time.monotonic()
+    with g.devices[0]:
+        cuda_peer.oneshot_all_reduce(ep0, x, fabric.ReduceOp.SUM)  # rank 1 never issues its part
+    ep0.status.note("all_reduce")
+    with pytest.raises(RankFailure, match=r"all_reduce: rank 1 did not arrive within 0.5 s"):
+        g.synchronize()
+    assert time.monotonic() - t0 < 10
+    with pytest.raises(RankFailure):  # the group stays failed; the process and the GPU keep working
+        g.all_reduce([x, x.clone()])
+    assert float((vt.ones(4, device="cuda") * 2).sum().item()) == 8.0
+
+
+# ---- one process per rank ------------------------------------------------------------------------------
+def _collectives(boot, seed):
+    gen = np.random.default_rng(seed)
+    g = CudaGroup(bootstrap=boot, capacity=8192, device=0)
+    r, n, out = g.rank, g.size, {}
+    for algo in ("oneshot", "ring"):
+        x = gen.standard_normal(3000).astype(np.float32)  # 12 KB: two pieces
+        t = vt.tensor(x).cuda()
+        g.all_reduce(t, op="avg", algorithm=algo)
+        out[algo] = t.cpu().numpy()
+    t = vt.tensor(np.arange(10) + 100 * r).cuda()  # int64: staged through the host
+    g.all_reduce(t)
+    out["int"] = t.cpu().numpy()
+    src = vt.tensor(gen.standard_normal((n * 5, 4)).astype(np.float32)).cuda()
+    rs = vt.empty(5, 4, device="cuda")
+    g.reduce_scatter(rs, src)
+    ag = vt.empty(n * 5, 4, device="cuda")
+    g.all_gather(ag, rs)
+    b = vt.full([7], float(r), device="cuda")
+    g.broadcast(b, src=1)
+    a2a = vt.empty(n * 3, device="cuda")
+    g.all_to_all(a2a, vt.tensor(np.arange(n * 3, dtype=np.float32) + 10 * r).cuda())
+    g.barrier()
+    out.update(rs=rs.cpu().numpy(), ag=ag.cpu().numpy(), b=b.cpu().numpy(), a2a=a2a.cpu().numpy(),
+               src=src.cpu().numpy())
+    g.close()
+    return out
+
+
+def _one_side_missing(boot):
+    g = CudaGroup(bootstrap=boot, capacity=4096, device=0, timeout=2.0)
+    if g.rank == 1:
+        return "skipped"  # never calls the collective
+    t0 = time.monotonic()
+    g.all_reduce(vt.ones(10, device="cuda"), algorithm="oneshot")
+    try:
+        g.synchronize()
+    except RankFailure as e:
+        return str(e), time.monotonic() - t0
+    return "no error"
+
+
+def test_processes_sharing_the_gpu_through_ipc(pools):
+    pool = pools(2)
+    res = pool.run(_collectives, PerRank([1, 2]), timeout=240)
+    xs = [np.random.default_rng(s).standard_normal(3000).astype(np.float32) for s in (1, 2)]
+    for r in range(2):
+        for algo in ("oneshot", "ring"):
+            np.testing.assert_allclose(res[r][algo], (xs[0].astype(np.float64) + xs[1]) / 2, rtol=1e-5, atol=1e-6)
+        np.testing.assert_array_equal(res[r]["int"], 2 * np.arange(10) + 100)
+        total = res[0]["src"].astype(np.float64) + res[1]["src"]
+        np.testing.assert_allclose(res[r]["rs"], total[5 * r:5 * (r + 1)], rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(res[r]["ag"], total, rtol=1e-5, atol=1e-5)
+        assert np.all(res[r]["b"] == 1.0)
+        np.testing.assert_array_equal(res[r]["a2a"], [3 * r, 3 * r + 1, 3 * r + 2, 3 * r + 10, 3 * r + 11, 3 * r + 12])
+
+
+def test_process_rank_that_never_arrives(pools):
+    res = pools(2).run(_one_side_missing, timeout=120)
+    assert res[1] == "skipped"
+    msg, seconds = res[0]
+    assert "all_reduce: rank 1 did not arrive within 2 s" in msg and seconds < 30
