@@ -49,7 +49,7 @@ constexpr int CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT = 16, CU_DEVICE_ATTRIBUTE
               CU_DEVICE_ATTRIBUTE_PCI_DEVICE_ID = 34, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR = 75,
               CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR = 76,
               CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN = 97, CU_DEVICE_ATTRIBUTE_PCI_DOMAIN_ID = 50;
-constexpr int CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES = 8;
+constexpr int CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES = 8, CU_FUNC_ATTRIBUTE_NUM_REGS = 4;
 constexpr int CU_IPC_MEM_LAZY_ENABLE_PEER_ACCESS = 1;
 
 // Every driver entry point we call: X(name, (argument types)).
@@ -97,6 +97,7 @@ constexpr int CU_IPC_MEM_LAZY_ENABLE_PEER_ACCESS = 1;
   X(cuModuleUnload, (CUmodule))                                                                      \
   X(cuModuleGetFunction, (CUfunction*, CUmodule, const char*))                                       \
   X(cuFuncSetAttribute, (CUfunction, int, int))                                                      \
+  X(cuFuncGetAttribute, (int*, int, CUfunction))                                                     \
   X(cuLaunchKernel, (CUfunction, unsigned, unsigned, unsigned, unsigned, unsigned, unsigned,       \
                      unsigned, CUstream, void**, void**))                                            \
   X(cuGraphInstantiateWithFlags, (CUgraphExec*, CUgraph, unsigned long long))                         \

@@ -71,6 +71,8 @@ CUfunction Kernel::function(int device) const {
   VT_CU(cuModuleLoadData(&mod, spec_.cubin.data()));
   CUfunction fn;
   VT_CU(cuModuleGetFunction(&fn, mod, spec_.name.c_str()));
+  int regs = 0;  // querying an attribute makes a lazily loaded function resident (see load())
+  VT_CU(cuFuncGetAttribute(&regs, CU_FUNC_ATTRIBUTE_NUM_REGS, fn));
   if (spec_.shared_bytes > 48 * 1024)
     VT_CU(cuFuncSetAttribute(fn, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, spec_.shared_bytes));
   modules_[size_t(device)] = mod;

@@ -39,6 +39,10 @@ class Kernel {
   const KernelSpec& spec() const { return spec_; }
   // grid in blocks; args as declared by the kernel (the trailing scratch pointers are added here).
   void launch(uint32_t gx, uint32_t gy, uint32_t gz, const std::vector<KernelArg>& args, const Stream& s) const;
+  // Loads the kernel onto `device` now. Under the driver's lazy loading the first launch would load it, and
+  // loading may wait for the context's running kernels: kernels that wait on each other across streams (the
+  // fabric's flags) must be loaded before any of them is in flight.
+  void load(int device) const { function(device); }
 
  private:
   static constexpr int kMaxDevices = 64;

@@ -182,13 +182,17 @@ void bind_cuda(nb::module_& m) {
     k.launch(std::get<0>(grid), std::get<1>(grid), std::get<2>(grid), ka, s);
   }, nb::arg("key"), nb::arg("grid"), nb::arg("args"), nb::arg("stream") = nb::none());
 
+  c.def("load_kernel", [](const std::string& key, int device) { kernel(key).load(resolve(device)); },
+        nb::arg("key"), nb::arg("device") = -1);
+
   // Peer memory for the fabric's GPU transport (cuda/peer.h).
-  c.def("peer_segment", &peer_segment, nb::arg("nbytes"), nb::arg("device") = -1);
+  c.def("peer_segment", [](int64_t nbytes, int device) { return wrap(peer_segment(nbytes, device)); },
+        nb::arg("nbytes"), nb::arg("device") = -1);
   c.def("ipc_handle", [](const Tensor& t) { return nb::bytes(ipc_handle(t).data(), sizeof(CUipcMemHandle)); });
   c.def("ipc_open", [](nb::bytes h, int64_t nbytes, int device) {
-    return ipc_open(std::string(h.c_str(), h.size()), nbytes, device);
+    return wrap(ipc_open(std::string(h.c_str(), h.size()), nbytes, device));
   }, nb::arg("handle"), nb::arg("nbytes"), nb::arg("device") = -1);
-  c.def("host_mapped", &host_mapped, nb::arg("nbytes"));
+  c.def("host_mapped", [](int64_t nbytes) { return wrap(host_mapped(nbytes)); }, nb::arg("nbytes"));
   c.def("enable_peer_access", &enable_peer_access, nb::arg("device"), nb::arg("peer"));
 
   // GEMM settings, for vibetensor/backends.py: float32 precision (0 highest, 1 high, 2 medium) and backend.

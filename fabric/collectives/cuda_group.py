@@ -110,8 +110,9 @@ class CudaGroup(Group):
 
     def _record(self, kind, algorithm, nbytes):
         self._status.note(kind)
+        links = {(p, self.rank): b for p, b in peer.links_of(algorithm, self.size, self.rank, nbytes).items()}
         observe.record(kind, group="cuda", rank=self.rank, algorithm=algorithm, nbytes=nbytes, seconds=0.0,
-                       links=peer.links_of(algorithm, self.size, self.rank, nbytes))
+                       links=links)
 
     @staticmethod
     def _flat(t):
@@ -133,6 +134,7 @@ class CudaGroup(Group):
         algo = schedule.choose_algorithm(nbytes, self.size, requested=algorithm, **kw) if self.size > 1 else "local"
         if algo != "local" and tensor.numel():
             flat = self._flat(tensor)
+            peer.prepare(self._ep, tensor.dtype, op)
             peer.all_reduce(self._ep, flat, op, algo)
             if op is ReduceOp.AVG:
                 flat.div_(self.size)
@@ -149,6 +151,7 @@ class CudaGroup(Group):
             return self._staged("reduce_scatter", lambda o, i: self._boot.reduce_scatter(o, i, op),
                                 [output, input], async_op)
         out = output if output.is_contiguous() else output.contiguous()
+        peer.prepare(self._ep, input.dtype, op)
         peer.ring_reduce_scatter(self._ep, self._flat(input), out.view(-1), op) if self.size > 1 else \
             out.copy_(input.view(out.shape))
         if op is ReduceOp.AVG and self.size > 1:
@@ -164,6 +167,7 @@ class CudaGroup(Group):
         if not self._on_gpu("all_gather", output, input):
             return self._staged("all_gather", self._boot.all_gather, [output, input], async_op)
         out = output if output.is_contiguous() else output.contiguous()
+        peer.prepare(self._ep, input.dtype)
         peer.ring_all_gather(self._ep, self._flat(input), out.view(-1)) if self.size > 1 else \
             out.copy_(input.view(out.shape))
         if out is not output:
@@ -179,6 +183,7 @@ class CudaGroup(Group):
             return self._staged("broadcast", lambda t: self._boot.broadcast(t, src), [tensor], async_op)
         if self.size > 1 and tensor.numel():
             flat = self._flat(tensor)
+            peer.prepare(self._ep, tensor.dtype)
             peer.broadcast(self._ep, flat, src)
             if flat.data_ptr() != tensor.data_ptr() or not tensor.is_contiguous():
                 tensor.copy_(flat.view(tensor.shape))
@@ -195,6 +200,7 @@ class CudaGroup(Group):
         if not self._on_gpu("all_to_all", output, input):
             return self._staged("all_to_all", self._boot.all_to_all, [output, input], async_op)
         out = output.new_empty(tuple(output.shape))
+        peer.prepare(self._ep, input.dtype)
         peer.all_to_all(self._ep, self._flat(input), out.view(-1)) if self.size > 1 else out.copy_(input)
         output.copy_(out)
         self._record("all_to_all", "direct", input.numel() * input.element_size())
@@ -204,6 +210,7 @@ class CudaGroup(Group):
         """Every rank's stream meets, and the host waits for it (a host-level barrier, like torch's)."""
         self._usable("barrier")
         if self.size > 1:
+            peer.prepare(self._ep, _C.float32)
             peer._barrier(self._ep)
         self._status.note("barrier")
         self.synchronize()

@@ -22,7 +22,7 @@ import numpy as np
 
 from . import schedule
 from .api import RankFailure, ReduceOp
-from .reduce_copy import reduce_copy
+from .reduce_copy import kernel_keys, op_name, reduce_copy
 from ...kernels.triton import fabric as layout
 from ... import _C
 from ...tensor_core.factories import tensor as _tensor
@@ -111,18 +111,40 @@ def _chunk(t, bounds, c):
     return t.narrow(0, lo, hi - lo)
 
 
+def _oneshot_block(dtype):
+    return _ONESHOT_BYTES_PER_PROGRAM // dtype.itemsize
+
+
+def _oneshot_key(ep, dtype, op):
+    return f"fab|oneshot|{dtype.name}|{op_name(op)}|{ep.world}|{_oneshot_block(dtype)}"
+
+
+_loaded = set()  # (device index, key) of kernels already resident
+
+
+def prepare(ep, dtype, op=ReduceOp.SUM):
+    """Loads every kernel a rank program of (dtype, op) may launch before any of its flag waits is in flight:
+    under the driver's lazy loading a first launch loads the kernel, and loading may wait for running kernels,
+    i.e. for peers whose own programs the host has not issued yet (one process driving several ranks)."""
+    keys = [f"fab|sync|{ep.world}", f"fab|barrier|{ep.world}"]
+    if dtype.name in FLOAT_DTYPES:
+        keys += [_oneshot_key(ep, dtype, op), *kernel_keys(dtype, op)]
+    for key in keys:
+        if (ep.device.index, key) not in _loaded:
+            _C._cuda.load_kernel(key, ep.device.index)
+            _loaded.add((ep.device.index, key))
+
+
 def oneshot_all_reduce(ep, flat, op):
     """flat (1-D contiguous, on ep's device) <- its reduction over the ranks, by the fused one-shot kernel."""
-    item = flat.element_size()
-    block = _ONESHOT_BYTES_PER_PROGRAM // item
-    name = "max" if op is ReduceOp.MAX else "min" if op is ReduceOp.MIN else "sum"
+    block = _oneshot_block(flat.dtype)
+    key = _oneshot_key(ep, flat.dtype, op)
     for lo, m in _pieces(flat.numel(), ep.elements(flat.dtype)):
         piece = flat.narrow(0, lo, m)
         programs = min(layout.MAX_PROGRAMS, -(-m // block))
-        key = f"fab|oneshot|{flat.dtype.name}|{name}|{ep.world}|{programs}|{block}"
         args = [("ptr", piece.data_ptr()), ("ptr", piece.data_ptr()), ("ptr", ep.bufs.data_ptr()),
                 ("ptr", ep.flags.data_ptr()), ("ptr", ep.status.ptr), ("i64", m), ("i32", ep.rank),
-                ("i64", ep.timeout_ns)]
+                ("i64", ep.timeout_ns), ("i32", programs)]
         _C._cuda.launch_kernel(key, (programs, 1, 1), args)
 
 

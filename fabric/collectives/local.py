@@ -91,10 +91,12 @@ class LocalGroup(Group):
                          for r, d in enumerate(self.devices)]
         return self._eps
 
-    def _each_rank(self, kind, algorithm, nbytes, links, program):
+    def _each_rank(self, kind, algorithm, nbytes, links, program, dtype, op=ReduceOp.SUM):
         """Issues program(endpoint, r) for every rank on its device's stream."""
         eps = self._endpoints()
         eps[0].status.note(kind)
+        for ep in eps:
+            peer.prepare(ep, dtype, op)
         for r, (dev, ep) in enumerate(zip(self.devices, eps)):
             with ls.on(dev):
                 program(ep, r)
@@ -175,7 +177,8 @@ class LocalGroup(Group):
             bufs = _flats(self.devices, ts)
             if algo != "local" and self._peer_path(ts[0].dtype, reduce=True):
                 self._each_rank("all_reduce", algo, nbytes, links,
-                                lambda ep, r: peer.all_reduce(ep, bufs[r], op, algo) if bufs[r].numel() else None)
+                                lambda ep, r: peer.all_reduce(ep, bufs[r], op, algo) if bufs[r].numel() else None,
+                                ts[0].dtype, op)
             elif algo == "ring":
                 algos.ring_all_reduce(self.devices, bufs, op, links)
             elif algo == "oneshot":
@@ -207,7 +210,7 @@ class LocalGroup(Group):
                         res.append(o.new_empty((k,)))
                 flat = _flats(self.devices, ins)
                 self._each_rank("reduce_scatter", "ring", nbytes, links,
-                                lambda ep, r: peer.ring_reduce_scatter(ep, flat[r], res[r], op))
+                                lambda ep, r: peer.ring_reduce_scatter(ep, flat[r], res[r], op), ins[0].dtype, op)
                 for dev, o, r in zip(self.devices, outs, res):
                     with ls.on(dev):
                         if op is ReduceOp.AVG:
@@ -254,7 +257,7 @@ class LocalGroup(Group):
                     flat_out.append(_flat(o))
             if self._peer_path(ins[0].dtype, reduce=False):
                 self._each_rank("all_gather", "ring", nbytes, links,
-                                lambda ep, r: peer.ring_all_gather(ep, flat_in[r], flat_out[r]))
+                                lambda ep, r: peer.ring_all_gather(ep, flat_in[r], flat_out[r]), ins[0].dtype)
             elif algo == "ring":
                 for r, (dev, fi, fo) in enumerate(zip(self.devices, flat_in, flat_out)):
                     with ls.on(dev):
@@ -280,7 +283,8 @@ class LocalGroup(Group):
             bufs = _flats(self.devices, ts)
             if algo != "local" and self._peer_path(ts[0].dtype, reduce=False):
                 self._each_rank("broadcast", "direct", nbytes, links,
-                                lambda ep, r: peer.broadcast(ep, bufs[r], src) if bufs[r].numel() else None)
+                                lambda ep, r: peer.broadcast(ep, bufs[r], src) if bufs[r].numel() else None,
+                                ts[0].dtype)
             elif algo == "ring":
                 algos.chain_broadcast(self.devices, bufs, src, links)
             elif algo == "oneshot":
@@ -306,7 +310,7 @@ class LocalGroup(Group):
                     flat_out.append(o.new_empty((o.numel(),)))
             if self._peer_path(ins[0].dtype, reduce=False):
                 self._each_rank("all_to_all", "direct", nbytes, links,
-                                lambda ep, r: peer.all_to_all(ep, flat_in[r], flat_out[r]))
+                                lambda ep, r: peer.all_to_all(ep, flat_in[r], flat_out[r]), ins[0].dtype)
             else:
                 algos.direct_all_to_all(self.devices, flat_in, flat_out, links)
             ls.join_members(self.devices)  # an output may alias an input another device still reads

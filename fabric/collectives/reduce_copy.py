@@ -4,36 +4,42 @@
 in a peer's memory (a UVA or IPC view) and `dst` may alias `b` (the ring accumulates into its own buffer).
 All three are 1-D, contiguous, of one dtype and length, on the CUDA device whose stream runs the step.
 
-Plugins: "triton" (the core's elementwise kernels) and "cute" (the CUTLASS ring-allreduce plugin, a CuTe DSL
-kernel with 128-bit vector loads: kernels/cute/reduce_copy.py), registered when its package is present.
-The default is the fastest available plugin by benchmarks/cuda_allreduce.py; VIBETENSOR_FABRIC_REDUCE_COPY
-names one explicitly.
+Plugins: "triton" (kernels/triton/fabric_kernels.reduce_copy) and "cute" (the CUTLASS ring-allreduce plugin,
+a CuTe DSL kernel with 128-bit vector loads: kernels/cute/reduce_copy.py), registered when its package is
+present. Each plugin also names the kernels it launches (`keys(dtype, op)`), so a rank loads them before its
+flag waits are in flight (see cuda_peer.prepare). The default is the fastest available plugin by
+benchmarks/cuda_allreduce.py; VIBETENSOR_FABRIC_REDUCE_COPY names one explicitly.
 """
 from .api import ReduceOp
 from ... import _C
+from ...kernels.triton import fabric as layout
 
-PLUGINS = {}        # name -> fn(dst, a, b, op)
+PLUGINS = {}        # name -> (fn(dst, a, b, op), keys(dtype, op) -> kernel keys)
 _PREFERENCE = ["cute", "triton"]  # the benchmark's order; the first available one is the default
 
 
-def register(name, fn):
+def register(name, fn, keys):
     """Adds (or replaces) a reduce-copy plugin."""
-    if not callable(fn):
-        raise TypeError(f"reduce-copy plugin {name!r} must be callable")
-    PLUGINS[name] = fn
+    if not callable(fn) or not callable(keys):
+        raise TypeError(f"reduce-copy plugin {name!r}: fn and keys must be callable")
+    PLUGINS[name] = (fn, keys)
+
+
+def op_name(op):
+    return "max" if op is ReduceOp.MAX else "min" if op is ReduceOp.MIN else "sum"
+
+
+def _triton_key(dtype, op):
+    return f"fab|rc|{dtype.name}|{op_name(op)}|{layout.RC_BLOCK}"
 
 
 def _triton(dst, a, b, op):
-    if op in (ReduceOp.SUM, ReduceOp.AVG):
-        res = _C._ops.add(a, b)
-    elif op is ReduceOp.MAX:
-        res = _C._ops.maximum(a, b)
-    else:
-        res = _C._ops.minimum(a, b)
-    dst.copy_(res)
+    n = dst.numel()
+    _C._cuda.launch_kernel(_triton_key(dst.dtype, op), (-(-n // layout.RC_BLOCK), 1, 1),
+                           [("ptr", dst.data_ptr()), ("ptr", a.data_ptr()), ("ptr", b.data_ptr()), ("i64", n)])
 
 
-register("triton", _triton)
+register("triton", _triton, lambda dtype, op: [_triton_key(dtype, op)])
 
 
 def _load_plugins():
@@ -42,14 +48,14 @@ def _load_plugins():
     except ImportError:  # nvidia-cutlass-dsl is not installed: the Triton step serves
         return
     if cute.available():
-        register("cute", cute.reduce_copy)
+        register("cute", cute.reduce_copy, cute.kernel_keys)
 
 
 _loaded = False
 
 
 def plugin(name=None):
-    """The reduce-copy function called `name` (default: VIBETENSOR_FABRIC_REDUCE_COPY, else the preferred one)."""
+    """(fn, keys) of the plugin called `name` (default: VIBETENSOR_FABRIC_REDUCE_COPY, else the preferred one)."""
     global _loaded
     if not _loaded:
         _loaded = True
@@ -64,4 +70,8 @@ def plugin(name=None):
 
 
 def reduce_copy(dst, a, b, op=ReduceOp.SUM, name=None):
-    plugin(name)(dst, a, b, ReduceOp.of(op))
+    plugin(name)[0](dst, a, b, ReduceOp.of(op))
+
+
+def kernel_keys(dtype, op, name=None):
+    return plugin(name)[1](dtype, ReduceOp.of(op))

@@ -22,7 +22,8 @@ kernel of the group (they check the word first); the host raises RankFailure on 
 
 The kernels are in fabric_kernels.py (imported when one is compiled: Triton is optional here).
 
-Keys: fab|oneshot|<dtype>|<op>|<world>|<programs>|<block>, fab|sync|<world>, fab|barrier|<world>.
+Keys: fab|oneshot|<dtype>|<op>|<world>|<block> (the program count is an argument, at most MAX_PROGRAMS),
+fab|sync|<world>, fab|barrier|<world>, fab|rc|<dtype>|<op>|<block> (the Triton reduce-copy step).
 """
 from .elementwise import SIGNATURE_TYPES
 
@@ -37,6 +38,7 @@ assert (RING_BASE + 1) * 4 <= HEADER_BYTES
 PHASE_IN, PHASE_OUT, PHASE_BARRIER = 0, 1, 2
 NUM_WARPS = 4
 OPS = {"sum": 0, "max": 1, "min": 2}
+RC_BLOCK = 2048
 MAX_SPINS = 1 << 20
 
 
@@ -48,7 +50,7 @@ def _check_layout():
 
 _check_layout()
 
-_INTS = {"n": "i64", "rank": "i32", "timeout_ns": "i64"}
+_INTS = {"n": "i64", "rank": "i32", "timeout_ns": "i64", "programs": "i32"}
 
 
 def load(key, cache_dir=None, module_suffix="", timed=True):
@@ -58,15 +60,18 @@ def load(key, cache_dir=None, module_suffix="", timed=True):
     kind = parts[1] if len(parts) > 1 and parts[0] == "fab" else None
     spins = {"TIMED": timed, "SPINS": MAX_SPINS}
     if kind == "oneshot":
-        _, _, dtype, op, world, programs, block = parts
+        _, _, dtype, op, world, block = parts
         t = "*" + SIGNATURE_TYPES[dtype]
         sig = {"in_ptr": t, "out_ptr": t, "bufs": "*i64", "flags": "*i64", "status": "*i32", **_INTS}
-        cx = {"WORLD": int(world), "PROGRAMS": int(programs), "BLOCK": int(block), "OP": OPS[op], **spins}
+        cx = {"WORLD": int(world), "BLOCK": int(block), "OP": OPS[op], **spins}
         _check_world(int(world))
-        if int(programs) > MAX_PROGRAMS:
-            raise ValueError(f"fabric one-shot kernel: at most {MAX_PROGRAMS} programs, got {programs}")
         sig.update({k: "constexpr" for k in cx})
         return k.oneshot_all_reduce, sig, cx
+    if kind == "rc":
+        _, _, dtype, op, block = parts
+        t = "*" + SIGNATURE_TYPES[dtype]
+        cx = {"OP": OPS[op], "BLOCK": int(block)}
+        return k.reduce_copy, {"dst": t, "a": t, "b": t, "n": "i64", "OP": "constexpr", "BLOCK": "constexpr"}, cx
     if kind == "barrier":
         _check_world(int(parts[2]))
         sig = {"flags": "*i64", "status": "*i32", "rank": "i32", "timeout_ns": "i64"}

@@ -66,9 +66,8 @@ def _combine(acc, x, OP: tl.constexpr):
 
 
 @triton.jit
-def oneshot_all_reduce(in_ptr, out_ptr, bufs, flags, status, n, rank, timeout_ns, WORLD: tl.constexpr,
-                       PROGRAMS: tl.constexpr, BLOCK: tl.constexpr, OP: tl.constexpr, TIMED: tl.constexpr,
-                       SPINS: tl.constexpr):
+def oneshot_all_reduce(in_ptr, out_ptr, bufs, flags, status, n, rank, timeout_ns, programs, WORLD: tl.constexpr,
+                       BLOCK: tl.constexpr, OP: tl.constexpr, TIMED: tl.constexpr, SPINS: tl.constexpr):
     """out <- the reduction of every rank's `in` (n elements), in one kernel: each program copies its share of
     the input into this rank's buffer, meets the same program of every peer, reduces that share over all
     buffers in rank order (so every rank gets bitwise the same result), and meets them again before the
@@ -80,13 +79,13 @@ def oneshot_all_reduce(in_ptr, out_ptr, bufs, flags, status, n, rank, timeout_ns
     elt = in_ptr.dtype.element_ty
     mine = tl.load(bufs + rank).to(tl.pointer_type(elt))
     if ok != 0:
-        for start in range(pid * BLOCK, n, PROGRAMS * BLOCK):
+        for start in range(pid * BLOCK, n, programs * BLOCK):
             offs = start + tl.arange(0, BLOCK)
             m = offs < n
             tl.store(mine + offs, tl.load(in_ptr + offs, mask=m), mask=m)
     ok = _barrier(flags, me, 0, pid, rank, epoch, status, timeout_ns, ok, WORLD, TIMED, SPINS)
     if ok != 0:
-        for start in range(pid * BLOCK, n, PROGRAMS * BLOCK):
+        for start in range(pid * BLOCK, n, programs * BLOCK):
             offs = start + tl.arange(0, BLOCK)
             m = offs < n
             acc = tl.load(tl.load(bufs).to(tl.pointer_type(elt)) + offs, mask=m).to(tl.float32)
@@ -134,3 +133,13 @@ def ring_sync(flags, status, rank, signal_a, signal_b, signal_rel, wait_a, wait_
                             SPINS)
     tl.store(me + 2064, base + advance)
 
+
+
+@triton.jit
+def reduce_copy(dst, a, b, n, OP: tl.constexpr, BLOCK: tl.constexpr):
+    """dst <- a (op) b in float32, rounded once (the Triton reduce-copy plugin; `a` may be a peer's memory)."""
+    offs = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
+    m = offs < n
+    x = tl.load(a + offs, mask=m).to(tl.float32)
+    y = tl.load(b + offs, mask=m).to(tl.float32)
+    tl.store(dst + offs, _combine(x, y, OP).to(dst.dtype.element_ty), mask=m)
