@@ -8,7 +8,8 @@ for a multi-GPU machine (issue 11). Here the figures are our latency (small mess
 handshakes, which is what one-shot is for) and the bandwidth our programs reach when every rank's reads and
 writes hit the same HBM: "bus GB/s" uses nccl-tests' formula (bytes * 2 (n - 1) / n / time). The torch column
 is the same data movement written as torch ops in one process (sum the n tensors, copy the result back to
-each): what a user without a collective library would write.
+each): what a user without a collective library would write. "graph" columns replay the all-reduce captured
+in a CUDA graph: the GPU programs' own latency, without Python's per-call work.
 """
 import os
 import sys
@@ -34,6 +35,15 @@ def torch_equivalent(xs):
     return run
 
 
+def graphed(group, xs, algorithm):
+    """The all-reduce captured in a CUDA graph: the GPU programs' own time, without Python's per-call work."""
+    group.all_reduce(xs, algorithm=algorithm)
+    g = vt.cuda.CUDAGraph()
+    with vt.cuda.graph(g):
+        group.all_reduce(xs, algorithm=algorithm)
+    return g.replay
+
+
 def main():
     rows, results = [], []
     reduce_copy.plugin()  # loads the optional plugins
@@ -48,9 +58,11 @@ def main():
                 reps = 50 if nbytes <= (1 << 20) else 5
                 times = {"torch": device_ms(torch_equivalent(txs), n=reps) * 1e3}
                 times["oneshot"] = device_ms(lambda: group.all_reduce(xs, algorithm="oneshot"), n=reps) * 1e3
+                times["oneshot graph"] = device_ms(graphed(group, xs, "oneshot"), n=reps) * 1e3
                 for p in plugins:
                     os.environ["VIBETENSOR_FABRIC_REDUCE_COPY"] = p
                     times[f"ring/{p}"] = device_ms(lambda: group.all_reduce(xs, algorithm="ring"), n=reps) * 1e3
+                    times[f"ring/{p} graph"] = device_ms(graphed(group, xs, "ring"), n=reps) * 1e3
                 os.environ.pop("VIBETENSOR_FABRIC_REDUCE_COPY", None)
                 ours = min((k for k in times if k != "torch"), key=times.get)
                 bus = nbytes * 2 * (n - 1) / n / (times[ours] * 1e-6) / 1e9
@@ -59,8 +71,7 @@ def main():
                 results.append({"ranks": n, "dtype": str(dtype), "bytes": nbytes, "us": times, "best": ours,
                                 "bus_GBps": bus, "speedup_vs_torch": times["torch"] / times[ours]})
         group.synchronize()
-    header = ["ranks", "dtype", "bytes", "torch us", "oneshot us", *[f"ring/{p} us" for p in plugins], "best",
-              "bus GB/s", "torch/ours"]
+    header = ["ranks", "dtype", "bytes", *[f"{k} us" for k in times], "best", "bus GB/s", "torch/ours"]
     print_table(f"all-reduce on virtual GPUs, {torch.cuda.get_device_name()}", header, rows)
     write_results("cuda_allreduce", results, gpu=torch.cuda.get_device_name(), versions=versions(),
                   note="N ranks share one GPU (one stream each): latency and same-HBM bandwidth, not NVLink")
