@@ -12,16 +12,18 @@ VIBETENSOR_FABRIC_RANKS_PER_HOST=N, from blocks of N consecutive ranks, so one m
     VIBETENSOR_FABRIC_RANKS_PER_HOST=2 mpiexec -n 4 python train.py     # 2 "hosts" x 2 ranks
 """
 import concurrent.futures
+import contextlib
 import os
 
 import numpy as np
 
 from ..topology import config
 from . import schedule
-from .api import Group, ReduceOp, default_timeout
+from .api import Group, RankFailure, ReduceOp, default_timeout
 from .checks import check_usable
-from .mpi import MpiGroup, load_mpi
+from .mpi import MpiGroup, load_mpi, note_peer_failure
 from .mpi_data import Staged
+from .mpi_wait import PeerFailure
 from .shm import ShmGroup, ShmWork
 from .shm_data import reduce_ufunc
 
@@ -81,12 +83,17 @@ class HierarchicalGroup(Group):
         schedule.choose_algorithm(x.numel * x.wire_dtype.itemsize, self.size, requested=algorithm)
         step = ReduceOp.SUM if op is ReduceOp.AVG else op
 
+        local_ranks, leader_ranks = self.hosts[self.host], [h[0] for h in self.hosts]
+
         def go():
             wire = x.reduction_input()
-            self.local.all_reduce(wire, step, algorithm=algorithm)
+            with _step("within the host", local_ranks):
+                self.local.all_reduce(wire, step, algorithm=algorithm)
             if self.leaders is not None:
-                self.leaders.all_reduce(wire, step)
-            self.local.broadcast(wire, 0)
+                with _step("between hosts", leader_ranks):
+                    self.leaders.all_reduce(wire, step)
+            with _step("broadcasting within the host", local_ranks):
+                self.local.broadcast(wire, 0)
             x.finish_reduction(wire, self.size if op is ReduceOp.AVG else 0)
             x.commit()
             return tensor
@@ -121,6 +128,7 @@ class HierarchicalGroup(Group):
     def _submit(self, fn, async_op):
         """Async calls run in issue order on one worker thread (every rank runs them in the same order)."""
         self._usable("async collective" if async_op else "collective")
+        fn = _noting_failures(fn)
         if async_op:
             if self._executor is None:
                 self._executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="vtfab-hier")
@@ -152,3 +160,22 @@ class HierarchicalGroup(Group):
 
     def __exit__(self, *exc):
         self.close()
+
+
+@contextlib.contextmanager
+def _step(where, ranks):
+    """A subgroup's RankFailure as the all_reduce's, naming ranks of the whole group (subgroups number their own)."""
+    try:
+        yield
+    except RankFailure as e:
+        raise PeerFailure("all_reduce", [ranks[r] for r in e.ranks], f"{e.reason} ({where})") from e
+
+
+def _noting_failures(fn):
+    def run():
+        try:
+            return fn()
+        except RankFailure as e:  # a dead peer within the host is a dead MPI rank too: MPI cannot finalize
+            note_peer_failure(e)
+            raise
+    return run

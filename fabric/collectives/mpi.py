@@ -11,6 +11,7 @@ tensors copied through host memory. An async call starts the MPI operation at on
     g.all_reduce(x, "avg")
 """
 import atexit
+import os
 import sys
 import time
 
@@ -224,12 +225,12 @@ class MpiGroup(Group):
             err = translate(e, kind, ())
             self._broken = self._broken or f"{kind} failed: {err}"
             if isinstance(err, RankFailure):
-                _peer_failed.append(err)
+                note_peer_failure(err)
             raise err from e
         except (RankFailure, CollectiveError) as e:
             self._broken = self._broken or f"{kind} failed: {e}"
             if isinstance(e, RankFailure):
-                _peer_failed.append(e)
+                note_peer_failure(e)
             raise
 
     def _usable(self, kind):
@@ -260,16 +261,24 @@ class MpiGroup(Group):
         self.close()
 
 
-def _abort_if_a_peer_failed():
+def note_peer_failure(error):
+    """Marks this process as having seen a peer fail (any transport of an MPI job): it ends the job at exit."""
+    _peer_failed.append(error)
+
+
+def _exit_if_a_peer_failed():
     """MPI_Finalize (mpi4py calls it at exit, after this) waits for every rank, so after a peer died it would
-    hang: end the whole job instead, as mpirun does when a rank fails. Registered at import, so it runs after
-    the other exit handlers (shared-memory cleanup)."""
+    hang: leave without it, with status 1, as a failed rank (mpirun then stops the rest of the job), once this
+    process's shared-memory groups are closed."""
     if _peer_failed:
         MPI = load_mpi()
         if MPI.Is_initialized() and not MPI.Is_finalized():
+            shm = sys.modules.get(f"{__package__}.shm")
+            if shm is not None:  # its exit handler may be due after this one, which os._exit would skip
+                shm._close_all()
             sys.stdout.flush()
             sys.stderr.flush()
-            MPI.COMM_WORLD.Abort(1)
+            os._exit(1)
 
 
-atexit.register(_abort_if_a_peer_failed)
+atexit.register(_exit_if_a_peer_failed)

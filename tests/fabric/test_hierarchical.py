@@ -1,13 +1,14 @@
 """The hierarchical all_reduce (shared memory within a host, MPI between hosts) against the flat MPI one and
 numpy, with one machine posing as several hosts (VIBETENSOR_FABRIC_RANKS_PER_HOST); and vt.fabric.init()
 under a bare mpiexec choosing it."""
+import glob
 import os
 
 import numpy as np
 import pytest
 
 pytest.importorskip("mpi4py")
-from test_mpi import mpirun, needs_mpiexec  # noqa: E402
+from test_mpi import DEAD, mpirun, needs_mpiexec  # noqa: E402
 from test_shm_collectives import check, make, reduce_ref, to_numpy, values  # noqa: E402
 
 CASES = [(dtype, op) for dtype in ("float32", "float64", "float16", "bfloat16", "int64")
@@ -38,6 +39,22 @@ def s_hier_vs_flat(numel):
     hier.close()
     flat.close()
     return out
+
+
+def s_dead_rank(victim):
+    """Ranks 0-3 as 2 hosts x 2; the victim exits before an all_reduce; the others report what they saw."""
+    import time
+    from vibetensor.fabric.collectives.hierarchical import HierarchicalGroup
+    g = HierarchicalGroup(timeout=1.0)
+    g.barrier()
+    if g.rank == victim:
+        os._exit(3)
+    t0 = time.monotonic()
+    try:
+        g.all_reduce(np.ones(100))
+        return "completed"
+    except Exception as e:  # noqa: BLE001 - what the test checks
+        return e, time.monotonic() - t0
 
 
 def s_init():
@@ -81,6 +98,20 @@ def test_hierarchical_all_reduce_equals_flat(n, per_host, hosts):
     for out in res:
         check(out["async"][0], reduce_ref(ins[0], "sum", "float32"), "float32")
         check(out["async"][1], reduce_ref(ins[1], "max", "float32"), "float32")
+
+
+@needs_mpiexec
+def test_dead_rank_fails_the_others_within_the_timeout():
+    from vibetensor.fabric.collectives.api import RankFailure
+    before = set(glob.glob("/dev/shm/vtfab-*mpi*"))
+    res = mpirun(4, s_dead_rank, 3, env={"VIBETENSOR_FABRIC_RANKS_PER_HOST": "2"}, keep_going=True, timeout=30)
+    assert res[3] == DEAD
+    for r in range(3):  # its host-mate by shared memory, the other host through the leaders and its broadcast
+        err, elapsed = res[r]
+        assert isinstance(err, RankFailure) and err.collective == "all_reduce", err
+        assert elapsed < 4.0  # a timeout (1 s) per level at most: local, leaders, local broadcast
+    assert res[2][0].ranks == (3,) and "(within the host)" in str(res[2][0])  # shared memory knows who
+    assert set(glob.glob("/dev/shm/vtfab-*mpi*")) <= before  # survivors closed their host groups before leaving
 
 
 @needs_mpiexec

@@ -31,17 +31,17 @@ DEAD = "<died>"  # a rank that wrote no result
 MPICH_SHM = "/dev/shm/mpich_shm_*"
 
 
-def mpirun(n, fn, *args, env=None, timeout=60, keep_going=False, results=None):
+def mpirun(n, fn, *args, env=None, timeout=60, keep_going=False):
     """fn(*args) on n ranks under mpiexec -> [result of rank 0, ...]; a rank's exception fails the test with its
-    traceback (or is returned as text, with keep_going). env: variables to set (None: to unset). The whole job
-    is killed after `timeout` seconds. results: how many ranks will write one (a job whose ranks raise
-    RankFailure ends in MPI_Abort: the first rank to exit must give the others time to write theirs)."""
+    traceback (or is returned as text, with keep_going: then a rank's exit does not stop the others, as it
+    would under mpiexec's default). env: variables to set (None: to unset). The whole job is killed after
+    `timeout` seconds."""
     with tempfile.TemporaryDirectory(prefix="vtmpi") as out:
         with open(os.path.join(out, "args.pkl"), "wb") as f:
             pickle.dump(args, f)
         cmd = [MPIEXEC, "-n", str(n)] + (["-disable-auto-cleanup"] if keep_going else []) + [
             sys.executable, os.path.abspath(__file__), sys.modules[fn.__module__].__file__, fn.__name__, out]
-        full_env = dict(os.environ, VT_FABRIC_TIMEOUT="20", VT_TEST_RESULTS=str(results or n))
+        full_env = dict(os.environ, VT_FABRIC_TIMEOUT="20", VT_TEST_KEEP_GOING="1" if keep_going else "")
         for k, v in (env or {}).items():
             if v is None:
                 full_env.pop(k, None)
@@ -112,12 +112,12 @@ def main(module_path, fn_name, out):
         pickle.dump(result, f)
     os.rename(os.path.join(out, f"rank{rank}.pkl") + ".tmp", os.path.join(out, f"rank{rank}.pkl"))
     from vibetensor.fabric.collectives import mpi
-    deadline = time.monotonic() + 10
-    while mpi._peer_failed and time.monotonic() < deadline:  # we will abort the job at exit: not before the rest
-        if sum(name.endswith(".pkl") and name.startswith("rank") for name in os.listdir(out)) >= int(
-                os.environ["VT_TEST_RESULTS"]):
-            break
-        time.sleep(0.02)
+    if os.environ.get("VT_TEST_KEEP_GOING") and not mpi._peer_failed:
+        # A job with a dead rank cannot finalize. mpiexec's default cleanup (off with keep_going) would stop the
+        # ranks that saw no failure themselves; those that saw one leave through mpi's exit handler, which the
+        # test's hard timeout checks does not hang.
+        sys.stdout.flush()
+        os._exit(0)
 
 
 def group(timeout=None):
@@ -264,7 +264,7 @@ def test_bad_arguments_raise_what_shm_raises():
 def test_dead_or_late_peer_raises_rank_failure(how):
     from vibetensor.fabric.collectives.api import RankFailure
     t0 = time.monotonic()
-    res = mpirun(3, s_dead_peer, 1, how, keep_going=True, timeout=30, results=2 if how == "exit" else 3)
+    res = mpirun(3, s_dead_peer, 1, how, keep_going=True, timeout=30)
     assert time.monotonic() - t0 < 15
     assert res[1] == (DEAD if how == "exit" else "late")
     for r in (0, 2):
