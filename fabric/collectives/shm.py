@@ -17,6 +17,7 @@ import weakref
 import numpy as np
 
 from . import schedule
+from .checks import check_all_to_all, check_split, check_src, check_usable
 from .api import CollectiveError, Group, RankFailure, ReduceOp, Work, default_timeout
 from .shm_data import Operand, check_shapes, reduce_ufunc
 from .shm_segment import Segment
@@ -135,8 +136,7 @@ class ShmGroup(Group):
         return self._submit(go, async_op)
 
     def broadcast(self, tensor, src=0, async_op=False):
-        if not 0 <= src < self.size:
-            raise ValueError(f"broadcast: src {src} is out of range for a group of size {self.size}")
+        check_src("broadcast", src, self.size)
         x = Operand(tensor, "broadcast", load=self.rank == src)
 
         def go():
@@ -153,10 +153,7 @@ class ShmGroup(Group):
 
     def all_to_all(self, output, input, async_op=False):
         out, inp = Operand(output, "all_to_all", load=False), Operand(input, "all_to_all")
-        if out.numel != inp.numel or out.flat.dtype != inp.flat.dtype or inp.numel % self.size:
-            raise CollectiveError(f"all_to_all: output and input must have the same dtype and number of elements, "
-                                  f"divisible by the group size {self.size}; got {tuple(out.shape)} {out.flat.dtype} "
-                                  f"and {tuple(inp.shape)} {inp.flat.dtype}")
+        check_all_to_all(out, inp, self.size)
 
         def go():
             with self._collective("all_to_all", "direct", inp.nbytes, None, inp.flat.dtype) as c:
@@ -189,9 +186,7 @@ class ShmGroup(Group):
         return tensor
 
     def split(self, ranks):
-        ranks = [int(r) for r in ranks]
-        if len(set(ranks)) != len(ranks) or not all(0 <= r < self.size for r in ranks):
-            raise ValueError(f"split: ranks must be distinct ranks of this group (size {self.size}), got {ranks}")
+        ranks = check_split(ranks, self.size)
         self._splits += 1
         if self.rank not in ranks:
             return None
@@ -304,11 +299,7 @@ class ShmGroup(Group):
             raise
 
     def _usable(self, kind):
-        if self._closed:
-            raise CollectiveError(f"{kind}: the group is closed")
-        if self._broken:
-            raise CollectiveError(f"{kind}: the group is unusable after an earlier failure ({self._broken}); "
-                                  f"create a new group")
+        check_usable(kind, self._closed, self._broken)
 
     def close(self):
         """Leaves the group: waits (bounded) until the peers have read our buffer, then removes our segments;

@@ -9,6 +9,7 @@ import numpy as np
 
 from .. import observe
 from .api import CollectiveError
+from .checks import check_peer
 from .shm_segment import Segment
 from .shm_sync import ACKED, CAP, NBYTES, SENT, VER
 
@@ -22,9 +23,7 @@ class PointToPoint:
         self.out_bufs, self.in_bufs = {}, {}  # dst -> (version, Segment); src -> (version, Segment)
 
     def _peer(self, what, r):
-        if not 0 <= r < self.g.size or r == self.g.rank:
-            raise ValueError(f"{what}: peer {r} must be another rank of this group (size {self.g.size}, "
-                             f"this rank {self.g.rank})")
+        check_peer(what, r, self.g.rank, self.g.size)
 
     def send(self, x, dst):
         self._peer("send", dst)

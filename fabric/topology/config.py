@@ -58,6 +58,9 @@ VARS: dict[str, Var] = {
             "bytes per copy when --probe measures peer bandwidth"),
         Var("VIBETENSOR_FABRIC_REDUCE_COPY", str, "",
             "the GPU collectives' reduce-copy plugin ('cute' or 'triton'); unset: the fastest available"),
+        Var("VIBETENSOR_FABRIC_RANKS_PER_HOST", _size, 0,
+            "under MPI, treat each block of N consecutive ranks as one host (one machine posing as several); "
+            "0: hosts as MPI sees them"),
     )
 }
 

@@ -10,7 +10,8 @@ from vibetensor.fabric.topology.config import VARS, get
 
 def test_every_variable_is_declared_with_a_doc():
     assert set(VARS) == {"VIBETENSOR_TOPO_FILE", "VIBETENSOR_P2P_LEVEL", "VIBETENSOR_ONESHOT_MAX_BYTES",
-                         "VIBETENSOR_PROBE_BYTES"}
+                         "VIBETENSOR_PROBE_BYTES", "VIBETENSOR_FABRIC_REDUCE_COPY",
+                         "VIBETENSOR_FABRIC_RANKS_PER_HOST"}
     for name, var in VARS.items():
         assert name.startswith("VIBETENSOR_") and len(var.doc) > 20
 
