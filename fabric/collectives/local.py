@@ -143,15 +143,16 @@ class LocalGroup(Group):
         kw = {} if self.crossover_bytes is None else {"crossover_bytes": self.crossover_bytes}
         return schedule.choose_algorithm(nbytes, self.size, requested=requested, **kw)
 
-    def _run(self, kind, algorithm, nbytes, body, result, async_op):
+    def _run(self, kind, algorithm, nbytes, body, result, async_op, peer_path=False):
         """Runs body(links) between the stream entry and exit protocol, records it, and returns the result
-        (or a Work whose wait() joins the caller's stream)."""
+        (or a Work whose wait() joins the caller's stream). The peer-memory programs end only when no peer
+        reads their buffers any more (their flags say so), so their member streams need no joining."""
         self._check_status()
         links, t0 = {}, time.perf_counter()
         with observe.in_flight():
             ls.enter(self.devices)
             body(links)
-            marks = ls.join_members(self.devices)
+            marks = [ls.mark(d) for d in self.devices] if peer_path else ls.join_members(self.devices)
         observe.record(kind, group=self.name, rank=self.rank, algorithm=algorithm, nbytes=nbytes,
                        seconds=time.perf_counter() - t0, links=links)
 
@@ -173,17 +174,27 @@ class LocalGroup(Group):
         nbytes = ts[0].numel() * ts[0].element_size()
         algo = self._algorithm(nbytes, algorithm) if self.size > 1 else "local"
 
+        average = op is ReduceOp.AVG and self.size > 1
+        if algo != "local" and self._peer_path(ts[0].dtype, reduce=True):
+            def program(ep, r):  # one rank's whole part, on its stream: flatten, all-reduce, write back
+                t = ts[r]
+                b = _flat(t)
+                if b.numel():
+                    peer.all_reduce(ep, b, op, algo)
+                if average:
+                    b.div_(self.size)
+                if b.data_ptr() != t.data_ptr() or not t.is_contiguous():
+                    t.copy_(b.view(t.shape))
+            return self._run("all_reduce", algo, nbytes,
+                             lambda links: self._each_rank("all_reduce", algo, nbytes, links, program, ts[0].dtype, op),
+                             tensor, async_op, peer_path=True)
+
         def body(links):
             bufs = _flats(self.devices, ts)
-            if algo != "local" and self._peer_path(ts[0].dtype, reduce=True):
-                self._each_rank("all_reduce", algo, nbytes, links,
-                                lambda ep, r: peer.all_reduce(ep, bufs[r], op, algo) if bufs[r].numel() else None,
-                                ts[0].dtype, op)
-            elif algo == "ring":
+            if algo == "ring":
                 algos.ring_all_reduce(self.devices, bufs, op, links)
             elif algo == "oneshot":
                 algos.oneshot_all_reduce(self.devices, bufs, op, links)
-            average = op is ReduceOp.AVG and self.size > 1
             _write_back(self.devices, ts, bufs, (lambda b: b.div_(self.size)) if average else None)
         return self._run("all_reduce", algo, nbytes, body, tensor, async_op)
 
@@ -235,7 +246,8 @@ class LocalGroup(Group):
                     if op is ReduceOp.AVG:
                         r.div_(self.size)
                     o.copy_(r.view(o.shape))
-        return self._run("reduce_scatter", algo, nbytes, body, output, async_op)
+        return self._run("reduce_scatter", algo, nbytes, body, output, async_op,
+                         peer_path=self._peer_path(ins[0].dtype, reduce=True))
 
     def all_gather(self, output, input, async_op=False, algorithm="auto"):
         outs, ins = self._check("all_gather", output, "output"), self._check("all_gather", input, "input")
@@ -269,7 +281,8 @@ class LocalGroup(Group):
                 if fo.data_ptr() != o.data_ptr() or not o.is_contiguous():
                     with ls.on(dev):
                         o.copy_(fo.view(o.shape))
-        return self._run("all_gather", algo, nbytes, body, output, async_op)
+        return self._run("all_gather", algo, nbytes, body, output, async_op,
+                         peer_path=self._peer_path(ins[0].dtype, reduce=False))
 
     def broadcast(self, tensor, src=0, async_op=False, algorithm="auto"):
         ts = self._check("broadcast", tensor)
@@ -290,7 +303,8 @@ class LocalGroup(Group):
             elif algo == "oneshot":
                 algos.direct_broadcast(self.devices, bufs, src, links)
             _write_back(self.devices, ts, bufs)
-        return self._run("broadcast", algo, nbytes, body, tensor, async_op)
+        return self._run("broadcast", algo, nbytes, body, tensor, async_op,
+                         peer_path=algo != "local" and self._peer_path(ts[0].dtype, reduce=False))
 
     def all_to_all(self, output, input, async_op=False):
         outs, ins = self._check("all_to_all", output, "output"), self._check("all_to_all", input, "input")
