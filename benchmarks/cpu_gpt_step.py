@@ -41,11 +41,11 @@ CONFIGS = {  # name -> Config overrides; "example" is what the test suite trains
 }
 
 
-def workload(lib, cfg):
+def workload(lib, cfg, device="cpu"):
     """(train_step, forward, first loss) closures for one library on one fixed batch."""
-    model, opt, _ = gpt.build(lib, cfg)
+    model, opt, _ = gpt.build(lib, cfg, device)
     inputs, targets = gpt.make_batch(np.random.default_rng(cfg.seed + 2), cfg, cfg.batch)
-    x, y = lib.tensor(inputs), lib.tensor(targets)
+    x, y = lib.tensor(inputs, device=device), lib.tensor(targets, device=device)
     first = gpt.train_step(lib, model, opt, x, y).item()
 
     def step():

@@ -120,9 +120,10 @@ def lr_lambda(cfg):
     return factor
 
 
-def build(torch, cfg):
-    """Model (numpy-seeded weights), optimizer and schedule: identical starting points in both libraries."""
-    model = init_from_numpy(torch, make_model(torch, cfg), cfg.seed + 1, std=0.02)
+def build(torch, cfg, device="cpu"):
+    """Model (numpy-seeded weights) on `device`, optimizer and schedule: identical starting points in both
+    libraries."""
+    model = init_from_numpy(torch, make_model(torch, cfg), cfg.seed + 1, std=0.02).to(device)
     decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
     no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
