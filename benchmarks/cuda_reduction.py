@@ -8,7 +8,8 @@ Columns: "us" is GPU time per call with the stream kept full (the host queues ev
 kernel first, so host overhead cannot hide or inflate a kernel); "loop us" is the plain back-to-back loop
 (what earlier results recorded: host overhead shows when it exceeds the kernel). "strided us" runs the same
 op on an input whose first element is one element off a 16-byte boundary: the native side then takes the
-generic element-by-element kernel (the pre-vector path), so old and new kernels compare in one run.
+generic element-by-element kernel (the tiles and splits of the path before 16-byte loads; bfloat16 results
+no longer take a separate copy launch on either path), so old and new kernels compare in one run.
 """
 import argparse
 import os
