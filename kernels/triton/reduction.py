@@ -56,7 +56,7 @@ INDEXED = {"argmax": "max", "argmin": "min"}
 # layout -> what the native side guarantees about the [O, R, I] view (csrc/cuda/reduce.cpp, reduce_layout)
 LAYOUTS = {
     "g": "any element strides, read at run time",
-    "r": "R contiguous (sr = 1, I = 1); rows, splits and R start on 16-byte boundaries",
+    "r": "R contiguous (sr = 1, I = 1); every row and split starts, and R ends, on a 16-byte boundary",
     "i": "I contiguous (si = 1); I a whole number of 16-byte vectors, every (o, r) row 16-byte aligned",
 }
 ITEMSIZE = {"float64": 8, "int64": 8, "float32": 4, "int32": 4, "float16": 2, "bfloat16": 2, "int16": 2,
@@ -121,11 +121,6 @@ def parse_key(key):
     raise ValueError(f"not a reduction kernel key: {key!r}")
 
 
-def vector(dtype):
-    """Elements of `dtype` in one 16-byte access: the width the aligned layouts load at once."""
-    return 16 // ITEMSIZE[dtype]
-
-
 def _tile_loop(layout, vec, load):
     """The loop over this program's share of R, one [BLOCK_O, BLOCK_R, BLOCK_I] tile per step, ending with
     `load` (the statement that reads tile x under mask m). The aligned layouts state the alignment the
@@ -174,7 +169,7 @@ def generate(key):
         infs = {"-float('inf')": str(lo), "float('inf')": str(hi)}
     else:
         infs = {}
-    vec = vector(ins)
+    vec = 16 // ITEMSIZE[ins]  # elements in one 16-byte access, the aligned layouts' load width
     body = [
         "    o = tl.program_id(0).to(tl.int64) * BLOCK_O + tl.arange(0, BLOCK_O)",
         "    i = tl.program_id(1).to(tl.int64) * BLOCK_I + tl.arange(0, BLOCK_I)",
