@@ -174,16 +174,19 @@ def run_elementwise(op, out, inputs, params=()):
 
 
 def run_reduction(op, x, dims_view, out_dtype, acc_dtype, param=0.0, splits=1, block_r=None, block_i=None,
-                  aux=None):
+                  aux=None, layout="g", block_o=1, per_split=None):
     """Runs a generated reduction kernel on a CPU tensor viewed as [O, R, I] (dims_view: (O, R, I) and
     element strides (so, sr, si)) through the interpreter. Returns (values [splits, O, I], indices or None).
-    aux: the per-output operand ([O, I] contiguous, accumulator dtype) of the ops in reduction.AUX_OPS."""
+    aux: the per-output operand ([O, I] contiguous, accumulator dtype) of the ops in reduction.AUX_OPS.
+    layout: "g", "r" or "i" (reduction.LAYOUTS; the caller makes sure the view has what it promises);
+    per_split: the rows of R each split folds (default: R over splits, rounded up)."""
     from .cache import cache_dir
     from .triton import reduction as red
     (o, r, i), (so, sr, si) = dims_view
     block_i = block_i or (1 if i == 1 else min(64, pow2(i)))
     block_r = block_r or max(16, 1024 // block_i)
-    key = "|".join(["red", op, x.dtype.name, out_dtype.name, acc_dtype.name, str(block_r), str(block_i)])
+    key = "|".join(["red", op, x.dtype.name, out_dtype.name, acc_dtype.name, str(block_o), str(block_r),
+                    str(block_i), layout])
     fn, _, _ = red.load(key, cache_dir(), module_suffix="_interp")
     out = _C._ops.empty([splits, o, i], dtype=out_dtype)
     args = [x, out]
@@ -193,10 +196,10 @@ def run_reduction(op, x, dims_view, out_dtype, acc_dtype, param=0.0, splits=1, b
         args.append(idx)
     if op in red.AUX_OPS:
         args.append(aux)
-    per_split = (r + splits - 1) // splits
+    per_split = per_split or (r + splits - 1) // splits
     args += [o, r, i, so, sr, si, per_split, float(param)]
-    grid = (o, (i + block_i - 1) // block_i, splits)
-    interpreted(fn)[grid](*[wrap(a) for a in args], BLOCK_R=block_r, BLOCK_I=block_i)
+    grid = ((o + block_o - 1) // block_o, (i + block_i - 1) // block_i, splits)
+    interpreted(fn)[grid](*[wrap(a) for a in args], BLOCK_O=block_o, BLOCK_R=block_r, BLOCK_I=block_i)
     return out, idx
 
 

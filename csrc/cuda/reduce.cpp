@@ -2,11 +2,16 @@
 //
 // The input is seen as [O, R, I] with element strides: when the reduced dims are one contiguous block of a
 // dense layout (the last dims, the first dims, or a middle block) that view needs no copy; otherwise the
-// input is permuted to (kept..., reduced...) and made dense on the device first. Few outputs over a long
-// reduced range split R across programs and fold the partial results with a second launch.
+// input is permuted to (kept..., reduced...) and made dense on the device first. When R (row reductions) or
+// I (column reductions) is contiguous and 16-byte aligned, the kernel is told so (plan_reduce's layout) and
+// reads 16 bytes per access with addresses known at compile time; otherwise it reads element by element
+// with strides given at run time. Few outputs over a long reduced range split R across programs and fold
+// the partial results with a second launch (deterministic: no atomics).
 #include "cuda/reduce.h"
 
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
 
 #include "cuda/device.h"
 #include "cuda/elementwise.h"
@@ -67,13 +72,30 @@ int64_t next_pow2(int64_t x) {
   return p;
 }
 
-// Splits of R so that about 8 programs per SM (of 132 on an H100) share the work, each folding at least
-// 256 rows of R (fewer would make the fold launch cost more than it saves). Column sums of a square matrix
-// have only I/64 programs without splits: half the GPU would idle.
+namespace {
+
+// Tiles: a program reads 16 KiB per step of 4-byte elements (8 of 2-byte ones), in 16-byte accesses where
+// the layout allows, so an SM holds ~64 KiB or more of loads in flight (about what 3 TB/s needs over the
+// memory latency). Arg reductions carry an int64 index per element: smaller tiles keep them in registers.
+constexpr int64_t kTileElems = 4096, kTileBytes = 16384, kArgTileElems = 1024;
+// Column tiles span 512 bytes of a row, narrowed down to one 128-byte line while that adds programs.
+constexpr int64_t kWideRowBytes = 512, kLineBytes = 128;
+// The generic layout's tile (strides read at run time, one element per access).
+constexpr int64_t kStridedTileElems = 1024, kStridedWidth = 64;
+// About 8 programs per SM of an H100 (132 SMs); R is split only while the grid is smaller than half that,
+// and a split folds at least kMinSplitElems elements: less would make the fold launch cost more than it saves.
+constexpr int64_t kTargetPrograms = 1056, kMinSplitElems = 8192;
+
+int64_t clamp64(int64_t x, int64_t lo, int64_t hi) { return std::max(lo, std::min(hi, x)); }
+int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+}  // namespace
+
+// The scans' split rule: splits of R so that about kTargetPrograms programs share the work, each folding at
+// least 256 rows of R.
 int64_t reduce_splits(int64_t programs, int64_t R) {
-  constexpr int64_t kTarget = 1056;
-  if (programs >= kTarget / 2 || R < 512) return 1;
-  return std::max<int64_t>(1, std::min<int64_t>(R / 256, (kTarget + programs - 1) / programs));
+  if (programs >= kTargetPrograms / 2 || R < 512) return 1;
+  return std::max<int64_t>(1, std::min<int64_t>(R / 256, ceil_div(kTargetPrograms, programs)));
 }
 
 namespace {
@@ -99,15 +121,58 @@ bool reads_aux(const std::string& op) {
   return op == "sqdev" || op == "expdev" || op == "var" || op == "std" || op == "lse" || op == "logsum_shift";
 }
 
+// 'r', 'i' or 'g' (kernels/triton/reduction.py, LAYOUTS): the aligned layouts need the first element and
+// every row the kernel starts on 16-byte boundaries, and the range they read vectors along (R for 'r', I
+// for 'i') a whole number of vectors, so that no vector straddles a mask edge.
+char reduce_layout(const View3& v, int64_t per_split) {
+  int64_t es = int64_t(itemsize(v.base.dtype())), vec = 16 / es;
+  auto aligned = [&](int64_t stride) { return stride * es % 16 == 0; };
+  if (reinterpret_cast<uintptr_t>(v.base.data()) % 16 != 0 || (v.O > 1 && !aligned(v.so))) return 'g';
+  if (v.I == 1 && v.sr == 1 && v.R % vec == 0 && per_split % vec == 0) return 'r';
+  if (v.I > 1 && v.si == 1 && v.I % vec == 0 && (v.R == 1 || aligned(v.sr))) return 'i';
+  return 'g';
+}
+
 }  // namespace
+
+ReducePlan plan_reduce(const View3& v, bool indexed, int64_t splits) {
+  int64_t es = int64_t(itemsize(v.base.dtype()));
+  int64_t tile = indexed ? kArgTileElems : std::min(kTileElems, kTileBytes / es);
+  ReducePlan p;
+  p.layout = reduce_layout(v, splits > 0 ? ceil_div(v.R, splits) : v.R);
+  if (p.layout == 'r') {  // short rows: several per program
+    p.br = clamp64(next_pow2(v.R), 16, tile);
+    p.bo = clamp64(tile / p.br, 1, next_pow2(v.O));
+  } else if (p.layout == 'i') {
+    p.bi = std::min(next_pow2(v.I), kWideRowBytes / es);
+    while (p.bi * es > kLineBytes && v.O * ceil_div(v.I, p.bi) < kTargetPrograms) p.bi /= 2;
+    p.br = clamp64(tile / p.bi, 1, next_pow2(v.R));
+  } else {
+    p.bi = v.I == 1 ? 1 : std::min(kStridedWidth, next_pow2(v.I));
+    p.br = std::max<int64_t>(16, std::min(kStridedTileElems / p.bi, next_pow2(v.R)));
+  }
+  if (splits > 0) {
+    p.splits = splits;
+    p.per_split = ceil_div(v.R, splits);
+  } else {
+    int64_t programs = ceil_div(v.O, p.bo) * ceil_div(v.I, p.bi);
+    int64_t most = v.R * p.bo * p.bi / kMinSplitElems;
+    int64_t want = indexed || 2 * programs >= kTargetPrograms ? 1 : std::min(ceil_div(kTargetPrograms, programs), most);
+    // whole tiles per split (the aligned layouts' splits must start on a vector; a tile is a whole number)
+    int64_t round = p.layout == 'g' ? 1 : p.br;
+    p.per_split = ceil_div(ceil_div(v.R, std::max<int64_t>(1, want)), round) * round;
+    p.splits = std::max<int64_t>(1, ceil_div(v.R, p.per_split));
+  }
+  if (p.layout == 'r') p.br = clamp64(next_pow2(p.per_split), 16, p.br);  // a split shorter than the tile
+  return p;
+}
 
 // One launch: [O, R, I] (strided) -> out [splits, O, I] (values, and indices for arg reductions).
 void launch_reduce(const std::string& op, const View3& v, const Tensor& out, const Tensor& idx, DType acc,
-                   double param, int64_t splits, const Tensor& aux) {
-  int64_t bi = v.I == 1 ? 1 : std::min<int64_t>(64, next_pow2(v.I));
-  int64_t br = std::max<int64_t>(16, std::min<int64_t>(1024 / bi, next_pow2(v.R)));
+                   double param, const ReducePlan& p, const Tensor& aux) {
   std::string key = "red|" + op + "|" + dtype_name(v.base.dtype()) + "|" + dtype_name(out.dtype()) + "|" +
-                    dtype_name(acc) + "|" + std::to_string(br) + "|" + std::to_string(bi);
+                    dtype_name(acc) + "|" + std::to_string(p.bo) + "|" + std::to_string(p.br) + "|" +
+                    std::to_string(p.bi) + "|" + std::string(1, p.layout);
   const Kernel& k = kernel(key);
   std::vector<KernelArg> args{KernelArg::ptr(v.base.data()), KernelArg::ptr(out.data())};
   if (idx.defined()) args.push_back(KernelArg::ptr(idx.data()));
@@ -116,12 +181,16 @@ void launch_reduce(const std::string& op, const View3& v, const Tensor& out, con
              "reduction '", op, "': expected its per-output operand");
     args.push_back(KernelArg::ptr(aux.data()));
   }
-  int64_t per_split = (v.R + splits - 1) / splits;
-  for (int64_t x : {v.O, v.R, v.I, v.so, v.sr, v.si, per_split}) args.push_back(KernelArg::i64v(x));
+  for (int64_t x : {v.O, v.R, v.I, v.so, v.sr, v.si, p.per_split}) args.push_back(KernelArg::i64v(x));
   args.push_back(KernelArg::f64v(param));
-  int64_t gi = (v.I + bi - 1) / bi;
-  VT_CHECK(v.O < (int64_t(1) << 31) && gi < 65536 && splits < 65536, "reduction too large for one launch");
-  k.launch(uint32_t(v.O), uint32_t(gi), uint32_t(splits), args, current_stream(out.device().index));
+  int64_t go = ceil_div(v.O, p.bo), gi = ceil_div(v.I, p.bi);
+  VT_CHECK(go < (int64_t(1) << 31) && gi < 65536 && p.splits < 65536, "reduction too large for one launch");
+  k.launch(uint32_t(go), uint32_t(gi), uint32_t(p.splits), args, current_stream(out.device().index));
+}
+
+void launch_reduce(const std::string& op, const View3& v, const Tensor& out, const Tensor& idx, DType acc,
+                   double param, int64_t splits, const Tensor& aux) {
+  launch_reduce(op, v, out, idx, acc, param, plan_reduce(v, idx.defined(), splits), aux);
 }
 
 Tensor reduce(const std::string& op, const Tensor& self, const std::vector<bool>& mask, DType out_dtype, DType acc,
@@ -133,25 +202,26 @@ Tensor reduce(const std::string& op, const Tensor& self, const std::vector<bool>
   if (out.numel() == 0) return out;
   activate(self.device().index);
   View3 v = view3(self, mask);
-  int64_t splits = reduce_splits(v.O * ((v.I + 63) / 64), v.R);
-  if (splits == 1) {
-    Tensor dst = out_dtype == acc ? out : empty(kept, acc, self.device());
-    launch_reduce(op, v, dst, Tensor(), acc, param, 1, aux);
-    if (!dst.is_same(out)) copy_(out, dst);
-    return out;
+  ReducePlan plan = plan_reduce(v, false, 0);
+  // Floating results round from the accumulator as the kernel stores them (one launch less than a copy);
+  // integer and bool ones go through the accumulator type and a copy.
+  bool direct = out_dtype == acc || (is_floating(out_dtype) && is_floating(acc));
+  Tensor dst = direct ? out : empty(kept, acc, self.device());
+  if (plan.splits == 1) {
+    launch_reduce(op, v, dst, Tensor(), acc, param, plan, aux);
+  } else {
+    Tensor partial = empty(DimVec{plan.splits, v.O, v.I}, acc, self.device());
+    launch_reduce(partial_op(op), v, partial, Tensor(), acc, param, plan, aux);
+    View3 p;  // the partials as one column of `splits` per output
+    p.base = partial;
+    p.O = 1;
+    p.R = plan.splits;
+    p.I = v.O * v.I;
+    p.so = 0;
+    p.sr = v.O * v.I;
+    p.si = 1;
+    launch_reduce(fold_op(op), p, dst, Tensor(), acc, param, 1, aux);
   }
-  Tensor partial = empty(DimVec{splits, v.O, v.I}, acc, self.device());
-  launch_reduce(partial_op(op), v, partial, Tensor(), acc, param, splits, aux);
-  View3 p;
-  p.base = partial;
-  p.O = 1;
-  p.R = splits;
-  p.I = v.O * v.I;
-  p.so = 0;
-  p.sr = v.O * v.I;
-  p.si = 1;
-  Tensor dst = out_dtype == acc ? out : empty(kept, acc, self.device());
-  launch_reduce(fold_op(op), p, dst, Tensor(), acc, param, 1, aux);
   if (!dst.is_same(out)) copy_(out, dst);
   return out;
 }
@@ -162,7 +232,9 @@ std::pair<Tensor, Tensor> reduce_arg(const std::string& op, const Tensor& self, 
   for (int64_t d = 0; d < self.dim(); d++)
     if (!mask[d]) kept.push_back(self.sizes()[d]);
   DType acc = acc_for(self.dtype());
-  Tensor values = empty(kept, acc, self.device()), idx = empty(kept, DType::Int64, self.device());
+  // a floating maximum is one of the inputs: stored in their dtype as is (no copy launch)
+  DType value_dtype = is_floating(self.dtype()) ? self.dtype() : acc;
+  Tensor values = empty(kept, value_dtype, self.device()), idx = empty(kept, DType::Int64, self.device());
   if (values.numel()) {
     activate(self.device().index);
     launch_reduce(op, view3(self, mask), values, idx, acc, 0, 1);

@@ -24,8 +24,24 @@ int64_t next_pow2(int64_t x);
 // How many programs split R for a reduction with `programs` outputs tiles (1: no split).
 int64_t reduce_splits(int64_t programs, int64_t R);
 
+// How one launch covers [O, R, I]: the layout its kernel may assume (kernels/triton/reduction.py, LAYOUTS:
+// 'r' R contiguous, 'i' I contiguous, both 16-byte aligned so that the kernel reads 16 bytes at a time; 'g'
+// any strides), the tile [bo, br, bi] a program folds per step, and R cut into `splits` ranges of
+// `per_split` rows (the last one shorter).
+struct ReducePlan {
+  char layout = 'g';
+  int64_t bo = 1, br = 16, bi = 1, splits = 1, per_split = 0;
+};
+// The plan for reducing v. splits = 0 lets it choose them: a grid of about 8 programs per SM, each folding
+// at least kMinSplitElems elements; splits > 0 cuts R into ranges of ceil(R / splits) rows (the scans' split
+// totals must line up with their scan's splits). indexed: argmax/argmin (value and index per element).
+ReducePlan plan_reduce(const View3& v, bool indexed, int64_t splits);
+
 // One launch of reduction `op`: v -> out [splits, O, I] (values, and int64 indices for arg reductions).
 // aux: the per-output operand ([O, I] contiguous, dtype acc) of the ops that read one (var's mean ...).
+void launch_reduce(const std::string& op, const View3& v, const Tensor& out, const Tensor& idx, DType acc,
+                   double param, const ReducePlan& plan, const Tensor& aux = Tensor());
+// The same with R cut into `splits` ranges of ceil(R / splits) rows.
 void launch_reduce(const std::string& op, const View3& v, const Tensor& out, const Tensor& idx, DType acc,
                    double param, int64_t splits, const Tensor& aux = Tensor());
 

@@ -1,15 +1,19 @@
 """Reduction Triton kernels, generated from the key the native core asks for (csrc/cuda/reduce.cpp):
 
-    red|<op>|<input dtype>|<output dtype>|<accumulator dtype>|<BLOCK_R>|<BLOCK_I>
+    red|<op>|<input dtype>|<output dtype>|<accumulator dtype>|<BLOCK_O>|<BLOCK_R>|<BLOCK_I>|<layout>
 
 The input is viewed as [O, R, I] with element strides (so reducing leading, trailing or a middle block of
-dims needs no copy); program (o, i-tile, split) folds its share of R into BLOCK_R x BLOCK_I accumulators and
-collapses them at the end. With several splits the output is [splits, O, I] partial results, which a
-second launch of the same kind of kernel folds (the native side does that). Index reductions (argmax)
-write values and indices. Ops in AUX_OPS read one more operand, a per-output value `a` laid out like the
-output ([O, I] contiguous: var's mean, logsumexp's max), and ops in POST transform the folded result before
-it is stored (var's division by N - correction): with splits, the native side runs the op's partial form
-first ("var" -> "sqdev") and its fold form second ("sumdiv"; partial_op / fold_op in csrc/cuda/reduce.cpp).
+dims needs no copy); program (o-tile, i-tile, split) folds its share of R into BLOCK_O x BLOCK_R x BLOCK_I
+accumulators and collapses them over R at the end. The layout (LAYOUTS) says what the native side checked
+about the view: in "r" (row reductions) and "i" (column reductions) the contiguous dim's stride is the
+constant 1 and every access is 16-byte aligned, which the kernel states to Triton so that it reads 16 bytes
+per load with addresses fixed at compile time; "g" reads strides at run time, one element per load. With
+several splits the output is [splits, O, I] partial results, which a second launch of the same kind of
+kernel folds (the native side does that). Index reductions (argmax) write values and indices. Ops in
+AUX_OPS read one more operand, a per-output value `a` laid out like the output ([O, I] contiguous: var's
+mean, logsumexp's max), and ops in POST transform the folded result before it is stored (var's division
+by N - correction): with splits, the native side runs the op's partial form first ("var" -> "sqdev") and
+its fold form second ("sumdiv"; partial_op / fold_op in csrc/cuda/reduce.cpp).
 
     soft|<op>|<input dtype>|<output dtype>|<BLOCK>
 
@@ -22,24 +26,24 @@ from .elementwise import SIGNATURE_TYPES, TRITON_TYPES, _write_and_import
 
 NUM_WARPS = 4
 
-# op -> (identity, combine(acc, x), finish(result over axis 0 of the tile), pre(x) per element)
+# op -> (identity, combine(acc, x), finish(result over axis 1, R, of the tile), pre(x) per element)
 REDUCTIONS = {
-    "sum": ("0", "acc + x", "tl.sum(acc, axis=0)", "x"),
-    "sumsq": ("0", "acc + x", "tl.sum(acc, axis=0)", "x * x"),
-    "sumabs": ("0", "acc + x", "tl.sum(acc, axis=0)", "tl.abs(x)"),
-    "sumpow": ("0", "acc + x", "tl.sum(acc, axis=0)", "tl.exp2(p0 * tl.log2(tl.abs(x)))"),
-    "nonzero": ("0", "acc + x", "tl.sum(acc, axis=0)", "(x != 0).to(ACC)"),
-    "prod": ("1", "acc * x", "tl.reduce(acc, 0, _mul)", "x"),
-    "amax": ("-float('inf')", "_nanmax(acc, x)", "tl.reduce(acc, 0, _nanmax)", "x"),
-    "amin": ("float('inf')", "_nanmin(acc, x)", "tl.reduce(acc, 0, _nanmin)", "x"),
-    "absmax": ("0", "_nanmax(acc, x)", "tl.reduce(acc, 0, _nanmax)", "tl.abs(x)"),
-    "absmin": ("float('inf')", "_nanmin(acc, x)", "tl.reduce(acc, 0, _nanmin)", "tl.abs(x)"),
-    "any": ("0", "tl.maximum(acc, x)", "tl.max(acc, axis=0)", "(x != 0).to(ACC)"),
-    "all": ("1", "tl.minimum(acc, x)", "tl.min(acc, axis=0)", "(x != 0).to(ACC)"),
+    "sum": ("0", "acc + x", "tl.sum(acc, axis=1)", "x"),
+    "sumsq": ("0", "acc + x", "tl.sum(acc, axis=1)", "x * x"),
+    "sumabs": ("0", "acc + x", "tl.sum(acc, axis=1)", "tl.abs(x)"),
+    "sumpow": ("0", "acc + x", "tl.sum(acc, axis=1)", "tl.exp2(p0 * tl.log2(tl.abs(x)))"),
+    "nonzero": ("0", "acc + x", "tl.sum(acc, axis=1)", "(x != 0).to(ACC)"),
+    "prod": ("1", "acc * x", "tl.reduce(acc, 1, _mul)", "x"),
+    "amax": ("-float('inf')", "_nanmax(acc, x)", "tl.reduce(acc, 1, _nanmax)", "x"),
+    "amin": ("float('inf')", "_nanmin(acc, x)", "tl.reduce(acc, 1, _nanmin)", "x"),
+    "absmax": ("0", "_nanmax(acc, x)", "tl.reduce(acc, 1, _nanmax)", "tl.abs(x)"),
+    "absmin": ("float('inf')", "_nanmin(acc, x)", "tl.reduce(acc, 1, _nanmin)", "tl.abs(x)"),
+    "any": ("0", "tl.maximum(acc, x)", "tl.max(acc, axis=1)", "(x != 0).to(ACC)"),
+    "all": ("1", "tl.minimum(acc, x)", "tl.min(acc, axis=1)", "(x != 0).to(ACC)"),
     # two-pass var/std (`a`: the exact mean) and max-shifted logsumexp (`a`: the max; an infinite max
     # shifts by 0 so all -inf rows give -inf and +inf rows give inf, as in PyTorch)
-    "sqdev": ("0", "acc + x", "tl.sum(acc, axis=0)", "(x - a) * (x - a)"),
-    "expdev": ("0", "acc + x", "tl.sum(acc, axis=0)", "tl.exp(x - _finite_or_zero(a))"),
+    "sqdev": ("0", "acc + x", "tl.sum(acc, axis=1)", "(x - a) * (x - a)"),
+    "expdev": ("0", "acc + x", "tl.sum(acc, axis=1)", "tl.exp(x - _finite_or_zero(a))"),
 }
 for _op, _src in {"sumdiv": "sum", "sumdiv_sqrt": "sum", "var": "sqdev", "std": "sqdev", "lse": "expdev",
                   "logsum_shift": "sum"}.items():
@@ -49,6 +53,14 @@ POST = {"sumdiv": "r / p0", "sumdiv_sqrt": "tl.sqrt(r / p0)", "var": "r / p0", "
         "lse": "tl.log(r) + _finite_or_zero(a)", "logsum_shift": "tl.log(r) + _finite_or_zero(a)"}
 AUX_OPS = {"sqdev", "expdev", "var", "std", "lse", "logsum_shift"}
 INDEXED = {"argmax": "max", "argmin": "min"}
+# layout -> what the native side guarantees about the [O, R, I] view (csrc/cuda/reduce.cpp, reduce_layout)
+LAYOUTS = {
+    "g": "any element strides, read at run time",
+    "r": "R contiguous (sr = 1, I = 1); every row and split starts, and R ends, on a 16-byte boundary",
+    "i": "I contiguous (si = 1); I a whole number of 16-byte vectors, every (o, r) row 16-byte aligned",
+}
+ITEMSIZE = {"float64": 8, "int64": 8, "float32": 4, "int32": 4, "float16": 2, "bfloat16": 2, "int16": 2,
+            "int8": 1, "uint8": 1, "bool": 1}
 
 HELPERS = '''
 
@@ -99,18 +111,45 @@ def _argmin_combine(va, ia, vb, ib):
 
 def parse_key(key):
     parts = key.split("|")
-    if parts[0] == "red":
-        _, op, ins, out, acc, br, bi = parts
+    if parts[0] == "red" and len(parts) == 9:
+        _, op, ins, out, acc, bo, br, bi, layout = parts
         if op not in REDUCTIONS and op not in INDEXED:
             raise KeyError(f"no reduction '{op}' (key {key!r})")
-        return op, ins, out, acc, int(br), int(bi)
+        if layout not in LAYOUTS:
+            raise KeyError(f"no reduction layout '{layout}' (key {key!r})")
+        return op, ins, out, acc, int(bo), int(br), int(bi), layout
     raise ValueError(f"not a reduction kernel key: {key!r}")
+
+
+def _tile_loop(layout, vec, load):
+    """The loop over this program's share of R, one [BLOCK_O, BLOCK_R, BLOCK_I] tile per step, ending with
+    `load` (the statement that reads tile x under mask m). The aligned layouts state the alignment the
+    native side checked (csrc/cuda/reduce.cpp, reduce_layout) so that Triton emits 16-byte loads: without
+    these hints it cannot prove them and reads element by element."""
+    sr, si = ("1", "si") if layout == "r" else ("sr", "1") if layout == "i" else ("sr", "si")
+    lines = [
+        "    base = in_ptr + (o * so)[:, None, None] + (i * " + si + ")[None, None, :]",
+        "    for r0 in range(r_begin, r_end, BLOCK_R):",
+        "        r = r0 + tl.arange(0, BLOCK_R)",
+    ]
+    if layout == "r":  # splits start, and R ends, on a whole vector: the mask is constant along each one
+        lines.append(f"        r = tl.multiple_of(r, [{vec}])")
+    lines += [
+        "        m = keep[:, None, :] & (r < r_end)[None, :, None]",
+        "        ptrs = base + (r * " + sr + ")[None, :, None]",
+    ]
+    if layout == "r":
+        lines.append("        ptrs = tl.multiple_of(ptrs, [1, 16, 1])")
+    elif layout == "i":  # I is a whole number of vectors
+        lines += ["        ptrs = tl.multiple_of(ptrs, [1, 1, 16])",
+                  f"        m = tl.max_constancy(m, [1, 1, {vec}])"]
+    return lines + ["        " + load]
 
 
 def generate(key):
     if key.startswith("soft|"):
         return _generate_softmax(key)
-    op, ins, out, acc, block_r, block_i = parse_key(key)
+    op, ins, out, acc, block_o, block_r, block_i, layout = parse_key(key)
     name = "red_" + hashlib.sha1(key.encode()).hexdigest()[:12]
     indexed = op in INDEXED
     aux = op in AUX_OPS
@@ -123,66 +162,64 @@ def generate(key):
         signature["aux_ptr"] = "*" + SIGNATURE_TYPES[acc]
     signature.update({a: "i64" for a in ("O", "R", "I", "so", "sr", "si", "r_per_split")})
     signature["p0"] = "fp64"
-    signature["BLOCK_R"] = signature["BLOCK_I"] = "constexpr"
+    signature["BLOCK_O"] = signature["BLOCK_R"] = signature["BLOCK_I"] = "constexpr"
     tacc = TRITON_TYPES[acc]
     if acc not in ("float16", "bfloat16", "float32", "float64"):  # integer accumulators: finite identities
         lo, hi = {"int64": (-2**63, 2**63 - 1), "int32": (-2**31, 2**31 - 1)}.get(acc, (-128, 127))
         infs = {"-float('inf')": str(lo), "float('inf')": str(hi)}
     else:
         infs = {}
+    vec = 16 // ITEMSIZE[ins]  # elements in one 16-byte access, the aligned layouts' load width
     body = [
-        "    o = tl.program_id(0).to(tl.int64)",
-        "    i0 = tl.program_id(1).to(tl.int64) * BLOCK_I",
+        "    o = tl.program_id(0).to(tl.int64) * BLOCK_O + tl.arange(0, BLOCK_O)",
+        "    i = tl.program_id(1).to(tl.int64) * BLOCK_I + tl.arange(0, BLOCK_I)",
         "    split = tl.program_id(2).to(tl.int64)",
-        "    offs_i = i0 + tl.arange(0, BLOCK_I)",
-        "    mask_i = offs_i < I",
+        "    keep = (o < O)[:, None] & (i < I)[None, :]",
         "    r_begin = split * r_per_split",
         "    r_end = tl.minimum(r_begin + r_per_split, R)",
-        "    base = in_ptr + o * so + offs_i[None, :] * si",
+    ]
+    if layout == "r":
+        body.append(f"    r_end = tl.multiple_of(r_end, {vec})")
+    body += [
+        "    dst = split * O * I + o[:, None] * I + i[None, :]",
         f"    p0 = p0.to({tacc})",
     ]
-    if aux:
-        body.append(f"    a = tl.load(aux_ptr + o * I + offs_i, mask=mask_i, other=0).to({tacc})[None, :]")
+    if aux:  # seen by the per-element expressions as [BLOCK_O, 1, BLOCK_I], by the post one as the output
+        body.append(f"    a_out = tl.load(aux_ptr + o[:, None] * I + i[None, :], mask=keep, other=0).to({tacc})")
+        body.append("    a = a_out[:, None, :]")
+    shape = "[BLOCK_O, BLOCK_R, BLOCK_I]"
     if indexed:
         better = INDEXED[op]
         ident = infs.get("-float('inf')" if better == "max" else "float('inf')",
                          "-float('inf')" if better == "max" else "float('inf')")
+        body += [f"    best = tl.full({shape}, {ident}, {tacc})", f"    best_i = tl.full({shape}, 0, tl.int64)"]
+        body += _tile_loop(layout, vec, f"x = tl.load(ptrs, mask=m, other={ident}).to({tacc})")
         body += [
-            f"    best = tl.full([BLOCK_R, BLOCK_I], {ident}, {tacc})",
-            "    best_i = tl.full([BLOCK_R, BLOCK_I], 0, tl.int64)",
-            "    for r0 in range(r_begin, r_end, BLOCK_R):",
-            "        offs_r = r0 + tl.arange(0, BLOCK_R)",
-            "        m = (offs_r < r_end)[:, None] & mask_i[None, :]",
-            f"        x = tl.load(base + offs_r[:, None] * sr, mask=m, other={ident}).to({tacc})",
-            "        ri = tl.broadcast_to(offs_r[:, None], [BLOCK_R, BLOCK_I])",
+            f"        ri = tl.broadcast_to(r[None, :, None], {shape})",
             f"        best, best_i = _arg{better}_combine(best, best_i, x, tl.where(m, ri, R))",
-            f"    v, vi = tl.reduce((best, best_i), 0, _arg{better}_combine)",
-            "    tl.store(idx_ptr + split * O * I + o * I + offs_i, vi, mask=mask_i)",
-            f"    tl.store(out_ptr + split * O * I + o * I + offs_i, v.to({TRITON_TYPES[out]}), mask=mask_i)",
+            f"    v, vi = tl.reduce((best, best_i), 1, _arg{better}_combine)",
+            "    tl.store(idx_ptr + dst, vi, mask=keep)",
+            f"    tl.store(out_ptr + dst, v.to({TRITON_TYPES[out]}), mask=keep)",
         ]
     else:
         ident, combine, finish, pre = REDUCTIONS[op]
         ident = infs.get(ident, ident)
+        body.append(f"    acc = tl.full({shape}, {ident}, {tacc})")
+        body += _tile_loop(layout, vec, f"x = tl.load(ptrs, mask=m).to({tacc})")
         body += [
-            f"    acc = tl.full([BLOCK_R, BLOCK_I], {ident}, {tacc})",
-            "    for r0 in range(r_begin, r_end, BLOCK_R):",
-            "        offs_r = r0 + tl.arange(0, BLOCK_R)",
-            "        m = (offs_r < r_end)[:, None] & mask_i[None, :]",
-            f"        x = tl.load(base + offs_r[:, None] * sr, mask=m).to({tacc})",
             f"        x = tl.where(m, {pre.replace('ACC', tacc)}, {ident})",
             f"        acc = {combine}",
             f"    r = {finish}",
         ]
-        if aux:  # the post expression sees the per-output value as a row
-            body.append("    a = tl.reshape(a, [BLOCK_I])")
+        if aux:
+            body.append("    a = a_out")
         if op in POST:
             body.append(f"    r = {POST[op]}")
-        body += [
-            f"    tl.store(out_ptr + split * O * I + o * I + offs_i, r.to({TRITON_TYPES[out]}), mask=mask_i)",
-        ]
+        body.append(f"    tl.store(out_ptr + dst, r.to({TRITON_TYPES[out]}), mask=keep)")
+    consts = ", ".join(f"{c}: tl.constexpr" for c in ("BLOCK_O", "BLOCK_R", "BLOCK_I"))
     src = _header() + HELPERS + "\n\n@triton.jit\n" + \
-        f"def {name}({', '.join(args)}, BLOCK_R: tl.constexpr, BLOCK_I: tl.constexpr):\n" + "\n".join(body) + "\n"
-    return src, name, signature, {"BLOCK_R": block_r, "BLOCK_I": block_i}
+        f"def {name}({', '.join(args)}, {consts}):\n" + "\n".join(body) + "\n"
+    return src, name, signature, {"BLOCK_O": block_o, "BLOCK_R": block_r, "BLOCK_I": block_i}
 
 
 def _generate_softmax(key):

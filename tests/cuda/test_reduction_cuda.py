@@ -114,3 +114,66 @@ def test_softmax_special_rows_and_autograd():
     ys = (xg.softmax(0) * w.cuda()).mean()
     ys.backward()
     assert xg.grad.is_cuda
+
+
+# (shape, dim, what the native side picks: "r"/"i" read 16 bytes at a time, "g" element by element)
+LAYOUT_CASES = [
+    ((64, 1000), 1, "r: several rows per program, R a whole number of vectors but not of tiles"),
+    ((3, 100_000), 1, "r: few long rows, split"),
+    ((2000, 72), 0, "i: narrow columns, split, I not a whole tile"),
+    ((100_003, 8), 0, "i: one vector wide, many splits with a short last one"),
+    ((4096, 4096), 0, "i: the benchmark's column sum"),
+    ((33, 1001), 1, "g: R not a whole number of vectors"),
+    ((33, 1001), 0, "g: I not a whole number of vectors"),
+]
+
+
+@pytest.mark.parametrize("dtype", [vt.float32, vt.bfloat16, vt.float16, vt.float64])
+def test_vector_and_strided_layouts_match_cpu(dtype):
+    """Row and column reductions in every layout (LAYOUT_CASES), on the dense tensor, on a view whose rows are
+    padded to 16 elements (still 16-byte aligned: vectors, with a row stride other than R or I) and on one whose
+    first element is off by one (element by element)."""
+    gen = rng()
+    for shape, dim, why in LAYOUT_CASES:
+        rows, cols = shape
+        padded = (cols + 16) // 16 * 16
+        full = vt.tensor(random_array((rows + 1, padded), vt.float64, gen)).to(dtype)
+        g_full = full.cuda()
+        for x, g in [(full[:-1, :cols].contiguous(), g_full[:-1, :cols].contiguous()),
+                     (full[1:, :cols], g_full[1:, :cols]),
+                     (full[1:, 1:cols + 1], g_full[1:, 1:cols + 1])]:
+            x64 = x.to(vt.float64)
+            close(g.sum(dim), x64.sum(dim).to(dtype), dtype)
+            v, i = g.max(dim)
+            vc, ic = x.max(dim)
+            close(v, vc, dtype)
+            assert i.cpu().tolist() == ic.tolist(), why
+            if dtype in (vt.float32, vt.bfloat16):  # the rest shares the 2- and 4-byte kernels' code paths
+                close(g.amax(dim), x.amax(dim), dtype)
+                close(g.var(dim), x64.var(dim).to(dtype), dtype)  # mean (aux operand), split squares, fold
+
+
+def test_vector_layouts_of_integers_and_bools():
+    """1-byte (16 to a vector) and 8-byte (2 to a vector) elements, rows and columns."""
+    gen = rng()
+    b = vt.tensor(gen.integers(0, 2, size=(48, 160)).astype(np.bool_))
+    b[0] = True
+    for op in ("any", "all"):
+        for dim in (0, 1):
+            assert getattr(b.cuda(), op)(dim).cpu().tolist() == getattr(b, op)(dim).tolist()
+    i = vt.tensor(gen.integers(-9, 9, size=(300, 64)))
+    for dim in (0, 1):
+        assert i.cuda().sum(dim).cpu().tolist() == i.sum(dim).tolist()
+        assert i.cuda().amin(dim).cpu().tolist() == i.amin(dim).tolist()
+    assert i.cuda().sum().cpu().item() == i.sum().item()
+
+
+def test_full_reductions_of_many_elements():
+    """One output over 2**24 + 8 elements: R split over ~1000 programs, then one fold ('r' both times)."""
+    a = random_array(((1 << 24) + 8,), vt.float32, rng())
+    for dtype in (vt.float32, vt.bfloat16):
+        x = vt.tensor(a).to(dtype)
+        g = x.cuda()
+        close(g.sum(), x.to(vt.float64).sum().to(dtype), dtype)
+        close(g.amax(), x.amax(), dtype)
+        close(g.mean(), x.to(vt.float64).mean().to(dtype), dtype)

@@ -75,3 +75,101 @@ def test_row_softmax_and_log_softmax(mode):
     eb = np.exp(xb - xb.max(1, keepdims=True))
     h = run_softmax("softmax", tb, vt.bfloat16)
     np.testing.assert_allclose(h.float().numpy(), eb / eb.sum(1, keepdims=True), rtol=1e-2, atol=1e-4)
+
+
+def fold_splits(op, vals):
+    """The fold of a [splits, O, I] result of `op` (what the native side's second launch computes)."""
+    if op in ("amax", "absmax", "any"):
+        return vals.max(0)
+    if op in ("amin", "absmin", "all"):
+        return vals.min(0)
+    return vals.prod(0) if op == "prod" else vals.sum(0)
+
+
+def aligned_views(a):
+    """The [O, R, I] views of a (O, R, I) array that the aligned layouts read (reduction.LAYOUTS), with the
+    tiles and splits that exercise their edges: several rows per program with the last block of rows and of
+    R partly masked ('r'), an I block half past I ('i'), and splits of whole tiles or ending mid-tile."""
+    o, r, i = a.shape
+    t = vt.tensor(a)
+    rows = t.reshape(o * i, r) if i == 1 else None
+    cases = []
+    if i == 1:
+        for splits, per_split in ((1, None), (3, 16), (2, 24)):
+            cases.append(("r", rows, ((o, r, 1), (r, 1, 0)), a.reshape(o, r, 1),
+                          dict(block_o=4, block_r=16, splits=splits, per_split=per_split)))
+    else:
+        for splits, per_split in ((1, None), (3, 8), (2, 12)):
+            cases.append(("i", t, ((o, r, i), (r * i, i, 1)), a,
+                          dict(block_i=16, block_r=8, splits=splits, per_split=per_split)))
+    return cases
+
+
+@pytest.mark.parametrize("dtype", [vt.float32, vt.bfloat16])
+@pytest.mark.parametrize("op", sorted(REFS))
+def test_aligned_layouts_every_op(op, dtype):
+    """Row ('r', O=6 rows of R=40) and column ('i', O=2, R=21, I=24) layouts; R, I and O are whole vectors
+    (8 bfloat16 / 4 float32) but not whole tiles. bfloat16 inputs accumulate in float32."""
+    for shape in ((6, 40, 1), (2, 21, 24)):
+        a = random_array(shape, vt.float32, rng())
+        if op == "prod":
+            a = 1 + a / 40
+        if op in ("any", "all", "nonzero"):
+            a[a > 2] = 0
+        a = vt.tensor(a).to(dtype).float().numpy()  # the values the kernel sees
+        for layout, t, view, a3, kw in aligned_views(a):
+            vals, _ = interpret.run_reduction(op, t.to(dtype), view, vt.float32, vt.float32, layout=layout, **kw)
+            got = fold_splits(op, vals.numpy())
+            np.testing.assert_allclose(got, REFS[op](a3, axis=1), rtol=2e-5, atol=1e-4, err_msg=f"{layout} {kw}")
+
+
+def test_aligned_layouts_arg_reductions_ties_and_nans():
+    """argmax/argmin in both aligned layouts: a NaN wins, ties go to the first index, across tile steps."""
+    a = random_array((3, 40), vt.float32, rng())
+    a[0, 5] = a[0, 37] = 9.0  # a tie across two tiles of 16
+    a[1, 30] = np.nan
+    a[2, 3] = a[2, 20] = -9.0
+    t = vt.tensor(a.astype(np.float32))
+    ref = {"argmax": (np.array([5, 30, int(a[2].argmax())]), np.nanmax),
+           "argmin": (np.array([int(a[0].argmin()), 30, 3]), np.nanmin)}
+    for op, (want_i, _) in ref.items():
+        v, i = interpret.run_reduction(op, t, ((3, 40, 1), (40, 1, 0)), vt.float32, vt.float32, layout="r",
+                                       block_o=2, block_r=16)
+        assert i.numpy().reshape(-1).tolist() == want_i.tolist(), op
+        assert np.isnan(v.numpy().reshape(-1)[1])
+        # the same columns read as I ('i': columns of the transposed copy)
+        tt = vt.tensor(np.ascontiguousarray(a.T).astype(np.float32))
+        v, i = interpret.run_reduction(op, tt, ((1, 40, 3), (0, 3, 1)), vt.float32, vt.float32, layout="i",
+                                       block_i=4, block_r=8)
+        assert i.numpy().reshape(-1)[:3].tolist() == want_i.tolist(), op
+
+
+def test_aligned_layouts_two_pass_var_and_logsumexp():
+    """var (mean as the per-output operand, squared deviations split in 3, folded with the division) and
+    logsumexp (max, then the shifted sum) over columns in the 'i' layout, bfloat16 in, bfloat16 out."""
+    a = vt.tensor(random_array((37, 24), vt.float32, rng())).to(vt.bfloat16)
+    x = a.float().numpy()
+    view = ((1, 37, 24), (0, 24, 1))
+    kw = dict(layout="i", block_i=16, block_r=8)
+    mean, _ = interpret.run_reduction("sumdiv", a, view, vt.float32, vt.float32, param=37.0, **kw)
+    part, _ = interpret.run_reduction("sqdev", a, view, vt.float32, vt.float32, splits=3, per_split=16,
+                                      aux=mean[0], **kw)
+    var, _ = interpret.run_reduction("sumdiv", part, ((1, 3, 24), (0, 24, 1)), vt.bfloat16, vt.float32,
+                                     param=36.0, **kw)
+    np.testing.assert_allclose(var.float().numpy()[0, 0], x.var(0, ddof=1), rtol=1e-2)
+    m, _ = interpret.run_reduction("amax", a, view, vt.float32, vt.float32, **kw)
+    lse, _ = interpret.run_reduction("lse", a, view, vt.bfloat16, vt.float32, aux=m[0], **kw)
+    ref = np.log(np.exp(x - x.max(0)).sum(0)) + x.max(0)
+    np.testing.assert_allclose(lse.float().numpy()[0, 0], ref, rtol=1e-2)
+
+
+def test_aligned_row_layout_bool_any_all():
+    """Bytes (16 to a vector): any/all of bool rows with an int32 accumulator, bool out."""
+    a = rng().integers(0, 2, size=(5, 48)).astype(np.bool_)
+    a[0] = True
+    a[1] = False
+    t = vt.tensor(a)
+    for op, ref in (("any", a.any(1)), ("all", a.all(1))):
+        v, _ = interpret.run_reduction(op, t, ((5, 48, 1), (48, 1, 0)), vt.bool, vt.int32, layout="r", block_o=2,
+                                       block_r=32)
+        assert v.numpy().reshape(-1).tolist() == ref.tolist(), op
