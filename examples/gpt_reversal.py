@@ -146,7 +146,7 @@ def train_step(torch, model, opt, inputs, targets):
 def exact_match(torch, model, cfg, gen, n=256):
     """Fraction of fresh sequences whose reversal greedy decoding gets entirely right."""
     inputs, _ = make_batch(gen, cfg, n)
-    idx = torch.tensor(inputs[:, :cfg.length + 1])
+    idx = torch.tensor(inputs[:, :cfg.length + 1], device=next(model.parameters()).device)
     model.eval()
     with torch.no_grad():
         for _ in range(cfg.length):

@@ -34,7 +34,7 @@ def compile_key(key):
     props = _C._cuda.device_properties(_C._cuda.current_device())
     target = GPUTarget("cuda", props["major"] * 10 + props["minor"], 32)
     ck = triton.compile(ASTSource(fn=fn, signature=signature, constexprs=constexprs), target=target,
-                        options={"num_warps": gen.NUM_WARPS})
+                        options={"num_warps": gen.num_warps(key) if hasattr(gen, "num_warps") else gen.NUM_WARPS})
     md = ck.metadata
     _C._cuda.register_kernel(key, md.name, ck.asm["cubin"], md.num_warps, md.shared, trailing_scratch_pointers(md))
 

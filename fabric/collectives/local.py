@@ -176,18 +176,13 @@ class LocalGroup(Group):
 
         average = op is ReduceOp.AVG and self.size > 1
         if algo != "local" and self._peer_path(ts[0].dtype, reduce=True):
-            def program(ep, r):  # one rank's whole part, on its stream: flatten, all-reduce, write back
-                t = ts[r]
-                b = _flat(t)
-                if b.numel():
-                    peer.all_reduce(ep, b, op, algo)
-                if average:
-                    b.div_(self.size)
-                if b.data_ptr() != t.data_ptr() or not t.is_contiguous():
-                    t.copy_(b.view(t.shape))
-            return self._run("all_reduce", algo, nbytes,
-                             lambda links: self._each_rank("all_reduce", algo, nbytes, links, program, ts[0].dtype, op),
-                             tensor, async_op, peer_path=True)
+            def peer_body(links):  # flatten all, run every rank's program, then finish: no kernel that may need
+                bufs = _flats(self.devices, ts)  # loading runs while a rank's flag waits are in flight
+                self._each_rank("all_reduce", algo, nbytes, links,
+                                lambda ep, r: peer.all_reduce(ep, bufs[r], op, algo) if bufs[r].numel() else None,
+                                ts[0].dtype, op)
+                _write_back(self.devices, ts, bufs, (lambda b: b.div_(self.size)) if average else None)
+            return self._run("all_reduce", algo, nbytes, peer_body, tensor, async_op, peer_path=True)
 
         def body(links):
             bufs = _flats(self.devices, ts)

@@ -36,7 +36,7 @@ RING_BASE = RING_OFF + MAX_WORLD
 HEADER_BYTES = 16384
 assert (RING_BASE + 1) * 4 <= HEADER_BYTES
 PHASE_IN, PHASE_OUT, PHASE_BARRIER = 0, 1, 2
-NUM_WARPS = 4
+NUM_WARPS = 4  # data kernels (one-shot, reduce-copy); flag-only kernels take one warp (num_warps)
 OPS = {"sum": 0, "max": 1, "min": 2}
 RC_BLOCK = 2048
 MAX_SPINS = 1 << 20
@@ -85,6 +85,10 @@ def load(key, cache_dir=None, module_suffix="", timed=True):
         sig.update({k: "constexpr" for k in spins})
         return k.ring_sync, sig, dict(spins)
     raise ValueError(f"not a fabric kernel key: {key!r}")
+
+
+def num_warps(key):
+    return 1 if key.split("|")[1] in ("sync", "barrier") else NUM_WARPS
 
 
 def _check_world(world):

@@ -20,7 +20,9 @@ def _wait_at_least(slot, target, status, peer, timeout_ns, t0, ok, TIMED: tl.con
                    SPINS: tl.constexpr):
     """Polls slot (acquire, system scope) until it reaches target; on timeout records the peer. Returns ok."""
     if ok != 0:
-        v = tl.atomic_add(slot, 0, sem="acquire", scope="sys")
+        # Poll with plain volatile loads (an atomic per poll would contend with every other waiter), then
+        # one acquire once the value is there: it orders this rank's later reads after the writer's release.
+        v = tl.load(slot, volatile=True)
         spins = 0
         while (v - target < 0) & (ok != 0):
             spins += 1
@@ -32,7 +34,9 @@ def _wait_at_least(slot, target, status, peer, timeout_ns, t0, ok, TIMED: tl.con
                 tl.store(status, peer + 1)
                 ok = 0
             else:
-                v = tl.atomic_add(slot, 0, sem="acquire", scope="sys")
+                v = tl.load(slot, volatile=True)
+        if ok != 0:
+            tl.atomic_add(slot, 0, sem="acquire", scope="sys")
     return ok
 
 
