@@ -22,15 +22,20 @@ N = 1 << 26
 def main():
     name = torch.cuda.get_device_name()
     registry.plugin()  # loads the optional plugins: "cute" registers itself where nvidia-cutlass-dsl imports
-    plugins = {p: registry.PLUGINS[p] for p in ("cute", "triton") if p in registry.PLUGINS}
+    plugins = [p for p in ("cute", "triton") if p in registry.PLUGINS]
     rows, results = [], []
     for dtype, tdtype in ((vt.float32, torch.float32), (vt.bfloat16, torch.bfloat16)):
         nbytes = 3 * N * dtype.itemsize
         ta, tb, td = (torch.randn(N, device="cuda", dtype=tdtype) for _ in range(3))  # never time on constants
-        a, b, d = (vt.randn(N, device="cuda").to(dtype) for _ in range(3))
+        a, b, d = (vt.randn(N + 8, device="cuda").to(dtype) for _ in range(3))
+        a1, b1, d1 = (t.narrow(0, 1, N) for t in (a, b, d))  # one element off the 16-byte boundary
+        a, b, d = (t.narrow(0, 0, N) for t in (a, b, d))
         copy_ms = device_ms(lambda: td.copy_(ta))
         copy_gbs = 2 * N * dtype.itemsize / copy_ms / 1e6
-        cases = {f"{p} plugin": (lambda f=f: f(d, a, b, "sum")) for p, f in plugins.items()}
+        cases = {f"{p} plugin": (lambda p=p: registry.reduce_copy(d, a, b, "sum", name=p)) for p in plugins}
+        if "cute" in plugins:  # its two other paths: scalar head + vector body, and scalar throughout
+            cases["cute, all 1 element off"] = lambda: registry.reduce_copy(d1, a1, b1, "sum", name="cute")
+            cases["cute, a alone 1 element off"] = lambda: registry.reduce_copy(d, a1, b, "sum", name="cute")
         cases["torch.add(out=)"] = lambda: torch.add(ta, tb, out=td)
         for case, fn in cases.items():
             ms = device_ms(fn)

@@ -89,6 +89,24 @@ def test_keys_round_trip_and_bad_keys_are_refused():
         cute.compile_key("cute|gemm|float32")
 
 
+def test_launch_plan():
+    t = rc.tile("float32", True)
+    assert rc.plan((0, 256, 4096), 10, 4, "float32") == [(True, 0, 10)]
+    assert rc.plan((4, 260, 4100), 7, 4, "float32") == [(False, 0, 7)]  # too short to be worth a second launch
+    n = rc.PEEL_MIN_TILES * t + 3 + 5
+    assert rc.plan((4, 260, 4100), n, 4, "float32") == [(False, 0, 3), (True, 3, n - 3)]  # 3 floats to the boundary
+    assert rc.plan((2, 18, 34), 10 * t, 2, "bfloat16") == [(False, 0, 7), (True, 7, 10 * t - 7)]
+    assert rc.plan((0, 4, 0), 10 * t, 4, "float32") == [(False, 0, 10 * t)]  # unequal skews: scalar throughout
+    n = 2 * rc.MAX_LAUNCH + 5
+    assert rc.plan((0, 16, 32), n, 2, "float16") == [(True, 0, rc.MAX_LAUNCH), (True, rc.MAX_LAUNCH, rc.MAX_LAUNCH),
+                                                       (True, 2 * rc.MAX_LAUNCH, 5)]
+
+
+def test_kernel_keys_name_both_forms():
+    assert rc.kernel_keys(vt.bfloat16, ReduceOp.AVG) == ["cute|rc|bfloat16|sum|v", "cute|rc|bfloat16|sum|s"]
+    assert rc.kernel_keys(vt.float32, "max") == ["cute|rc|float32|max|v", "cute|rc|float32|max|s"]
+
+
 def test_arch_names():
     assert aot.arch_of(9, 0) == "sm_90a" and aot.arch_of(10, 0) == "sm_100a" and aot.arch_of(8, 0) == "sm_80"
 
