@@ -50,7 +50,7 @@ def check(got, want, op, dtype):
 @pytest.mark.parametrize("n", LENGTHS)
 @pytest.mark.parametrize("op", OPS)
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: d.name)
-# aligned: the vector form; all off by one: a scalar head then the vector form (at 2^20); a alone: scalar only
+# aligned: the vector form; any pointer off the 16-byte boundary: the scalar form
 @pytest.mark.parametrize("offsets", [(0, 0, 0), (1, 1, 1), (0, 1, 0)], ids=["aligned", "misaligned", "a-misaligned"])
 def test_matches_float64_reference(dtype, op, n, offsets):
     gen = rng()
