@@ -23,6 +23,9 @@ def trailing_scratch_pointers(metadata):
 
 
 def compile_key(key):
+    if key.startswith("cute|"):  # CuTe DSL kernels compile through their own package (no Triton involved)
+        from . import cute
+        return cute.compile_key(key)
     import triton
     from triton.backends.compiler import GPUTarget
     from triton.compiler import ASTSource
