@@ -161,7 +161,8 @@ ReducePlan plan_reduce(const View3& v, bool indexed, int64_t splits) {
     // whole tiles per split (the aligned layouts' splits must start on a vector; a tile is a whole number)
     int64_t round = p.layout == 'g' ? 1 : p.br;
     p.per_split = ceil_div(ceil_div(v.R, std::max<int64_t>(1, want)), round) * round;
-    p.splits = std::max<int64_t>(1, ceil_div(v.R, p.per_split));
+    // An empty reduced range (sum over a dim of size 0) is one split of nothing: the kernel writes identities.
+    p.splits = p.per_split > 0 ? std::max<int64_t>(1, ceil_div(v.R, p.per_split)) : 1;
   }
   if (p.layout == 'r') p.br = clamp64(next_pow2(p.per_split), 16, p.br);  // a split shorter than the tile
   return p;
