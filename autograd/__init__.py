@@ -6,7 +6,7 @@ records a node from the op's row in the derivative table (derivatives/); `backwa
 """
 from .. import _C
 from .derivatives import TABLE as DERIVATIVES
-from .engine import backward, grad
+from .engine import backward, grad, queue_callback
 from .function import Function, FunctionCtx
 from .grad_mode import (enable_grad, inference_mode, is_grad_enabled, is_inference_mode_enabled, no_grad,
                         set_grad_enabled)
@@ -23,7 +23,7 @@ def _install():
 
 _install()
 
-__all__ = ["backward", "grad", "Function", "FunctionCtx", "no_grad", "enable_grad", "set_grad_enabled",
+__all__ = ["backward", "grad", "queue_callback", "Function", "FunctionCtx", "no_grad", "enable_grad", "set_grad_enabled",
            "inference_mode", "is_grad_enabled", "is_inference_mode_enabled", "gradcheck", "gradgradcheck",
            "GradcheckError", "Node", "DERIVATIVES"]
 _ = _C

@@ -4,9 +4,30 @@ Each call builds its own bookkeeping (no global state, no global lock), so two t
 once; concurrent accumulation into the same leaf is serialised by that leaf's own lock.
 """
 import heapq
+import threading
 
 from .grad_mode import set_grad_enabled
 from .graph import AccumulateGrad, gradient_edge, meta
+
+
+_local = threading.local()  # this thread's running backward calls, innermost last: their callback lists
+
+
+def queue_callback(fn):
+    """Runs fn() when the backward pass running on this thread finishes, after every gradient (of that pass)
+    is accumulated, in the order queued (callbacks may queue more). For hooks that must act once per
+    backward, e.g. a data-parallel reducer finishing its gradient reduction. Outside a backward: an error."""
+    stack = getattr(_local, "stack", None)
+    if not stack:
+        raise RuntimeError("queue_callback: no backward pass is running on this thread (call it from a hook)")
+    stack[-1].append(fn)
+
+
+def _run_callbacks(callbacks):
+    i = 0
+    while i < len(callbacks):  # a callback may queue another
+        callbacks[i]()
+        i += 1
 
 
 def _zeros_for(node, k):
@@ -45,6 +66,17 @@ def run_backward(roots, grad_roots, retain_graph, create_graph, capture=None, ac
     capture: {(node, slot): index} edges whose incoming gradient is returned (autograd.grad) instead of
     being accumulated; with accumulate=False, AccumulateGrad nodes are not run.
     """
+    stack = _local.__dict__.setdefault("stack", [])
+    stack.append([])
+    try:
+        captured = _run_graph(roots, grad_roots, retain_graph, create_graph, capture, accumulate)
+        _run_callbacks(stack[-1])  # still this pass's: a callback may queue another (a failed pass runs none)
+    finally:
+        stack.pop()
+    return captured
+
+
+def _run_graph(roots, grad_roots, retain_graph, create_graph, capture, accumulate):
     deps, reachable = _dependencies(roots)
     if capture is not None:
         needed = _nodes_leading_to({n for n, _ in capture}, reachable)

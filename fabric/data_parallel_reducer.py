@@ -12,9 +12,11 @@ the gradients, it tells every rank whether anyone had one, so a parameter unused
 (as in PyTorch), while one used elsewhere gets the average with this rank's zero contribution.
 
 Parameters the forward's autograd graph does not reach are ready from the start (found by walking the graph
-from the outputs, PyTorch's find_unused_parameters). The hook of the last expected gradient therefore also
-ends the iteration: it waits for every bucket's Work and writes the averaged gradients back into `.grad`.
+from the outputs, PyTorch's find_unused_parameters). The first gradient of an iteration queues an
+end-of-backward callback with the autograd engine: when backward finishes it waits for every bucket's Work
+and writes the averaged gradients back into `.grad` (or names the expected parameters that got none).
 """
+from ..autograd.engine import queue_callback
 from ..autograd.graph import AccumulateGrad, meta
 from ..tensor_core.factories import tensor
 from .collectives.api import ReduceOp
@@ -147,6 +149,8 @@ class Reducer:
             raise RuntimeError(f"DataParallel: {self.names[i]} got a gradient twice in one iteration (backward run "
                                "twice on one forward? use no_sync() for all but the last)")
         self._ready[i] = True
+        if self._grads_seen == 0:  # the first gradient of the iteration: finish when this backward ends
+            queue_callback(self._end_of_backward)
         self._grads_seen += 1
         b, k = self.where[i]
         self._view(b, k).copy_(self.params[i].grad.reshape(-1))
@@ -154,8 +158,20 @@ class Reducer:
         while self._next < len(self.buckets) and self.buckets[self._next].remaining == 0:
             self._launch(self.buckets[self._next])
             self._next += 1
-        if self._next == len(self.buckets):
-            self._finish()
+
+    def _end_of_backward(self):
+        """The engine's end-of-backward callback: every bucket must have been launched by now; wait for them
+        and write the averages back. A bucket still waiting for a gradient means an expected parameter got
+        none in this backward: an error now, naming them (its peers would otherwise wait for that bucket)."""
+        if self._expected is None:
+            return
+        if self._next < len(self.buckets):
+            missing = [self.names[i] for i, (e, r) in enumerate(zip(self._expected, self._ready)) if e and not r]
+            self._expected = None
+            raise RuntimeError("DataParallel: backward finished but these parameters got no gradient: "
+                               f"{', '.join(missing[:8])}{'...' if len(missing) > 8 else ''}; pass "
+                               "find_unused_parameters=True if the forward does not use every parameter")
+        self._finish()
 
     def _view(self, b, k):
         i = b.members[k]
