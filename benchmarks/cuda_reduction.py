@@ -13,7 +13,6 @@ no longer take a separate copy launch on either path), so old and new kernels co
 """
 import argparse
 import os
-import statistics
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -41,22 +40,8 @@ SLEEP_CYCLES = 4_000_000  # ~2 ms on an H100: longer than the host takes to queu
 
 
 def queued_ms(f, n=20, rounds=7):
-    """Median GPU ms per call of f, its n calls queued behind a sleep kernel (vibetensor and torch share
-    the legacy default stream, where the events are recorded)."""
-    f()
-    torch.cuda.synchronize()
-    vt.cuda.synchronize()
-    samples = []
-    for _ in range(rounds):
-        s, e = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        torch.cuda._sleep(SLEEP_CYCLES)
-        s.record()
-        for _ in range(n):
-            f()
-        e.record()
-        e.synchronize()
-        samples.append(s.elapsed_time(e) / n)
-    return statistics.median(samples)
+    """Median GPU ms per call of f, its n calls queued behind a sleep kernel (no host overhead in it)."""
+    return device_ms(f, n=n, rounds=rounds, sleep_cycles=SLEEP_CYCLES)
 
 
 def misaligned(shape, dtype):

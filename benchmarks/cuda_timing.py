@@ -23,13 +23,18 @@ def host_us(f, n=3000, rounds=5):
     return statistics.median(samples)
 
 
-def device_ms(f, n=20, rounds=5):
+def device_ms(f, n=20, rounds=5, sleep_cycles=0):
+    """Median GPU ms per call of f over `rounds` of n calls between CUDA events (vibetensor and torch share
+    the legacy default stream, where the events are recorded). sleep_cycles > 0 queues the calls behind a
+    sleep kernel first, so the host's time to issue them is hidden: the GPU's own time per call."""
     f()
     torch.cuda.synchronize()
     vt.cuda.synchronize()
     samples = []
     for _ in range(rounds):
         s, e = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        if sleep_cycles:
+            torch.cuda._sleep(sleep_cycles)
         s.record()
         for _ in range(n):
             f()
