@@ -13,7 +13,6 @@ the fabric's counters).
 import os
 
 from . import cuda_peer as peer
-from . import schedule
 from .api import CollectiveError, Group, ReduceOp, Work
 from .shm import ShmGroup
 from .. import observe
@@ -130,8 +129,7 @@ class CudaGroup(Group):
         if not self._on_gpu("all_reduce", tensor, reduce=True):
             return self._staged("all_reduce", lambda t: self._boot.all_reduce(t, op), [tensor], async_op)
         nbytes = tensor.numel() * tensor.element_size()
-        kw = {} if self.crossover_bytes is None else {"crossover_bytes": self.crossover_bytes}
-        algo = schedule.choose_algorithm(nbytes, self.size, requested=algorithm, **kw) if self.size > 1 else "local"
+        algo = peer.choose_algorithm(nbytes, algorithm, self.crossover_bytes) if self.size > 1 else "local"
         if algo != "local" and tensor.numel():
             flat = self._flat(tensor)
             peer.prepare(self._ep, tensor.dtype, op)

@@ -28,6 +28,9 @@ from ... import _C
 from ...tensor_core.factories import tensor as _tensor
 
 DEFAULT_CAPACITY = 32 << 20  # data bytes per rank
+# All-reduces up to this size take one-shot: on an H100 with virtual ranks (benchmarks/results/
+# cuda_allreduce.json) one-shot wins at 1 KB (16 vs 20 us for 2 ranks, captured) and the ring from 16 KB on.
+ONESHOT_MAX_BYTES = 8 << 10
 FLOAT_DTYPES = ("float32", "bfloat16", "float16")
 _ONESHOT_BYTES_PER_PROGRAM = 4096
 
@@ -225,6 +228,21 @@ def all_to_all(ep, flat_in, flat_out):
         for i in range(n):
             flat_out.narrow(0, i * k + lo, m).copy_(ep.data(i, flat_in.dtype, n * m).narrow(0, ep.rank * m, m))
         _barrier(ep)
+
+
+def choose_algorithm(nbytes, requested="auto", crossover_bytes=None):
+    """'oneshot' or 'ring' for the GPU transport: the caller's choice, else the crossover (an argument, else
+    VIBETENSOR_ONESHOT_MAX_BYTES, else ONESHOT_MAX_BYTES). Unlike the CPU transport, two ranks do not force
+    one-shot: its single kernel reads the whole peer buffer, the ring streams it in chunks."""
+    if requested not in ("auto", "ring", "oneshot"):
+        raise ValueError(f"algorithm must be 'auto', 'ring' or 'oneshot', got {requested!r}")
+    if requested != "auto":
+        return requested
+    if crossover_bytes is None:
+        from ..topology import config
+        crossover_bytes = config.get("VIBETENSOR_ONESHOT_MAX_BYTES")
+    limit = ONESHOT_MAX_BYTES if crossover_bytes is None else crossover_bytes
+    return "oneshot" if nbytes <= limit else "ring"
 
 
 def all_reduce(ep, flat, op, algorithm):

@@ -173,9 +173,9 @@ class LocalGroup(Group):
             raise TypeError(f"all_reduce: op avg needs a floating dtype, got {ts[0].dtype}")
         nbytes = ts[0].numel() * ts[0].element_size()
         algo = self._algorithm(nbytes, algorithm) if self.size > 1 else "local"
-
         average = op is ReduceOp.AVG and self.size > 1
         if algo != "local" and self._peer_path(ts[0].dtype, reduce=True):
+            algo = peer.choose_algorithm(nbytes, algorithm, self.crossover_bytes)
             def peer_body(links):  # flatten all, run every rank's program, then finish: no kernel that may need
                 bufs = _flats(self.devices, ts)  # loading runs while a rank's flag waits are in flight
                 self._each_rank("all_reduce", algo, nbytes, links,

@@ -62,3 +62,13 @@ def test_api_pieces_and_observability():
     assert len(ev) == 1 and ev[0].kind == "all_reduce" and ev[0].seq == seq + 1
     c = observe.counters()
     assert c["all_reduce.ring.count"] >= 1 and c["link.0->1.bytes"] >= 32
+
+
+def test_gpu_transport_crossover():
+    from vibetensor.fabric.collectives import cuda_peer
+    limit = cuda_peer.ONESHOT_MAX_BYTES
+    assert cuda_peer.choose_algorithm(limit) == "oneshot" and cuda_peer.choose_algorithm(limit + 1) == "ring"
+    assert cuda_peer.choose_algorithm(64 << 20, "oneshot") == "oneshot"  # the caller's choice wins
+    assert cuda_peer.choose_algorithm(100, crossover_bytes=50) == "ring"
+    with pytest.raises(ValueError, match="algorithm must be"):
+        cuda_peer.choose_algorithm(8, "tree")
