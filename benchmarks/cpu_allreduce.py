@@ -117,7 +117,7 @@ def main():
         def add(name, res):
             for nbytes, times in res.items():
                 measured.setdefault(name, {}).setdefault(nbytes, []).extend(times)
-        with RankPool(world, env={"VT_FABRIC_TIMEOUT": "120", "OMP_NUM_THREADS": "1"}) as pool:
+        with RankPool(world, env={"VIBETENSOR_FABRIC_TIMEOUT": "120", "OMP_NUM_THREADS": "1"}) as pool:
             for rnd in range(args.rounds):  # the libraries take turns, so a burst of load hits them alike
                 ours, algos = pool.run(run_ours, args.sizes, args.samples, timeout=900)[0]
                 add("vibetensor_shm", ours)

@@ -19,6 +19,7 @@ import numpy as np
 
 import vibetensor as vt
 import vibetensor.torch as torch
+from vibetensor import config
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from gpt_reversal import Config, exact_match, lr_lambda, make_batch, make_model, train_step  # noqa: E402
@@ -61,7 +62,7 @@ class TextData:
 
 
 def pick_device():
-    device = os.environ.get("VT_DEVICE") or ("cuda" if vt.cuda.is_available() else "cpu")
+    device = config.get("VIBETENSOR_DEVICE") or ("cuda" if vt.cuda.is_available() else "cpu")
     if device.startswith("cuda"):
         vt.cuda.set_device(int(device.split(":")[1]) if ":" in device else 0)
     return device

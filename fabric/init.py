@@ -8,6 +8,7 @@ transport; "mpi"; "hierarchical"), and "auto" picks the GPU one on a machine wit
 """
 import os
 
+from .. import config
 from . import observe
 from .collectives.api import CollectiveError
 
@@ -70,7 +71,6 @@ def _external():
 
 def _several_hosts(ext):
     """An MPI/Slurm job spanning hosts (or posing as several: VIBETENSOR_FABRIC_RANKS_PER_HOST)."""
-    from .topology import config
     per_host = config.get("VIBETENSOR_FABRIC_RANKS_PER_HOST")
     return ext is not None and (ext.nnodes > 1 or 0 < per_host < ext.size)
 

@@ -1,17 +1,18 @@
 """Fabric observability: counters and an event ring with sequence numbers.
 
 Transports call `record(...)` once per collective; users read `counters()` and `events(since=seq)`. The ring
-keeps the last VT_FABRIC_EVENTS (default 4096) events; sequence numbers never repeat, so a reader that
+keeps the last VIBETENSOR_FABRIC_EVENTS (default 4096) events; sequence numbers never repeat, so a reader that
 polls with the last seq it saw misses nothing still in the ring.
 """
 import collections
-import os
 import threading
 import time
 
+from .. import config
+
 _lock = threading.Lock()
 _seq = 0
-_ring = collections.deque(maxlen=int(os.environ.get("VT_FABRIC_EVENTS", "4096")))
+_ring = collections.deque(maxlen=config.get("VIBETENSOR_FABRIC_EVENTS"))  # a deque's size is fixed: read once
 _counters = collections.Counter()
 _in_flight = 0
 _in_flight_peak = 0

@@ -77,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="address of rank 0's node (default 127.0.0.1; needed with --nnodes > 1)")
     p.add_argument("--master-port", "--master_port", type=int, default=None,
                    help="rendezvous port (default: a free port; needed with --nnodes > 1)")
-    p.add_argument("--job-id", default=None, help="VT_FABRIC_JOB for every rank (default: unique per launch)")
+    p.add_argument("--job-id", default=None, help="VIBETENSOR_FABRIC_JOB for every rank (default: unique per launch)")
     p.add_argument("--log-dir", default=None, help="also write each rank's output to DIR/rank_<r>.log")
     p.add_argument("--ranks-filter", "--local-ranks-filter", type=_ranks, default=None, metavar="R,R",
                    help="show only these ranks' output on the console (log files keep everything)")

@@ -4,11 +4,13 @@ torchrun's variables (RANK, LOCAL_RANK, WORLD_SIZE, LOCAL_WORLD_SIZE, GROUP_RANK
 ROLE_WORLD_SIZE, ROLE_NAME, MASTER_ADDR, MASTER_PORT, TORCHELASTIC_*) let scripts written for
 torchrun, and libraries that detect it, run unchanged. vibetensor adds:
 
-    VT_DEVICE          "cuda:<i>" or "cpu": the device this rank drives (vt.fabric.init() sets it)
-    VT_FABRIC_JOB      an id shared by every rank of one attempt, new on each restart
-    VT_RESTART_COUNT   0 on the first attempt, then 1, 2, ... (--max-restarts)
-    VT_LAUNCHER        who started the rank: "vibetensor-launch", "mpi" or "slurm"
-    VT_CPUS            the CPU list the rank is pinned to (unset: not pinned)
+    VIBETENSOR_DEVICE         "cuda:<i>" or "cpu": the device this rank drives (vt.fabric.init() sets it)
+    VIBETENSOR_FABRIC_JOB     an id shared by every rank of one attempt, new on each restart
+    VIBETENSOR_RESTART_COUNT  0 on the first attempt, then 1, 2, ... (--max-restarts)
+    VIBETENSOR_LAUNCHER       who started the rank: "vibetensor-launch", "mpi" or "slurm"
+    VIBETENSOR_CPUS           the CPU list the rank is pinned to (unset: not pinned)
+
+All are declared, with every other variable vibetensor reads, in :mod:`vibetensor.config`.
 """
 
 from __future__ import annotations
@@ -97,15 +99,15 @@ def rank_environment(base: dict[str, str], world: World, local_rank: int, placem
         "PYTHONUNBUFFERED": "1",
         # A rank the launcher stops for hanging (SIGABRT on --timeout) prints where every thread was.
         "PYTHONFAULTHANDLER": base.get("PYTHONFAULTHANDLER", "1"),
-        "VT_DEVICE": placement.device,
-        "VT_FABRIC_JOB": world.job_id,
-        "VT_RESTART_COUNT": str(world.restart_count),
-        "VT_LAUNCHER": launcher,
+        "VIBETENSOR_DEVICE": placement.device,
+        "VIBETENSOR_FABRIC_JOB": world.job_id,
+        "VIBETENSOR_RESTART_COUNT": str(world.restart_count),
+        "VIBETENSOR_LAUNCHER": launcher,
     })
-    env.pop("VT_CPUS", None)
+    env.pop("VIBETENSOR_CPUS", None)
     if placement.cpus:
         # Plain comma list (a valid Linux CPU list): formatting ranges would import the topology
         # package, a quarter second the CPU-only launch does not need.
-        env["VT_CPUS"] = ",".join(map(str, placement.cpus))
+        env["VIBETENSOR_CPUS"] = ",".join(map(str, placement.cpus))
         env.update(thread_defaults(placement.cpus, base))
     return env

@@ -1,7 +1,7 @@
 """Ranks started by someone else: mpirun/mpiexec (Open MPI, MPICH, Intel MPI) or Slurm's srun.
 
 Then the launcher spawns nothing: it reads this process's rank from the MPI or Slurm environment,
-writes the torchrun variables (and VT_*) from it, pins the process, and replaces itself with the
+writes the torchrun variables (and VIBETENSOR_*) from it, pins the process, and replaces itself with the
 script (``exec``), so the process the external launcher supervises *is* the rank.
 
 Which environment wins, first match: Open MPI (OMPI_COMM_WORLD_*), MPICH/Intel MPI (PMI_RANK,

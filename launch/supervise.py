@@ -20,6 +20,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
+from .. import config
 from .output import OutputMux
 
 __all__ = ["Rank", "JobSpec", "Supervisor", "describe_exit", "PROG"]
@@ -120,7 +121,7 @@ class Supervisor:
 
     def _spawn(self, attempt: int) -> list[Rank]:
         ranks = []
-        header = f"attempt {attempt + 1} (VT_RESTART_COUNT={attempt})" if attempt else None
+        header = f"attempt {attempt + 1} (VIBETENSOR_RESTART_COUNT={attempt})" if attempt else None
         try:
             for rank, argv, env in self.spec.build(attempt):
                 proc = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
@@ -131,7 +132,7 @@ class Supervisor:
                 proc.stdout.close()
                 proc.stderr.close()
                 self.mux.attach(rank, out, err, header)
-                cpus = env.get("VT_CPUS")
+                cpus = config.get("VIBETENSOR_CPUS", env)
                 if cpus:
                     _pin(proc.pid, cpus)
         except BaseException:

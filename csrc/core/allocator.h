@@ -52,7 +52,7 @@ class Allocator {
 };
 
 // The process-wide CPU allocator: 64-byte aligned blocks in size classes, freed blocks cached per class
-// (capped by VIBETENSOR_CPU_CACHE_BYTES) so steady-state ops never reach malloc.
+// (capped at 1 GiB unless set_cpu_cache_limit says otherwise) so steady-state ops never reach malloc.
 Allocator& cpu_allocator();
 void set_cpu_cache_limit(int64_t bytes);
 

@@ -82,7 +82,7 @@ struct Api {
   std::string why;   // when not loaded: every place tried and what went wrong
 };
 
-// Loads cuBLASLt on first use (thread-safe, never throws). Search order: $VT_CUBLASLT_LIBRARY (a path or
+// Loads cuBLASLt on first use (thread-safe, never throws). Search order: $VIBETENSOR_CUBLASLT_LIBRARY (a path or
 // name; "none" disables cuBLASLt); the pip wheels next to our module (<site-packages>/nvidia/cu13/lib,
 // nvidia/cublas/lib); the same under each set_blas_search_dirs directory; then the loader's own search.
 const Api& api();

@@ -73,11 +73,11 @@ bool try_load(const std::string& where, lt::Api& a, std::string& why) {
 lt::Api load() {
   lt::Api a;
   std::string why;
-  if (const char* env = std::getenv("VT_CUBLASLT_LIBRARY"); env && *env) {  // the user's choice is final
+  if (const char* env = std::getenv("VIBETENSOR_CUBLASLT_LIBRARY"); env && *env) {  // the user's choice is final
     if (std::string(env) == "none") {
-      a.why = "disabled by VT_CUBLASLT_LIBRARY=none";
+      a.why = "disabled by VIBETENSOR_CUBLASLT_LIBRARY=none";
     } else if (!try_load(env, a, why)) {
-      a.why = "VT_CUBLASLT_LIBRARY=" + std::string(env) + " could not be loaded:" + why;
+      a.why = "VIBETENSOR_CUBLASLT_LIBRARY=" + std::string(env) + " could not be loaded:" + why;
     }
     return a;
   }
@@ -96,7 +96,8 @@ lt::Api load() {
     }
   for (const char* name : kSonames)
     if (try_load(name, a, why)) return a;
-  a.why = "libcublasLt was not found (pip install nvidia-cublas-cu12, or set VT_CUBLASLT_LIBRARY); tried:" + why;
+  a.why = "libcublasLt was not found (pip install nvidia-cublas-cu12, or set VIBETENSOR_CUBLASLT_LIBRARY); tried:" +
+          why;
   return a;
 }
 

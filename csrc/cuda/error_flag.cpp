@@ -54,7 +54,7 @@ Slot* find_slot(DeviceState& st, const Stream& s, bool claim) {
 
 bool sync_checks_enabled() {
   static const bool on = [] {
-    const char* v = std::getenv("VT_CUDA_SYNC_CHECKS");
+    const char* v = std::getenv("VIBETENSOR_CUDA_SYNC_CHECKS");
     return v && *v && std::string_view(v) != "0";
   }();
   return on;

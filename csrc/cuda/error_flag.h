@@ -7,7 +7,7 @@
 // and event synchronize, and so .item()/.cpu()/.tolist() — but only while an indexing kernel ran on that
 // stream since its last check; a recorded error is cleared and raised as
 //     IndexError: index 7 is out of bounds for dimension 0 with size 5 (index_select on cuda:0)
-// so the runtime stays usable. With VT_CUDA_SYNC_CHECKS=1 (read once) every indexing launch synchronizes
+// so the runtime stays usable. With VIBETENSOR_CUDA_SYNC_CHECKS=1 (read once) every indexing launch synchronizes
 // its stream and checks right away, so the error points at the op that caused it.
 #pragma once
 #include <cstdint>
@@ -22,7 +22,7 @@ enum class IndexOp : int64_t { IndexSelect = 1, Embedding, Index, IndexPut, Inde
 // The device's status word (allocated and zeroed on first use; never freed), for a kernel argument.
 void* index_error_word(int device);
 // Call after launching a kernel that may record into the word on `s`: arms the check at s's next
-// synchronization (or synchronizes and checks now under VT_CUDA_SYNC_CHECKS=1).
+// synchronization (or synchronizes and checks now under VIBETENSOR_CUDA_SYNC_CHECKS=1).
 void note_index_launch(const Stream& s);
 // After `s` was synchronized: raises the recorded IndexError, if any (cheap when nothing indexing ran on s).
 void check_index_errors(const Stream& s);

@@ -11,7 +11,8 @@ inputs along dim 0; all_to_all splits input and output into `size` equal chunks 
 rank i's input becomes chunk i of rank j's output).
 """
 import enum
-import os
+
+from ... import config
 
 
 class ReduceOp(enum.Enum):
@@ -47,8 +48,8 @@ class RankFailure(CollectiveError):
 
 
 def default_timeout():
-    """Seconds a rank waits for its peers before raising RankFailure (VT_FABRIC_TIMEOUT, default 60)."""
-    return float(os.environ.get("VT_FABRIC_TIMEOUT", "60"))
+    """Seconds a rank waits for its peers before raising RankFailure (VIBETENSOR_FABRIC_TIMEOUT, default 60)."""
+    return config.get("VIBETENSOR_FABRIC_TIMEOUT")
 
 
 class Work:

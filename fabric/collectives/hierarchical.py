@@ -17,7 +17,7 @@ import os
 
 import numpy as np
 
-from ..topology import config
+from ... import config
 from . import schedule
 from .api import Group, RankFailure, ReduceOp, default_timeout
 from .checks import check_usable

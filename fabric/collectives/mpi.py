@@ -52,7 +52,7 @@ class MpiWork(Work):
 
 class MpiGroup(Group):
     """The ranks of an MPI communicator (default COMM_WORLD). rank and size are MPI's; the timeout defaults to
-    VT_FABRIC_TIMEOUT. cuda_aware=None asks the MPI library (MPIX_Query_cuda_support) and records the answer."""
+    VIBETENSOR_FABRIC_TIMEOUT. cuda_aware=None asks the MPI library (MPIX_Query_cuda_support) and records the answer."""
 
     def __init__(self, comm=None, timeout=None, *, cuda_aware=None, _dup=True, _global_ranks=None, _gid="mpi"):
         MPI = self._MPI = load_mpi()

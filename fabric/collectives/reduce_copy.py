@@ -11,7 +11,7 @@ flag waits are in flight (see cuda_peer.prepare). The default is the fastest ava
 benchmarks/cuda_allreduce.py; VIBETENSOR_FABRIC_REDUCE_COPY names one explicitly.
 """
 from .api import ReduceOp
-from ... import _C
+from ... import _C, config
 from ...kernels.triton import fabric as layout
 
 PLUGINS = {}        # name -> (fn(dst, a, b, op), keys(dtype, op) -> kernel keys)
@@ -60,7 +60,6 @@ def plugin(name=None):
     if not _loaded:
         _loaded = True
         _load_plugins()
-    from ..topology import config
     name = name or config.get("VIBETENSOR_FABRIC_REDUCE_COPY")
     if name:
         if name not in PLUGINS:

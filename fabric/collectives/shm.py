@@ -42,8 +42,8 @@ class ShmWork(Work):
 
 
 class ShmGroup(Group):
-    """A group of processes on one host. rank/size default to RANK/WORLD_SIZE, the job key to VT_FABRIC_JOB
-    or MASTER_ADDR:MASTER_PORT, the timeout to VT_FABRIC_TIMEOUT."""
+    """A group of processes on one host. rank/size default to RANK/WORLD_SIZE, the job key to VIBETENSOR_FABRIC_JOB
+    or MASTER_ADDR:MASTER_PORT, the timeout to VIBETENSOR_FABRIC_TIMEOUT."""
 
     def __init__(self, rank=None, size=None, job=None, timeout=None, *, _gid="w", _global_ranks=None):
         rank = int(os.environ.get("RANK", 0)) if rank is None else int(rank)
@@ -51,8 +51,9 @@ class ShmGroup(Group):
         key = job_id(job)
         if key is None:
             if size > 1:
-                raise CollectiveError("ShmGroup: no job id to rendezvous on: pass job=, or set VT_FABRIC_JOB or "
-                                      "MASTER_ADDR/MASTER_PORT (torchrun and vibetensor-launch set them)")
+                raise CollectiveError("ShmGroup: no job id to rendezvous on: pass job=, or set "
+                                      "VIBETENSOR_FABRIC_JOB or MASTER_ADDR/MASTER_PORT (torchrun and "
+                                      "vibetensor-launch set them)")
             key = f"solo{os.getpid()}"
         self.rank, self.size, self.job, self.gid = rank, size, key, _gid
         self.devices = ["cpu"]

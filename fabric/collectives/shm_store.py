@@ -9,18 +9,18 @@ import glob
 import os
 import time
 
+from ... import config
 from .api import CollectiveError, RankFailure
 from .shm_segment import Segment, is_alive, job_prefix, locked, path_of, process_identity, remove_all
 from .shm_sync import LEFT, MAGIC, PID, START, Control, control_words, new_words
 
 
 def job_id(job=None):
-    """The job key: the argument, else VT_FABRIC_JOB, else MASTER_ADDR:MASTER_PORT (torchrun and
+    """The job key: the argument, else VIBETENSOR_FABRIC_JOB, else MASTER_ADDR:MASTER_PORT (torchrun and
     vibetensor-launch set both), else None."""
+    job = job or config.get("VIBETENSOR_FABRIC_JOB")
     if job:
         return str(job)
-    if os.environ.get("VT_FABRIC_JOB"):
-        return os.environ["VT_FABRIC_JOB"]
     if os.environ.get("MASTER_PORT"):
         return f"{os.environ.get('MASTER_ADDR', 'localhost')}:{os.environ['MASTER_PORT']}"
     return None
@@ -68,7 +68,7 @@ def _attach_or_create(group, size, rank, me, job):
             if rank in live and ctl.get(rank, PID) != me[0]:
                 raise CollectiveError(
                     f"rendezvous: rank {rank} of job {job!r} is already held by live process {ctl.get(rank, PID)} "
-                    f"(two processes with the same RANK, or another job with the same id: set VT_FABRIC_JOB)")
+                    f"(two processes with the same RANK, or another job with the same id: set VIBETENSOR_FABRIC_JOB)")
             stale = bool(dead) or any(ctl.get(r, LEFT) for r in range(size))
         if not stale:
             return seg

@@ -15,6 +15,7 @@ import time
 
 import numpy as np
 
+from ... import config
 from .api import CollectiveError, RankFailure
 from .shm_segment import is_alive
 
@@ -29,10 +30,6 @@ _WHY = {1: "died", 2: "did not arrive within {t:g} s"}
 # pair fields (written by the sender: SENT, NBYTES, VER, CAP; by the receiver: ACKED)
 SENT, ACKED, NBYTES, VER, CAP = range(5)
 
-SPIN_S = float(os.environ.get("VT_FABRIC_SPIN_US", "50")) * 1e-6  # busy-poll this long: a peer running on
-# another core answers within microseconds
-YIELD_S = float(os.environ.get("VT_FABRIC_YIELD_MS", "20")) * 1e-3  # then sched_yield (ranks may
-# outnumber cores: give ours to them), then sleep in naps up to 1 ms (a peer that is truly late)
 LIVENESS_S = 0.05  # how often a waiting rank checks that its peers are still alive
 
 
@@ -70,8 +67,11 @@ class Control:
         pending = [k for k in range(len(idx)) if w[idx[k]] < target]
         if not pending:
             return
+        # A wait busy-polls VIBETENSOR_FABRIC_SPIN_US (a peer on another core answers within microseconds), then
+        # sched_yields for VIBETENSOR_FABRIC_YIELD_MS (ranks may outnumber cores: give ours to them), then naps up
+        # to 1 ms (a peer that is truly late). Read at call time, past the fast return: only a wait that blocks pays.
         start = time.monotonic()
-        spin_until = start + SPIN_S
+        spin_until = start + config.get("VIBETENSOR_FABRIC_SPIN_US") * 1e-6
         while True:
             for _ in range(16):
                 pending = [k for k in pending if w[idx[k]] < target]
@@ -80,12 +80,13 @@ class Control:
             if time.monotonic() > spin_until:
                 break
         next_check, nap = start + LIVENESS_S, 5e-5
+        yield_s = config.get("VIBETENSOR_FABRIC_YIELD_MS") * 1e-3
         while True:
             pending = [k for k in pending if w[idx[k]] < target]
             if not pending:
                 return
             now = time.monotonic()
-            if now - start < YIELD_S:
+            if now - start < yield_s:
                 os.sched_yield()
                 continue
             if now >= next_check:

@@ -25,13 +25,12 @@ affine in the size, so the crossover is solved exactly. ``VIBETENSOR_ONESHOT_MAX
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping
 
 import networkx as nx
 
-from . import config
+from ... import config
 from .errors import TopologyError
 from .graph import gpus, link, link_bandwidth, p2p_usable, port
 from .links import sync_latency_us
@@ -81,8 +80,9 @@ def _affine(g: nx.Graph, algorithm: str, nodes: list[int], m: CostModel) -> tupl
     if algorithm == "one_shot":
         blocked = next(((a, b) for a in nodes for b in nodes if a < b and not p2p_usable(g, a, b, m.level)), None)
         if blocked:
+            level = m.level or config.get("VIBETENSOR_P2P_LEVEL", error=TopologyError)
             raise TopologyError(f"one-shot needs peer access between every pair; GPUs {blocked[0]} and "
-                                f"{blocked[1]} have none (P2P level {m.level or config.get('VIBETENSOR_P2P_LEVEL')})")
+                                f"{blocked[1]} have none (P2P level {level})")
         lat = max(sync_latency_us(link(g, a, b)["kind"], p2p_usable(g, a, b, m.level))
                   for a in nodes for b in nodes if a < b)
         per_byte = 0.0
@@ -172,7 +172,7 @@ def choose_algorithm(g: nx.Graph, nbytes: int, among: Iterable[int] | None = Non
     times = {a: estimate_allreduce_time(g, nbytes, a, nodes, m) for a in ALGORITHMS}
     limit = m.oneshot_max_bytes
     if limit is None:
-        limit = config.get("VIBETENSOR_ONESHOT_MAX_BYTES", os.environ if environ is None else environ)
+        limit = config.get("VIBETENSOR_ONESHOT_MAX_BYTES", environ, error=TopologyError)
     if limit is not None:
         pick = "one_shot" if nbytes <= limit else "ring"
         return Choice(pick, times[pick], times, f"one-shot size limit {limit} bytes")

@@ -17,8 +17,8 @@ from typing import Any, Callable, Mapping
 
 import networkx as nx
 
-from . import config
-from .errors import SourceUnavailable
+from ... import config
+from .errors import SourceUnavailable, TopologyError
 from .graph import add_gpu, add_nic, add_numa, add_peer, gpu_id, gpus, new_graph, nic_id, note, numa_id
 from .pci import pcie_kind
 from .records import CudaSourceLike, NvmlDevice, NvmlSourceLike, PciDevice, SysfsSourceLike
@@ -68,7 +68,7 @@ def discover(cuda: Any = None, nvml: Any = None, sysfs: Any = None,
     ([], ['CUDA unavailable: no driver', 'NVML unavailable: no NVML'])
     """
     env = os.environ if environ is None else environ
-    topo_file = config.get("VIBETENSOR_TOPO_FILE", env)
+    topo_file = config.get("VIBETENSOR_TOPO_FILE", env, error=TopologyError)
     if topo_file and cuda is nvml is sysfs is None:
         g = load(topo_file)
         note(g, f"described by VIBETENSOR_TOPO_FILE={topo_file}, not discovered")

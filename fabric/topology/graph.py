@@ -46,7 +46,7 @@ from typing import Any
 
 import networkx as nx
 
-from . import config
+from ... import config
 from .errors import TopologyError
 from .links import (
     HOST_STAGED_FACTOR, is_nvlink, nominal_bandwidth, normalize_kind, nvlink_count, within_p2p_level,
@@ -208,7 +208,7 @@ def p2p_usable(g: nx.Graph, a: int, b: int, level: str | None = None) -> bool:
         return False
     if is_nvlink(d["kind"]):
         return True
-    return within_p2p_level(d["kind"], level or config.get("VIBETENSOR_P2P_LEVEL"))
+    return within_p2p_level(d["kind"], level or config.get("VIBETENSOR_P2P_LEVEL", error=TopologyError))
 
 
 def link_bandwidth(g: nx.Graph, a: int, b: int, level: str | None = None) -> float:

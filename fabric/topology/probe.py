@@ -18,8 +18,8 @@ from typing import Any
 
 import networkx as nx
 
-from . import config
-from .errors import ProbeUnavailable
+from ... import config
+from .errors import ProbeUnavailable, TopologyError
 from .graph import gpu, gpus, link, note
 from .links import HOST_STAGED_FACTOR
 
@@ -127,7 +127,7 @@ def probe(g: nx.Graph | None = None, nbytes: int | None = None, repeats: int = 5
     if g is None:
         from .discover import discover
         g = discover()
-    nbytes = int(config.get("VIBETENSOR_PROBE_BYTES")) if nbytes is None else nbytes
+    nbytes = int(config.get("VIBETENSOR_PROBE_BYTES", error=TopologyError)) if nbytes is None else nbytes
     indices = gpus(g)
     count = bench.device_count()
     if not indices or count == 0:

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import networkx as nx
 
-from . import config
+from ... import config
 from .affinity import affinities
 from .cost import choose_algorithm, crossover_bytes
 from .cpulist import format_cpulist
+from .errors import TopologyError
 from .graph import gpu, gpus, link, numa_nodes
 from .plan_groups import cliques, islands
 from .plan_ring import plan_ring
@@ -83,7 +84,7 @@ def _gpu_lines(g: nx.Graph) -> list[str]:
 
 
 def _plans(g: nx.Graph, sizes: tuple[int, ...]) -> list[str]:
-    level = config.get("VIBETENSOR_P2P_LEVEL")
+    level = config.get("VIBETENSOR_P2P_LEVEL", error=TopologyError)
     isl = islands(g)
     out = [f"Islands (peer access over NVLink and PCIe up to {level}): " + "  ".join(
         "{" + " ".join(map(str, i)) + "}" for i in isl)]

@@ -195,6 +195,6 @@ def test_host_side_checks_raise_at_once():
 def test_sync_checks_env_points_at_the_op():
     code = ("import vibetensor as vt\nx = vt.zeros([5], device='cuda')\n"
             "try:\n    vt.index_select(x, 0, vt.tensor([9]).cuda())\nexcept IndexError as e:\n    print('raised', e)\n")
-    env = dict(os.environ, VT_CUDA_SYNC_CHECKS="1")
+    env = dict(os.environ, VIBETENSOR_CUDA_SYNC_CHECKS="1")
     r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
     assert "raised index 9 is out of bounds for dimension 0 with size 5 (index_select on cuda:0)" in r.stdout, r.stderr

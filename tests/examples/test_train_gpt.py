@@ -9,7 +9,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 
 def launch(tmp_path, *args, nproc=2):
-    env = dict(os.environ, VT_FABRIC_TIMEOUT="60")
+    env = dict(os.environ, VIBETENSOR_FABRIC_TIMEOUT="60")
     cmd = [sys.executable, "-m", "vibetensor.launch", "--nproc-per-node", str(nproc), "--device", "cpu",
            os.path.join(ROOT, "examples", "train_gpt.py"), "--out", str(tmp_path), *args]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=240, env=env)

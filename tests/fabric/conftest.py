@@ -11,7 +11,7 @@ def pools():
 
     def get(n):
         if n not in made:
-            made[n] = RankPool(n, env={"VT_FABRIC_TIMEOUT": "20"})
+            made[n] = RankPool(n, env={"VIBETENSOR_FABRIC_TIMEOUT": "20"})
         return made[n]
     yield get
     for p in made.values():

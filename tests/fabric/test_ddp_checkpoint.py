@@ -15,7 +15,7 @@ STEPS = 4
 
 @pytest.fixture(scope="module")
 def pool():
-    with RankPool(2, env={"VT_FABRIC_TIMEOUT": "20"}) as p:
+    with RankPool(2, env={"VIBETENSOR_FABRIC_TIMEOUT": "20"}) as p:
         yield p
 
 

@@ -229,7 +229,7 @@ def test_default_group_from_init(pools):
 
 
 def test_rank_dying_in_backward_raises_rank_failure():
-    with RankPool(3, env={"VT_FABRIC_TIMEOUT": "5"}) as pool:
+    with RankPool(3, env={"VIBETENSOR_FABRIC_TIMEOUT": "5"}) as pool:
         res = pool.run(r_die_in_backward, 1, timeout=30, allow_failures=True)
     assert res[1] is None  # the victim's process died
     for rank in (0, 2):

@@ -118,7 +118,7 @@ def test_dead_rank_fails_the_others_within_the_timeout():
 @pytest.mark.parametrize("per_host,backend", [("2", "hierarchical"), ("", "shm")])
 def test_init_under_mpiexec(per_host, backend):
     env = {"VIBETENSOR_FABRIC_RANKS_PER_HOST": per_host}
-    for var in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT", "VT_FABRIC_JOB"):
+    for var in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT", "VIBETENSOR_FABRIC_JOB"):
         env[var] = None  # a bare mpiexec: none of the launcher's variables
     res = mpirun(4, s_init, env=env)
     for r, (rank, size, local, got_backend, hosts, x) in enumerate(res):

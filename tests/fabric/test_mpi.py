@@ -41,7 +41,8 @@ def mpirun(n, fn, *args, env=None, timeout=60, keep_going=False):
             pickle.dump(args, f)
         cmd = [MPIEXEC, "-n", str(n)] + (["-disable-auto-cleanup"] if keep_going else []) + [
             sys.executable, os.path.abspath(__file__), sys.modules[fn.__module__].__file__, fn.__name__, out]
-        full_env = dict(os.environ, VT_FABRIC_TIMEOUT="20", VT_TEST_KEEP_GOING="1" if keep_going else "")
+        full_env = dict(os.environ, VIBETENSOR_FABRIC_TIMEOUT="20",
+                        VIBETENSOR_TEST_KEEP_GOING="1" if keep_going else "")
         for k, v in (env or {}).items():
             if v is None:
                 full_env.pop(k, None)
@@ -111,8 +112,9 @@ def main(module_path, fn_name, out):
     with open(os.path.join(out, f"rank{rank}.pkl") + ".tmp", "wb") as f:
         pickle.dump(result, f)
     os.rename(os.path.join(out, f"rank{rank}.pkl") + ".tmp", os.path.join(out, f"rank{rank}.pkl"))
+    from vibetensor import config
     from vibetensor.fabric.collectives import mpi
-    if os.environ.get("VT_TEST_KEEP_GOING") and not mpi._peer_failed:
+    if config.get("VIBETENSOR_TEST_KEEP_GOING") and not mpi._peer_failed:
         # A job with a dead rank cannot finalize. mpiexec's default cleanup (off with keep_going) would stop the
         # ranks that saw no failure themselves; those that saw one leave through mpi's exit handler, which the
         # test's hard timeout checks does not hang.

@@ -14,7 +14,7 @@ from vibetensor.fabric.collectives.shm import ShmGroup
 from vibetensor.fabric.collectives.shm_launch import RankPool
 from vibetensor.fabric.collectives.shm_segment import SHM_DIR, job_prefix
 
-FAST = {"VT_FABRIC_TIMEOUT": "5"}
+FAST = {"VIBETENSOR_FABRIC_TIMEOUT": "5"}
 
 
 def leftovers(job):
@@ -153,7 +153,7 @@ def test_stale_segments_of_a_killed_job_are_cleaned_by_the_next_rendezvous():
 
 
 def test_world_of_eight():
-    with RankPool(8, env={"VT_FABRIC_TIMEOUT": "20"}) as pool:
+    with RankPool(8, env={"VIBETENSOR_FABRIC_TIMEOUT": "20"}) as pool:
         res = pool.run(r_world8, timeout=60)
     for out, gathered in res:
         for o, numel in zip(out, (37, 37, 5)):

@@ -14,7 +14,7 @@ def r_init(_pool_group, port):
     same processes, beside the pool's own group)."""
     os.environ.update(RANK=str(_pool_group.rank), WORLD_SIZE=str(_pool_group.size), LOCAL_RANK=str(_pool_group.rank),
                       MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
-    os.environ.pop("VT_FABRIC_JOB", None)
+    os.environ.pop("VIBETENSOR_FABRIC_JOB", None)
     world = fabric.init()
     try:
         assert fabric.get_group() is world and fabric.is_initialized()
@@ -26,7 +26,7 @@ def r_init(_pool_group, port):
 
 
 def test_init_from_environment():
-    with RankPool(2, env={"VT_FABRIC_TIMEOUT": "20"}) as pool:
+    with RankPool(2, env={"VIBETENSOR_FABRIC_TIMEOUT": "20"}) as pool:
         res = pool.run(r_init, 29511)
     for r, (rank, size, local, backend, job, x) in enumerate(res):
         assert (rank, size, local, backend, job) == (r, 2, r, "shm", "127.0.0.1:29511")
@@ -34,7 +34,7 @@ def test_init_from_environment():
 
 
 def test_single_process_world_and_errors(monkeypatch):
-    for var in ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT", "VT_FABRIC_JOB"):
+    for var in ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT", "VIBETENSOR_FABRIC_JOB"):
         monkeypatch.delenv(var, raising=False)
     assert not fabric.is_initialized()
     with pytest.raises(RuntimeError, match="has not been called"):

@@ -13,7 +13,7 @@ from pathlib import Path
 LAUNCH = [sys.executable, "-m", "vibetensor.launch"]
 # Variables an outer launcher (a CI runner under srun/mpirun, or a developer's shell) may have set;
 # the tests describe their own environment.
-FOREIGN = ("RANK", "LOCAL_RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT", "VT_DEVICE", "VT_CPUS",
+FOREIGN = ("RANK", "LOCAL_RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT", "VIBETENSOR_DEVICE", "VIBETENSOR_CPUS",
            "VIBETENSOR_NUM_THREADS", "OMP_NUM_THREADS", "CUDA_VISIBLE_DEVICES")
 
 

@@ -1,4 +1,4 @@
-"""What each rank sees: torchrun's variables, VT_*, its CPU pinning, its arguments."""
+"""What each rank sees: torchrun's variables, VIBETENSOR_*, its CPU pinning, its arguments."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ from vibetensor.launch.environment import World, rank_environment, thread_defaul
 DUMP_ENV = """
     import json, os, sys
     keys = ["RANK", "LOCAL_RANK", "WORLD_SIZE", "LOCAL_WORLD_SIZE", "GROUP_RANK", "ROLE_RANK",
-            "ROLE_WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT", "VT_DEVICE", "VT_FABRIC_JOB",
-            "VT_RESTART_COUNT", "VT_LAUNCHER", "VT_CPUS", "PYTHONUNBUFFERED", "TORCHELASTIC_RUN_ID",
-            "VIBETENSOR_NUM_THREADS"]
+            "ROLE_WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT", "VIBETENSOR_DEVICE", "VIBETENSOR_FABRIC_JOB",
+            "VIBETENSOR_RESTART_COUNT", "VIBETENSOR_LAUNCHER", "VIBETENSOR_CPUS", "PYTHONUNBUFFERED",
+            "TORCHELASTIC_RUN_ID", "VIBETENSOR_NUM_THREADS"]
     info = {k: os.environ.get(k) for k in keys}
     info["argv"] = sys.argv
     info["cpus"] = sorted(os.sched_getaffinity(0))
@@ -32,21 +32,21 @@ def test_each_rank_gets_torchrun_and_vt_variables(tmp_path):
     for r, info in ranks.items():
         assert (info["RANK"], info["LOCAL_RANK"], info["ROLE_RANK"]) == (str(r),) * 3
         assert (info["WORLD_SIZE"], info["LOCAL_WORLD_SIZE"], info["ROLE_WORLD_SIZE"]) == ("3",) * 3
-        assert info["GROUP_RANK"] == "0" and info["VT_RESTART_COUNT"] == "0"
-        assert info["VT_DEVICE"] == "cpu" and info["VT_LAUNCHER"] == "vibetensor-launch"
+        assert info["GROUP_RANK"] == "0" and info["VIBETENSOR_RESTART_COUNT"] == "0"
+        assert info["VIBETENSOR_DEVICE"] == "cpu" and info["VIBETENSOR_LAUNCHER"] == "vibetensor-launch"
         assert info["PYTHONUNBUFFERED"] == "1"
         assert info["argv"] == [str(job), "--lr", "0.1", "x"]
     # One rendezvous and one job id for the whole group.
     assert len({i["MASTER_ADDR"] for i in ranks.values()}) == 1
     assert len({i["MASTER_PORT"] for i in ranks.values()}) == 1 and 0 < int(ranks[0]["MASTER_PORT"]) < 65536
-    assert len({i["VT_FABRIC_JOB"] for i in ranks.values()}) == 1 and ranks[0]["VT_FABRIC_JOB"]
-    assert ranks[0]["TORCHELASTIC_RUN_ID"] == ranks[0]["VT_FABRIC_JOB"]
+    assert len({i["VIBETENSOR_FABRIC_JOB"] for i in ranks.values()}) == 1 and ranks[0]["VIBETENSOR_FABRIC_JOB"]
+    assert ranks[0]["TORCHELASTIC_RUN_ID"] == ranks[0]["VIBETENSOR_FABRIC_JOB"]
 
 
 def test_job_ids_and_ports_differ_between_launches(tmp_path):
     job = script(tmp_path, DUMP_ENV)
     a, b = (json_lines(launch("--nproc-per-node", 1, job)[0].stdout)[0] for _ in range(2))
-    assert a["VT_FABRIC_JOB"] != b["VT_FABRIC_JOB"]
+    assert a["VIBETENSOR_FABRIC_JOB"] != b["VIBETENSOR_FABRIC_JOB"]
 
 
 def test_cpu_ranks_are_pinned_to_disjoint_cpus(tmp_path):
@@ -56,7 +56,7 @@ def test_cpu_ranks_are_pinned_to_disjoint_cpus(tmp_path):
     expected = split_evenly(allowed, 2)
     for r in (0, 1):
         assert ranks[r]["cpus"] == list(expected[r])
-        assert ranks[r]["VT_CPUS"] == ",".join(map(str, expected[r]))
+        assert ranks[r]["VIBETENSOR_CPUS"] == ",".join(map(str, expected[r]))
         assert ranks[r]["VIBETENSOR_NUM_THREADS"] == str(len(expected[r]))
     if len(allowed) >= 2:
         assert not set(ranks[0]["cpus"]) & set(ranks[1]["cpus"])
@@ -65,7 +65,7 @@ def test_cpu_ranks_are_pinned_to_disjoint_cpus(tmp_path):
 def test_no_bind_leaves_affinity_alone(tmp_path):
     res, _ = launch("--nproc-per-node", 2, "--no-bind", script(tmp_path, DUMP_ENV))
     for info in json_lines(res.stdout).values():
-        assert info["cpus"] == sorted(os.sched_getaffinity(0)) and info["VT_CPUS"] is None
+        assert info["cpus"] == sorted(os.sched_getaffinity(0)) and info["VIBETENSOR_CPUS"] is None
         assert info["VIBETENSOR_NUM_THREADS"] is None
 
 
@@ -78,7 +78,7 @@ def test_multinode_ranks_and_given_rendezvous(tmp_path):
         assert info["LOCAL_RANK"] == str(r - 2) and info["WORLD_SIZE"] == "4" and info["GROUP_RANK"] == "1"
         assert (info["MASTER_ADDR"], info["MASTER_PORT"]) == ("10.1.2.3", "29611")
     # Both nodes derive the same job id from the rendezvous.
-    assert ranks[2]["VT_FABRIC_JOB"] == "vt-10.1.2.3:29611"
+    assert ranks[2]["VIBETENSOR_FABRIC_JOB"] == "vt-10.1.2.3:29611"
 
 
 def test_module_mode(tmp_path):
@@ -98,7 +98,7 @@ def test_gpu_without_gpus_runs_cpu_ranks(tmp_path):
     assert res.returncode == 0, res.stderr
     ranks = json_lines(res.stdout)
     assert len(ranks) == min(2, len(os.sched_getaffinity(0)))
-    assert all(i["VT_DEVICE"] == "cpu" for i in ranks.values())
+    assert all(i["VIBETENSOR_DEVICE"] == "cpu" for i in ranks.values())
     assert "no GPU visible" in res.stderr
 
 
@@ -139,9 +139,9 @@ def test_placement_without_topology_runs_unpinned_and_says_why():
 
 def test_rank_environment_keeps_user_thread_settings():
     world = World(nproc=2, master_port=1234, job_id="j")
-    env = rank_environment({"OMP_NUM_THREADS": "7", "VT_CPUS": "stale"}, world, 1, Placement("cpu", (2, 3)))
-    assert env["OMP_NUM_THREADS"] == "7" and env["VIBETENSOR_NUM_THREADS"] == "2" and env["VT_CPUS"] == "2,3"
-    assert "VT_CPUS" not in rank_environment({"VT_CPUS": "stale"}, world, 0, Placement("cpu", None))
+    env = rank_environment({"OMP_NUM_THREADS": "7", "VIBETENSOR_CPUS": "stale"}, world, 1, Placement("cpu", (2, 3)))
+    assert env["OMP_NUM_THREADS"] == "7" and env["VIBETENSOR_NUM_THREADS"] == "2" and env["VIBETENSOR_CPUS"] == "2,3"
+    assert "VIBETENSOR_CPUS" not in rank_environment({"VIBETENSOR_CPUS": "stale"}, world, 0, Placement("cpu", None))
     assert thread_defaults(None, {}) == {}
 
 

@@ -13,7 +13,7 @@ from vibetensor.launch.external import ExternalError, detect, first_host, tasks_
 SHOW = """
     import json, os
     keys = ["RANK", "LOCAL_RANK", "WORLD_SIZE", "LOCAL_WORLD_SIZE", "GROUP_RANK", "MASTER_ADDR",
-            "MASTER_PORT", "VT_DEVICE", "VT_FABRIC_JOB", "VT_LAUNCHER"]
+            "MASTER_PORT", "VIBETENSOR_DEVICE", "VIBETENSOR_FABRIC_JOB", "VIBETENSOR_LAUNCHER"]
     print(json.dumps({"pid": os.getpid(), **{k: os.environ.get(k) for k in keys}}))
 """
 
@@ -38,7 +38,8 @@ def test_mpirun_rank_execs_the_script_in_place(tmp_path):
     assert seen["pid"] == pid  # the launcher became the rank: mpirun supervises the real process
     assert (seen["RANK"], seen["LOCAL_RANK"], seen["WORLD_SIZE"], seen["LOCAL_WORLD_SIZE"]) == ("1", "1", "2", "2")
     assert (seen["MASTER_ADDR"], seen["MASTER_PORT"]) == ("127.0.0.1", "29500")  # one host: loopback
-    assert seen["VT_FABRIC_JOB"] == "mpi-4242" and seen["VT_LAUNCHER"] == "mpi" and seen["VT_DEVICE"] == "cpu"
+    assert seen["VIBETENSOR_FABRIC_JOB"] == "mpi-4242" and seen["VIBETENSOR_LAUNCHER"] == "mpi"
+    assert seen["VIBETENSOR_DEVICE"] == "cpu"
 
 
 def test_srun_task_execs_the_script_in_place(tmp_path):
@@ -46,7 +47,7 @@ def test_srun_task_execs_the_script_in_place(tmp_path):
     assert seen["pid"] == pid
     assert (seen["RANK"], seen["LOCAL_RANK"], seen["WORLD_SIZE"], seen["GROUP_RANK"]) == ("3", "1", "4", "1")
     assert (seen["MASTER_ADDR"], seen["MASTER_PORT"]) == ("gpu07", str(15000 + 1234))
-    assert seen["VT_FABRIC_JOB"] == "slurm-1234.0" and seen["VT_LAUNCHER"] == "slurm"
+    assert seen["VIBETENSOR_FABRIC_JOB"] == "slurm-1234.0" and seen["VIBETENSOR_LAUNCHER"] == "slurm"
 
 
 def test_nproc_per_node_under_srun_spawns_instead(tmp_path):

@@ -118,8 +118,8 @@ def test_sigint_reaches_ranks_and_stubborn_ranks_are_killed_after_the_grace(tmp_
 def test_max_restarts_reruns_the_group_until_it_succeeds(tmp_path):
     body = """
     import os, sys
-    attempt = int(os.environ["VT_RESTART_COUNT"])
-    print("attempt", attempt, os.environ["VT_FABRIC_JOB"], os.environ["MASTER_PORT"])
+    attempt = int(os.environ["VIBETENSOR_RESTART_COUNT"])
+    print("attempt", attempt, os.environ["VIBETENSOR_FABRIC_JOB"], os.environ["MASTER_PORT"])
     if attempt == 0 and os.environ["RANK"] == "1":
         sys.exit(5)
     """
@@ -132,7 +132,7 @@ def test_max_restarts_reruns_the_group_until_it_succeeds(tmp_path):
     second = [l.split() for l in res.stdout.splitlines() if "attempt 1" in l]
     assert len(second) == 2 and {l[0] for l in second} == {"[0]", "[1]"}
     assert first and first[0][3] != second[0][3]  # a new job id for the new group
-    assert "===== attempt 2 (VT_RESTART_COUNT=1) =====" in (logs / "rank_1.log").read_text()
+    assert "===== attempt 2 (VIBETENSOR_RESTART_COUNT=1) =====" in (logs / "rank_1.log").read_text()
 
 
 def test_restarts_run_out(tmp_path):

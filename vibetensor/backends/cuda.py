@@ -3,7 +3,7 @@
 ``matmul.allow_tf32`` (default False, as in PyTorch) lets float32 GEMMs round their inputs to TF32 on tensor
 cores; it is the same switch as ``vt.set_float32_matmul_precision`` ("highest" = exact float32, "high" and
 "medium" = TF32). ``matmul.backend`` says which library runs GEMMs: "cublaslt" (loaded at run time from the
-pip wheel next to vibetensor, sys.path, $VT_CUBLASLT_LIBRARY or the system) or "triton" (our generated
+pip wheel next to vibetensor, sys.path, $VIBETENSOR_CUBLASLT_LIBRARY or the system) or "triton" (our generated
 kernel, used when cuBLASLt is missing or chosen with ``preferred_blas_library("triton")``).
 """
 import os
