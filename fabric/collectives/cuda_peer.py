@@ -25,6 +25,7 @@ from .api import RankFailure, ReduceOp
 from .reduce_copy import kernel_keys, op_name, reduce_copy
 from ...kernels.triton import fabric as layout
 from ... import _C
+from ... import config
 from ...tensor_core.factories import tensor as _tensor
 
 DEFAULT_CAPACITY = 32 << 20  # data bytes per rank
@@ -239,7 +240,6 @@ def choose_algorithm(nbytes, requested="auto", crossover_bytes=None):
     if requested != "auto":
         return requested
     if crossover_bytes is None:
-        from ..topology import config
         crossover_bytes = config.get("VIBETENSOR_ONESHOT_MAX_BYTES")
     limit = ONESHOT_MAX_BYTES if crossover_bytes is None else crossover_bytes
     return "oneshot" if nbytes <= limit else "ring"
