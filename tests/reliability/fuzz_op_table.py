@@ -15,11 +15,6 @@ from hypothesis import strategies as st
 from fuzz_inputs import JUNK, broadcastable_to, dims_for, scalars, shapes, specs
 
 
-class DType(NamedTuple):
-    """A dtype argument, given to each library as its own dtype object."""
-    dtype: object
-
-
 class Case(NamedTuple):
     label: str
     args: tuple

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 
 import vibetensor as vt
 from fuzz_inputs import Spec, numpy_dtype, to_torch, to_vt, vt_to_numpy
-from fuzz_op_table import CASES, DType
+from fuzz_op_table import CASES
 from helpers import TOLERANCES, round_to
 
 ALLOWED = (TypeError, ValueError, IndexError, RuntimeError)  # RuntimeError covers NotImplementedError and OOM
@@ -26,8 +26,6 @@ REFUSED = collections.Counter()  # ops that raised on a call PyTorch accepts
 def _convert(arg, lib):
     if isinstance(arg, Spec):
         return to_vt(arg) if lib is vt else to_torch(arg)
-    if isinstance(arg, DType):
-        return arg.dtype if lib is vt else getattr(torch, arg.dtype.name)
     return arg
 
 
