@@ -3,7 +3,9 @@
 Each rank is the leader of its own process group, so stopping a rank (``killpg``) also stops what
 it started (data-loader workers, compilers). Terminal Ctrl-C reaches only the launcher; the
 launcher forwards it. Whatever happens (success, a failed rank, a signal, a timeout, a restart),
-every group is swept with SIGKILL before the launcher moves on: no orphans.
+every group is swept with SIGKILL before the launcher moves on: no orphans. Then the shared-memory
+segments of the attempt's job (``VIBETENSOR_FABRIC_JOB``) are removed: a rank killed by a signal cannot remove its
+own, and with a new job id per attempt no later rendezvous would find them.
 
 Exit status: 0 when every rank exits 0; the first failed rank's exit code (128 + signal number
 when a signal killed it); 124 on ``--timeout``; on SIGINT/SIGTERM/SIGHUP the launcher, after
@@ -21,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from .. import config
+from ..fabric.collectives.shm_segment import job_prefix, remove_all
 from .output import OutputMux
 
 __all__ = ["Rank", "JobSpec", "Supervisor", "describe_exit", "PROG"]
@@ -89,6 +92,7 @@ class Supervisor:
         self.mux = mux
         self._signals: list[int] = []
         self._start = time.monotonic()
+        self._jobs: set[str] = set()  # VIBETENSOR_FABRIC_JOB of the current attempt's ranks
 
     # -- the job ----------------------------------------------------------------------------------
 
@@ -100,6 +104,7 @@ class Supervisor:
                 ranks = self._spawn(attempt)
                 outcome = self._watch(ranks)
                 status = self._finish(ranks, outcome, attempt)
+                self._remove_segments()  # every rank of the attempt is gone now
                 if outcome.kind == "failed" and attempt < self.spec.max_restarts and not self._signals:
                     attempt += 1
                     self.mux.message(f"{PROG}: restarting all ranks (restart {attempt} of "
@@ -124,6 +129,8 @@ class Supervisor:
         header = f"attempt {attempt + 1} (VIBETENSOR_RESTART_COUNT={attempt})" if attempt else None
         try:
             for rank, argv, env in self.spec.build(attempt):
+                if env.get("VIBETENSOR_FABRIC_JOB"):
+                    self._jobs.add(env["VIBETENSOR_FABRIC_JOB"])
                 proc = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                         stderr=subprocess.PIPE, **_OWN_GROUP)
                 ranks.append(Rank(rank, proc))
@@ -220,6 +227,11 @@ class Supervisor:
         for r in ranks:
             if r.returncode is None:
                 r.returncode = r.proc.wait()
+
+    def _remove_segments(self) -> None:
+        for job in self._jobs:
+            remove_all(job_prefix(job))
+        self._jobs.clear()
 
     def _drain(self, ranks: list[Rank]) -> None:
         for r in ranks:

@@ -35,8 +35,33 @@ def impl(name, key, fn=None):
     if key not in KEYS:
         raise ValueError(f"unknown dispatch key {key!r}: expected one of {KEYS}")
     if fn is None:
-        return lambda f: _C._register_python_kernel(name, key, f)
+        return lambda f: _register(name, key, f)
+    return _register(name, key, fn)
+
+
+def _register(name, key, fn):
+    if not callable(fn):
+        raise TypeError(f"kernel for '{name}' must be callable, got {type(fn).__name__}")
+    _check_arguments(name, fn)
     return _C._register_python_kernel(name, key, fn)
+
+
+def _check_arguments(name, fn):
+    """A kernel that cannot take the schema's arguments is refused before it replaces a working one (it would
+    otherwise fail every call of the op, including calls from C++ and from other ops)."""
+    import inspect
+    op = next((o for o in _C._op_table() if o["name"] == name), None)
+    if op is None:
+        return  # the core raises: unknown op
+    try:
+        signature = inspect.signature(fn)
+    except (TypeError, ValueError):  # a builtin without a signature: its calls will tell
+        return
+    try:
+        signature.bind(*op["args"])
+    except TypeError as e:
+        raise TypeError(f"kernel for '{name}' cannot take the schema's arguments ({', '.join(op['args'])}): "
+                        f"{e}") from None
 
 
 def op_table():

@@ -193,7 +193,7 @@ def _entry(name, info, data_len, source):
     if missing:
         raise ValueError(f"{where}: missing {', '.join(missing)}")
     dtype, shape, offsets = info["dtype"], info["shape"], info["data_offsets"]
-    if dtype in _FOREIGN:
+    if isinstance(dtype, str) and dtype in _FOREIGN:  # (a list or dict here is unhashable: checked as unknown)
         raise ValueError(f"{where}: dtype {dtype} is not supported by vibetensor")
     if not isinstance(dtype, str) or dtype not in _FORMATS:
         raise ValueError(f"{where}: unknown dtype {dtype!r}")

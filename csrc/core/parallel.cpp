@@ -62,7 +62,10 @@ class Pool {
     cv_.notify_all();
     drain();
     std::unique_lock<std::mutex> g(mu_);
-    done_cv_.wait(g, [&] { return pending_ == 0; });
+    // Also wait for the workers that joined to leave drain(): one still looping there would read the next
+    // job's next_/total_ while they are reset, and could take a chunk against this job's count (a data race,
+    // found by ThreadSanitizer on csrc/tests/test_parallel_stress.cpp).
+    done_cv_.wait(g, [&] { return pending_ == 0 && active_ == 0; });
     fn_ = nullptr;
     if (error_) std::rethrow_exception(error_);
   }
@@ -92,8 +95,11 @@ class Pool {
         cv_.wait(g, [&] { return stop_ || (generation_ != seen && fn_ != nullptr); });
         if (stop_) return;
         seen = generation_;
+        active_++;
       }
       drain();
+      std::lock_guard<std::mutex> g(mu_);
+      if (--active_ == 0) done_cv_.notify_all();
     }
   }
 
@@ -104,6 +110,7 @@ class Pool {
   const std::function<void(int64_t)>* fn_ = nullptr;
   std::atomic<int64_t> next_{0};
   int64_t total_ = 0, pending_ = 0;
+  int active_ = 0;  // workers inside drain()
   uint64_t generation_ = 0;
   bool stop_ = false;
   std::exception_ptr error_;

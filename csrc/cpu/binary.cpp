@@ -264,6 +264,10 @@ VT_FLOAT_BINARY(logaddexp, (std::isinf(x) && x == y) ? x : std::max(x, y) + std:
 
 Tensor pow_impl(const Tensor& out, const Tensor& a, const Tensor& b, const char* name) {
   TensorIterator it = binary_iter(name, out, a, b);
+  // A negative Python-number exponent must be refused before it is cast to the integer dtype: in uint8 the -1
+  // becomes 255 and the loop's own check (signed types only) never sees it. PyTorch refuses any such scalar.
+  VT_CHECK_VALUE(!(b.is_wrapped_number() && !is_floating(it.common_dtype()) && item(b).to_double() < 0),
+                 "Integers to negative integer powers are not allowed.");
   if (cuda::on_cuda(it)) {
     VT_CHECK_TYPE(is_floating(it.common_dtype()), name, ": integer powers are not implemented on CUDA yet; "
                   "use floating point tensors");

@@ -104,7 +104,7 @@ VT_FLOAT_UNARY(mish, x * std::tanh(math::softplus(x, decltype(x)(1), decltype(x)
 VT_NUMERIC_UNARY(abs, math::abs(x))
 VT_NUMERIC_UNARY(sign, math::sign(x))
 VT_NUMERIC_UNARY(square, x * x)
-VT_NUMERIC_UNARY(relu, x > decltype(x)(0) ? x : decltype(x)(0))
+VT_NUMERIC_UNARY(relu, x < decltype(x)(0) ? decltype(x)(0) : x)  // NaN stays NaN, as in PyTorch
 VT_NUMERIC_UNARY(floor, math::floor(x))
 VT_NUMERIC_UNARY(ceil, math::ceil(x))
 VT_NUMERIC_UNARY(trunc, math::trunc(x))

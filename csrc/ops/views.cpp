@@ -280,6 +280,10 @@ Tensor movedim_k(const Tensor& self, IntArrayRef src, IntArrayRef dst) {
   int64_t n = self.dim();
   VT_CHECK_VALUE(src.size() == dst.size(), "movedim: Invalid source or destination dims: source (",
                  shape_str(src), ") and destination (", shape_str(dst), ") must have the same number of elements");
+  if (n == 0) {  // a 0-d tensor: dim 0 (or -1) names it and moving it changes nothing; the tables below are empty
+    for (size_t i = 0; i < src.size(); i++) wrap_dim(src[i], 0, "movedim"), wrap_dim(dst[i], 0, "movedim");
+    return permute(self, std::vector<int64_t>{});
+  }
   std::vector<int64_t> perm(n, -1);
   std::vector<bool> used(n, false), placed(n, false);
   for (size_t i = 0; i < src.size(); i++) {

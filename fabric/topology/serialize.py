@@ -32,6 +32,7 @@ import networkx as nx
 
 from .cpulist import format_cpulist, parse_cpulist
 from .errors import TopologyFileError
+from .links import normalize_kind
 from .smi_text import from_topo_matrix, looks_like_topo_matrix
 
 __all__ = ["FORMAT", "VERSION", "to_dict", "from_dict", "dumps", "loads", "save", "load"]
@@ -87,37 +88,64 @@ def from_dict(data: Any, origin: str = "<dict>") -> nx.Graph:
     for key in ("graph", "nodes", "edges"):
         if not isinstance(data.get(key), dict if key == "graph" else list):
             fail(f"missing or malformed {key!r}")
-    g = nx.Graph(**_attrs(data["graph"], _tupled))
+    # Values the rest of the package reads as typed fields are checked here, so a bad file fails on
+    # load (naming the entry) rather than later, in planning or printing, with a TypeError.
+    g = nx.Graph(**_checked(data["graph"], "graph", fail))
+    if not isinstance(g.graph.get("notes", ()), tuple):  # (lists load as tuples)
+        fail("graph: notes must be a list")
     g.graph["notes"] = list(g.graph.get("notes", ()))
     g.graph.setdefault("source", origin)
     seen_gpus: set[int] = set()
     for i, node in enumerate(data["nodes"]):
         if not isinstance(node, dict) or not isinstance(node.get("id"), str):
             fail(f"nodes[{i}]: expected an object with a string \"id\"")
-        if node.get("type") not in _NODE_TYPES:
-            fail(f"nodes[{i}] ({node['id']}): unknown type {node.get('type')!r}")
-        if node["type"] == "gpu":
+        where = f"nodes[{i}] ({node['id']})"
+        if not isinstance(node.get("type"), str) or node["type"] not in _NODE_TYPES:
+            fail(f"{where}: unknown type {node.get('type')!r}")
+        if node["type"] in ("gpu", "nic"):
             index = node.get("index")
-            if not isinstance(index, int) or index < 0 or index in seen_gpus:
-                fail(f"nodes[{i}] ({node['id']}): GPU index must be a distinct integer >= 0, got {index!r}")
-            seen_gpus.add(index)
-        try:
-            g.add_node(node["id"], **_attrs(node, _tupled, skip=("id",)))
-        except ValueError as exc:
-            fail(f"nodes[{i}] ({node['id']}): {exc}")
+            if not _is_index(index) or (node["type"] == "gpu" and index in seen_gpus):
+                fail(f"{where}: {node['type'].upper()} index must be a distinct integer >= 0, got {index!r}")
+            if node["type"] == "gpu":
+                seen_gpus.add(index)
+        if node.get("numa_node") is not None and not _is_index(node["numa_node"]):
+            fail(f"{where}: numa_node must be an integer >= 0 or null, got {node['numa_node']!r}")
+        g.add_node(node["id"], **_checked(node, where, fail, skip=("id",)))
     for i, edge in enumerate(data["edges"]):
         if not isinstance(edge, dict):
             fail(f"edges[{i}]: expected an object")
         u, v = edge.get("source"), edge.get("target")
         for end in (u, v):
-            if end not in g:
+            if not isinstance(end, str) or end not in g:
                 fail(f"edges[{i}]: endpoint {end!r} is not a node")
-        if edge.get("role") not in _EDGE_ROLES:
+        if not isinstance(edge.get("role"), str) or edge["role"] not in _EDGE_ROLES:
             fail(f"edges[{i}] ({u}-{v}): unknown role {edge.get('role')!r}")
-        if edge["role"] == "peer" and not isinstance(edge.get("bandwidth_gbps"), (int, float)):
+        bandwidth = edge.get("bandwidth_gbps")
+        if edge["role"] == "peer" and (not isinstance(bandwidth, (int, float)) or isinstance(bandwidth, bool)):
             fail(f"edges[{i}] ({u}-{v}): a peer link needs a numeric bandwidth_gbps")
-        g.add_edge(u, v, **_attrs(edge, _tupled, skip=("source", "target")))
+        if edge["role"] in ("peer", "path"):
+            try:
+                normalize_kind(edge.get("kind") if isinstance(edge.get("kind"), str) else "")
+            except ValueError:
+                fail(f"edges[{i}] ({u}-{v}): a {edge['role']} link needs a link kind (NV#, PIX, ...), "
+                     f"got {edge.get('kind')!r}")
+        g.add_edge(u, v, **_checked(edge, f"edges[{i}] ({u}-{v})", fail, skip=("source", "target")))
     return g
+
+
+def _is_index(x: Any) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool) and x >= 0
+
+
+def _checked(d: dict, where: str, fail, skip: tuple[str, ...] = ()) -> dict:
+    """Attributes as stored in the graph (CPU lists parsed); a CPU set that is not a CPU-list string fails."""
+    for key in _CPU_SETS & d.keys():
+        if not isinstance(d[key], str):
+            fail(f"{where}: {key} must be a CPU list string like \"0-15\", got {d[key]!r}")
+    try:
+        return _attrs(d, _tupled, skip)
+    except ValueError as exc:
+        fail(f"{where}: {exc}")
 
 
 def dumps(g: nx.Graph) -> str:

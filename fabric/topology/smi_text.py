@@ -157,9 +157,13 @@ def from_topo_matrix(text: str, origin: str = "<text>") -> nx.Graph:
                 fail(f"line {lineno} ({a}): {'the diagonal must be X' if i == j else f'X outside the diagonal, at {b}'}")
             if i < j:
                 back = rows[b][1][i]
-                if normalize_kind(back) != normalize_kind(cell):
+                try:
+                    there, here = normalize_kind(back), normalize_kind(cell)
+                except ValueError as exc:  # "NV0", or an X in the other row (checked when its turn comes)
+                    fail(f"line {lineno}: {a}<->{b}: {exc}")
+                if there != here:
                     fail(f"line {lineno}: {a}->{b} is {cell} but {b}->{a} is {back}")
-                kinds[(a, b)] = normalize_kind(cell)
+                kinds[(a, b)] = here
     return _build(devices, rows, kinds, nic_names, origin)
 
 

@@ -42,7 +42,7 @@ OPS = {
     "leaky_relu": "tl.where({a} > 0, {a}, {p0} * {a})",
     "hardtanh": "tl.minimum(tl.maximum({a}, {p0}), {p1})",
     # unary numeric (ints keep their type)
-    "neg": "-{a}", "abs": "tl.abs({a})", "square": "{a} * {a}", "relu": "tl.where({a} > 0, {a}, 0)",
+    "neg": "-{a}", "abs": "tl.abs({a})", "square": "{a} * {a}", "relu": "tl.where({a} < 0, 0, {a})",
     "sign": "tl.where({a} > 0, 1, tl.where({a} < 0, -1, {a} * 0)).to({ct})",
     "floor": "tl.floor({a})", "ceil": "tl.ceil({a})", "trunc": f"{_LD}.trunc({{a}})",
     "frac": f"{{a}} - {_LD}.trunc({{a}})", "round": f"{_LD}.nearbyint({{a}})",

@@ -109,6 +109,8 @@ VARS: dict[str, Var] = {
         # development only
         Var("VIBETENSOR_TEST_KEEP_GOING", _flag, False,
             "read by the test suite's MPI ranks: a rank whose peer failed keeps going instead of aborting"),
+        Var("VIBETENSOR_LONG_TESTS", _flag, False,
+            "read by the test suite: 1 runs the soak-sized variants of the `long` reliability tests"),
         Var("VIBETENSOR_MAX_ERRORS", _size, 40,
             "read by dev-build.sh: how many compiler error lines to show"),
     )
