@@ -94,6 +94,8 @@ napi_value call_op(napi_env env, napi_callback_info info) {
                      cost.elements == kUnbounded ? std::string("a factory without a size") : std::to_string(cost.elements) + " elements",
                      " is above the inline limit of ", limit, " elements (VBT_NODE_INLINE_MAX_ELEMENTS); use `await ops.",
                      name, "(...)`");
+      VT_CHECK_VALUE(!(call.op->flags() & kRandom) || !state(env).scheduler.random_pending(), "opsSync.", name,
+                     "(): random ops issued earlier are still running; await them first, so the draws keep their order");
     }
     job = std::make_unique<OpJob>();
     job->op = call.op;

@@ -49,6 +49,8 @@ class Scheduler {
 
   void set_max_inflight(napi_env env, int64_t n);  // n >= 1; a larger cap starts queued jobs at once
   const InflightStats& stats() const { return stats_; }
+  // Whether random jobs are in the pool or queued (a sync random call now would draw ahead of them).
+  bool random_pending() const { return random_busy_ || !random_queue_.empty(); }
   void reset_peak() { stats_.peak = stats_.current; }
 
  private:

@@ -42,8 +42,9 @@ function inferDtype(values) {
 function toTyped(values, dtype) {
   const Ctor = TYPED[ALIASES[dtype] || dtype];
   if (!Ctor) throw new TypeError(`tensor(): unknown dtype '${dtype}'`);
-  if (Ctor === BigInt64Array) return BigInt64Array.from(values, (v) => BigInt(typeof v === 'boolean' ? Number(v) : v));
-  return Ctor.from(values, (v) => (typeof v === 'bigint' ? Number(v) : Number(v)));
+  // Floats into an integer dtype truncate toward zero, as torch.tensor([1.5], dtype=torch.int64) does.
+  if (Ctor === BigInt64Array) return BigInt64Array.from(values, (v) => (typeof v === 'bigint' ? v : BigInt(Math.trunc(Number(v)))));
+  return Ctor.from(values, Number);
 }
 
 /**

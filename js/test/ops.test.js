@@ -83,6 +83,10 @@ test('random ops issued together keep their order', async () => {
   vt.manualSeed(seed);
   const all = await Promise.all([vt.randn([300, 300]), vt.randn([10]), vt.randn([300, 300])]);
   for (let i = 0; i < 3; i++) assert.deepEqual(await all[i].toTypedArray(), await one[i].toTypedArray());
+  const pending = vt.randn([300, 300]);
+  assert.throws(() => vt.opsSync.randn([2]), /random ops issued earlier are still running/);
+  await pending;
+  assert.deepEqual(vt.opsSync.randn([2]).shape, [2]);
 });
 
 test('several results carry their schema names; in-place ops return their tensor', async () => {
@@ -104,6 +108,9 @@ test('methods, camelCase names and the sync namespace', async () => {
   const t = vt.opsSync.log_softmax(a, 1);
   assert.deepEqual(await s.toTypedArray(), await t.toTypedArray());
   assert.deepEqual(vt.opsSync.reshape(a, [-1]).shape, [12]);
+  const floorDiv = await vt.ops.div(ia, ib, { roundingMode: 'floor' });
+  assert.deepEqual(await floorDiv.toArray(), await vt.opsSync.div(ia, ib, { rounding_mode: 'floor' }).toArray());
+  assert.deepEqual(await vt.tensor([1.5, -2.7], { dtype: 'int64' }).toArray(), [1, -2]);
   assert.deepEqual(await (await a.sum({ dim: 0 })).toArray(), await (await vt.ops.sum(a, 0)).toArray());
 });
 
