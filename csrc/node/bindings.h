@@ -1,0 +1,11 @@
+// The addon's exports, one binding function per file (module.cpp calls them in order).
+#pragma once
+#include "node/napi.h"
+
+namespace vt::node {
+
+void bind_tensor(napi_env env, napi_value exports);  // tensor.cpp: Tensor, fromTypedArray
+void bind_ops(napi_env env, napi_value exports);     // ops.cpp: callOp, opTable, configure, inflight, seeds
+void bind_cuda(napi_env env, napi_value exports);    // cuda.cpp: devices, streams, events
+
+}  // namespace vt::node
