@@ -9,7 +9,7 @@ cmake --build build/py --target _C -j2 2>&1 | grep -E "error|warning: unused|Err
 cmake --build build/py --target _C -j2 >/dev/null
 cp build/py/_C*.so .venv/lib/python3*/site-packages/vibetensor/
 if grep -q "vibetensor_node" build/py/build.ninja 2>/dev/null; then
-  cmake --build build/py --target vibetensor_node -j2 2>&1 | grep -E "error|Error" | head -${VT_MAX_ERRORS:-40} || true
+  cmake --build build/py --target vibetensor_node -j2 2>&1 | grep -E "error|Error" | head -${VIBETENSOR_MAX_ERRORS:-40} || true
   cmake --build build/py --target vibetensor_node -j2 >/dev/null
   cp build/py/vibetensor.node .venv/lib/python3*/site-packages/vibetensor/
 fi

@@ -29,8 +29,8 @@ CapturedError capture_current_exception() {
 // JS has no ValueError or IndexError: a core TypeError stays a TypeError, an index out of range becomes a
 // RangeError, the rest are Errors; `.code` keeps the core's kind so callers can tell them apart.
 napi_value make_error(napi_env env, const CapturedError& e) {
-  static const char* codes[] = {"VT_ERROR", "VT_TYPE_ERROR", "VT_VALUE_ERROR",
-                                "VT_INDEX_ERROR", "VT_NOT_IMPLEMENTED", "VT_OUT_OF_MEMORY"};
+  static const char* codes[] = {"ERR_VIBETENSOR", "ERR_VIBETENSOR_TYPE", "ERR_VIBETENSOR_VALUE",
+                                "ERR_VIBETENSOR_INDEX", "ERR_VIBETENSOR_NOT_IMPLEMENTED", "ERR_VIBETENSOR_OUT_OF_MEMORY"};
   napi_value code, msg, err;
   napi_create_string_utf8(env, codes[int(e.kind)], NAPI_AUTO_LENGTH, &code);
   napi_create_string_utf8(env, e.message.c_str(), e.message.size(), &msg);

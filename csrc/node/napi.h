@@ -44,7 +44,7 @@ napi_value guarded(napi_env env, F&& fn) {
   } catch (const NapiFailure&) {
     bool pending = false;
     napi_is_exception_pending(env, &pending);
-    if (!pending) napi_throw_error(env, "VT_NAPI", "internal Node-API call failed");
+    if (!pending) napi_throw_error(env, "ERR_VIBETENSOR_NAPI", "internal Node-API call failed");
   } catch (...) {
     CapturedError e = capture_current_exception();
     napi_throw(env, make_error(env, e));

@@ -14,8 +14,8 @@ const outOfRange = vt.tensor(BigInt64Array.from([0n, 5n]));
 
 // The Python exception each JS error stands for: class and .code.
 const KINDS = {
-  ValueError: [Error, 'VT_VALUE_ERROR'], TypeError: [TypeError, 'VT_TYPE_ERROR'],
-  IndexError: [RangeError, 'VT_INDEX_ERROR'], RuntimeError: [Error, 'VT_ERROR'],
+  ValueError: [Error, 'ERR_VIBETENSOR_VALUE'], TypeError: [TypeError, 'ERR_VIBETENSOR_TYPE'],
+  IndexError: [RangeError, 'ERR_VIBETENSOR_INDEX'], RuntimeError: [Error, 'ERR_VIBETENSOR'],
 };
 
 const BAD = [
@@ -59,7 +59,7 @@ test('bad arguments reject with a message naming the argument', async () => {
 });
 
 test('sync calls throw, and refuse work too big for the event loop', () => {
-  assert.throws(() => vt.opsSync.add(x23, x4), { code: 'VT_VALUE_ERROR', message: /must match the size of tensor b/ });
+  assert.throws(() => vt.opsSync.add(x23, x4), { code: 'ERR_VIBETENSOR_VALUE', message: /must match the size of tensor b/ });
   assert.throws(() => vt.opsSync.exp(big), {
     message: 'opsSync.exp(): 90000 elements is above the inline limit of 65536 elements ' +
       '(VBT_NODE_INLINE_MAX_ELEMENTS); use `await ops.exp(...)`',
