@@ -3,8 +3,18 @@
 Transports call `record(...)` once per collective; users read `counters()` and `events(since=seq)`. The ring
 keeps the last VIBETENSOR_FABRIC_EVENTS (default 4096) events; sequence numbers never repeat, so a reader that
 polls with the last seq it saw misses nothing still in the ring.
+
+From outside the process: with VIBETENSOR_FABRIC_STATS=DIR (vibetensor-launch --log-dir sets it) each process
+writes `snapshot()` to DIR/fabric_rank<RANK>.json at exit, and
+
+    python -m vibetensor.fabric.stats DIR_OR_FILES...
+
+prints the counters of every rank side by side.
 """
+import atexit
 import collections
+import json
+import os
 import threading
 import time
 
@@ -78,3 +88,31 @@ def reset():
         _ring.clear()
         _counters.clear()
         _in_flight_peak = _in_flight
+
+
+def snapshot():
+    """Counters and the events still in the ring, as plain data (what the stats file holds)."""
+    return {"rank": int(os.environ.get("RANK", 0)), "pid": os.getpid(), "counters": counters(),
+            "events": [e._asdict() for e in events()]}
+
+
+def dump(path):
+    """Writes snapshot() to `path` as JSON, atomically (a reader never sees half a file)."""
+    tmp = f"{path}.{os.getpid()}.tmp"
+    with open(tmp, "w") as f:
+        json.dump(snapshot(), f)
+    os.replace(tmp, path)
+    return path
+
+
+def _dump_at_exit():
+    directory = config.get("VIBETENSOR_FABRIC_STATS")
+    if directory and _seq:  # only processes that ran collectives
+        try:
+            os.makedirs(directory, exist_ok=True)
+            dump(os.path.join(directory, f"fabric_rank{os.environ.get('RANK', '0')}.json"))
+        except OSError as e:  # a full disk must not turn a finished job into a failed one
+            print(f"vibetensor.fabric: could not write stats to {directory}: {e}", flush=True)
+
+
+atexit.register(_dump_at_exit)

@@ -78,7 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--master-port", "--master_port", type=int, default=None,
                    help="rendezvous port (default: a free port; needed with --nnodes > 1)")
     p.add_argument("--job-id", default=None, help="VIBETENSOR_FABRIC_JOB for every rank (default: unique per launch)")
-    p.add_argument("--log-dir", default=None, help="also write each rank's output to DIR/rank_<r>.log")
+    p.add_argument("--log-dir", default=None, help="also write each rank's output to DIR/rank_<r>.log, and its "
+                   "fabric counters to DIR/fabric_rank<r>.json at exit")
     p.add_argument("--ranks-filter", "--local-ranks-filter", type=_ranks, default=None, metavar="R,R",
                    help="show only these ranks' output on the console (log files keep everything)")
     p.add_argument("--max-restarts", type=_positive(int), default=0,
@@ -136,6 +137,8 @@ def _spawn(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         print(f"{PROG}: {n}", file=sys.stderr)
     argv = _python_argv(args)
     base = dict(os.environ)
+    if args.log_dir:  # ranks leave their fabric counters beside their logs (python -m vibetensor.fabric.stats DIR)
+        base.setdefault("VIBETENSOR_FABRIC_STATS", os.path.abspath(args.log_dir))
     addr = args.master_addr or "127.0.0.1"
 
     def build(attempt: int) -> list[tuple[int, list[str], dict[str, str]]]:

@@ -67,3 +67,22 @@ def test_split_lines_keeps_terminators_and_the_unfinished_rest():
     assert split_lines(b"a\r\nb\r") == ([b"a\r\n"], b"b\r")
     assert split_lines(b"\r\rx") == ([b"\r", b"\r"], b"x")
     assert split_lines(b"") == ([], b"")
+
+
+def test_log_dir_collects_each_ranks_fabric_counters(tmp_path):
+    body = """
+        import vibetensor as vt
+        from vibetensor import fabric
+        g = fabric.init()
+        g.all_reduce(vt.randn(100))
+        fabric.destroy()
+    """
+    logs = tmp_path / "logs"
+    res, _ = launch("--nproc-per-node", 2, "--log-dir", logs, script(tmp_path, body))
+    assert res.returncode == 0, res.stderr
+    assert sorted(p.name for p in logs.glob("fabric_rank*.json")) == ["fabric_rank0.json", "fabric_rank1.json"]
+    table = subprocess.run([LAUNCH[0], "-m", "vibetensor.fabric.stats", str(logs)], capture_output=True,
+                           text=True, timeout=120)
+    assert table.returncode == 0, table.stderr
+    row = next(l for l in table.stdout.splitlines() if l.startswith("all_reduce.count "))
+    assert row.split()[1:] == ["1", "1"]

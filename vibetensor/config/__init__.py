@@ -72,6 +72,9 @@ VARS: dict[str, Var] = {
         Var("VIBETENSOR_FABRIC_RANKS_PER_HOST", _size, 0,
             "under MPI, treat each block of N consecutive ranks as one host (one machine posing as several); "
             "0: hosts as MPI sees them"),
+        Var("VIBETENSOR_FABRIC_STATS", str, "",
+            "a directory: at exit each process writes its fabric counters and events there as "
+            "fabric_rank<RANK>.json (vibetensor-launch --log-dir sets it; read with python -m vibetensor.fabric.stats)"),
         Var("VIBETENSOR_FABRIC_TIMEOUT", float, 60.0,
             "seconds a rank waits for its peers before raising RankFailure"),
         Var("VIBETENSOR_FABRIC_JOB", str, "",
