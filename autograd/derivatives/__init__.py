@@ -204,7 +204,7 @@ def _fit(g, shape, dtype):
 
 
 def _load_rows():
-    from . import elementwise, linalg, reductions, shape, indexing  # noqa: F401 - each module adds rows
+    from . import elementwise, fused, linalg, reductions, shape, indexing  # noqa: F401 - each module adds rows
     for name in list(TABLE):
         inplace = name + "_"
         if inplace not in TABLE:

@@ -39,11 +39,8 @@ def test_references_match_numeric_gradients():
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("kind", ["ln", "rms"])
-@pytest.mark.parametrize("affine", ["-", "w", "wb"])
+@pytest.mark.parametrize("kind,affine", [("ln", "-"), ("ln", "w"), ("ln", "wb"), ("rms", "-"), ("rms", "w")])
 def test_norm_forward_and_backward(dtype, kind, affine):
-    if kind == "rms" and affine == "wb":
-        pytest.skip("RMSNorm has no bias")
     gen = rng()
     rows, n = 7, 100  # N not a power of two: the block's tail is masked
     x = random_array((rows, n), dtype, gen)
