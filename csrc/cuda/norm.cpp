@@ -18,8 +18,9 @@
 namespace vt::cuda {
 namespace {
 
-// Longer rows would not fit a program's registers; vt.nn.functional keeps its composite for them.
-constexpr int64_t kMaxFusedRow = 16384;
+// Longer rows would not fit a program's registers (the backward spills already at 8192 fp32 elements, 1024
+// threads of 64 registers); vt.nn.functional keeps its composite for them.
+constexpr int64_t kMaxFusedRow = 8192;
 // Backward programs per SM: enough resident rows to hide latency, few enough that the [G, N] partial
 // buffer stays a small fraction of the traffic (G = 528 on an H100: 8.6 MB for N = 4096).
 constexpr int64_t kBackwardProgramsPerSM = 4;

@@ -14,7 +14,7 @@ from ..tensor_core import library
 ops = _C._ops
 FLOATING = (_C.float16, _C.bfloat16, _C.float32, _C.float64)
 # Rows longer than this do not fit one program's registers (csrc/cuda/norm.cpp, kMaxFusedRow).
-MAX_FUSED_ROW = 16384
+MAX_FUSED_ROW = 8192
 
 
 def shape_list(normalized_shape):
