@@ -78,11 +78,17 @@ _BWD = """
     lse = tl.load(lse_ptr + row)
     scale = tl.load(g_ptr).to(tl.float32) / tl.load(count_ptr)
     scale = tl.where(t != ignore_index, scale, 0.0)
+    src = x_ptr + row * N
+    dst = dx_ptr + row * N
+    # int32 columns from a scalar chunk base (64-bit math once per chunk): 76 registers instead of 93 on
+    # sm_90, three resident programs per SM instead of two. The forward is better off without (64 vs 77).
+    cols = tl.arange(0, BLOCK)
     for c in range(0, N, BLOCK):
-        offs = c + tl.arange(0, BLOCK)
-        x = tl.load(x_ptr + row * N + offs, mask=offs < N, other=0.0).to(tl.float32)
-        d = tl.exp(x - lse) - tl.where(offs == t, 1.0 - smoothing, 0.0) - smoothing / N
-        tl.store(dx_ptr + row * N + offs, (d * scale).to(OUT), mask=offs < N)
+        keep = cols < N - c
+        x = tl.load(src + c + cols, mask=keep, other=0.0).to(tl.float32)
+        # t - c is within (-N, N): the target's column in this chunk, compared in int32
+        d = tl.exp(x - lse) - tl.where(cols == (t - c).to(tl.int32), 1.0 - smoothing, 0.0) - smoothing / N
+        tl.store(dst + c + cols, (d * scale).to(OUT), mask=keep)
 """
 
 ARGS = {"fwd": ["x_ptr", "t_ptr", "loss_ptr", "lse_ptr", "N", "ignore_index", "smoothing"],
