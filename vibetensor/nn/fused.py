@@ -29,7 +29,9 @@ def norm_applies(input, normalized_shape, weight, bias):
     """The fused norm kernels cover CUDA inputs whose weight and bias (if any; a bias only with a weight)
     share the input's dtype and are contiguous, with rows of at most MAX_FUSED_ROW elements."""
     shape = shape_list(normalized_shape)
-    if not _on_cuda(input) or (bias is not None and weight is None) or input.dtype not in FLOATING or not 1 <= len(shape) <= input.dim():
+    if not _on_cuda(input) or input.dtype not in FLOATING or (bias is not None and weight is None):
+        return False
+    if not 1 <= len(shape) <= input.dim():
         return False
     if list(input.shape[input.dim() - len(shape):]) != shape or not 1 <= math.prod(shape) <= MAX_FUSED_ROW:
         return False
