@@ -6,7 +6,8 @@ from . import derivative
 ops = _C._ops
 
 
-@derivative("native_layer_norm", save=("input", "weight"), result=True)
+# only the statistics are saved: the output may be modified in place before the backward runs
+@derivative("native_layer_norm", save=("input", "weight"), result=(1, 2))
 def _native_layer_norm(ctx, g, g_mean=None, g_rstd=None):
     if g is None:  # only the statistics were used: they are not differentiated (as in PyTorch's kernel)
         return {}
@@ -17,7 +18,7 @@ def _native_layer_norm(ctx, g, g_mean=None, g_rstd=None):
     return {"input": dx, "weight": dw if ctx.weight is not None else None, "bias": db if has_bias else None}
 
 
-@derivative("_fused_rms_norm", save=("input", "weight"), result=True)
+@derivative("_fused_rms_norm", save=("input", "weight"), result=(1,))
 def _fused_rms_norm(ctx, g, g_rstd=None):
     if g is None:
         return {}
@@ -25,7 +26,7 @@ def _fused_rms_norm(ctx, g, g_rstd=None):
     return {"input": dx, "weight": dw if ctx.weight is not None else None}
 
 
-@derivative("_cross_entropy_logits", save=("self", "target"), result=True)
+@derivative("_cross_entropy_logits", save=("self", "target"), result=(1, 2))
 def _cross_entropy_logits(ctx, g, g_lse=None, g_count=None):
     if g is None:
         return {}

@@ -119,3 +119,13 @@ def test_against_torch_functions(dtype_name):
         for a, b in zip(vt.autograd.grad(yv, iv, gy.cuda()), torch.autograd.grad(yt, it, torch.from_dlpack(gy).cuda())):
             want = b.double().cpu().numpy()
             np.testing.assert_allclose(_np(a), want, rtol=tol, atol=tol * max(1.0, np.abs(want).max()))
+
+
+def test_norm_output_modified_in_place_still_differentiates():
+    """Only the statistics are saved (result=(1, 2)): an in-place op on the output leaves backward valid."""
+    a = random_array((8, 64), vt.float32, rng())
+    x = _leaf(a, vt.float32)
+    y = F.layer_norm(x, [64])
+    y.mul_(2.0)
+    (g,) = vt.autograd.grad(y.sum(), [x])
+    np.testing.assert_allclose(_np(g), ref.norm_backward("ln", np.full(a.shape, 2.0), a)[0], rtol=1e-4, atol=1e-5)
