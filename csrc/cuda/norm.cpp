@@ -21,9 +21,10 @@ namespace {
 // Longer rows would not fit a program's registers (the backward spills already at 8192 fp32 elements, 1024
 // threads of 64 registers); vt.nn.functional keeps its composite for them.
 constexpr int64_t kMaxFusedRow = 8192;
-// Backward programs per SM: enough resident rows to hide latency, few enough that the [G, N] partial
-// buffer stays a small fraction of the traffic (G = 528 on an H100: 8.6 MB for N = 4096).
-constexpr int64_t kBackwardProgramsPerSM = 4;
+// Backward grid: programs of kBackwardWarpsPerSM warps per SM in all (half an SM's 64), enough to keep
+// loads in flight, few enough that the [G, N] partial buffers stay small next to the rows (N = 4096: 16
+// warps a program, G = 264 on an H100, 4.3 MB each for dw and db against 400 MB of x, dy and dx).
+constexpr int64_t kBackwardWarpsPerSM = 32;
 
 struct Rows {
   Tensor x;  // contiguous input
@@ -99,8 +100,10 @@ std::tuple<Tensor, Tensor, Tensor> backward(const char* kind, const Tensor& grad
                    kind, ": mean and rstd must hold one statistic per row, as the forward saved them");
   Tensor dy = contiguous(grad_out), dx = empty(input.sizes(), input.dtype(), input.device());
   std::string aff = affine(weight, has_bias);
+  const Kernel& k = kernel(key("bwd", kind, input, aff, r.n));
+  int64_t per_sm = std::max<int64_t>(1, kBackwardWarpsPerSM / k.spec().num_warps);
   // no rows: no programs, and the fold of an empty [0, N] buffer gives the zero gradients
-  int64_t programs = std::min(r.rows, kBackwardProgramsPerSM * properties(input.device().index).multiprocessor_count);
+  int64_t programs = std::min(r.rows, per_sm * properties(input.device().index).multiprocessor_count);
   DType st = stats_dtype(input.dtype());
   Tensor dw = weight.defined() ? empty(DimVec{programs, r.n}, st, input.device()) : Tensor();
   Tensor db = aff == "wb" ? empty(DimVec{programs, r.n}, st, input.device()) : Tensor();
@@ -114,7 +117,6 @@ std::tuple<Tensor, Tensor, Tensor> backward(const char* kind, const Tensor& grad
       if (p->defined()) args.push_back(KernelArg::ptr(p->data()));
     args.push_back(KernelArg::i64v(r.rows));
     args.push_back(KernelArg::i64v(r.n));
-    const Kernel& k = kernel(key("bwd", kind, input, aff, r.n));
     activate(input.device().index);
     k.launch(uint32_t(programs), 1, 1, args, current_stream(input.device().index));
   }
