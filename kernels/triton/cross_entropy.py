@@ -27,7 +27,9 @@ def parse_key(key):
 
 
 def num_warps(key):
-    return 4 if parse_key(key)[0] == "mean" else NUM_WARPS
+    """16 logits per thread for the row kernels (fewer warps for narrow rows), 4 warps for the mean."""
+    op, _, block = parse_key(key)
+    return 4 if op == "mean" else max(1, min(NUM_WARPS, block // 512))
 
 
 _FWD = """
