@@ -79,7 +79,8 @@ def autograd_kernel(name, *args):
             if base is not None:
                 bm = meta(base)
                 m.is_view, m.base = True, (bm.base if bm.is_view else base)
-        if row.save_result:  # integer outputs too: max.dim's backward needs its indices
+        # integer outputs too: max.dim's backward needs its indices; result=(k, ...) saves only those outputs
+        if row.save_result is True or (row.save_result and k in row.save_result):
             node.saved_outputs[k] = SavedTensor(o, is_output=o.dtype.is_floating_point, node=node, output_nr=k)
     return out
 

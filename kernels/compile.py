@@ -6,11 +6,12 @@ per machine.
 """
 from .. import _C
 from .cache import cache_dir
-from .triton import elementwise, fabric, index, matmul, random, reduction, scan, shape, sort
+from .triton import cross_entropy, elementwise, fabric, index, matmul, norm, random, reduction, scan, shape, sort
 
 GENERATORS = {"ew": elementwise, "red": reduction, "soft": reduction, "ixr": index, "ixg": index, "ixc": index,
               "rng": random, "mm": matmul, "scan": scan, "sort": sort, "smerge": sort, "sgather": sort,
-              "tri": shape, "fab": fabric}
+              "tri": shape, "fab": fabric,
+              "norm": norm, "xent": cross_entropy}
 
 
 def trailing_scratch_pointers(metadata):

@@ -2,7 +2,8 @@
 
 A row is a function of (ctx, *grads) returning {argument name: gradient}. `ctx.<arg>` gives an argument:
 the saved tensor for inputs listed in `save=`, a TensorInfo (shape, dtype, device) for other tensors, the
-value for non-tensors; `ctx.result` is the saved output when `result=True`; `ctx.needs(name)` says whether
+value for non-tensors; `ctx.result` is the saved output when `result=True` (`result=(1, 2)` saves only
+those outputs: `ctx.results` has None for the others); `ctx.needs(name)` says whether
 that input wants a gradient. Gradients are reduced to their input's shape and dtype after the row runs.
 
 In-place variants (`add_`) use their op's row. Ops that run as Composite kernels need no row: autograd
@@ -204,7 +205,7 @@ def _fit(g, shape, dtype):
 
 
 def _load_rows():
-    from . import elementwise, linalg, reductions, shape, indexing  # noqa: F401 - each module adds rows
+    from . import elementwise, fused, linalg, reductions, shape, indexing  # noqa: F401 - each module adds rows
     for name in list(TABLE):
         inplace = name + "_"
         if inplace not in TABLE:

@@ -105,6 +105,21 @@
   OP("all(Tensor self, int? dim=None, bool keepdim=False) -> Tensor", F | M)                            \
   OP("softmax(Tensor self, int dim, ScalarType? dtype=None) -> Tensor", F | M | D)                      \
   OP("log_softmax(Tensor self, int dim, ScalarType? dtype=None) -> Tensor", F | M | D)                  \
+  /* ---- fused normalisation and loss (nn.functional's CUDA path): mean / rstd / lse one per row;  */ \
+  /* the backward ops return [0] gradients for an absent weight / bias                               */ \
+  OP("native_layer_norm(Tensor input, int[] normalized_shape, Tensor? weight, Tensor? bias, float eps) " \
+     "-> (Tensor out, Tensor mean, Tensor rstd)", D)                                                    \
+  OP("native_layer_norm_backward(Tensor grad_out, Tensor input, int[] normalized_shape, Tensor mean, "   \
+     "Tensor rstd, Tensor? weight, bool has_bias) -> (Tensor grad_input, Tensor grad_weight, "          \
+     "Tensor grad_bias)", 0)                                                                            \
+  OP("_fused_rms_norm(Tensor input, int[] normalized_shape, Tensor? weight, float eps) -> "             \
+     "(Tensor out, Tensor rstd)", D)                                                                    \
+  OP("_fused_rms_norm_backward(Tensor grad_out, Tensor input, int[] normalized_shape, Tensor rstd, "     \
+     "Tensor? weight) -> (Tensor grad_input, Tensor grad_weight)", 0)                                   \
+  OP("_cross_entropy_logits(Tensor self, Tensor target, int ignore_index=-100, "                        \
+     "float label_smoothing=0.0) -> (Tensor loss, Tensor lse, Tensor count)", D)                        \
+  OP("_cross_entropy_logits_backward(Tensor grad, Tensor self, Tensor target, Tensor lse, "             \
+     "Tensor count, int ignore_index, float label_smoothing) -> Tensor", 0)                             \
   /* ---- linear algebra ------------------------------------------------------------------------- */ \
   OP("mm(Tensor self, Tensor mat2) -> Tensor", F | M | D)                                               \
   OP("bmm(Tensor self, Tensor mat2) -> Tensor", F | M | D)                                              \

@@ -91,6 +91,12 @@ GRAD_SPECS.update({
     "cumprod": (lambda a: a.cumprod(1), lambda: (T(2, 3),)),
     "softmax": (lambda a: a.softmax(1), lambda: (T(2, 3),)),
     "log_softmax": (lambda a: a.log_softmax(0), lambda: (T(2, 3),)),
+    # the fused ops behind nn.functional's CUDA path (CPU: their composite kernels, through the same rows)
+    "native_layer_norm": (lambda a, w, b: vt.ops.native_layer_norm(a, [4], w, b, 1e-5)[0],
+                          lambda: (T(3, 4), T(4), T(4))),
+    "_fused_rms_norm": (lambda a, w: vt.ops._fused_rms_norm(a, [2, 3], w, 1e-5)[0], lambda: (T(2, 2, 3), T(2, 3))),
+    "_cross_entropy_logits": (lambda a: vt.ops._cross_entropy_logits(a, I([2, -100, 0]), -100, 0.1)[0],
+                              lambda: (T(3, 4),)),
     "mm": (vt.mm, lambda: (T(2, 3), T(3, 4))),
     "bmm": (vt.bmm, lambda: (T(2, 2, 3), T(2, 3, 2))),
     "matmul": (vt.matmul, lambda: (T(2, 2, 3), T(3,))),

@@ -7,6 +7,7 @@ import math
 
 from .. import _C
 from ..tensor_core.dtypes import finfo
+from . import fused as _fused
 
 ops = _C._ops
 
@@ -102,13 +103,20 @@ def _norm_dims(input, normalized_shape):
     return list(range(input.dim() - len(shape), input.dim()))
 
 
-def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
-    dims = _norm_dims(input, normalized_shape)
+def _normalize(input, dims, eps, centre):
+    """(x - mean) * rstd over dims (RMSNorm: x * rstd) in fp32 (fp64 for float64 inputs), with the mean
+    (None without centring) and rstd, kept dims."""
     x = input.float() if input.dtype in (_C.float16, _C.bfloat16) else input
-    mean = x.mean(dims, keepdim=True)
-    centered = x - mean
-    var = (centered * centered).mean(dims, keepdim=True)
-    y = (centered * (var + eps).rsqrt()).to(input.dtype)
+    mean = x.mean(dims, keepdim=True) if centre else None
+    xc = x - mean if centre else x
+    rstd = ((xc * xc).mean(dims, keepdim=True) + eps).rsqrt()
+    return xc * rstd, mean, rstd
+
+
+def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
+    if _fused.norm_applies(input, normalized_shape, weight, bias):
+        return ops.native_layer_norm(input, _fused.shape_list(normalized_shape), weight, bias, eps)[0]
+    y = _normalize(input, _norm_dims(input, normalized_shape), eps, True)[0].to(input.dtype)
     if weight is not None:
         y = y * weight
     if bias is not None:
@@ -117,11 +125,11 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
 
 
 def rms_norm(input, normalized_shape, weight=None, eps=None):
-    dims = _norm_dims(input, normalized_shape)
-    x = input.float() if input.dtype in (_C.float16, _C.bfloat16) else input
     if eps is None:
         eps = finfo(input.dtype).eps
-    y = (x * ((x * x).mean(dims, keepdim=True) + eps).rsqrt()).to(input.dtype)
+    if _fused.norm_applies(input, normalized_shape, weight, None):
+        return ops._fused_rms_norm(input, _fused.shape_list(normalized_shape), weight, eps)[0]
+    y = _normalize(input, _norm_dims(input, normalized_shape), eps, False)[0].to(input.dtype)
     return y * weight if weight is not None else y
 
 
@@ -198,6 +206,12 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
     """
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
+    if _fused.cross_entropy_applies(input, target, weight, reduction):
+        return ops._cross_entropy_logits(input, target, ignore_index, label_smoothing)[0]
+    return _cross_entropy_composite(input, target, weight, ignore_index, reduction, label_smoothing)
+
+
+def _cross_entropy_composite(input, target, weight, ignore_index, reduction, label_smoothing):
     class_dim = 1 if input.dim() > 1 else 0
     logp = log_softmax(input, class_dim)
     n_classes = input.shape[class_dim]
