@@ -55,8 +55,12 @@ def cross_entropy_forward(logits, target, ignore_index=-100, smoothing=0.0, bloc
     block = block or min(4096, pow2(n))
     loss_rows = _C._ops.empty([rows], dtype=_C.float32)
     lse = _C._ops.empty([rows], dtype=_C.float32)
+    err = _C._ops.zeros([4], dtype=_C.int64)  # the device status word's layout (csrc/cuda/error_flag.h)
     _launch(ce, f"xent|fwd|{logits.dtype.name}|{block}", (rows,),
-            [logits, target, loss_rows, lse, n, ignore_index, float(smoothing)], block)
+            [logits, target, loss_rows, lse, n, ignore_index, float(smoothing), err, (10 << 32) | 1], block)
+    if err[0].item():
+        raise IndexError(f"index {err[1].item()} is out of bounds for dimension 1 with size {err[2].item()} "
+                         "(cross_entropy)")
     loss = _C._ops.empty([], dtype=logits.dtype)
     count = _C._ops.empty([], dtype=_C.float32)
     _launch(ce, f"xent|mean|{logits.dtype.name}|{ce.MEAN_BLOCK}", (1,),

@@ -4,13 +4,15 @@
 // writes the row's log-sum-exp and loss; one small program then sums the losses and counts the rows not
 // ignored, writing loss = sum / count and the count (saved for the backward), with no host sync. Backward:
 // one pass per row writes dlogits = (softmax - (1 - s) onehot - s / C) * grad / count from the saved
-// log-sum-exp, so the probabilities are never materialised. Targets outside [0, C) give a NaN loss (a
-// check on the host would need a sync).
+// log-sum-exp, so the probabilities are never materialised. A target outside [0, C) (and not ignored) is
+// recorded in the device's status word and raised as an IndexError at the next synchronization, like the
+// indexing ops' (cuda/error_flag.h); the kernel never reads past the row.
 #include <algorithm>
 #include <string>
 #include <tuple>
 
 #include "cuda/device.h"
+#include "cuda/error_flag.h"
 #include "cuda/kernel_library.h"
 #include "cuda/reduce.h"
 #include "dispatch/dispatcher.h"
@@ -55,8 +57,10 @@ std::tuple<Tensor, Tensor, Tensor> cross_entropy_cuda(const Tensor& self, const 
         .launch(uint32_t(rows), 1, 1,
                 {KernelArg::ptr(x.data()), KernelArg::ptr(t.data()), KernelArg::ptr(rows_loss.data()),
                  KernelArg::ptr(lse.data()), KernelArg::i64v(n), KernelArg::i64v(ignore_index),
-                 KernelArg::f32v(float(smoothing))},
+                 KernelArg::f32v(float(smoothing)), KernelArg::ptr(index_error_word(x.device().index)),
+                 KernelArg::i64v(int64_t(IndexOp::CrossEntropy) << 32 | 1)},
                 s);
+  if (rows > 0) note_index_launch(s);
   // with no rows (or all ignored) the mean is 0 / 0 = NaN, as in PyTorch
   kernel(key("mean", x, kMeanBlock))
       .launch(1, 1, 1,

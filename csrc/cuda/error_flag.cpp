@@ -11,7 +11,7 @@ namespace {
 
 constexpr int kMaxDevices = 64, kSlots = 64;
 constexpr const char* kIndexOpNames[] = {"?", "index_select", "embedding", "index", "index_put_", "index_add_",
-                                         "gather", "scatter", "scatter_add", "one_hot"};
+                                         "gather", "scatter", "scatter_add", "one_hot", "cross_entropy"};
 
 // Streams with indexing work not yet checked: a small open-addressing table keyed by stream handle + 1
 // (the default stream's handle is null). A full table falls back to checking at every synchronization.

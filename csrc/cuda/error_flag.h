@@ -17,7 +17,9 @@
 namespace vt::cuda {
 
 // The op an index error is reported for (kernels receive `code << 32`; keep in step with kIndexOpNames).
-enum class IndexOp : int64_t { IndexSelect = 1, Embedding, Index, IndexPut, IndexAdd, Gather, Scatter, ScatterAdd, OneHot };
+enum class IndexOp : int64_t {
+  IndexSelect = 1, Embedding, Index, IndexPut, IndexAdd, Gather, Scatter, ScatterAdd, OneHot, CrossEntropy
+};
 
 // The device's status word (allocated and zeroed on first use; never freed), for a kernel argument.
 void* index_error_word(int device);

@@ -51,8 +51,14 @@ _FWD = """
         run_max = new_max
         row_sum += tl.where(offs < N, x, 0.0)
     lse = tl.log(run_sum) + tl.where(run_max == -float('inf'), 0.0, run_max)
-    # a target outside [0, N) cannot be checked without a host sync: its loss is NaN instead of a stray read
+    # a target outside [0, N) is recorded in the device's status word (an IndexError at the next sync,
+    # csrc/cuda/error_flag.h) and never read; its loss is NaN until then
     in_range = (t >= 0) & (t < N)
+    if valid & (in_range == 0):
+        if tl.atomic_cas(err_ptr, tl.full([], 0, tl.int64), tl.full([], 1, tl.int64)) == 0:
+            tl.store(err_ptr + 1, t)
+            tl.store(err_ptr + 2, N)
+            tl.store(err_ptr + 3, err_code)
     picked = tl.load(src + tl.where(valid & in_range, t, 0)).to(tl.float32)
     picked = tl.where(in_range, picked, float('nan'))
     loss = (1.0 - smoothing) * (lse - picked) + smoothing * (lse - tl.sum(row_sum, axis=0) / N)
@@ -93,7 +99,7 @@ _BWD = """
         tl.store(dst + c + cols, (d * scale).to(OUT), mask=keep)
 """
 
-ARGS = {"fwd": ["x_ptr", "t_ptr", "loss_ptr", "lse_ptr", "N", "ignore_index", "smoothing"],
+ARGS = {"fwd": ["x_ptr", "t_ptr", "loss_ptr", "lse_ptr", "N", "ignore_index", "smoothing", "err_ptr", "err_code"],
         "mean": ["loss_ptr", "t_ptr", "out_ptr", "count_ptr", "M", "ignore_index"],
         "bwd": ["x_ptr", "t_ptr", "lse_ptr", "g_ptr", "count_ptr", "dx_ptr", "N", "ignore_index", "smoothing"]}
 
@@ -104,7 +110,7 @@ def generate(key):
     logits = "*" + SIGNATURE_TYPES[dtype]
     types = {"x_ptr": logits, "dx_ptr": logits, "out_ptr": logits, "g_ptr": logits, "t_ptr": "*i64",
              "loss_ptr": "*fp32", "lse_ptr": "*fp32", "count_ptr": "*fp32", "N": "i64", "M": "i64",
-             "ignore_index": "i64", "smoothing": "fp32"}
+             "ignore_index": "i64", "smoothing": "fp32", "err_ptr": "*i64", "err_code": "i64"}
     args = ARGS[op]
     signature = {a: types[a] for a in args}
     signature["BLOCK"] = "constexpr"

@@ -129,3 +129,10 @@ def test_norm_output_modified_in_place_still_differentiates():
     y.mul_(2.0)
     (g,) = vt.autograd.grad(y.sum(), [x])
     np.testing.assert_allclose(_np(g), ref.norm_backward("ln", np.full(a.shape, 2.0), a)[0], rtol=1e-4, atol=1e-5)
+
+
+def test_cross_entropy_out_of_range_target_raises_index_error_and_the_runtime_survives():
+    x = vt.randn(3, 5).cuda()
+    with pytest.raises(IndexError, match=r"index 7 is out of bounds for dimension 1 with size 5 \(cross_entropy"):
+        F.cross_entropy(x, vt.tensor([1, 7, 2]).cuda()).item()
+    assert float(F.cross_entropy(x, vt.tensor([1, 4, 2]).cuda()).item()) > 0
