@@ -3,6 +3,7 @@ import math
 
 from .. import _C
 from ..autograd import no_grad
+from . import fused
 from .optimizer import Optimizer, implementation_flags
 
 ops = _C._ops
@@ -20,11 +21,13 @@ class Adam(Optimizer):
     @no_grad()
     def step(self, closure=None):
         loss = self._evaluate(closure)
-        for g in self.param_groups:
+        for i, g in enumerate(self.param_groups):
+            buckets, rest = fused.split(g)
+            for key, params in buckets.items():  # one launch per (device, dtype)
+                fused.adam_step(self, i, g, key, params)
+            self._fused.forget(rest)  # their step counts move without the host mirror
             lr, (b1, b2), eps, wd = g["lr"], g["betas"], g["eps"], g["weight_decay"]
-            for p in g["params"]:
-                if p.grad is None:
-                    continue
+            for p in rest:
                 grad = p.grad if not g["maximize"] else -p.grad
                 st = self.state.setdefault(p, {})
                 if not st:

@@ -3,13 +3,14 @@ import copy
 
 from .. import _C
 from ..autograd import no_grad
+from .fused import FusedState
 
 
 def implementation_flags(foreach=None, fused=None, capturable=False, differentiable=False):
-    """PyTorch's flags that pick among implementations of the same update (``foreach``, ``fused``,
-    ``capturable``). vibetensor has one implementation, whose results these flags would not change, so they
-    are validated and recorded in the parameter groups as PyTorch does. ``differentiable=True`` changes what
-    the step computes (a graph through the update) and is not supported."""
+    """PyTorch's flags that pick among implementations of the same update, validated and recorded in the parameter
+    groups as PyTorch does. On CUDA, ``fused`` None or True (and ``foreach`` not False) takes the multi-tensor
+    kernels (optim/fused.py); ``capturable=True`` makes them read the step count from device memory.
+    ``differentiable=True`` changes what the step computes (a graph through the update) and is not supported."""
     if differentiable:
         raise NotImplementedError("differentiable=True (autograd through optimizer.step) is not supported")
     if fused and foreach:
@@ -22,6 +23,7 @@ class Optimizer:
         self.defaults = dict(defaults)
         self.state = {}
         self.param_groups = []
+        self._fused = FusedState()  # launch tables and host step counts of the fused path
         params = list(params) if not isinstance(params, _C.TensorBase) else [params]
         if not params:
             raise ValueError("optimizer got an empty parameter list")
@@ -84,6 +86,7 @@ class Optimizer:
                 if k != "params":
                     mine[k] = copy.deepcopy(v)
         self.state = {}
+        self._fused.forget()
         for i, s in state_dict["state"].items():
             p = by_index[int(i)]
             self.state[p] = {k: (v.to(dtype=p.dtype if v.dtype.is_floating_point and k != "step" else v.dtype,

@@ -1,5 +1,6 @@
 """SGD with momentum, dampening, Nesterov and weight decay (PyTorch's update rule)."""
 from ..autograd import no_grad
+from . import fused
 from .optimizer import Optimizer, implementation_flags
 
 
@@ -18,11 +19,12 @@ class SGD(Optimizer):
     @no_grad()
     def step(self, closure=None):
         loss = self._evaluate(closure)
-        for g in self.param_groups:
+        for i, g in enumerate(self.param_groups):
+            buckets, rest = fused.split(g)
+            for key, params in buckets.items():  # one launch per (device, dtype)
+                fused.sgd_step(self, i, g, key, params)
             lr, mom, damp, wd = g["lr"], g["momentum"], g["dampening"], g["weight_decay"]
-            for p in g["params"]:
-                if p.grad is None:
-                    continue
+            for p in rest:
                 d = p.grad if not g["maximize"] else -p.grad
                 if wd:
                     d = d.add(p, alpha=wd)

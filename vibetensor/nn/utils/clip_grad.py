@@ -1,10 +1,16 @@
-"""Gradient clipping. The total norm is computed and applied on the device, without a host sync."""
+"""Gradient clipping. The total norm is computed and applied on the device, without a host sync: on CUDA by the
+multi-tensor kernels (one norm and one scale launch per gradient dtype, kernels/triton/optim*.py), elsewhere
+by per-gradient ops."""
 import math
 
 from ... import _C
 from ...autograd import no_grad
+from ...kernels.triton import optim_launch
+from ...optim import fused
 
 ops = _C._ops
+_FUSED_ORDERS = {2.0: 2, 1.0: 1, math.inf: 0}
+_tables = {}  # (device, dtype) -> the launch tables of the last gradients clipped there
 
 
 def _grads(parameters):
@@ -24,6 +30,9 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
     if not grads:
         return ops.zeros([])
     norm_type = float(norm_type)
+    total = _fused_clip(grads, max_norm, norm_type) if not error_if_nonfinite and foreach is not False else None
+    if total is not None:
+        return total
     if math.isinf(norm_type):
         norms = [g.abs().amax() for g in grads]
         total = norms[0] if len(norms) == 1 else ops.stack([n.to(norms[0].dtype) for n in norms]).amax()
@@ -38,6 +47,26 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
     for g in grads:
         g.mul_(scale.to(g.dtype))
     return total
+
+
+def _fused_clip(grads, max_norm, norm_type):
+    """The norm (clipping done) from the multi-tensor kernels, or None where they do not apply: not every
+    gradient on one fused device, float32/float16/bfloat16 and contiguous, or an order other than 1, 2, inf."""
+    device = grads[0].device
+    if (norm_type not in _FUSED_ORDERS or device.type not in fused.FUSED_DEVICE_TYPES
+            or any(g.device != device or g.dtype.name not in fused.FUSED_DTYPES or not g.is_contiguous()
+                   for g in grads)):
+        return None
+    by_dtype = {}
+    for g in grads:
+        by_dtype.setdefault(g.dtype.name, []).append(g)
+    buckets = []
+    for dtype, gs in by_dtype.items():
+        key = (str(device), dtype)
+        if key not in _tables:
+            _tables[key] = optim_launch.Tables(device)
+        buckets.append((_tables[key], gs))
+    return optim_launch.clip_grad_norm(buckets, max_norm, _FUSED_ORDERS[norm_type], device)
 
 
 @no_grad()

@@ -1,0 +1,111 @@
+"""The fused path of Adam/AdamW and SGD: one multi-tensor kernel launch per (device, dtype) bucket of a parameter
+group instead of several small ops per parameter (kernels/triton/optim*.py), with PyTorch's fused formulas.
+
+A parameter takes it when it is on a fused device (CUDA), float32/float16/bfloat16, contiguous, non-empty, with
+a gradient of its dtype and layout, and its group does not say fused=False or foreach=False; the others keep the
+per-parameter path. The device tables are cached per bucket and rebuilt when the parameters, their storages or
+their gradients' storages change (kernels/triton/optim_launch.Tables).
+
+Step counts stay in float32 device tensors (state["step"], as PyTorch's fused path keeps them). The optimizer
+also mirrors them on the host while it knows them (fresh state, fused steps only), so the default launch passes
+the bias corrections as scalars; capturable=True, a CUDA graph capture, or an unknown count (after
+load_state_dict or a per-parameter step) increments and reads the counts on the device instead: no host sync.
+"""
+from .. import _C
+from ..kernels.triton import optim_launch
+
+ops = _C._ops
+FUSED_DEVICE_TYPES = {"cuda"}  # the tests add "cpu" to run the same path through Triton's interpreter
+FUSED_DTYPES = ("float32", "float16", "bfloat16")
+
+
+def _fusable(p):
+    g = p.grad
+    return (p.device.type in FUSED_DEVICE_TYPES and p.dtype.name in FUSED_DTYPES and p.numel() > 0
+            and p.is_contiguous() and g.dtype == p.dtype and g.device == p.device and g.is_contiguous())
+
+
+def split(group):
+    """({(device, dtype): params} for the fused path, params for the per-parameter path); params without a
+    gradient are in neither."""
+    buckets, rest = {}, []
+    allowed = group.get("fused") is not False and group.get("foreach") is not False
+    for p in group["params"]:
+        if p.grad is None:
+            continue
+        if allowed and _fusable(p):
+            buckets.setdefault((str(p.device), p.dtype.name), []).append(p)
+        else:
+            rest.append(p)
+    return buckets, rest
+
+
+class FusedState:
+    """Per optimizer: the launch tables of each bucket and the host mirror of the step counts."""
+
+    def __init__(self):
+        self.tables, self.host_steps = {}, {}
+
+    def table(self, key, device):
+        if key not in self.tables:
+            self.tables[key] = optim_launch.Tables(device)
+        return self.tables[key]
+
+    def forget(self, params=None):
+        """Drops what the host knows of these parameters' steps (all: and the tables), after changes it did
+        not make."""
+        if params is None:
+            self.tables.clear()
+            self.host_steps.clear()
+        else:
+            for p in params:
+                self.host_steps.pop(p, None)
+
+    def host_step(self, params, on_device):
+        """The step count every param reaches now if the host knows it and it is one count (else None, and
+        the kernel reads each from its step tensor); the mirror moves on either way."""
+        known = [self.host_steps.get(p) for p in params]
+        for p, s in zip(params, known):
+            if s is not None:
+                self.host_steps[p] = s + 1
+        if on_device or any(s is None for s in known) or len(set(known)) != 1:
+            return None
+        return known[0] + 1
+
+
+def adam_step(opt, index, group, key, params):
+    lr, (b1, b2), eps, wd = group["lr"], group["betas"], group["eps"], group["weight_decay"]
+    amsgrad = group["amsgrad"]
+    for p in params:
+        st = opt.state.setdefault(p, {})
+        if not st:
+            st["step"] = ops.zeros([], dtype=_C.float32, device=p.device)
+            st["exp_avg"] = ops.zeros(p.shape, dtype=p.dtype, device=p.device)
+            st["exp_avg_sq"] = ops.zeros(p.shape, dtype=p.dtype, device=p.device)
+            opt._fused.host_steps[p] = 0
+        if amsgrad and "max_exp_avg_sq" not in st:
+            st["max_exp_avg_sq"] = ops.zeros(p.shape, dtype=p.dtype, device=p.device)
+    states = [opt.state[p] for p in params]
+    device = params[0].device
+    on_device = group["capturable"] or optim_launch.capturing(device)
+    optim_launch.adam(opt._fused.table((index, key), device), params, [p.grad for p in params],
+                      [s["exp_avg"] for s in states], [s["exp_avg_sq"] for s in states],
+                      [s["max_exp_avg_sq"] for s in states] if amsgrad else None, [s["step"] for s in states],
+                      lr=lr, beta1=b1, beta2=b2, eps=eps, weight_decay=wd,
+                      decoupled=group["decoupled_weight_decay"], amsgrad=amsgrad, maximize=group["maximize"],
+                      host_step=opt._fused.host_step(params, on_device))
+
+
+def sgd_step(opt, index, group, key, params):
+    mom = group["momentum"]
+    fresh = [p for p in params if mom and opt.state.get(p, {}).get("momentum_buffer") is None]
+    fresh_ids = {id(p) for p in fresh}
+    running = [p for p in params if id(p) not in fresh_ids]
+    for p in fresh:  # PyTorch's first momentum step: the buffer takes the gradient (written by the kernel)
+        opt.state.setdefault(p, {})["momentum_buffer"] = ops.empty(p.shape, dtype=p.grad.dtype, device=p.device)
+    for first, ps in ((True, fresh), (False, running)):
+        if ps:
+            optim_launch.sgd(opt._fused.table((index, key), ps[0].device), ps, [p.grad for p in ps],
+                             [opt.state[p]["momentum_buffer"] for p in ps] if mom else None, lr=group["lr"],
+                             momentum=mom, dampening=group["dampening"], weight_decay=group["weight_decay"],
+                             nesterov=group["nesterov"], maximize=group["maximize"], first=first)
