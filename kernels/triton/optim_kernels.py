@@ -9,7 +9,8 @@ from triton.language.extra import libdevice
 
 @triton.jit
 def _typed(table, i, CODE: tl.constexpr):
-    """Entry i of an address table as a pointer to CODE's dtype (0 float32, 1 float16, 2 bfloat16)."""
+    """Entry i of an address table as a pointer to CODE's dtype (0 float32, 1 float16, 2 bfloat16). The host
+    puts only 16-byte aligned tensors in tables: saying so lets full tiles take 16-byte loads."""
     a = tl.load(table + i)
     if CODE == 1:
         p = a.to(tl.pointer_type(tl.float16))
@@ -17,15 +18,19 @@ def _typed(table, i, CODE: tl.constexpr):
         p = a.to(tl.pointer_type(tl.bfloat16))
     else:
         p = a.to(tl.pointer_type(tl.float32))
-    return p
+    return tl.multiple_of(p, 16)
 
 
 @triton.jit
 def _tile(numels, first_tile, tile_tensor, BLOCK: tl.constexpr):
+    """(program, tensor, element offsets, mask, whether the tile is full: then callers pass no mask, so the
+    loads and stores can be 16-byte vectors)."""
     pid = tl.program_id(0)
     t = tl.load(tile_tensor + pid)
-    offs = (pid - tl.load(first_tile + t)).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
-    return pid, t, offs, offs < tl.load(numels + t)
+    start = (pid - tl.load(first_tile + t)).to(tl.int64) * BLOCK
+    n = tl.load(numels + t)
+    offs = start + tl.arange(0, BLOCK)
+    return pid, t, offs, offs < n, start + BLOCK <= n
 
 
 @triton.jit
@@ -36,7 +41,7 @@ def adam(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps, numels, f
     """One Adam/AdamW step, PyTorch's fused formula. DEVICE_STEP: each tensor's step count is read from its
     step tensor (already incremented by step_increment: a CUDA graph replays it), else the host passes the bias
     corrections and the first tile of each tensor stores the new count in its step tensor."""
-    pid, t, offs, m = _tile(numels, first_tile, tile_tensor, BLOCK)
+    pid, t, offs, m, full = _tile(numels, first_tile, tile_tensor, BLOCK)
     step_ptr = tl.load(steps + t).to(tl.pointer_type(tl.float32))
     if DEVICE_STEP:
         step = tl.load(step_ptr)
@@ -47,11 +52,22 @@ def adam(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps, numels, f
         bc2_sqrt = bias_correction2_sqrt
         if pid == tl.load(first_tile + t):
             tl.store(step_ptr, new_step)
-    p_ptr = _typed(params, t, PCODE)
-    m_ptr = _typed(exp_avgs, t, SCODE)
-    v_ptr = _typed(exp_avg_sqs, t, SCODE)
+    ptrs = (_typed(params, t, PCODE), _typed(grads, t, PCODE), _typed(exp_avgs, t, SCODE),
+            _typed(exp_avg_sqs, t, SCODE), _typed(max_exp_avg_sqs, t, SCODE) if AMSGRAD else None)
+    scalars = (lr, beta1, beta2, eps, weight_decay, bc1, bc2_sqrt)
+    if full:
+        _adam_update(ptrs, offs, None, scalars, L2, DECOUPLED, AMSGRAD, MAXIMIZE)
+    else:
+        _adam_update(ptrs, offs, m, scalars, L2, DECOUPLED, AMSGRAD, MAXIMIZE)
+
+
+@triton.jit
+def _adam_update(ptrs, offs, m, scalars, L2: tl.constexpr, DECOUPLED: tl.constexpr, AMSGRAD: tl.constexpr,
+                 MAXIMIZE: tl.constexpr):
+    p_ptr, g_ptr, m_ptr, v_ptr, mx_ptr = ptrs
+    lr, beta1, beta2, eps, weight_decay, bc1, bc2_sqrt = scalars
     p = tl.load(p_ptr + offs, mask=m).to(tl.float32)
-    g = tl.load(_typed(grads, t, PCODE) + offs, mask=m).to(tl.float32)
+    g = tl.load(g_ptr + offs, mask=m).to(tl.float32)
     exp_avg = tl.load(m_ptr + offs, mask=m).to(tl.float32)
     exp_avg_sq = tl.load(v_ptr + offs, mask=m).to(tl.float32)
     if MAXIMIZE:
@@ -64,7 +80,6 @@ def adam(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps, numels, f
     exp_avg_sq = beta2 * exp_avg_sq + (1.0 - beta2) * g * g
     step_size = tl.div_rn(lr + tl.zeros_like(p), bc1 + tl.zeros_like(p))
     if AMSGRAD:
-        mx_ptr = _typed(max_exp_avg_sqs, t, SCODE)
         mx = tl.maximum(tl.load(mx_ptr + offs, mask=m).to(tl.float32), exp_avg_sq)
         tl.store(mx_ptr + offs, mx.to(mx_ptr.dtype.element_ty), mask=m)
         root = tl.sqrt_rn(mx)
@@ -82,16 +97,28 @@ def sgd(params, grads, momentum_buffers, numels, first_tile, tile_tensor, lr, mo
         PCODE: tl.constexpr, WEIGHT_DECAY: tl.constexpr, MOMENTUM: tl.constexpr, FIRST: tl.constexpr,
         NESTEROV: tl.constexpr, MAXIMIZE: tl.constexpr, BLOCK: tl.constexpr):
     """One SGD step, PyTorch's fused formula. FIRST: the momentum buffers are new and take the gradient."""
-    pid, t, offs, m = _tile(numels, first_tile, tile_tensor, BLOCK)
-    p_ptr = _typed(params, t, PCODE)
+    pid, t, offs, m, full = _tile(numels, first_tile, tile_tensor, BLOCK)
+    ptrs = (_typed(params, t, PCODE), _typed(grads, t, PCODE),
+            _typed(momentum_buffers, t, PCODE) if MOMENTUM else None)
+    scalars = (lr, momentum, dampening, weight_decay)
+    if full:
+        _sgd_update(ptrs, offs, None, scalars, WEIGHT_DECAY, MOMENTUM, FIRST, NESTEROV, MAXIMIZE)
+    else:
+        _sgd_update(ptrs, offs, m, scalars, WEIGHT_DECAY, MOMENTUM, FIRST, NESTEROV, MAXIMIZE)
+
+
+@triton.jit
+def _sgd_update(ptrs, offs, m, scalars, WEIGHT_DECAY: tl.constexpr, MOMENTUM: tl.constexpr, FIRST: tl.constexpr,
+                NESTEROV: tl.constexpr, MAXIMIZE: tl.constexpr):
+    p_ptr, g_ptr, b_ptr = ptrs
+    lr, momentum, dampening, weight_decay = scalars
     p = tl.load(p_ptr + offs, mask=m).to(tl.float32)
-    g = tl.load(_typed(grads, t, PCODE) + offs, mask=m).to(tl.float32)
+    g = tl.load(g_ptr + offs, mask=m).to(tl.float32)
     if MAXIMIZE:
         g = -g
     if WEIGHT_DECAY:
         g = g + weight_decay * p
     if MOMENTUM:
-        b_ptr = _typed(momentum_buffers, t, PCODE)
         if FIRST:
             buf = g
         else:
@@ -118,8 +145,12 @@ def step_increment(steps, n, BLOCK: tl.constexpr):
 def norm_partials(grads, numels, first_tile, tile_tensor, partials, GCODE: tl.constexpr, ORD: tl.constexpr,
                   BLOCK: tl.constexpr):
     """partials[p] <- tile p's sum of squares (ORD 2), sum of magnitudes (ORD 1) or largest magnitude (ORD 0)."""
-    pid, t, offs, m = _tile(numels, first_tile, tile_tensor, BLOCK)
-    a = tl.abs(tl.load(_typed(grads, t, GCODE) + offs, mask=m, other=0.0).to(tl.float32))
+    pid, t, offs, m, full = _tile(numels, first_tile, tile_tensor, BLOCK)
+    g_ptr = _typed(grads, t, GCODE)
+    if full:
+        a = tl.abs(tl.load(g_ptr + offs).to(tl.float32))
+    else:
+        a = tl.abs(tl.load(g_ptr + offs, mask=m, other=0.0).to(tl.float32))
     if ORD == 2:
         r = tl.sum(a * a, axis=0)
     elif ORD == 1:
@@ -153,13 +184,21 @@ def norm_finish(partials, n, total, scale, max_norm, ORD: tl.constexpr, BLOCK: t
 
 
 @triton.jit
-def scale_by(grads, numels, first_tile, tile_tensor, scale, GCODE: tl.constexpr, BLOCK: tl.constexpr):
-    """grads *= scale[0], the scale rounded to the gradient's dtype first (PyTorch multiplies in that dtype)."""
-    pid, t, offs, m = _tile(numels, first_tile, tile_tensor, BLOCK)
-    g_ptr = _typed(grads, t, GCODE)
-    s = tl.load(scale).to(g_ptr.dtype.element_ty).to(tl.float32)
+def _scale(g_ptr, offs, m, s):
     g = tl.load(g_ptr + offs, mask=m).to(tl.float32)
     tl.store(g_ptr + offs, (g * s).to(g_ptr.dtype.element_ty), mask=m)
+
+
+@triton.jit
+def scale_by(grads, numels, first_tile, tile_tensor, scale, GCODE: tl.constexpr, BLOCK: tl.constexpr):
+    """grads *= scale[0], the scale rounded to the gradient's dtype first (PyTorch multiplies in that dtype)."""
+    pid, t, offs, m, full = _tile(numels, first_tile, tile_tensor, BLOCK)
+    g_ptr = _typed(grads, t, GCODE)
+    s = tl.load(scale).to(g_ptr.dtype.element_ty).to(tl.float32)
+    if full:
+        _scale(g_ptr, offs, None, s)
+    else:
+        _scale(g_ptr, offs, m, s)
 
 
 @triton.jit

@@ -1,9 +1,9 @@
 """The fused path of Adam/AdamW and SGD: one multi-tensor kernel launch per (device, dtype) bucket of a parameter
 group instead of several small ops per parameter (kernels/triton/optim*.py), with PyTorch's fused formulas.
 
-A parameter takes it when it is on a fused device (CUDA), float32/float16/bfloat16, contiguous, non-empty, with
-a gradient of its dtype and layout, and its group does not say fused=False or foreach=False; the others keep the
-per-parameter path. The device tables are cached per bucket and rebuilt when the parameters, their storages or
+A parameter takes it when it is on a fused device (CUDA), float32/float16/bfloat16, contiguous, 16-byte
+aligned, non-empty, with a gradient of its dtype and layout, and its group does not say fused=False or
+foreach=False; the others keep the per-parameter path. The device tables are cached per bucket and rebuilt when the parameters, their storages or
 their gradients' storages change (kernels/triton/optim_launch.Tables).
 
 Step counts stay in float32 device tensors (state["step"], as PyTorch's fused path keeps them). The optimizer
@@ -19,10 +19,16 @@ FUSED_DEVICE_TYPES = {"cuda"}  # the tests add "cpu" to run the same path throug
 FUSED_DTYPES = ("float32", "float16", "bfloat16")
 
 
+def kernel_ready(t):
+    """A tensor the kernels take: contiguous, float32/float16/bfloat16, 16-byte aligned (their full tiles use
+    16-byte loads)."""
+    return t.dtype.name in FUSED_DTYPES and t.is_contiguous() and t.data_ptr() % 16 == 0
+
+
 def _fusable(p):
     g = p.grad
-    return (p.device.type in FUSED_DEVICE_TYPES and p.dtype.name in FUSED_DTYPES and p.numel() > 0
-            and p.is_contiguous() and g.dtype == p.dtype and g.device == p.device and g.is_contiguous())
+    return (p.device.type in FUSED_DEVICE_TYPES and p.numel() > 0 and kernel_ready(p) and kernel_ready(g)
+            and g.dtype == p.dtype and g.device == p.device)
 
 
 def split(group):

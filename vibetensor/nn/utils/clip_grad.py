@@ -51,11 +51,10 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
 
 def _fused_clip(grads, max_norm, norm_type):
     """The norm (clipping done) from the multi-tensor kernels, or None where they do not apply: not every
-    gradient on one fused device, float32/float16/bfloat16 and contiguous, or an order other than 1, 2, inf."""
+    gradient on one fused device and ready for the kernels (fused.kernel_ready), or an order other than 1, 2, inf."""
     device = grads[0].device
     if (norm_type not in _FUSED_ORDERS or device.type not in fused.FUSED_DEVICE_TYPES
-            or any(g.device != device or g.dtype.name not in fused.FUSED_DTYPES or not g.is_contiguous()
-                   for g in grads)):
+            or any(g.device != device or not fused.kernel_ready(g) for g in grads)):
         return None
     by_dtype = {}
     for g in grads:
