@@ -99,8 +99,9 @@ class Tables:
         preload(f"optwrite|{WRITE_ENTRIES}", device)  # used inside captures, where nothing may be compiled
 
     def plan(self, numels):
-        """(numels, first_tile, tile_tensor) tensors and the program count for these tensor sizes."""
-        numels = tuple(numels)
+        """(numels, first_tile, tile_tensor) tensors and the program count for these tensor sizes (None: the
+        caller knows they are as last time)."""
+        numels = self._numels if numels is None and self._numels is not None else tuple(numels)
         if numels != self._numels:
             first, owner = tile_plan(numels, self.block)
             n = len(numels)
@@ -112,8 +113,11 @@ class Tables:
             self._numels = numels
         return self._plan
 
-    def columns(self, columns):
-        """One address-table view per column (a list of tensors, or of None for an unused column)."""
+    def columns(self, columns, unchanged=False):
+        """One address-table view per column (a list of tensors, or of None for an unused column). unchanged:
+        the caller knows every address is as last time (the host then skips reading them)."""
+        if unchanged and self._addresses is not None and len(self._addresses) == sum(map(len, columns)):
+            return self._views  # (a different count: these tables last served a subset of the tensors)
         n = len(columns[0])
         addresses = [0 if t is None else t.data_ptr() for col in columns for t in col]
         if addresses != self._addresses:
@@ -123,7 +127,8 @@ class Tables:
                 self._hold = upload(addresses, _C.int64, self.device)
                 self._table = _tensor(self._hold)
             self._addresses = addresses
-        return [self._table.narrow(0, i * n, n) for i in range(len(columns))]
+        self._views = [self._table.narrow(0, i * n, n) for i in range(len(columns))]
+        return self._views
 
     def _rewrite(self, addresses):
         """A copy of the table (graph memory) with the changed entries written by kernels the graph replays."""
@@ -139,18 +144,21 @@ class Tables:
         return table
 
 
-def _tiled(tables, tensors):
-    numels, first, owner, tiles = tables.plan([t.numel() for t in tensors])
+def _tiled(tables, tensors, unchanged=False):
+    same = unchanged and tables._numels is not None and len(tables._numels) == len(tensors)
+    numels, first, owner, tiles = tables.plan(None if same else [t.numel() for t in tensors])
     return [("ptr", numels), ("ptr", first), ("ptr", owner)], tiles
 
 
 def adam(tables, params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps, *, lr, beta1, beta2, eps,
-         weight_decay, decoupled, amsgrad, maximize, host_step):
+         weight_decay, decoupled, amsgrad, maximize, host_step, unchanged=False):
     """One fused Adam/AdamW step over tensors of one device and dtype (states of one dtype; steps: float32
     0-dim tensors). host_step: the step count every tensor reaches now, for host bias corrections; None: each
-    step tensor is incremented and read on the device (capturable)."""
-    tiled, tiles = _tiled(tables, params)
-    cols = tables.columns([params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs or [None] * len(params), steps])
+    step tensor is incremented and read on the device (capturable). unchanged: every tensor is where it was
+    last time on these tables."""
+    tiled, tiles = _tiled(tables, params, unchanged)
+    cols = tables.columns([params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs or [None] * len(params), steps],
+                          unchanged)
     if host_step is None:
         launch(f"optstep|{FINISH_BLOCK}", 1, [("ptr", cols[5]), ("i32", len(steps))], tables.device)
         bc1 = bc2_sqrt = new_step = 1.0
@@ -168,11 +176,11 @@ def adam(tables, params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps, *
 
 
 def sgd(tables, params, grads, momentum_buffers, *, lr, momentum, dampening, weight_decay, nesterov, maximize,
-        first):
+        first, unchanged=False):
     """One fused SGD step over tensors of one device and dtype. first: the momentum buffers were just
     allocated and take the (decayed) gradient, as PyTorch's first momentum step does."""
-    tiled, tiles = _tiled(tables, params)
-    cols = tables.columns([params, grads, momentum_buffers or [None] * len(params)])
+    tiled, tiles = _tiled(tables, params, unchanged)
+    cols = tables.columns([params, grads, momentum_buffers or [None] * len(params)], unchanged)
 
     def key(first):
         flags = "".join(f for f, on in (("d", weight_decay != 0), ("u", momentum != 0), ("f", momentum != 0 and first),

@@ -22,9 +22,9 @@ class Adam(Optimizer):
     def step(self, closure=None):
         loss = self._evaluate(closure)
         for i, g in enumerate(self.param_groups):
-            buckets, rest = fused.split(g)
+            buckets, rest, repeat = fused.split(self, i, g)
             for key, params in buckets.items():  # one launch per (device, dtype)
-                fused.adam_step(self, i, g, key, params)
+                fused.adam_step(self, i, g, key, params, repeat)
             self._fused.forget(rest)  # their step counts move without the host mirror
             lr, (b1, b2), eps, wd = g["lr"], g["betas"], g["eps"], g["weight_decay"]
             for p in rest:

@@ -31,26 +31,36 @@ def _fusable(p):
             and g.dtype == p.dtype and g.device == p.device)
 
 
-def split(group):
-    """({(device, dtype): params} for the fused path, params for the per-parameter path); params without a
-    gradient are in neither."""
-    buckets, rest = {}, []
+def split(opt, index, group):
+    """({(device, dtype): params} for the fused path, params for the per-parameter path, whether this is the
+    split of the group's previous step); params without a gradient are in neither. A repeat is recognised by
+    the addresses of the params and gradients (and the group's flags), which costs less than the checks."""
+    params = group["params"]
     allowed = group.get("fused") is not False and group.get("foreach") is not False
-    for p in group["params"]:
-        if p.grad is None:
+    grads = [p.grad for p in params]
+    sig = (allowed, group.get("amsgrad"), *[0 if g is None else g.data_ptr() for g in grads],
+           *[p.data_ptr() for p in params])
+    last = opt._fused.splits.get(index)
+    if last is not None and last[0] == sig:
+        return last[1], last[2], True
+    buckets, rest = {}, []
+    for p, g in zip(params, grads):
+        if g is None:
             continue
         if allowed and _fusable(p):
             buckets.setdefault((str(p.device), p.dtype.name), []).append(p)
         else:
             rest.append(p)
-    return buckets, rest
+    opt._fused.splits[index] = (sig, buckets, rest)
+    return buckets, rest, False
 
 
 class FusedState:
-    """Per optimizer: the launch tables of each bucket and the host mirror of the step counts."""
+    """Per optimizer: each group's last split, the launch tables of each bucket and the host mirror of the
+    step counts."""
 
     def __init__(self):
-        self.tables, self.host_steps = {}, {}
+        self.splits, self.tables, self.host_steps = {}, {}, {}
 
     def table(self, key, device):
         if key not in self.tables:
@@ -58,9 +68,10 @@ class FusedState:
         return self.tables[key]
 
     def forget(self, params=None):
-        """Drops what the host knows of these parameters' steps (all: and the tables), after changes it did
-        not make."""
+        """Drops what the host knows of these parameters' steps (all: and the splits and tables), after changes
+        it did not make."""
         if params is None:
+            self.splits.clear()
             self.tables.clear()
             self.host_steps.clear()
         else:
@@ -79,10 +90,11 @@ class FusedState:
         return known[0] + 1
 
 
-def adam_step(opt, index, group, key, params):
+def adam_step(opt, index, group, key, params, repeat):
+    """repeat: the group's split is its previous step's (split()), so states and tables are as they were."""
     lr, (b1, b2), eps, wd = group["lr"], group["betas"], group["eps"], group["weight_decay"]
     amsgrad = group["amsgrad"]
-    for p in params:
+    for p in () if repeat else params:
         st = opt.state.setdefault(p, {})
         if not st:
             st["step"] = ops.zeros([], dtype=_C.float32, device=p.device)
@@ -99,10 +111,10 @@ def adam_step(opt, index, group, key, params):
                       [s["max_exp_avg_sq"] for s in states] if amsgrad else None, [s["step"] for s in states],
                       lr=lr, beta1=b1, beta2=b2, eps=eps, weight_decay=wd,
                       decoupled=group["decoupled_weight_decay"], amsgrad=amsgrad, maximize=group["maximize"],
-                      host_step=opt._fused.host_step(params, on_device))
+                      host_step=opt._fused.host_step(params, on_device), unchanged=repeat)
 
 
-def sgd_step(opt, index, group, key, params):
+def sgd_step(opt, index, group, key, params, repeat):
     mom = group["momentum"]
     fresh = [p for p in params if mom and opt.state.get(p, {}).get("momentum_buffer") is None]
     fresh_ids = {id(p) for p in fresh}
@@ -114,4 +126,5 @@ def sgd_step(opt, index, group, key, params):
             optim_launch.sgd(opt._fused.table((index, key), ps[0].device), ps, [p.grad for p in ps],
                              [opt.state[p]["momentum_buffer"] for p in ps] if mom else None, lr=group["lr"],
                              momentum=mom, dampening=group["dampening"], weight_decay=group["weight_decay"],
-                             nesterov=group["nesterov"], maximize=group["maximize"], first=first)
+                             nesterov=group["nesterov"], maximize=group["maximize"], first=first,
+                             unchanged=repeat and not fresh)

@@ -20,9 +20,9 @@ class SGD(Optimizer):
     def step(self, closure=None):
         loss = self._evaluate(closure)
         for i, g in enumerate(self.param_groups):
-            buckets, rest = fused.split(g)
+            buckets, rest, repeat = fused.split(self, i, g)
             for key, params in buckets.items():  # one launch per (device, dtype)
-                fused.sgd_step(self, i, g, key, params)
+                fused.sgd_step(self, i, g, key, params, repeat)
             lr, mom, damp, wd = g["lr"], g["momentum"], g["dampening"], g["weight_decay"]
             for p in rest:
                 d = p.grad if not g["maximize"] else -p.grad
