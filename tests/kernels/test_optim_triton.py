@@ -226,6 +226,26 @@ def test_clip_grad_norm_on_the_device(fused_on_cpu, norm_type, max_norm):
         np.testing.assert_allclose(p.grad.to(vt.float64).numpy(), v * scale, rtol=rtol, atol=atol)
 
 
+@pytest.mark.parametrize("name,kw", [("AdamW", dict(lr=0.01)), ("SGD", dict(lr=0.1, momentum=0.9))])
+def test_step_as_in_a_capture(fused_on_cpu, monkeypatch, name, kw):
+    """What a capture changes on the host: new gradient addresses written by kernels (no upload), the Adam
+    counts read on the device from then on. On CPU the 'captured' step also runs, so results must not move."""
+    gen = rng()
+    init = [p.detach().clone() for p in _model(gen)]
+    grads = _grads(gen, init, steps=4)
+    ref = [t.clone().requires_grad_(True) for t in init]
+    _run(lambda ps: getattr(vt.optim, name)(ps, fused=False, **kw), ref, grads)
+    ps = [t.clone().requires_grad_(True) for t in init]
+    opt = _run(lambda ps: getattr(vt.optim, name)(ps, **kw), ps, grads[:1])  # the warm-up
+    with monkeypatch.context() as m:
+        m.setattr(L, "capturing", lambda device: True)
+        _run(lambda _: opt, ps, grads[1:2])
+    assert opt._fused.host_steps == {}
+    _run(lambda _: opt, ps, grads[2:])
+    for a, b in zip(ps, ref):
+        np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(), rtol=1e-5, atol=1e-6)
+
+
 def test_tables_rewrite_changed_addresses_inside_a_capture(monkeypatch):
     """In a CUDA graph capture no host buffer can be allocated: changed entries are written by kernels."""
     ts = [vt.zeros(n) for n in (3, 40, 9, 2, 11, 5, 6, 7, 8, 12)]

@@ -105,13 +105,15 @@ def adam_step(opt, index, group, key, params, repeat):
             st["max_exp_avg_sq"] = ops.zeros(p.shape, dtype=p.dtype, device=p.device)
     states = [opt.state[p] for p in params]
     device = params[0].device
-    on_device = group["capturable"] or optim_launch.capturing(device)
+    if optim_launch.capturing(device):  # replays, not this call, advance the counts: the host loses track
+        opt._fused.forget(params)
+    host_step = opt._fused.host_step(params, group["capturable"])
     optim_launch.adam(opt._fused.table((index, key), device), params, [p.grad for p in params],
                       [s["exp_avg"] for s in states], [s["exp_avg_sq"] for s in states],
                       [s["max_exp_avg_sq"] for s in states] if amsgrad else None, [s["step"] for s in states],
                       lr=lr, beta1=b1, beta2=b2, eps=eps, weight_decay=wd,
                       decoupled=group["decoupled_weight_decay"], amsgrad=amsgrad, maximize=group["maximize"],
-                      host_step=opt._fused.host_step(params, on_device), unchanged=repeat)
+                      host_step=host_step, unchanged=repeat)
 
 
 def sgd_step(opt, index, group, key, params, repeat):
