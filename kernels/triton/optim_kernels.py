@@ -76,8 +76,10 @@ def _adam_update(ptrs, offs, m, scalars, L2: tl.constexpr, DECOUPLED: tl.constex
         g = g + p * weight_decay
     if DECOUPLED:
         p = p - lr * weight_decay * p
-    exp_avg = beta1 * exp_avg + (1.0 - beta1) * g
-    exp_avg_sq = beta2 * exp_avg_sq + (1.0 - beta2) * g * g
+    # PyTorch's fused kernel spells the moving averages as fmas: beta * avg + (x - beta * x)
+    exp_avg = tl.fma(beta1 + tl.zeros_like(g), exp_avg, tl.fma(-beta1 + tl.zeros_like(g), g, g))
+    g2 = g * g
+    exp_avg_sq = tl.fma(beta2 + tl.zeros_like(g), exp_avg_sq, tl.fma(-beta2 + tl.zeros_like(g), g2, g2))
     step_size = tl.div_rn(lr + tl.zeros_like(p), bc1 + tl.zeros_like(p))
     if AMSGRAD:
         mx = tl.maximum(tl.load(mx_ptr + offs, mask=m).to(tl.float32), exp_avg_sq)
