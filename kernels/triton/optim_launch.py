@@ -11,6 +11,7 @@ import math
 from ... import _C
 from .optim import BLOCK, FINISH_BLOCK, NORM_ORDS, WRITE_ENTRIES, tile_plan
 
+
 def launch(key, grid, args, device):
     """args: ("ptr", tensor) or ("i32" | "i64" | "f32", value). CUDA: the registered kernel on the current
     stream of the tensors' device; CPU: the interpreter."""
@@ -95,7 +96,8 @@ class Tables:
 
     def __init__(self, device, block=BLOCK):
         self.device, self.block = device, block
-        self._numels = self._addresses = None
+        self._numels = self._addresses = self._plan_hold = self._hold = None
+        self._captured = []  # tables a captured graph reads: alive as long as these tables, whatever replaces them
         preload(f"optwrite|{WRITE_ENTRIES}", device)  # used inside captures, where nothing may be compiled
 
     def plan(self, numels):
@@ -116,7 +118,8 @@ class Tables:
     def columns(self, columns, unchanged=False):
         """One address-table view per column (a list of tensors, or of None for an unused column). unchanged:
         the caller knows every address is as last time (the host then skips reading them)."""
-        if unchanged and self._addresses is not None and len(self._addresses) == sum(map(len, columns)):
+        if (unchanged and self._addresses is not None and len(self._addresses) == sum(map(len, columns))
+                and not capturing(self.device)):
             return self._views  # (a different count: these tables last served a subset of the tensors)
         n = len(columns[0])
         addresses = [0 if t is None else t.data_ptr() for col in columns for t in col]
@@ -128,6 +131,8 @@ class Tables:
                 self._table = _tensor(self._hold)
             self._addresses = addresses
         self._views = [self._table.narrow(0, i * n, n) for i in range(len(columns))]
+        if capturing(self.device):
+            self._captured.append((self._plan_hold, self._hold, self._table))
         return self._views
 
     def _rewrite(self, addresses):
