@@ -2,7 +2,8 @@
 while the tensors stay where they are, and the same launches on CPU tensors through Triton's interpreter
 (how the tests run them without a GPU).
 
-Tables reach the GPU without a host sync: a fresh pinned buffer and an asynchronous copy. Inside a CUDA graph
+Tables reach the GPU without a host sync: a pinned staging buffer (reused once an event says its copy is
+done) and an asynchronous copy. Inside a CUDA graph
 capture (no host allocation allowed there) changed entries are written by optwrite kernels instead, whose
 by-value arguments the graph replays.
 """
@@ -59,35 +60,39 @@ def capturing(device):
     return device.type == "cuda" and _C._cuda.is_capturing(device.index)
 
 
+_staging = []  # (pinned buffer, event after the copy that read it): reused, never freed (that would sync)
+
+
+def _pinned(nbytes):
+    """A pinned buffer no queued copy still reads."""
+    for i, (buf, done) in enumerate(_staging):
+        if buf.numel() >= nbytes and done.query():
+            return _staging.pop(i)[0]
+    return _C._cuda.host_mapped(max(nbytes, 1024))
+
+
 def upload(values, dtype, device):
-    """A 1-D tensor of `values` on `device` (at least one element)."""
+    """A 1-D tensor of `values` on `device` (at least one element). On CUDA: through a pinned buffer and an
+    asynchronous copy, so nothing waits for the device."""
     if capturing(device):
         raise RuntimeError("the fused optimizer builds its tables before a CUDA graph capture: run one step (a "
                            "warm-up) with the same parameters first")
-    host = _fill(_C._cuda.host_mapped(max(1, len(values)) * dtype.itemsize).view(dtype) if device.type == "cuda"
-                 else _C._ops.empty([max(1, len(values))], dtype=dtype), values)
+    n = max(1, len(values))
     if device.type == "cpu":
-        return host
-    out = _C._ops.empty([host.numel()], dtype=dtype, device=device)
+        return _fill(_C._ops.empty([n], dtype=dtype), values)
+    buf = _pinned(n * dtype.itemsize)
+    host = _fill(buf.narrow(0, 0, n * dtype.itemsize).view(dtype), values)
+    out = _C._ops.empty([n], dtype=dtype, device=device)
     _C._ops.copy_(out, host, non_blocking=True)
-    return _Uploaded(out, host)
+    done = _C._cuda.Event()
+    done.record(_C._cuda.current_stream(device.index))
+    _staging.append((buf, done))
+    return out
 
 
 def _fill(t, values):
     t.numpy()[:len(values)] = values
     return t
-
-
-class _Uploaded:
-    """A device table and the pinned buffer its asynchronous copy reads (alive as long as the table)."""
-    __slots__ = ("tensor", "host")
-
-    def __init__(self, tensor, host):
-        self.tensor, self.host = tensor, host
-
-
-def _tensor(u):
-    return u.tensor if isinstance(u, _Uploaded) else u
 
 
 class Tables:
@@ -96,7 +101,7 @@ class Tables:
 
     def __init__(self, device, block=BLOCK):
         self.device, self.block = device, block
-        self._numels = self._addresses = self._plan_hold = self._hold = None
+        self._numels = self._addresses = self._plan_hold = self._table = None
         self._captured = []  # tables a captured graph reads: alive as long as these tables, whatever replaces them
         preload(f"optwrite|{WRITE_ENTRIES}", device)  # used inside captures, where nothing may be compiled
 
@@ -109,9 +114,8 @@ class Tables:
             n = len(numels)
             self._plan_hold = (upload(list(numels), _C.int64, self.device), upload(first + owner, _C.int32,
                                                                                    self.device))
-            plan = _tensor(self._plan_hold[1])
-            self._plan = (_tensor(self._plan_hold[0]), plan.narrow(0, 0, n), plan.narrow(0, n, max(1, len(owner))),
-                          len(owner))
+            numel_table, plan = self._plan_hold
+            self._plan = (numel_table, plan.narrow(0, 0, n), plan.narrow(0, n, max(1, len(owner))), len(owner))
             self._numels = numels
         return self._plan
 
@@ -127,16 +131,16 @@ class Tables:
             if capturing(self.device) and self._addresses is not None and len(addresses) == len(self._addresses):
                 self._table = self._rewrite(addresses)
             else:
-                self._hold = upload(addresses, _C.int64, self.device)
-                self._table = _tensor(self._hold)
+                self._table = upload(addresses, _C.int64, self.device)
             self._addresses = addresses
         self._views = [self._table.narrow(0, i * n, n) for i in range(len(columns))]
         if capturing(self.device):
-            self._captured.append((self._plan_hold, self._hold, self._table))
+            self._captured.append((self._plan_hold, self._table))
         return self._views
 
     def _rewrite(self, addresses):
         """A copy of the table (graph memory) with the changed entries written by kernels the graph replays."""
+        self._captured.append(self._table)  # the source of the graph's copy
         table = self._table.clone()
         start = -WRITE_ENTRIES
         for i, (a, b) in enumerate(zip(addresses, self._addresses)):
