@@ -184,4 +184,22 @@ std::string ivalue_type_name(const IValue& v) {
   return names[v.index()];
 }
 
+std::string arg_type_str(const Arg& a, const char* sequence) {
+  std::string t = arg_type_name(a.type);
+  if (a.type == ArgType::IntList && a.fixed_size) t = std::string("int or ") + sequence + " of ints";
+  return a.optional ? t + "?" : t;
+}
+
+bool fill_defaults(const Schema& s, const std::vector<bool>& filled, Stack& stack, std::string* err) {
+  for (size_t i = 0; i < s.args.size(); i++) {
+    if (filled[i]) continue;
+    if (!s.args[i].has_default) {
+      if (err) *err = s.name + "() missing required argument '" + s.args[i].name + "' (pos " + std::to_string(i + 1) + ")";
+      return false;
+    }
+    stack[i] = s.args[i].default_value;
+  }
+  return true;
+}
+
 }  // namespace vt

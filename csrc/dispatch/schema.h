@@ -48,4 +48,12 @@ struct Schema {
 
 Schema parse_schema(const std::string& text);  // throws ValueError naming the problem
 
+// Shared by the language bindings (csrc/python/args.cpp, csrc/node/args.cpp), which differ only in how they
+// read a value:
+// the expected type of `a` in an error message ("int or tuple of ints?"; `sequence` names the list type).
+std::string arg_type_str(const Arg& a, const char* sequence);
+// After the given arguments are placed (filled[i]), fills the others from their defaults; false (with the
+// message in *err) when a required one is missing.
+bool fill_defaults(const Schema& s, const std::vector<bool>& filled, Stack& stack, std::string* err);
+
 }  // namespace vt

@@ -27,11 +27,7 @@ std::map<std::string, OpOverloads>& overload_map() {
   return *g_overloads;
 }
 
-std::string type_str(const Arg& a) {
-  std::string t = arg_type_name(a.type);
-  if (a.type == ArgType::IntList && a.fixed_size) t = "int or array of ints";
-  return a.optional ? t + "?" : t;
-}
+std::string type_str(const Arg& a) { return arg_type_str(a, "array"); }
 
 bool is_bool(napi_env env, napi_value v) { return type_of(env, v) == napi_boolean; }
 
@@ -238,15 +234,7 @@ bool parse(napi_env env, const Schema& s, const std::vector<napi_value>& args, n
       filled[idx] = true;
     }
   }
-  for (size_t i = 0; i < n; i++) {
-    if (filled[i]) continue;
-    if (!s.args[i].has_default) {
-      if (err) *err = s.name + "() missing required argument '" + s.args[i].name + "' (pos " + std::to_string(i + 1) + ")";
-      return false;
-    }
-    stack[i] = s.args[i].default_value;
-  }
-  return true;
+  return fill_defaults(s, filled, stack, err);
 }
 
 }  // namespace

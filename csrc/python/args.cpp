@@ -142,11 +142,7 @@ bool convert(const Arg& a, nb::handle h, bool first_tensor, IValue& out) {
   return false;
 }
 
-std::string type_str(const Arg& a) {
-  std::string t = arg_type_name(a.type);
-  if (a.type == ArgType::IntList && a.fixed_size) t = "int or tuple of ints";
-  return a.optional ? t + "?" : t;
-}
+std::string type_str(const Arg& a) { return arg_type_str(a, "tuple"); }
 
 // Fills `stack` for schema `s`; on failure returns false and, if `err`, explains why.
 bool parse(const Schema& s, nb::handle self_obj, nb::args args, nb::kwargs kwargs, Stack& stack, bool factory,
@@ -217,15 +213,7 @@ bool parse(const Schema& s, nb::handle self_obj, nb::args args, nb::kwargs kwarg
     }
     filled[idx] = true;
   }
-  for (size_t i = 0; i < n; i++) {
-    if (filled[i]) continue;
-    if (!s.args[i].has_default) {
-      if (err) *err = s.name + "() missing required argument '" + s.args[i].name + "' (pos " + std::to_string(i + 1) + ")";
-      return false;
-    }
-    stack[i] = s.args[i].default_value;
-  }
-  return true;
+  return fill_defaults(s, filled, stack, err);
 }
 
 // Python's named tuple type for ops with several results, made once per op.
