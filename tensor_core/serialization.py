@@ -103,13 +103,39 @@ def save(tensors, metadata=None):
     return b"".join([header] + [_tensor_bytes(t).tobytes() for t in ordered])
 
 
+def _remove_dead_writers_temporaries(directory, prefix):
+    """Deletes `prefix<pid>.*.tmp` files whose writer no longer runs (killed mid-save: nothing else would
+    remove them). A live writer's temporary, even another process's, is left alone."""
+    with contextlib.suppress(OSError):
+        for name in os.listdir(directory):
+            if not (name.startswith(prefix) and name.endswith(".tmp")):
+                continue
+            pid = name[len(prefix):].split(".", 1)[0]
+            if not pid.isdigit() or _alive(int(pid)):
+                continue
+            with contextlib.suppress(OSError):
+                os.unlink(os.path.join(directory, name))
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's live process
+        return True
+    return True
+
+
 def save_file(tensors, path, metadata=None):
     """Writes ``tensors`` to ``path`` atomically: a temporary file in the same directory, fsync, rename."""
     _check_inputs(tensors, metadata)
     header, ordered = _header(tensors, metadata)
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
+    prefix = f".{os.path.basename(path)}."
+    _remove_dead_writers_temporaries(directory, prefix)
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f"{prefix}{os.getpid()}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(header)

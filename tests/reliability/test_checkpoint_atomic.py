@@ -78,7 +78,12 @@ def test_sigkill_during_save_leaves_a_whole_checkpoint(tmp_path, kills=4):
         version = _version_of(path)
         assert version >= first
         seen.append(version)
-    # SIGKILL gives no chance to remove the temporary file; what is left is only ever a temporary
+    # SIGKILL gives no chance to remove the temporary file; what is left is only ever a temporary...
     leftovers = [os.path.basename(p) for p in glob.glob(str(tmp_path / ".*"))]
     assert all(name.startswith(".ckpt.safetensors.") and name.endswith(".tmp") for name in leftovers), leftovers
+    # ...and the next save removes those of writers that are gone (a live writer's stays)
+    live = tmp_path / f".ckpt.safetensors.{os.getpid()}.live.tmp"
+    live.write_bytes(b"being written")
+    vt.save_file({"w": vt.randn(3)}, path)
+    assert sorted(os.listdir(tmp_path)) == sorted(["ckpt.safetensors", live.name])
     print(f"\ncheckpoint kills: {kills}, versions found whole after each: {seen}, temporaries left: {len(leftovers)}")
