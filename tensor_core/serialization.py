@@ -29,6 +29,7 @@ import numpy as np
 from .. import _C
 from . import dtypes as _dt
 from .factories import from_numpy
+from .process import is_alive
 
 MAX_HEADER_BYTES = 100_000_000  # safetensors' own limit: a longer header is corruption, not a model
 MAX_DIMS = 64
@@ -111,20 +112,10 @@ def _remove_dead_writers_temporaries(directory, prefix):
             if not (name.startswith(prefix) and name.endswith(".tmp")):
                 continue
             pid = name[len(prefix):].split(".", 1)[0]
-            if not pid.isdigit() or _alive(int(pid)):
+            if not pid.isdigit() or is_alive(int(pid), 0):
                 continue
             with contextlib.suppress(OSError):
                 os.unlink(os.path.join(directory, name))
-
-
-def _alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's live process
-        return True
-    return True
 
 
 def save_file(tensors, path, metadata=None):

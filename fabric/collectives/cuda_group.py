@@ -14,6 +14,8 @@ import os
 
 from . import cuda_peer as peer
 from .api import CollectiveError, Group, ReduceOp, Work
+from .checks import check_src
+from .local import _flat
 from .shm import ShmGroup
 from .. import observe
 from ... import _C
@@ -102,7 +104,7 @@ class CudaGroup(Group):
         for t, h in zip(tensors, host):
             if h is not t:
                 t.copy_(h)
-        return self._finish_work(tensors[0] if len(tensors) == 1 else tensors[0], async_op)
+        return self._finish_work(tensors[0], async_op)
 
     def _finish_work(self, result, async_op):
         return CudaWork(self, result) if async_op else result
@@ -112,10 +114,6 @@ class CudaGroup(Group):
         links = {(p, self.rank): b for p, b in peer.links_of(algorithm, self.size, self.rank, nbytes).items()}
         observe.record(kind, group="cuda", rank=self.rank, algorithm=algorithm, nbytes=nbytes, seconds=0.0,
                        links=links)
-
-    @staticmethod
-    def _flat(t):
-        return t.view(-1) if t.is_contiguous() else t.contiguous().view(-1)
 
     def synchronize(self):
         """Waits for this rank's collectives so far and raises RankFailure if a peer did not arrive."""
@@ -131,7 +129,7 @@ class CudaGroup(Group):
         nbytes = tensor.numel() * tensor.element_size()
         algo = peer.choose_algorithm(nbytes, algorithm, self.crossover_bytes) if self.size > 1 else "local"
         if algo != "local" and tensor.numel():
-            flat = self._flat(tensor)
+            flat = _flat(tensor)
             peer.prepare(self._ep, tensor.dtype, op)
             peer.all_reduce(self._ep, flat, op, algo)
             if op is ReduceOp.AVG:
@@ -150,7 +148,7 @@ class CudaGroup(Group):
                                 [output, input], async_op)
         out = output if output.is_contiguous() else output.contiguous()
         peer.prepare(self._ep, input.dtype, op)
-        peer.ring_reduce_scatter(self._ep, self._flat(input), out.view(-1), op) if self.size > 1 else \
+        peer.ring_reduce_scatter(self._ep, _flat(input), out.view(-1), op) if self.size > 1 else \
             out.copy_(input.view(out.shape))
         if op is ReduceOp.AVG and self.size > 1:
             out.div_(self.size)
@@ -166,7 +164,7 @@ class CudaGroup(Group):
             return self._staged("all_gather", self._boot.all_gather, [output, input], async_op)
         out = output if output.is_contiguous() else output.contiguous()
         peer.prepare(self._ep, input.dtype)
-        peer.ring_all_gather(self._ep, self._flat(input), out.view(-1)) if self.size > 1 else \
+        peer.ring_all_gather(self._ep, _flat(input), out.view(-1)) if self.size > 1 else \
             out.copy_(input.view(out.shape))
         if out is not output:
             output.copy_(out)
@@ -175,12 +173,11 @@ class CudaGroup(Group):
 
     def broadcast(self, tensor, src=0, async_op=False):
         self._usable("broadcast")
-        if not 0 <= src < self.size:
-            raise ValueError(f"broadcast: src {src} out of range for {self.size} ranks")
+        check_src("broadcast", src, self.size)
         if not self._on_gpu("broadcast", tensor):
             return self._staged("broadcast", lambda t: self._boot.broadcast(t, src), [tensor], async_op)
         if self.size > 1 and tensor.numel():
-            flat = self._flat(tensor)
+            flat = _flat(tensor)
             peer.prepare(self._ep, tensor.dtype)
             peer.broadcast(self._ep, flat, src)
             if flat.data_ptr() != tensor.data_ptr() or not tensor.is_contiguous():
@@ -199,7 +196,7 @@ class CudaGroup(Group):
             return self._staged("all_to_all", self._boot.all_to_all, [output, input], async_op)
         out = output.new_empty(tuple(output.shape))
         peer.prepare(self._ep, input.dtype)
-        peer.all_to_all(self._ep, self._flat(input), out.view(-1)) if self.size > 1 else out.copy_(input)
+        peer.all_to_all(self._ep, _flat(input), out.view(-1)) if self.size > 1 else out.copy_(input)
         output.copy_(out)
         self._record("all_to_all", "direct", input.numel() * input.element_size())
         return self._finish_work(output, async_op)

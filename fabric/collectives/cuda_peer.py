@@ -22,7 +22,7 @@ import numpy as np
 
 from . import schedule
 from .api import RankFailure, ReduceOp
-from .reduce_copy import kernel_keys, op_name, reduce_copy
+from .reduce_copy import kernel_keys, op_name, plugin
 from ...kernels.triton import fabric as layout
 from ... import _C
 from ... import config
@@ -158,6 +158,7 @@ def _ring_steps(ep, mine, prev, bounds, op, reduce, gather, after_reduce):
     n, (p, q) = ep.world, _neighbours(ep)
     rs, ag = schedule.ring_reduce_scatter(ep.rank, n), schedule.ring_all_gather(ep.rank, n)
     steps = [(True, c) for _, c in rs[:reduce]] + [(False, c) for _, c in ag[:gather]]
+    reduce_copy = plugin()[0] if reduce else None
     for t, (is_reduce, c) in enumerate(steps):
         waits = [(p, 1 + t)]
         if not is_reduce and after_reduce:  # the successor read this chunk in its reduce-scatter step t - reduce
@@ -232,17 +233,12 @@ def all_to_all(ep, flat_in, flat_out):
 
 
 def choose_algorithm(nbytes, requested="auto", crossover_bytes=None):
-    """'oneshot' or 'ring' for the GPU transport: the caller's choice, else the crossover (an argument, else
-    VIBETENSOR_ONESHOT_MAX_BYTES, else ONESHOT_MAX_BYTES). Unlike the CPU transport, two ranks do not force
-    one-shot: its single kernel reads the whole peer buffer, the ring streams it in chunks."""
-    if requested not in ("auto", "ring", "oneshot"):
-        raise ValueError(f"algorithm must be 'auto', 'ring' or 'oneshot', got {requested!r}")
-    if requested != "auto":
-        return requested
+    """schedule.choose_algorithm for the GPU transport: the crossover is an argument, else
+    VIBETENSOR_ONESHOT_MAX_BYTES, else ONESHOT_MAX_BYTES, and two ranks are not forced to one-shot."""
     if crossover_bytes is None:
         crossover_bytes = config.get("VIBETENSOR_ONESHOT_MAX_BYTES")
     limit = ONESHOT_MAX_BYTES if crossover_bytes is None else crossover_bytes
-    return "oneshot" if nbytes <= limit else "ring"
+    return schedule.choose_algorithm(nbytes, 0, limit, requested, pairs_oneshot=False)
 
 
 def all_reduce(ep, flat, op, algorithm):

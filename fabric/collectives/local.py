@@ -172,9 +172,8 @@ class LocalGroup(Group):
         if op is ReduceOp.AVG and not ts[0].dtype.is_floating_point:
             raise TypeError(f"all_reduce: op avg needs a floating dtype, got {ts[0].dtype}")
         nbytes = ts[0].numel() * ts[0].element_size()
-        algo = self._algorithm(nbytes, algorithm) if self.size > 1 else "local"
         average = op is ReduceOp.AVG and self.size > 1
-        if algo != "local" and self._peer_path(ts[0].dtype, reduce=True):
+        if self._peer_path(ts[0].dtype, reduce=True):
             algo = peer.choose_algorithm(nbytes, algorithm, self.crossover_bytes)
             def peer_body(links):  # flatten all, run every rank's program, then finish: no kernel that may need
                 bufs = _flats(self.devices, ts)  # loading runs while a rank's flag waits are in flight
@@ -183,6 +182,7 @@ class LocalGroup(Group):
                                 ts[0].dtype, op)
                 _write_back(self.devices, ts, bufs, (lambda b: b.div_(self.size)) if average else None)
             return self._run("all_reduce", algo, nbytes, peer_body, tensor, async_op, peer_path=True)
+        algo = self._algorithm(nbytes, algorithm) if self.size > 1 else "local"
 
         def body(links):
             bufs = _flats(self.devices, ts)
@@ -207,42 +207,37 @@ class LocalGroup(Group):
         nbytes = ins[0].numel() * ins[0].element_size()
         algo = self._algorithm(nbytes, algorithm)
         k = outs[0].numel()
+        on_peers = self._peer_path(ins[0].dtype, reduce=True)
+
+        def scratch():
+            res = []
+            for dev, o in zip(self.devices, outs):
+                with ls.on(dev):
+                    res.append(o.new_empty((k,)))
+            return res
 
         def body(links):
-            if self._peer_path(ins[0].dtype, reduce=True):
-                res = []
-                for dev, o in zip(self.devices, outs):
-                    with ls.on(dev):
-                        res.append(o.new_empty((k,)))
-                flat = _flats(self.devices, ins)
+            if on_peers:
+                res, flat = scratch(), _flats(self.devices, ins)
                 self._each_rank("reduce_scatter", "ring", nbytes, links,
                                 lambda ep, r: peer.ring_reduce_scatter(ep, flat[r], res[r], op), ins[0].dtype, op)
-                for dev, o, r in zip(self.devices, outs, res):
-                    with ls.on(dev):
-                        if op is ReduceOp.AVG:
-                            r.div_(self.size)
-                        o.copy_(r.view(o.shape))
-                return
-            flat_in = []
-            for dev, t in zip(self.devices, ins):
-                with ls.on(dev):  # the ring works in place: a private copy keeps the input intact
-                    flat_in.append(t.contiguous().view(-1).clone() if algo == "ring" else _flat(t))
-            if algo == "ring":
+            elif algo == "ring":
+                flat_in = []
+                for dev, t in zip(self.devices, ins):
+                    with ls.on(dev):  # the ring works in place: a private copy keeps the input intact
+                        flat_in.append(t.contiguous().view(-1).clone())
                 algos.ring_reduce_scatter(self.devices, flat_in, op, links)
                 res = [b.narrow(0, r * k, k) for r, b in enumerate(flat_in)]
             else:
-                res = []
-                for dev, o in zip(self.devices, outs):
-                    with ls.on(dev):
-                        res.append(o.new_empty((k,)))
-                algos.oneshot_reduce(self.devices, flat_in, res, op, links, piece=lambda t, d: t.narrow(0, d * k, k))
+                res = scratch()
+                algos.oneshot_reduce(self.devices, _flats(self.devices, ins), res, op, links,
+                                     piece=lambda t, d: t.narrow(0, d * k, k))
             for dev, o, r in zip(self.devices, outs, res):
                 with ls.on(dev):
                     if op is ReduceOp.AVG:
                         r.div_(self.size)
                     o.copy_(r.view(o.shape))
-        return self._run("reduce_scatter", algo, nbytes, body, output, async_op,
-                         peer_path=self._peer_path(ins[0].dtype, reduce=True))
+        return self._run("reduce_scatter", algo, nbytes, body, output, async_op, peer_path=on_peers)
 
     def all_gather(self, output, input, async_op=False, algorithm="auto"):
         outs, ins = self._check("all_gather", output, "output"), self._check("all_gather", input, "input")

@@ -36,10 +36,12 @@ def ring_neighbours(rank, size):
     return (rank + 1) % size, (rank - 1) % size
 
 
-def choose_algorithm(nbytes, size, crossover_bytes=256 * 1024, requested="auto"):
-    """'oneshot' (every rank reads every peer: latency-bound small messages) or 'ring' (bandwidth)."""
+def choose_algorithm(nbytes, size, crossover_bytes=256 * 1024, requested="auto", pairs_oneshot=True):
+    """'oneshot' (every rank reads every peer: latency-bound small messages) or 'ring' (bandwidth).
+    pairs_oneshot: two ranks always take one-shot (on CPU both move the same bytes; the GPU transport's
+    ring streams chunks where its one-shot kernel reads the whole peer buffer, so it passes False)."""
     if requested not in ("auto", "ring", "oneshot"):
         raise ValueError(f"algorithm must be 'auto', 'ring' or 'oneshot', got {requested!r}")
     if requested != "auto":
         return requested
-    return "oneshot" if size <= 2 or nbytes <= crossover_bytes else "ring"
+    return "oneshot" if (pairs_oneshot and size <= 2) or nbytes <= crossover_bytes else "ring"

@@ -11,7 +11,8 @@ import time
 
 from ... import config
 from .api import CollectiveError, RankFailure
-from .shm_segment import Segment, is_alive, job_prefix, locked, path_of, process_identity, remove_all
+from .shm_segment import Segment, job_prefix, locked, path_of, remove_all
+from ...tensor_core.process import is_alive, process_identity
 from .shm_sync import LEFT, MAGIC, PID, START, Control, control_words, new_words
 
 

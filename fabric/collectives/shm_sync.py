@@ -17,7 +17,7 @@ import numpy as np
 
 from ... import config
 from .api import CollectiveError, RankFailure
-from .shm_segment import is_alive
+from ...tensor_core.process import is_alive
 
 MAGIC = 0x7674666162726963  # "vtfabric"
 HEADER = 8
