@@ -19,6 +19,9 @@ __all__ = ["NvmlSource", "ANCESTOR_KIND", "P2P_STATUS"]
 ANCESTOR_KIND = {0: "PIX", 10: "PIX", 20: "PXB", 30: "PHB", 40: "NODE", 50: "SYS"}
 # nvmlGpuP2PStatus_t -> `nvidia-smi topo -p2p` abbreviation; 0 is OK.
 P2P_STATUS = {1: "CNS", 2: "GNS", 3: "TNS", 4: "DR", 5: "NS", 6: "U"}
+# nvmlGpuP2PCapsIndex_t, from NVML's C header. Ours, not the binding's: nvidia-ml-py 13.x defines
+# NVML_P2P_CAPS_INDEX_READ as the tuple (0,), which ctypes refuses (seen on the 2-GPU H100 machine).
+P2P_CAPS_INDEX = {"read": 0, "write": 1, "nvlink": 2, "atomics": 3}
 
 
 def _str(value: Any) -> str:
@@ -87,8 +90,7 @@ class NvmlSource:
         nv = self.nv
         ha, hb = self._handle(bus_a), self._handle(bus_b)
         status = {}
-        for key, index in (("read", nv.NVML_P2P_CAPS_INDEX_READ), ("write", nv.NVML_P2P_CAPS_INDEX_WRITE),
-                           ("atomics", nv.NVML_P2P_CAPS_INDEX_ATOMICS), ("nvlink", nv.NVML_P2P_CAPS_INDEX_NVLINK)):
+        for key, index in P2P_CAPS_INDEX.items():
             status[key] = self._try(nv.nvmlDeviceGetP2PStatus, ha, hb, index)
         refusals = [P2P_STATUS.get(s, "U") for s in status.values() if s not in (None, 0)]
         return NvmlP2P(**{k: (None if s is None else s == 0) for k, s in status.items()},

@@ -154,3 +154,25 @@ def test_real_sources_fail_cleanly_without_a_driver():
         CudaRuntimeSource()
     with pytest.raises(SourceUnavailable, match="NVML cannot start"):
         NvmlSource()
+
+
+def test_nvml_p2p_status_passes_plain_integer_capability_indexes(monkeypatch):
+    """nvidia-ml-py 13.x defines NVML_P2P_CAPS_INDEX_READ as the tuple (0,); ctypes refuses it, so discovery
+    broke on the real 2-GPU machine. The source must pass NVML's own integer indexes whatever the binding says."""
+    import types
+
+    asked = []
+
+    def p2p_status(a, b, index):
+        if type(index) is not int:  # what ctypes does with a tuple
+            raise TypeError(f"Don't know how to convert parameter 3: {index!r}")
+        asked.append(index)
+        return 0 if index != 3 else 5  # atomics: NS
+
+    fake = types.SimpleNamespace(
+        NVMLError=RuntimeError, nvmlInit=lambda: None, NVML_P2P_CAPS_INDEX_READ=(0,),
+        nvmlDeviceGetHandleByPciBusId=lambda bus: bus, nvmlDeviceGetP2PStatus=p2p_status)
+    monkeypatch.setitem(__import__("sys").modules, "pynvml", fake)
+    st = NvmlSource().p2p("0000:18:00.0", "0000:2a:00.0")
+    assert sorted(asked) == [0, 1, 2, 3]
+    assert (st.read, st.write, st.nvlink, st.atomics, st.blocked_by) == (True, True, True, False, "NS")
