@@ -57,10 +57,11 @@ class LocalGroup(Group):
     """The devices of one process as a group. `rank` is 0 and `size` the number of member devices; every
     call passes one tensor per member. `crossover_bytes` overrides the ring/one-shot crossover.
 
-    Virtual devices of one GPU run the GPU transport's own programs (cuda_peer.py: flags in peer memory, the
-    fused one-shot kernel, the ring with the reduce-copy plugin), one rank per device stream, so its
-    synchronisation and latency can be tested and measured on one GPU; `capacity` is each rank's buffer.
-    CPU slots, and devices spread over several GPUs, run the same schedules with stream events instead."""
+    CUDA devices run the GPU transport's own programs (cuda_peer.py: flags in peer memory, the fused
+    one-shot kernel, the ring with the reduce-copy plugin), one rank per device stream: real GPUs read each
+    other's buffers through peer access (NVLink or PCIe), and virtual devices of one GPU let the same
+    synchronisation and latency be tested on one card; `capacity` is each rank's buffer. CPU slots, and GPUs
+    without peer access, run the same schedules with stream events instead."""
 
     def __init__(self, devices, name=None, crossover_bytes=None, timeout=None, capacity=None):
         self.devices = as_devices(devices)
@@ -72,15 +73,26 @@ class LocalGroup(Group):
         self.timeout = default_timeout() if timeout is None else timeout
         self.capacity = int(capacity or peer.DEFAULT_CAPACITY)
         self._eps = None
+        self._peers = None
 
     # ---- the GPU transport's path -------------------------------------------------------------------------
     def _peer_path(self, dtype, reduce):
-        """Whether this call runs the peer-memory programs (virtual devices of one GPU, a dtype they serve)."""
+        """Whether this call runs the peer-memory programs: CUDA members whose GPUs reach each other's memory
+        (virtual devices of one GPU, or GPUs with peer access), and a dtype the programs serve."""
         if self.size == 1 or not all(d.is_cuda for d in self.devices):
             return False
-        if len({d.device.index for d in self.devices}) != 1:
-            return False
-        return not reduce or dtype.name in peer.FLOAT_DTYPES
+        if self._peers is None:
+            self._peers = self._enable_peers()
+        return self._peers and (not reduce or dtype.name in peer.FLOAT_DTYPES)
+
+    def _enable_peers(self):
+        """Enables peer access between every pair of member GPUs; False (the stream-event schedules instead)
+        when some pair has none, e.g. GPUs on two PCIe roots that the chipset won't bridge."""
+        gpus = sorted({d.device.index for d in self.devices})
+        ok = all(_C._cuda.enable_peer_access(a, b) for a in gpus for b in gpus if a != b)
+        if not ok:
+            observe.record("fallback", group=self.name, detail=f"GPUs {gpus} lack peer access: stream-event path")
+        return ok
 
     def _endpoints(self):
         if self._eps is None:

@@ -1,6 +1,9 @@
 """The GPU transport (fabric/collectives/cuda_peer.py): virtual GPUs of one process running every rank's
 program on its own stream, and CudaGroup with one process per rank sharing the GPU through CUDA IPC
 (time-sliced there, so these check correctness, not speed). Small buffers force the multi-piece paths."""
+import os
+import signal
+import threading
 import time
 
 import numpy as np
@@ -11,7 +14,7 @@ from vibetensor import fabric
 from vibetensor.fabric.collectives import cuda_peer
 from vibetensor.fabric.collectives.api import RankFailure
 from vibetensor.fabric.collectives.cuda_group import CudaGroup
-from vibetensor.fabric.collectives.shm_launch import PerRank
+from vibetensor.fabric.collectives.shm_launch import PerRank, RankPool
 from helpers import rng
 from test_local_collectives import REDUCE, check, inputs
 
@@ -110,9 +113,14 @@ def test_a_rank_that_never_arrives_raises_within_the_timeout():
 
 
 # ---- one process per rank ------------------------------------------------------------------------------
-def _collectives(boot, seed):
+def _own_gpus():
+    if vt.cuda.device_count() < 2:
+        pytest.skip("needs two or more GPUs")
+
+
+def _collectives(boot, seed, device=0):
     gen = np.random.default_rng(seed)
-    g = CudaGroup(bootstrap=boot, capacity=8192, device=0)
+    g = CudaGroup(bootstrap=boot, capacity=8192, device=device)  # device None: rank r on GPU r
     r, n, out = g.rank, g.size, {}
     for algo in ("oneshot", "ring"):
         x = gen.standard_normal(3000).astype(np.float32)  # 12 KB: two pieces
@@ -151,9 +159,13 @@ def _one_side_missing(boot):
     return "no error"
 
 
-def test_processes_sharing_the_gpu_through_ipc(pools):
+@pytest.mark.parametrize("gpus", ["shared", "own"])
+def test_processes_through_ipc(pools, gpus):
+    """Two processes sharing GPU 0 (time-sliced), or each on its own GPU (peer memory over NVLink/PCIe)."""
+    if gpus == "own":
+        _own_gpus()
     pool = pools(2)
-    res = pool.run(_collectives, PerRank([1, 2]), timeout=240)
+    res = pool.run(_collectives, PerRank([1, 2]), 0 if gpus == "shared" else None, timeout=240)
     for r in range(2):
         for algo in ("oneshot", "ring"):
             expected = (res[0][algo + "_in"].astype(np.float64) + res[1][algo + "_in"]) / 2
@@ -171,3 +183,52 @@ def test_process_rank_that_never_arrives(pools):
     assert res[1] == "skipped"
     msg, seconds = res[0]
     assert "all_reduce: rank 1 did not arrive within 2 s" in msg and seconds < 30
+
+
+_GROUP = {}  # the worker process's CudaGroup, kept between RankPool.run calls
+
+
+def _connect_own_gpu(boot, numel):
+    g = _GROUP["g"] = CudaGroup(bootstrap=boot, device=None, timeout=3.0)
+    x = _GROUP["x"] = vt.ones(numel, device=g.device)
+    for algo in ("oneshot", "ring"):  # kernels compiled and loaded before the clock starts
+        g.all_reduce(x, algorithm=algo)
+    g.synchronize()
+    return float(x[0].item())
+
+
+def _all_reduce_until_failure(boot):
+    """All-reduce (both schedules, synchronising each call) until a peer is gone."""
+    g, x = _GROUP["g"], _GROUP["x"]
+    for i in range(10 ** 6):
+        try:
+            g.all_reduce(x, algorithm="ring" if i % 2 else "oneshot")
+            g.synchronize()
+        except RankFailure as e:
+            return str(e), e.ranks, i, time.monotonic()
+        x.fill_(1.0)
+    return None
+
+
+@pytest.mark.parametrize("numel", [64, 1 << 20])
+def test_rank_killed_mid_all_reduce_on_its_own_gpu(numel):
+    """A rank SIGKILLed while the others' kernels wait on its flags: they raise RankFailure naming it within
+    the timeout (the kernels' waits are bounded by the GPU clock), and their GPUs keep working."""
+    _own_gpus()
+    n = vt.cuda.device_count()
+    pool = RankPool(n, env={"VIBETENSOR_FABRIC_TIMEOUT": "20"})
+    victim, killed = n - 1, {}
+    try:
+        assert pool.run(_connect_own_gpu, numel, timeout=120) == [float(n ** 2)] * n
+        timer = threading.Timer(1.0, lambda: (killed.setdefault("at", time.monotonic()),
+                                              os.kill(pool.procs[victim].pid, signal.SIGKILL)))
+        timer.start()
+        res = pool.run(_all_reduce_until_failure, timeout=120, allow_failures=True)
+        timer.cancel()
+    finally:
+        pool.close()
+    assert res[victim] is None
+    for r in range(n - 1):
+        msg, ranks, calls, when = res[r]
+        assert ranks == (victim,) and f"rank {victim}" in msg, msg
+        assert calls > 0 and when - killed["at"] < 3.0 + 5, (calls, when - killed["at"])

@@ -66,3 +66,51 @@ def test_mlp_and_peer_add_on_virtual_gpus():
     assert float(out.sum().item()) == 4.0 * (1 << 20)
     assert observe.events(since=seq)[-1].algorithm == "local"
     fabric.barrier([a, b])
+
+
+def real_gpus():
+    n = vt.cuda.device_count()
+    if n < 2:
+        pytest.skip("needs two or more GPUs")
+    return n
+
+
+@pytest.mark.parametrize("per_gpu", [1, 2], ids=["one-per-gpu", "two-per-gpu"])
+@pytest.mark.parametrize("algo", ["ring", "oneshot"])
+def test_collectives_across_real_gpus_take_the_peer_programs(algo, per_gpu):
+    """One process driving every GPU: members on different cards read each other's buffers through peer
+    access (the same programs as the one-process-per-GPU transport), not host-side copies."""
+    n = real_gpus() * per_gpu
+    gen = rng()
+    g = fabric.LocalGroup(fabric.virtual_devices("cuda", n, physical=range(vt.cuda.device_count())))
+    assert g._peer_path(vt.float32, reduce=True)
+    for dtype in (vt.float32, vt.bfloat16):
+        for shape in [(3,), (70001,), (512, 1024)]:
+            ts, arrs = inputs(n, shape, dtype, gen, device="cuda")
+            ts = [t.to(d.device) for t, d in zip(ts, g.devices)]
+            g.all_reduce(ts, algorithm=algo)
+            for t in ts:
+                check(t, np.sum(np.stack(arrs), 0), dtype, n)
+    ins, arrs = inputs(n, (n * 300, 5), vt.float32, gen, device="cuda")
+    ins = [t.to(d.device) for t, d in zip(ins, g.devices)]
+    outs = [vt.empty(300, 5, device=d.device) for d in g.devices]
+    g.reduce_scatter(outs, ins, algorithm=algo)
+    total = np.sum(np.stack(arrs), 0)
+    for r, o in enumerate(outs):
+        check(o, total[300 * r:300 * (r + 1)], vt.float32, n)
+    full = [vt.empty(n * 300, 5, device=d.device) for d in g.devices]
+    g.all_gather(full, outs, algorithm=algo)
+    for f in full:
+        check(f, total, vt.float32, n)
+
+
+def test_peer_add_reads_the_other_gpu():
+    real_gpus()
+    a, b = fabric.virtual_devices("cuda", 2, physical=[0, 1])
+    gen = rng()
+    x, y = (gen.standard_normal(1 << 20).astype(np.float32) for _ in range(2))
+    with b:
+        tb = vt.tensor(y).to(b.device) * 2  # produced on b's stream, on cuda:1
+    out = fabric.peer_add(vt.tensor(x).to(a.device), tb, device=a, peer=b)
+    assert out.device == a.device
+    np.testing.assert_allclose(out.cpu().numpy(), x + 2 * y, rtol=1e-6)
