@@ -7,32 +7,36 @@ import torch
 import vibetensor as vt
 
 
+def sync_both():
+    torch.cuda.synchronize()
+    vt.cuda.synchronize()
+
+
 def host_us(f, n=3000, rounds=5):
     for _ in range(50):
         f()
-    torch.cuda.synchronize()
-    vt.cuda.synchronize()
+    sync_both()
     samples = []
     for _ in range(rounds):
         t0 = time.perf_counter()
         for _ in range(n):
             f()
         samples.append((time.perf_counter() - t0) / n * 1e6)
-        torch.cuda.synchronize()
-        vt.cuda.synchronize()
+        sync_both()
     return statistics.median(samples)
 
 
-def device_ms(f, n=20, rounds=5, sleep_cycles=0):
+def device_ms(f, n=20, rounds=5, sleep_cycles=0, event=torch.cuda.Event, sync=sync_both):
     """Median GPU ms per call of f over `rounds` of n calls between CUDA events (vibetensor and torch share
     the legacy default stream, where the events are recorded). sleep_cycles > 0 queues the calls behind a
-    sleep kernel first, so the host's time to issue them is hidden: the GPU's own time per call."""
+    sleep kernel first, so the host's time to issue them is hidden: the GPU's own time per call.
+    event: the event class (vt.cuda.Event records on vibetensor's current stream; anything with record,
+    synchronize and elapsed_time will do, e.g. a host clock); sync: waits for the queued work."""
     f()
-    torch.cuda.synchronize()
-    vt.cuda.synchronize()
+    sync()
     samples = []
     for _ in range(rounds):
-        s, e = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        s, e = event(enable_timing=True), event(enable_timing=True)
         if sleep_cycles:
             torch.cuda._sleep(sleep_cycles)
         s.record()
