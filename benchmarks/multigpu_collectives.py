@@ -161,7 +161,8 @@ def run_case(b, op, dtype, nbytes, iters):
     n_in, n_out = SHAPES[op](numel, n)
     x = torch.randn(n_in, generator=b.gen, device=b.tdev, dtype=tdtype)
     bound = rounding_bound(op, x, n, n_out)
-    # NCCL's result is the reference; NCCL is timed last, since its in-place all_reduce overwrites it.
+    # NCCL's result is the reference; NCCL is timed last, since its in-place all_reduce overwrites it. The timed
+    # all_reduces grow their buffers n-fold per call (to inf within a few dozen): the speed does not depend on it.
     tin = x.clone()
     tout = tin if op == "all_reduce" else tin.new_empty(n_out)
     TORCH_OPS[op](tout, tin)
