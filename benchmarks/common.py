@@ -55,9 +55,10 @@ def print_table(title, header, rows):
         print("  ".join(str(c).rjust(w) for c, w in zip(r, widths)))
 
 
-def write_results(name, results, **meta):
-    path = os.path.join(os.path.dirname(__file__), "results", f"{name}.json")
-    os.makedirs(os.path.dirname(path), exist_ok=True)
+def write_results(name, results, path=None, **meta):
+    """Writes benchmarks/results/<name>.json, or `path` (a smoke run elsewhere leaves the stored results be)."""
+    path = path or os.path.join(os.path.dirname(__file__), "results", f"{name}.json")
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     payload = {"benchmark": name, "device": cpu_name(), "machine": machine(),
                "date": time.strftime("%Y-%m-%d %H:%M:%S"), **meta, "results": results}
     with open(path, "w") as f:
