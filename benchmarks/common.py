@@ -56,10 +56,11 @@ def print_table(title, header, rows):
 
 
 def write_results(name, results, path=None, **meta):
-    """Writes results/<name>.json, or `path` (runs not meant for results/, e.g. smoke tests)."""
+    """Writes benchmarks/results/<name>.json, or `path` (a smoke run elsewhere leaves the stored results be).
+    "device" names what ran the timed work: the GPU when the caller passes gpu=, else the CPU."""
     path = path or os.path.join(os.path.dirname(__file__), "results", f"{name}.json")
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    payload = {"benchmark": name, "device": cpu_name(), "machine": machine(),
+    payload = {"benchmark": name, "device": meta.get("gpu") or cpu_name(), "machine": machine(),
                "date": time.strftime("%Y-%m-%d %H:%M:%S"), **meta, "results": results}
     with open(path, "w") as f:
         json.dump(payload, f, indent=2)

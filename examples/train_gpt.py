@@ -38,6 +38,8 @@ def parse(argv):
     p.add_argument("--heads", type=int, default=4)
     p.add_argument("--lr", type=float, default=3e-3)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--timing-warmup", type=int, default=0, metavar="N",
+                   help="leave the first N steps (kernel compiles, allocator and transport set-up) out of tokens/s")
     p.add_argument("--out", default="runs/train_gpt", help="where rank 0 writes loss.png and summary.json")
     return p.parse_args(argv)
 
@@ -59,6 +61,25 @@ class TextData:
         starts = gen.integers(0, len(self.ids) - self.block - 1, size=rows)
         window = np.stack([self.ids[s:s + self.block + 1] for s in starts])
         return window[:, :-1], window[:, 1:]
+
+
+def job_config(args, text, world):
+    """The model/optimizer Config and the global tokens per step from the command line, or SystemExit on
+    flags that do not fit together (shared with the PyTorch DDP twin, benchmarks/torch_ddp_gpt.py)."""
+    if args.batch % world:
+        raise SystemExit(f"--batch {args.batch} must be divisible by the number of ranks ({world})")
+    if not 0 <= args.timing_warmup < args.steps:
+        raise SystemExit(f"--timing-warmup {args.timing_warmup} must be in [0, --steps {args.steps})")
+    cfg = Config(symbols=len(text.chars) - 1 if text else 16, length=args.block // 2, d_model=args.d_model,
+                 heads=args.heads, layers=args.layers, batch=args.batch, steps=args.steps, lr=args.lr,
+                 seed=args.seed)
+    return cfg, args.batch * (args.block if text else cfg.block - 1)
+
+
+def synchronize(device):
+    """Waits for the GPU's queued work, so that a clock read next counts it (the host runs ahead)."""
+    if device.startswith("cuda"):
+        vt.cuda.synchronize()
 
 
 def pick_device():
@@ -87,12 +108,8 @@ def main(argv=None):
     group = vt.fabric.init()
     rank, world = group.rank, group.size
     device = pick_device()
-    if args.batch % world:
-        raise SystemExit(f"--batch {args.batch} must be divisible by the number of ranks ({world})")
     text = TextData(args.data, args.block) if args.data else None
-    cfg = Config(symbols=len(text.chars) - 1 if text else 16, length=args.block // 2, d_model=args.d_model,
-                 heads=args.heads, layers=args.layers, batch=args.batch, steps=args.steps, lr=args.lr,
-                 seed=args.seed)
+    cfg, tokens_per_step = job_config(args, text, world)
     model = init_from_numpy(torch, make_model(torch, cfg), cfg.seed + 1, std=0.02).to(device)
     ddp = vt.fabric.DataParallel(model)
     decay = [p for p in model.parameters() if p.dim() >= 2]
@@ -102,11 +119,13 @@ def main(argv=None):
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(cfg))
     gen = np.random.default_rng(cfg.seed + 100 + rank)  # each rank its own rows
     rows = args.batch // world
-    tokens_per_step = args.batch * (args.block if text else cfg.block - 1)
     losses, step_times = [], []
     comm_before = vt.fabric.counters().get("all_reduce.seconds", 0.0)
     started = time.perf_counter()
     for step in range(args.steps):
+        if step == args.timing_warmup:
+            synchronize(device)
+            timed_from = time.perf_counter()
         t0 = time.perf_counter()
         inputs, targets = text.batch(gen, rows) if text else make_batch(gen, cfg, rows)
         x, y = torch.tensor(inputs, device=device), torch.tensor(targets, device=device)
@@ -116,15 +135,18 @@ def main(argv=None):
         step_times.append(time.perf_counter() - t0)
         if rank == 0 and (step % 5 == 0 or step + 1 == args.steps):
             progress(step, args.steps, losses[-1], tokens_per_step / np.median(step_times), started)
-    seconds = time.perf_counter() - started
+    synchronize(device)
+    ended = time.perf_counter()
+    seconds = ended - started
+    timed_steps = args.steps - args.timing_warmup
     comm = vt.fabric.counters().get("all_reduce.seconds", 0.0) - comm_before
     peaks = vt.zeros(world, dtype=vt.float64)
     mine = vt.tensor([float(peak_memory(device))], dtype=vt.float64)
     group.all_gather(peaks, mine)
     if rank == 0:
         summary = {"ranks": world, "device": device, "task": f"text {args.data}" if text else "reversal",
-                   "steps": args.steps, "final_loss": losses[-1], "seconds": seconds,
-                   "tokens_per_s": tokens_per_step * args.steps / seconds,
+                   "steps": args.steps, "final_loss": losses[-1], "seconds": seconds, "timed_steps": timed_steps,
+                   "tokens_per_s": tokens_per_step * timed_steps / (ended - timed_from),
                    "step_time_ms_median": 1e3 * float(np.median(step_times)),
                    "peak_memory_mib_per_rank": [round(p / 2**20, 1) for p in peaks.tolist()],
                    "collective_time_share": comm / seconds}
