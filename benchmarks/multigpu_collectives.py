@@ -47,10 +47,12 @@ SHAPES = {  # (input, output) elements for S elements over n ranks
     "all_gather": lambda s, n: (s // n, s)}
 BUS_FACTOR = {"all_reduce": lambda n: 2 * (n - 1) / n, "reduce_scatter": lambda n: (n - 1) / n,
               "all_gather": lambda n: (n - 1) / n}
-# torch 2.13's names for reduce_scatter_tensor and all_gather_into_tensor: the old ones forward here after a
-# deprecation warning, Python work on every call that would be charged to NCCL's small messages.
-TORCH_OPS = {"all_reduce": lambda out, inp: dist.all_reduce(inp), "reduce_scatter": dist.reduce_scatter_single,
-             "all_gather": dist.all_gather_single}
+# torch 2.13 renamed reduce_scatter_tensor and all_gather_into_tensor (*_single) and the old names forward after
+# a deprecation warning, Python work on every call that would be charged to NCCL's small messages; torch 2.11
+# (the GPU machine's) has only the old names.
+TORCH_OPS = {"all_reduce": lambda out, inp: dist.all_reduce(inp),
+             "reduce_scatter": getattr(dist, "reduce_scatter_single", None) or dist.reduce_scatter_tensor,
+             "all_gather": getattr(dist, "all_gather_single", None) or dist.all_gather_into_tensor}
 
 
 def our_op(group, op, algorithm):

@@ -161,16 +161,23 @@ def set_stream(stream):
 
 @contextlib.contextmanager
 def stream(s):
-    """Makes `s` the current stream (of its device) inside the block; None leaves things unchanged."""
+    """Makes `s` the current stream, and its device the current device, inside the block (as torch does:
+    work that takes the current device, such as kernels launched by raw pointers, must land on `s`);
+    None leaves things unchanged."""
     if s is None:
         yield
         return
-    prev = _c.current_stream(s._s.device_index)
+    index = s._s.device_index
+    prev_device, prev = _c.current_device(), _c.current_stream(index)
+    if index != prev_device:
+        _c.set_device(index)
     _c.set_current_stream(s._s)
     try:
         yield
     finally:
         _c.set_current_stream(prev)
+        if index != prev_device:
+            _c.set_device(prev_device)
 
 
 # ---- memory ------------------------------------------------------------------------------------------------

@@ -18,7 +18,16 @@ from .checks import check_src
 from .local import _flat
 from .shm import ShmGroup
 from .. import observe
-from ... import _C
+from ... import _C, config
+
+
+def _default_device(rank):
+    """The GPU vibetensor-launch gave this rank (VIBETENSOR_DEVICE='cuda:<i>'), else LOCAL_RANK (torchrun's
+    convention) modulo the GPUs this process sees."""
+    named = config.get("VIBETENSOR_DEVICE")
+    if named.startswith("cuda:"):
+        return int(named.split(":", 1)[1])
+    return int(os.environ.get("LOCAL_RANK", rank)) % _C._cuda.device_count()
 
 
 class CudaWork(Work):
@@ -34,8 +43,8 @@ class CudaWork(Work):
 
 
 class CudaGroup(Group):
-    """rank/size/job/timeout as ShmGroup; `device`: this rank's GPU (default LOCAL_RANK modulo the GPU count);
-    `capacity`: data bytes of each rank's persistent buffer (larger messages go through it in pieces);
+    """rank/size/job/timeout as ShmGroup; `device`: this rank's GPU (default: VIBETENSOR_DEVICE, else LOCAL_RANK
+    modulo the GPU count); `capacity`: data bytes of each rank's persistent buffer (larger messages go through it in pieces);
     `crossover_bytes`: all-reduces up to this size take one-shot, larger ones the ring."""
 
     def __init__(self, rank=None, size=None, device=None, job=None, timeout=None, capacity=None,
@@ -47,7 +56,7 @@ class CudaGroup(Group):
         self.rank, self.size = self._boot.rank, self._boot.size
         self.timeout = self._boot.timeout if timeout is None else float(timeout)
         if device is None:
-            device = int(os.environ.get("LOCAL_RANK", self.rank)) % _C._cuda.device_count()
+            device = _default_device(self.rank)
         self.device = _C.device("cuda", int(device))
         self.devices = [self.device]
         _C._cuda.set_device(self.device.index)

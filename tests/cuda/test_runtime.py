@@ -159,3 +159,19 @@ def test_ops_without_cuda_kernels_say_so():
         vt.ops.cudatest_cpu_only(x)
     with pytest.raises(TypeError, match="same device"):
         vt.ones(4) + x
+
+
+@cuda
+def test_stream_context_makes_its_device_current():
+    """As in torch: inside `with vt.cuda.stream(s)` the current device is s's, so work that takes the current
+    device (new tensors on "cuda", kernels launched by raw pointers) lands on s; both are restored after."""
+    if vt.cuda.device_count() < 2:
+        pytest.skip("needs two GPUs")
+    s1 = vt.cuda.Stream(device=1)
+    assert vt.cuda.current_device() == 0
+    with vt.cuda.stream(s1):
+        assert vt.cuda.current_device() == 1 and vt.cuda.current_stream() == s1
+        x = vt.ones(1000, device="cuda") * 3
+        assert x.device == vt.device("cuda", 1)
+    assert vt.cuda.current_device() == 0 and vt.cuda.current_stream() == vt.cuda.default_stream()
+    assert float(x.sum().item()) == 3000.0
