@@ -34,6 +34,11 @@ DEFAULT_CAPACITY = 32 << 20  # data bytes per rank
 ONESHOT_MAX_BYTES = 8 << 10
 FLOAT_DTYPES = ("float32", "bfloat16", "float16")
 _ONESHOT_BYTES_PER_PROGRAM = 4096
+# Programs of one one-shot launch (each loops over its share). Every program meets its peers through
+# system-scope release/acquire flags, and on two H100s over NVLink each further program added ~4.5 us
+# (128 KB: 32 programs 160 us, 8 programs 50 us; benchmarks/results/multigpu_collectives.json), so fewer,
+# longer programs win while the data is small.
+ONESHOT_MAX_PROGRAMS = 32
 
 
 class Status:
@@ -145,7 +150,7 @@ def oneshot_all_reduce(ep, flat, op):
     key = _oneshot_key(ep, flat.dtype, op)
     for lo, m in _pieces(flat.numel(), ep.elements(flat.dtype)):
         piece = flat.narrow(0, lo, m)
-        programs = min(layout.MAX_PROGRAMS, -(-m // block))
+        programs = min(ONESHOT_MAX_PROGRAMS, layout.MAX_PROGRAMS, -(-m // block))
         args = [("ptr", piece.data_ptr()), ("ptr", piece.data_ptr()), ("ptr", ep.bufs.data_ptr()),
                 ("ptr", ep.flags.data_ptr()), ("ptr", ep.status.ptr), ("i64", m), ("i32", ep.rank),
                 ("i64", ep.timeout_ns), ("i32", programs)]

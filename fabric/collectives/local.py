@@ -14,6 +14,7 @@ and the caller's current stream waits for the members on exit (with async_op, at
 >>> xs[1].tolist()
 [11.0, 22.0]
 """
+import collections
 import itertools
 import time
 
@@ -87,8 +88,16 @@ class LocalGroup(Group):
 
     def _enable_peers(self):
         """Enables peer access between every pair of member GPUs; False (the stream-event schedules instead)
-        when some pair has none, e.g. GPUs on two PCIe roots that the chipset won't bridge."""
-        gpus = sorted({d.device.index for d in self.devices})
+        when some pair has none, e.g. GPUs on two PCIe roots that the chipset won't bridge, and for members
+        spread over several GPUs with more than one on a GPU: that layout gave wrong sums on two H100s
+        (one member per GPU, and any number on one GPU, were right); until that is understood it keeps the
+        stream-event schedules."""
+        per_gpu = collections.Counter(d.device.index for d in self.devices)
+        gpus = sorted(per_gpu)
+        if len(gpus) > 1 and max(per_gpu.values()) > 1:
+            observe.record("fallback", group=self.name, detail=f"several members per GPU on GPUs {gpus}: "
+                           "stream-event path")
+            return False
         ok = all(_C._cuda.enable_peer_access(a, b) for a in gpus for b in gpus if a != b)
         if not ok:
             observe.record("fallback", group=self.name, detail=f"GPUs {gpus} lack peer access: stream-event path")

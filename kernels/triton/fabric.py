@@ -28,12 +28,12 @@ fab|sync|<world>, fab|barrier|<world>, fab|rc|<dtype>|<op>|<block> (the Triton r
 from .elementwise import SIGNATURE_TYPES
 
 MAX_WORLD = 16
-MAX_PROGRAMS = 32
+MAX_PROGRAMS = 128  # one-shot programs per launch: enough in flight to fill NVLink on large messages
 BAR_OFF = 0
 EPOCH_OFF = BAR_OFF + 3 * MAX_PROGRAMS * MAX_WORLD
-RING_OFF = 2048  # past the epochs (EPOCH_OFF + 3 * MAX_PROGRAMS), rounded up
+RING_OFF = EPOCH_OFF + 3 * MAX_PROGRAMS  # past the epochs
 RING_BASE = RING_OFF + MAX_WORLD
-HEADER_BYTES = 16384
+HEADER_BYTES = 32768
 assert (RING_BASE + 1) * 4 <= HEADER_BYTES
 PHASE_IN, PHASE_OUT, PHASE_BARRIER = 0, 1, 2
 NUM_WARPS = 4  # data kernels (one-shot, reduce-copy); flag-only kernels take one warp (num_warps)
@@ -45,7 +45,7 @@ MAX_SPINS = 1 << 20
 def _check_layout():
     # The kernels spell the offsets as literals (Triton cannot read module globals that are not constexpr on
     # every version we support); this keeps the literals and the layout in step.
-    assert (EPOCH_OFF, RING_OFF, RING_BASE, MAX_PROGRAMS, MAX_WORLD) == (1536, 2048, 2064, 32, 16)
+    assert (EPOCH_OFF, RING_OFF, RING_BASE, MAX_PROGRAMS, MAX_WORLD) == (6144, 6528, 6544, 128, 16)
 
 
 _check_layout()

@@ -47,13 +47,13 @@ def _barrier(flags, me, phase, pid, rank, epoch, status, timeout_ns, ok, WORLD: 
     tl.debug_barrier()  # every thread's stores precede the release below
     if ok != 0:
         for p in tl.static_range(WORLD):
-            slot = _header(flags, p) + ((phase * 32 + pid) * 16 + rank)
+            slot = _header(flags, p) + ((phase * 128 + pid) * 16 + rank)
             tl.atomic_xchg(slot, epoch, sem="release", scope="sys")
         t0 = 0
         if TIMED:
             t0 = _now()
         for p in tl.static_range(WORLD):
-            ok = _wait_at_least(me + ((phase * 32 + pid) * 16 + p), epoch, status, p, timeout_ns, t0, ok, TIMED,
+            ok = _wait_at_least(me + ((phase * 128 + pid) * 16 + p), epoch, status, p, timeout_ns, t0, ok, TIMED,
                                 SPINS)
     tl.debug_barrier()
     return ok
@@ -79,7 +79,7 @@ def oneshot_all_reduce(in_ptr, out_ptr, bufs, flags, status, n, rank, timeout_ns
     pid = tl.program_id(0)
     ok = (tl.load(status, volatile=True) == 0).to(tl.int32)
     me = _header(flags, rank)
-    epoch = tl.load(me + (1536 + pid)) + 1  # EPOCH_OFF + PHASE_IN * MAX_PROGRAMS + pid
+    epoch = tl.load(me + (6144 + pid)) + 1  # EPOCH_OFF + PHASE_IN * MAX_PROGRAMS + pid
     elt = in_ptr.dtype.element_ty
     mine = tl.load(bufs + rank).to(tl.pointer_type(elt))
     if ok != 0:
@@ -98,7 +98,7 @@ def oneshot_all_reduce(in_ptr, out_ptr, bufs, flags, status, n, rank, timeout_ns
                 acc = _combine(acc, x, OP)
             tl.store(out_ptr + offs, acc.to(elt), mask=m)
     ok = _barrier(flags, me, 1, pid, rank, epoch, status, timeout_ns, ok, WORLD, TIMED, SPINS)
-    tl.store(me + (1536 + pid), epoch)
+    tl.store(me + (6144 + pid), epoch)
 
 
 @triton.jit
@@ -107,9 +107,9 @@ def barrier(flags, status, rank, timeout_ns, WORLD: tl.constexpr, TIMED: tl.cons
     buffer, is visible to work after it on every rank."""
     ok = (tl.load(status, volatile=True) == 0).to(tl.int32)
     me = _header(flags, rank)
-    epoch = tl.load(me + (1536 + 2 * 32)) + 1  # EPOCH_OFF + PHASE_BARRIER * MAX_PROGRAMS
+    epoch = tl.load(me + (6144 + 2 * 128)) + 1  # EPOCH_OFF + PHASE_BARRIER * MAX_PROGRAMS
     ok = _barrier(flags, me, 2, 0, rank, epoch, status, timeout_ns, ok, WORLD, TIMED, SPINS)
-    tl.store(me + (1536 + 2 * 32), epoch)
+    tl.store(me + (6144 + 2 * 128), epoch)
 
 
 @triton.jit
@@ -120,22 +120,22 @@ def ring_sync(flags, status, rank, signal_a, signal_b, signal_rel, wait_a, wait_
     base + wait_rel_b (-1: no wait), then add `advance` to the base (the last boundary of a collective)."""
     ok = (tl.load(status, volatile=True) == 0).to(tl.int32)
     me = _header(flags, rank)
-    base = tl.load(me + 2064)  # RING_BASE
+    base = tl.load(me + 6544)  # RING_BASE
     if ok != 0:
         if signal_a >= 0:
-            tl.atomic_xchg(_header(flags, signal_a) + (2048 + rank), base + signal_rel, sem="release", scope="sys")
+            tl.atomic_xchg(_header(flags, signal_a) + (6528 + rank), base + signal_rel, sem="release", scope="sys")
         if signal_b >= 0:
-            tl.atomic_xchg(_header(flags, signal_b) + (2048 + rank), base + signal_rel, sem="release", scope="sys")
+            tl.atomic_xchg(_header(flags, signal_b) + (6528 + rank), base + signal_rel, sem="release", scope="sys")
     t0 = 0
     if TIMED:
         t0 = _now()
     if wait_a >= 0:
-        ok = _wait_at_least(me + (2048 + wait_a), base + wait_rel_a, status, wait_a, timeout_ns, t0, ok, TIMED,
+        ok = _wait_at_least(me + (6528 + wait_a), base + wait_rel_a, status, wait_a, timeout_ns, t0, ok, TIMED,
                             SPINS)
     if wait_b >= 0:
-        ok = _wait_at_least(me + (2048 + wait_b), base + wait_rel_b, status, wait_b, timeout_ns, t0, ok, TIMED,
+        ok = _wait_at_least(me + (6528 + wait_b), base + wait_rel_b, status, wait_b, timeout_ns, t0, ok, TIMED,
                             SPINS)
-    tl.store(me + 2064, base + advance)
+    tl.store(me + 6544, base + advance)
 
 
 
