@@ -5,6 +5,7 @@ schedules, so CI exercises the real step order. A message is cut into `size` chu
 after a reduce-scatter); ranks are positions on the planned ring (fabric.topology's ring order maps them to
 devices).
 """
+from ... import config
 
 
 def chunk_bounds(numel, size):
@@ -36,12 +37,20 @@ def ring_neighbours(rank, size):
     return (rank + 1) % size, (rank - 1) % size
 
 
-def choose_algorithm(nbytes, size, crossover_bytes=256 * 1024, requested="auto", pairs_oneshot=True):
+CPU_ONESHOT_MAX_BYTES = 256 * 1024
+
+
+def choose_algorithm(nbytes, size, crossover_bytes=None, requested="auto", pairs_oneshot=True):
     """'oneshot' (every rank reads every peer: latency-bound small messages) or 'ring' (bandwidth).
-    pairs_oneshot: two ranks always take one-shot (on CPU both move the same bytes; the GPU transport's
-    ring streams chunks where its one-shot kernel reads the whole peer buffer, so it passes False)."""
+    crossover_bytes: the largest one-shot message (default VIBETENSOR_ONESHOT_MAX_BYTES, else
+    CPU_ONESHOT_MAX_BYTES). pairs_oneshot: two ranks always take one-shot (on CPU both move the same bytes;
+    the GPU transport's ring streams chunks where its one-shot kernel reads the whole peer buffer, so it
+    passes False)."""
     if requested not in ("auto", "ring", "oneshot"):
         raise ValueError(f"algorithm must be 'auto', 'ring' or 'oneshot', got {requested!r}")
     if requested != "auto":
         return requested
+    if crossover_bytes is None:
+        crossover_bytes = config.get("VIBETENSOR_ONESHOT_MAX_BYTES")
+        crossover_bytes = CPU_ONESHOT_MAX_BYTES if crossover_bytes is None else crossover_bytes
     return "oneshot" if (pairs_oneshot and size <= 2) or nbytes <= crossover_bytes else "ring"

@@ -72,3 +72,10 @@ def test_gpu_transport_crossover():
     assert cuda_peer.choose_algorithm(100, crossover_bytes=50) == "ring"
     with pytest.raises(ValueError, match="algorithm must be"):
         cuda_peer.choose_algorithm(8, "tree")
+
+
+def test_oneshot_crossover_variable_reaches_the_cpu_schedules(monkeypatch):
+    assert s.choose_algorithm(100_000, 4) == "oneshot"
+    monkeypatch.setenv("VIBETENSOR_ONESHOT_MAX_BYTES", "4096")
+    assert s.choose_algorithm(4096, 4) == "oneshot" and s.choose_algorithm(4097, 4) == "ring"
+    assert s.choose_algorithm(4097, 4, crossover_bytes=1 << 20) == "oneshot"  # an explicit argument wins
