@@ -98,7 +98,8 @@ struct Operand {
 };
 
 // The kernels are compiled for 16-byte aligned rows (kernels/triton/attention.py, STRIDE_ALIGN) and take
-// row strides in 32 bits: an operand that breaks either is copied once, contiguous.
+// row strides in 32 bits: an operand that breaks either is copied once into a fresh (aligned) allocation;
+// contiguous() would hand back a contiguous view that merely starts off 16 bytes.
 Operand operand(const Tensor& x) {
   // a dim of size 1 is never stepped along: its stride is whatever the view had, taken as 0
   auto stride = [](const Tensor& t, int i) { return t.sizes()[i] == 1 ? 0 : t.strides()[i]; };
@@ -108,7 +109,7 @@ Operand operand(const Tensor& x) {
       if (stride(t, i) < 0 || stride(t, i) % 8) return false;
     return stride(t, 2) < (int64_t(1) << 23);  // BLOCK * row stride: the kernels' 32-bit in-tile offsets
   };
-  Tensor t = fits(x) ? x : contiguous(x);
+  Tensor t = fits(x) ? x : copy_(empty(x.sizes(), x.dtype(), x.device()), x);
   return {t, stride(t, 0), stride(t, 1), stride(t, 2)};
 }
 
