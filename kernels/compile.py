@@ -6,13 +6,13 @@ per machine.
 """
 from .. import _C
 from .cache import cache_dir
-from .triton import (cross_entropy, elementwise, fabric, index, matmul, norm, optim, random, reduction, scan, shape,
-                     sort)
+from .triton import (attention, cross_entropy, elementwise, fabric, index, matmul, norm, optim, random, reduction, scan,
+                     shape, sort)
 
 GENERATORS = {"ew": elementwise, "red": reduction, "soft": reduction, "ixr": index, "ixg": index, "ixc": index,
               "rng": random, "mm": matmul, "scan": scan, "sort": sort, "smerge": sort, "sgather": sort,
               "tri": shape, "fab": fabric,
-              "norm": norm, "xent": cross_entropy, **dict.fromkeys(optim.KEY_PREFIXES, optim)}
+              "norm": norm, "xent": cross_entropy, "attn": attention, **dict.fromkeys(optim.KEY_PREFIXES, optim)}
 
 
 def trailing_scratch_pointers(metadata):
@@ -38,8 +38,14 @@ def compile_key(key):
     fn, signature, constexprs = gen.load(key, cache_dir())
     props = _C._cuda.device_properties(_C._cuda.current_device())
     target = GPUTarget("cuda", props["major"] * 10 + props["minor"], 32)
-    ck = triton.compile(ASTSource(fn=fn, signature=signature, constexprs=constexprs), target=target,
-                        options={"num_warps": gen.num_warps(key) if hasattr(gen, "num_warps") else gen.NUM_WARPS})
+    options = {"num_warps": gen.num_warps(key) if hasattr(gen, "num_warps") else gen.NUM_WARPS}
+    if hasattr(gen, "num_stages"):  # software pipelining depth of the kernel's loops (Triton's default: 3)
+        options["num_stages"] = gen.num_stages(key)
+    # attrs: facts about the arguments the native launcher guarantees (alignment), as Triton's own launcher
+    # would specialise on them
+    src = ASTSource(fn=fn, signature=signature, constexprs=constexprs, attrs=gen.attrs(key) if hasattr(gen, "attrs")
+                    else None)
+    ck = triton.compile(src, target=target, options=options)
     md = ck.metadata
     _C._cuda.register_kernel(key, md.name, ck.asm["cubin"], md.num_warps, md.shared, trailing_scratch_pointers(md))
 

@@ -4,6 +4,8 @@ The interpreter wants torch-like tensor arguments; InterpreterArg gives a vibete
 methods it calls (data_ptr, dtype, untyped_storage, storage_offset, size, stride, new_empty, set_), all
 answering for the same memory, so kernels read and write the tensor in place.
 """
+import contextlib
+
 from .. import _C
 
 
@@ -53,6 +55,31 @@ class InterpreterArg:
 def pow2(x):
     """The smallest power of two >= x (1 for x <= 1), as the native launchers pick block sizes."""
     return 1 << max(0, (x - 1).bit_length())
+
+
+@contextlib.contextmanager
+def bfloat16_dot():
+    """The interpreter keeps bfloat16 blocks as raw uint16 bits and its tl.dot multiplies those bits as
+    integers; widen them to the float32 values they stand for first (exact, as the GPU's bf16 MMA is, with
+    float32 accumulation)."""
+    import numpy as np
+    import triton.language as tl
+    from triton.runtime.interpreter import InterpreterBuilder, TensorHandle
+    original = InterpreterBuilder.create_dot
+
+    def widen(h):
+        if h.dtype != tl.bfloat16:
+            return h
+        return TensorHandle((h.data.astype(np.uint32) << 16).view(np.float32), tl.float32)
+
+    def create_dot(self, a, b, d, *args):
+        return original(self, widen(a), widen(b), d, *args)
+
+    InterpreterBuilder.create_dot = create_dot
+    try:
+        yield
+    finally:
+        InterpreterBuilder.create_dot = original
 
 
 def interpreted(jit_fn):

@@ -1,9 +1,7 @@
 """Running the generated matmul Triton kernel (kernels/triton/matmul.py) on CPU tensors with Triton's
 interpreter, building the key and arguments the way csrc/cuda/blas_triton.cpp does."""
-import contextlib
-
 from .. import _C
-from .interpret import interpreted, pow2, wrap
+from .interpret import bfloat16_dot, interpreted, pow2, wrap
 
 
 def _layout(t):
@@ -15,31 +13,6 @@ def _layout(t):
     if rs == 1 or rows == 1:
         return "c", cs
     raise ValueError("matmul operands need a unit stride in one of their last two dims (make them contiguous)")
-
-
-@contextlib.contextmanager
-def _bfloat16_dot():
-    """The interpreter keeps bfloat16 blocks as raw uint16 bits and its tl.dot multiplies those bits as
-    integers; widen them to the float32 values they stand for first (exact, as the GPU's bf16 MMA is, with
-    float32 accumulation)."""
-    import numpy as np
-    import triton.language as tl
-    from triton.runtime.interpreter import InterpreterBuilder, TensorHandle
-    original = InterpreterBuilder.create_dot
-
-    def widen(h):
-        if h.dtype != tl.bfloat16:
-            return h
-        return TensorHandle((h.data.astype(np.uint32) << 16).view(np.float32), tl.float32)
-
-    def create_dot(self, a, b, d, *args):
-        return original(self, widen(a), widen(b), d, *args)
-
-    InterpreterBuilder.create_dot = create_dot
-    try:
-        yield
-    finally:
-        InterpreterBuilder.create_dot = original
 
 
 def _tile(n, cap):
@@ -65,6 +38,6 @@ def run_matmul(a, b, c=None, alpha=1.0, beta=0.0, tf32=False, out_dtype=None, bl
     strides = [*a.stride(), *b.stride(), *(c.stride() if c is not None else (0, 0, 0))]
     args = [a, b, c if c is not None else out, out, m, n, k, *strides, float(alpha), float(beta)]
     grid = (((m + bm - 1) // bm) * ((n + bn - 1) // bn), batch)
-    with _bfloat16_dot():
+    with bfloat16_dot():
         interpreted(fn)[grid](*[wrap(x) for x in args], BLOCK_M=bm, BLOCK_N=bn, BLOCK_K=bk, GROUP_M=mm.GROUP_M)
     return out

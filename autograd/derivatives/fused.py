@@ -1,5 +1,6 @@
-"""Derivatives of the fused normalisation and loss ops (vt.nn.fused): each calls its op's backward op,
-which on CUDA is one fused kernel from the statistics the forward saved (mean / rstd, or lse and count)."""
+"""Derivatives of the fused normalisation, loss and attention ops (vt.nn.fused): each calls its op's
+backward op, which on CUDA runs fused kernels from the statistics the forward saved (mean / rstd, lse and
+count, or the attention's lse)."""
 from ... import _C
 from . import derivative
 
@@ -33,3 +34,13 @@ def _cross_entropy_logits(ctx, g, g_lse=None, g_count=None):
     _, lse, count = ctx.results
     return {"self": ops._cross_entropy_logits_backward(g, ctx.self, ctx.target, lse, count, ctx.ignore_index,
                                                        ctx.label_smoothing)}
+
+
+# the output is saved too: the backward's rowsum(dO * O) needs it (an in-place change to it is refused)
+@derivative("_fused_attention", save=("query", "key", "value"), result=(0, 1))
+def _fused_attention(ctx, g, g_lse=None):
+    if g is None:  # only the log-sum-exp was used: it is not differentiated (as in PyTorch's flash kernels)
+        return {}
+    out, lse = ctx.results
+    dq, dk, dv = ops._fused_attention_backward(g, ctx.query, ctx.key, ctx.value, out, lse, ctx.is_causal, ctx.scale)
+    return {"query": dq, "key": dk, "value": dv}

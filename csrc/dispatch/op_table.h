@@ -120,6 +120,13 @@
      "float label_smoothing=0.0) -> (Tensor loss, Tensor lse, Tensor count)", D)                        \
   OP("_cross_entropy_logits_backward(Tensor grad, Tensor self, Tensor target, Tensor lse, "             \
      "Tensor count, int ignore_index, float label_smoothing) -> Tensor", 0)                             \
+  /* ---- fused attention (scaled_dot_product_attention's CUDA path): lse [B, Hq, Lq], natural log,  */ \
+  /* float32 (float64 for float64 inputs); key/value heads divide the query heads (GQA)             */ \
+  OP("_fused_attention(Tensor query, Tensor key, Tensor value, bool is_causal=False, float? scale=None) " \
+     "-> (Tensor out, Tensor lse)", D)                                                                  \
+  OP("_fused_attention_backward(Tensor grad_out, Tensor query, Tensor key, Tensor value, Tensor out, "   \
+     "Tensor lse, bool is_causal, float? scale) -> (Tensor grad_query, Tensor grad_key, "                \
+     "Tensor grad_value)", 0)                                                                           \
   /* ---- linear algebra ------------------------------------------------------------------------- */ \
   OP("mm(Tensor self, Tensor mat2) -> Tensor", F | M | D)                                               \
   OP("bmm(Tensor self, Tensor mat2) -> Tensor", F | M | D)                                              \

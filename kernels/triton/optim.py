@@ -15,9 +15,7 @@ Keys (dtypes by name; flags are letters, "-" for none; BLOCK a power of two):
     optscale|<grad dtype>|<block>                         multiply by a scale read from device memory
     optwrite|8                                            write 8 int64 table entries passed by value
 """
-import importlib.util
-import os
-import sys
+from . import kernels_module
 
 KEY_PREFIXES = ("optadam", "optsgd", "optstep", "optnorm", "optnormfin", "optscale", "optwrite")
 DTYPE_CODES = {"float32": 0, "float16": 1, "bfloat16": 2}
@@ -57,25 +55,9 @@ def _dtype_code(name):
     return DTYPE_CODES[name]
 
 
-def kernels_module(module_suffix=""):
-    """optim_kernels, or (module_suffix non-empty) a private copy of it for the interpreter, whose globals
-    kernels/interpret.py may rewrite without touching the compiled path."""
-    if not module_suffix:
-        from . import optim_kernels
-        return optim_kernels
-    name = "vibetensor_kernels_optim" + module_suffix
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, os.path.join(os.path.dirname(__file__),
-                                                                          "optim_kernels.py"))
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
 def load(key, cache_dir=None, module_suffix=""):
     """(jit function, signature, constexprs) for an opt...| key."""
-    k = kernels_module(module_suffix)
+    k = kernels_module("optim_kernels", module_suffix)
     parts = key.split("|")
     kind = parts[0]
     block = int(parts[-1])

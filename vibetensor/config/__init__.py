@@ -107,6 +107,9 @@ VARS: dict[str, Var] = {
         Var("VIBETENSOR_CUDA_SYNC_CHECKS", _flag, False,
             "read by the native core, once: every CUDA indexing launch synchronizes and raises its device-side "
             "error at once (debugging)"),
+        Var("VIBETENSOR_ATTENTION_CONFIG", str, "",
+            "read by the native core, once: fused-attention tuning entries replacing csrc/cuda/attention.cpp's "
+            "table, e.g. 'fwd:128=128,64,8,3;dq:64=128,64,8,3' (<pass>:<head dim>=BLOCK_M,BLOCK_N,warps,stages)"),
         Var("VIBETENSOR_CUBLASLT_LIBRARY", str, "",
             "read by the native core, on first load: path or soname of libcublasLt, or 'none' for the Triton "
             "GEMM; unset: the pip wheel, sys.path, then the system"),

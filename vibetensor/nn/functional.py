@@ -252,20 +252,21 @@ def _class_view(weight, input):
 
 def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None,
                                  enable_gqa=False):
-    """softmax(q k^T * scale + mask) v over the last two dims; bool masks keep True positions."""
-    L, S = query.shape[-2], key.shape[-2]
-    scale = 1.0 / math.sqrt(query.shape[-1]) if scale is None else scale
+    """softmax(q k^T * scale + mask) v over the last two dims; bool masks keep True positions.
+
+    CUDA bfloat16/float16 inputs the fused kernels cover (vt.nn.fused.attention_applies: 4-d, no mask, no
+    dropout, head_dim 16/32/64/128) run FlashAttention-style, never holding the [L, S] scores; the rest
+    runs the composite below."""
+    if is_causal and attn_mask is not None:
+        raise ValueError("scaled_dot_product_attention: pass either attn_mask or is_causal, not both")
+    if _fused.attention_applies(query, key, value, attn_mask, dropout_p, scale, enable_gqa):
+        return ops._fused_attention(query, key, value, is_causal, scale)[0]
     if enable_gqa and query.shape[-3] != key.shape[-3]:
         groups = query.shape[-3] // key.shape[-3]
         key = _repeat_heads(key, groups)
         value = _repeat_heads(value, groups)
-    scores = query.matmul(key.transpose(-2, -1)) * scale
-    if is_causal:
-        if attn_mask is not None:
-            raise ValueError("scaled_dot_product_attention: pass either attn_mask or is_causal, not both")
-        keep = ops.ones([L, S], dtype=_C.bool, device=query.device).tril()
-        scores = scores.masked_fill(~keep, -math.inf)
-    elif attn_mask is not None:
+    scores = _attention_scores(query, key, _attention_scale(query, scale), is_causal)
+    if attn_mask is not None:
         if attn_mask.dtype == _C.bool:
             scores = scores.masked_fill(~attn_mask, -math.inf)
         else:
@@ -274,6 +275,20 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     if dropout_p > 0:
         weights = ops.dropout(weights, dropout_p, True)
     return weights.matmul(value)
+
+
+def _attention_scale(query, scale):
+    return 1.0 / math.sqrt(query.shape[-1]) if scale is None else scale
+
+
+def _attention_scores(query, key, scale, is_causal):
+    """q k^T * scale, with -inf where the causal mask (top-left aligned, as torch's) hides a key."""
+    scores = query.matmul(key.transpose(-2, -1)) * scale
+    if is_causal:
+        L, S = query.shape[-2], key.shape[-2]
+        keep = ops.ones([L, S], dtype=_C.bool, device=query.device).tril()
+        scores = scores.masked_fill(~keep, -math.inf)
+    return scores
 
 
 def _repeat_heads(x, groups):

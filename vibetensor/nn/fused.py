@@ -1,7 +1,8 @@
-"""The fused LayerNorm / RMSNorm / cross-entropy ops (op_table.h: native_layer_norm, _fused_rms_norm,
-_cross_entropy_logits and their backward ops): when nn.functional takes them, and their Composite kernels.
+"""The fused LayerNorm / RMSNorm / cross-entropy / attention ops (op_table.h: native_layer_norm,
+_fused_rms_norm, _cross_entropy_logits, _fused_attention and their backward ops): when nn.functional takes
+them, and their Composite kernels.
 
-On CUDA they run the native fused kernels (csrc/cuda/norm.cpp, csrc/cuda/cross_entropy.cpp); the
+On CUDA they run the native fused kernels (csrc/cuda/norm.cpp, cross_entropy.cpp, attention.cpp); the
 Composite kernels below, made of core ops, serve every other device, so the ops and their derivative rows
 (autograd/derivatives/fused.py) work, and are gradchecked, on CPU. nn.functional keeps its own composite
 path on CPU and for the cases the fused kernels do not cover.
@@ -15,6 +16,8 @@ ops = _C._ops
 FLOATING = (_C.float16, _C.bfloat16, _C.float32, _C.float64)
 # Rows longer than this do not fit one program's registers (csrc/cuda/norm.cpp, kMaxFusedRow).
 MAX_FUSED_ROW = 8192
+# Head dims the fused attention kernels are compiled for (csrc/cuda/attention.cpp, kHeadDims).
+ATTENTION_HEAD_DIMS = (16, 32, 64, 128)
 
 
 def shape_list(normalized_shape):
@@ -44,6 +47,25 @@ def cross_entropy_applies(input, target, weight, reduction):
     without class weights, in fp32 (float64 logits keep the float64 composite)."""
     return (_on_cuda(input) and input.dtype in FLOATING[:3] and input.dim() == 2 and weight is None
             and reduction == "mean" and target.dtype == _C.int64 and target.dim() == 1)
+
+
+def attention_applies(query, key, value, attn_mask, dropout_p, scale, enable_gqa):
+    """The fused attention kernels cover CUDA bfloat16/float16 [B, H, L, D] query, key and value of one
+    dtype and device, without a mask or dropout, head_dim one of ATTENTION_HEAD_DIMS (value's too), key heads
+    equal to the query's or (enable_gqa) dividing them, at least one key, and a scale >= 0 (the kernels
+    fold it into the running max)."""
+    if not _on_cuda(query) or query.dtype not in (_C.float16, _C.bfloat16) or attn_mask is not None or dropout_p:
+        return False
+    if any(t.dim() != 4 or t.dtype != query.dtype or t.device != query.device for t in (key, value)) or \
+            query.dim() != 4:
+        return False
+    b, hq, _, d = query.shape
+    bk, hk, lk, dk = key.shape
+    if tuple(value.shape) != tuple(key.shape) or bk != b or dk != d or d not in ATTENTION_HEAD_DIMS or lk == 0:
+        return False
+    if hk != hq and not (enable_gqa and hk >= 1 and hq % hk == 0):
+        return False
+    return scale is None or (math.isfinite(scale) and scale >= 0)
 
 
 def _acc(t):
@@ -106,8 +128,46 @@ def _cross_entropy_logits_backward(grad, self, target, lse, count, ignore_index,
     return (d * scale.unsqueeze(1)).to(self.dtype)
 
 
+def _attention_operands(query, key, value, scale):
+    """(scale, q, k, v) in the accumulation dtype, key and value heads repeated over their GQA groups."""
+    from . import functional as F
+    groups = query.shape[1] // key.shape[1]
+    return (F._attention_scale(query, scale), _acc(query), F._repeat_heads(_acc(key), groups),
+            F._repeat_heads(_acc(value), groups))
+
+
+def _group_sum(x, kv_heads):
+    """[B, Hq, S, D] summed over each GQA group of query heads: [B, Hkv, S, D]."""
+    b, h, s, d = x.shape
+    return x.reshape(b, kv_heads, h // kv_heads, s, d).sum(2)
+
+
+def _fused_attention(query, key, value, is_causal, scale):
+    from . import functional as F
+    scale, q, k, v = _attention_operands(query, key, value, scale)
+    scores = F._attention_scores(q, k, scale, is_causal)
+    lse = ops.logsumexp(scores, [-1])  # -inf for no keys: P is then empty and the output zero, as the kernels
+    out = (scores - lse.unsqueeze(-1)).exp().matmul(v)
+    return out.to(query.dtype), lse.to(_C.float64 if query.dtype == _C.float64 else _C.float32)
+
+
+def _fused_attention_backward(grad_out, query, key, value, out, lse, is_causal, scale):
+    """FlashAttention's backward from the saved lse: P recomputed, dS = P * (dO V^T - rowsum(dO * O))."""
+    from . import functional as F
+    scale, q, k, v = _attention_operands(query, key, value, scale)
+    do = _acc(grad_out)
+    p = (F._attention_scores(q, k, scale, is_causal) - lse.to(q.dtype).unsqueeze(-1)).exp()
+    ds = p * (do.matmul(v.transpose(-2, -1)) - (do * _acc(out)).sum(-1, keepdim=True))
+    dq = ds.matmul(k) * scale
+    dk = _group_sum(ds.transpose(-2, -1).matmul(q) * scale, key.shape[1])
+    dv = _group_sum(p.transpose(-2, -1).matmul(do), key.shape[1])
+    return dq.to(query.dtype), dk.to(key.dtype), dv.to(value.dtype)
+
+
 for _name, _fn in {"native_layer_norm": _native_layer_norm, "native_layer_norm_backward": _norm_backward,
                    "_fused_rms_norm": _fused_rms_norm, "_fused_rms_norm_backward": _fused_rms_norm_backward,
                    "_cross_entropy_logits": _cross_entropy_logits,
-                   "_cross_entropy_logits_backward": _cross_entropy_logits_backward}.items():
+                   "_cross_entropy_logits_backward": _cross_entropy_logits_backward,
+                   "_fused_attention": _fused_attention,
+                   "_fused_attention_backward": _fused_attention_backward}.items():
     library.impl(_name, "composite", _fn)

@@ -1,0 +1,110 @@
+"""The fused attention ops on CPU (their Composite kernels, float64-capable; the CUDA kernels are checked
+against the same reference in tests/cuda/test_attention_cuda.py) and when scaled_dot_product_attention
+takes them."""
+import types
+
+import numpy as np
+import pytest
+
+import vibetensor as vt
+from helpers import rng
+import attention_reference as ref
+
+F = vt.nn.functional
+
+
+def _f64(*arrays, requires_grad=False):
+    return [vt.tensor(a, dtype=vt.float64, requires_grad=requires_grad) for a in arrays]
+
+
+@pytest.mark.parametrize("causal", [False, True])
+@pytest.mark.parametrize("hq,hkv,lq,lk", [(2, 2, 5, 5), (4, 2, 3, 6), (3, 1, 7, 4)])
+def test_composite_ops_match_float64_reference(causal, hq, hkv, lq, lk):
+    gen = rng()
+    aq, ak, av, ado = (gen.normal(size=s) for s in [(2, hq, lq, 8), (2, hkv, lk, 8), (2, hkv, lk, 8), (2, hq, lq, 8)])
+    q, k, v, do = _f64(aq, ak, av, ado)
+    out, lse = vt.ops._fused_attention(q, k, v, causal, 0.45)
+    want_out, want_lse = ref.forward(aq, ak, av, causal, 0.45)
+    assert lse.dtype == vt.float64 and tuple(lse.shape) == (2, hq, lq)
+    np.testing.assert_allclose(out.numpy(), want_out, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(lse.numpy(), want_lse, rtol=1e-12, atol=1e-12)
+    grads = vt.ops._fused_attention_backward(do, q, k, v, out, lse, causal, 0.45)
+    for got, want in zip(grads, ref.backward(ado, aq, ak, av, causal, 0.45)):
+        np.testing.assert_allclose(got.numpy(), want, rtol=1e-10, atol=1e-12)
+
+
+def test_gradcheck_non_causal_more_queries_than_keys_default_scale():
+    gen = rng()
+    q, k, v = _f64(gen.uniform(-2, 2, (1, 2, 4, 3)), gen.uniform(-2, 2, (1, 1, 3, 3)), gen.uniform(-2, 2, (1, 1, 3, 3)),
+                   requires_grad=True)
+    assert vt.autograd.gradcheck(lambda q, k, v: vt.ops._fused_attention(q, k, v)[0], (q, k, v))
+
+
+def test_half_inputs_keep_float32_statistics_and_their_dtype():
+    q = vt.randn(1, 2, 5, 16).to(vt.bfloat16)
+    out, lse = vt.ops._fused_attention(q, q, q, True)
+    assert out.dtype == vt.bfloat16 and lse.dtype == vt.float32
+
+
+def test_no_keys_give_zero_output_and_minus_inf_lse():
+    q, k = vt.randn(1, 1, 3, 4).double(), vt.randn(1, 1, 0, 4).double()
+    out, lse = vt.ops._fused_attention(q, k, k)
+    assert not out.numpy().any() and np.isneginf(lse.numpy()).all()
+
+
+def test_sdpa_on_cpu_keeps_its_composite_and_agrees_with_the_op():
+    gen = rng()
+    q, k, v = _f64(*(gen.normal(size=(2, 4, 6, 8)) for _ in range(3)))
+    kv = [t[:, :2] for t in (k, v)]
+    np.testing.assert_allclose(F.scaled_dot_product_attention(q, *kv, is_causal=True, enable_gqa=True).numpy(),
+                               vt.ops._fused_attention(q, *kv, True)[0].numpy(), rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError, match="either attn_mask or is_causal"):
+        F.scaled_dot_product_attention(q, k, v, attn_mask=vt.ones(6, 6, dtype=vt.bool), is_causal=True)
+
+
+# ---- routing: which calls the fused CUDA op takes (duck-typed tensors: no GPU needed) ---------------------
+
+_CUDA = types.SimpleNamespace(type="cuda", index=0)
+
+
+class _Spec:
+    """What attention_applies reads of a tensor."""
+
+    def __init__(self, *shape, dtype=vt.bfloat16, device=_CUDA):
+        self.shape, self.dtype, self.device = tuple(shape), dtype, device
+
+    def dim(self):
+        return len(self.shape)
+
+
+def _applies(q, k=None, v=None, attn_mask=None, dropout_p=0.0, scale=None, enable_gqa=False):
+    k = k or _Spec(*q.shape, dtype=q.dtype, device=q.device)
+    return vt.nn.fused.attention_applies(q, k, v or k, attn_mask, dropout_p, scale, enable_gqa)
+
+
+def test_routing_takes_the_covered_cuda_calls():
+    assert _applies(_Spec(2, 8, 1024, 128))
+    assert _applies(_Spec(2, 8, 7, 64, dtype=vt.float16), _Spec(2, 8, 13, 64, dtype=vt.float16))  # Lq != Lk
+    assert _applies(_Spec(1, 8, 5, 16), _Spec(1, 2, 5, 16), enable_gqa=True)
+    assert _applies(_Spec(1, 8, 5, 32), scale=0.0)
+
+
+@pytest.mark.parametrize("case", [
+    dict(q=_Spec(2, 8, 16, 64, dtype=vt.float32)),  # fp32: no fused kernel (torch's flash neither)
+    dict(q=_Spec(2, 8, 16, 64, device=types.SimpleNamespace(type="cpu", index=None))),
+    dict(q=_Spec(2, 8, 16, 48)),  # head dims the kernels are not compiled for
+    dict(q=_Spec(2, 8, 16, 256)),
+    dict(q=_Spec(8, 16, 64)),  # 3-d
+    dict(q=_Spec(2, 8, 16, 64), attn_mask=object()),
+    dict(q=_Spec(2, 8, 16, 64), dropout_p=0.1),
+    dict(q=_Spec(2, 8, 16, 64), scale=-1.0),  # the kernels fold the scale into the running max
+    dict(q=_Spec(2, 8, 16, 64), scale=float("nan")),
+    dict(q=_Spec(2, 8, 16, 64), k=_Spec(2, 2, 16, 64)),  # fewer key heads without enable_gqa
+    dict(q=_Spec(2, 8, 16, 64), k=_Spec(2, 3, 16, 64), enable_gqa=True),  # 3 does not divide 8
+    dict(q=_Spec(2, 8, 16, 64), k=_Spec(2, 8, 0, 64)),  # no keys
+    dict(q=_Spec(2, 8, 16, 64), k=_Spec(2, 8, 16, 64, dtype=vt.float16)),
+    dict(q=_Spec(2, 8, 16, 64), k=_Spec(2, 8, 16, 64), v=_Spec(2, 8, 16, 32)),  # value head dim differs
+    dict(q=_Spec(2, 8, 16, 64), k=_Spec(1, 8, 16, 64)),  # batch broadcast
+])
+def test_routing_keeps_the_composite_for_the_rest(case):
+    assert not _applies(**case)
