@@ -409,6 +409,8 @@ def _clamp(ctx, g):
     x, lo, hi = ctx.self, ctx.min, ctx.max
     below = x < lo if lo is not None else None
     above = x > hi if hi is not None else None
+    if below is not None and above is not None:  # min > max: the result is max (min(max(x, lo), hi))
+        above = above | (lo > hi)
     clipped = below if above is None else above if below is None else below | above
     out = {"self": g.masked_fill(clipped, 0.0)}
     if lo is not None and ctx.needs("min"):

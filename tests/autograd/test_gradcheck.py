@@ -182,3 +182,8 @@ def test_gradcheck(name):
 def test_gradgradcheck(name):
     fn, make_inputs = GRAD_SPECS[name]
     assert vt.autograd.gradgradcheck(fn, make_inputs(), eps=1e-6, atol=1e-5, rtol=1e-4)
+
+
+def test_clamp_with_min_above_max_sends_the_gradient_to_max():
+    x, lo, hi = (vt.tensor([v], dtype=vt.float64, requires_grad=True) for v in (-1.0, 1.0, 0.0))
+    assert [g.item() for g in vt.autograd.grad(vt.clamp(x, lo, hi), [x, lo, hi])] == [0.0, 0.0, 1.0]
