@@ -212,9 +212,7 @@ def _reciprocal(ctx, g):
 
 @derivative("silu", save=("self",))
 def _silu(ctx, g):
-    x = ctx.self
-    s = x.sigmoid()
-    return {"self": g * s * (1 + x * (1 - s))}
+    return {"self": ops.silu_backward(g, ctx.self)}  # one kernel (its own row gives double backward)
 
 
 @derivative("mish", save=("self",))
@@ -226,16 +224,7 @@ def _mish(ctx, g):
 
 @derivative("gelu", save=("self",))
 def _gelu(ctx, g):
-    x = ctx.self
-    if ctx.approximate == "tanh":
-        k = math.sqrt(2 / math.pi)
-        inner = k * (x + 0.044715 * x * x * x)
-        t = inner.tanh()
-        d = 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * k * (1 + 3 * 0.044715 * x * x)
-        return {"self": g * d}
-    cdf = 0.5 * (1 + (x * (1 / math.sqrt(2))).erf())
-    pdf = (-0.5 * x * x).exp() * (1 / math.sqrt(2 * math.pi))
-    return {"self": g * (cdf + x * pdf)}
+    return {"self": ops.gelu_backward(g, ctx.self, approximate=ctx.approximate)}
 
 
 @derivative("softplus", save=("self",))

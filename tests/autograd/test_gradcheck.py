@@ -26,6 +26,11 @@ def I(values):  # an index tensor (no grad)
     return vt.tensor(values, dtype=vt.int64)
 
 
+def C(t, half, which):  # a rotary table (no grad): cos (which 0) or sin (1) of t * frequencies
+    ang = np.arange(t)[:, None] * 0.7 ** np.arange(half)[None, :]
+    return vt.tensor(np.sin(ang) if which else np.cos(ang), dtype=vt.float64)
+
+
 UNARY_ANY = ["neg", "exp", "exp2", "expm1", "sin", "cos", "atan", "sinh", "cosh", "tanh", "asinh", "erf", "erfc",
              "sigmoid", "silu", "mish", "square", "abs", "relu", "frac"]
 UNARY_POS = ["sqrt", "rsqrt", "log", "log2", "log10", "log1p", "lgamma", "digamma", "reciprocal"]
@@ -97,6 +102,18 @@ GRAD_SPECS.update({
     "_fused_rms_norm": (lambda a, w: vt.ops._fused_rms_norm(a, [2, 3], w, 1e-5)[0], lambda: (T(2, 2, 3), T(2, 3))),
     "_cross_entropy_logits": (lambda a: vt.ops._cross_entropy_logits(a, I([2, -100, 0]), -100, 0.1)[0],
                               lambda: (T(3, 4),)),
+    # activation gradients, fused bias-activation, rotary embedding, embedding backward (nn/fused_act.py)
+    "gelu_backward": (lambda g, x: vt.ops.gelu_backward(g, x) + vt.ops.gelu_backward(g, x, approximate="tanh"),
+                      lambda: (T(2, 3), T(2, 3))),
+    "silu_backward": (vt.ops.silu_backward, lambda: (T(2, 3), T(2, 3))),
+    "_bias_act": (lambda x, b: vt.ops._bias_act(x, b, "gelu") + vt.ops._bias_act(x, b, "gelu_tanh")
+                  + vt.ops._bias_act(x, b, "silu"), lambda: (T(2, 3), T(3))),
+    "_bias_act_backward": (lambda g, x, b: vt.ops._bias_act_backward(g, x, b, "gelu_tanh", True),
+                           lambda: (T(2, 3), T(2, 3), T(3))),
+    "_rotary_emb": (lambda x: vt.ops._rotary_emb(x, C(3, 2, 0), C(3, 2, 1), 1, False, False)
+                    + vt.ops._rotary_emb(x, C(3, 2, 0), C(3, 2, 1), 2, True, True), lambda: (T(2, 3, 3, 5),)),
+    "embedding_dense_backward": (lambda g: vt.ops.embedding_dense_backward(g, I([[0, 2], [2, 1]]), 4, 1),
+                                 lambda: (T(2, 2, 3),)),
     "mm": (vt.mm, lambda: (T(2, 3), T(3, 4))),
     "bmm": (vt.bmm, lambda: (T(2, 2, 3), T(2, 3, 2))),
     "matmul": (vt.matmul, lambda: (T(2, 2, 3), T(3,))),
