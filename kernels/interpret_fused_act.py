@@ -74,8 +74,7 @@ def embedding_backward(grad, indices, num_weights, padding_idx=-1, chunk=4, bloc
     grid = (_cdiv(n, chunk), _cdiv(d, block_d))
     tail = [n, d, num_weights, padding_idx]
     dt, it = grad.dtype.name, indices.dtype.name
-    _launch(emb, f"embbwd|seg|{dt}|{it}|{chunk}|{block_d}", grid, [srt, perm, grad, out, part] + tail,
-            CHUNK=chunk, BLOCK_D=block_d)
-    _launch(emb, f"embbwd|join|{dt}|{it}|{chunk}|{block_d}", grid, [srt, part, out] + tail, CHUNK=chunk,
-            BLOCK_D=block_d)
+    for kind, args in (("seg", [srt, perm, grad, out, part]), ("join", [srt, part, out])):
+        _launch(emb, f"embbwd|{kind}|{dt}|{it}|{chunk}|{block_d}", grid, args + tail, CHUNK=chunk, BLOCK_D=block_d,
+                JOIN=emb.JOIN)
     return out

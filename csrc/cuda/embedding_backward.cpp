@@ -20,10 +20,11 @@
 namespace vt::cuda {
 namespace {
 
-// Sorted rows per program (the segmented scan's length) and columns per program: [32, 128] fp32 tiles,
-// 32 values per thread of a 4-warp program. A run spanning c chunks costs its owner c dependent loads of
-// a partial row in the join, so long runs stay cheap (8192 equal indices: 256 steps).
-constexpr int64_t kChunk = 32, kMaxBlockD = 128;
+// Sorted rows per program (the segmented scan's length) and columns per program: [16, 64] fp32 tiles, 8
+// values per thread of a 4-warp program (70 registers for sm_90, no spills; [32, 128] spilled). A run over
+// c chunks costs its owner c / 16 dependent steps in the join (kernels/triton/embedding.py, JOIN): 8192
+// equal indices take 32.
+constexpr int64_t kChunk = 16, kMaxBlockD = 64;
 constexpr int64_t kMaxGridY = 65535;
 
 Tensor embedding_dense_backward_cuda(const Tensor& grad_output, const Tensor& indices, int64_t num_weights,

@@ -12,7 +12,7 @@ not change from run to run (float atomics would make it depend on timing). The s
         part of a run that began in an earlier chunk (head) and a run that goes on past the chunk (tail)
         are written to a [chunks, 2, D] fp32 (fp64) buffer instead.
   join: the program of the chunk where such a run starts adds its tail to the heads of the chunks it
-        spans, in order, and writes the row.
+        spans, JOIN chunks a step (a fixed summation order), and writes the row.
 Runs of padding_idx, and indices outside [0, V) (reported by the forward), are not written: the gradient
 was zero-filled before.
 """
@@ -21,6 +21,7 @@ import hashlib
 from .elementwise import SIGNATURE_TYPES, TRITON_TYPES, _write_and_import
 
 NUM_WARPS = 4
+JOIN = 16  # chunk heads the join adds per step: a run over 1000 rows of 16-row chunks takes 4 dependent steps
 
 HELPERS = """
 
@@ -66,12 +67,16 @@ _JOIN = """
     owner = go
     # scalar conditions enter masks as column limits: the interpreter turns vector & scalar into int32
     acc = tl.load(part_ptr + (c * 2 + 1) * D + cols, mask=cols < tl.where(go, D, 0), other=0)
+    # the run's next chunks (those whose first row is v: the indices are sorted), JOIN heads per step
     j = c + 1
     while go:
-        acc += tl.load(part_ptr + j * 2 * D + cols, mask=cm, other=0)
-        lastj = tl.minimum(j * CHUNK + CHUNK, n) - 1
-        go = (lastj + 1 < n) & (tl.load(sorted_ptr + lastj + 1, mask=lastj + 1 < n, other=0) == v)
-        j += 1
+        jj = j + tl.arange(0, JOIN)
+        first = jj * CHUNK
+        inrun = (first < n) & (tl.load(sorted_ptr + first, mask=first < n, other=0) == v)
+        heads = tl.load(part_ptr + (jj * 2)[:, None] * D + cols[None, :], mask=inrun[:, None] & cm[None, :], other=0)
+        acc += tl.sum(heads, axis=0)
+        j += JOIN
+        go = (j * CHUNK < n) & (tl.load(sorted_ptr + j * CHUNK, mask=j * CHUNK < n, other=0) == v)
     ok = owner & (v >= 0) & (v < V) & (v != padding_idx)
     tl.store(out_ptr + v * D + cols, acc.to({out}), mask=cols < tl.where(ok, D, 0))
 """
@@ -94,12 +99,12 @@ def generate(key):
                  "part_ptr": "*fp64" if dtype == "float64" else "*fp32",
                  "n": "i64", "D": "i64", "V": "i64", "padding_idx": "i64"}
     signature = {a: signature[a] for a in args}
-    signature.update(CHUNK="constexpr", BLOCK_D="constexpr")
+    signature.update(CHUNK="constexpr", BLOCK_D="constexpr", JOIN="constexpr")
     acc = "tl.float64" if dtype == "float64" else "tl.float32"
     body = (_SEG if kind == "seg" else _JOIN).replace("{out}", TRITON_TYPES[dtype]).replace("{acc}", acc)
     src = ("import triton\nimport triton.language as tl\n" + HELPERS + "\n\n@triton.jit\n"
-           f"def {name}({', '.join(args)}, CHUNK: tl.constexpr, BLOCK_D: tl.constexpr):" + body)
-    return src, name, signature, {"CHUNK": chunk, "BLOCK_D": block_d}
+           f"def {name}({', '.join(args)}, CHUNK: tl.constexpr, BLOCK_D: tl.constexpr, JOIN: tl.constexpr):" + body)
+    return src, name, signature, {"CHUNK": chunk, "BLOCK_D": block_d, "JOIN": JOIN}
 
 
 def load(key, cache_dir, module_suffix=""):

@@ -39,7 +39,7 @@ def bias_silu(input, bias):
     return _bias_act(input, bias, "silu", "bias_silu")
 
 
-def _bias_act(input, bias, act, name):
+def _check_bias(input, bias, name):
     if not input.dtype.is_floating_point:
         raise TypeError(f"{name}: expected a floating point input, got {input.dtype}")
     if bias.dim() != 1 or input.dim() < 1 or bias.shape[0] != input.shape[-1]:
@@ -47,6 +47,10 @@ def _bias_act(input, bias, act, name):
                          f"bias {list(bias.shape)}")
     if bias.device != input.device:
         raise ValueError(f"{name}: bias is on {bias.device}, the input on {input.device}")
+
+
+def _bias_act(input, bias, act, name):
+    _check_bias(input, bias, name)
     if bias.dtype != input.dtype:  # promote as input + bias would
         if not bias.dtype.is_floating_point:
             raise TypeError(f"{name}: expected a floating point bias, got {bias.dtype}")
@@ -68,21 +72,27 @@ def activation_grad(act, g, z):
 
 
 def _bias_act_composite(input, bias, activation):
-    _check_act(activation)
+    _check_op_args(input, bias, activation)
     return _activation(activation, _acc(input) + _acc(bias)).to(input.dtype)  # rounded once, as on CUDA
 
 
 def _bias_act_backward_composite(grad_out, input, bias, activation, bias_grad):
-    _check_act(activation)
+    _check_op_args(input, bias, activation)
+    if tuple(grad_out.shape) != tuple(input.shape) or grad_out.dtype != input.dtype:
+        raise ValueError("bias_act_backward: grad_out must match the input's shape, dtype and device")
     dz = activation_grad(activation, _acc(grad_out), _acc(input) + _acc(bias))
     db = dz.reshape(-1, bias.shape[0]).sum(0).to(bias.dtype) if bias_grad else \
         ops.empty([0], dtype=input.dtype, device=input.device)  # the schema's "no gradient"
     return dz.to(input.dtype), db
 
 
-def _check_act(act):
+def _check_op_args(input, bias, act):
+    """What the CUDA kernels check (csrc/cuda/fused_act.cpp), with their messages."""
     if act not in ("gelu", "gelu_tanh", "silu"):
         raise ValueError(f"bias_act: activation must be 'gelu', 'gelu_tanh' or 'silu', got {act!r}")
+    _check_bias(input, bias, "bias_act")
+    if bias.dtype != input.dtype:
+        raise TypeError("bias_act: bias must have the input's dtype and device")
 
 
 # ---- rotary position embedding -------------------------------------------------------------------------
@@ -99,25 +109,34 @@ def apply_rotary_emb(x, cos, sin, interleaved=False, seq_dim=1):
         cos, sin = vt.cos(ang), vt.sin(ang)      # ang[t, i] = t * 10000 ** (-2i / R)
         q = F.apply_rotary_emb(q, cos, sin)
     """
-    if x.dim() != 4:
-        raise ValueError(f"apply_rotary_emb: expected a 4-D x ([B, T, H, D] or [B, H, T, D]), got {list(x.shape)}")
-    if seq_dim not in (1, 2, -3, -2):
-        raise ValueError(f"apply_rotary_emb: seq_dim must be 1 or 2 (-3 or -2), got {seq_dim}")
-    seq_dim %= 4
-    if cos.dim() != 2 or tuple(cos.shape) != tuple(sin.shape):
-        raise ValueError(f"apply_rotary_emb: cos and sin must both be [T, rotary_dim / 2], got {list(cos.shape)} "
-                         f"and {list(sin.shape)}")
-    if cos.shape[0] < x.shape[seq_dim] or not 1 <= cos.shape[1] <= x.shape[3] // 2:
-        raise ValueError(f"apply_rotary_emb: cos and sin [{cos.shape[0]}, {cos.shape[1]}] do not cover x "
-                         f"{list(x.shape)} (need >= {x.shape[seq_dim]} positions and 1 to {x.shape[3] // 2} "
-                         "frequencies)")
-    if not x.dtype.is_floating_point or not cos.dtype.is_floating_point or cos.dtype != sin.dtype:
-        raise TypeError("apply_rotary_emb: x, cos and sin must be floating point, cos and sin of one dtype")
-    if cos.device != x.device or sin.device != x.device:
-        raise ValueError(f"apply_rotary_emb: cos and sin must be on x's device ({x.device})")
+    if seq_dim in (-3, -2):
+        seq_dim += 4
+    _check_rotary(x, cos, sin, seq_dim, "apply_rotary_emb")
     if is_grad_enabled() and (cos.requires_grad or sin.requires_grad):  # learned tables: differentiable ops
         return _rotate(x, cos, sin, seq_dim, interleaved, False)
     return ops._rotary_emb(x, cos, sin, seq_dim, interleaved, False)
+
+
+def _check_rotary(x, cos, sin, seq_dim, name):
+    """What the CUDA kernel checks (csrc/cuda/rotary.cpp), with its messages."""
+    if x.dim() != 4:
+        raise ValueError(f"{name}: expected a 4-D input ([B, T, H, D] or [B, H, T, D]), got shape {list(x.shape)}")
+    if seq_dim not in (1, 2):
+        raise ValueError(f"{name}: seq_dim must be 1 or 2 (or -3, -2), got {seq_dim}")
+    if cos.dim() != 2 or tuple(cos.shape) != tuple(sin.shape):
+        raise ValueError(f"{name}: cos and sin must both be [T, rotary_dim / 2], got {list(cos.shape)} and "
+                         f"{list(sin.shape)}")
+    if not x.dtype.is_floating_point:
+        raise TypeError(f"{name}: expected a floating point input, got {x.dtype}")
+    if not cos.dtype.is_floating_point or cos.dtype != sin.dtype:
+        raise TypeError(f"{name}: cos and sin must share one floating point dtype")
+    if cos.device != x.device or sin.device != x.device:
+        raise ValueError(f"{name}: cos and sin must be on the input's device")
+    t, d, half = x.shape[seq_dim], x.shape[3], cos.shape[1]
+    if cos.shape[0] < t:
+        raise ValueError(f"{name}: cos and sin have {cos.shape[0]} positions, the input {t}")
+    if not 1 <= half <= d // 2:
+        raise ValueError(f"{name}: cos and sin must hold 1 to head_dim / 2 ({d // 2}) frequencies, got {half}")
 
 
 def _rotate(x, cos, sin, seq_dim, interleaved, inverse):
@@ -145,10 +164,7 @@ def _rotate(x, cos, sin, seq_dim, interleaved, inverse):
 
 
 def _rotary_emb_composite(input, cos, sin, seq_dim, interleaved, inverse):
-    if input.dim() != 4 or seq_dim not in (1, 2) or cos.dim() != 2 or tuple(cos.shape) != tuple(sin.shape) \
-            or cos.shape[0] < input.shape[seq_dim] or not 1 <= cos.shape[1] <= input.shape[3] // 2:
-        raise ValueError("rotary_emb: expected input [B, T, H, D] or [B, H, T, D] (seq_dim 1 or 2) and cos, sin "
-                         f"[>= T, 1 to D / 2], got {list(input.shape)}, seq_dim {seq_dim}, {list(cos.shape)}")
+    _check_rotary(input, cos, sin, seq_dim, "rotary_emb")
     return _rotate(input, cos, sin, seq_dim, interleaved, inverse)
 
 
@@ -161,11 +177,11 @@ def _embedding_dense_backward_composite(grad_output, indices, num_weights, paddi
         raise ValueError(f"embedding_dense_backward: grad_output must be shaped indices.shape + [embedding_dim], "
                          f"got {list(grad_output.shape)} for indices of shape {list(indices.shape)}")
     flat_idx = indices.reshape(-1)
-    flat_g = grad_output.reshape(-1, d)
+    flat_g = _acc(grad_output).reshape(-1, d)  # half types sum in fp32, rounded once (as on CUDA)
     if padding_idx >= 0:
         flat_g = flat_g * (flat_idx != padding_idx).unsqueeze(1)
-    zeros = ops.zeros([num_weights, d], dtype=grad_output.dtype, device=grad_output.device)
-    return zeros.index_add(0, flat_idx, flat_g)
+    zeros = ops.zeros([num_weights, d], dtype=flat_g.dtype, device=grad_output.device)
+    return zeros.index_add(0, flat_idx, flat_g).to(grad_output.dtype)
 
 
 for _name, _fn in {"_bias_act": _bias_act_composite, "_bias_act_backward": _bias_act_backward_composite,
