@@ -6,13 +6,14 @@ per machine.
 """
 from .. import _C
 from .cache import cache_dir
-from .triton import (attention, cross_entropy, elementwise, fabric, index, matmul, norm, optim, random, reduction, scan,
-                     shape, sort)
+from .triton import (attention, bias_act, cross_entropy, elementwise, embedding, fabric, index, matmul, norm, optim,
+                     random, reduction, rotary, scan, shape, sort)
 
 GENERATORS = {"ew": elementwise, "red": reduction, "soft": reduction, "ixr": index, "ixg": index, "ixc": index,
               "rng": random, "mm": matmul, "scan": scan, "sort": sort, "smerge": sort, "sgather": sort,
               "tri": shape, "fab": fabric,
-              "norm": norm, "xent": cross_entropy, "attn": attention, **dict.fromkeys(optim.KEY_PREFIXES, optim)}
+              "norm": norm, "xent": cross_entropy, "attn": attention, "bact": bias_act, "rope": rotary,
+              "embbwd": embedding, **dict.fromkeys(optim.KEY_PREFIXES, optim)}
 
 
 def trailing_scratch_pointers(metadata):

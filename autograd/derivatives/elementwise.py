@@ -212,9 +212,7 @@ def _reciprocal(ctx, g):
 
 @derivative("silu", save=("self",))
 def _silu(ctx, g):
-    x = ctx.self
-    s = x.sigmoid()
-    return {"self": g * s * (1 + x * (1 - s))}
+    return {"self": ops.silu_backward(g, ctx.self)}  # one kernel (its own row gives double backward)
 
 
 @derivative("mish", save=("self",))
@@ -226,16 +224,7 @@ def _mish(ctx, g):
 
 @derivative("gelu", save=("self",))
 def _gelu(ctx, g):
-    x = ctx.self
-    if ctx.approximate == "tanh":
-        k = math.sqrt(2 / math.pi)
-        inner = k * (x + 0.044715 * x * x * x)
-        t = inner.tanh()
-        d = 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * k * (1 + 3 * 0.044715 * x * x)
-        return {"self": g * d}
-    cdf = 0.5 * (1 + (x * (1 / math.sqrt(2))).erf())
-    pdf = (-0.5 * x * x).exp() * (1 / math.sqrt(2 * math.pi))
-    return {"self": g * (cdf + x * pdf)}
+    return {"self": ops.gelu_backward(g, ctx.self, approximate=ctx.approximate)}
 
 
 @derivative("softplus", save=("self",))
@@ -409,6 +398,8 @@ def _clamp(ctx, g):
     x, lo, hi = ctx.self, ctx.min, ctx.max
     below = x < lo if lo is not None else None
     above = x > hi if hi is not None else None
+    if below is not None and above is not None:  # min > max: the result is max (min(max(x, lo), hi))
+        above = above | (lo > hi)
     clipped = below if above is None else above if below is None else below | above
     out = {"self": g.masked_fill(clipped, 0.0)}
     if lo is not None and ctx.needs("min"):

@@ -74,13 +74,8 @@ def _masked_select(ctx, g):
 
 @derivative("embedding", save=("indices",))
 def _embedding(ctx, g):
-    w, idx = ctx.weight, ctx.indices
-    flat_idx = idx.reshape(-1)
-    flat_g = g.reshape(-1, w.shape[1])
-    if ctx.padding_idx is not None and ctx.padding_idx >= 0:
-        keep = (flat_idx != ctx.padding_idx).unsqueeze(1)
-        flat_g = flat_g * keep
-    return {"weight": _zeros(w.shape, g).index_add(0, flat_idx, flat_g)}
+    # deterministic on CUDA (sorted segment sums, csrc/cuda/embedding_backward.cpp), index_add elsewhere
+    return {"weight": ops.embedding_dense_backward(g, ctx.indices, ctx.weight.shape[0], ctx.padding_idx)}
 
 
 @derivative("topk", "sort", result=True)

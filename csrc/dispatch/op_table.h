@@ -127,6 +127,17 @@
   OP("_fused_attention_backward(Tensor grad_out, Tensor query, Tensor key, Tensor value, Tensor out, "   \
      "Tensor lse, bool is_causal, float? scale) -> (Tensor grad_query, Tensor grad_key, "                \
      "Tensor grad_value)", 0)                                                                           \
+  /* ---- activation gradients (cpu/activation_grad.cpp); fused bias-activation, rotary embedding */  \
+  /* and embedding backward (nn.functional's CUDA path; Composite kernels in nn/fused_act.py)     */  \
+  OP("gelu_backward(Tensor grad_output, Tensor self, *, str approximate='none') -> Tensor", D)        \
+  OP("silu_backward(Tensor grad_output, Tensor self) -> Tensor", D)                                   \
+  OP("_bias_act(Tensor input, Tensor bias, str activation) -> Tensor", D)                             \
+  OP("_bias_act_backward(Tensor grad_out, Tensor input, Tensor bias, str activation, "                \
+     "bool bias_grad) -> (Tensor grad_input, Tensor grad_bias)", D)                                   \
+  OP("_rotary_emb(Tensor input, Tensor cos, Tensor sin, int seq_dim, bool interleaved, "              \
+     "bool inverse) -> Tensor", D)                                                                    \
+  OP("embedding_dense_backward(Tensor grad_output, Tensor indices, int num_weights, "                 \
+     "int padding_idx) -> Tensor", D)                                                                 \
   /* ---- linear algebra ------------------------------------------------------------------------- */ \
   OP("mm(Tensor self, Tensor mat2) -> Tensor", F | M | D)                                               \
   OP("bmm(Tensor self, Tensor mat2) -> Tensor", F | M | D)                                              \

@@ -37,6 +37,11 @@ OPS = {
     "mish": "{a} * " + f"{_LD}.tanh(tl.where({{a}} > 20.0, {{a}}, {_LD}.log1p(tl.exp({{a}}))))",
     "gelu": "0.5 * {a} * (1.0 + tl.erf({a} * 0.7071067811865476))",
     "gelu_tanh": f"0.5 * {{a}} * (1.0 + {_LD}.tanh(0.7978845608028654 * ({{a}} + 0.044715 * {{a}} * {{a}} * {{a}})))",
+    # activation gradients: {a} the output's gradient, {b} the activation's input (bias_act.py reuses them)
+    "gelu_backward": "{a} * (0.5 * (1.0 + tl.erf({b} * 0.7071067811865476)) "
+                     "+ {b} * 0.3989422804014327 * tl.exp(-0.5 * {b} * {b}))",
+    "gelu_tanh_backward": f"{{a}} * _gelu_tanh_grad({{b}})",
+    "silu_backward": "{a} * _silu_grad({b})",
     "softplus": f"tl.where({{a}} * {{p0}} > {{p1}}, {{a}}, {_LD}.log1p(tl.exp({{a}} * {{p0}})) / {{p0}})",
     "elu": f"tl.where({{a}} > 0, {{a}}, {{p0}} * {_LD}.expm1({{a}}))",
     "leaky_relu": "tl.where({a} > 0, {a}, {p0} * {a})",
@@ -112,6 +117,21 @@ def _digamma(x):
     return tl.where(pole, tl.where(x == 0.0, -float('inf'), float('nan')), r)
 """,
 }
+# d/dx of the tanh GELU and of SiLU, shared by gelu_tanh_backward / silu_backward here and the fused
+# bias-activation kernels (bias_act.py).
+ACTIVATION_GRADS = """
+@triton.jit
+def _gelu_tanh_grad(x):
+    t = libdevice.tanh(0.7978845608028654 * (x + 0.044715 * x * x * x))
+    return 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * 0.7978845608028654 * (1.0 + 0.134145 * x * x)
+
+
+@triton.jit
+def _silu_grad(x):
+    s = 1.0 / (1.0 + tl.exp(-x))
+    return s * (1.0 + x * (1.0 - s))
+"""
+PRELUDES["gelu_tanh_backward"] = PRELUDES["silu_backward"] = ACTIVATION_GRADS
 # Ops whose inputs are not converted to a common compute type (where's condition stays bool).
 RAW_INPUTS = {"where", "masked_fill", "copy"}
 

@@ -33,6 +33,11 @@ def I(values):  # an index tensor (no grad)
     return vt.tensor(values, dtype=vt.int64)
 
 
+def C(t, half, which):  # a rotary table (no grad): cos (which 0) or sin (1) of t * frequencies
+    ang = np.arange(t)[:, None] * 0.7 ** np.arange(half)[None, :]
+    return vt.tensor(np.sin(ang) if which else np.cos(ang), dtype=vt.float64)
+
+
 UNARY_ANY = ["neg", "exp", "exp2", "expm1", "sin", "cos", "atan", "sinh", "cosh", "tanh", "asinh", "erf", "erfc",
              "sigmoid", "silu", "mish", "square", "abs", "relu", "frac"]
 UNARY_POS = ["sqrt", "rsqrt", "log", "log2", "log10", "log1p", "lgamma", "digamma", "reciprocal"]
@@ -107,6 +112,18 @@ GRAD_SPECS.update({
     # causal with more keys than queries, two query heads per key/value head (GQA)
     "_fused_attention": (lambda q, k, v: vt.ops._fused_attention(q, k, v, True, 0.7)[0],
                          lambda: own_stream(5, (1, 4, 3, 2), (1, 2, 4, 2), (1, 2, 4, 2))),
+    # activation gradients, fused bias-activation, rotary embedding, embedding backward (nn/fused_act.py)
+    "gelu_backward": (lambda g, x: vt.ops.gelu_backward(g, x) + vt.ops.gelu_backward(g, x, approximate="tanh"),
+                      lambda: (T(2, 3), T(2, 3))),
+    "silu_backward": (vt.ops.silu_backward, lambda: (T(2, 3), T(2, 3))),
+    "_bias_act": (lambda x, b: vt.ops._bias_act(x, b, "gelu") + vt.ops._bias_act(x, b, "gelu_tanh")
+                  + vt.ops._bias_act(x, b, "silu"), lambda: (T(2, 3), T(3))),
+    "_bias_act_backward": (lambda g, x, b: vt.ops._bias_act_backward(g, x, b, "gelu_tanh", True),
+                           lambda: (T(2, 3), T(2, 3), T(3))),
+    "_rotary_emb": (lambda x: vt.ops._rotary_emb(x, C(3, 2, 0), C(3, 2, 1), 1, False, False)
+                    + vt.ops._rotary_emb(x, C(3, 2, 0), C(3, 2, 1), 2, True, True), lambda: (T(2, 3, 3, 5),)),
+    "embedding_dense_backward": (lambda g: vt.ops.embedding_dense_backward(g, I([[0, 2], [2, 1]]), 4, 1),
+                                 lambda: (T(2, 2, 3),)),
     "mm": (vt.mm, lambda: (T(2, 3), T(3, 4))),
     "bmm": (vt.bmm, lambda: (T(2, 2, 3), T(2, 3, 2))),
     "matmul": (vt.matmul, lambda: (T(2, 2, 3), T(3,))),
@@ -192,3 +209,8 @@ def test_gradcheck(name):
 def test_gradgradcheck(name):
     fn, make_inputs = GRAD_SPECS[name]
     assert vt.autograd.gradgradcheck(fn, make_inputs(), eps=1e-6, atol=1e-5, rtol=1e-4)
+
+
+def test_clamp_with_min_above_max_sends_the_gradient_to_max():
+    x, lo, hi = (vt.tensor([v], dtype=vt.float64, requires_grad=True) for v in (-1.0, 1.0, 0.0))
+    assert [g.item() for g in vt.autograd.grad(vt.clamp(x, lo, hi), [x, lo, hi])] == [0.0, 0.0, 1.0]

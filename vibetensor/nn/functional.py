@@ -26,6 +26,11 @@ def silu(input, inplace=False):
     return input.silu_() if inplace else ops.silu(input)
 
 
+# bias + activation fused (after a Linear without bias), and rotary position embedding: one kernel each way
+# on CUDA
+from .fused_act import apply_rotary_emb, bias_gelu, bias_silu  # noqa: E402,F401
+
+
 def sigmoid(input):
     return ops.sigmoid(input)
 
