@@ -29,16 +29,18 @@ from ... import config
 from ...tensor_core.factories import tensor as _tensor
 
 DEFAULT_CAPACITY = 32 << 20  # data bytes per rank
-# All-reduces up to this size take one-shot: on an H100 with virtual ranks (benchmarks/results/
-# cuda_allreduce.json) one-shot wins at 1 KB (16 vs 20 us for 2 ranks, captured) and the ring from 16 KB on.
-ONESHOT_MAX_BYTES = 8 << 10
+# All-reduces up to this size take one-shot, larger ones the ring. Device time per call on two H200s over
+# NVLink (benchmarks/multigpu_oneshot_sweep.py, 2026-11-25): one-shot 12.9 us at 2 KB, 27.5 us at 32 KB,
+# 41.5 us at 128 KB against the ring's 33-35 us there; but an eager ring call costs ~72 us of host work (a launch per step),
+# one-shot ~24 us, so one-shot keeps messages up to 128 KB.
+ONESHOT_MAX_BYTES = 128 << 10
 FLOAT_DTYPES = ("float32", "bfloat16", "float16")
-_ONESHOT_BYTES_PER_PROGRAM = 4096
-# Programs of one one-shot launch (each loops over its share). Every program meets its peers through
-# system-scope release/acquire flags, and on two H100s over NVLink each further program added ~4.5 us
-# (128 KB: 32 programs 160 us, 8 programs 50 us; benchmarks/results/multigpu_collectives.json), so fewer,
-# longer programs win while the data is small.
-ONESHOT_MAX_PROGRAMS = 32
+_ONESHOT_BYTES_PER_PROGRAM = 4096  # one loop iteration of a program
+# Programs of one one-shot launch: every program meets its peers through system-scope release/acquire
+# flags, and those meetings serialise across programs (128 KB: 4 programs 41.5 us, 32 programs 151 us), while
+# one program's loop is latency-bound (~2 us per remote 4 KB step). So: one program per 32 KB, at most 8.
+ONESHOT_BYTES_PER_LAUNCH_PROGRAM = 32 << 10
+ONESHOT_MAX_PROGRAMS = 8
 
 
 class Status:
@@ -146,11 +148,11 @@ def prepare(ep, dtype, op=ReduceOp.SUM):
 
 def oneshot_all_reduce(ep, flat, op):
     """flat (1-D contiguous, on ep's device) <- its reduction over the ranks, by the fused one-shot kernel."""
-    block = _oneshot_block(flat.dtype)
     key = _oneshot_key(ep, flat.dtype, op)
     for lo, m in _pieces(flat.numel(), ep.elements(flat.dtype)):
         piece = flat.narrow(0, lo, m)
-        programs = min(ONESHOT_MAX_PROGRAMS, layout.MAX_PROGRAMS, -(-m // block))
+        programs = min(ONESHOT_MAX_PROGRAMS, layout.MAX_PROGRAMS,
+                       -(-m * flat.element_size() // ONESHOT_BYTES_PER_LAUNCH_PROGRAM))
         args = [("ptr", piece.data_ptr()), ("ptr", piece.data_ptr()), ("ptr", ep.bufs.data_ptr()),
                 ("ptr", ep.flags.data_ptr()), ("ptr", ep.status.ptr), ("i64", m), ("i32", ep.rank),
                 ("i64", ep.timeout_ns), ("i32", programs)]

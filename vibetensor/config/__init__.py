@@ -64,7 +64,7 @@ VARS: dict[str, Var] = {
             "farthest PCIe path (PIX, PXB, PHB, NODE, SYS) over which GPUs use peer access, like NCCL_P2P_LEVEL"),
         Var("VIBETENSOR_ONESHOT_MAX_BYTES", _size, None,
             "all-reduces up to this many bytes use one-shot, larger ones the ring; unset: each transport's own "
-            "crossover (8 KiB between GPUs, 256 KiB on CPU ranks and slots)"),
+            "crossover (128 KiB between GPUs, 256 KiB on CPU ranks and slots)"),
         Var("VIBETENSOR_PROBE_BYTES", _size, 64 << 20,
             "bytes per copy when --probe measures peer bandwidth"),
         # collectives

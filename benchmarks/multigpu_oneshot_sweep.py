@@ -1,0 +1,74 @@
+"""The GPU transport's one-shot all-reduce by program count and size, against its ring: device time per call
+(calls queued behind a sleep kernel, so the host's issuing is hidden) and eager time per call. It chose
+cuda_peer.ONESHOT_MAX_BYTES, ONESHOT_BYTES_PER_LAUNCH_PROGRAM and ONESHOT_MAX_PROGRAMS.
+
+    vibetensor-launch --nproc-per-node gpu benchmarks/multigpu_oneshot_sweep.py      # two or more GPUs
+"""
+import os
+import statistics
+import sys
+
+os.environ.setdefault("NCCL_NVLS_ENABLE", "0")  # NVLink multicast stays off on the lent machines
+sys.path.insert(0, os.path.dirname(__file__))
+from common import versions, write_results  # noqa: E402
+
+import torch  # noqa: E402
+import vibetensor as vt  # noqa: E402
+from vibetensor import fabric  # noqa: E402
+from vibetensor.fabric.collectives import cuda_peer as peer  # noqa: E402
+
+g = fabric.init("cuda")
+torch.cuda.set_device(g.device.index)
+
+def timed(f, x, fresh, n=40, sleep=0):
+    """Median us per call of f over 5 rounds of n calls between CUDA events (vibetensor and torch share the
+    legacy default stream); sleep > 0 queues the round behind a sleep kernel of that many cycles. The data
+    (x) is refilled from `fresh` before each round: an in-place sum doubles it every call."""
+    f()
+    g.synchronize()
+    torch.cuda.synchronize()
+    out = []
+    for _ in range(5):
+        x.copy_(fresh)
+        g.barrier()
+        g.synchronize()
+        s, e = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        if sleep:
+            torch.cuda._sleep(sleep)
+        s.record()
+        for _ in range(n):
+            f()
+        e.record()
+        e.synchronize()
+        g.synchronize()
+        out.append(s.elapsed_time(e) / n * 1e3)
+    return statistics.median(out)
+
+CAPS = (1, 2, 4, 8, 16, 32, 64, 128)
+rows, results = [], []
+saved = peer.ONESHOT_MAX_PROGRAMS, peer.ONESHOT_BYTES_PER_LAUNCH_PROGRAM
+# the cap alone decides the program count here (one per 4 KB loop step, as many as the data fills)
+peer.ONESHOT_BYTES_PER_LAUNCH_PROGRAM = peer._ONESHOT_BYTES_PER_PROGRAM
+for nbytes in (2 << 10, 8 << 10, 32 << 10, 128 << 10, 512 << 10, 2 << 20, 8 << 20, 32 << 20):
+    fresh = vt.randn(nbytes // 4, device=g.device)
+    x = fresh.clone()
+    n = 40 if nbytes <= (2 << 20) else 10
+    us = {}
+    for cap in CAPS:
+        peer.ONESHOT_MAX_PROGRAMS = cap
+        us[f"oneshot p{cap}"] = timed(lambda: g.all_reduce(x, algorithm="oneshot"), x, fresh, n=n, sleep=20_000_000)
+    peer.ONESHOT_MAX_PROGRAMS, peer.ONESHOT_BYTES_PER_LAUNCH_PROGRAM = saved
+    us["ring"] = timed(lambda: g.all_reduce(x, algorithm="ring"), x, fresh, n=n, sleep=20_000_000)
+    us["oneshot eager"] = timed(lambda: g.all_reduce(x, algorithm="oneshot"), x, fresh)
+    us["ring eager"] = timed(lambda: g.all_reduce(x, algorithm="ring"), x, fresh)
+    rows.append([f"{nbytes >> 10}K", *(f"{v:.1f}" for v in us.values())])
+    results.append({"bytes": nbytes, "dtype": "float32", "us": us})
+if g.rank == 0:
+    name = torch.cuda.get_device_name()
+    print(f"{g.size} x {name}: device us per call (queued behind a sleep) of one-shot by program count and of the "
+          "ring; eager us per call with the defaults")
+    print("size   " + "  ".join(f"p{c:<5}" for c in CAPS) + "  ring   1s-eager ring-eager")
+    for r in rows:
+        print("  ".join(f"{c:>6}" for c in r))
+    write_results("multigpu_oneshot_sweep", results, gpu=name, world_size=g.size, versions=versions())
+fabric.destroy()
