@@ -105,14 +105,13 @@ class SavedTensor:
     keep itself alive through its own output; unpacking re-attaches the node when create_graph needs it.
     """
 
-    __slots__ = ("data", "version", "is_output", "node", "output_nr", "requires_grad", "description")
+    __slots__ = ("data", "version", "is_output", "node", "output_nr", "requires_grad")
 
     def __init__(self, t, is_output=False, node=None, output_nr=0):
         self.version = t._version
         self.is_output = is_output
         self.requires_grad = t._requires_grad
         self.output_nr = output_nr
-        self.description = f"vibetensor.{t.dtype.name} {list(t.shape)}"
         if is_output:
             self.data = t._alias()
             self.node = weakref.ref(node) if node is not None else None
@@ -131,7 +130,7 @@ class SavedTensor:
             where = f"output {self.output_nr} of {owner.name()}" if self.is_output else f"an input of {owner.name()}"
             raise RuntimeError(
                 "one of the variables needed for gradient computation has been modified by an inplace operation: "
-                f"[{self.description}], which is {where}, is at version {self.data._version}; expected version "
+                f"[vibetensor.{self.data.dtype.name} {list(self.data.shape)}], which is {where}, is at version {self.data._version}; expected version "
                 f"{self.version} instead. Hint: the operation that failed was {owner.name()}.")
         if self.is_output and self.requires_grad:
             from .grad_mode import is_grad_enabled

@@ -39,12 +39,14 @@ class Row:
     def __init__(self, name, fn, save, result):
         self.name, self.fn, self.save, self.save_result = name, fn, tuple(save), result
         self.save_inputs = ()  # argument indices, resolved against the op's schema on first use
+        self.saved_set = frozenset()  # the same, for membership tests on the recording path
 
     def bind(self, info):
         missing = [s for s in self.save if s not in info.args]
         if missing:
             raise RuntimeError(f"derivative row '{self.name}' saves unknown arguments {missing}")
         self.save_inputs = tuple(info.args.index(s) for s in self.save)
+        self.saved_set = frozenset(self.save_inputs)
         return self
 
 
@@ -151,11 +153,11 @@ class OpNode(Node):
         super().__init__(edges)
         self.row, self.info, self.slots = row, info, slots
         self.needs = {info.args[i] for i, _, _ in slots}
-        saved = set(row.save_inputs)
+        saved, kinds = row.saved_set, info.tensor_kinds
         self.args = [
-            (TensorInfo(a) if isinstance(a, _C.TensorBase) else
-             [TensorInfo(t) if t is not None else None for t in a] if info.tensor_kinds[i] == "list" else a)
-            if i not in saved else None
+            None if i in saved else
+            TensorInfo(a) if isinstance(a, _C.TensorBase) else
+            [TensorInfo(t) if t is not None else None for t in a] if kinds[i] == "list" else a
             for i, a in enumerate(args)]
         self.input_meta = [(tuple(t.shape), t.dtype) for _, _, t in slots]
         self.saved_inputs, self.saved_outputs = {}, {}
