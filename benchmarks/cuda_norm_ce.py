@@ -14,34 +14,13 @@ import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
 from common import print_table, versions, write_results  # noqa: E402
-from cuda_timing import device_ms  # noqa: E402
+from cuda_timing import close, queued_ms, same  # noqa: E402
 
 import torch  # noqa: E402
 
 import vibetensor as vt  # noqa: E402
 
-SLEEP_CYCLES = 4_000_000  # ~2 ms on an H100: longer than the host takes to queue the timed calls
 NORM_SHAPE, CE_SHAPE = (16384, 4096), (8192, 32768)
-
-
-def queued_ms(f, n=20, rounds=7):
-    return device_ms(f, n=n, rounds=rounds, sleep_cycles=SLEEP_CYCLES)
-
-
-def same(shape, dtype=vt.bfloat16, scale=1.0, requires_grad=False):
-    """The same random values as a vibetensor and a torch tensor on the GPU."""
-    host = (vt.randn(*shape) * scale).to(dtype)
-    x, t = host.cuda(), torch.from_dlpack(host).cuda()
-    if requires_grad:
-        x.requires_grad_(True)
-        t.requires_grad_(True)
-    return x, t
-
-
-def close(got, want, tol=2e-2):
-    got, want = torch.from_dlpack(got.detach().cpu().float()).double(), want.detach().cpu().double()
-    err = (got - want).abs().max().item()
-    assert err <= tol * max(1.0, want.abs().max().item()), f"mismatch: max error {err}"
 
 
 def norm_cases():

@@ -46,3 +46,28 @@ def device_ms(f, n=20, rounds=5, sleep_cycles=0, event=torch.cuda.Event, sync=sy
         e.synchronize()
         samples.append(s.elapsed_time(e) / n)
     return statistics.median(samples)
+
+
+SLEEP_CYCLES = 4_000_000  # ~2 ms on an H100: longer than the host takes to queue the timed calls
+
+
+def queued_ms(f, n=20, rounds=7):
+    """device_ms with the calls queued behind a sleep kernel: the GPU's own time per call."""
+    return device_ms(f, n=n, rounds=rounds, sleep_cycles=SLEEP_CYCLES)
+
+
+def same(shape, dtype=vt.bfloat16, scale=1.0, requires_grad=False):
+    """The same random values as a vibetensor and a torch tensor on the GPU."""
+    host = (vt.randn(*shape) * scale).to(dtype)
+    x, t = host.cuda(), torch.from_dlpack(host).cuda()
+    if requires_grad:
+        x.requires_grad_(True)
+        t.requires_grad_(True)
+    return x, t
+
+
+def close(got, want, tol=2e-2):
+    """Asserts a vibetensor result matches torch's within tol of the larger of 1 and torch's largest value."""
+    got, want = torch.from_dlpack(got.detach().cpu().float()).double(), want.detach().cpu().double()
+    err = (got - want).abs().max().item()
+    assert err <= tol * max(1.0, want.abs().max().item()), f"mismatch: max error {err}"

@@ -12,7 +12,6 @@ native module, which initializes the CUDA driver but creates no context.
 import json
 import os
 import sys
-import time
 
 import numpy as np
 import torch
@@ -21,8 +20,8 @@ from torch.distributed.elastic.multiprocessing.errors import record
 from torch.nn.parallel import DistributedDataParallel
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples"))
-from gpt_reversal import build, make_batch, train_step  # noqa: E402
-from train_gpt import TextData, job_config, parse, progress  # noqa: E402
+from gpt_reversal import build  # noqa: E402
+from train_gpt import TextData, job_config, parse, train_loop  # noqa: E402
 
 
 def synchronize(device):
@@ -42,25 +41,8 @@ def main(argv=None):
     cfg, tokens_per_step = job_config(args, text, world)
     model, opt, sched = build(torch, cfg, device)
     ddp = DistributedDataParallel(model, device_ids=[local] if device != "cpu" else None)
-    gen = np.random.default_rng(cfg.seed + 100 + rank)  # the rows train_gpt.py's rank draws
-    rows = args.batch // world
-    losses, step_times = [], []
-    started = time.perf_counter()
-    for step in range(args.steps):
-        if step == args.timing_warmup:
-            synchronize(device)
-            timed_from = time.perf_counter()
-        t0 = time.perf_counter()
-        inputs, targets = text.batch(gen, rows) if text else make_batch(gen, cfg, rows)
-        x, y = torch.tensor(inputs, device=device), torch.tensor(targets, device=device)
-        loss = train_step(torch, ddp, opt, x, y)
-        sched.step()
-        losses.append(loss.item())
-        step_times.append(time.perf_counter() - t0)
-        if rank == 0 and (step % 5 == 0 or step + 1 == args.steps):
-            progress(step, args.steps, losses[-1], tokens_per_step / np.median(step_times), started)
-    synchronize(device)
-    ended = time.perf_counter()
+    losses, step_times, started, timed_from, ended = train_loop(
+        torch, ddp, opt, sched, args, cfg, text, rank, world, device, tokens_per_step, lambda: synchronize(device))
     if rank == 0:
         timed_steps = args.steps - args.timing_warmup
         summary = {"ranks": world, "device": device, "task": f"text {args.data}" if text else "reversal",

@@ -22,9 +22,8 @@ import vibetensor.torch as torch
 from vibetensor import config
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from gpt_reversal import Config, exact_match, lr_lambda, make_batch, make_model, train_step  # noqa: E402
+from gpt_reversal import Config, build, exact_match, make_batch, train_step  # noqa: E402
 from loss_png import loss_curve  # noqa: E402
-from torchlike import init_from_numpy  # noqa: E402
 
 
 def parse(argv):
@@ -82,6 +81,31 @@ def synchronize(device):
         vt.cuda.synchronize()
 
 
+def train_loop(torch, model, opt, sched, args, cfg, text, rank, world, device, tokens_per_step, synchronize):
+    """The job's steps, shared with its PyTorch twin (benchmarks/torch_ddp_gpt.py): each rank draws its own
+    rows, rank 0 shows progress. Returns (losses, step seconds, start, start of the timed steps, end) in
+    perf_counter seconds; synchronize() waits for the device before the clock is read."""
+    gen = np.random.default_rng(cfg.seed + 100 + rank)  # each rank its own rows
+    rows = args.batch // world
+    losses, step_times = [], []
+    started = time.perf_counter()
+    for step in range(args.steps):
+        if step == args.timing_warmup:
+            synchronize()
+            timed_from = time.perf_counter()
+        t0 = time.perf_counter()
+        inputs, targets = text.batch(gen, rows) if text else make_batch(gen, cfg, rows)
+        x, y = torch.tensor(inputs, device=device), torch.tensor(targets, device=device)
+        loss = train_step(torch, model, opt, x, y)
+        sched.step()
+        losses.append(loss.item())
+        step_times.append(time.perf_counter() - t0)
+        if rank == 0 and (step % 5 == 0 or step + 1 == args.steps):
+            progress(step, args.steps, losses[-1], tokens_per_step / np.median(step_times), started)
+    synchronize()
+    return losses, step_times, started, timed_from, time.perf_counter()
+
+
 def pick_device():
     device = config.get("VIBETENSOR_DEVICE") or ("cuda" if vt.cuda.is_available() else "cpu")
     if device.startswith("cuda"):
@@ -110,33 +134,12 @@ def main(argv=None):
     device = pick_device()
     text = TextData(args.data, args.block) if args.data else None
     cfg, tokens_per_step = job_config(args, text, world)
-    model = init_from_numpy(torch, make_model(torch, cfg), cfg.seed + 1, std=0.02).to(device)
+    model, opt, sched = build(torch, cfg, device)  # the same weights, AdamW groups and schedule as the twin
     ddp = vt.fabric.DataParallel(model)
-    decay = [p for p in model.parameters() if p.dim() >= 2]
-    no_decay = [p for p in model.parameters() if p.dim() < 2]
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.01}, {"params": no_decay, "weight_decay": 0.0}],
-                            lr=cfg.lr, betas=(0.9, 0.98))
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(cfg))
-    gen = np.random.default_rng(cfg.seed + 100 + rank)  # each rank its own rows
-    rows = args.batch // world
-    losses, step_times = [], []
     comm_before = vt.fabric.counters().get("all_reduce.seconds", 0.0)
-    started = time.perf_counter()
-    for step in range(args.steps):
-        if step == args.timing_warmup:
-            synchronize(device)
-            timed_from = time.perf_counter()
-        t0 = time.perf_counter()
-        inputs, targets = text.batch(gen, rows) if text else make_batch(gen, cfg, rows)
-        x, y = torch.tensor(inputs, device=device), torch.tensor(targets, device=device)
-        loss = train_step(torch, ddp, opt, x, y)
-        sched.step()
-        losses.append(loss.item())
-        step_times.append(time.perf_counter() - t0)
-        if rank == 0 and (step % 5 == 0 or step + 1 == args.steps):
-            progress(step, args.steps, losses[-1], tokens_per_step / np.median(step_times), started)
-    synchronize(device)
-    ended = time.perf_counter()
+    run = train_loop(torch, ddp, opt, sched, args, cfg, text, rank, world, device, tokens_per_step,
+                     lambda: synchronize(device))
+    losses, step_times, started, timed_from, ended = run
     seconds = ended - started
     timed_steps = args.steps - args.timing_warmup
     comm = vt.fabric.counters().get("all_reduce.seconds", 0.0) - comm_before
