@@ -139,6 +139,18 @@ def test_functional_matches_torch():
 
 
 @pytest.mark.skipif(torch is None, reason="torch not installed")
+def test_norms_keep_the_input_dtype_with_wider_weights():
+    gen = rng()
+    x, w, b = gen.normal(size=(3, 8)), gen.normal(size=8), gen.normal(size=8)
+    vx, tx = vt.tensor(x).to(vt.bfloat16), torch.tensor(x).to(torch.bfloat16)
+    vw, vb, tw, tb = vt.tensor(w).float(), vt.tensor(b).float(), torch.tensor(w).float(), torch.tensor(b).float()
+    for got, want in ((F.layer_norm(vx, (8,), vw, vb), torch.nn.functional.layer_norm(tx, (8,), tw, tb)),
+                      (F.rms_norm(vx, (8,), vw), torch.nn.functional.rms_norm(tx, (8,), tw))):
+        assert got.dtype == vt.bfloat16 and want.dtype == torch.bfloat16
+        np.testing.assert_allclose(got.float().numpy(), want.float().numpy(), rtol=1.6e-2, atol=2e-2)
+
+
+@pytest.mark.skipif(torch is None, reason="torch not installed")
 @pytest.mark.parametrize("causal,mask,gqa", [(False, False, False), (True, False, False), (False, True, False),
                                              (True, False, True)])
 def test_sdpa_matches_torch(causal, mask, gqa):

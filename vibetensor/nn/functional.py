@@ -121,12 +121,14 @@ def _normalize(input, dims, eps, centre):
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     if _fused.norm_applies(input, normalized_shape, weight, bias):
         return ops.native_layer_norm(input, _fused.shape_list(normalized_shape), weight, bias, eps)[0]
-    y = _normalize(input, _norm_dims(input, normalized_shape), eps, True)[0].to(input.dtype)
+    # The affine part in the normalising precision too; the result has the input's dtype even when the weights
+    # are wider (PyTorch's mixed-dtype layer_norm: a bf16 activation under CPU autocast, float32 weights).
+    y = _normalize(input, _norm_dims(input, normalized_shape), eps, True)[0]
     if weight is not None:
         y = y * weight
     if bias is not None:
         y = y + bias
-    return y
+    return y.to(input.dtype)
 
 
 def rms_norm(input, normalized_shape, weight=None, eps=None):
@@ -134,8 +136,8 @@ def rms_norm(input, normalized_shape, weight=None, eps=None):
         eps = finfo(input.dtype).eps
     if _fused.norm_applies(input, normalized_shape, weight, None):
         return ops._fused_rms_norm(input, _fused.shape_list(normalized_shape), weight, eps)[0]
-    y = _normalize(input, _norm_dims(input, normalized_shape), eps, False)[0].to(input.dtype)
-    return y * weight if weight is not None else y
+    y = _normalize(input, _norm_dims(input, normalized_shape), eps, False)[0]
+    return (y * weight if weight is not None else y).to(input.dtype)  # the input's dtype, as layer_norm
 
 
 def normalize(input, p=2.0, dim=1, eps=1e-12):
