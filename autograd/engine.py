@@ -66,12 +66,17 @@ def run_backward(roots, grad_roots, retain_graph, create_graph, capture=None, ac
     capture: {(node, slot): index} edges whose incoming gradient is returned (autograd.grad) instead of
     being accumulated; with accumulate=False, AccumulateGrad nodes are not run.
     """
+    from .. import _C
     stack = _local.__dict__.setdefault("stack", [])
     stack.append([])
+    # Backward ops run in the dtypes their forward ops ran in (PyTorch's autocast rule), even when backward is
+    # called inside an autocast region: a derivative's exp or matmul must not be cast again.
+    autocast_mask = _C._set_autocast_mask(0)
     try:
         captured = _run_graph(roots, grad_roots, retain_graph, create_graph, capture, accumulate)
         _run_callbacks(stack[-1])  # still this pass's: a callback may queue another (a failed pass runs none)
     finally:
+        _C._set_autocast_mask(autocast_mask)
         stack.pop()
     return captured
 

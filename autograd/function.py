@@ -44,9 +44,9 @@ class FunctionCtx:
 
 
 class FunctionNode(Node):
-    def __init__(self, fn_cls, ctx, edges, input_positions):
+    def __init__(self, fn_cls, ctx, edges, input_positions, input_dtypes):
         super().__init__(edges)
-        self.fn_cls, self.ctx, self.input_positions = fn_cls, ctx, input_positions
+        self.fn_cls, self.ctx, self.input_positions, self.input_dtypes = fn_cls, ctx, input_positions, input_dtypes
 
     def name(self):
         return f"{self.fn_cls.__name__}Backward"
@@ -59,7 +59,11 @@ class FunctionNode(Node):
         if len(result) < n_inputs:
             raise RuntimeError(f"function {self.fn_cls.__name__}.backward returned {len(result)} gradients, "
                                f"expected {n_inputs}")
-        return [result[i] for i in self.input_positions]
+        # Each gradient in its input's dtype, as PyTorch's engine makes it: a forward may have computed on casts
+        # of its inputs (amp.custom_fwd(cast_inputs=...)), so its backward returns gradients of those.
+        grads = [result[i] for i in self.input_positions]
+        return [g.to(d) if isinstance(g, _C.TensorBase) and g.dtype != d else g
+                for g, d in zip(grads, self.input_dtypes)]
 
     def release(self):
         super().release()
@@ -89,7 +93,8 @@ class Function:
         if not record:
             return out
         positions = [i for i, a in tensors if a._requires_grad]
-        node = FunctionNode(cls, ctx, [gradient_edge(args[i]) for i in positions], positions)
+        node = FunctionNode(cls, ctx, [gradient_edge(args[i]) for i in positions], positions,
+                            [args[i].dtype for i in positions])
         ctx._node = node
         out_ids = {id(o): k for k, o in enumerate(outs) if isinstance(o, _C.TensorBase)}
         ctx._saved = tuple(

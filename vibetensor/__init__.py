@@ -12,6 +12,9 @@ from ._C import get_num_threads, set_num_threads  # noqa: F401
 from . import autograd  # noqa: F401  (installs autograd on Tensor and in the dispatcher)
 from .autograd import no_grad, enable_grad, set_grad_enabled, inference_mode, is_grad_enabled  # noqa: F401
 from . import nn, optim, checkpoint  # noqa: F401
+from . import amp  # noqa: F401
+from .amp import (autocast, clear_autocast_cache, get_autocast_dtype, is_autocast_cache_enabled,  # noqa: F401
+                  is_autocast_enabled, set_autocast_cache_enabled, set_autocast_dtype, set_autocast_enabled)
 from . import kernels  # noqa: F401  (registers the GPU kernel compiler when a GPU is present)
 from . import backends  # noqa: F401
 from .backends.cuda import set_float32_matmul_precision, get_float32_matmul_precision  # noqa: F401

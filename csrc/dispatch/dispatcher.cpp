@@ -105,7 +105,7 @@ KernelFunction Dispatcher::register_kernel(const OpEntry& op, DispatchKey key, K
   auto g = lock();
   OpEntry& e = const_cast<OpEntry&>(op);
   auto next = std::make_unique<KernelTable>(*e.table_.load(std::memory_order_relaxed));
-  k.is_autograd = key == DispatchKey::Autograd;
+  k.redispatches = key == DispatchKey::Autograd;
   KernelFunction old = std::move(next->k[int(key)]);
   next->k[int(key)] = std::move(k);
   e.table_.store(next.get(), std::memory_order_release);
@@ -119,9 +119,22 @@ void Dispatcher::set_autograd_fallback(KernelFunction k) {
     autograd_fallback_.store(nullptr, std::memory_order_release);
     return;
   }
-  k.is_autograd = true;
+  k.redispatches = true;
   fallbacks_.push_back(std::make_unique<KernelFunction>(std::move(k)));
   autograd_fallback_.store(fallbacks_.back().get(), std::memory_order_release);
+}
+
+void Dispatcher::set_autocast_policy(const OpEntry& op, DeviceType device_type, CastPolicy policy) {
+  if (policy == CastPolicy::Fp32SetOptDtype)
+    VT_CHECK_VALUE(op.schema().find_arg("dtype") >= 0, "autocast policy fp32_set_opt_dtype for '", op.name(),
+                   "': the op has no dtype argument");
+  auto g = lock();
+  OpEntry& e = const_cast<OpEntry&>(op);
+  int d = int(device_type);
+  e.autocast_[d].store(uint8_t(policy), std::memory_order_relaxed);
+  uint8_t bits = e.autocast_devices_.load(std::memory_order_relaxed);
+  bits = policy == CastPolicy::None ? bits & ~(1u << d) : bits | (1u << d);
+  e.autocast_devices_.store(bits, std::memory_order_relaxed);
 }
 
 // ---- calls --------------------------------------------------------------------------------------------
@@ -140,7 +153,7 @@ void call_boxed(const OpEntry& op, Stack& stack) {
   KeyScan scan;
   for (const IValue& v : stack) scan.add(v);
   const KernelFunction& k = resolve_kernel(op, scan);
-  if (op.mutates_self() && !k.is_autograd) std::get<Tensor>(stack[0]).impl()->bump_version();
+  if (op.mutates_self() && !k.redispatches) std::get<Tensor>(stack[0]).impl()->bump_version();
   k.boxed(op, stack, k);
 }
 

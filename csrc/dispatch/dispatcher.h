@@ -37,6 +37,16 @@ enum OpFlag : uint32_t {
   kRandom = 32,         // draws from the generator
 };
 
+// What autocast (vt.autocast, mixed precision) does to an op's floating inputs on one device type, in
+// PyTorch's words. The policies come from the one table in vibetensor/amp/policy.py.
+enum class CastPolicy : uint8_t {
+  None,               // not an autocast op there: inputs pass unchanged
+  LowerPrecisionFp,   // cast to the region's dtype (bf16 / fp16): matmuls
+  Fp32,               // cast to float32: ops that need its range or precision (exp, losses, norms)
+  Fp32SetOptDtype,    // leave inputs, pass dtype=float32 unless the caller gave one (softmax, sum)
+  Promote,            // cast to the widest floating type among the inputs (cat, addcmul)
+};
+
 class OpEntry;
 
 struct KernelFunction {
@@ -46,7 +56,8 @@ struct KernelFunction {
   const std::type_info* signature = nullptr; // its type, R(A...)
   std::shared_ptr<void> state;               // e.g. the Python callable of a Python kernel
   bool is_python = false;
-  bool is_autograd = false;  // autograd kernels redispatch; only the innermost kernel bumps versions
+  // Autograd and autocast kernels call the op again below themselves; only the innermost kernel bumps versions.
+  bool redispatches = false;
   explicit operator bool() const { return boxed != nullptr; }
 
   template <class R, class... A> static KernelFunction from(R (*fn)(A...));
@@ -65,6 +76,12 @@ class OpEntry {
   int index() const { return index_; }
   const KernelTable* table() const { return table_.load(std::memory_order_acquire); }
   bool mutates_self() const { return mutates_; }  // `Tensor(a!) self`: the call bumps self's version
+  CastPolicy autocast_policy(int device_type) const {
+    return CastPolicy(autocast_[device_type].load(std::memory_order_relaxed));
+  }
+  // Device types (bit per DeviceType) where the op has a cast policy: zero for most ops, so a call of one
+  // of them never reads the thread's autocast state.
+  uint8_t autocast_devices() const { return autocast_devices_.load(std::memory_order_relaxed); }
 
  private:
   friend class Dispatcher;
@@ -74,6 +91,8 @@ class OpEntry {
   int index_;
   bool mutates_;
   std::atomic<const KernelTable*> table_;
+  std::atomic<uint8_t> autocast_[kNumDeviceTypes] = {};
+  std::atomic<uint8_t> autocast_devices_{0};
 };
 
 class Dispatcher {
@@ -91,6 +110,8 @@ class Dispatcher {
   // The kernel that handles Autograd for ops that have no Autograd kernel of their own.
   void set_autograd_fallback(KernelFunction k);
   const KernelFunction* autograd_fallback() const { return autograd_fallback_.load(std::memory_order_acquire); }
+  // Sets the op's autocast policy on one device type (vibetensor.amp installs its table at import).
+  void set_autocast_policy(const OpEntry& op, DeviceType device_type, CastPolicy policy);
 
   // How many times the registration mutex was taken: tests check that calls leave it unchanged.
   uint64_t lock_count() const { return lock_count_.load(); }
@@ -113,6 +134,11 @@ class Dispatcher {
 struct LocalDispatchState {
   bool grad_enabled = true;
   bool below_autograd = false;  // set while an autograd kernel redispatches to the device kernel
+  // vt.autocast: the device types (bit per DeviceType) whose ops cast their inputs now. Cleared while an
+  // autocast kernel redispatches (the op's own inner calls keep the dtypes it chose) and during backward.
+  uint8_t autocast = 0;
+  DType autocast_dtype[kNumDeviceTypes] = {DType::BFloat16, DType::Float16};  // PyTorch's defaults
+  bool autocast_cache = true;  // reuse casts of leaf weights within a region (see autocast.cpp)
 };
 LocalDispatchState& local_dispatch_state();
 
@@ -121,6 +147,12 @@ struct BelowAutogradGuard {
   bool prev = s.below_autograd;
   BelowAutogradGuard() { s.below_autograd = true; }
   ~BelowAutogradGuard() { s.below_autograd = prev; }
+};
+struct AutocastExcludeGuard {
+  LocalDispatchState& s = local_dispatch_state();
+  uint8_t prev = s.autocast;
+  AutocastExcludeGuard() { s.autocast = 0; }
+  ~AutocastExcludeGuard() { s.autocast = prev; }
 };
 struct GradModeGuard {
   LocalDispatchState& s = local_dispatch_state();
@@ -157,10 +189,16 @@ template <class T, class... Rest> inline void bump_version_of(const T& first, co
 inline void bump_version_of() {}
 
 [[noreturn]] void throw_missing_kernel(const OpEntry& op, DispatchKey key);
+// The kernel that casts an op's inputs by its autocast policy and calls the op again (autocast.cpp).
+const KernelFunction& autocast_kernel();
 
 inline const KernelFunction& resolve_kernel(const OpEntry& op, const KeyScan& scan) {
   const KernelTable* t = op.table();
   DispatchKey dk = scan.device_key();
+  // Autocast comes first, as in PyTorch: the casts it makes are recorded by autograd like any other op. Only
+  // calls of an op that has a cast policy on this device read the thread's autocast state.
+  if (uint8_t ac = op.autocast_devices() & (1u << int(dk))) [[unlikely]]
+    if (local_dispatch_state().autocast & ac) return autocast_kernel();
   const KernelFunction& dev = t->k[int(dk)];
   const KernelFunction& composite = t->k[int(DispatchKey::Composite)];
   if (scan.grad) {
@@ -235,7 +273,7 @@ class TypedOp<R(A...)> {
     KeyScan scan;
     (scan.add(a), ...);
     const KernelFunction& k = resolve_kernel(*op_, scan);
-    if (op_->mutates_self() && !k.is_autograd) bump_version_of(a...);
+    if (op_->mutates_self() && !k.redispatches) bump_version_of(a...);
     if (k.signature && *k.signature == typeid(R(A...)))
       return reinterpret_cast<R (*)(A...)>(k.unboxed)(std::forward<A>(a)...);
     Stack st;

@@ -47,4 +47,5 @@ NB_MODULE(_C, m) {
   bind_runtime(m);
   bind_cuda(m);
   bind_random(m);
+  bind_autocast(m);
 }

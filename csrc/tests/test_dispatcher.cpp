@@ -82,4 +82,41 @@ TEST(override_is_seen_by_next_call_and_calls_take_no_lock) {
   CHECK(std::abs(first(exp_op(x)) - 2.718281828) < 1e-5);
 }
 
+// Autocast in the core alone (no Python): a policy casts only while the thread's state is on for the device,
+// on the typed and the boxed path, leaves float64 alone, and takes no lock.
+TEST(autocast_casts_by_policy_while_on) {
+  Dispatcher& d = Dispatcher::get();
+  const OpEntry &mm_op = d.op("mm"), &sum_op = d.op("sum");
+  d.set_autocast_policy(mm_op, DeviceType::CPU, CastPolicy::LowerPrecisionFp);
+  d.set_autocast_policy(sum_op, DeviceType::CPU, CastPolicy::Fp32SetOptDtype);
+  static TypedOp<Tensor(const Tensor&, const Tensor&)> mm("mm"), fill("fill_");
+  static TypedOp<Tensor(const Tensor&, std::optional<DType>, std::optional<Device>, bool)> to("_to_copy");
+  Tensor a = empty(DimVec{2, 2}, DType::Float32);
+  fill(a, wrap_number(Scalar(1.5)));
+  Tensor half = to(a, DType::BFloat16, std::nullopt, false), wide = to(a, DType::Float64, std::nullopt, false);
+  CHECK(mm(a, a).dtype() == DType::Float32);
+  auto run = [&] {  // typed and boxed calls, a dtype policy, float64 inputs
+    local_dispatch_state().autocast = 1u << int(DeviceType::CPU);
+    Stack boxed{a, a}, sum{half, None{}, false, None{}};
+    Tensor low = mm(a, a);
+    call_boxed(mm_op, boxed);
+    call_boxed(sum_op, sum);
+    Tensor kept = mm(wide, wide);
+    local_dispatch_state().autocast = 0;
+    CHECK(low.dtype() == DType::BFloat16 && first(select(low, 0, 0)) == 4.5);
+    CHECK(std::get<Tensor>(boxed[0]).dtype() == DType::BFloat16);
+    CHECK(std::get<Tensor>(sum[0]).dtype() == DType::Float32 && item(std::get<Tensor>(sum[0])).to_double() == 6.0);
+    CHECK(kept.dtype() == DType::Float64);
+  };
+  run();  // first calls resolve their handles (the lock, once each); from then on no call takes it
+  uint64_t locks = d.lock_count();
+  run();
+  CHECK(d.lock_count() == locks);
+  CHECK(mm(a, a).dtype() == DType::Float32);
+  CHECK_THROWS(d.set_autocast_policy(d.op("exp"), DeviceType::CPU, CastPolicy::Fp32SetOptDtype), ValueError);
+  d.set_autocast_policy(mm_op, DeviceType::CPU, CastPolicy::None);
+  d.set_autocast_policy(sum_op, DeviceType::CPU, CastPolicy::None);
+  CHECK(mm_op.autocast_devices() == 0);
+}
+
 TEST(no_registration_errors) { CHECK(registration_errors().empty()); }

@@ -1,11 +1,13 @@
 """nn.functional: the stateless layer functions, in PyTorch's signatures.
 
 The compound ones (layer_norm, cross_entropy, attention ...) are written with core ops, so autograd flows
-through them; fused kernels replace them on devices where one wins.
+through them; fused kernels replace them on devices where one wins. Those that autocast in PyTorch are
+marked @autocast_op: vibetensor/amp/policy.py says how their inputs are cast.
 """
 import math
 
 from .. import _C
+from ..amp.autocast_mode import autocast_op
 from ..tensor_core.dtypes import finfo
 from . import fused as _fused
 
@@ -118,6 +120,7 @@ def _normalize(input, dims, eps, centre):
     return xc * rstd, mean, rstd
 
 
+@autocast_op
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     if _fused.norm_applies(input, normalized_shape, weight, bias):
         return ops.native_layer_norm(input, _fused.shape_list(normalized_shape), weight, bias, eps)[0]
@@ -131,6 +134,7 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     return y.to(input.dtype)
 
 
+@autocast_op
 def rms_norm(input, normalized_shape, weight=None, eps=None):
     if eps is None:
         eps = finfo(input.dtype).eps
@@ -140,6 +144,7 @@ def rms_norm(input, normalized_shape, weight=None, eps=None):
     return (y * weight if weight is not None else y).to(input.dtype)  # the input's dtype, as layer_norm
 
 
+@autocast_op
 def normalize(input, p=2.0, dim=1, eps=1e-12):
     return input / input.norm(p, dim, keepdim=True).clamp(min=eps)
 
@@ -157,21 +162,25 @@ def _reduce(loss, reduction, denom=None):
     raise ValueError(f"{reduction} is not a valid value for reduction")
 
 
+@autocast_op
 def mse_loss(input, target, reduction="mean"):
     d = input - target
     return _reduce(d * d, reduction)
 
 
+@autocast_op
 def l1_loss(input, target, reduction="mean"):
     return _reduce((input - target).abs(), reduction)
 
 
+@autocast_op
 def smooth_l1_loss(input, target, reduction="mean", beta=1.0):
     d = (input - target).abs()
     loss = ops.where(d < beta, 0.5 * d * d / beta, d - 0.5 * beta) if beta > 0 else d
     return _reduce(loss, reduction)
 
 
+@autocast_op
 def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean", pos_weight=None):
     log_sig = -ops.softplus(-input)        # log(sigmoid(x))
     log_one_minus = -ops.softplus(input)   # log(1 - sigmoid(x))
@@ -182,6 +191,7 @@ def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean
     return _reduce(loss, reduction)
 
 
+@autocast_op
 def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
     """Negative log likelihood from log-probabilities `input` (N, C, ...) and class indices (N, ...)."""
     if input.dim() == 1:
@@ -203,6 +213,7 @@ def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
     return _reduce(loss, reduction)
 
 
+@autocast_op
 def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
     """Softmax cross-entropy from logits, with class-index or class-probability targets.
 
@@ -257,6 +268,7 @@ def _class_view(weight, input):
 # ---- attention ---------------------------------------------------------------------------------------------
 
 
+@autocast_op
 def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None,
                                  enable_gqa=False):
     """softmax(q k^T * scale + mask) v over the last two dims; bool masks keep True positions.
