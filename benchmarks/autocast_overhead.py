@@ -13,6 +13,7 @@ import contextlib
 import os
 import sys
 
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads: spinning OpenMP workers distort tiny ops
 sys.path.insert(0, os.path.dirname(__file__))
 from common import median_time, print_table, versions, write_results  # noqa: E402
 

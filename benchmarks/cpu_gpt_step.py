@@ -15,6 +15,7 @@ other processes also want they starve each other, making PyTorch 10-50x slower a
 about the machine's load, not about PyTorch.
 """
 import argparse
+import contextlib
 import os
 import statistics
 import sys
@@ -41,18 +42,25 @@ CONFIGS = {  # name -> Config overrides; "example" is what the test suite trains
 }
 
 
-def workload(lib, cfg, device="cpu"):
-    """(train_step, forward, first loss) closures for one library on one fixed batch."""
+def workload(lib, cfg, device="cpu", autocast=None):
+    """(train_step, forward, first loss) closures for one library on one fixed batch; with `autocast` (a dtype
+    name, "bfloat16") each step and forward runs inside lib.autocast(device, that dtype), float32 weights."""
     model, opt, _ = gpt.build(lib, cfg, device)
     inputs, targets = gpt.make_batch(np.random.default_rng(cfg.seed + 2), cfg, cfg.batch)
     x, y = lib.tensor(inputs, device=device), lib.tensor(targets, device=device)
-    first = gpt.train_step(lib, model, opt, x, y).item()
+
+    def region():
+        return lib.autocast(device, dtype=getattr(lib, autocast)) if autocast else contextlib.nullcontext()
+
+    with region():
+        first = gpt.train_step(lib, model, opt, x, y).item()
 
     def step():
-        gpt.train_step(lib, model, opt, x, y)
+        with region():
+            gpt.train_step(lib, model, opt, x, y)
 
     def forward():
-        with lib.no_grad():
+        with lib.no_grad(), region():
             model(x)
 
     return step, forward, first

@@ -2,9 +2,12 @@
 on one GPU: vibetensor vs PyTorch eager, same weights, same batch, one run; medians of CUDA-event timings.
 
     python benchmarks/cuda_gpt_step.py
+    python benchmarks/cuda_gpt_step.py --autocast bfloat16   # steps under autocast, float32 weights
 
-The first step's losses are compared before timing (they must agree: the same work).
+The first step's losses are compared before timing (they must agree: the same work; under autocast within
+bfloat16's precision).
 """
+import argparse
 import os
 import sys
 
@@ -27,12 +30,16 @@ CONFIGS = {  # the main job's model, and a wider one where kernels matter more t
 
 
 def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--autocast", choices=["bfloat16", "float16"], help="run the steps under autocast in this dtype")
+    args = p.parse_args()
     rows, results = [], []
     for name, overrides in CONFIGS.items():
         cfg = gpt.Config(**overrides)
-        work = {lib: workload(mod, cfg, "cuda") for lib, mod in (("vibetensor", vtorch), ("torch", torch))}
+        work = {lib: workload(mod, cfg, "cuda", args.autocast)
+                for lib, mod in (("vibetensor", vtorch), ("torch", torch))}
         a, b = work["vibetensor"][2], work["torch"][2]
-        if abs(a - b) > 1e-4 * abs(b):
+        if abs(a - b) > (2e-2 if args.autocast else 1e-4) * abs(b):
             raise SystemExit(f"{name}: first-step losses differ (vibetensor {a}, torch {b}): not the same work")
         for what, idx in (("train step", 0), ("forward", 1)):
             t = {lib: device_ms(w[idx], n=20, rounds=7) for lib, w in work.items()}
@@ -41,9 +48,11 @@ def main():
             results.append({"config": name, "what": what, "vibetensor_ms": t["vibetensor"], "torch_ms": t["torch"],
                             "torch_over_vibetensor": ratio, "first_loss": a, "config_fields": overrides})
     gpu = torch.cuda.get_device_name()
-    print_table(f"GPT training step on {gpu}: ms per call (ratio > 1: vibetensor is faster)",
+    amp = f", autocast {args.autocast}" if args.autocast else ""
+    print_table(f"GPT training step on {gpu}{amp}: ms per call (ratio > 1: vibetensor is faster)",
                 ["config", "what", "vibetensor ms", "torch ms", "torch/vt"], rows)
-    write_results("cuda_gpt_step", results, gpu=gpu, versions=versions())
+    write_results("cuda_gpt_step" + (f"_autocast_{args.autocast}" if args.autocast else ""), results, gpu=gpu,
+                  autocast=args.autocast, versions=versions())
 
 
 if __name__ == "__main__":

@@ -29,16 +29,24 @@ def _vt_names():
     return ops, functional
 
 
-@needs_torch
-@pytest.mark.parametrize("device_type", ["cpu", "cuda"])
-def test_table_lists_what_torch_autocasts(device_type):
+def _ours(name, device_type):
+    return policy.POLICIES.get(name, (None, None))[1 if device_type == "cpu" else 0] is not None
+
+
+def _theirs(name, device_type):
     key = "AutocastCPU" if device_type == "cpu" else "AutocastCUDA"
     registered = {n.split("::")[1].split(".")[0] for n in torch._C._dispatch_get_registrations_for_dispatch_key(key)}
+    return _TORCH_NAME.get(name, name) in registered or (name, device_type) in _DECOMPOSED_IN_TORCH
+
+
+@needs_torch
+@pytest.mark.skipif(torch is not None and not torch.__version__.startswith("2.13"),
+                    reason="the table follows the pinned torch 2.13's lists")
+@pytest.mark.parametrize("device_type", ["cpu", "cuda"])
+def test_table_lists_what_torch_autocasts(device_type):
     ops, functional = _vt_names()
-    column = 1 if device_type == "cpu" else 0
     for name in sorted(ops | functional):
-        ours = policy.POLICIES.get(name, (None, None))[column] is not None
-        theirs = _TORCH_NAME.get(name, name) in registered or (name, device_type) in _DECOMPOSED_IN_TORCH
+        ours, theirs = _ours(name, device_type), _theirs(name, device_type)
         assert ours == theirs, f"{name} on {device_type}: table says {ours}, torch autocasts it: {theirs}"
 
 
@@ -209,6 +217,8 @@ def test_cases_cover_the_table():
 def test_category_matches_torch_on_cuda(name, dtype):
     if not torch.cuda.is_available():
         pytest.skip("torch has no CUDA here")
+    if name in CASES and _ours(name, "cuda") != _theirs(name, "cuda"):
+        pytest.skip(f"torch {torch.__version__} lists {name} differently from the pinned 2.13")
     call, specs = CASES.get(name) or UNLISTED[name]
     _check_case(name, call, specs if dtype == "bfloat16" else _as_float16(specs), "cuda", dtype)
 
