@@ -3,10 +3,8 @@
 // the table. Every call must see one whole kernel, every op defined must be callable with its own kernel, and
 // the table must end as it began for the built-in ops.
 //
-// Written to be run under ThreadSanitizer (configure with -DCMAKE_CXX_FLAGS=-fsanitize=thread, build this
-// target, run it). CI runs it without TSan: a TSan build of the core is a second full build, ~10 minutes on
-// the 2-core CI machine, on top of the normal one; the plain run still catches torn tables, lost kernels and
-// crashes, and the TSan run is documented for whoever touches dispatch/.
+// .ci/run also runs it under ThreadSanitizer (a second build of the core with -fsanitize=thread, this target
+// and test_parallel_stress only): TSan reports races the plain run cannot see.
 #include <atomic>
 #include <cmath>
 #include <string>

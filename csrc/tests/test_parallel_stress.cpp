@@ -1,6 +1,6 @@
 // The CPU thread pool driven from several threads at once (Python threads running big ops do this): every
 // parallel_for must cover its range exactly once with its own function, whatever job ran just before it.
-// Like test_dispatch_stress, meant for ThreadSanitizer too (see the comment there for why CI runs it plain).
+// Like test_dispatch_stress, also run under ThreadSanitizer by .ci/run.
 #include <atomic>
 #include <thread>
 #include <vector>
