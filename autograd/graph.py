@@ -54,12 +54,14 @@ def gradient_edge(t):
 class Node:
     """One recorded op. ``next_functions[i]`` is the edge of its i-th differentiable input (or None)."""
 
+    # Hook lists start as these shared empty tuples and become lists on the first registration: a training
+    # step records hundreds of nodes, and every container they allocate is work for Python's cyclic GC.
+    pre_hooks = hooks = ()
+
     def __init__(self, next_functions, num_outputs=1):
         self.next_functions = tuple(next_functions)
         self.num_outputs = num_outputs
         self.seq = next(_seq)
-        self.pre_hooks = []
-        self.hooks = []
         self.released = False
         self.output_meta = [None] * num_outputs  # (shape, dtype, device) per output, to shape missing grads
 
@@ -75,10 +77,14 @@ class Node:
 
     def register_hook(self, hook):
         """hook(grad_inputs, grad_outputs) -> optional replacement grad_inputs, after the node runs."""
+        if not isinstance(self.hooks, list):
+            self.hooks = []
         self.hooks.append(hook)
         return _Handle(self.hooks, hook)
 
     def register_prehook(self, hook):
+        if not isinstance(self.pre_hooks, list):
+            self.pre_hooks = []
         self.pre_hooks.append(hook)
         return _Handle(self.pre_hooks, hook)
 
