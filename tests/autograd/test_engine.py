@@ -151,6 +151,24 @@ def test_hooks():
     np.testing.assert_allclose(m.grad.numpy(), 2 * m.detach().numpy())
 
 
+def test_node_hooks_and_prehooks():
+    """grad_fn.register_prehook sees (and may replace) the node's incoming grads, register_hook its outputs;
+    handles remove them; a node that never had a hook shares no list with another."""
+    x = leaf(3)
+    y = x * 3
+    calls = []
+    pre = y.grad_fn.register_prehook(lambda grads: calls.append("pre") or [g * 2 for g in grads])
+    post = y.grad_fn.register_hook(lambda outs, grads: calls.append("post") or [o + 1 for o in outs])
+    assert (x * 5).grad_fn.hooks == () and (x * 5).grad_fn.pre_hooks == ()
+    y.sum().backward(retain_graph=True)
+    assert calls == ["pre", "post"] and x.grad.tolist() == [7.0, 7.0, 7.0]  # 1 * 2 * 3 + 1
+    pre.remove()
+    post.remove()
+    x.grad = None
+    y.sum().backward()
+    assert calls == ["pre", "post"] and x.grad.tolist() == [3.0, 3.0, 3.0]
+
+
 def test_custom_function():
     class Cube(vt.autograd.Function):
         @staticmethod
