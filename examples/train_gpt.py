@@ -135,7 +135,8 @@ def main(argv=None):
     text = TextData(args.data, args.block) if args.data else None
     cfg, tokens_per_step = job_config(args, text, world)
     model, opt, sched = build(torch, cfg, device)  # the same weights, AdamW groups and schedule as the twin
-    ddp = vt.fabric.DataParallel(model)
+    # Every parameter gets a gradient: no graph walk per forward to find unused ones (DDP's default too).
+    ddp = vt.fabric.DataParallel(model, find_unused_parameters=False)
     comm_before = vt.fabric.counters().get("all_reduce.seconds", 0.0)
     run = train_loop(torch, ddp, opt, sched, args, cfg, text, rank, world, device, tokens_per_step,
                      lambda: synchronize(device))
