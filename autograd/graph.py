@@ -21,12 +21,23 @@ class AutogradMeta:
         self.grad_fn = None
         self.output_nr = 0
         self.retains_grad = False
-        self.hooks = []
+        self.hooks = ()          # lists from the first registration (add_hook): one per output tensor otherwise
         self.accumulator = None  # weakref to the AccumulateGrad node of a leaf
         self.base = None         # for views: the tensor whose storage they view
         self.is_view = False
         self.lock = threading.Lock()  # per tensor, for concurrent gradient accumulation
-        self.post_accumulate_hooks = []
+        self.post_accumulate_hooks = ()
+
+
+def add_hook(owner, field, hook):
+    """Appends hook to owner.<field> (a shared empty tuple until the first hook: each recorded op and each
+    tensor it makes would otherwise allocate lists that Python's cyclic GC must track); returns its handle."""
+    hooks = getattr(owner, field)
+    if not isinstance(hooks, list):
+        hooks = []
+        setattr(owner, field, hooks)
+    hooks.append(hook)
+    return _Handle(hooks, hook)
 
 
 def meta(t, create=True):
@@ -54,9 +65,7 @@ def gradient_edge(t):
 class Node:
     """One recorded op. ``next_functions[i]`` is the edge of its i-th differentiable input (or None)."""
 
-    # Hook lists start as these shared empty tuples and become lists on the first registration: a training
-    # step records hundreds of nodes, and every container they allocate is work for Python's cyclic GC.
-    pre_hooks = hooks = ()
+    pre_hooks = hooks = ()  # lists from the first registration (add_hook)
 
     def __init__(self, next_functions, num_outputs=1):
         self.next_functions = tuple(next_functions)
@@ -77,16 +86,10 @@ class Node:
 
     def register_hook(self, hook):
         """hook(grad_inputs, grad_outputs) -> optional replacement grad_inputs, after the node runs."""
-        if not isinstance(self.hooks, list):
-            self.hooks = []
-        self.hooks.append(hook)
-        return _Handle(self.hooks, hook)
+        return add_hook(self, "hooks", hook)
 
     def register_prehook(self, hook):
-        if not isinstance(self.pre_hooks, list):
-            self.pre_hooks = []
-        self.pre_hooks.append(hook)
-        return _Handle(self.pre_hooks, hook)
+        return add_hook(self, "pre_hooks", hook)
 
     def __repr__(self):
         return f"<{self.name()} object at {id(self):#x}>"

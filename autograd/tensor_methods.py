@@ -1,7 +1,7 @@
 """The autograd half of vt.Tensor: .grad, .grad_fn, .backward(), hooks, detach. Installed on import."""
 from .. import _C
 from .engine import _accumulate, backward
-from .graph import _Handle, meta
+from .graph import add_hook, meta
 
 
 def _grad_get(self):
@@ -75,8 +75,7 @@ def _register_hook(self, hook):
         raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
     m = meta(self)
     if m.grad_fn is None:
-        m.hooks.append(hook)
-        return _Handle(m.hooks, hook)
+        return add_hook(m, "hooks", hook)
     slot = m.output_nr
 
     def pre(grads):
@@ -97,8 +96,7 @@ def _register_post_accumulate_grad_hook(self, hook):
     if not _is_leaf(self):
         raise RuntimeError("post accumulate grad hooks cannot be registered on non-leaf tensors")
     m = meta(self)
-    m.post_accumulate_hooks.append(hook)
-    return _Handle(m.post_accumulate_hooks, hook)
+    return add_hook(m, "post_accumulate_hooks", hook)
 
 
 def _backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):

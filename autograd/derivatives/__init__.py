@@ -9,6 +9,8 @@ that input wants a gradient. Gradients are reduced to their input's shape and dt
 In-place variants (`add_`) use their op's row. Ops that run as Composite kernels need no row: autograd
 flows through the ops they are made of.
 """
+import types
+
 from ... import _C
 from ..graph import Node
 
@@ -95,6 +97,9 @@ def op_info(name):
     return info
 
 
+_NOTHING_SAVED = types.MappingProxyType({})
+
+
 class _Ctx:
     __slots__ = ("_node",)
 
@@ -125,7 +130,9 @@ class _Ctx:
                 for k in range(node.num_outputs)]
 
     def needs(self, name):
-        return name in self._node.needs
+        """Whether the input `name` requires grad (a derivative may skip the others' work)."""
+        node = self._node
+        return any(node.info.args[i] == name for i, _, _ in node.slots)
 
     def output_info(self, k=0):
         return self._node.output_meta[k]
@@ -152,7 +159,6 @@ class OpNode(Node):
     def __init__(self, row, info, args, slots, edges):
         super().__init__(edges)
         self.row, self.info, self.slots = row, info, slots
-        self.needs = {info.args[i] for i, _, _ in slots}
         saved, kinds = row.saved_set, info.tensor_kinds
         self.args = [
             None if i in saved else
@@ -160,7 +166,9 @@ class OpNode(Node):
             [TensorInfo(t) if t is not None else None for t in a] if kinds[i] == "list" else a
             for i, a in enumerate(args)]
         self.input_meta = [(tuple(t.shape), t.dtype) for _, _, t in slots]
-        self.saved_inputs, self.saved_outputs = {}, {}
+        # Rows that save nothing share one read-only empty mapping: fewer containers for the cyclic GC to track.
+        self.saved_inputs = {} if row.save_inputs else _NOTHING_SAVED
+        self.saved_outputs = {} if row.save_result else _NOTHING_SAVED
 
     def set_outputs(self, outs):
         self.num_outputs = len(outs)
