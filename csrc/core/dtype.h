@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <iterator>
 #include <string_view>
 
 #include "core/error.h"
@@ -85,10 +86,12 @@ inline size_t itemsize(DType t) {
   static constexpr uint8_t sizes[] = {1, 1, 1, 2, 4, 8, 2, 2, 4, 8};
   return sizes[int(t)];
 }
+// Named in error messages, also those about a DType outside the enum (a corrupt value from a cast): such a
+// value gets "invalid" rather than a read past the table.
 inline const char* dtype_name(DType t) {
   static constexpr const char* names[] = {"bool",    "uint8",   "int8",     "int16",   "int32",
                                           "int64",   "float16", "bfloat16", "float32", "float64"};
-  return names[int(t)];
+  return unsigned(t) < std::size(names) ? names[int(t)] : "invalid";
 }
 bool parse_dtype(std::string_view name, DType& out);  // accepts torch aliases ("float", "long", "half")
 inline bool is_floating(DType t) { return t >= DType::Float16; }

@@ -1,6 +1,7 @@
 // Half/bfloat16 conversions and PyTorch's promotion table.
 #include <cmath>
 #include <cstring>
+#include <string>
 
 #include "check.h"
 #include "core/dtype.h"
@@ -46,4 +47,11 @@ TEST(promotion_is_symmetric_and_matches_torch) {
   CHECK(promote_types(DType::Float16, DType::BFloat16) == DType::Float32);
   CHECK(promote_types(DType::Int64, DType::Float16) == DType::Float16);
   CHECK(promote_types(DType::Bool, DType::UInt8) == DType::UInt8);
+}
+
+TEST(dtype_names_and_an_out_of_range_value) {
+  CHECK(std::string(dtype_name(DType::BFloat16)) == "bfloat16");
+  CHECK(std::string(dtype_name(DType::Float64)) == "float64");
+  CHECK(std::string(dtype_name(DType(kNumDTypes))) == "invalid");  // no read past the name table
+  CHECK(std::string(dtype_name(DType(255))) == "invalid");
 }
