@@ -21,9 +21,8 @@ import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
 from common import print_table, versions, write_results  # noqa: E402
-from cuda_timing import device_ms  # noqa: E402
+from cuda_timing import SLEEP_CYCLES, device_ms  # noqa: E402
 
-SLEEP_CYCLES = 4_000_000  # ~2 ms on an H100: longer than the host takes to queue the timed calls
 SHAPES = [(32, 10, 2048, 128), (2, 8, 1024, 128), (32, 10, 2048, 64), (2, 8, 1024, 64)]
 # (BLOCK_M, BLOCK_N, warps, stages) worth trying per pass on Hopper; the first is the table's default
 CANDIDATES = {

@@ -17,7 +17,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
 from common import print_table, versions, write_results  # noqa: E402
-from cuda_timing import device_ms  # noqa: E402
+from cuda_timing import SLEEP_CYCLES, device_ms  # noqa: E402
 
 import torch  # noqa: E402
 
@@ -36,7 +36,6 @@ OTHERS = [
     ("softmax(dim=-1)", (16384, 1024), lambda x: vt.softmax(x, -1), lambda t: torch.softmax(t, -1), 2),
     ("log_softmax(dim=-1)", (4096, 4096), lambda x: vt.log_softmax(x, -1), lambda t: torch.log_softmax(t, -1), 2),
 ]
-SLEEP_CYCLES = 4_000_000  # ~2 ms on an H100: longer than the host takes to queue the 20 timed calls
 
 
 def queued_ms(f, n=20, rounds=7):

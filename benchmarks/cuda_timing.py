@@ -26,16 +26,19 @@ def host_us(f, n=3000, rounds=5):
     return statistics.median(samples)
 
 
-def device_ms(f, n=20, rounds=5, sleep_cycles=0, event=torch.cuda.Event, sync=sync_both):
+def device_ms(f, n=20, rounds=5, sleep_cycles=0, event=torch.cuda.Event, sync=sync_both, before_round=None):
     """Median GPU ms per call of f over `rounds` of n calls between CUDA events (vibetensor and torch share
     the legacy default stream, where the events are recorded). sleep_cycles > 0 queues the calls behind a
     sleep kernel first, so the host's time to issue them is hidden: the GPU's own time per call.
     event: the event class (vt.cuda.Event records on vibetensor's current stream; anything with record,
-    synchronize and elapsed_time will do, e.g. a host clock); sync: waits for the queued work."""
+    synchronize and elapsed_time will do, e.g. a host clock); sync: waits for the queued work;
+    before_round: untimed work before each round (refilling data that f changes, meeting peer ranks)."""
     f()
     sync()
     samples = []
     for _ in range(rounds):
+        if before_round:
+            before_round()
         s, e = event(enable_timing=True), event(enable_timing=True)
         if sleep_cycles:
             torch.cuda._sleep(sleep_cycles)

@@ -5,12 +5,12 @@ cuda_peer.ONESHOT_MAX_BYTES, ONESHOT_BYTES_PER_LAUNCH_PROGRAM and ONESHOT_MAX_PR
     vibetensor-launch --nproc-per-node gpu benchmarks/multigpu_oneshot_sweep.py      # two or more GPUs
 """
 import os
-import statistics
 import sys
 
 os.environ.setdefault("NCCL_NVLS_ENABLE", "0")  # NVLink multicast stays off on the lent machines
 sys.path.insert(0, os.path.dirname(__file__))
 from common import versions, write_results  # noqa: E402
+from cuda_timing import device_ms  # noqa: E402
 
 import torch  # noqa: E402
 import vibetensor as vt  # noqa: E402
@@ -21,28 +21,18 @@ g = fabric.init("cuda")
 torch.cuda.set_device(g.device.index)
 
 def timed(f, x, fresh, n=40, sleep=0):
-    """Median us per call of f over 5 rounds of n calls between CUDA events (vibetensor and torch share the
-    legacy default stream); sleep > 0 queues the round behind a sleep kernel of that many cycles. The data
-    (x) is refilled from `fresh` before each round: an in-place sum doubles it every call."""
-    f()
-    g.synchronize()
-    torch.cuda.synchronize()
-    out = []
-    for _ in range(5):
+    """Median us per call of f (cuda_timing.device_ms over 5 rounds of n calls); sleep > 0 queues each round
+    behind a sleep kernel of that many cycles. Before each round the ranks meet and the data (x) is refilled
+    from `fresh`: an in-place sum doubles it every call."""
+    def refill():
         x.copy_(fresh)
         g.barrier()
         g.synchronize()
-        s, e = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        if sleep:
-            torch.cuda._sleep(sleep)
-        s.record()
-        for _ in range(n):
-            f()
-        e.record()
-        e.synchronize()
-        g.synchronize()
-        out.append(s.elapsed_time(e) / n * 1e3)
-    return statistics.median(out)
+
+    def sync():
+        g.synchronize()  # also raises if a peer rank failed
+        torch.cuda.synchronize()
+    return device_ms(f, n=n, sleep_cycles=sleep, sync=sync, before_round=refill) * 1e3
 
 CAPS = (1, 2, 4, 8, 16, 32, 64, 128)
 rows, results = [], []
