@@ -44,8 +44,8 @@ class CudaWork(Work):
 
 class CudaGroup(Group):
     """rank/size/job/timeout as ShmGroup; `device`: this rank's GPU (default: VIBETENSOR_DEVICE, else LOCAL_RANK
-    modulo the GPU count); `capacity`: data bytes of each rank's persistent buffer (larger messages go through it in pieces);
-    `crossover_bytes`: all-reduces up to this size take one-shot, larger ones the ring."""
+    modulo the GPU count); `capacity`: data bytes of each rank's persistent buffer (larger messages go through
+    it in pieces); `crossover_bytes`: all-reduces up to this size take one-shot, larger ones the ring."""
 
     def __init__(self, rank=None, size=None, device=None, job=None, timeout=None, capacity=None,
                  crossover_bytes=None, *, bootstrap=None):
