@@ -1,6 +1,6 @@
-"""The GPU transport's one-shot all-reduce by program count and size, against its ring: device time per call
-(calls queued behind a sleep kernel, so the host's issuing is hidden) and eager time per call. It chose
-cuda_peer.ONESHOT_MAX_BYTES, ONESHOT_BYTES_PER_LAUNCH_PROGRAM and ONESHOT_MAX_PROGRAMS.
+"""The GPU transport's one-shot (LL) all-reduce by program step and program cap, and size, against its ring:
+device time per call (calls queued behind a sleep kernel, so the host's issuing is hidden) and eager time per
+call. It chose cuda_peer.ONESHOT_MAX_BYTES, LL_BLOCK and LL_MAX_PROGRAMS.
 
     vibetensor-launch --nproc-per-node gpu benchmarks/multigpu_oneshot_sweep.py      # two or more GPUs
 """
@@ -34,20 +34,19 @@ def timed(f, x, fresh, n=40, sleep=0):
         torch.cuda.synchronize()
     return device_ms(f, n=n, sleep_cycles=sleep, sync=sync, before_round=refill) * 1e3
 
-CAPS = (1, 2, 4, 8, 16, 32, 64, 128)
+VARIANTS = [(512, 16), (512, 64), (1024, 16), (1024, 64), (2048, 32), (2048, 128)]  # (LL_BLOCK, LL_MAX_PROGRAMS)
 rows, results = [], []
-saved = peer.ONESHOT_MAX_PROGRAMS, peer.ONESHOT_BYTES_PER_LAUNCH_PROGRAM
-# the cap alone decides the program count here (one per 4 KB loop step, as many as the data fills)
-peer.ONESHOT_BYTES_PER_LAUNCH_PROGRAM = peer._ONESHOT_BYTES_PER_PROGRAM
-for nbytes in (2 << 10, 8 << 10, 32 << 10, 128 << 10, 512 << 10, 2 << 20, 8 << 20, 32 << 20):
+saved = peer.LL_BLOCK, peer.LL_MAX_PROGRAMS
+for nbytes in (2 << 10, 8 << 10, 32 << 10, 128 << 10, 512 << 10, 2 << 20, 8 << 20):
     fresh = vt.randn(nbytes // 4, device=g.device)
     x = fresh.clone()
     n = 40 if nbytes <= (2 << 20) else 10
     us = {}
-    for cap in CAPS:
-        peer.ONESHOT_MAX_PROGRAMS = cap
-        us[f"oneshot p{cap}"] = timed(lambda: g.all_reduce(x, algorithm="oneshot"), x, fresh, n=n, sleep=20_000_000)
-    peer.ONESHOT_MAX_PROGRAMS, peer.ONESHOT_BYTES_PER_LAUNCH_PROGRAM = saved
+    for block, cap in VARIANTS:
+        peer.LL_BLOCK, peer.LL_MAX_PROGRAMS = block, cap
+        us[f"ll b{block} p{cap}"] = timed(lambda: g.all_reduce(x, algorithm="oneshot"), x, fresh, n=n,
+                                          sleep=20_000_000)
+    peer.LL_BLOCK, peer.LL_MAX_PROGRAMS = saved
     us["ring"] = timed(lambda: g.all_reduce(x, algorithm="ring"), x, fresh, n=n, sleep=20_000_000)
     us["oneshot eager"] = timed(lambda: g.all_reduce(x, algorithm="oneshot"), x, fresh)
     us["ring eager"] = timed(lambda: g.all_reduce(x, algorithm="ring"), x, fresh)
@@ -55,9 +54,9 @@ for nbytes in (2 << 10, 8 << 10, 32 << 10, 128 << 10, 512 << 10, 2 << 20, 8 << 2
     results.append({"bytes": nbytes, "dtype": "float32", "us": us})
 if g.rank == 0:
     name = torch.cuda.get_device_name()
-    print(f"{g.size} x {name}: device us per call (queued behind a sleep) of one-shot by program count and of the "
-          "ring; eager us per call with the defaults")
-    print("size   " + "  ".join(f"p{c:<5}" for c in CAPS) + "  ring   1s-eager ring-eager")
+    print(f"{g.size} x {name}: device us per call (queued behind a sleep) of one-shot by (elements per program "
+          "step, program cap) and of the ring; eager us per call with the defaults")
+    print("size   " + "  ".join(f"b{b}p{c}" for b, c in VARIANTS) + "  ring   1s-eager ring-eager")
     for r in rows:
         print("  ".join(f"{c:>6}" for c in r))
     write_results("multigpu_oneshot_sweep", results, gpu=name, world_size=g.size, versions=versions())

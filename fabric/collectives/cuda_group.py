@@ -67,7 +67,7 @@ class CudaGroup(Group):
         self._ep = self._connect()
 
     def _connect(self):
-        nbytes = peer.segment_bytes(self.capacity)
+        nbytes = peer.segment_bytes(self.capacity, self.size)
         seg = _C._cuda.peer_segment(nbytes, self.device.index)
         mine = _C._ops.empty([64], dtype=_C.uint8)
         mine.numpy()[:] = list(_C._cuda.ipc_handle(seg))

@@ -8,8 +8,10 @@ return at once; ranks meet only through flags in device memory, so the same code
 rank (CudaGroup) and one process driving every rank (LocalGroup over virtual devices), and it can be
 captured in a CUDA graph (flag values come from device-side counters).
 
-Algorithms (data moves by *pulling*: a rank only ever writes its own buffer):
-- one-shot all-reduce: one fused kernel (copy in, meet, reduce every rank's buffer in rank order, meet).
+Algorithms (data moves by *pulling*, a rank writing only its own buffer, except in one-shot):
+- one-shot all-reduce: one kernel of the LL protocol (kernels/triton/fabric_kernels.ll_all_reduce): every rank
+  pushes its input, each value with a flag in one 64-bit store, into each peer's LL region, then reduces what
+  arrived in its own, in rank order. No fence and no barrier: a word validates itself.
 - ring: the schedules of schedule.py. A step boundary (one small kernel) publishes this rank's step counter
   to both ring neighbours and waits for the predecessor's (the data it reads next) and, in the all-gather
   half of an all-reduce, the successor's (the last reader of the chunk it overwrites). The step itself is the
@@ -29,18 +31,22 @@ from ... import config
 from ...tensor_core.factories import tensor as _tensor
 
 DEFAULT_CAPACITY = 32 << 20  # data bytes per rank
-# All-reduces up to this size take one-shot, larger ones the ring. Device time per call on two H200s over
-# NVLink (benchmarks/multigpu_oneshot_sweep.py, 2026-11-25): one-shot 12.9 us at 2 KB, 27.5 us at 32 KB,
-# 41.5 us at 128 KB against the ring's 33-35 us there; but an eager ring call costs ~72 us of host work (a launch per step),
-# one-shot ~24 us, so one-shot keeps messages up to 128 KB.
+# All-reduces up to this size take one-shot, larger ones the ring (benchmarks/multigpu_oneshot_sweep.py).
 ONESHOT_MAX_BYTES = 128 << 10
 FLOAT_DTYPES = ("float32", "bfloat16", "float16")
-_ONESHOT_BYTES_PER_PROGRAM = 4096  # one loop iteration of a program
-# Programs of one one-shot launch: every program meets its peers through system-scope release/acquire
-# flags, and those meetings serialise across programs (128 KB: 4 programs 41.5 us, 32 programs 151 us), while
-# one program's loop is latency-bound (~2 us per remote 4 KB step). So: one program per 32 KB, at most 8.
-ONESHOT_BYTES_PER_LAUNCH_PROGRAM = 32 << 10
-ONESHOT_MAX_PROGRAMS = 8
+LL_ELEMENTS = 64 << 10  # elements of one one-shot launch (larger messages go in pieces); its region's stride
+LL_BLOCK = 1024  # elements per program step: 8 KB of 64-bit words pushed to each peer
+LL_MAX_PROGRAMS = 64
+
+
+def ll_region_bytes(world):
+    """Bytes of a rank's LL region: two parities of one slot per source rank."""
+    return 2 * world * LL_ELEMENTS * 8
+
+
+def ll_offset(capacity):
+    """Where the LL region starts in a data buffer of `capacity` bytes (128-byte aligned)."""
+    return -(-capacity // 128) * 128
 
 
 class Status:
@@ -72,8 +78,10 @@ class Endpoint:
     """One rank of a GPU group. views[p]: rank p's whole segment (uint8) as this rank's kernels address it."""
 
     def __init__(self, rank, world, device, views, status, timeout, capacity):
+        """views: segments of segment_bytes(capacity, world); the LL region follows the data buffer."""
         self.rank, self.world, self.device = rank, world, device
         self.status, self.capacity = status, capacity
+        self.ll_words = LL_ELEMENTS  # the LL region's slot stride, as segment_bytes sized it
         self.timeout_ns = int(timeout * 1e9)
         self._views = views
         addrs = [v.data_ptr() for v in views]
@@ -88,8 +96,8 @@ class Endpoint:
         return self.capacity // dtype.itemsize
 
 
-def segment_bytes(capacity):
-    return layout.HEADER_BYTES + capacity
+def segment_bytes(capacity, world):
+    return layout.HEADER_BYTES + ll_offset(capacity) + ll_region_bytes(world)
 
 
 def _sync(ep, signal, rel, waits=(), advance=0):
@@ -122,12 +130,8 @@ def _chunk(t, bounds, c):
     return t.narrow(0, lo, hi - lo)
 
 
-def _oneshot_block(dtype):
-    return _ONESHOT_BYTES_PER_PROGRAM // dtype.itemsize
-
-
 def _oneshot_key(ep, dtype, op):
-    return f"fab|oneshot|{dtype.name}|{op_name(op)}|{ep.world}|{_oneshot_block(dtype)}"
+    return f"fab|ll|{dtype.name}|{op_name(op)}|{ep.world}|{LL_BLOCK}"
 
 
 _loaded = set()  # (device index, key) of kernels already resident
@@ -147,16 +151,14 @@ def prepare(ep, dtype, op=ReduceOp.SUM):
 
 
 def oneshot_all_reduce(ep, flat, op):
-    """flat (1-D contiguous, on ep's device) <- its reduction over the ranks, by the fused one-shot kernel."""
+    """flat (1-D contiguous, on ep's device) <- its reduction over the ranks, by the LL kernel."""
     key = _oneshot_key(ep, flat.dtype, op)
-    for lo, m in _pieces(flat.numel(), ep.elements(flat.dtype)):
+    for lo, m in _pieces(flat.numel(), ep.ll_words):
         piece = flat.narrow(0, lo, m)
-        programs = min(ONESHOT_MAX_PROGRAMS, layout.MAX_PROGRAMS,
-                       -(-m * flat.element_size() // ONESHOT_BYTES_PER_LAUNCH_PROGRAM))
         args = [("ptr", piece.data_ptr()), ("ptr", piece.data_ptr()), ("ptr", ep.bufs.data_ptr()),
                 ("ptr", ep.flags.data_ptr()), ("ptr", ep.status.ptr), ("i64", m), ("i32", ep.rank),
-                ("i64", ep.timeout_ns), ("i32", programs)]
-        _C._cuda.launch_kernel(key, (programs, 1, 1), args)
+                ("i64", ep.timeout_ns), ("i64", ll_offset(ep.capacity)), ("i64", ep.ll_words)]
+        _C._cuda.launch_kernel(key, (min(LL_MAX_PROGRAMS, -(-m // LL_BLOCK)), 1, 1), args)
 
 
 def _ring_steps(ep, mine, prev, bounds, op, reduce, gather, after_reduce):

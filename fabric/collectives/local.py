@@ -106,7 +106,7 @@ class LocalGroup(Group):
     def _endpoints(self):
         if self._eps is None:
             status = peer.Status()
-            nbytes = peer.segment_bytes(self.capacity)
+            nbytes = peer.segment_bytes(self.capacity, self.size)
             segs = [_C._cuda.peer_segment(nbytes, d.device.index) for d in self.devices]
             self._eps = [peer.Endpoint(r, self.size, d.device, segs, status, self.timeout, self.capacity)
                          for r, d in enumerate(self.devices)]

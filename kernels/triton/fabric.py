@@ -1,14 +1,20 @@
-"""Triton kernels of the fabric's GPU collectives: flags in peer memory and the fused one-shot all-reduce.
+"""Triton kernels of the fabric's GPU collectives: flags in peer memory and the one-shot (LL) all-reduce.
 
 Every rank owns one peer segment (csrc/cuda/peer.h): a header of int32 flag words, then its data buffer.
 Kernels get two device tables of int64 addresses, one entry per rank as *this* rank sees it (UVA in one
 process, IPC mappings between processes): `bufs` (data buffers) and `flags` (headers). Header layout (int32
 words, HEADER_BYTES in all, so the data buffer stays 16-byte aligned):
 
-    [BAR_OFF  + (phase * MAX_PROGRAMS + pid) * MAX_WORLD + p]  barrier slot written by rank p (phases 0-2)
-    [EPOCH_OFF + phase * MAX_PROGRAMS + pid]                   this rank's epoch of that barrier (local)
-    [RING_OFF + p]                                              ring step counter written by rank p
-    [RING_BASE]                                                 this rank's ring counter base (local)
+    [BAR_OFF + p]       barrier slot written by rank p
+    [BAR_EPOCH]         this rank's count of barriers (local)
+    [RING_OFF + p]      ring step counter written by rank p
+    [RING_BASE]         this rank's ring counter base (local)
+    [LL_EPOCH]          this rank's count of one-shot calls (local)
+    [LL_DONE]           programs of the running one-shot call that finished (local)
+
+The one-shot all-reduce uses the LL region that follows the data buffer (at byte ll_off of `bufs`): int64
+words [parity][source rank][ll_words], each a float32 value's bits with a flag in the upper half, pushed
+there by the source rank (LL_REGION_WORDS in all per rank and world size).
 
 Flag values come from counters kept in device memory, never from kernel arguments, so a captured CUDA
 graph replays with fresh values. A writer's data is published with a system-scope release (after a CTA
@@ -22,20 +28,19 @@ kernel of the group (they check the word first); the host raises RankFailure on 
 
 The kernels are in fabric_kernels.py (imported when one is compiled: Triton is optional here).
 
-Keys: fab|oneshot|<dtype>|<op>|<world>|<block> (the program count is an argument, at most MAX_PROGRAMS),
+Keys: fab|ll|<dtype>|<op>|<world>|<block> (the one-shot all-reduce: elements per program step),
 fab|sync|<world>, fab|barrier|<world>, fab|rc|<dtype>|<op>|<block> (the Triton reduce-copy step).
 """
 from .elementwise import SIGNATURE_TYPES
 
 MAX_WORLD = 16
-MAX_PROGRAMS = 128  # one-shot programs per launch: enough in flight to fill NVLink on large messages
 BAR_OFF = 0
-EPOCH_OFF = BAR_OFF + 3 * MAX_PROGRAMS * MAX_WORLD
-RING_OFF = EPOCH_OFF + 3 * MAX_PROGRAMS  # past the epochs
+BAR_EPOCH = BAR_OFF + MAX_WORLD
+RING_OFF = BAR_EPOCH + 16  # the ring counters start a 64-byte line of their own
 RING_BASE = RING_OFF + MAX_WORLD
-HEADER_BYTES = 32768
-assert (RING_BASE + 1) * 4 <= HEADER_BYTES
-PHASE_IN, PHASE_OUT, PHASE_BARRIER = 0, 1, 2
+LL_EPOCH, LL_DONE = RING_BASE + 1, RING_BASE + 2
+HEADER_BYTES = 4096  # keeps the data buffer 128-byte aligned for vector loads
+assert (LL_DONE + 1) * 4 <= HEADER_BYTES
 NUM_WARPS = 4  # data kernels (one-shot, reduce-copy); flag-only kernels take one warp (num_warps)
 OPS = {"sum": 0, "max": 1, "min": 2}
 RC_BLOCK = 2048
@@ -45,12 +50,12 @@ MAX_SPINS = 1 << 20
 def _check_layout():
     # The kernels spell the offsets as literals (Triton cannot read module globals that are not constexpr on
     # every version we support); this keeps the literals and the layout in step.
-    assert (EPOCH_OFF, RING_OFF, RING_BASE, MAX_PROGRAMS, MAX_WORLD) == (6144, 6528, 6544, 128, 16)
+    assert (BAR_OFF, BAR_EPOCH, RING_OFF, RING_BASE, LL_EPOCH, LL_DONE, MAX_WORLD) == (0, 16, 32, 48, 49, 50, 16)
 
 
 _check_layout()
 
-_INTS = {"n": "i64", "rank": "i32", "timeout_ns": "i64", "programs": "i32"}
+_INTS = {"n": "i64", "rank": "i32", "timeout_ns": "i64", "ll_off": "i64", "ll_words": "i64"}
 
 
 def load(key, cache_dir=None, module_suffix="", timed=True):
@@ -59,14 +64,14 @@ def load(key, cache_dir=None, module_suffix="", timed=True):
     parts = key.split("|")
     kind = parts[1] if len(parts) > 1 and parts[0] == "fab" else None
     spins = {"TIMED": timed, "SPINS": MAX_SPINS}
-    if kind == "oneshot":
+    if kind == "ll":
         _, _, dtype, op, world, block = parts
         t = "*" + SIGNATURE_TYPES[dtype]
         sig = {"in_ptr": t, "out_ptr": t, "bufs": "*i64", "flags": "*i64", "status": "*i32", **_INTS}
         cx = {"WORLD": int(world), "BLOCK": int(block), "OP": OPS[op], **spins}
         _check_world(int(world))
         sig.update({k: "constexpr" for k in cx})
-        return k.oneshot_all_reduce, sig, cx
+        return k.ll_all_reduce, sig, cx
     if kind == "rc":
         _, _, dtype, op, block = parts
         t = "*" + SIGNATURE_TYPES[dtype]

@@ -41,20 +41,18 @@ def _wait_at_least(slot, target, status, peer, timeout_ns, t0, ok, TIMED: tl.con
 
 
 @triton.jit
-def _barrier(flags, me, phase, pid, rank, epoch, status, timeout_ns, ok, WORLD: tl.constexpr,
-             TIMED: tl.constexpr, SPINS: tl.constexpr):
-    """Program `pid` of every rank meets: tells each peer it reached `epoch` of `phase`, then waits for all."""
+def _barrier(flags, me, rank, epoch, status, timeout_ns, ok, WORLD: tl.constexpr, TIMED: tl.constexpr,
+             SPINS: tl.constexpr):
+    """Every rank meets: tells each peer it reached `epoch`, then waits for all."""
     tl.debug_barrier()  # every thread's stores precede the release below
     if ok != 0:
         for p in tl.static_range(WORLD):
-            slot = _header(flags, p) + ((phase * 128 + pid) * 16 + rank)
-            tl.atomic_xchg(slot, epoch, sem="release", scope="sys")
+            tl.atomic_xchg(_header(flags, p) + rank, epoch, sem="release", scope="sys")  # BAR_OFF + rank
         t0 = 0
         if TIMED:
             t0 = _now()
         for p in tl.static_range(WORLD):
-            ok = _wait_at_least(me + ((phase * 128 + pid) * 16 + p), epoch, status, p, timeout_ns, t0, ok, TIMED,
-                                SPINS)
+            ok = _wait_at_least(me + p, epoch, status, p, timeout_ns, t0, ok, TIMED, SPINS)
     tl.debug_barrier()
     return ok
 
@@ -70,35 +68,83 @@ def _combine(acc, x, OP: tl.constexpr):
 
 
 @triton.jit
-def oneshot_all_reduce(in_ptr, out_ptr, bufs, flags, status, n, rank, timeout_ns, programs, WORLD: tl.constexpr,
-                       BLOCK: tl.constexpr, OP: tl.constexpr, TIMED: tl.constexpr, SPINS: tl.constexpr):
-    """out <- the reduction of every rank's `in` (n elements), in one kernel: each program copies its share of
-    the input into this rank's buffer, meets the same program of every peer, reduces that share over all
-    buffers in rank order (so every rank gets bitwise the same result), and meets them again before the
-    buffer may be reused. out may alias in."""
+def _ll_receive(slot, epoch, m, status, peer, timeout_ns, t0, ok, TIMED: tl.constexpr, SPINS: tl.constexpr):
+    """Polls a block of LL words (value bits | flag << 32) in this rank's memory until every word under the
+    mask carries `epoch`; returns the values (float32) and ok (0: the peer did not arrive in time)."""
+    w = tl.load(slot, mask=m, other=0, volatile=True)
+    ready = tl.min(tl.where(m & ((w >> 32).to(tl.int32) != epoch), 0, 1), axis=0)
+    spins = 0
+    while (ready == 0) & (ok != 0):
+        spins += 1
+        if TIMED:
+            expired = _now() - t0 > timeout_ns
+        else:
+            expired = spins > SPINS
+        if expired:
+            tl.store(status, peer + 1)
+            ok = 0
+        else:
+            w = tl.load(slot, mask=m, other=0, volatile=True)
+            ready = tl.min(tl.where(m & ((w >> 32).to(tl.int32) != epoch), 0, 1), axis=0)
+    return (w & 0xFFFFFFFF).to(tl.int32).to(tl.float32, bitcast=True), ok
+
+
+@triton.jit
+def ll_all_reduce(in_ptr, out_ptr, bufs, flags, status, n, rank, timeout_ns, ll_off, ll_words, WORLD: tl.constexpr,
+                  BLOCK: tl.constexpr, OP: tl.constexpr, TIMED: tl.constexpr, SPINS: tl.constexpr):
+    """out <- the reduction of every rank's `in` (n <= ll_words elements) with no fence and no barrier (the LL
+    protocol): each program pushes its share of the input, as float32 bits with this call's epoch in the upper
+    half of one 64-bit store, into every peer's LL region; then polls its own region until each peer's words
+    carry the epoch, and reduces in rank order (every rank gets bitwise the same result). A word validates
+    itself, so no ordering between stores is needed. Regions alternate with the epoch's parity: a rank starts
+    call e + 2 only after every peer's pushes of call e + 1, i.e. after every peer finished reading call e.
+    The last program to finish moves the epoch on (a counter of finished programs), so every program of a
+    call reads the same epoch. out may alias in."""
     pid = tl.program_id(0)
+    programs = tl.num_programs(0)
     ok = (tl.load(status, volatile=True) == 0).to(tl.int32)
     me = _header(flags, rank)
-    epoch = tl.load(me + (6144 + pid)) + 1  # EPOCH_OFF + PHASE_IN * MAX_PROGRAMS + pid
+    epoch = tl.load(me + 49) + 1  # LL_EPOCH
     elt = in_ptr.dtype.element_ty
-    mine = tl.load(bufs + rank).to(tl.pointer_type(elt))
+    region = ((epoch & 1) * WORLD + rank).to(tl.int64) * ll_words  # my slot in each peer's region
     if ok != 0:
         for start in range(pid * BLOCK, n, programs * BLOCK):
             offs = start + tl.arange(0, BLOCK)
             m = offs < n
-            tl.store(mine + offs, tl.load(in_ptr + offs, mask=m), mask=m)
-    ok = _barrier(flags, me, 0, pid, rank, epoch, status, timeout_ns, ok, WORLD, TIMED, SPINS)
+            bits = tl.load(in_ptr + offs, mask=m).to(tl.float32).to(tl.int32, bitcast=True)
+            word = (epoch.to(tl.int64) << 32) | (bits.to(tl.int64) & 0xFFFFFFFF)
+            for p in tl.static_range(WORLD):
+                if p != rank:
+                    peer_ll = (tl.load(bufs + p) + ll_off).to(tl.pointer_type(tl.int64))
+                    tl.store(peer_ll + region + offs, word, mask=m)
+    mine = (tl.load(bufs + rank) + ll_off).to(tl.pointer_type(tl.int64)) + ((epoch & 1) * WORLD).to(tl.int64) \
+        * ll_words
+    t0 = 0
+    if TIMED:
+        t0 = _now()
     if ok != 0:
         for start in range(pid * BLOCK, n, programs * BLOCK):
             offs = start + tl.arange(0, BLOCK)
             m = offs < n
-            acc = tl.load(tl.load(bufs).to(tl.pointer_type(elt)) + offs, mask=m).to(tl.float32)
-            for p in tl.static_range(1, WORLD):
-                x = tl.load(tl.load(bufs + p).to(tl.pointer_type(elt)) + offs, mask=m).to(tl.float32)
-                acc = _combine(acc, x, OP)
-            tl.store(out_ptr + offs, acc.to(elt), mask=m)
-    ok = _barrier(flags, me, 1, pid, rank, epoch, status, timeout_ns, ok, WORLD, TIMED, SPINS)
-    tl.store(me + (6144 + pid), epoch)
+            own = tl.load(in_ptr + offs, mask=m).to(tl.float32)
+            acc = own
+            for p in tl.static_range(WORLD):
+                if p == 0:
+                    if rank != 0:
+                        acc, ok = _ll_receive(mine + offs, epoch, m, status, p, timeout_ns, t0, ok, TIMED, SPINS)
+                else:
+                    if p == rank:
+                        x = own
+                    else:
+                        x, ok = _ll_receive(mine + p * ll_words + offs, epoch, m, status, p, timeout_ns, t0, ok,
+                                            TIMED, SPINS)
+                    acc = _combine(acc, x, OP)
+            if ok != 0:
+                tl.store(out_ptr + offs, acc.to(elt), mask=m)
+    tl.debug_barrier()  # every thread of this program is done with the epoch it read
+    if tl.atomic_add(me + 50, 1, sem="acq_rel", scope="gpu") == programs - 1:  # LL_DONE: the last program
+        tl.store(me + 50, 0)
+        tl.store(me + 49, epoch)
 
 
 @triton.jit
@@ -107,9 +153,9 @@ def barrier(flags, status, rank, timeout_ns, WORLD: tl.constexpr, TIMED: tl.cons
     buffer, is visible to work after it on every rank."""
     ok = (tl.load(status, volatile=True) == 0).to(tl.int32)
     me = _header(flags, rank)
-    epoch = tl.load(me + (6144 + 2 * 128)) + 1  # EPOCH_OFF + PHASE_BARRIER * MAX_PROGRAMS
-    ok = _barrier(flags, me, 2, 0, rank, epoch, status, timeout_ns, ok, WORLD, TIMED, SPINS)
-    tl.store(me + (6144 + 2 * 128), epoch)
+    epoch = tl.load(me + 16) + 1  # BAR_EPOCH
+    ok = _barrier(flags, me, rank, epoch, status, timeout_ns, ok, WORLD, TIMED, SPINS)
+    tl.store(me + 16, epoch)
 
 
 @triton.jit
@@ -120,22 +166,22 @@ def ring_sync(flags, status, rank, signal_a, signal_b, signal_rel, wait_a, wait_
     base + wait_rel_b (-1: no wait), then add `advance` to the base (the last boundary of a collective)."""
     ok = (tl.load(status, volatile=True) == 0).to(tl.int32)
     me = _header(flags, rank)
-    base = tl.load(me + 6544)  # RING_BASE
+    base = tl.load(me + 48)  # RING_BASE
     if ok != 0:
         if signal_a >= 0:
-            tl.atomic_xchg(_header(flags, signal_a) + (6528 + rank), base + signal_rel, sem="release", scope="sys")
+            tl.atomic_xchg(_header(flags, signal_a) + (32 + rank), base + signal_rel, sem="release", scope="sys")
         if signal_b >= 0:
-            tl.atomic_xchg(_header(flags, signal_b) + (6528 + rank), base + signal_rel, sem="release", scope="sys")
+            tl.atomic_xchg(_header(flags, signal_b) + (32 + rank), base + signal_rel, sem="release", scope="sys")
     t0 = 0
     if TIMED:
         t0 = _now()
     if wait_a >= 0:
-        ok = _wait_at_least(me + (6528 + wait_a), base + wait_rel_a, status, wait_a, timeout_ns, t0, ok, TIMED,
+        ok = _wait_at_least(me + (32 + wait_a), base + wait_rel_a, status, wait_a, timeout_ns, t0, ok, TIMED,
                             SPINS)
     if wait_b >= 0:
-        ok = _wait_at_least(me + (6528 + wait_b), base + wait_rel_b, status, wait_b, timeout_ns, t0, ok, TIMED,
+        ok = _wait_at_least(me + (32 + wait_b), base + wait_rel_b, status, wait_b, timeout_ns, t0, ok, TIMED,
                             SPINS)
-    tl.store(me + 6544, base + advance)
+    tl.store(me + 48, base + advance)
 
 
 

@@ -34,14 +34,15 @@ def _tol_check(t, expected, dtype, n):
 
 
 @pytest.mark.parametrize("n", [2, 3, 4])
-def test_all_reduce_many_calls_mixing_algorithms_and_pieces(n):
+def test_all_reduce_many_calls_mixing_algorithms_and_pieces(n, monkeypatch):
     gen = rng()
+    monkeypatch.setattr(cuda_peer, "LL_ELEMENTS", 1024)  # one-shot launches of 1024 elements: pieces
     g = vgroup(n)
     for i in range(12):  # counters and epochs must stay in step across calls and algorithms
         dtype = FLOATS[i % 3]
         algo = ["oneshot", "ring"][i % 2]
         op = ["sum", "avg", "max", "min"][(i // 2) % 4]
-        size = [1, 7, 1000, 5000][i % 4]  # 5000 floats > the 4 KiB buffer: several pieces
+        size = [1, 7, 1000, 5000][i % 4]  # 5000 floats > the 4 KiB buffer and 1024: several pieces
         ts, arrs = inputs(n, (size,), dtype, gen, device="cuda")
         g.all_reduce(ts, op=op, algorithm=algo)
         for t in ts:
@@ -123,7 +124,7 @@ def _collectives(boot, seed, device=0):
     g = CudaGroup(bootstrap=boot, capacity=8192, device=device)  # device None: rank r on GPU r
     r, n, out = g.rank, g.size, {}
     for algo in ("oneshot", "ring"):
-        x = gen.standard_normal(3000).astype(np.float32)  # 12 KB: two pieces
+        x = gen.standard_normal(3000).astype(np.float32)  # 12 KB: two pieces of the ring
         t = vt.tensor(x).cuda()
         g.all_reduce(t, op="avg", algorithm=algo)
         out[algo], out[algo + "_in"] = t.cpu().numpy(), x
@@ -161,21 +162,22 @@ def _one_side_missing(boot):
 
 @pytest.mark.parametrize("gpus", ["shared", "own"])
 def test_processes_through_ipc(pools, gpus):
-    """Two processes sharing GPU 0 (time-sliced), or each on its own GPU (peer memory over NVLink/PCIe)."""
+    """Two processes sharing GPU 0 (time-sliced), or one process on each GPU (peer memory over NVLink/PCIe)."""
+    n = 2
     if gpus == "own":
         _own_gpus()
-    pool = pools(2)
-    res = pool.run(_collectives, PerRank([1, 2]), 0 if gpus == "shared" else None, timeout=240)
-    for r in range(2):
+        n = vt.cuda.device_count()
+    res = pools(n).run(_collectives, PerRank(list(range(1, n + 1))), 0 if gpus == "shared" else None, timeout=240)
+    total = sum(res[p]["src"].astype(np.float64) for p in range(n))
+    for r in range(n):
         for algo in ("oneshot", "ring"):
-            expected = (res[0][algo + "_in"].astype(np.float64) + res[1][algo + "_in"]) / 2
+            expected = sum(res[p][algo + "_in"].astype(np.float64) for p in range(n)) / n
             np.testing.assert_allclose(res[r][algo], expected, rtol=1e-5, atol=1e-6, err_msg=f"rank {r} {algo}")
-        np.testing.assert_array_equal(res[r]["int"], 2 * np.arange(10) + 100)
-        total = res[0]["src"].astype(np.float64) + res[1]["src"]
+        np.testing.assert_array_equal(res[r]["int"], n * np.arange(10) + 100 * n * (n - 1) // 2)
         np.testing.assert_allclose(res[r]["rs"], total[5 * r:5 * (r + 1)], rtol=1e-5, atol=1e-5)
         np.testing.assert_allclose(res[r]["ag"], total, rtol=1e-5, atol=1e-5)
         assert np.all(res[r]["b"] == 1.0)
-        np.testing.assert_array_equal(res[r]["a2a"], [3 * r, 3 * r + 1, 3 * r + 2, 3 * r + 10, 3 * r + 11, 3 * r + 12])
+        np.testing.assert_array_equal(res[r]["a2a"], [3 * r + j + 10 * i for i in range(n) for j in range(3)])
 
 
 def test_process_rank_that_never_arrives(pools):

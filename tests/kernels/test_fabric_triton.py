@@ -1,10 +1,14 @@
-"""The GPU collectives' flag and one-shot kernels (kernels/triton/fabric*.py), run by Triton's interpreter.
+"""The GPU collectives' flag and one-shot (LL) kernels (kernels/triton/fabric*.py), run by Triton's interpreter.
 
 The interpreter runs one launch at a time, so each test plays one rank against peers whose side of the
 protocol is already written into memory (their buffers, the flags they would have set) and checks what the
 rank computed and which flags it set; a peer that never wrote its flag must make the rank record it in the
 status word (bounded by a spin count here, by %globaltimer on a GPU) instead of hanging.
 """
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -17,11 +21,14 @@ triton = pytest.importorskip("triton")
 
 
 class World:
-    """CPU segments laid out like the GPU ones, one per rank, and the device tables of their addresses."""
+    """CPU segments laid out like the GPU ones (header, data buffer, LL region), one per rank, and the device
+    tables of their addresses."""
 
-    def __init__(self, world, numel, dtype=vt.float32):
-        self.world, self.dtype = world, dtype
-        self.segs = [vt.zeros(F.HEADER_BYTES + numel * dtype.itemsize, dtype=vt.uint8) for _ in range(world)]
+    def __init__(self, world, numel, dtype=vt.float32, ll_words=0):
+        self.world, self.dtype, self.ll_words = world, dtype, ll_words
+        self.ll_off = -(-numel * dtype.itemsize // 128) * 128
+        nbytes = F.HEADER_BYTES + self.ll_off + 2 * world * ll_words * 8
+        self.segs = [vt.zeros(nbytes, dtype=vt.uint8) for _ in range(world)]
         self.flags = vt.tensor([s.data_ptr() for s in self.segs], dtype=vt.int64)
         self.bufs = vt.tensor([s.data_ptr() + F.HEADER_BYTES for s in self.segs], dtype=vt.int64)
         self.status = vt.zeros(4, dtype=vt.int32)
@@ -30,11 +37,21 @@ class World:
         return self.segs[r].narrow(0, 0, F.HEADER_BYTES).view(vt.int32)
 
     def data(self, r):
-        return self.segs[r].narrow(0, F.HEADER_BYTES, self.segs[r].numel() - F.HEADER_BYTES).view(self.dtype)
+        return self.segs[r].narrow(0, F.HEADER_BYTES, self.ll_off).view(self.dtype)
 
-    def arrive(self, rank, peer, phase, pid, epoch):
-        """Peer `peer` reached `epoch` of barrier (phase, pid): the word it writes in rank's header."""
-        self.header(rank)[F.BAR_OFF + (phase * F.MAX_PROGRAMS + pid) * F.MAX_WORLD + peer] = epoch
+    def ll(self, r, parity, src):
+        """Rank r's LL slot that rank src pushes into on calls of this parity (int64 words)."""
+        region = self.segs[r].narrow(0, F.HEADER_BYTES + self.ll_off, 2 * self.world * self.ll_words * 8)
+        return region.view(vt.int64).narrow(0, (parity * self.world + src) * self.ll_words, self.ll_words)
+
+    def push(self, rank, src, epoch, x):
+        """What rank src's one-shot call `epoch` stores into rank's LL region: float32 bits | epoch << 32."""
+        bits = x.to(vt.float32).numpy().view(np.uint32).astype(np.int64)
+        self.ll(rank, epoch % 2, src).narrow(0, 0, x.numel()).copy_(vt.tensor(bits | (epoch << 32)))
+
+    def arrive(self, rank, peer, epoch):
+        """Peer `peer` reached `epoch` of the barrier: the word it writes in rank's header."""
+        self.header(rank)[F.BAR_OFF + peer] = epoch
 
     def run(self, key, grid, *args, spins=F.MAX_SPINS):
         fn, _, cx = F.load(key, timed=False)
@@ -51,46 +68,46 @@ def _reference(arrays, op):
     return acc
 
 
+def _ll_words(w, r, parity, src, n):
+    return w.ll(r, parity, src).narrow(0, 0, n).numpy()
+
+
 @pytest.mark.parametrize("op", ["sum", "max", "min"])
 @pytest.mark.parametrize("dtype", [vt.float32, vt.float16], ids=str)
-def test_oneshot_reduces_every_rank_in_order(op, dtype):
+def test_ll_oneshot_reduces_every_rank_in_order(op, dtype):
     gen, world, rank, n, programs, block = rng(), 3, 1, 300, 2, 64  # 300 > 2 * 64: the grid-stride loop runs
-    w = World(world, n, dtype)
-    for call in (1, 2):  # two calls: epochs advance from device memory, not from arguments
+    w = World(world, n, dtype, ll_words=512)
+    for call in (1, 2):  # two calls: the epoch (and the region's parity) advance from device memory
         xs = [vt.tensor(gen.standard_normal(n).astype(np.float32)).to(dtype) for _ in range(world)]
         for p in range(world):
             if p != rank:
-                w.data(p).narrow(0, 0, n).copy_(xs[p])
-                for phase in (F.PHASE_IN, F.PHASE_OUT):
-                    for pid in range(programs):
-                        w.arrive(rank, p, phase, pid, call)
+                w.push(rank, p, call, xs[p])
         out = vt.empty(n, dtype=dtype)
-        w.run(f"fab|oneshot|{dtype.name}|{op}|{world}|{block}", (programs,), xs[rank], out, w.bufs,
-              w.flags, w.status, n, rank, 10**9, programs)
+        w.run(f"fab|ll|{dtype.name}|{op}|{world}|{block}", (programs,), xs[rank], out, w.bufs, w.flags, w.status,
+              n, rank, 10**9, w.ll_off, w.ll_words)
         assert w.status.tolist() == [0, 0, 0, 0]
         ref = _reference([x.to(vt.float32).numpy() for x in xs], op)
         tol = 1e-6 if dtype == vt.float32 else 2e-3
         np.testing.assert_allclose(out.to(vt.float32).numpy(), ref, rtol=tol, atol=tol)
-        assert np.array_equal(w.data(rank).narrow(0, 0, n).numpy(), xs[rank].numpy())  # its input, published
-        for p in range(world):  # it told every rank (itself included) that it reached this call's epoch
-            for phase in (F.PHASE_IN, F.PHASE_OUT):
-                for pid in range(programs):
-                    slot = F.BAR_OFF + (phase * F.MAX_PROGRAMS + pid) * F.MAX_WORLD + rank
-                    assert w.header(p)[slot].item() == call
-        assert w.header(rank)[F.EPOCH_OFF:F.EPOCH_OFF + programs].tolist() == [call] * programs
+        mine = xs[rank].to(vt.float32).numpy().view(np.uint32).astype(np.int64) | (call << 32)
+        for p in range(world):  # it pushed its input, flagged with this call's epoch, to every peer
+            if p != rank:
+                assert np.array_equal(_ll_words(w, p, call % 2, rank, n), mine)
+        assert not _ll_words(w, rank, call % 2, rank, n).any()  # never to itself
+        assert w.header(rank)[F.LL_EPOCH].item() == call and w.header(rank)[F.LL_DONE].item() == 0
 
 
-def test_oneshot_records_a_missing_rank_and_later_kernels_skip():
+def test_ll_oneshot_ignores_a_stale_push_and_records_the_missing_rank():
     gen, world, rank, n = rng(), 3, 0, 50
-    w = World(world, n)
+    w = World(world, n, ll_words=64)
     x = vt.tensor(gen.standard_normal(n).astype(np.float32))
-    for pid in range(1):
-        w.arrive(rank, 1, F.PHASE_IN, pid, 1)  # rank 1 arrived, rank 2 never does
+    w.push(rank, 1, 1, x)  # rank 1 pushed this call's data
+    w.push(rank, 2, 3, x)  # rank 2's words are from an older call of the same parity
     out = vt.full([n], 7.0)
-    w.run(f"fab|oneshot|float32|sum|{world}|64", (1,), x, out, w.bufs, w.flags, w.status, n, rank, 10**9, 1,
-          spins=20)
+    w.run(f"fab|ll|float32|sum|{world}|64", (1,), x, out, w.bufs, w.flags, w.status, n, rank, 10**9, w.ll_off,
+          w.ll_words, spins=20)
     assert w.status[0].item() == 2 + 1  # 1 + the missing rank
-    assert np.all(out.numpy() == 7.0)  # no reduction over a buffer that never arrived
+    assert np.all(out.numpy() == 7.0)  # no result from data that never arrived
     before = w.header(1).clone()
     w.run(f"fab|barrier|{world}", (1,), w.flags, w.status, rank, 10**9, spins=20)
     assert np.array_equal(w.header(1).numpy(), before.numpy())  # a failed group's kernels do nothing
@@ -102,11 +119,10 @@ def test_barrier_meets_every_rank():
     for call in (1, 2, 3):
         for p in range(world):
             if p != rank:
-                w.arrive(rank, p, F.PHASE_BARRIER, 0, call)
+                w.arrive(rank, p, call)
         w.run(f"fab|barrier|{world}", (1,), w.flags, w.status, rank, 10**9)
         assert w.status[0].item() == 0
-        slot = F.BAR_OFF + F.PHASE_BARRIER * F.MAX_PROGRAMS * F.MAX_WORLD + rank
-        assert [w.header(p)[slot].item() for p in range(world)] == [call] * world
+        assert [w.header(p)[F.BAR_OFF + rank].item() for p in range(world)] == [call] * world
     w.run(f"fab|barrier|{world}", (1,), w.flags, w.status, rank, 10**9, spins=20)  # nobody came to call 4
     assert w.status[0].item() == 1  # rank 0, the first it waited for
 
@@ -146,3 +162,28 @@ def test_triton_reduce_copy_step(op, dtype):
     World(1, 1).run(f"fab|rc|{dtype.name}|{op}|{block}", (-(-n // block),), b, a, b, n)  # dst aliases b
     tol = 1e-6 if dtype == vt.float32 else 1e-3
     np.testing.assert_allclose(b.to(vt.float32).numpy(), ref, rtol=tol, atol=tol)
+
+
+_COMPILE = """
+import sys
+from triton import compile
+from triton.backends.compiler import GPUTarget
+from triton.compiler import ASTSource
+from vibetensor.kernels.triton import fabric as F
+for key in sys.argv[1:]:
+    fn, sig, cx = F.load(key)
+    ck = compile(ASTSource(fn=fn, signature=sig, constexprs=cx), target=GPUTarget("cuda", 90, 32),
+                 options={"num_warps": F.num_warps(key)})
+    assert ck.asm["cubin"], key
+"""
+
+
+def test_kernels_compile_for_hopper_without_a_gpu():
+    """The interpreter does not lower to PTX: this catches what only the compiler rejects (types, scopes). A
+    child process, because this one's kernels were made for the interpreter."""
+    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
+    keys = ["fab|ll|bfloat16|sum|4|1024", "fab|ll|float32|max|8|512", "fab|sync|4", "fab|barrier|8",
+            "fab|rc|float16|sum|2048"]
+    done = subprocess.run([sys.executable, "-c", _COMPILE, *keys], env=env, capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
