@@ -13,7 +13,7 @@ the fabric's counters).
 import os
 
 from . import cuda_peer as peer
-from .api import CollectiveError, Group, ReduceOp, Work
+from .api import CollectiveError, Group, RankFailure, ReduceOp, Work
 from .checks import check_src
 from .local import _flat
 from .shm import ShmGroup
@@ -38,7 +38,7 @@ class CudaWork(Work):
         self._group = group
 
     def wait(self, timeout=None):
-        self._group._status.check(self._group.timeout)
+        self._group._check()
         return super().wait()
 
 
@@ -91,7 +91,16 @@ class CudaGroup(Group):
     def _usable(self, kind):
         if self._closed:
             raise CollectiveError(f"{kind}: the group is closed")
-        self._status.check(self.timeout)
+        self._check()
+
+    def _check(self, idle=False):
+        """The status word's RankFailure, or, when the bootstrap group sees a rank that died, one naming it: a
+        kernel names the peer it waited for, which in a ring may be a live neighbour stuck behind the dead."""
+        try:
+            self._status.check(self.timeout, idle)
+        except RankFailure as e:
+            self._boot._ctl.check_peers(e.collective)
+            raise
 
     def _on_gpu(self, kind, *tensors, reduce=False):
         """True when every tensor can take the peer-memory path; raises for a tensor on another GPU."""
@@ -127,7 +136,7 @@ class CudaGroup(Group):
     def synchronize(self):
         """Waits for this rank's collectives so far and raises RankFailure if a peer did not arrive."""
         _C._cuda.synchronize(self.device.index)
-        self._status.check(self.timeout, idle=True)
+        self._check(idle=True)
 
     # ---- collectives ------------------------------------------------------------------------------------
     def all_reduce(self, tensor, op=ReduceOp.SUM, async_op=False, algorithm="auto"):

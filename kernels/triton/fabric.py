@@ -11,6 +11,7 @@ words, HEADER_BYTES in all, so the data buffer stays 16-byte aligned):
     [RING_BASE]         this rank's ring counter base (local)
     [LL_EPOCH]          this rank's count of one-shot calls (local)
     [LL_DONE]           programs of the running one-shot call that finished (local)
+    [DEV_STATUS]        this rank's copy of the status word (local; kernels read it, not the host's)
 
 The one-shot all-reduce uses the LL region that follows the data buffer (at byte ll_off of `bufs`): int64
 words [parity][source rank][ll_words], each a float32 value's bits with a flag in the upper half, pushed
@@ -23,8 +24,10 @@ and compared wrap-safely (`v - target < 0`).
 
 Waits are bounded: with TIMED (compiled kernels) a wait gives up after timeout_ns of %globaltimer, without
 it (the CPU interpreter, which has no timer) after MAX_SPINS polls. A rank that gives up records
-`1 + the missing rank` in the host-mapped status word, skips the rest of its work, and so does every later
-kernel of the group (they check the word first); the host raises RankFailure on its next call.
+`1 + the missing rank` in the host-mapped status word and in its header's copy (DEV_STATUS), skips the rest
+of its work, and so does every later kernel of that rank (they check the copy first: reading host-mapped
+memory costs each program a PCIe round trip, and those serialise, ~4 us each on H200s); the host raises
+RankFailure on its next call.
 
 The kernels are in fabric_kernels.py (imported when one is compiled: Triton is optional here).
 
@@ -38,9 +41,9 @@ BAR_OFF = 0
 BAR_EPOCH = BAR_OFF + MAX_WORLD
 RING_OFF = BAR_EPOCH + 16  # the ring counters start a 64-byte line of their own
 RING_BASE = RING_OFF + MAX_WORLD
-LL_EPOCH, LL_DONE = RING_BASE + 1, RING_BASE + 2
+LL_EPOCH, LL_DONE, DEV_STATUS = RING_BASE + 1, RING_BASE + 2, RING_BASE + 3
 HEADER_BYTES = 4096  # keeps the data buffer 128-byte aligned for vector loads
-assert (LL_DONE + 1) * 4 <= HEADER_BYTES
+assert (DEV_STATUS + 1) * 4 <= HEADER_BYTES
 NUM_WARPS = 4  # data kernels (one-shot, reduce-copy); flag-only kernels take one warp (num_warps)
 OPS = {"sum": 0, "max": 1, "min": 2}
 RC_BLOCK = 2048
@@ -50,7 +53,8 @@ MAX_SPINS = 1 << 20
 def _check_layout():
     # The kernels spell the offsets as literals (Triton cannot read module globals that are not constexpr on
     # every version we support); this keeps the literals and the layout in step.
-    assert (BAR_OFF, BAR_EPOCH, RING_OFF, RING_BASE, LL_EPOCH, LL_DONE, MAX_WORLD) == (0, 16, 32, 48, 49, 50, 16)
+    assert (BAR_OFF, BAR_EPOCH, RING_OFF, RING_BASE, LL_EPOCH, LL_DONE, DEV_STATUS, MAX_WORLD) == \
+        (0, 16, 32, 48, 49, 50, 51, 16)
 
 
 _check_layout()

@@ -16,7 +16,21 @@ def _header(flags, p):
 
 
 @triton.jit
-def _wait_at_least(slot, target, status, peer, timeout_ns, t0, ok, TIMED: tl.constexpr,
+def _usable(me):
+    """1 unless an earlier kernel of this rank gave up (its header's copy of the status word: device memory,
+    where reading the host-mapped word costs every program a trip over PCIe, ~4 us, serialised)."""
+    return (tl.load(me + 51) == 0).to(tl.int32)  # DEV_STATUS
+
+
+@triton.jit
+def _give_up(status, me, peer):
+    """Records 1 + the peer that did not arrive: in the host-mapped word (the host raises) and the header."""
+    tl.store(status, peer + 1)
+    tl.store(me + 51, peer + 1)  # DEV_STATUS
+
+
+@triton.jit
+def _wait_at_least(slot, target, status, me, peer, timeout_ns, t0, ok, TIMED: tl.constexpr,
                    SPINS: tl.constexpr):
     """Polls slot (acquire, system scope) until it reaches target; on timeout records the peer. Returns ok."""
     if ok != 0:
@@ -31,7 +45,7 @@ def _wait_at_least(slot, target, status, peer, timeout_ns, t0, ok, TIMED: tl.con
             else:
                 expired = spins > SPINS
             if expired:
-                tl.store(status, peer + 1)
+                _give_up(status, me, peer)
                 ok = 0
             else:
                 v = tl.load(slot, volatile=True)
@@ -52,7 +66,7 @@ def _barrier(flags, me, rank, epoch, status, timeout_ns, ok, WORLD: tl.constexpr
         if TIMED:
             t0 = _now()
         for p in tl.static_range(WORLD):
-            ok = _wait_at_least(me + p, epoch, status, p, timeout_ns, t0, ok, TIMED, SPINS)
+            ok = _wait_at_least(me + p, epoch, status, me, p, timeout_ns, t0, ok, TIMED, SPINS)
     tl.debug_barrier()
     return ok
 
@@ -68,11 +82,20 @@ def _combine(acc, x, OP: tl.constexpr):
 
 
 @triton.jit
-def _ll_receive(slot, epoch, m, status, peer, timeout_ns, t0, ok, TIMED: tl.constexpr, SPINS: tl.constexpr):
+def _ll_ready(slot, last, epoch, m):
+    """(block words, 1 when every word under the mask carries epoch). The block is read only once its last word
+    has arrived: waiting programs poll one line each instead of their whole block."""
+    go = ((tl.load(last, volatile=True) >> 32).to(tl.int32) == epoch).to(tl.int32)
+    w = tl.load(slot, mask=(m.to(tl.int32) * go) != 0, other=0, volatile=True)
+    return w, tl.min(tl.where(m & ((w >> 32).to(tl.int32) != epoch), 0, 1), axis=0) * go
+
+
+@triton.jit
+def _ll_receive(slot, last, epoch, m, status, me, peer, timeout_ns, t0, ok, TIMED: tl.constexpr,
+                SPINS: tl.constexpr):
     """Polls a block of LL words (value bits | flag << 32) in this rank's memory until every word under the
     mask carries `epoch`; returns the values (float32) and ok (0: the peer did not arrive in time)."""
-    w = tl.load(slot, mask=m, other=0, volatile=True)
-    ready = tl.min(tl.where(m & ((w >> 32).to(tl.int32) != epoch), 0, 1), axis=0)
+    w, ready = _ll_ready(slot, last, epoch, m)
     spins = 0
     while (ready == 0) & (ok != 0):
         spins += 1
@@ -81,11 +104,10 @@ def _ll_receive(slot, epoch, m, status, peer, timeout_ns, t0, ok, TIMED: tl.cons
         else:
             expired = spins > SPINS
         if expired:
-            tl.store(status, peer + 1)
+            _give_up(status, me, peer)
             ok = 0
         else:
-            w = tl.load(slot, mask=m, other=0, volatile=True)
-            ready = tl.min(tl.where(m & ((w >> 32).to(tl.int32) != epoch), 0, 1), axis=0)
+            w, ready = _ll_ready(slot, last, epoch, m)
     return (w & 0xFFFFFFFF).to(tl.int32).to(tl.float32, bitcast=True), ok
 
 
@@ -102,8 +124,8 @@ def ll_all_reduce(in_ptr, out_ptr, bufs, flags, status, n, rank, timeout_ns, ll_
     call reads the same epoch. out may alias in."""
     pid = tl.program_id(0)
     programs = tl.num_programs(0)
-    ok = (tl.load(status, volatile=True) == 0).to(tl.int32)
     me = _header(flags, rank)
+    ok = _usable(me)
     epoch = tl.load(me + 49) + 1  # LL_EPOCH
     elt = in_ptr.dtype.element_ty
     region = ((epoch & 1) * WORLD + rank).to(tl.int64) * ll_words  # my slot in each peer's region
@@ -127,17 +149,19 @@ def ll_all_reduce(in_ptr, out_ptr, bufs, flags, status, n, rank, timeout_ns, ll_
             offs = start + tl.arange(0, BLOCK)
             m = offs < n
             own = tl.load(in_ptr + offs, mask=m).to(tl.float32)
+            last = tl.minimum(start + BLOCK, n) - 1
             acc = own
             for p in tl.static_range(WORLD):
                 if p == 0:
                     if rank != 0:
-                        acc, ok = _ll_receive(mine + offs, epoch, m, status, p, timeout_ns, t0, ok, TIMED, SPINS)
+                        acc, ok = _ll_receive(mine + offs, mine + last, epoch, m, status, me, p, timeout_ns, t0,
+                                              ok, TIMED, SPINS)
                 else:
                     if p == rank:
                         x = own
                     else:
-                        x, ok = _ll_receive(mine + p * ll_words + offs, epoch, m, status, p, timeout_ns, t0, ok,
-                                            TIMED, SPINS)
+                        x, ok = _ll_receive(mine + p * ll_words + offs, mine + p * ll_words + last, epoch, m,
+                                            status, me, p, timeout_ns, t0, ok, TIMED, SPINS)
                     acc = _combine(acc, x, OP)
             if ok != 0:
                 tl.store(out_ptr + offs, acc.to(elt), mask=m)
@@ -151,8 +175,8 @@ def ll_all_reduce(in_ptr, out_ptr, bufs, flags, status, n, rank, timeout_ns, ll_
 def barrier(flags, status, rank, timeout_ns, WORLD: tl.constexpr, TIMED: tl.constexpr, SPINS: tl.constexpr):
     """Every rank's stream meets here (one program): work before it on any rank, including writes to its
     buffer, is visible to work after it on every rank."""
-    ok = (tl.load(status, volatile=True) == 0).to(tl.int32)
     me = _header(flags, rank)
+    ok = _usable(me)
     epoch = tl.load(me + 16) + 1  # BAR_EPOCH
     ok = _barrier(flags, me, rank, epoch, status, timeout_ns, ok, WORLD, TIMED, SPINS)
     tl.store(me + 16, epoch)
@@ -164,8 +188,8 @@ def ring_sync(flags, status, rank, signal_a, signal_b, signal_rel, wait_a, wait_
     """One ring step boundary (one program): publish this rank's counter (base + signal_rel) to ranks signal_a
     and signal_b (-1: nobody), then wait until rank wait_a's counter reaches base + wait_rel_a and wait_b's
     base + wait_rel_b (-1: no wait), then add `advance` to the base (the last boundary of a collective)."""
-    ok = (tl.load(status, volatile=True) == 0).to(tl.int32)
     me = _header(flags, rank)
+    ok = _usable(me)
     base = tl.load(me + 48)  # RING_BASE
     if ok != 0:
         if signal_a >= 0:
@@ -176,10 +200,10 @@ def ring_sync(flags, status, rank, signal_a, signal_b, signal_rel, wait_a, wait_
     if TIMED:
         t0 = _now()
     if wait_a >= 0:
-        ok = _wait_at_least(me + (32 + wait_a), base + wait_rel_a, status, wait_a, timeout_ns, t0, ok, TIMED,
+        ok = _wait_at_least(me + (32 + wait_a), base + wait_rel_a, status, me, wait_a, timeout_ns, t0, ok, TIMED,
                             SPINS)
     if wait_b >= 0:
-        ok = _wait_at_least(me + (32 + wait_b), base + wait_rel_b, status, wait_b, timeout_ns, t0, ok, TIMED,
+        ok = _wait_at_least(me + (32 + wait_b), base + wait_rel_b, status, me, wait_b, timeout_ns, t0, ok, TIMED,
                             SPINS)
     tl.store(me + 48, base + advance)
 

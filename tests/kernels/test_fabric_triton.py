@@ -106,7 +106,8 @@ def test_ll_oneshot_ignores_a_stale_push_and_records_the_missing_rank():
     out = vt.full([n], 7.0)
     w.run(f"fab|ll|float32|sum|{world}|64", (1,), x, out, w.bufs, w.flags, w.status, n, rank, 10**9, w.ll_off,
           w.ll_words, spins=20)
-    assert w.status[0].item() == 2 + 1  # 1 + the missing rank
+    assert w.status[0].item() == 2 + 1  # 1 + the missing rank, for the host
+    assert w.header(rank)[F.DEV_STATUS].item() == 2 + 1  # and for this rank's later kernels
     assert np.all(out.numpy() == 7.0)  # no result from data that never arrived
     before = w.header(1).clone()
     w.run(f"fab|barrier|{world}", (1,), w.flags, w.status, rank, 10**9, spins=20)
