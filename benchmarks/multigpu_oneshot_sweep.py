@@ -34,10 +34,10 @@ def timed(f, x, fresh, n=40, sleep=0):
         torch.cuda.synchronize()
     return device_ms(f, n=n, sleep_cycles=sleep, sync=sync, before_round=refill) * 1e3
 
-VARIANTS = [(512, 16), (512, 64), (1024, 16), (1024, 64), (2048, 32), (2048, 128)]  # (LL_BLOCK, LL_MAX_PROGRAMS)
+VARIANTS = [(1024, 32), (1024, 64), (1024, 128), (2048, 64)]  # (LL_BLOCK, LL_MAX_PROGRAMS)
 rows, results = [], []
 saved = peer.LL_BLOCK, peer.LL_MAX_PROGRAMS
-for nbytes in (2 << 10, 8 << 10, 32 << 10, 128 << 10, 512 << 10, 2 << 20, 8 << 20):
+for nbytes in (8 << 10, 32 << 10, 128 << 10, 512 << 10, 1 << 20, 2 << 20, 8 << 20):
     fresh = vt.randn(nbytes // 4, device=g.device)
     x = fresh.clone()
     n = 40 if nbytes <= (2 << 20) else 10

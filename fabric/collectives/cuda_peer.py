@@ -161,33 +161,55 @@ def oneshot_all_reduce(ep, flat, op):
         _C._cuda.launch_kernel(key, (min(LL_MAX_PROGRAMS, -(-m // LL_BLOCK)), 1, 1), args)
 
 
-def _ring_steps(ep, mine, prev, bounds, op, reduce, gather, after_reduce):
-    """The ring's steps over one piece already in this rank's buffer: `reduce` reduce-scatter steps, then
-    `gather` all-gather steps; boundary counters are relative to the rank's device-side base."""
+def _ring_steps(ep, mine, prev, bounds, op, reduce, gather, src, dst):
+    """The ring's steps over one piece: `reduce` reduce-scatter steps, then `gather` all-gather steps; boundary
+    counters are relative to the rank's device-side base. src(c) / dst(c): this rank's input / output chunk c
+    in the caller's tensors. The buffer holds only what a successor reads: the chunk sent first is copied in,
+    each reduce-scatter step reduces the predecessor's partial sum with src straight into the buffer, and the
+    all-gather steps write dst (and the buffer, except the last step: nobody reads that chunk on)."""
     n, (p, q) = ep.world, _neighbours(ep)
     rs, ag = schedule.ring_reduce_scatter(ep.rank, n), schedule.ring_all_gather(ep.rank, n)
     steps = [(True, c) for _, c in rs[:reduce]] + [(False, c) for _, c in ag[:gather]]
     reduce_copy = plugin()[0] if reduce else None
+    if reduce:
+        _chunk(mine, bounds, rs[0][0]).copy_(src(rs[0][0]))
+    else:
+        _chunk(mine, bounds, ep.rank).copy_(src(ep.rank))
+        dst(ep.rank).copy_(src(ep.rank))
     for t, (is_reduce, c) in enumerate(steps):
         waits = [(p, 1 + t)]
-        if not is_reduce and after_reduce:  # the successor read this chunk in its reduce-scatter step t - reduce
+        if not is_reduce and reduce:  # the successor read this chunk in its reduce-scatter step t - reduce
             waits.append((q, 2 + t - reduce))
         _sync(ep, (p, q), 1 + t, waits)
-        dst, src = _chunk(mine, bounds, c), _chunk(prev, bounds, c)
-        if dst.numel():
-            reduce_copy(dst, src, dst, op) if is_reduce else dst.copy_(src)
+        theirs = _chunk(prev, bounds, c)
+        if not theirs.numel():
+            continue
+        last = t == len(steps) - 1
+        if is_reduce:
+            reduce_copy(dst(c) if last else _chunk(mine, bounds, c), theirs, src(c), op)
+            if t == reduce - 1 and gather:  # this rank's finished chunk, before the gather passes it on
+                dst(c).copy_(_chunk(mine, bounds, c))
+        elif last:
+            dst(c).copy_(theirs)
+        else:
+            _chunk(mine, bounds, c).copy_(theirs)
+            dst(c).copy_(_chunk(mine, bounds, c))
     s = len(steps)
     _sync(ep, (p, q), 1 + s, [(q, 1 + s)], advance=1 + s)
+
+
+def _align(dtype):
+    return max(1, 16 // dtype.itemsize)  # chunks start 16-byte aligned: the reduce-copy's vector form
 
 
 def ring_all_reduce(ep, flat, op):
     n, (p, _) = ep.world, _neighbours(ep)
     for lo, m in _pieces(flat.numel(), ep.elements(flat.dtype)):
         piece = flat.narrow(0, lo, m)
-        mine, prev = ep.data(ep.rank, flat.dtype, m), ep.data(p, flat.dtype, m)
-        mine.copy_(piece)
-        _ring_steps(ep, mine, prev, schedule.chunk_bounds(m, n), op, n - 1, n - 1, True)
-        piece.copy_(mine)
+        bounds = schedule.chunk_bounds(m, n, _align(flat.dtype))
+        part = lambda c, piece=piece, bounds=bounds: _chunk(piece, bounds, c)  # noqa: E731
+        _ring_steps(ep, ep.data(ep.rank, flat.dtype, m), ep.data(p, flat.dtype, m), bounds, op, n - 1, n - 1,
+                    part, part)
 
 
 def ring_reduce_scatter(ep, flat_in, flat_out, op):
@@ -196,11 +218,9 @@ def ring_reduce_scatter(ep, flat_in, flat_out, op):
     k = flat_out.numel()
     for lo, m in _pieces(k, ep.elements(flat_in.dtype) // n):
         mine, prev = ep.data(ep.rank, flat_in.dtype, n * m), ep.data(p, flat_in.dtype, n * m)
-        for i in range(n):
-            mine.narrow(0, i * m, m).copy_(flat_in.narrow(0, i * k + lo, m))
         bounds = [(i * m, (i + 1) * m) for i in range(n)]
-        _ring_steps(ep, mine, prev, bounds, op, n - 1, 0, False)
-        flat_out.narrow(0, lo, m).copy_(mine.narrow(0, ep.rank * m, m))
+        _ring_steps(ep, mine, prev, bounds, op, n - 1, 0, lambda c, lo=lo, m=m: flat_in.narrow(0, c * k + lo, m),
+                    lambda c, lo=lo, m=m: flat_out.narrow(0, lo, m))
 
 
 def ring_all_gather(ep, flat_in, flat_out):
@@ -209,11 +229,9 @@ def ring_all_gather(ep, flat_in, flat_out):
     k = flat_in.numel()
     for lo, m in _pieces(k, ep.elements(flat_in.dtype) // n):
         mine, prev = ep.data(ep.rank, flat_in.dtype, n * m), ep.data(p, flat_in.dtype, n * m)
-        mine.narrow(0, ep.rank * m, m).copy_(flat_in.narrow(0, lo, m))
         bounds = [(i * m, (i + 1) * m) for i in range(n)]
-        _ring_steps(ep, mine, prev, bounds, ReduceOp.SUM, 0, n - 1, False)
-        for i in range(n):
-            flat_out.narrow(0, i * k + lo, m).copy_(mine.narrow(0, i * m, m))
+        _ring_steps(ep, mine, prev, bounds, ReduceOp.SUM, 0, n - 1, lambda c, lo=lo, m=m: flat_in.narrow(0, lo, m),
+                    lambda c, lo=lo, m=m: flat_out.narrow(0, c * k + lo, m))
 
 
 def broadcast(ep, flat, src):

@@ -8,8 +8,13 @@ devices).
 from ... import config
 
 
-def chunk_bounds(numel, size):
-    """[(start, stop)] of `size` nearly equal chunks of numel elements (the first numel % size get one more)."""
+def chunk_bounds(numel, size, align=1):
+    """[(start, stop)] of `size` nearly equal chunks of numel elements (the first numel % size get one more);
+    with align > 1, every chunk but the last starts a multiple of `align` elements in (vector loads), and
+    trailing chunks may be empty."""
+    if align > 1:
+        per = -(-numel // (size * align)) * align
+        return [(min(r * per, numel), min((r + 1) * per, numel)) for r in range(size)]
     base, extra = divmod(numel, size)
     out, start = [], 0
     for r in range(size):

@@ -39,6 +39,12 @@ def test_ring_all_reduce_schedule(n, numel):
 def test_chunks_and_algorithm_choice():
     assert s.chunk_bounds(10, 3) == [(0, 4), (4, 7), (7, 10)]
     assert s.chunk_bounds(2, 4) == [(0, 1), (1, 2), (2, 2), (2, 2)]
+    assert s.chunk_bounds(1000, 3, align=4) == [(0, 336), (336, 672), (672, 1000)]
+    assert s.chunk_bounds(7, 3, align=4) == [(0, 4), (4, 7), (7, 7)]
+    for numel in range(0, 70):  # aligned chunks tile [0, numel) in order
+        b = s.chunk_bounds(numel, 4, align=8)
+        assert b[0][0] == 0 and b[-1][1] == numel and all(x[1] == y[0] for x, y in zip(b, b[1:]))
+        assert all(lo % 8 == 0 or lo == numel for lo, _ in b)
     assert s.choose_algorithm(1024, 4) == "oneshot" and s.choose_algorithm(1 << 24, 4) == "ring"
     assert s.choose_algorithm(1 << 24, 4, requested="oneshot") == "oneshot"
     with pytest.raises(ValueError, match="algorithm"):

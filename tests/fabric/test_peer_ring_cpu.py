@@ -1,0 +1,108 @@
+"""The GPU transport's ring programs (fabric/collectives/cuda_peer.py) on CPU tensors: one thread per rank,
+its step-boundary kernel played by a counter wait and its reduce-copy by numpy. The step order, which chunk
+each step reads and writes, what stays in the buffer for the successor and what reaches the caller's tensors
+are the GPU's; the GPU tests (test_cuda_transport.py) run the same programs with the real kernels."""
+import threading
+import time
+
+import numpy as np
+import pytest
+
+import vibetensor as vt
+from vibetensor.fabric.collectives import cuda_peer as peer
+from vibetensor.fabric.collectives.api import ReduceOp
+from helpers import rng
+
+
+class Flags:
+    """Every rank's published ring counter and its base, with the boundary kernel's semantics."""
+
+    def __init__(self, world):
+        self.counter, self.base = [0] * world, [0] * world
+        self.cv = threading.Condition()
+
+    def sync(self, ep, signal, rel, waits=(), advance=0):
+        with self.cv:
+            base = self.base[ep.rank]
+            self.counter[ep.rank] = base + rel
+            self.cv.notify_all()
+            assert self.cv.wait_for(lambda: all(self.counter[w] >= base + r for w, r in waits), timeout=20)
+            self.base[ep.rank] = base + advance
+
+
+class Endpoint:
+    def __init__(self, rank, world, segs, capacity):
+        self.rank, self.world, self.capacity, self._segs = rank, world, capacity, segs
+
+    def data(self, p, dtype, numel):
+        return self._segs[p].narrow(0, 0, numel * dtype.itemsize).view(dtype)
+
+    def elements(self, dtype):
+        return self.capacity // dtype.itemsize
+
+
+def _reduce_copy(dst, a, b, op):
+    """The step, slowed down so that a peer overwriting the chunk it reads (a missing wait) is caught."""
+    fn = {ReduceOp.SUM: np.add, ReduceOp.MAX: np.maximum, ReduceOp.MIN: np.minimum}[op]
+    seen = a.numpy().copy()
+    time.sleep(0.002)
+    assert np.array_equal(a.numpy(), seen, equal_nan=True), "a peer overwrote a chunk this step was reading"
+    dst.copy_(vt.tensor(fn(seen, b.numpy())))
+
+
+def run_ranks(monkeypatch, world, capacity, program):
+    flags = Flags(world)
+    monkeypatch.setattr(peer, "_sync", flags.sync)
+    monkeypatch.setattr(peer, "plugin", lambda name=None: (_reduce_copy, None))
+    segs = [vt.full([capacity], 255, dtype=vt.uint8) for _ in range(world)]  # garbage a step must not read
+    eps = [Endpoint(r, world, segs, capacity) for r in range(world)]
+    errors = []
+
+    def body(r):
+        try:
+            program(eps[r])
+        except BaseException as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=body, args=(r,)) for r in range(world)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]
+    assert len(set(flags.base)) == 1  # every rank's counters moved on alike
+
+
+@pytest.mark.parametrize("world", [2, 3, 4])
+@pytest.mark.parametrize("numel", [1, 5, 37, 1000])
+@pytest.mark.parametrize("op", [ReduceOp.SUM, ReduceOp.MAX])
+def test_ring_all_reduce_in_place_and_in_pieces(monkeypatch, world, numel, op):
+    gen = rng()
+    xs = [gen.standard_normal(numel).astype(np.float32) for _ in range(world)]
+    ts = [vt.tensor(x) for x in xs]
+    for _ in range(2):  # twice: the second call starts from the first's counters and leftover buffers
+        for t, x in zip(ts, xs):
+            t.copy_(vt.tensor(x))
+        run_ranks(monkeypatch, world, 256, lambda ep: peer.ring_all_reduce(ep, ts[ep.rank], op))  # 64 floats
+        ref = (np.sum if op is ReduceOp.SUM else np.max)(np.stack(xs).astype(np.float64), 0)
+        for t in ts:
+            np.testing.assert_allclose(t.numpy(), ref, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("world", [2, 3, 4])
+@pytest.mark.parametrize("k", [1, 9, 40])
+def test_ring_reduce_scatter_and_all_gather(monkeypatch, world, k):
+    gen = rng()
+    ins = [gen.standard_normal(world * k).astype(np.float32) for _ in range(world)]
+    outs = [vt.empty(k) for _ in range(world)]
+    run_ranks(monkeypatch, world, 4 * 16 * world,  # 16 floats per rank's chunk: k = 40 goes in pieces
+              lambda ep: peer.ring_reduce_scatter(ep, vt.tensor(ins[ep.rank]), outs[ep.rank], ReduceOp.SUM))
+    total = np.sum(np.stack(ins).astype(np.float64), 0)
+    for r in range(world):
+        np.testing.assert_allclose(outs[r].numpy(), total[r * k:(r + 1) * k], rtol=1e-5, atol=1e-5)
+    gathered = [vt.empty(world * k) for _ in range(world)]
+    run_ranks(monkeypatch, world, 4 * 16 * world,
+              lambda ep: peer.ring_all_gather(ep, outs[ep.rank], gathered[ep.rank]))
+    for r in range(world):
+        np.testing.assert_allclose(gathered[r].numpy(), total, rtol=1e-5, atol=1e-5)
