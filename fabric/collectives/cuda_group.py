@@ -62,6 +62,8 @@ class CudaGroup(Group):
         _C._cuda.set_device(self.device.index)
         self.capacity = int(capacity or peer.DEFAULT_CAPACITY)
         self.crossover_bytes = crossover_bytes
+        # read once: the environment lookup would cost every call (a small one-shot is issued in ~10 us)
+        self._oneshot_max = peer.oneshot_max_bytes(crossover_bytes)
         self._status = peer.Status()
         self._closed = False
         self._ep = self._connect()
@@ -145,7 +147,7 @@ class CudaGroup(Group):
         if not self._on_gpu("all_reduce", tensor, reduce=True):
             return self._staged("all_reduce", lambda t: self._boot.all_reduce(t, op), [tensor], async_op)
         nbytes = tensor.numel() * tensor.element_size()
-        algo = peer.choose_algorithm(nbytes, algorithm, self.crossover_bytes) if self.size > 1 else "local"
+        algo = peer.choose_algorithm(nbytes, algorithm, self._oneshot_max) if self.size > 1 else "local"
         if algo != "local" and tensor.numel():
             flat = _flat(tensor)
             peer.prepare(self._ep, tensor.dtype, op)

@@ -82,6 +82,7 @@ class Endpoint:
         self.rank, self.world, self.device = rank, world, device
         self.status, self.capacity = status, capacity
         self.ll_words = LL_ELEMENTS  # the LL region's slot stride, as segment_bytes sized it
+        self.ready = set()  # (dtype, op, LL_BLOCK) whose kernels prepare() loaded
         self.timeout_ns = int(timeout * 1e9)
         self._views = views
         addrs = [v.data_ptr() for v in views]
@@ -141,6 +142,9 @@ def prepare(ep, dtype, op=ReduceOp.SUM):
     """Loads every kernel a rank program of (dtype, op) may launch before any of its flag waits is in flight:
     under the driver's lazy loading a first launch loads the kernel, and loading may wait for running kernels,
     i.e. for peers whose own programs the host has not issued yet (one process driving several ranks)."""
+    if (dtype, op, LL_BLOCK) in ep.ready:
+        return
+    ep.ready.add((dtype, op, LL_BLOCK))
     keys = [f"fab|sync|{ep.world}", f"fab|barrier|{ep.world}"]
     if dtype.name in FLOAT_DTYPES:
         keys += [_oneshot_key(ep, dtype, op), *kernel_keys(dtype, op)]
@@ -153,11 +157,13 @@ def prepare(ep, dtype, op=ReduceOp.SUM):
 def oneshot_all_reduce(ep, flat, op):
     """flat (1-D contiguous, on ep's device) <- its reduction over the ranks, by the LL kernel."""
     key = _oneshot_key(ep, flat.dtype, op)
-    for lo, m in _pieces(flat.numel(), ep.ll_words):
-        piece = flat.narrow(0, lo, m)
-        args = [("ptr", piece.data_ptr()), ("ptr", piece.data_ptr()), ("ptr", ep.bufs.data_ptr()),
-                ("ptr", ep.flags.data_ptr()), ("ptr", ep.status.ptr), ("i64", m), ("i32", ep.rank),
-                ("i64", ep.timeout_ns), ("i64", ll_offset(ep.capacity)), ("i64", ep.ll_words)]
+    total, size = flat.numel(), flat.element_size()
+    for lo in range(0, total, ep.ll_words):
+        m = min(ep.ll_words, total - lo)
+        ptr = flat.data_ptr() + lo * size
+        args = [("ptr", ptr), ("ptr", ptr), ("ptr", ep.bufs.data_ptr()), ("ptr", ep.flags.data_ptr()),
+                ("ptr", ep.status.ptr), ("i64", m), ("i32", ep.rank), ("i64", ep.timeout_ns),
+                ("i64", ll_offset(ep.capacity)), ("i64", ep.ll_words)]
         _C._cuda.launch_kernel(key, (min(LL_MAX_PROGRAMS, -(-m // LL_BLOCK)), 1, 1), args)
 
 
@@ -259,13 +265,18 @@ def all_to_all(ep, flat_in, flat_out):
         _barrier(ep)
 
 
-def choose_algorithm(nbytes, requested="auto", crossover_bytes=None):
-    """schedule.choose_algorithm for the GPU transport: the crossover is an argument, else
-    VIBETENSOR_ONESHOT_MAX_BYTES, else ONESHOT_MAX_BYTES, and two ranks are not forced to one-shot."""
+def oneshot_max_bytes(crossover_bytes=None):
+    """The largest one-shot all-reduce: crossover_bytes, else VIBETENSOR_ONESHOT_MAX_BYTES, else ONESHOT_MAX_BYTES."""
     if crossover_bytes is None:
         crossover_bytes = config.get("VIBETENSOR_ONESHOT_MAX_BYTES")
-    limit = ONESHOT_MAX_BYTES if crossover_bytes is None else crossover_bytes
-    return schedule.choose_algorithm(nbytes, 0, limit, requested, pairs_oneshot=False)
+    return ONESHOT_MAX_BYTES if crossover_bytes is None else crossover_bytes
+
+
+def choose_algorithm(nbytes, requested="auto", crossover_bytes=None):
+    """schedule.choose_algorithm for the GPU transport, with oneshot_max_bytes(crossover_bytes) as the
+    crossover; two ranks are not forced to one-shot."""
+    return schedule.choose_algorithm(nbytes, 0, oneshot_max_bytes(crossover_bytes), requested,
+                                     pairs_oneshot=False)
 
 
 def all_reduce(ep, flat, op, algorithm):
