@@ -11,7 +11,7 @@ its own events on its current stream (vt.cuda.Event, torch.cuda.Event) around ba
 and a warm-up call: the median of --samples rounds of --iters calls (fewer for large messages), averaged over the
 ranks as nccl-tests does. algbw = S / t; busbw per nccl-tests: all_reduce S/t * 2(n-1)/n, reduce_scatter and
 all_gather S/t * (n-1)/n. "ours/nccl" (ours_over_nccl in the JSON) is our busbw over NCCL's, which is also NCCL's
-time over ours. all_reduce is timed with algorithm "auto" and forced "oneshot" and "ring", to show the crossover
+time over ours. all_reduce is timed with algorithm "auto" and forced "oneshot", "twoshot" and "ring", to show the crossover
 on the real links. A case where ours differs from NCCL is not timed: its row says why, and the exit status is 1.
 
 Without a GPU (or with --device cpu) the same script compares our "shm" backend with torch's "gloo" on CPU
@@ -41,7 +41,7 @@ from vibetensor.fabric import observe  # noqa: E402
 
 OPS = ("all_reduce", "reduce_scatter", "all_gather")
 DTYPES = ("bfloat16", "float32")
-ALGORITHMS = ("auto", "oneshot", "ring")  # all_reduce's; the other ops have one (the ring)
+ALGORITHMS = ("auto", "oneshot", "twoshot", "ring")  # all_reduce's; the other ops have one (the ring)
 SHAPES = {  # (input, output) elements for S elements over n ranks
     "all_reduce": lambda s, n: (s, s), "reduce_scatter": lambda s, n: (s, s // n),
     "all_gather": lambda s, n: (s // n, s)}

@@ -1,4 +1,4 @@
-"""The GPU transport's one-shot (LL) all-reduce by program step and program cap, and size, against its ring:
+"""The GPU transport's one-shot (LL) all-reduce by program step and program cap, and size, against two-shot and ring:
 device time per call (calls queued behind a sleep kernel, so the host's issuing is hidden) and eager time per
 call. It chose cuda_peer.ONESHOT_MAX_BYTES, LL_BLOCK and LL_MAX_PROGRAMS.
 
@@ -47,16 +47,17 @@ for nbytes in (8 << 10, 32 << 10, 128 << 10, 512 << 10, 1 << 20, 2 << 20, 8 << 2
         us[f"ll b{block} p{cap}"] = timed(lambda: g.all_reduce(x, algorithm="oneshot"), x, fresh, n=n,
                                           sleep=20_000_000)
     peer.LL_BLOCK, peer.LL_MAX_PROGRAMS = saved
-    us["ring"] = timed(lambda: g.all_reduce(x, algorithm="ring"), x, fresh, n=n, sleep=20_000_000)
-    us["oneshot eager"] = timed(lambda: g.all_reduce(x, algorithm="oneshot"), x, fresh)
-    us["ring eager"] = timed(lambda: g.all_reduce(x, algorithm="ring"), x, fresh)
+    for algo in ("twoshot", "ring"):
+        us[algo] = timed(lambda: g.all_reduce(x, algorithm=algo), x, fresh, n=n, sleep=20_000_000)
+    for algo in ("oneshot", "twoshot", "ring"):
+        us[f"{algo} eager"] = timed(lambda: g.all_reduce(x, algorithm=algo), x, fresh)
     rows.append([f"{nbytes >> 10}K", *(f"{v:.1f}" for v in us.values())])
     results.append({"bytes": nbytes, "dtype": "float32", "us": us})
 if g.rank == 0:
     name = torch.cuda.get_device_name()
     print(f"{g.size} x {name}: device us per call (queued behind a sleep) of one-shot by (elements per program "
           "step, program cap) and of the ring; eager us per call with the defaults")
-    print("size   " + "  ".join(f"b{b}p{c}" for b, c in VARIANTS) + "  ring   1s-eager ring-eager")
+    print("size   " + "  ".join(f"b{b}p{c}" for b, c in VARIANTS) + "  2shot  ring   1s-eager 2s-eager ring-eager")
     for r in rows:
         print("  ".join(f"{c:>6}" for c in r))
     write_results("multigpu_oneshot_sweep", results, gpu=name, world_size=g.size, versions=versions())

@@ -12,6 +12,9 @@ Algorithms (data moves by *pulling*, a rank writing only its own buffer, except 
 - one-shot all-reduce: one kernel of the LL protocol (kernels/triton/fabric_kernels.ll_all_reduce): every rank
   pushes its input, each value with a flag in one 64-bit store, into each peer's LL region, then reduces what
   arrived in its own, in rank order. No fence and no barrier: a word validates itself.
+- two-shot all-reduce (the default above the one-shot crossover): one kernel per buffer-sized piece (copy in,
+  meet, reduce this rank's chunk reading every peer's buffer, meet, copy the other chunks from their owners,
+  meet): every link busy at once and no host work per step.
 - ring: the schedules of schedule.py. A step boundary (one small kernel) publishes this rank's step counter
   to both ring neighbours and waits for the predecessor's (the data it reads next) and, in the all-gather
   half of an all-reduce, the successor's (the last reader of the chunk it overwrites). The step itself is the
@@ -33,10 +36,12 @@ from ...tensor_core.factories import tensor as _tensor
 DEFAULT_CAPACITY = 32 << 20  # data bytes per rank
 # All-reduces up to this size take one-shot, larger ones the ring (benchmarks/multigpu_oneshot_sweep.py).
 ONESHOT_MAX_BYTES = 128 << 10
+LARGE = "twoshot"  # what "auto" runs above it (the ring stays on request)
 FLOAT_DTYPES = ("float32", "bfloat16", "float16")
 LL_ELEMENTS = 64 << 10  # elements of one one-shot launch (larger messages go in pieces); its region's stride
 LL_BLOCK = 1024  # elements per program step: 8 KB of 64-bit words pushed to each peer
 LL_MAX_PROGRAMS = 64
+TS_BLOCK = 2048  # two-shot: elements per program step
 
 
 def ll_region_bytes(world):
@@ -135,6 +140,10 @@ def _oneshot_key(ep, dtype, op):
     return f"fab|ll|{dtype.name}|{op_name(op)}|{ep.world}|{LL_BLOCK}"
 
 
+def _twoshot_key(ep, dtype, op):
+    return f"fab|ts|{dtype.name}|{op_name(op)}|{ep.world}|{TS_BLOCK}"
+
+
 _loaded = set()  # (device index, key) of kernels already resident
 
 
@@ -147,7 +156,7 @@ def prepare(ep, dtype, op=ReduceOp.SUM):
     ep.ready.add((dtype, op, LL_BLOCK))
     keys = [f"fab|sync|{ep.world}", f"fab|barrier|{ep.world}"]
     if dtype.name in FLOAT_DTYPES:
-        keys += [_oneshot_key(ep, dtype, op), *kernel_keys(dtype, op)]
+        keys += [_oneshot_key(ep, dtype, op), _twoshot_key(ep, dtype, op), *kernel_keys(dtype, op)]
     for key in keys:
         if (ep.device.index, key) not in _loaded:
             _C._cuda.load_kernel(key, ep.device.index)
@@ -165,6 +174,20 @@ def oneshot_all_reduce(ep, flat, op):
                 ("ptr", ep.status.ptr), ("i64", m), ("i32", ep.rank), ("i64", ep.timeout_ns),
                 ("i64", ll_offset(ep.capacity)), ("i64", ep.ll_words)]
         _C._cuda.launch_kernel(key, (min(LL_MAX_PROGRAMS, -(-m // LL_BLOCK)), 1, 1), args)
+
+
+def twoshot_all_reduce(ep, flat, op):
+    """flat <- its reduction over the ranks by the two-shot kernel: each rank reduces its chunk reading every
+    peer's buffer, then copies the other chunks from their owners (one launch per buffer-sized piece)."""
+    key = _twoshot_key(ep, flat.dtype, op)
+    total, size, align = flat.numel(), flat.element_size(), _align(flat.dtype)
+    for lo in range(0, total, ep.elements(flat.dtype)):
+        m = min(ep.elements(flat.dtype), total - lo)
+        per = -(-m // (ep.world * align)) * align  # chunk length; chunks start 16-byte aligned
+        ptr = flat.data_ptr() + lo * size
+        args = [("ptr", ptr), ("ptr", ptr), ("ptr", ep.bufs.data_ptr()), ("ptr", ep.flags.data_ptr()),
+                ("ptr", ep.status.ptr), ("i64", m), ("i64", per), ("i32", ep.rank), ("i64", ep.timeout_ns)]
+        _C._cuda.launch_kernel(key, (min(layout.MAX_PROGRAMS, -(-per // TS_BLOCK)), 1, 1), args)
 
 
 def _ring_steps(ep, mine, prev, bounds, op, reduce, gather, src, dst):
@@ -274,13 +297,19 @@ def oneshot_max_bytes(crossover_bytes=None):
 
 def choose_algorithm(nbytes, requested="auto", crossover_bytes=None):
     """schedule.choose_algorithm for the GPU transport, with oneshot_max_bytes(crossover_bytes) as the
-    crossover; two ranks are not forced to one-shot."""
-    return schedule.choose_algorithm(nbytes, 0, oneshot_max_bytes(crossover_bytes), requested,
-                                     pairs_oneshot=False)
+    crossover (two ranks are not forced to one-shot), and "twoshot" also on request; above the crossover
+    "auto" takes LARGE."""
+    if requested in ALGORITHMS:
+        return requested
+    algo = schedule.choose_algorithm(nbytes, 0, oneshot_max_bytes(crossover_bytes), requested, pairs_oneshot=False)
+    return LARGE if algo == "ring" else algo
+
+
+ALGORITHMS = {"oneshot": oneshot_all_reduce, "twoshot": twoshot_all_reduce, "ring": ring_all_reduce}
 
 
 def all_reduce(ep, flat, op, algorithm):
-    (ring_all_reduce if algorithm == "ring" else oneshot_all_reduce)(ep, flat, op)
+    ALGORITHMS[algorithm](ep, flat, op)
 
 
 def links_of(algorithm, world, rank, nbytes):
@@ -290,4 +319,5 @@ def links_of(algorithm, world, rank, nbytes):
     if algorithm == "ring":
         prev = (rank - 1) % world
         return {prev: 2 * nbytes * (world - 1) // world}
-    return {p: nbytes for p in range(world) if p != rank}
+    share = 2 * nbytes // world if algorithm == "twoshot" else nbytes  # its chunk, then their chunks
+    return {p: share for p in range(world) if p != rank}

@@ -12,6 +12,8 @@ words, HEADER_BYTES in all, so the data buffer stays 16-byte aligned):
     [LL_EPOCH]          this rank's count of one-shot calls (local)
     [LL_DONE]           programs of the running one-shot call that finished (local)
     [DEV_STATUS]        this rank's copy of the status word (local; kernels read it, not the host's)
+    [TS_BAR + pid * MAX_WORLD + p]  two-shot program pid's meeting word written by rank p
+    [TS_EPOCH + pid]    this rank's count of two-shot calls that ran program pid (local)
 
 The one-shot all-reduce uses the LL region that follows the data buffer (at byte ll_off of `bufs`): int64
 words [parity][source rank][ll_words], each a float32 value's bits with a flag in the upper half, pushed
@@ -32,6 +34,7 @@ RankFailure on its next call.
 The kernels are in fabric_kernels.py (imported when one is compiled: Triton is optional here).
 
 Keys: fab|ll|<dtype>|<op>|<world>|<block> (the one-shot all-reduce: elements per program step),
+fab|ts|<dtype>|<op>|<world>|<block> (the two-shot all-reduce),
 fab|sync|<world>, fab|barrier|<world>, fab|rc|<dtype>|<op>|<block> (the Triton reduce-copy step).
 """
 from .elementwise import SIGNATURE_TYPES
@@ -42,8 +45,11 @@ BAR_EPOCH = BAR_OFF + MAX_WORLD
 RING_OFF = BAR_EPOCH + 16  # the ring counters start a 64-byte line of their own
 RING_BASE = RING_OFF + MAX_WORLD
 LL_EPOCH, LL_DONE, DEV_STATUS = RING_BASE + 1, RING_BASE + 2, RING_BASE + 3
-HEADER_BYTES = 4096  # keeps the data buffer 128-byte aligned for vector loads
-assert (DEV_STATUS + 1) * 4 <= HEADER_BYTES
+MAX_PROGRAMS = 128  # two-shot programs per launch
+TS_BAR = 64
+TS_EPOCH = TS_BAR + MAX_PROGRAMS * MAX_WORLD
+HEADER_BYTES = 16384  # keeps the data buffer 128-byte aligned for vector loads
+assert (TS_EPOCH + MAX_PROGRAMS) * 4 <= HEADER_BYTES
 NUM_WARPS = 4  # data kernels (one-shot, reduce-copy); flag-only kernels take one warp (num_warps)
 OPS = {"sum": 0, "max": 1, "min": 2}
 RC_BLOCK = 2048
@@ -53,13 +59,14 @@ MAX_SPINS = 1 << 20
 def _check_layout():
     # The kernels spell the offsets as literals (Triton cannot read module globals that are not constexpr on
     # every version we support); this keeps the literals and the layout in step.
-    assert (BAR_OFF, BAR_EPOCH, RING_OFF, RING_BASE, LL_EPOCH, LL_DONE, DEV_STATUS, MAX_WORLD) == \
-        (0, 16, 32, 48, 49, 50, 51, 16)
+    assert (BAR_OFF, BAR_EPOCH, RING_OFF, RING_BASE, LL_EPOCH, LL_DONE, DEV_STATUS, TS_BAR, TS_EPOCH, MAX_WORLD) == \
+        (0, 16, 32, 48, 49, 50, 51, 64, 2112, 16)
 
 
 _check_layout()
 
 _INTS = {"n": "i64", "rank": "i32", "timeout_ns": "i64", "ll_off": "i64", "ll_words": "i64"}
+_TS_INTS = {"n": "i64", "per": "i64", "rank": "i32", "timeout_ns": "i64"}
 
 
 def load(key, cache_dir=None, module_suffix="", timed=True):
@@ -76,6 +83,14 @@ def load(key, cache_dir=None, module_suffix="", timed=True):
         _check_world(int(world))
         sig.update({k: "constexpr" for k in cx})
         return k.ll_all_reduce, sig, cx
+    if kind == "ts":
+        _, _, dtype, op, world, block = parts
+        t = "*" + SIGNATURE_TYPES[dtype]
+        sig = {"in_ptr": t, "out_ptr": t, "bufs": "*i64", "flags": "*i64", "status": "*i32", **_TS_INTS}
+        cx = {"WORLD": int(world), "BLOCK": int(block), "OP": OPS[op], **spins}
+        _check_world(int(world))
+        sig.update({k: "constexpr" for k in cx})
+        return k.twoshot_all_reduce, sig, cx
     if kind == "rc":
         _, _, dtype, op, block = parts
         t = "*" + SIGNATURE_TYPES[dtype]

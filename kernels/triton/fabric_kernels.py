@@ -55,18 +55,19 @@ def _wait_at_least(slot, target, status, me, peer, timeout_ns, t0, ok, TIMED: tl
 
 
 @triton.jit
-def _barrier(flags, me, rank, epoch, status, timeout_ns, ok, WORLD: tl.constexpr, TIMED: tl.constexpr,
+def _barrier(flags, me, slot, rank, epoch, status, timeout_ns, ok, WORLD: tl.constexpr, TIMED: tl.constexpr,
              SPINS: tl.constexpr):
-    """Every rank meets: tells each peer it reached `epoch`, then waits for all."""
+    """Every rank meets at header words [slot, slot + WORLD): tells each peer it reached `epoch` (word slot +
+    rank of the peer's header), then waits until every rank's word in its own header reaches it."""
     tl.debug_barrier()  # every thread's stores precede the release below
     if ok != 0:
         for p in tl.static_range(WORLD):
-            tl.atomic_xchg(_header(flags, p) + rank, epoch, sem="release", scope="sys")  # BAR_OFF + rank
+            tl.atomic_xchg(_header(flags, p) + slot + rank, epoch, sem="release", scope="sys")
         t0 = 0
         if TIMED:
             t0 = _now()
         for p in tl.static_range(WORLD):
-            ok = _wait_at_least(me + p, epoch, status, me, p, timeout_ns, t0, ok, TIMED, SPINS)
+            ok = _wait_at_least(me + slot + p, epoch, status, me, p, timeout_ns, t0, ok, TIMED, SPINS)
     tl.debug_barrier()
     return ok
 
@@ -172,13 +173,63 @@ def ll_all_reduce(in_ptr, out_ptr, bufs, flags, status, n, rank, timeout_ns, ll_
 
 
 @triton.jit
+def twoshot_all_reduce(in_ptr, out_ptr, bufs, flags, status, n, per, rank, timeout_ns, WORLD: tl.constexpr,
+                       BLOCK: tl.constexpr, OP: tl.constexpr, TIMED: tl.constexpr, SPINS: tl.constexpr):
+    """out <- the reduction of every rank's `in` (n elements) in one kernel, reading peers' buffers directly:
+    copy in, meet; reduce this rank's chunk (elements [rank * per, (rank + 1) * per)) over every rank's buffer
+    in rank order into its buffer and out, meet; copy every other chunk from its owner's buffer, meet. Program
+    pid handles the same part (pid's BLOCK-steps) of every chunk in all three phases, so meeting only the same
+    program of each peer suffices; the last meeting keeps buffers until every reader is done (the next call's
+    copy-in starts after this whole kernel). out may alias in."""
+    pid = tl.program_id(0)
+    programs = tl.num_programs(0)
+    me = _header(flags, rank)
+    ok = _usable(me)
+    epoch = tl.load(me + (2112 + pid)) + 1  # TS_EPOCH + pid
+    slot = 64 + pid * 16  # TS_BAR + pid * MAX_WORLD
+    elt = in_ptr.dtype.element_ty
+    mine = tl.load(bufs + rank).to(tl.pointer_type(elt))
+    if ok != 0:
+        for c in tl.static_range(WORLD):
+            hi = tl.minimum((c + 1) * per, n)
+            for start in range(c * per + pid * BLOCK, hi, programs * BLOCK):
+                offs = start + tl.arange(0, BLOCK)
+                m = offs < hi
+                tl.store(mine + offs, tl.load(in_ptr + offs, mask=m), mask=m)
+    ok = _barrier(flags, me, slot, rank, 3 * epoch - 2, status, timeout_ns, ok, WORLD, TIMED, SPINS)
+    if ok != 0:
+        hi = tl.minimum((rank + 1) * per, n)
+        for start in range(rank * per + pid * BLOCK, hi, programs * BLOCK):
+            offs = start + tl.arange(0, BLOCK)
+            m = offs < hi
+            acc = tl.load(tl.load(bufs).to(tl.pointer_type(elt)) + offs, mask=m).to(tl.float32)
+            for p in tl.static_range(1, WORLD):
+                x = tl.load(tl.load(bufs + p).to(tl.pointer_type(elt)) + offs, mask=m).to(tl.float32)
+                acc = _combine(acc, x, OP)
+            tl.store(mine + offs, acc.to(elt), mask=m)
+            tl.store(out_ptr + offs, acc.to(elt), mask=m)
+    ok = _barrier(flags, me, slot, rank, 3 * epoch - 1, status, timeout_ns, ok, WORLD, TIMED, SPINS)
+    if ok != 0:
+        for c in tl.static_range(WORLD):
+            if c != rank:
+                theirs = tl.load(bufs + c).to(tl.pointer_type(elt))
+                hi = tl.minimum((c + 1) * per, n)
+                for start in range(c * per + pid * BLOCK, hi, programs * BLOCK):
+                    offs = start + tl.arange(0, BLOCK)
+                    m = offs < hi
+                    tl.store(out_ptr + offs, tl.load(theirs + offs, mask=m), mask=m)
+    ok = _barrier(flags, me, slot, rank, 3 * epoch, status, timeout_ns, ok, WORLD, TIMED, SPINS)
+    tl.store(me + (2112 + pid), epoch)
+
+
+@triton.jit
 def barrier(flags, status, rank, timeout_ns, WORLD: tl.constexpr, TIMED: tl.constexpr, SPINS: tl.constexpr):
     """Every rank's stream meets here (one program): work before it on any rank, including writes to its
     buffer, is visible to work after it on every rank."""
     me = _header(flags, rank)
     ok = _usable(me)
     epoch = tl.load(me + 16) + 1  # BAR_EPOCH
-    ok = _barrier(flags, me, rank, epoch, status, timeout_ns, ok, WORLD, TIMED, SPINS)
+    ok = _barrier(flags, me, 0, rank, epoch, status, timeout_ns, ok, WORLD, TIMED, SPINS)  # BAR_OFF
     tl.store(me + 16, epoch)
 
 

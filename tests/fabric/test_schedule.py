@@ -72,10 +72,13 @@ def test_api_pieces_and_observability():
 
 def test_gpu_transport_crossover():
     from vibetensor.fabric.collectives import cuda_peer
-    limit = cuda_peer.ONESHOT_MAX_BYTES
-    assert cuda_peer.choose_algorithm(limit) == "oneshot" and cuda_peer.choose_algorithm(limit + 1) == "ring"
+    limit, large = cuda_peer.ONESHOT_MAX_BYTES, cuda_peer.LARGE
+    assert cuda_peer.choose_algorithm(limit) == "oneshot" and cuda_peer.choose_algorithm(limit + 1) == large
     assert cuda_peer.choose_algorithm(64 << 20, "oneshot") == "oneshot"  # the caller's choice wins
-    assert cuda_peer.choose_algorithm(100, crossover_bytes=50) == "ring"
+    assert cuda_peer.choose_algorithm(64 << 20, "ring") == "ring"
+    assert cuda_peer.choose_algorithm(8, "twoshot") == "twoshot"
+    assert cuda_peer.choose_algorithm(100, crossover_bytes=50) == large
+    assert s.choose_algorithm(8, 4, requested="twoshot") == "ring"  # CPU transports have no two-shot program
     with pytest.raises(ValueError, match="algorithm must be"):
         cuda_peer.choose_algorithm(8, "tree")
 
