@@ -11,8 +11,8 @@ its own events on its current stream (vt.cuda.Event, torch.cuda.Event) around ba
 and a warm-up call: the median of --samples rounds of --iters calls (fewer for large messages), averaged over the
 ranks as nccl-tests does. algbw = S / t; busbw per nccl-tests: all_reduce S/t * 2(n-1)/n, reduce_scatter and
 all_gather S/t * (n-1)/n. "ours/nccl" (ours_over_nccl in the JSON) is our busbw over NCCL's, which is also NCCL's
-time over ours. all_reduce is timed with algorithm "auto" and forced "oneshot", "twoshot" and "ring", to show the crossover
-on the real links. A case where ours differs from NCCL is not timed: its row says why, and the exit status is 1.
+time over ours. all_reduce is timed with algorithm "auto" and forced "oneshot", "twoshot" and "ring", to show the
+crossover on the real links. A case where ours differs from NCCL is not timed: its row says why, and the exit status is 1.
 
 Without a GPU (or with --device cpu) the same script compares our "shm" backend with torch's "gloo" on CPU
 tensors, timed by the host clock, at tiny sizes (gloo_* keys in the JSON): a smoke test of the script.
