@@ -26,6 +26,12 @@ Tensor addmm(const Tensor& self, const Tensor& m1, const Tensor& m2) {
   return op(self, m1, m2, Scalar(int64_t(1)), Scalar(int64_t(1)));
 }
 
+// a's sizes but the last, and the shape of a with those folded into the rows of one matrix.
+DimVec leading_sizes(const Tensor& a) { return DimVec(IntArrayRef(a.sizes().data(), size_t(a.dim() - 1))); }
+DimVec rows_shape(const Tensor& a) {
+  return DimVec{numel_of(leading_sizes(a)), a.sizes()[a.dim() - 1]};  // not -1: k may be 0
+}
+
 // Matrix (n x k) times vector (k): PyTorch's mv, with its size message.
 Tensor matrix_vector(const Tensor& mat, const Tensor& vec) {
   VT_CHECK_VALUE(mat.sizes()[1] == vec.sizes()[0], "size mismatch, got input (", mat.sizes()[0], "), mat (",
@@ -65,8 +71,8 @@ Tensor matmul_k(const Tensor& a, const Tensor& b) {
   if (da == 2 && db == 2) return mm_op()(a, b);
   if (da >= 3 && db <= 2) {
     // Fold the batch into the rows: one large GEMM instead of many small ones, and no copy of b.
-    DimVec out_shape(IntArrayRef(a.sizes().data(), size_t(da - 1)));
-    Tensor rows = reshape(a, DimVec{numel_of(out_shape), a.sizes()[da - 1]});  // not -1: k may be 0
+    DimVec out_shape = leading_sizes(a);
+    Tensor rows = reshape(a, rows_shape(a));
     if (db == 1) return reshape(matrix_vector(rows, b), out_shape);
     out_shape.push_back(b.sizes()[1]);
     return reshape(mm_op()(rows, b), out_shape);
@@ -80,7 +86,10 @@ Tensor outer_k(const Tensor& self, const Tensor& vec2) {
   return mul_op()(unsqueeze(self, 1), vec2);
 }
 
-// y = input @ weight^T + bias. A 2-D input with a bias is one addmm (the bias fused into the GEMM).
+// y = input @ weight^T + bias. With a bias, one addmm (the bias fused into the GEMM); an input of more
+// dims is folded into its rows first, as PyTorch does for contiguous input. It takes matmul + add only where
+// the fold needs a copy, for a bias of more than one dim (addmm would broadcast it over the folded rows, not
+// over the input's leading dims), or for a 1-D weight (which matmul contracts away; addmm refuses it).
 Tensor linear_k(const Tensor& input, const Tensor& weight, const Tensor& bias) {
   static TypedOp<Tensor(const Tensor&)> t_op("t");
   Tensor wt = t_op(weight);
@@ -88,6 +97,15 @@ Tensor linear_k(const Tensor& input, const Tensor& weight, const Tensor& bias) {
   VT_CHECK_TYPE(bias.dtype() == weight.dtype(), "linear: bias and weight must have the same dtype, but got ",
                 dtype_name(bias.dtype()), " and ", dtype_name(weight.dtype()));
   if (input.dim() == 2) return addmm(bias, input, wt);
+  if (input.dim() > 2 && bias.dim() <= 1 && weight.dim() == 2) {
+    const DimVec rows = rows_shape(input);
+    if (view_strides(input.sizes(), input.strides(), rows)) {
+      Tensor out = addmm(bias, view(input, rows), wt);
+      DimVec out_shape = leading_sizes(input);
+      out_shape.push_back(out.sizes()[1]);
+      return view(out, out_shape);
+    }
+  }
   return add(matmul_op()(input, wt), bias);
 }
 

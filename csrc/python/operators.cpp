@@ -95,10 +95,14 @@ void bind_operators(nb::module_&) {
       if (!operand(o, t)) return nb::borrow(Py_NotImplemented);
       return wrap(run(unwrap(s).numel(), [&] { return call(div, unwrap(s), t); }));
     });
-    cls.def("__rtruediv__", [call](nb::handle s, nb::handle o) -> nb::object {
+    // PyTorch's Tensor.__rtruediv__ is self.reciprocal() * other, not a div: hence its values (the reciprocal
+    // is rounded first) and, in an autocast region, the reciprocal's category (fp32 on CUDA: `2 / x` is float32).
+    static Un reciprocal("reciprocal");
+    static Bin mul("mul");
+    cls.def("__rtruediv__", [](nb::handle s, nb::handle o) -> nb::object {
       Tensor t;
       if (!operand(o, t)) return nb::borrow(Py_NotImplemented);
-      return wrap(run(unwrap(s).numel(), [&] { return call(div, t, unwrap(s)); }));
+      return wrap(run(unwrap(s).numel(), [&] { return mul(reciprocal(unwrap(s)), t); }));
     });
     cls.def("__itruediv__", [call](nb::handle s, nb::handle o) -> nb::object {
       Tensor t;

@@ -130,7 +130,9 @@ GRAD_SPECS.update({
     "addmm": (lambda a, b, c: vt.addmm(a, b, c, beta=0.5, alpha=2.0), lambda: (T(2, 4), T(2, 3), T(3, 4))),
     "dot": (vt.dot, lambda: (T(3), T(3))),
     "outer": (vt.outer, lambda: (T(3), T(2))),
-    "linear": (lambda x, w, b: vt.ops.linear(x, w, b), lambda: (T(2, 3), T(4, 3), T(4))),
+    # 2-d input; 3-d folded into one addmm; 3-d that cannot fold without a copy (matmul + add)
+    "linear": (lambda x, w, b: vt.ops.linear(x[0], w, b).sum() + vt.ops.linear(x, w, b).sum(1)
+               + vt.ops.linear(x.transpose(0, 1), w, b).sum(0), lambda: (T(2, 3, 3), T(4, 3), T(4))),
     "clone": (vt.clone, lambda: (T(2, 3),)),
     "contiguous": (lambda a: a.t().contiguous(), lambda: (T(2, 3),)),
     "copy_": (lambda a, b: (a * 1).copy_(b) * 2, lambda: (T(2, 3), T(3))),

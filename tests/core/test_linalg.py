@@ -293,12 +293,19 @@ def test_outer(dtype_a, dtype_b):
         vt.outer(vt.ones(2, 3), vt.ones(4))
 
 
-@pytest.mark.parametrize("input_shape", [(6, 7), (7,), (2, 3, 7), (0, 7)], ids=str)
+# A 4-d input folds into rows as a view (contiguous, or "strided": every other element of the last dim) or
+# cannot ("transposed"); k == 0 and an empty batch fold too.
+LINEAR_SHAPES = [(6, 7), (7,), (2, 3, 7), (2, 3, 4, 7), (0, 7), (0, 3, 7), (2, 3, 0)]
+
+
+@pytest.mark.parametrize("input_shape", LINEAR_SHAPES, ids=str)
+@pytest.mark.parametrize("layout", ["contiguous", "strided", "transposed"])
 @pytest.mark.parametrize("with_bias", [False, True])
-def test_linear(input_shape, with_bias):
+def test_linear(input_shape, layout, with_bias):
     gen = rng()
-    x, w, bias = (random_array(s, vt.float32, gen) for s in [input_shape, (5, 7), (5,)])
-    tx, tw = make(x, vt.float32), make(w, vt.float32)
+    k = input_shape[-1]
+    x, w, bias = (random_array(s, vt.float32, gen) for s in [input_shape, (5, k), (5,)])
+    tx, tw = make(x, vt.float32, layout), make(w, vt.float32)
     tb = make(bias, vt.float32) if with_bias else None
     out = vt._C._ops.linear(tx, tw, tb)
     ref, bound = matmul_reference(x, w.T, vt.float32)
@@ -309,7 +316,60 @@ def test_linear(input_shape, with_bias):
     if torch is not None:
         expected = torch.nn.functional.linear(*[torch.from_numpy(v.astype(np.float32)) for v in [x, w]],
                                               torch.from_numpy(bias.astype(np.float32)) if with_bias else None)
+        assert tuple(out.shape) == tuple(expected.shape)
         np.testing.assert_allclose(out.numpy(), expected.numpy(), rtol=1e-5, atol=1e-4)
+
+
+def _recorded_ops(out):
+    """Names of the autograd nodes behind `out`: the ops the call ran."""
+    seen, todo = set(), [out.grad_fn]
+    while todo:
+        node = todo.pop()
+        seen.add(node.name())
+        todo += [e[0] for e in node.next_functions if e is not None and e[0].name() != "AccumulateGrad"]
+    return seen
+
+
+@pytest.mark.parametrize("layout,folds", [("contiguous", True), ("strided", True), ("transposed", False)])
+def test_biased_linear_on_batched_input_is_one_addmm(layout, folds):
+    """torch's linear folds a contiguous N-d input into the rows of one addmm; ours does wherever a view can
+    fold it (no copy, no separate bias add), and otherwise runs matmul + add."""
+    gen = rng()
+    x = make(random_array((2, 3, 4, 7), vt.float32, gen), vt.float32, layout).requires_grad_(True)
+    w, b = (make(random_array(s, vt.float32, gen), vt.float32).requires_grad_(True) for s in [(5, 7), (5,)])
+    ops = _recorded_ops(vt._C._ops.linear(x, w, b))
+    if folds:
+        assert ops == {"ViewBackward0", "AddmmBackward0", "TBackward0"}
+    else:
+        assert "AddBackward0" in ops and "AddmmBackward0" not in ops
+    # a bias of several dims broadcasts over the leading dims, which addmm on folded rows cannot do; a 1-D
+    # weight is contracted away, which addmm refuses (torch's linear takes matmul for both too)
+    assert "AddBackward0" in _recorded_ops(vt._C._ops.linear(x, w, vt.ones(4, 5)))
+    out = vt._C._ops.linear(x, w[0], b[0])
+    assert "AddBackward0" in _recorded_ops(out) and tuple(out.shape) == (2, 3, 4)
+
+
+@pytest.mark.skipif(torch is None, reason="torch not installed")
+@pytest.mark.parametrize("layout", ["contiguous", "strided", "transposed"])
+@pytest.mark.parametrize("bias_shape", [(5,), (4, 5), None], ids=str)
+def test_linear_backward_matches_torch(layout, bias_shape):
+    gen = rng()
+    arrays = [random_array(s, vt.float64, gen) for s in [(2, 3, 4, 7), (5, 7), bias_shape or (5,)]]
+    ours = [make(arrays[0], vt.float64, layout)] + [vt.tensor(a) for a in arrays[1:]]
+    ours = [t.requires_grad_(True) for t in ours]
+    theirs = [torch.tensor(a, requires_grad=True) for a in arrays]
+    if bias_shape is None:
+        ours[2] = theirs[2] = None
+    grad_out = random_array((2, 3, 4, 5), vt.float64, gen)
+    out_v = vt._C._ops.linear(*ours)
+    out_t = torch.nn.functional.linear(*theirs)
+    assert tuple(out_v.shape) == tuple(out_t.shape)
+    np.testing.assert_allclose(out_v.detach().numpy(), out_t.detach().numpy(), rtol=1e-12, atol=1e-12)
+    out_v.backward(vt.tensor(grad_out))
+    out_t.backward(torch.tensor(grad_out))
+    for a, b in zip(ours, theirs):
+        if a is not None:
+            np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=1e-12, atol=1e-12)
 
 
 def test_linear_bad_inputs():

@@ -207,3 +207,46 @@ def test_config_override(config, ok):
         assert "attn|fwd|float16|16|c|32|32|4|2" in r.stdout
     else:
         assert r.returncode != 0 and "VIBETENSOR_ATTENTION_CONFIG: cannot read 'fwd:16=32x32'" in r.stderr
+
+
+def _recorded_ops(out):
+    seen, todo = set(), [out.grad_fn]
+    while todo:
+        node = todo.pop()
+        seen.add(type(node).__name__)
+        todo += [e[0] for e in node.next_functions if e is not None]
+    return seen
+
+
+@pytest.mark.parametrize("kwargs,fused", [
+    (dict(is_causal=True, need_weights=False), True),
+    (dict(need_weights=False), True),
+    (dict(is_causal=True), False),  # the weights are asked for: the causal mask is built, on the GPU
+    (dict(is_causal=True, need_weights=False, key_padding_mask=True), False),
+    (dict(key_padding_mask=True), False),
+])
+def test_multihead_attention(kwargs, fused):
+    """nn.MultiheadAttention on CUDA bfloat16: the masks it builds are on the GPU, the fused kernels take the
+    heads where torch would give SDPA no mask, and output and input gradient are close to the same module's in
+    float64 on the CPU."""
+    gen = rng()
+    want = vt.nn.MultiheadAttention(128, 2, batch_first=True, dtype=vt.float64)  # head_dim 64
+    ours = vt.nn.MultiheadAttention(128, 2, batch_first=True, dtype=vt.bfloat16, device="cuda")
+    with vt.no_grad():
+        for (_, w), (_, o) in zip(sorted(want.named_parameters()), sorted(ours.named_parameters())):
+            o.copy_(w.to(vt.bfloat16).cuda())
+            w.copy_(o.cpu().double())
+    a, g = (random_array((2, 40, 128), vt.bfloat16, gen, low=-2, high=2) for _ in range(2))
+    padding = np.zeros((2, 40), bool)
+    padding[:, -3:] = True
+    results = []
+    for module, dtype, device in ((want, vt.float64, "cpu"), (ours, vt.bfloat16, "cuda")):
+        x = vt.tensor(a).to(dtype).to(device).requires_grad_(True)
+        kw = dict(kwargs, key_padding_mask=vt.tensor(padding).to(device)) if "key_padding_mask" in kwargs else kwargs
+        out, _ = module(x, x, x, **kw)
+        results.append((out, vt.autograd.grad(out, [x], vt.tensor(g).to(dtype).to(device))[0]))
+    (want_out, want_dx), (out, dx) = results
+    assert out.is_cuda and out.dtype == vt.bfloat16
+    assert ("FusedAttentionBackward0" in _recorded_ops(out)) == fused
+    _close(out, _np(want_out), TOL[vt.bfloat16], "out")
+    _close(dx, _np(want_dx), TOL[vt.bfloat16], "dx")

@@ -141,6 +141,10 @@ def test_linear_and_outer(dtype):
     check(vt.nn.functional.linear(gx[0], gw, gbias), x[0], w.T, dtype, bias=bias)
     check(vt.nn.functional.linear(gx, gw, gbias), x, w.T, dtype, bias=bias)
     check(vt.nn.functional.linear(gx, gw), x, w.T, dtype)
+    # a batch folded into rows as a view with padded rows (one addmm), and one that cannot fold (matmul + add)
+    padded = vt.tensor(np.pad(x, ((0, 0), (0, 0), (0, 3)))).to(dtype).cuda()[..., :16]
+    check(vt.nn.functional.linear(padded, gw, gbias), x, w.T, dtype, bias=bias)
+    check(vt.nn.functional.linear(gx.transpose(0, 1), gw, gbias), x.transpose(1, 0, 2), w.T, dtype, bias=bias)
     u, v = random_array((5,), dtype, gen), random_array((7,), dtype, gen)
     check(vt.outer(vt.tensor(u).to(dtype).cuda(), vt.tensor(v).to(dtype).cuda()), u[:, None], v[None, :], dtype)
 

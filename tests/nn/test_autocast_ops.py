@@ -1,5 +1,7 @@
 """The autocast table and each category against torch.autocast on the same call (CPU here; the CUDA
-cases run where a GPU is), values against float64."""
+cases run where a GPU is), values against float64; Python's operators with a number on one side."""
+import contextlib
+
 import numpy as np
 import pytest
 
@@ -222,26 +224,109 @@ def test_category_matches_torch_on_cuda(name, dtype):
 _CATEGORY_DTYPE = {"lower_precision_fp": "bfloat16", "fp32": "float32", "fp32_set_opt_dtype": "float32"}
 
 
+@contextlib.contextmanager
+def _cuda_column_on_cpu(*names):
+    """The CUDA list's categories given to CPU for these ops: what a CUDA region does, on CPU tensors."""
+    for name in names:
+        vt._C._set_autocast_policy(name, "cpu", policy.policies(name)[1])
+    try:
+        yield
+    finally:
+        for name in names:
+            vt._C._set_autocast_policy(name, "cpu", policy.policies(name)[0])
+
+
 @needs_torch
 @pytest.mark.parametrize("name", sorted(n for n, (cuda, _) in policy.POLICIES.items()
                                         if cuda and n in {d["name"] for d in vt.library.op_table()}))
 def test_cuda_column_on_cpu_tensors(name):
     """The CUDA list's categories, given to CPU for one op, on CPU tensors: without a GPU this is what checks
     fp32_set_opt_dtype and three-input promote (the CPU list has neither)."""
-    cuda, cpu = policy.POLICIES[name]
+    cuda = policy.POLICIES[name][0]
     call, specs = CASES[name]
-    vt._C._set_autocast_policy(name, "cpu", getattr(vt._C.CastPolicy, cuda))
-    try:
-        seed = rng().integers(1 << 30)
-        vx = _inputs(specs, vt, "cpu", np.random.default_rng(seed))
-        tx = _inputs(specs, torch, "cpu", np.random.default_rng(seed))
-        with vt.autocast("cpu"):
-            out = call(vt, F, *vx)
-    finally:
-        vt._C._set_autocast_policy(name, "cpu", getattr(vt._C.CastPolicy, cpu or "none"))
+    seed = rng().integers(1 << 30)
+    vx = _inputs(specs, vt, "cpu", np.random.default_rng(seed))
+    tx = _inputs(specs, torch, "cpu", np.random.default_rng(seed))
+    with _cuda_column_on_cpu(name), vt.autocast("cpu"):
+        out = call(vt, F, *vx)
     ref = call(torch, torch.nn.functional, *[t.double() if t.is_floating_point() else t for t in tx]).numpy()
     # promote: the widest input (float32 here, but for dot's two bfloat16 vectors)
     assert out.dtype.name == _CATEGORY_DTYPE.get(cuda, "bfloat16" if name == "dot" else "float32")
     rtol, atol = TOLERANCES[out.dtype]
     scale = max(1.0, float(np.abs(ref).max()))
     np.testing.assert_allclose(_to_np(out), ref, rtol=2 * rtol, atol=2 * atol * scale)
+
+
+# ---- Python's operators with a number on one side ------------------------------------------------------------
+
+# Each operator and the torch op it reaches (torch/_tensor.py: `3 / x` is x.reciprocal() * 3, `2 ** x` is
+# pow.Scalar, `3 - x` is rsub), whose autocast registration decides the result's dtype in a region.
+SCALAR_OPERATORS = {
+    "3 / x": (lambda x: 3 / x, "reciprocal"),
+    "x / 3": (lambda x: x / 3, "div"),
+    "3 - x": (lambda x: 3 - x, "rsub"),
+    "x - 3": (lambda x: x - 3, "sub"),
+    "3 + x": (lambda x: 3 + x, "add"),
+    "3 * x": (lambda x: 3 * x, "mul"),
+    "2 ** x": (lambda x: 2 ** x, "pow"),
+    "x ** 2": (lambda x: x ** 2, "pow"),
+    "3 // x": (lambda x: 3 // x, "floor_divide"),
+    "3 % x": (lambda x: 3 % x, "remainder"),
+}
+
+
+def _operand(lib, device, requires_grad=False):
+    a = rng().uniform(0.5, 2.0, size=(4, 8))
+    return lib.tensor(a, device=device).to(lib.bfloat16).requires_grad_(requires_grad)
+
+
+@needs_torch
+@pytest.mark.parametrize("autocast", [False, True])
+@pytest.mark.parametrize("expr", sorted(SCALAR_OPERATORS))
+def test_scalar_operators_match_torch_on_cpu(expr, autocast):
+    """The dtype, the values (bit for bit: `3 / x` rounds the reciprocal first, as torch's does) and the
+    gradient's dtype, in and out of a region."""
+    fn, torch_op = SCALAR_OPERATORS[expr]
+    backward = torch_op not in ("floor_divide", "remainder")  # torch has no derivative for these
+    results = {}
+    for lib in (vt, torch):
+        x = _operand(lib, "cpu", requires_grad=backward)
+        with lib.autocast("cpu", dtype=lib.bfloat16, enabled=autocast):
+            out = fn(x)
+        if backward:
+            out.float().sum().backward()
+        results[lib] = out.dtype, _to_np(out), x.grad
+    (vdt, v, vg), (tdt, t, tg) = results[vt], results[torch]
+    assert vdt.name == str(tdt).split(".")[1]
+    np.testing.assert_array_equal(v, t, err_msg=expr)
+    if backward:
+        assert vg.dtype == vt.bfloat16 and tg.dtype == torch.bfloat16
+        np.testing.assert_allclose(_to_np(vg), _to_np(tg), rtol=1.6e-2, atol=1e-2, err_msg=expr)
+
+
+@needs_torch
+@pytest.mark.parametrize("expr", sorted(SCALAR_OPERATORS))
+def test_scalar_operators_under_the_cuda_list(expr):
+    """torch's CUDA list given to CPU for every op of the table: the dtype each operator gets in a CUDA region
+    (float32 for `3 / x`, since torch's CUDA list has reciprocal), checkable without a GPU."""
+    fn, torch_op = SCALAR_OPERATORS[expr]
+    x = _operand(vt, "cpu")
+    ops = [n for n in policy.POLICIES if n in {d["name"] for d in vt.library.op_table()}]
+    with _cuda_column_on_cpu(*ops), vt.autocast("cpu", dtype=vt.bfloat16):
+        out = fn(x)
+    assert out.dtype == (vt.float32 if _theirs(torch_op, "cuda") else vt.bfloat16), expr
+
+
+@pytest.mark.cuda
+@needs_torch
+@pytest.mark.parametrize("expr", sorted(SCALAR_OPERATORS))
+def test_scalar_operators_on_cuda(expr):
+    fn, torch_op = SCALAR_OPERATORS[expr]
+    with vt.autocast("cuda", dtype=vt.bfloat16):
+        out = fn(_operand(vt, "cuda"))
+    assert out.is_cuda and out.dtype == (vt.float32 if _theirs(torch_op, "cuda") else vt.bfloat16), expr
+    if torch.cuda.is_available():
+        with torch.autocast("cuda", dtype=torch.bfloat16):
+            want = fn(_operand(torch, "cuda"))
+        assert out.dtype.name == str(want.dtype).split(".")[1]
+        np.testing.assert_allclose(_to_np(out), _to_np(want), rtol=1.6e-2, atol=1e-2, err_msg=expr)

@@ -284,16 +284,19 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
         groups = query.shape[-3] // key.shape[-3]
         key = _repeat_heads(key, groups)
         value = _repeat_heads(value, groups)
-    scores = _attention_scores(query, key, _attention_scale(query, scale), is_causal)
-    if attn_mask is not None:
-        if attn_mask.dtype == _C.bool:
-            scores = scores.masked_fill(~attn_mask, -math.inf)
-        else:
-            scores = scores + attn_mask
-    weights = scores.softmax(-1)
+    weights = _attention_probs(query, key, attn_mask, is_causal, scale)
     if dropout_p > 0:
         weights = ops.dropout(weights, dropout_p, True)
     return weights.matmul(value)
+
+
+def _attention_probs(query, key, attn_mask=None, is_causal=False, scale=None):
+    """softmax(q k^T * scale + mask) over the keys, before dropout: what the composite above applies to the
+    values, and the weights nn.MultiheadAttention returns. A bool mask keeps its True positions."""
+    scores = _attention_scores(query, key, _attention_scale(query, scale), is_causal)
+    if attn_mask is not None:
+        scores = scores.masked_fill(~attn_mask, -math.inf) if attn_mask.dtype == _C.bool else scores + attn_mask
+    return scores.softmax(-1)
 
 
 def _attention_scale(query, scale):
@@ -301,13 +304,16 @@ def _attention_scale(query, scale):
 
 
 def _attention_scores(query, key, scale, is_causal):
-    """q k^T * scale, with -inf where the causal mask (top-left aligned, as torch's) hides a key."""
+    """q k^T * scale, with -inf where the causal mask hides a key."""
     scores = query.matmul(key.transpose(-2, -1)) * scale
     if is_causal:
-        L, S = query.shape[-2], key.shape[-2]
-        keep = ops.ones([L, S], dtype=_C.bool, device=query.device).tril()
-        scores = scores.masked_fill(~keep, -math.inf)
+        scores = scores.masked_fill(~_causal_keep(query.shape[-2], key.shape[-2], query.device), -math.inf)
     return scores
+
+
+def _causal_keep(L, S, device):
+    """[L, S] bool on `device`, True where query i may see key j: j <= i (top-left aligned, as torch's)."""
+    return ops.ones([L, S], dtype=_C.bool, device=device).tril()
 
 
 def _repeat_heads(x, groups):
