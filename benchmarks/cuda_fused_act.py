@@ -1,18 +1,20 @@
-"""Fused bias-GELU / bias-SiLU, GELU's gradient, rotary embedding and embedding's backward on CUDA:
+"""Fused bias-GELU / bias-SiLU, GELU's gradient, dropout, rotary embedding and embedding's backward on CUDA:
 vibetensor vs torch eager on the same GPU, one run.
 
     python benchmarks/cuda_fused_act.py
 
 Cases (bf16): the GPT-2 small MLP activation, 8192x3072 (F.bias_gelu / bias_silu vs torch's
-gelu(x + b) / silu(x + b), forward and forward+backward with the bias gradient; plain F.gelu forward+backward);
+gelu(x + b) / silu(x + b), forward and forward+backward with the bias gradient; plain F.gelu forward+backward;
+F.dropout p=0.1 forward and forward+backward, one kernel each way against torch's fused native_dropout);
 rotary embedding of q [8, 1024, 12, 64] with [1024, 32] fp32 tables (torch: the two-mul-add rotate_half
 code, tables cast to bf16 and broadcast, as in HF Llama); the weight gradient of a 50304x768 embedding
 from 8x1024 token indices, uniform and Zipf-distributed (torch: aten.embedding_dense_backward, what
 nn.functional.embedding's backward runs). Times are GPU medians with the calls queued behind a sleep kernel
 (no host overhead). GB/s counts the bytes the fused kernels must move (activation forward: read x, write y;
-backward: read x and dy, write dx; rotary: read x, write y; embedding backward: read dy, write the whole
-gradient); "of copy" compares that with torch's device-to-device copy in this run. The embedding backward
-is also run repeatedly to say whether its bits change from call to call.
+backward: read x and dy, write dx; dropout: read x, write y and the bool mask, its backward read dy and the
+mask, write dx; rotary: read x, write y; embedding backward: read dy, write the whole gradient); "of copy"
+compares that with torch's device-to-device copy in this run. The embedding backward is also run
+repeatedly to say whether its bits change from call to call.
 """
 import os
 import sys
@@ -50,6 +52,23 @@ def activation_cases():
         for a, b_ in zip(gv(), gt()):
             close(a, b_, tol=5e-2)  # the bias gradient sums 8192 rows of bf16 products
         yield f"{name} {m}x{n} bf16 fwd+bwd", gv, gt, 5 * elem
+
+
+def dropout_cases():
+    p, n = 0.1, MLP[0] * MLP[1]
+    x, tx = same(MLP, requires_grad=True)
+    dy, tdy = same(MLP)
+    fv = lambda: F.dropout(x, p)  # noqa: E731
+    ft = lambda: TF.dropout(tx, p)  # noqa: E731
+    # the masks are random, so check the kept fraction and the scale instead of comparing with torch's values
+    y = fv().float()
+    kept = (y != 0).float()
+    assert abs(kept.mean().item() - (1 - p)) < 0.01, "dropout kept fraction"
+    close(y, torch.from_dlpack((x.detach().float() / (1 - p) * kept).contiguous()), tol=1e-2)
+    yield f"dropout p={p} {MLP[0]}x{MLP[1]} bf16 fwd", fv, ft, 5 * n
+    gv = lambda: vt.autograd.grad(fv(), [x], dy)  # noqa: E731
+    gt = lambda: torch.autograd.grad(ft(), [tx], tdy)  # noqa: E731
+    yield f"dropout p={p} {MLP[0]}x{MLP[1]} bf16 fwd+bwd", gv, gt, 10 * n
 
 
 def rotary_cases():
@@ -96,7 +115,8 @@ def main():
     copy_ms = queued_ms(lambda: copy_src.clone())
     copy_gbps = 2 * copy_src.numel() * 2 / copy_ms / 1e6
     rows, results, determinism = [], [], {}
-    for case, fv, ft, nbytes in [*activation_cases(), *rotary_cases(), *embedding_cases(determinism)]:
+    for case, fv, ft, nbytes in [*activation_cases(), *dropout_cases(), *rotary_cases(),
+                                 *embedding_cases(determinism)]:
         mv, mt = queued_ms(fv), queued_ms(ft)
         gbps = nbytes / mv / 1e6
         rows.append((case, f"{mv * 1e3:.1f}", f"{mt * 1e3:.1f}", f"{mt / mv:.2f}x", f"{gbps:.0f}",

@@ -215,7 +215,7 @@ def _fit(g, shape, dtype):
 
 
 def _load_rows():
-    from . import elementwise, fused, fused_act, linalg, reductions, shape, indexing  # noqa: F401 - each adds rows
+    from . import elementwise, fused, fused_act, linalg, random, reductions, shape, indexing  # noqa: F401 - each adds rows
     for name in list(TABLE):
         inplace = name + "_"
         if inplace not in TABLE:

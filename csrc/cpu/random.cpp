@@ -1,5 +1,7 @@
-// Continuous random ops on CPU: rand, randn, uniform_, normal_, bernoulli, bernoulli_, and dropout
-// (Composite). Integer sampling (randint, randperm, multinomial) is in random_sampling.cpp.
+// Continuous random ops on CPU: rand, randn, uniform_, normal_, bernoulli, bernoulli_, and dropout: the
+// Composite `dropout` over native_dropout and native_dropout_backward, whose kernels here serve both devices
+// (CUDA tensors go to one fused kernel each way, cuda/random.h). Integer sampling (randint, randperm,
+// multinomial) is in random_sampling.cpp.
 //
 // What each op reads from the Philox word stream (core/philox.h), j being an element's row-major index in
 // the result (in self for `op_`, whatever self's strides):
@@ -13,7 +15,10 @@
 //                   r = sqrt(-2 ln u1), t = 2 pi u2: out[2p] = mean + std * (r cos t),
 //                   out[2p+1] = mean + std * (r sin t) (when it exists).
 //   bernoulli(_)    word j: 1 when w * 2^-32 < p (p as a double), else 0.
-//   dropout         the bernoulli_ draw of its mask (p_keep = 1 - p).
+//   native_dropout  mask = the bernoulli_ draw with p_keep = 1 - p (word j: keep when w * 2^-32 < p_keep);
+//                   output = (x * mask) * scale in opmath_t<T>, scale = 1 / p_keep (0 when p = 1). So the
+//                   dropped elements are x * 0, as in PyTorch (NaN for an infinite x).
+//   dropout         native_dropout's output; no draw at all for p = 0, p = 1, eval mode or an empty input.
 #include <cmath>
 #include <limits>
 
@@ -21,6 +26,8 @@
 #include "cpu/loops.h"
 #include "cpu/random_common.h"
 #include "cpu/random_draw.h"
+#include "cuda/elementwise.h"
+#include "cuda/random.h"
 #include "dispatch/dispatcher.h"
 #include "ops/views.h"
 
@@ -159,18 +166,78 @@ Tensor bernoulli_ik(const Tensor& self, double p) {
   return rnd::fill_in_place(self, "bernoulli_", [&](const Tensor& t) { fill_bernoulli(t, p); });
 }
 
-// ---- dropout (Composite: a bernoulli_ mask scaled by 1/(1-p), so autograd differentiates through mul) ----
+// ---- dropout -----------------------------------------------------------------------------------------
+void dropout_cpu(const Tensor& out, const Tensor& mask, const Tensor& input, double p_keep, double scale) {
+  Tensor x = rnd::dense(input, "native_dropout");
+  bool* m = mask.data_as<bool>();
+  VT_DISPATCH_FLOATING(x.dtype(), "native_dropout", [&] {
+    using M = opmath_t<scalar_t>;
+    const scalar_t* xv = x.data_as<scalar_t>();
+    scalar_t* o = out.data_as<scalar_t>();
+    const M s = M(scale);
+    for_each_item<1>(out.device(), out.numel(), [&](int64_t j, const uint32_t* w) {
+      const bool keep = bernoulli_draw(w, p_keep);
+      m[j] = keep;
+      o[j] = scalar_t(M(xv[j]) * M(keep) * s);
+    });
+  });
+}
+
+std::tuple<Tensor, Tensor> native_dropout_k(const Tensor& input, double p, std::optional<bool> train) {
+  rnd::check_dropout_p(p);
+  check_floating(input.dtype(), "dropout", "tensor");
+  const bool training = train.value_or(true);
+  if (!training) {  // the identity, with an all-true mask (PyTorch's eval-mode native_dropout)
+    static TypedOp<Tensor(IntArrayRef, std::optional<DType>, std::optional<Device>)> ones("ones");
+    return {clone(input), ones(input.sizes(), DType::Bool, input.device())};
+  }
+  Tensor out = empty(input.sizes(), input.dtype(), input.device());
+  Tensor mask = empty(input.sizes(), DType::Bool, input.device());
+  if (input.numel() == 0) return {out, mask};
+  // the scale of the kept elements: native_dropout's derivative row (autograd/derivatives/random.py) agrees
+  const double scale = p == 1.0 ? 0.0 : 1.0 / (1.0 - p);
+  if (input.device().is_cuda()) cuda::dropout_into(out, mask, input, 1.0 - p, scale);
+  else dropout_cpu(out, mask, input, 1.0 - p, scale);
+  return {out, mask};
+}
+
+// grad * mask * scale over the broadcast pair: one pass on CPU, one generated kernel on CUDA (elementwise.py
+// "masked_scale", which reads the bool mask as it is: no converted copy).
+Tensor native_dropout_backward_k(const Tensor& grad, const Tensor& mask, double scale) {
+  check_floating(grad.dtype(), "native_dropout_backward", "gradient");
+  VT_CHECK_TYPE(mask.dtype() == DType::Bool, "native_dropout_backward: expected a bool mask, got ",
+                dtype_name(mask.dtype()));
+  TensorIterator it = TensorIteratorConfig("native_dropout_backward").add_output(Tensor()).add_input(grad)
+                          .add_input(mask).promote_inputs(false).output_dtype(grad.dtype()).build();
+  if (cuda::on_cuda(it)) {
+    cuda::launch_elementwise(it, "masked_scale", {scale});
+    return it.output();
+  }
+  VT_DISPATCH_FLOATING(grad.dtype(), "native_dropout_backward", [&] {
+    using M = opmath_t<scalar_t>;
+    const M s = M(scale);
+    it.for_each([&](char** data, const int64_t* strides, int64_t n) {
+      for (int64_t i = 0; i < n; i++) {
+        const M g = M(*reinterpret_cast<const scalar_t*>(data[1] + i * strides[1]));
+        const bool keep = *reinterpret_cast<const bool*>(data[2] + i * strides[2]);
+        *reinterpret_cast<scalar_t*>(data[0] + i * strides[0]) = scalar_t(g * M(keep) * s);
+      }
+    });
+  });
+  it.finish();
+  return it.output();
+}
+
 Tensor dropout_k(const Tensor& input, double p, bool train) {
   rnd::check_dropout_p(p);
   if (p == 0.0 || !train || input.numel() == 0) return input;
   check_floating(input.dtype(), "dropout", "tensor");
-  static TypedOp<Tensor(const Tensor&, const Tensor&)> mul("mul"), mul_("mul_");
-  if (p == 1.0) return mul(input, wrap_number(Scalar(0.0)));  // a host scalar: works on every device
-  static TypedOp<Tensor(const Tensor&, double)> bernoulli_("bernoulli_");
-  Tensor noise = empty(input.sizes(), input.dtype(), input.device());
-  bernoulli_(noise, 1.0 - p);
-  mul_(noise, wrap_number(Scalar(1.0 / (1.0 - p))));
-  return mul(input, noise);
+  if (p == 1.0) {  // no draw: a host scalar zero, which works on every device
+    static TypedOp<Tensor(const Tensor&, const Tensor&)> mul("mul");
+    return mul(input, wrap_number(Scalar(0.0)));
+  }
+  static TypedOp<std::tuple<Tensor, Tensor>(const Tensor&, double, std::optional<bool>)> native("native_dropout");
+  return std::get<0>(native(input, p, true));
 }
 
 VT_REGISTER_KERNELS(CPU, m) {
@@ -180,6 +247,11 @@ VT_REGISTER_KERNELS(CPU, m) {
   m.impl("normal_", &normal_k);
   m.impl("bernoulli", &bernoulli_k);
   m.impl("bernoulli_", &bernoulli_ik);
+}
+
+VT_REGISTER_KERNELS_ALL(m) {
+  m.impl("native_dropout", &native_dropout_k);
+  m.impl("native_dropout_backward", &native_dropout_backward_k);
 }
 
 VT_REGISTER_KERNELS(Composite, m) { m.impl("dropout", &dropout_k); }

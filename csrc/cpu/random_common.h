@@ -24,12 +24,8 @@ double uniform_top(DType d, double from, double to);
 std::pair<int64_t, int64_t> exact_int_range(DType d);
 void check_randint_range(int64_t low, int64_t high, DType d);
 void check_randperm(int64_t n, DType d);
-// randperm(n) as a CPU tensor of dtype d, drawn from the generator of `generator_device` (checked args).
-Tensor randperm_on_host(int64_t n, DType d, Device generator_device);
 
 // Checks multinomial's arguments (dims, dtype, sample count) and returns (rows, categories).
 std::pair<int64_t, int64_t> check_multinomial(const Tensor& self, int64_t num_samples, bool replacement);
-// multinomial of a CPU tensor, as a CPU int64 tensor, drawn from the generator of `generator_device`.
-Tensor multinomial_on_host(const Tensor& self, int64_t num_samples, bool replacement, Device generator_device);
 
 }  // namespace vt::rnd

@@ -6,15 +6,19 @@
 //                from side streams 1, 2, ... of the block).
 //   randperm(n)  Fisher-Yates from 0, 1, ..., n-1: for i = n-1 down to 1, swap positions i and
 //                below(i + 1, block base + i). Block base + 0 is reserved and unused (n blocks in all).
+//                (CUDA sorts random keys from the same n blocks instead: another permutation for a seed,
+//                cuda/random_sampling.cpp.)
 //   multinomial  weights are divided by the row's largest, in double.
 //                With replacement: sample k of row r is item e = r * num_samples + k, reading words 2e, 2e+1
-//                as u = Uniform01<double>; the category is the first c with cdf[c] > u * cdf[last]
-//                (running sums in category order), else the row's last category of positive weight.
+//                as u = Uniform01<double>; the category is the first c with cdf[c] > x (running sums in
+//                category order), x = u * cdf[last] kept below cdf[last] (the product can round up to it), so
+//                always a category of positive weight.
 //                Without: category c of row r is item e = r * ncat + c (words 2e, 2e+1, u as above) with
 //                key = -log1p(-u) / weight (+inf for weight 0), an exponential race; the samples are the
 //                num_samples smallest keys in increasing order, ties to the lower index. So no category
 //                repeats, and zero-weight ones come last (in index order), as in PyTorch.
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <numeric>
 #include <vector>
@@ -25,24 +29,6 @@
 #include "dispatch/dispatcher.h"
 
 namespace vt {
-
-// Fisher-Yates drawing from `generator_device`'s generator (CUDA's randperm runs it too: see
-// cuda/random.cpp), so a seed gives one permutation on every device.
-Tensor rnd::randperm_on_host(int64_t n, DType d, Device generator_device) {
-  Tensor out = empty(DimVec{n}, d, Device());
-  // The draws are independent (threads); the swaps are a sequential pass over them.
-  std::vector<int64_t> swap_with(static_cast<size_t>(n), 0), perm(static_cast<size_t>(n));
-  rnd::for_each_owned_block(generator_device, n, [&](int64_t i, const uint32_t* w, rnd::OwnedBlock b) {
-    if (i > 0) swap_with[size_t(i)] = int64_t(rnd::below(uint64_t(i) + 1, w, b));
-  });
-  std::iota(perm.begin(), perm.end(), int64_t(0));
-  for (int64_t i = n - 1; i > 0; i--) std::swap(perm[size_t(i)], perm[size_t(swap_with[size_t(i)])]);
-  VT_DISPATCH_NUMERIC(d, "randperm", [&] {
-    scalar_t* o = out.data_as<scalar_t>();
-    for (int64_t i = 0; i < n; i++) o[i] = cast_to<scalar_t>(perm[size_t(i)]);
-  });
-  return out;
-}
 
 namespace {
 using rnd::OwnedBlock;
@@ -71,7 +57,19 @@ Tensor randperm_k(int64_t n, std::optional<DType> dtype, std::optional<Device> d
   const DType d = dtype.value_or(DType::Int64);
   const Device device = rnd::cpu_only(dev, "randperm");
   rnd::check_randperm(n, d);
-  return rnd::randperm_on_host(n, d, device);
+  Tensor out = empty(DimVec{n}, d, device);
+  // The draws are independent (threads); the swaps are a sequential pass over them.
+  std::vector<int64_t> swap_with(static_cast<size_t>(n), 0), perm(static_cast<size_t>(n));
+  rnd::for_each_owned_block(device, n, [&](int64_t i, const uint32_t* w, rnd::OwnedBlock b) {
+    if (i > 0) swap_with[size_t(i)] = int64_t(rnd::below(uint64_t(i) + 1, w, b));
+  });
+  std::iota(perm.begin(), perm.end(), int64_t(0));
+  for (int64_t i = n - 1; i > 0; i--) std::swap(perm[size_t(i)], perm[size_t(swap_with[size_t(i)])]);
+  VT_DISPATCH_NUMERIC(d, "randperm", [&] {
+    scalar_t* o = out.data_as<scalar_t>();
+    for (int64_t i = 0; i < n; i++) o[i] = cast_to<scalar_t>(perm[size_t(i)]);
+  });
+  return out;
 }
 
 // ---- multinomial -------------------------------------------------------------------------------------
@@ -101,22 +99,13 @@ std::vector<double> normalized_weights(const Tensor& self, int64_t rows, int64_t
 void sample_with_replacement(Device gen, const std::vector<double>& w, int64_t rows, int64_t ncat, int64_t ns,
                              int64_t* o) {
   std::vector<double> cdf(w.size());
-  std::vector<int64_t> last_positive(size_t(rows), 0);
-  for (int64_t r = 0; r < rows; r++) {
-    double run = 0.0;
-    for (int64_t c = 0; c < ncat; c++) {
-      run += w[size_t(r * ncat + c)];
-      cdf[size_t(r * ncat + c)] = run;
-      if (w[size_t(r * ncat + c)] > 0.0) last_positive[size_t(r)] = c;
-    }
-  }
+  for (int64_t r = 0; r < rows; r++)
+    std::partial_sum(w.begin() + r * ncat, w.begin() + (r + 1) * ncat, cdf.begin() + r * ncat);
   rnd::for_each_item<2>(gen, rows * ns, [&](int64_t e, const uint32_t* words) {
-    const int64_t r = e / ns;
-    const double* row = cdf.data() + r * ncat;
-    const double x = rnd::Uniform01<double>::get(words) * row[ncat - 1];
+    const double* row = cdf.data() + (e / ns) * ncat;
+    const double total = row[ncat - 1], x = rnd::Uniform01<double>::get(words) * total;
     // cdf[c] > x >= cdf[c-1] means weight c > 0: zero-weight categories are never chosen.
-    const int64_t c = std::upper_bound(row, row + ncat, x) - row;
-    o[e] = c < ncat ? c : last_positive[size_t(r)];  // x rounded up to the total
+    o[e] = std::upper_bound(row, row + ncat, x < total ? x : std::nextafter(total, 0.0)) - row;
   });
 }
 
@@ -140,25 +129,16 @@ void sample_without_replacement(Device gen, const std::vector<double>& w, int64_
   });
 }
 
-}  // namespace
-
-Tensor rnd::multinomial_on_host(const Tensor& self, int64_t num_samples, bool replacement, Device generator_device) {
+Tensor multinomial_k(const Tensor& self, int64_t num_samples, bool replacement) {
   const auto [rows, ncat] = rnd::check_multinomial(self, num_samples, replacement);
-  Tensor out = self.dim() == 2 ? empty(DimVec{rows, num_samples}, DType::Int64, Device())
-                               : empty(DimVec{num_samples}, DType::Int64, Device());
+  Tensor out = self.dim() == 2 ? empty(DimVec{rows, num_samples}, DType::Int64, self.device())
+                               : empty(DimVec{num_samples}, DType::Int64, self.device());
   if (rows == 0) return out;
   const std::vector<double> w = normalized_weights(self, rows, ncat);
   int64_t* o = out.data_as<int64_t>();
-  if (replacement) sample_with_replacement(generator_device, w, rows, ncat, num_samples, o);
-  else sample_without_replacement(generator_device, w, rows, ncat, num_samples, o);
+  if (replacement) sample_with_replacement(self.device(), w, rows, ncat, num_samples, o);
+  else sample_without_replacement(self.device(), w, rows, ncat, num_samples, o);
   return out;
-}
-
-namespace {
-
-Tensor multinomial_k(const Tensor& self, int64_t num_samples, bool replacement) {
-  rnd::check_multinomial(self, num_samples, replacement);
-  return rnd::multinomial_on_host(self, num_samples, replacement, self.device());
 }
 
 VT_REGISTER_KERNELS(CPU, m) {

@@ -1,7 +1,9 @@
 // CUDA devices: count, the calling thread's current device, primary contexts and properties.
 #pragma once
+#include <optional>
 #include <string>
 
+#include "core/device.h"
 #include "cuda/driver.h"
 
 namespace vt::cuda {
@@ -12,6 +14,10 @@ void set_device(int index);  // also makes the device's primary context current 
 int resolve(int index);      // -1 (plain "cuda") -> current device; range-checked with a clear error
 // Makes `index`'s primary context current on this thread (cheap when it already is).
 void activate(int index);
+// A factory's device argument: none or plain "cuda" -> the current device, range-checked.
+inline Device cuda_device(std::optional<Device> d) {
+  return Device(DeviceType::CUDA, int16_t(resolve(d ? d->index : -1)));
+}
 
 struct DeviceProperties {
   std::string name;

@@ -11,7 +11,8 @@ namespace {
 
 constexpr int kMaxDevices = 64, kSlots = 64;
 constexpr const char* kIndexOpNames[] = {"?", "index_select", "embedding", "index", "index_put_", "index_add_",
-                                         "gather", "scatter", "scatter_add", "one_hot", "cross_entropy"};
+                                         "gather", "scatter", "scatter_add", "one_hot", "cross_entropy",
+                                         "multinomial"};
 
 // Streams with indexing work not yet checked: a small open-addressing table keyed by stream handle + 1
 // (the default stream's handle is null). A full table falls back to checking at every synchronization.
@@ -74,6 +75,11 @@ void read_and_raise(DeviceState& st, int device) {
     VT_CU(cuStreamSynchronize(st.status_stream));
   }
   int64_t op = w[3] >> 32, dim = w[3] & 0xffffffff;
+  if (op == int64_t(IndexOp::Multinomial))  // the CPU's messages, with the row the kernel found
+    VT_THROW(ValueError, "multinomial: ",
+             w[2] == kZeroSum ? "invalid multinomial distribution (sum of probabilities <= 0)"
+                              : "probability tensor contains either `inf`, `nan` or element < 0",
+             " (row ", w[1], " of the probabilities, found by a kernel on cuda:", device, ")");
   const char* name = op > 0 && op < int64_t(std::size(kIndexOpNames)) ? kIndexOpNames[op] : "an indexing op";
   VT_THROW(IndexError, "index ", w[1], " is out of bounds for dimension ", dim, " with size ", w[2], " (", name,
            " on cuda:", device, ")");

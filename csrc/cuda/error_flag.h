@@ -1,4 +1,5 @@
-// Out-of-range indices on the GPU: a recorded IndexError instead of a device fault.
+// Out-of-range indices on the GPU: a recorded IndexError instead of a device fault. Invalid distributions
+// given to multinomial are recorded the same way and raised as ValueError (like the CPU's, later).
 //
 // Every device has a small status word in device memory (int64[4]: flag, bad value, dim size, op << 32 | dim).
 // An indexing kernel that meets an index outside its range skips that element, and the first such kernel to
@@ -16,10 +17,13 @@
 
 namespace vt::cuda {
 
-// The op an index error is reported for (kernels receive `code << 32`; keep in step with kIndexOpNames).
+// The op an error is reported for (kernels receive `code << 32`; keep in step with kIndexOpNames).
+// Multinomial records (flag, row, what is wrong: kInvalidProbability or kZeroSum, code) instead.
 enum class IndexOp : int64_t {
-  IndexSelect = 1, Embedding, Index, IndexPut, IndexAdd, Gather, Scatter, ScatterAdd, OneHot, CrossEntropy
+  IndexSelect = 1, Embedding, Index, IndexPut, IndexAdd, Gather, Scatter, ScatterAdd, OneHot, CrossEntropy,
+  Multinomial
 };
+enum : int64_t { kInvalidProbability = 0, kZeroSum = 1 };
 
 // The device's status word (allocated and zeroed on first use; never freed), for a kernel argument.
 void* index_error_word(int device);

@@ -1,5 +1,6 @@
 // Factories on CUDA: ones/full fill on the device; arange/linspace/eye are computed on the host (cheap,
 // and the same values as the CPU factories by construction) and copied over.
+#include "cuda/device.h"
 #include "cuda/elementwise.h"
 #include "cuda/stream.h"
 #include "dispatch/dispatcher.h"
@@ -7,8 +8,6 @@
 
 namespace vt::cuda {
 namespace {
-
-Device cuda_device(std::optional<Device> d) { return Device(DeviceType::CUDA, int16_t(resolve(d ? d->index : -1))); }
 
 Tensor filled(IntArrayRef size, DType dtype, std::optional<Device> dev, Scalar v) {
   static TypedOp<Tensor(const Tensor&, const Tensor&)> fill("fill_");

@@ -48,12 +48,6 @@ PhiloxArgs philox_args(int device, uint64_t increment) {
   return PhiloxArgs{d.seed, d.base, nullptr};
 }
 
-bool rng_capturing(int device) {
-  CaptureState& c = capture(device);
-  std::lock_guard<std::mutex> g(c.mu);
-  return c.slot != nullptr;
-}
-
 void rng_capture_begin(int device, int64_t* state_slot) {
   VT_CHECK_VALUE(state_slot != nullptr, "rng_capture_begin: the graph's RNG state slot is null");
   CaptureState& c = capture(device);

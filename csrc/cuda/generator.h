@@ -24,8 +24,9 @@
 //      on `stream` (the stream the graph is launched on), so every replay draws fresh numbers, follows
 //      vt.cuda.manual_seed, and advances the generator as the eager run would.
 // Capture state is per device and process-wide: random ops on that device from any thread during the
-// capture count as captured (the same caveat as PyTorch's). Ops that cannot run under capture (randperm's
-// host path) ask rng_capturing(device) and raise.
+// capture count as captured (the same caveat as PyTorch's). Every random op runs on the device, so all of
+// them can be captured; a kernel that draws again from blocks an earlier one reserved (randperm's tie
+// shuffle) takes that launch's PhiloxArgs rather than reserving its own.
 #pragma once
 #include <cstdint>
 #include <vector>
@@ -48,7 +49,6 @@ struct PhiloxArgs {
 // Reserves `increment` Philox blocks for one launch on `device` (see the contract above).
 PhiloxArgs philox_args(int device, uint64_t increment);
 
-bool rng_capturing(int device);
 void rng_capture_begin(int device, int64_t* state_slot);
 uint64_t rng_capture_end(int device);
 void rng_replay_prepare(int device, int64_t* state_slot, uint64_t increment, const Stream& stream);

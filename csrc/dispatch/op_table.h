@@ -230,4 +230,7 @@
   OP("bernoulli(Tensor self, float? p=None) -> Tensor", F | M | RNG)                                    \
   OP("bernoulli_(Tensor(a!) self, float p=0.5) -> Tensor(a!)", M | RNG)                                \
   OP("multinomial(Tensor self, int num_samples, bool replacement=False) -> Tensor", F | M | RNG)        \
-  OP("dropout(Tensor input, float p=0.5, bool train=True) -> Tensor", F | D | RNG)
+  /* dropout: a Composite over the fused native_dropout (one kernel; its bool mask is what backward saves) */ \
+  OP("dropout(Tensor input, float p=0.5, bool train=True) -> Tensor", F | D | RNG)                      \
+  OP("native_dropout(Tensor input, float p, bool? train) -> (Tensor output, Tensor mask)", F | D | RNG) \
+  OP("native_dropout_backward(Tensor grad_output, Tensor mask, float scale) -> Tensor", F | D)

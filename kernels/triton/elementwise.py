@@ -90,6 +90,8 @@ OPS = {
     "clamp_max": "tl.minimum({a}, {b})",
     "lerp": "tl.where(tl.abs({c}) < 0.5, {a} + {c} * ({b} - {a}), {b} - ({b} - {a}) * (1.0 - {c}))",
     "addcmul": "{a} + {p0} * {b} * {c}", "addcdiv": "{a} + {p0} * ({b} / {c})",
+    # native_dropout_backward: the gradient times the bool mask (read as 0 / 1) times the scale
+    "masked_scale": "{a} * {b} * {p0}",
 }
 # Integer and bool compute types: rounding is the identity and nothing is infinite, NaN or negative zero.
 INTEGER_FORMS = {"floor": "{a}", "ceil": "{a}", "trunc": "{a}", "round": "{a}", "isnan": "{a} != {a}",

@@ -43,6 +43,13 @@ UNARY_ANY = ["neg", "exp", "exp2", "expm1", "sin", "cos", "atan", "sinh", "cosh"
 UNARY_POS = ["sqrt", "rsqrt", "log", "log2", "log10", "log1p", "lgamma", "digamma", "reciprocal"]
 UNARY_UNIT = ["asin", "acos", "atanh", "erfinv", "tan"]
 
+def seeded_dropout(a):
+    """native_dropout with the same mask on every call (gradcheck calls fn again and again): a fixed linear map."""
+    with vt.random.fork_rng():
+        vt.manual_seed(7)
+        return vt.ops.native_dropout(a, 0.4, True)[0]
+
+
 GRAD_SPECS = {}
 for _n in UNARY_ANY:
     GRAD_SPECS[_n] = (lambda n: (lambda x: getattr(vt, n)(x), lambda: (T(2, 3),)))(_n)
@@ -177,10 +184,13 @@ GRAD_SPECS.update({
     "topk": (lambda a: a.topk(2, 1).values, lambda: (T(2, 4),)),
     "sort": (lambda a: a.sort(0, descending=True).values, lambda: (T(3, 2),)),
     "dropout": (lambda a: vt.dropout(a, 0.0, True) * 2, lambda: (T(2, 3),)),
+    "native_dropout": (seeded_dropout, lambda: (T(3, 4),)),
+    "native_dropout_backward": (lambda g: vt.ops.native_dropout_backward(g, I([[1, 0, 1], [0, 1, 1]]).bool(), 2.5),
+                                lambda: (T(2, 3),)),
 })
 # Ops whose second-order use matters (attention, norms, losses) get a gradgradcheck too.
 DOUBLE = ["mul", "div", "exp", "tanh", "sigmoid", "mm", "matmul", "sum", "softmax", "log_softmax", "pow", "sqrt",
-          "add", "sub", "log", "relu", "square"]
+          "add", "sub", "log", "relu", "square", "native_dropout"]
 
 
 def differentiable_ops():

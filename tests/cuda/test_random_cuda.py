@@ -1,13 +1,16 @@
 """Random ops on CUDA: they follow the CPU's Philox stream, so with equal seeds a CUDA op gives the CPU op's
-values (bit for bit except normal's transcendental ulps), and the usual statistics hold."""
+values (bit for bit except normal's transcendental ulps; randperm is another permutation, multinomial may
+differ where a draw lands within rounding of a running sum), and the usual statistics hold. randperm,
+multinomial and dropout run on the device only: capturable into CUDA graphs, fresh draws on every replay."""
 import math
+import re
 import struct
 
 import numpy as np
 import pytest
 
 import vibetensor as vt
-from helpers import rng
+from helpers import TOLERANCES, rng, torch
 
 pytestmark = pytest.mark.cuda
 
@@ -78,16 +81,124 @@ def test_randint_matches_cpu(low, high, dtype):
     assert g.cpu().tolist() == c.tolist()
 
 
-def test_randperm_and_multinomial_match_cpu():
-    for n, dtype in [(0, vt.int64), (1, vt.int64), (1000, vt.int64), (300, vt.int16), (100, vt.float32)]:
-        c, g = both(lambda d: vt.randperm(n, dtype=dtype, device=d))
-        assert g.is_cuda and g.dtype == dtype
-        assert g.cpu().tolist() == c.tolist()
-        assert sorted(g.cpu().tolist()) == list(range(n))
+def chi2_ok(counts, probs):
+    """Pearson's chi-square below df + 5 sqrt(2 df): about 5 sigma of its null distribution."""
+    counts, probs = np.asarray(counts, np.float64).ravel(), np.asarray(probs, np.float64).ravel()
+    expected = counts.sum() * probs / probs.sum()
+    stat = ((counts - expected) ** 2 / expected).sum()
+    df = len(counts) - 1
+    return stat < df + 5 * math.sqrt(2 * df), stat
+
+
+def cuda_offset():
+    return struct.unpack("<QQ", bytes(vt.cuda.get_rng_state().tolist()))[1]
+
+
+@pytest.mark.parametrize("n,dtype", [(0, vt.int64), (1, vt.int64), (1000, vt.int64), (300, vt.int16),
+                                     (100, vt.float32), (2048, vt.float16), (200_003, vt.int64)])
+def test_randperm_is_a_permutation_drawn_on_the_device(n, dtype):
+    vt.cuda.manual_seed(3)
+    p = vt.randperm(n, dtype=dtype, device="cuda")
+    assert p.is_cuda and p.dtype == dtype and p.shape == (n,)
+    assert cuda_offset() == n  # the n blocks the CPU's Fisher-Yates reserves: later draws line up again
+    values = p.cpu().to(vt.int64).numpy()
+    assert (np.sort(values) == np.arange(n)).all()
+    vt.cuda.manual_seed(3)
+    assert (vt.randperm(n, dtype=dtype, device="cuda").cpu().to(vt.int64).numpy() == values).all()
+    if n > 100:
+        assert not (vt.randperm(n, dtype=dtype, device="cuda").cpu().to(vt.int64).numpy() == values).all()
+        assert (values == np.arange(n)).sum() < 10  # fixed points of a uniform permutation: Poisson(1)
+
+
+def test_randperm_is_uniform():
+    vt.cuda.manual_seed(6)
+    counts = {}
+    for _ in range(3000):
+        key = tuple(vt.randperm(4, device="cuda").cpu().tolist())
+        counts[key] = counts.get(key, 0) + 1
+    assert len(counts) == 24
+    ok, stat = chi2_ok(list(counts.values()), np.ones(24))
+    assert ok, stat
+    where = np.zeros((8, 8))  # every element equally likely at every position, across the sort's blocks too
+    for _ in range(2000):
+        where[np.arange(8), vt.randperm(8, device="cuda").cpu().numpy()] += 1
+    for row in where:
+        ok, stat = chi2_ok(row, np.ones(8))
+        assert ok, stat
+    big = vt.randperm(1 << 20, device="cuda").cpu().numpy()  # runs and merge passes of the GPU sort
+    ok, stat = chi2_ok(np.bincount(big[: 1 << 16] >> 16, minlength=16), np.ones(16))
+    assert ok, stat
+
+
+def test_multinomial_draws_the_cpu_samples_nearly_always():
     w = vt.tensor(rng().uniform(0, 1, size=(4, 30)), dtype=vt.float32)
-    for replacement, k in [(True, 50), (False, 30), (False, 5)]:
+    for replacement, k in [(True, 500), (False, 30), (False, 5)]:
         c, g = both(lambda d: vt.multinomial(w.to(d), k, replacement))
-        assert g.is_cuda and g.cpu().tolist() == c.tolist()
+        assert g.is_cuda and g.dtype == vt.int64 and g.shape == c.shape
+        # the same words and formulas; only rounding differs (a float64 scan vs the CPU's ordered sums of
+        # normalised weights, libdevice's log1p vs libm's)
+        assert (g.cpu().numpy() == c.numpy()).mean() > 0.99
+    c, g = both(lambda d: vt.multinomial(w[0].to(d), 7, True))  # 1-D: [num_samples]
+    assert g.shape == (7,) and (g.cpu().numpy() == c.numpy()).mean() > 0.99
+
+
+@pytest.mark.parametrize("dtype", [vt.float32, vt.bfloat16, vt.float64])
+def test_multinomial_frequencies(dtype):
+    vt.cuda.manual_seed(13)
+    probs = np.array([0.1, 0.0, 0.3, 0.6, 0.0])
+    s = vt.multinomial(vt.tensor(probs * 7).to(dtype).cuda(), 40_000, True).cpu().numpy()
+    counts = np.bincount(s, minlength=5)
+    assert counts[1] == 0 and counts[4] == 0
+    ok, stat = chi2_ok(counts[[0, 2, 3]], probs[[0, 2, 3]])
+    assert ok, stat
+    first_probs = np.array([0.5, 0.25, 0.125, 0.125])
+    first = vt.multinomial(vt.tensor(np.tile(first_probs, (20_000, 1))).to(dtype).cuda(), 2).cpu().numpy()
+    assert (first[:, 0] != first[:, 1]).all()
+    ok, stat = chi2_ok(np.bincount(first[:, 0], minlength=4), first_probs)
+    assert ok, stat
+    assert vt.multinomial(vt.tensor([0.0, 1.0, 0.0, 0.0]).to(dtype).cuda(), 3).cpu().tolist() == [1, 0, 2]
+
+
+def test_multinomial_without_replacement_on_long_rows():
+    w = vt.rand([3, 5000], dtype=vt.float64, device="cuda") + 0.01  # the sort's merge passes and tournament
+    for k in (5000, 700, 40):
+        s = vt.multinomial(w.t().contiguous().t(), k).cpu().numpy()  # strided probabilities too
+        assert s.shape == (3, k) and all(len(set(r)) == k for r in s.tolist()) and s.max() < 5000
+
+
+@pytest.mark.parametrize("replacement", [True, False])
+def test_invalid_probabilities_raise_at_the_next_sync(replacement):
+    for bad, msg in [([1.0, -1.0], "probability tensor contains either `inf`, `nan` or element < 0"),
+                     ([1.0, math.nan], "`inf`, `nan`"), ([math.inf, 1.0], "`inf`, `nan`"),
+                     ([0.0, 0.0], "sum of probabilities <= 0")]:
+        w = vt.tensor([[1.0, 2.0], bad]).cuda()
+        s = vt.multinomial(w, 1, replacement)  # no host sync: the kernel records the bad row
+        with pytest.raises(ValueError, match=re.escape(msg) + r".*row 1 .*cuda:0"):
+            s.cpu()
+        vt.cuda.synchronize()  # cleared: nothing more to report
+        assert vt.multinomial(vt.ones([2, 3], device="cuda"), 2, replacement).cpu().max() < 3  # still usable
+
+
+def test_sampling_ops_replay_fresh_draws_in_cuda_graphs():
+    w = vt.rand([64, 10], device="cuda") + 0.1
+    run = lambda: (vt.randperm(1000, device="cuda"), vt.multinomial(w, 4), vt.multinomial(w, 8, True))  # noqa: E731
+    run()  # warm-up compiles the kernels
+    g = vt.cuda.CUDAGraph()
+    with vt.cuda.graph(g):
+        outs = run()
+    vt.cuda.manual_seed(21)
+    g.replay()
+    first = [o.cpu().numpy().copy() for o in outs]
+    g.replay()
+    second = [o.cpu().numpy().copy() for o in outs]
+    for a, b in zip(first, second):
+        assert not np.array_equal(a, b)
+    for p in (first[0], second[0]):
+        assert (np.sort(p) == np.arange(1000)).all()
+    assert all(len(set(r)) == 4 for r in second[1].tolist()) and second[2].max() < 10
+    vt.cuda.manual_seed(21)  # the same draws eagerly: a replay advances the generator as the eager run does
+    for a, b in zip(first, run()):
+        np.testing.assert_array_equal(b.cpu().numpy(), a)
 
 
 def test_seeding_and_state_round_trip():
@@ -146,6 +257,74 @@ def test_dropout_statistics_and_autograd():
     assert half.dtype == vt.bfloat16 and abs((as64(half) != 0).mean() - 0.5) < 0.06
 
 
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_native_dropout_matches_cpu_bit_for_bit(dtype):
+    x = vt.tensor(rng().standard_normal((37, 29))).to(dtype)
+    c, g = both(lambda d: vt.native_dropout(x.to(d).t(), 0.3, True))  # a strided input, read through its strides
+    assert g[0].dtype == dtype and g[1].dtype == vt.bool and g[0].shape == (29, 37)
+    np.testing.assert_array_equal(g[1].cpu().numpy(), c[1].numpy())  # the bernoulli_ words, read alike
+    np.testing.assert_array_equal(as64(g[0]), as64(c[0]))  # (x * mask) * scale, rounded once
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_dropout_scaling_and_backward_against_float64(dtype):
+    p = 0.4
+    x64 = rng().uniform(0.5, 2.0, size=(300, 70))
+    x = vt.tensor(x64).to(dtype).cuda().requires_grad_()
+    vt.manual_seed(17)
+    y = vt.dropout(x, p)
+    assert type(y.grad_fn).__name__ == "NativeDropoutBackward0"
+    kept = as64(y) != 0
+    assert abs(kept.mean() - (1 - p)) < 5 * math.sqrt(p * (1 - p) / kept.size)
+    compute = np.float64 if dtype == vt.float64 else np.float32  # exact scaling: x * scale in the compute type
+    want = vt.tensor(as64(x).astype(compute) * kept * compute(1 / (1 - p))).to(dtype)
+    np.testing.assert_array_equal(as64(y), as64(want))
+    g64 = rng().standard_normal((300, 70))
+    (dx,) = vt.autograd.grad(y, [x], vt.tensor(g64).to(dtype).cuda())
+    rtol, atol = TOLERANCES[dtype]
+    np.testing.assert_allclose(as64(dx), round_trip(g64, dtype) * kept / (1 - p), rtol=rtol, atol=atol)
+
+
+def round_trip(a, dtype):
+    return vt.tensor(a).to(dtype).to(vt.float64).numpy()
+
+
+def test_dropout_is_one_kernel_each_way():
+    x = vt.rand([4096], device="cuda")
+    g = vt.rand([4096], device="cuda")
+    out, mask = vt.native_dropout(x, 0.5, True)  # warm-up compiles both kernels
+    vt.native_dropout_backward(g, mask, 2.0)
+    fwd, bwd = vt.cuda.CUDAGraph(), vt.cuda.CUDAGraph()
+    with vt.cuda.graph(fwd):
+        out, mask = vt.native_dropout(x, 0.5, True)
+    with vt.cuda.graph(bwd):
+        dx = vt.native_dropout_backward(g, mask, 2.0)
+    assert fwd.num_nodes == 1 and bwd.num_nodes == 1
+    fwd.replay()
+    bwd.replay()
+    m = mask.cpu().numpy()
+    np.testing.assert_array_equal(out.cpu().numpy(), x.cpu().numpy() * m * np.float32(2.0))
+    np.testing.assert_array_equal(dx.cpu().numpy(), g.cpu().numpy() * m * np.float32(2.0))
+
+
+def test_parity_with_torch_on_cuda():
+    if torch is None or not torch.cuda.is_available():
+        pytest.skip("torch with CUDA is not installed")
+    x = vt.rand([8, 16], dtype=vt.bfloat16, device="cuda")
+    tx = torch.rand(8, 16, dtype=torch.bfloat16, device="cuda")
+    (o, m), (to, tm) = vt.native_dropout(x, 0.2, True), torch.native_dropout(tx, 0.2, True)
+    assert (o.shape, o.dtype.name, m.dtype.name) == (tuple(to.shape), "bfloat16", "bool") and tm.dtype == torch.bool
+    w, tw = vt.rand([3, 9], device="cuda"), torch.rand(3, 9, device="cuda")
+    for args in [(4,), (20, True)]:
+        ours, theirs = vt.multinomial(w, *args), torch.multinomial(tw, *args)
+        assert tuple(ours.shape) == tuple(theirs.shape) and theirs.dtype == torch.int64 and ours.dtype == vt.int64
+    assert vt.randperm(10, dtype=vt.int32, device="cuda").dtype == vt.int32
+    assert torch.randperm(10, dtype=torch.int32, device="cuda").dtype == torch.int32
+    for fn in (lambda: vt.multinomial(w, 10), lambda: torch.multinomial(tw, 10)):  # 10 > 9 categories
+        with pytest.raises((ValueError, RuntimeError), match="cannot sample n_sample > prob_dist"):
+            fn()
+
+
 def test_bad_input_raises_clearly():
     t = vt.empty([4], device="cuda")
     with pytest.raises(ValueError, match=r"expects p to be in \[0, 1\]"):
@@ -167,5 +346,9 @@ def test_bad_input_raises_clearly():
     with pytest.raises(ValueError, match="without replacement"):
         vt.multinomial(vt.ones([3], device="cuda"), 5, False)
     with pytest.raises(ValueError, match="probability tensor contains"):
-        vt.multinomial(vt.tensor([1.0, -1.0]).cuda(), 1, True)
+        vt.multinomial(vt.tensor([1.0, -1.0]).cuda(), 1, True).cpu()  # found by the kernel, raised at the sync
+    with pytest.raises(ValueError, match="too large for CUDA"):
+        vt.randperm(1 << 30, device="cuda")
+    with pytest.raises(TypeError, match="expected a bool mask"):
+        vt.native_dropout_backward(t, t, 2.0)
     assert vt.rand([2], device="cuda").shape == (2,)  # the runtime is still usable

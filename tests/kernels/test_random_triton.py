@@ -44,6 +44,13 @@ def normal_cdf(x):
     return 0.5 * (1 + np.vectorize(math.erf)(x / math.sqrt(2)))
 
 
+def assert_rounded_alike(got, want):
+    """Bit for bit, except that the interpreter truncates float32 -> bfloat16 where the GPU (and the CPU)
+    round to nearest: one bfloat16 ulp there (tests/cuda compares the GPU's bits)."""
+    rtol = 2.0**-7 if got.dtype == vt.bfloat16 else 0.0
+    np.testing.assert_allclose(as64(got), as64(want), rtol=rtol, atol=0)
+
+
 KS_LIMIT = 1.95  # sqrt(n) * D above this has probability < 0.001 under the null hypothesis
 
 
@@ -145,6 +152,47 @@ def test_randint_range_forcing_rejections_is_unbiased():
     np.testing.assert_array_equal(out.numpy(), vt.randint(0, r, [n]).numpy())
     thirds = np.bincount((out.numpy() // (1 << 61)).astype(np.int64), minlength=3)
     assert np.abs(thirds - n / 3).max() < 4 * math.sqrt(n * 2 / 9)
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_dropout_matches_cpu_native_dropout(dtype):
+    x = vt.tensor(rng().standard_normal((40, 30))).to(dtype).t()  # read through its strides
+    out, mask = ir.run_dropout(x, 0.35, SEED, BASE)
+    cpu_state(SEED, BASE)
+    want, want_mask = vt.native_dropout(x, 0.35, True)
+    assert cpu_offset() - BASE == 300  # ceil(1200 / 4) blocks: what the launch reserves
+    assert out.dtype == dtype and mask.dtype == vt.bool
+    np.testing.assert_array_equal(mask.numpy(), want_mask.numpy())
+    assert_rounded_alike(out, want)  # the same (x * mask) * scale, rounded once
+    assert abs(mask.numpy().mean() - 0.65) < 5 * math.sqrt(0.65 * 0.35 / 1200)
+
+
+def test_dropout_graph_variant_and_extremes():
+    x = vt.rand(1030) + 1.0
+    slot = vt.empty([2], dtype=vt.int64)
+    ir.write_state(slot, SEED, BASE)
+    g_out, g_mask = vt.empty(1030), vt.empty(1030, dtype=vt.bool)
+    ir.run_random("dropout", g_out, None, 40, (g_mask, math.ceil(0.5 * 2**32), 2.0), p=x, graph_slot=slot)
+    out, mask = ir.run_dropout(x, 0.5, SEED, BASE + 40)
+    np.testing.assert_array_equal(g_mask.numpy(), mask.numpy())
+    np.testing.assert_array_equal(g_out.numpy(), out.numpy())
+    all_out, keep_all = ir.run_dropout(x, 0.0, SEED, 0)  # threshold 2^32: every word keeps
+    assert keep_all.numpy().all() and (all_out.numpy() == x.numpy()).all()
+    none_out, keep_none = ir.run_dropout(x, 1.0, SEED, 0)
+    assert not keep_none.numpy().any() and (none_out.numpy() == 0).all()
+
+
+@pytest.mark.parametrize("dtype", [vt.float32, vt.bfloat16, vt.float64])
+def test_dropout_backward_kernel_matches_cpu(dtype):
+    # native_dropout_backward's CUDA kernel: the elementwise "masked_scale" over (grad, bool mask), no cast
+    from vibetensor.kernels import interpret
+    gen = rng()
+    g = vt.tensor(gen.standard_normal((20, 33))).to(dtype)
+    mask = vt.tensor(gen.integers(0, 2, size=(33, 20)).astype(bool)).t()
+    for grad, m in [(g, mask.contiguous()), (g.t().contiguous().t(), mask), (g.reshape(-1), mask.reshape(-1))]:
+        out = vt.empty(*grad.shape, dtype=dtype)
+        interpret.run_elementwise("masked_scale", out, [grad, m], (1 / 0.7,))
+        assert_rounded_alike(out, vt.native_dropout_backward(grad, m, 1 / 0.7))
 
 
 def test_determinism_and_distinct_offsets():
