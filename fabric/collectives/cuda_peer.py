@@ -34,8 +34,10 @@ from ... import config
 from ...tensor_core.factories import tensor as _tensor
 
 DEFAULT_CAPACITY = 32 << 20  # data bytes per rank
-# All-reduces up to this size take one-shot, larger ones the ring (benchmarks/multigpu_oneshot_sweep.py).
-ONESHOT_MAX_BYTES = 128 << 10
+# All-reduces up to this size take one-shot, larger ones LARGE. Device time on 4 H200s over NVLink
+# (benchmarks/multigpu_oneshot_sweep.py, 2026-11-26): one-shot 6.5 us to 32 KB, 8.6 at 128 KB, 23 at 512 KB,
+# 46 at 1 MB; two-shot 25-30 us to 512 KB, 32 at 1 MB, 38 at 2 MB.
+ONESHOT_MAX_BYTES = 512 << 10
 LARGE = "twoshot"  # what "auto" runs above it (the ring stays on request)
 FLOAT_DTYPES = ("float32", "bfloat16", "float16")
 LL_ELEMENTS = 64 << 10  # elements of one one-shot launch (larger messages go in pieces); its region's stride
@@ -180,10 +182,11 @@ def twoshot_all_reduce(ep, flat, op):
     """flat <- its reduction over the ranks by the two-shot kernel: each rank reduces its chunk reading every
     peer's buffer, then copies the other chunks from their owners (one launch per buffer-sized piece)."""
     key = _twoshot_key(ep, flat.dtype, op)
-    total, size, align = flat.numel(), flat.element_size(), _align(flat.dtype)
+    total, size = flat.numel(), flat.element_size()
+    align = 128 // size  # chunks start on a cache line: the two phases never share a line
     for lo in range(0, total, ep.elements(flat.dtype)):
         m = min(ep.elements(flat.dtype), total - lo)
-        per = -(-m // (ep.world * align)) * align  # chunk length; chunks start 16-byte aligned
+        per = -(-m // (ep.world * align)) * align  # chunk length
         ptr = flat.data_ptr() + lo * size
         args = [("ptr", ptr), ("ptr", ptr), ("ptr", ep.bufs.data_ptr()), ("ptr", ep.flags.data_ptr()),
                 ("ptr", ep.status.ptr), ("i64", m), ("i64", per), ("i32", ep.rank), ("i64", ep.timeout_ns)]

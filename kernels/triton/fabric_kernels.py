@@ -180,7 +180,9 @@ def twoshot_all_reduce(in_ptr, out_ptr, bufs, flags, status, n, per, rank, timeo
     in rank order into its buffer and out, meet; copy every other chunk from its owner's buffer, meet. Program
     pid handles the same part (pid's BLOCK-steps) of every chunk in all three phases, so meeting only the same
     program of each peer suffices; the last meeting keeps buffers until every reader is done (the next call's
-    copy-in starts after this whole kernel). out may alias in."""
+    copy-in starts after this whole kernel). Peers' buffers are read past L1 (.cg): L1 is not coherent within
+    a kernel, and a line read in the reduce phase would serve stale data to the gather phase. out may alias
+    in."""
     pid = tl.program_id(0)
     programs = tl.num_programs(0)
     me = _header(flags, rank)
@@ -202,10 +204,11 @@ def twoshot_all_reduce(in_ptr, out_ptr, bufs, flags, status, n, per, rank, timeo
         for start in range(rank * per + pid * BLOCK, hi, programs * BLOCK):
             offs = start + tl.arange(0, BLOCK)
             m = offs < hi
-            acc = tl.load(tl.load(bufs).to(tl.pointer_type(elt)) + offs, mask=m).to(tl.float32)
+            acc = tl.load(tl.load(bufs).to(tl.pointer_type(elt)) + offs, mask=m, cache_modifier=".cg")
+            acc = acc.to(tl.float32)
             for p in tl.static_range(1, WORLD):
-                x = tl.load(tl.load(bufs + p).to(tl.pointer_type(elt)) + offs, mask=m).to(tl.float32)
-                acc = _combine(acc, x, OP)
+                x = tl.load(tl.load(bufs + p).to(tl.pointer_type(elt)) + offs, mask=m, cache_modifier=".cg")
+                acc = _combine(acc, x.to(tl.float32), OP)
             tl.store(mine + offs, acc.to(elt), mask=m)
             tl.store(out_ptr + offs, acc.to(elt), mask=m)
     ok = _barrier(flags, me, slot, rank, 3 * epoch - 1, status, timeout_ns, ok, WORLD, TIMED, SPINS)
@@ -217,7 +220,7 @@ def twoshot_all_reduce(in_ptr, out_ptr, bufs, flags, status, n, per, rank, timeo
                 for start in range(c * per + pid * BLOCK, hi, programs * BLOCK):
                     offs = start + tl.arange(0, BLOCK)
                     m = offs < hi
-                    tl.store(out_ptr + offs, tl.load(theirs + offs, mask=m), mask=m)
+                    tl.store(out_ptr + offs, tl.load(theirs + offs, mask=m, cache_modifier=".cg"), mask=m)
     ok = _barrier(flags, me, slot, rank, 3 * epoch, status, timeout_ns, ok, WORLD, TIMED, SPINS)
     tl.store(me + (2112 + pid), epoch)
 

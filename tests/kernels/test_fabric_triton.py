@@ -118,7 +118,7 @@ def test_ll_oneshot_ignores_a_stale_push_and_records_the_missing_rank():
 @pytest.mark.parametrize("dtype", [vt.float32, vt.bfloat16], ids=str)
 def test_twoshot_reduces_its_chunk_and_gathers_the_rest(op, dtype):
     gen, world, rank, n, programs, block = rng(), 3, 1, 300, 2, 64
-    align = 16 // dtype.itemsize
+    align = 128 // dtype.itemsize
     per = -(-n // (world * align)) * align  # as cuda_peer.twoshot_all_reduce
     w = World(world, n, dtype)
     for call in (1, 2):  # epochs (one per program) advance from device memory
