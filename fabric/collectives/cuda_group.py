@@ -147,7 +147,8 @@ class CudaGroup(Group):
         if not self._on_gpu("all_reduce", tensor, reduce=True):
             return self._staged("all_reduce", lambda t: self._boot.all_reduce(t, op), [tensor], async_op)
         nbytes = tensor.numel() * tensor.element_size()
-        algo = peer.choose_algorithm(nbytes, algorithm, self._oneshot_max) if self.size > 1 else "local"
+        algo = peer.choose_algorithm(tensor.numel(), tensor.element_size(), algorithm, self._oneshot_max) \
+            if self.size > 1 else "local"
         if algo != "local" and tensor.numel():
             flat = _flat(tensor)
             peer.prepare(self._ep, tensor.dtype, op)

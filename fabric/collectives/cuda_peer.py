@@ -34,11 +34,14 @@ from ... import config
 from ...tensor_core.factories import tensor as _tensor
 
 DEFAULT_CAPACITY = 32 << 20  # data bytes per rank
-# All-reduces up to this size take one-shot, larger ones LARGE. Device time on 4 H200s over NVLink
-# (benchmarks/multigpu_oneshot_sweep.py, 2026-11-26): one-shot 6.5 us to 32 KB, 8.6 at 128 KB, 23 at 512 KB,
-# 46 at 1 MB; two-shot 25-30 us to 512 KB, 32 at 1 MB, 38 at 2 MB.
+# All-reduces whose float32 size is up to ONESHOT_MAX_BYTES take one-shot (it moves every value as a float32
+# word, so its cost follows the element count), larger ones two-shot up to TWOSHOT_MAX_BYTES, then the ring.
+# Device time on 4 H200s over NVLink (benchmarks/multigpu_oneshot_sweep.py, 2026-11-26): one-shot 6.5 us to
+# 32 KB, 8.6 at 128 KB, 23 at 512 KB, 46 at 1 MB; two-shot 25-30 us to 512 KB, 32 at 1 MB, 38 at 2 MB. Eager
+# against NCCL (multigpu_collectives.py, same machine): two-shot beats the ring up to 8 MB (0.62-0.71x of NCCL's
+# bus bandwidth against 0.19-0.42x), the ring wins from 32 MB in bf16 (0.61 against 0.51x).
 ONESHOT_MAX_BYTES = 512 << 10
-LARGE = "twoshot"  # what "auto" runs above it (the ring stays on request)
+TWOSHOT_MAX_BYTES = 16 << 20
 FLOAT_DTYPES = ("float32", "bfloat16", "float16")
 LL_ELEMENTS = 64 << 10  # elements of one one-shot launch (larger messages go in pieces); its region's stride
 LL_BLOCK = 1024  # elements per program step: 8 KB of 64-bit words pushed to each peer
@@ -298,14 +301,15 @@ def oneshot_max_bytes(crossover_bytes=None):
     return ONESHOT_MAX_BYTES if crossover_bytes is None else crossover_bytes
 
 
-def choose_algorithm(nbytes, requested="auto", crossover_bytes=None):
-    """schedule.choose_algorithm for the GPU transport, with oneshot_max_bytes(crossover_bytes) as the
-    crossover (two ranks are not forced to one-shot), and "twoshot" also on request; above the crossover
-    "auto" takes LARGE."""
+def choose_algorithm(numel, itemsize, requested="auto", crossover_bytes=None):
+    """The requested algorithm, or for "auto": one-shot while numel float32 words fit oneshot_max_bytes
+    (crossover_bytes), two-shot up to TWOSHOT_MAX_BYTES, then the ring."""
     if requested in ALGORITHMS:
         return requested
-    algo = schedule.choose_algorithm(nbytes, 0, oneshot_max_bytes(crossover_bytes), requested, pairs_oneshot=False)
-    return LARGE if algo == "ring" else algo
+    if schedule.choose_algorithm(4 * numel, 0, oneshot_max_bytes(crossover_bytes), requested,
+                                 pairs_oneshot=False) == "oneshot":
+        return "oneshot"
+    return "twoshot" if numel * itemsize <= TWOSHOT_MAX_BYTES else "ring"
 
 
 ALGORITHMS = {"oneshot": oneshot_all_reduce, "twoshot": twoshot_all_reduce, "ring": ring_all_reduce}

@@ -195,7 +195,7 @@ class LocalGroup(Group):
         nbytes = ts[0].numel() * ts[0].element_size()
         average = op is ReduceOp.AVG and self.size > 1
         if self._peer_path(ts[0].dtype, reduce=True):
-            algo = peer.choose_algorithm(nbytes, algorithm, self.crossover_bytes)
+            algo = peer.choose_algorithm(ts[0].numel(), ts[0].element_size(), algorithm, self.crossover_bytes)
             def peer_body(links):  # flatten all, run every rank's program, then finish: no kernel that may need
                 bufs = _flats(self.devices, ts)  # loading runs while a rank's flag waits are in flight
                 self._each_rank("all_reduce", algo, nbytes, links,

@@ -72,15 +72,19 @@ def test_api_pieces_and_observability():
 
 def test_gpu_transport_crossover():
     from vibetensor.fabric.collectives import cuda_peer
-    limit, large = cuda_peer.ONESHOT_MAX_BYTES, cuda_peer.LARGE
-    assert cuda_peer.choose_algorithm(limit) == "oneshot" and cuda_peer.choose_algorithm(limit + 1) == large
-    assert cuda_peer.choose_algorithm(64 << 20, "oneshot") == "oneshot"  # the caller's choice wins
-    assert cuda_peer.choose_algorithm(64 << 20, "ring") == "ring"
-    assert cuda_peer.choose_algorithm(8, "twoshot") == "twoshot"
-    assert cuda_peer.choose_algorithm(100, crossover_bytes=50) == large
+    words, twoshot = cuda_peer.ONESHOT_MAX_BYTES // 4, cuda_peer.TWOSHOT_MAX_BYTES
+    assert cuda_peer.choose_algorithm(words, 4) == "oneshot" and cuda_peer.choose_algorithm(words + 1, 4) == "twoshot"
+    assert cuda_peer.choose_algorithm(words, 2) == "oneshot"  # one-shot sends every value as a float32 word
+    assert cuda_peer.choose_algorithm(words + 1, 2) == "twoshot"
+    assert cuda_peer.choose_algorithm(twoshot // 2, 2) == "twoshot" and cuda_peer.choose_algorithm(twoshot // 4, 4) \
+        == "twoshot"
+    assert cuda_peer.choose_algorithm(twoshot // 4 + 1, 4) == "ring"
+    assert cuda_peer.choose_algorithm(64 << 20, 4, "oneshot") == "oneshot"  # the caller's choice wins
+    assert cuda_peer.choose_algorithm(8, 4, "twoshot") == "twoshot"
+    assert cuda_peer.choose_algorithm(100, 4, crossover_bytes=50) == "twoshot"
     assert s.choose_algorithm(8, 4, requested="twoshot") == "ring"  # CPU transports have no two-shot program
     with pytest.raises(ValueError, match="algorithm must be"):
-        cuda_peer.choose_algorithm(8, "tree")
+        cuda_peer.choose_algorithm(8, 4, "tree")
 
 
 def test_oneshot_crossover_variable_reaches_the_cpu_schedules(monkeypatch):
