@@ -3,6 +3,8 @@
 Every op test compares vibetensor against a float64 reference computed on the same (never all-zero) random
 inputs, across dtypes and memory layouts; where torch is installed, against torch's same call too.
 """
+import math
+
 import numpy as np
 import pytest
 
@@ -130,3 +132,12 @@ def torch_to_numpy(t):
     if t.dtype == torch.bfloat16:
         t = t.float()
     return t.detach().numpy()
+
+
+def chi2_ok(counts, probs):
+    """Pearson's chi-square below df + 5 sqrt(2 df): about 5 sigma of its null distribution."""
+    counts, probs = np.asarray(counts, np.float64).ravel(), np.asarray(probs, np.float64).ravel()
+    expected = counts.sum() * probs / probs.sum()
+    stat = ((counts - expected) ** 2 / expected).sum()
+    df = len(counts) - 1
+    return stat < df + 5 * math.sqrt(2 * df), stat

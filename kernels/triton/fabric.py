@@ -75,22 +75,15 @@ def load(key, cache_dir=None, module_suffix="", timed=True):
     parts = key.split("|")
     kind = parts[1] if len(parts) > 1 and parts[0] == "fab" else None
     spins = {"TIMED": timed, "SPINS": MAX_SPINS}
-    if kind == "ll":
+    if kind in ("ll", "ts"):  # the all-reduce programs
         _, _, dtype, op, world, block = parts
         t = "*" + SIGNATURE_TYPES[dtype]
-        sig = {"in_ptr": t, "out_ptr": t, "bufs": "*i64", "flags": "*i64", "status": "*i32", **_INTS}
+        fn, ints = (k.ll_all_reduce, _INTS) if kind == "ll" else (k.twoshot_all_reduce, _TS_INTS)
+        sig = {"in_ptr": t, "out_ptr": t, "bufs": "*i64", "flags": "*i64", "status": "*i32", **ints}
         cx = {"WORLD": int(world), "BLOCK": int(block), "OP": OPS[op], **spins}
         _check_world(int(world))
         sig.update({k: "constexpr" for k in cx})
-        return k.ll_all_reduce, sig, cx
-    if kind == "ts":
-        _, _, dtype, op, world, block = parts
-        t = "*" + SIGNATURE_TYPES[dtype]
-        sig = {"in_ptr": t, "out_ptr": t, "bufs": "*i64", "flags": "*i64", "status": "*i32", **_TS_INTS}
-        cx = {"WORLD": int(world), "BLOCK": int(block), "OP": OPS[op], **spins}
-        _check_world(int(world))
-        sig.update({k: "constexpr" for k in cx})
-        return k.twoshot_all_reduce, sig, cx
+        return fn, sig, cx
     if kind == "rc":
         _, _, dtype, op, block = parts
         t = "*" + SIGNATURE_TYPES[dtype]

@@ -30,6 +30,21 @@ def _give_up(status, me, peer):
 
 
 @triton.jit
+def _may_wait(status, me, peer, t0, spins, timeout_ns, TIMED: tl.constexpr, SPINS: tl.constexpr):
+    """1 while a wait for `peer` may go on; once it has lasted timeout_ns (TIMED) or SPINS polls, records the
+    peer (_give_up) and returns 0."""
+    if TIMED:
+        expired = _now() - t0 > timeout_ns
+    else:
+        expired = spins > SPINS
+    ok = 1
+    if expired:
+        _give_up(status, me, peer)
+        ok = 0
+    return ok
+
+
+@triton.jit
 def _wait_at_least(slot, target, status, me, peer, timeout_ns, t0, ok, TIMED: tl.constexpr,
                    SPINS: tl.constexpr):
     """Polls slot (acquire, system scope) until it reaches target; on timeout records the peer. Returns ok."""
@@ -40,14 +55,8 @@ def _wait_at_least(slot, target, status, me, peer, timeout_ns, t0, ok, TIMED: tl
         spins = 0
         while (v - target < 0) & (ok != 0):
             spins += 1
-            if TIMED:
-                expired = _now() - t0 > timeout_ns
-            else:
-                expired = spins > SPINS
-            if expired:
-                _give_up(status, me, peer)
-                ok = 0
-            else:
+            ok = _may_wait(status, me, peer, t0, spins, timeout_ns, TIMED, SPINS)
+            if ok != 0:
                 v = tl.load(slot, volatile=True)
         if ok != 0:
             tl.atomic_add(slot, 0, sem="acquire", scope="sys")
@@ -100,14 +109,8 @@ def _ll_receive(slot, last, epoch, m, status, me, peer, timeout_ns, t0, ok, TIME
     spins = 0
     while (ready == 0) & (ok != 0):
         spins += 1
-        if TIMED:
-            expired = _now() - t0 > timeout_ns
-        else:
-            expired = spins > SPINS
-        if expired:
-            _give_up(status, me, peer)
-            ok = 0
-        else:
+        ok = _may_wait(status, me, peer, t0, spins, timeout_ns, TIMED, SPINS)
+        if ok != 0:
             w, ready = _ll_ready(slot, last, epoch, m)
     return (w & 0xFFFFFFFF).to(tl.int32).to(tl.float32, bitcast=True), ok
 

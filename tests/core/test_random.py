@@ -9,7 +9,7 @@ import pytest
 
 import vibetensor as vt
 import vibetensor.tensor_core.random as vt_random
-from helpers import torch, torch_call
+from helpers import chi2_ok, torch, torch_call
 
 # ---- a numpy Philox4x32-10 following the layout documented in csrc/core/philox.h --------------------
 _MASK = np.uint64(0xFFFFFFFF)
@@ -35,15 +35,6 @@ def stream_words(seed, base_block, n):
 def offset_of(gen=None):
     state = (gen or vt.default_generator).get_state().numpy()
     return int.from_bytes(state[8:].tobytes(), "little")
-
-
-def chi2_ok(counts, probs):
-    """Pearson's chi-square below df + 5 sqrt(2 df): about 5 sigma of its null distribution."""
-    counts, probs = np.asarray(counts, np.float64), np.asarray(probs, np.float64)
-    expected = counts.sum() * probs / probs.sum()
-    stat = ((counts - expected) ** 2 / expected).sum()
-    df = len(counts) - 1
-    return stat < df + 5 * math.sqrt(2 * df), stat
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import vibetensor as vt
-from helpers import TOLERANCES, rng, torch
+from helpers import TOLERANCES, chi2_ok, rng, torch
 
 pytestmark = pytest.mark.cuda
 
@@ -79,15 +79,6 @@ def test_randint_matches_cpu(low, high, dtype):
     assert vals.min() >= low and vals.max() <= high - 1
     c, g = both(lambda d: vt.randint(6, [4, 5], device=d))
     assert g.cpu().tolist() == c.tolist()
-
-
-def chi2_ok(counts, probs):
-    """Pearson's chi-square below df + 5 sqrt(2 df): about 5 sigma of its null distribution."""
-    counts, probs = np.asarray(counts, np.float64).ravel(), np.asarray(probs, np.float64).ravel()
-    expected = counts.sum() * probs / probs.sum()
-    stat = ((counts - expected) ** 2 / expected).sum()
-    df = len(counts) - 1
-    return stat < df + 5 * math.sqrt(2 * df), stat
 
 
 def cuda_offset():

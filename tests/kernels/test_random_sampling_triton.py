@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import vibetensor as vt
+from helpers import chi2_ok
 from vibetensor.kernels import interpret_random as ir
 
 triton = pytest.importorskip("triton")
@@ -23,15 +24,6 @@ def cpu_state(seed, offset):
 
 def cpu_offset():
     return struct.unpack("<QQ", bytes(vt.random.get_rng_state().tolist()))[1]
-
-
-def chi2_ok(counts, probs):
-    """Pearson's chi-square below df + 5 sqrt(2 df): about 5 sigma of its null distribution."""
-    counts, probs = np.asarray(counts, np.float64), np.asarray(probs, np.float64)
-    expected = counts.sum() * probs / probs.sum()
-    stat = ((counts - expected) ** 2 / expected).sum()
-    df = len(counts) - 1
-    return stat < df + 5 * math.sqrt(2 * df), stat
 
 
 def test_keys_are_words_0_1_of_each_element_block():
