@@ -42,6 +42,7 @@ from vibetensor.fabric import observe  # noqa: E402
 OPS = ("all_reduce", "reduce_scatter", "all_gather")
 DTYPES = ("bfloat16", "float32")
 ALGORITHMS = ("auto", "oneshot", "twoshot", "ring")  # all_reduce's; the other ops have one (the ring)
+CPU_ALGORITHMS = ("auto", "oneshot", "ring")  # the CPU transport has no two-shot program
 SHAPES = {  # (input, output) elements for S elements over n ranks
     "all_reduce": lambda s, n: (s, s), "reduce_scatter": lambda s, n: (s, s // n),
     "all_gather": lambda s, n: (s // n, s)}
@@ -168,7 +169,8 @@ def run_case(b, op, dtype, nbytes, iters):
     tin = x.clone()
     tout = tin if op == "all_reduce" else tin.new_empty(n_out)
     TORCH_OPS[op](tout, tin)
-    rows, wanted = [], ALGORITHMS if op == "all_reduce" and n > 1 else ("auto",)
+    algorithms = ALGORITHMS if b.tdev.type == "cuda" else CPU_ALGORITHMS
+    rows, wanted = [], algorithms if op == "all_reduce" and n > 1 else ("auto",)
     for algorithm in wanted:
         vin = b.to_vt(x)
         vout = vin if op == "all_reduce" else vt.empty(n_out, dtype=getattr(vt, dtype), device=b.vdev)
