@@ -33,6 +33,7 @@ class _Bucket:
         self.flat = None
         self.work = None
         self.remaining = 0
+        self.all_local = False  # this rank had a gradient for every member in the current iteration
 
     def finish_layout(self, zeros):
         # the used-flags live after the gradients, one per member
@@ -190,6 +191,7 @@ class Reducer:
                 flags.append(0)
         # one small copy per bucket, not one fill per parameter (each would be a kernel launch on a GPU)
         b.flat[b.numel:].copy_(tensor(flags, dtype=b.dtype, device=b.device))
+        b.all_local = all(flags)
         self.launch_log.append((b.index, self._grads_seen))
         b.work = self.group.all_reduce(b.flat, ReduceOp.AVG, async_op=True)
 
@@ -201,7 +203,9 @@ class Reducer:
         finally:
             self._expected = None  # a failed wait leaves no half-done iteration behind
         for b in self.buckets:
-            flags = b.flat[b.numel:].tolist()
+            # Every averaged flag is > 0 where this rank had the gradient itself: only a bucket with a member
+            # this rank lacked needs them read back (a device sync per bucket on a GPU).
+            flags = [1] * len(b.members) if b.all_local else b.flat[b.numel:].tolist()
             for k, i in enumerate(b.members):
                 if flags[k] == 0:
                     continue  # no rank had a gradient for it: .grad stays as it is (None)
