@@ -12,10 +12,10 @@ Algorithms (data moves by *pulling*, a rank writing only its own buffer, except 
 - one-shot all-reduce: one kernel of the LL protocol (kernels/triton/fabric_kernels.ll_all_reduce): every rank
   pushes its input, each value with a flag in one 64-bit store, into each peer's LL region, then reduces what
   arrived in its own, in rank order. No fence and no barrier: a word validates itself.
-- two-shot all-reduce (the default above the one-shot crossover): one kernel per buffer-sized piece (copy in,
-  meet, reduce this rank's chunk reading every peer's buffer, meet, copy the other chunks from their owners,
-  meet): every link busy at once and no host work per step.
-- ring: the schedules of schedule.py. A step boundary (one small kernel) publishes this rank's step counter
+- two-shot all-reduce (the default from the one-shot crossover to TWOSHOT_MAX_BYTES): one kernel per
+  buffer-sized piece (copy in, meet, reduce this rank's chunk reading every peer's buffer, meet, copy the other
+  chunks from their owners, meet): every link busy at once and no host work per step.
+- ring (the default above TWOSHOT_MAX_BYTES, and reduce_scatter / all_gather): the schedules of schedule.py. A step boundary (one small kernel) publishes this rank's step counter
   to both ring neighbours and waits for the predecessor's (the data it reads next) and, in the all-gather
   half of an all-reduce, the successor's (the last reader of the chunk it overwrites). The step itself is the
   reduce-copy plugin (reduce_copy.py: the CuTe DSL kernel or Triton) or a copy. The last boundary also waits
