@@ -7,7 +7,7 @@ import heapq
 import threading
 
 from .grad_mode import set_grad_enabled
-from .graph import AccumulateGrad, gradient_edge, meta
+from .graph import AccumulateGrad, accumulation_lock, gradient_edge, meta
 
 
 _local = threading.local()  # this thread's running backward calls, innermost last: their callback lists
@@ -95,7 +95,9 @@ def _run_graph(roots, grad_roots, retain_graph, create_graph, capture, accumulat
     with set_grad_enabled(create_graph):
         while ready:
             _, _, node = heapq.heappop(ready)
-            grads = buffers.pop(node, [None] * node.num_outputs)
+            grads = buffers.pop(node, None)
+            if grads is None:
+                grads = [None] * node.num_outputs
             if capture:
                 for slot in range(node.num_outputs):
                     if (node, slot) in capture:
@@ -110,10 +112,14 @@ def _run_graph(roots, grad_roots, retain_graph, create_graph, capture, accumulat
                 continue
             if capture is not None and node not in needed:
                 continue
-            if all(g is None for g in grads):
+            missing = [k for k, g in enumerate(grads) if g is None]
+            if len(missing) == len(grads):
                 outputs = [None] * len(node.next_functions)
             else:
-                grads = [g if g is not None else _zeros_for(node, k) for k, g in enumerate(grads)]
+                if missing:  # a copy: pre-hooks saw the list as it came
+                    grads = list(grads)
+                    for k in missing:
+                        grads[k] = _zeros_for(node, k)
                 outputs = list(node.apply(grads))
             for hook in node.hooks:
                 new = hook(outputs, grads)
@@ -126,7 +132,9 @@ def _run_graph(roots, grad_roots, retain_graph, create_graph, capture, accumulat
                     continue
                 nxt, slot = edge
                 if g is not None:
-                    buf = buffers.setdefault(nxt, [None] * nxt.num_outputs)
+                    buf = buffers.get(nxt)
+                    if buf is None:
+                        buffers[nxt] = buf = [None] * nxt.num_outputs
                     buf[slot] = _add(buf[slot], g)
                 deps[nxt] -= 1
                 if deps[nxt] == 0:
@@ -160,7 +168,7 @@ def _accumulate(leaf, grad, create_graph):
             grad = new
     if not create_graph:
         grad = grad.detach()
-    with m.lock:
+    with accumulation_lock(m):
         if m.grad is None:
             # A gradient may be shared (one tensor routed to several inputs, or the caller's grad_output):
             # .grad gets its own copy, since optimisers and users update .grad in place.

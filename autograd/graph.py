@@ -16,17 +16,31 @@ class AutogradMeta:
     __slots__ = ("grad", "grad_fn", "output_nr", "retains_grad", "hooks", "accumulator", "base", "lock",
                  "is_view", "post_accumulate_hooks", "__weakref__")
 
-    def __init__(self):
+    def __init__(self, grad_fn=None, output_nr=0):  # the recorder makes one per output, node and slot known
         self.grad = None
-        self.grad_fn = None
-        self.output_nr = 0
+        self.grad_fn = grad_fn
+        self.output_nr = output_nr
         self.retains_grad = False
         self.hooks = ()          # lists from the first registration (add_hook): one per output tensor otherwise
         self.accumulator = None  # weakref to the AccumulateGrad node of a leaf
         self.base = None         # for views: the tensor whose storage they view
         self.is_view = False
-        self.lock = threading.Lock()  # per tensor, for concurrent gradient accumulation
+        self.lock = None         # accumulation_lock(): only tensors that receive .grad ever need one
         self.post_accumulate_hooks = ()
+
+
+_lock_init = threading.Lock()
+
+
+def accumulation_lock(m):
+    """The per-tensor lock that serialises concurrent gradient accumulation, made on first use."""
+    lock = m.lock
+    if lock is None:
+        with _lock_init:
+            if m.lock is None:
+                m.lock = threading.Lock()
+            lock = m.lock
+    return lock
 
 
 def add_hook(owner, field, hook):
@@ -101,7 +115,7 @@ class AccumulateGrad(Node):
     def __init__(self, leaf):
         super().__init__((), 1)
         self.variable = leaf
-        self.output_meta = [(tuple(leaf.shape), leaf.dtype, leaf.device)]
+        self.output_meta = [leaf._shape_dtype_device()]
 
     def apply(self, grads):
         return ()
