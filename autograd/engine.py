@@ -6,6 +6,7 @@ once; concurrent accumulation into the same leaf is serialised by that leaf's ow
 import heapq
 import threading
 
+from .. import _C
 from .grad_mode import set_grad_enabled
 from .graph import AccumulateGrad, accumulation_lock, gradient_edge, meta
 
@@ -32,7 +33,6 @@ def _run_callbacks(callbacks):
 
 def _zeros_for(node, k):
     shape, dtype, device = node.output_meta[k]
-    from .. import _C
     return _C._ops.zeros(shape, dtype=dtype, device=device)
 
 
@@ -66,7 +66,6 @@ def run_backward(roots, grad_roots, retain_graph, create_graph, capture=None, ac
     capture: {(node, slot): index} edges whose incoming gradient is returned (autograd.grad) instead of
     being accumulated; with accumulate=False, AccumulateGrad nodes are not run.
     """
-    from .. import _C
     stack = _local.__dict__.setdefault("stack", [])
     stack.append([])
     # Backward ops run in the dtypes their forward ops ran in (PyTorch's autocast rule), even when backward is
@@ -183,7 +182,6 @@ def _accumulate(leaf, grad, create_graph):
 
 def _prepare(outputs, grad_outputs):
     """Outputs as a list, their gradients (implicit ones for scalars) and their graph edges."""
-    from .. import _C
     outputs = [outputs] if isinstance(outputs, _C.TensorBase) else list(outputs)
     if grad_outputs is None:
         grad_outputs = [None] * len(outputs)
@@ -201,7 +199,6 @@ def _prepare(outputs, grad_outputs):
 
 def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None):
     """Accumulates d(tensors)/d(leaves) into the leaves' .grad (see Tensor.backward)."""
-    from .. import _C
     tensors, grads, roots = _prepare(tensors, grad_tensors)
     if retain_graph is None:
         retain_graph = create_graph
@@ -217,7 +214,6 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
 
 
 def _make_grads(outputs, grads):
-    from .. import _C
     out = []
     for t, g in zip(outputs, grads):
         if g is None:
@@ -236,7 +232,6 @@ def _make_grads(outputs, grads):
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, allow_unused=None,
          materialize_grads=False):
     """d(outputs)/d(inputs), returned rather than accumulated (vt.autograd.grad)."""
-    from .. import _C
     outputs, grads, roots = _prepare(outputs, grad_outputs)
     inputs = [inputs] if isinstance(inputs, _C.TensorBase) else list(inputs)
     if retain_graph is None:

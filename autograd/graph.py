@@ -9,6 +9,8 @@ import itertools
 import threading
 import weakref
 
+from .grad_mode import is_grad_enabled
+
 _seq = itertools.count()
 
 
@@ -80,12 +82,12 @@ class Node:
     """One recorded op. ``next_functions[i]`` is the edge of its i-th differentiable input (or None)."""
 
     pre_hooks = hooks = ()  # lists from the first registration (add_hook)
+    released = False  # set on the instance by release(): one attribute fewer to store per recorded op
 
     def __init__(self, next_functions, num_outputs=1):
         self.next_functions = tuple(next_functions)
         self.num_outputs = num_outputs
         self.seq = next(_seq)
-        self.released = False
         self.output_meta = [None] * num_outputs  # (shape, dtype, device) per output, to shape missing grads
 
     def name(self):
@@ -156,7 +158,6 @@ class SavedTensor:
                 f"[vibetensor.{self.data.dtype.name} {list(self.data.shape)}], which is {where}, is at version {self.data._version}; expected version "
                 f"{self.version} instead. Hint: the operation that failed was {owner.name()}.")
         if self.is_output and self.requires_grad:
-            from .grad_mode import is_grad_enabled
             if is_grad_enabled():  # double backward: the output needs its history back
                 t = self.data._alias()
                 m = meta(t)

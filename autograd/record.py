@@ -5,7 +5,7 @@ edges to the inputs' nodes, the tensors the derivative needs (saved with their v
 autograd state. In-place ops rebase their tensor's history; in-place ops on views rebase the base's.
 """
 from .. import _C
-from .derivatives import _INFO, OpNode, TensorInfo, op_info
+from .derivatives import _INFO, TensorInfo, op_info
 from .graph import AutogradMeta, SavedTensor, gradient_edge, meta
 
 
@@ -22,7 +22,8 @@ def _grad_slots(info, args):
                     edges.append(gradient_edge(t))
         elif a is not None and a._requires_grad:
             slots.append((i, None, a))
-            edges.append(gradient_edge(a))
+            m = a._autograd_meta  # the common case, an input made by a recorded op, without a call
+            edges.append((m.grad_fn, m.output_nr) if m is not None and m.grad_fn is not None else gradient_edge(a))
     return slots, edges
 
 
@@ -64,7 +65,8 @@ def autograd_kernel(name, *args):
     for k, o in enumerate(outs):
         if o is None:
             continue
-        if o.dtype.is_floating_point:
+        floating = node.output_meta[k][1].is_floating_point
+        if floating:
             m = o._autograd_meta
             if m is None:
                 o._autograd_meta = m = AutogradMeta(node, k)
@@ -76,7 +78,7 @@ def autograd_kernel(name, *args):
                 m.is_view, m.base = True, (bm.base if bm.is_view else base)
         # integer outputs too: max.dim's backward needs its indices; result=(k, ...) saves only those outputs
         if save_result is True or (save_result and k in save_result):
-            node.saved_outputs[k] = SavedTensor(o, is_output=o.dtype.is_floating_point, node=node, output_nr=k)
+            node.saved_outputs[k] = SavedTensor(o, is_output=floating, node=node, output_nr=k)
     return out
 
 
@@ -115,7 +117,7 @@ def _record_inplace_on_view(name, info, row, args):
     if not any(i == 0 and j is None for i, j, _ in slots):
         slots = [(0, None, view)] + slots
         edges = [view_edge] + edges
-    node = OpNode(row, info, args, slots, edges)
+    node = row.node_cls(row, info, args, slots, edges)
     for i in row.save_inputs:
         if args[i] is not None:
             t = _C._call_below_autograd("clone", args[i]) if i == 0 else args[i]

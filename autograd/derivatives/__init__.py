@@ -165,20 +165,20 @@ _NODE_CLASSES = {}
 class OpNode(Node):
     """A recorded application of an op with a derivative row."""
 
-    def __new__(cls, row, info, args, slots, edges):
-        return Node.__new__(row.node_cls if cls is OpNode else cls)
-
+    # Made as row.node_cls(...), the row's own subclass (MulBackward0, ...), so nodes print as PyTorch's do.
     def __init__(self, row, info, args, slots, edges):
         Node.__init__(self, edges)
         self.row, self.info, self.slots = row, info, slots
-        saved, kinds = row.saved_set, info.tensor_kinds
-        # schema kinds decide, not isinstance: a Tensor/Tensor? argument is a tensor or None, others never tensors
-        self.args = [
-            None if i in saved else
-            a if (kind := kinds[i]) is None or a is None else
-            TensorInfo(a) if kind == "tensor" else
-            [TensorInfo(t) if t is not None else None for t in a]
-            for i, a in enumerate(args)]
+        # Tensor arguments are kept as TensorInfo, or not at all when the row saves them (saved_inputs has them)
+        saved = row.saved_set
+        kept = list(args)
+        for i, is_list in info.tensor_args:
+            a = kept[i]
+            if i in saved:
+                kept[i] = None
+            elif a is not None:
+                kept[i] = [TensorInfo(t) if t is not None else None for t in a] if is_list else TensorInfo(a)
+        self.args = kept
         self.input_meta = [t._shape_dtype_device() for _, _, t in slots]
         # Rows that save nothing share one read-only empty mapping: fewer containers for the cyclic GC to track.
         self.saved_inputs = {} if row.save_inputs else _NOTHING_SAVED
