@@ -36,14 +36,6 @@ def _zeros_for(node, k):
     return _C._ops.zeros(shape, dtype=dtype, device=device)
 
 
-def _add(a, b):
-    if a is None:
-        return b
-    if b is None:
-        return a
-    return a + b
-
-
 def _dependencies(roots, needed=None):
     """Number of incoming edges per reachable node (optionally only nodes that lead to `needed`)."""
     deps, seen, stack = {}, set(), [n for n, _ in roots]
@@ -87,7 +79,8 @@ def _run_graph(roots, grad_roots, retain_graph, create_graph, capture, accumulat
     buffers = {}
     for (node, slot), g in zip(roots, grad_roots):
         buf = buffers.setdefault(node, [None] * node.num_outputs)
-        buf[slot] = _add(buf[slot], g)
+        prev = buf[slot]  # root gradients are never None (_make_grads made them)
+        buf[slot] = g if prev is None else prev + g
     captured = [None] * (len(capture) if capture else 0)
     ready = [(-node.seq, id(node), node) for node, _ in {(n, 0) for n, _ in roots} if deps.get(node, 0) == 0]
     heapq.heapify(ready)
@@ -111,7 +104,9 @@ def _run_graph(roots, grad_roots, retain_graph, create_graph, capture, accumulat
                 continue
             if capture is not None and node not in needed:
                 continue
-            missing = [k for k, g in enumerate(grads) if g is None]
+            # most nodes have one output: skip building the list of missing gradients for them
+            missing = ((0,) if grads[0] is None else ()) if len(grads) == 1 else \
+                [k for k, g in enumerate(grads) if g is None]
             if len(missing) == len(grads):
                 outputs = [None] * len(node.next_functions)
             else:
@@ -134,9 +129,11 @@ def _run_graph(roots, grad_roots, retain_graph, create_graph, capture, accumulat
                     buf = buffers.get(nxt)
                     if buf is None:
                         buffers[nxt] = buf = [None] * nxt.num_outputs
-                    buf[slot] = _add(buf[slot], g)
-                deps[nxt] -= 1
-                if deps[nxt] == 0:
+                    prev = buf[slot]
+                    buf[slot] = g if prev is None else prev + g
+                left = deps[nxt] - 1
+                deps[nxt] = left
+                if not left:
                     heapq.heappush(ready, (-nxt.seq, id(nxt), nxt))
     return captured
 

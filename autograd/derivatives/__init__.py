@@ -128,8 +128,10 @@ class _Ctx:
         return node.args[i]
 
     @property
-    def result(self):
-        return self.results[0]
+    def result(self):  # results[0], without building the list
+        node = self._node
+        saved = node.saved_outputs.get(0)
+        return saved.unpack(node) if saved is not None else None
 
     @property
     def results(self):
