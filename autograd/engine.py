@@ -6,8 +6,9 @@ once; concurrent accumulation into the same leaf is serialised by that leaf's ow
 import heapq
 import threading
 
+from .. import _C
 from .grad_mode import set_grad_enabled
-from .graph import AccumulateGrad, gradient_edge, meta
+from .graph import AccumulateGrad, accumulation_lock, gradient_edge, meta
 
 
 _local = threading.local()  # this thread's running backward calls, innermost last: their callback lists
@@ -32,16 +33,7 @@ def _run_callbacks(callbacks):
 
 def _zeros_for(node, k):
     shape, dtype, device = node.output_meta[k]
-    from .. import _C
     return _C._ops.zeros(shape, dtype=dtype, device=device)
-
-
-def _add(a, b):
-    if a is None:
-        return b
-    if b is None:
-        return a
-    return a + b
 
 
 def _dependencies(roots, needed=None):
@@ -66,7 +58,6 @@ def run_backward(roots, grad_roots, retain_graph, create_graph, capture=None, ac
     capture: {(node, slot): index} edges whose incoming gradient is returned (autograd.grad) instead of
     being accumulated; with accumulate=False, AccumulateGrad nodes are not run.
     """
-    from .. import _C
     stack = _local.__dict__.setdefault("stack", [])
     stack.append([])
     # Backward ops run in the dtypes their forward ops ran in (PyTorch's autocast rule), even when backward is
@@ -88,14 +79,17 @@ def _run_graph(roots, grad_roots, retain_graph, create_graph, capture, accumulat
     buffers = {}
     for (node, slot), g in zip(roots, grad_roots):
         buf = buffers.setdefault(node, [None] * node.num_outputs)
-        buf[slot] = _add(buf[slot], g)
+        prev = buf[slot]  # root gradients are never None (_make_grads made them)
+        buf[slot] = g if prev is None else prev + g
     captured = [None] * (len(capture) if capture else 0)
     ready = [(-node.seq, id(node), node) for node, _ in {(n, 0) for n, _ in roots} if deps.get(node, 0) == 0]
     heapq.heapify(ready)
     with set_grad_enabled(create_graph):
         while ready:
             _, _, node = heapq.heappop(ready)
-            grads = buffers.pop(node, [None] * node.num_outputs)
+            grads = buffers.pop(node, None)
+            if grads is None:
+                grads = [None] * node.num_outputs
             if capture:
                 for slot in range(node.num_outputs):
                     if (node, slot) in capture:
@@ -110,10 +104,16 @@ def _run_graph(roots, grad_roots, retain_graph, create_graph, capture, accumulat
                 continue
             if capture is not None and node not in needed:
                 continue
-            if all(g is None for g in grads):
+            # most nodes have one output: skip building the list of missing gradients for them
+            missing = ((0,) if grads[0] is None else ()) if len(grads) == 1 else \
+                [k for k, g in enumerate(grads) if g is None]
+            if len(missing) == len(grads):
                 outputs = [None] * len(node.next_functions)
             else:
-                grads = [g if g is not None else _zeros_for(node, k) for k, g in enumerate(grads)]
+                if missing:  # a copy: pre-hooks saw the list as it came
+                    grads = list(grads)
+                    for k in missing:
+                        grads[k] = _zeros_for(node, k)
                 outputs = list(node.apply(grads))
             for hook in node.hooks:
                 new = hook(outputs, grads)
@@ -126,10 +126,14 @@ def _run_graph(roots, grad_roots, retain_graph, create_graph, capture, accumulat
                     continue
                 nxt, slot = edge
                 if g is not None:
-                    buf = buffers.setdefault(nxt, [None] * nxt.num_outputs)
-                    buf[slot] = _add(buf[slot], g)
-                deps[nxt] -= 1
-                if deps[nxt] == 0:
+                    buf = buffers.get(nxt)
+                    if buf is None:
+                        buffers[nxt] = buf = [None] * nxt.num_outputs
+                    prev = buf[slot]
+                    buf[slot] = g if prev is None else prev + g
+                left = deps[nxt] - 1
+                deps[nxt] = left
+                if not left:
                     heapq.heappush(ready, (-nxt.seq, id(nxt), nxt))
     return captured
 
@@ -160,7 +164,7 @@ def _accumulate(leaf, grad, create_graph):
             grad = new
     if not create_graph:
         grad = grad.detach()
-    with m.lock:
+    with accumulation_lock(m):
         if m.grad is None:
             # A gradient may be shared (one tensor routed to several inputs, or the caller's grad_output):
             # .grad gets its own copy, since optimisers and users update .grad in place.
@@ -175,7 +179,6 @@ def _accumulate(leaf, grad, create_graph):
 
 def _prepare(outputs, grad_outputs):
     """Outputs as a list, their gradients (implicit ones for scalars) and their graph edges."""
-    from .. import _C
     outputs = [outputs] if isinstance(outputs, _C.TensorBase) else list(outputs)
     if grad_outputs is None:
         grad_outputs = [None] * len(outputs)
@@ -193,7 +196,6 @@ def _prepare(outputs, grad_outputs):
 
 def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None):
     """Accumulates d(tensors)/d(leaves) into the leaves' .grad (see Tensor.backward)."""
-    from .. import _C
     tensors, grads, roots = _prepare(tensors, grad_tensors)
     if retain_graph is None:
         retain_graph = create_graph
@@ -209,7 +211,6 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
 
 
 def _make_grads(outputs, grads):
-    from .. import _C
     out = []
     for t, g in zip(outputs, grads):
         if g is None:
@@ -228,7 +229,6 @@ def _make_grads(outputs, grads):
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, allow_unused=None,
          materialize_grads=False):
     """d(outputs)/d(inputs), returned rather than accumulated (vt.autograd.grad)."""
-    from .. import _C
     outputs, grads, roots = _prepare(outputs, grad_outputs)
     inputs = [inputs] if isinstance(inputs, _C.TensorBase) else list(inputs)
     if retain_graph is None:

@@ -101,7 +101,7 @@ class Function:
             None if t is None else SavedTensor(t, is_output=id(t) in out_ids, node=node, output_nr=out_ids.get(id(t), 0))
             for t in getattr(ctx, "_to_save", ()))
         node.num_outputs = len(outs)
-        node.output_meta = [(tuple(o.shape), o.dtype, o.device) if isinstance(o, _C.TensorBase) else None
+        node.output_meta = [o._shape_dtype_device() if isinstance(o, _C.TensorBase) else None
                             for o in outs]
         for k, o in enumerate(outs):
             if isinstance(o, _C.TensorBase) and o.dtype.is_floating_point and id(o) not in ctx._non_differentiable:

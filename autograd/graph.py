@@ -9,6 +9,8 @@ import itertools
 import threading
 import weakref
 
+from .grad_mode import is_grad_enabled
+
 _seq = itertools.count()
 
 
@@ -16,17 +18,31 @@ class AutogradMeta:
     __slots__ = ("grad", "grad_fn", "output_nr", "retains_grad", "hooks", "accumulator", "base", "lock",
                  "is_view", "post_accumulate_hooks", "__weakref__")
 
-    def __init__(self):
+    def __init__(self, grad_fn=None, output_nr=0):  # the recorder makes one per output, node and slot known
         self.grad = None
-        self.grad_fn = None
-        self.output_nr = 0
+        self.grad_fn = grad_fn
+        self.output_nr = output_nr
         self.retains_grad = False
         self.hooks = ()          # lists from the first registration (add_hook): one per output tensor otherwise
         self.accumulator = None  # weakref to the AccumulateGrad node of a leaf
         self.base = None         # for views: the tensor whose storage they view
         self.is_view = False
-        self.lock = threading.Lock()  # per tensor, for concurrent gradient accumulation
+        self.lock = None         # accumulation_lock(): only tensors that receive .grad ever need one
         self.post_accumulate_hooks = ()
+
+
+_lock_init = threading.Lock()
+
+
+def accumulation_lock(m):
+    """The per-tensor lock that serialises concurrent gradient accumulation, made on first use."""
+    lock = m.lock
+    if lock is None:
+        with _lock_init:
+            if m.lock is None:
+                m.lock = threading.Lock()
+            lock = m.lock
+    return lock
 
 
 def add_hook(owner, field, hook):
@@ -66,12 +82,12 @@ class Node:
     """One recorded op. ``next_functions[i]`` is the edge of its i-th differentiable input (or None)."""
 
     pre_hooks = hooks = ()  # lists from the first registration (add_hook)
+    released = False  # set on the instance by release(): one attribute fewer to store per recorded op
 
     def __init__(self, next_functions, num_outputs=1):
         self.next_functions = tuple(next_functions)
         self.num_outputs = num_outputs
         self.seq = next(_seq)
-        self.released = False
         self.output_meta = [None] * num_outputs  # (shape, dtype, device) per output, to shape missing grads
 
     def name(self):
@@ -101,7 +117,7 @@ class AccumulateGrad(Node):
     def __init__(self, leaf):
         super().__init__((), 1)
         self.variable = leaf
-        self.output_meta = [(tuple(leaf.shape), leaf.dtype, leaf.device)]
+        self.output_meta = [leaf._shape_dtype_device()]
 
     def apply(self, grads):
         return ()
@@ -142,7 +158,6 @@ class SavedTensor:
                 f"[vibetensor.{self.data.dtype.name} {list(self.data.shape)}], which is {where}, is at version {self.data._version}; expected version "
                 f"{self.version} instead. Hint: the operation that failed was {owner.name()}.")
         if self.is_output and self.requires_grad:
-            from .grad_mode import is_grad_enabled
             if is_grad_enabled():  # double backward: the output needs its history back
                 t = self.data._alias()
                 m = meta(t)

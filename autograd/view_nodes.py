@@ -19,7 +19,7 @@ class CopySlices(Node):
         self.geometry = geometry
         self.op_node = op_node
         self.base_layout = (tuple(base.shape), tuple(base.stride()), base._storage_nbytes() // base.element_size())
-        self.output_meta = [(tuple(base.shape), base.dtype, base.device)]
+        self.output_meta = [base._shape_dtype_device()]
 
     def apply(self, grads):
         g = grads[0]

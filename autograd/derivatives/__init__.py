@@ -21,7 +21,7 @@ class TensorInfo:
     __slots__ = ("shape", "dtype", "device", "storage_offset")
 
     def __init__(self, t):
-        self.shape, self.dtype, self.device = tuple(t.shape), t.dtype, t.device
+        self.shape, self.dtype, self.device = t._shape_dtype_device()
         self.storage_offset = t.storage_offset()
 
     def dim(self):
@@ -42,6 +42,7 @@ class Row:
         self.name, self.fn, self.save, self.save_result = name, fn, tuple(save), result
         self.save_inputs = ()  # argument indices, resolved against the op's schema on first use
         self.saved_set = frozenset()  # the same, for membership tests on the recording path
+        self.node_cls = None  # the OpNode subclass its nodes get (AddBackward0, ...), made on first use
 
     def bind(self, info):
         missing = [s for s in self.save if s not in info.args]
@@ -49,6 +50,9 @@ class Row:
             raise RuntimeError(f"derivative row '{self.name}' saves unknown arguments {missing}")
         self.save_inputs = tuple(info.args.index(s) for s in self.save)
         self.saved_set = frozenset(self.save_inputs)
+        if self.node_cls is None:
+            self.node_cls = _node_class(self.name)
+        info.row = self
         return self
 
 
@@ -80,6 +84,11 @@ class OpInfo:
         self.is_view = d["view"]
         self.differentiable = d["differentiable"]
         self.kernels = set(d["kernels"])
+        # Precomputed for the recording path, which runs once per op call:
+        self.row = None  # the derivative row (set by Row.bind), None for ops without one
+        self.arg_index = {a: i for i, a in enumerate(self.args)}
+        self.tensor_args = tuple((i, k == "list") for i, k in enumerate(self.tensor_kinds) if k is not None)
+        self.single_result = not self.returns_list and self.num_rets == 1
 
 
 _INFO = {}
@@ -108,10 +117,9 @@ class _Ctx:
 
     def __getattr__(self, name):
         node = self._node
-        try:
-            i = node.info.args.index(name)
-        except ValueError:
-            raise AttributeError(f"{node.row.name} has no argument '{name}'") from None
+        i = node.info.arg_index.get(name)
+        if i is None:
+            raise AttributeError(f"{node.row.name} has no argument '{name}'")
         if i in node.saved_inputs:
             s = node.saved_inputs[i]
             if isinstance(s, list):  # a saved Tensor[] / Tensor?[] argument
@@ -120,8 +128,10 @@ class _Ctx:
         return node.args[i]
 
     @property
-    def result(self):
-        return self.results[0]
+    def result(self):  # results[0], without building the list
+        node = self._node
+        saved = node.saved_outputs.get(0)
+        return saved.unpack(node) if saved is not None else None
 
     @property
     def results(self):
@@ -132,7 +142,11 @@ class _Ctx:
     def needs(self, name):
         """Whether the input `name` requires grad (a derivative may skip the others' work)."""
         node = self._node
-        return any(node.info.args[i] == name for i, _, _ in node.slots)
+        i = node.info.arg_index.get(name)
+        for s in node.slots:
+            if s[0] == i:
+                return True
+        return False
 
     def output_info(self, k=0):
         return self._node.output_meta[k]
@@ -153,42 +167,52 @@ _NODE_CLASSES = {}
 class OpNode(Node):
     """A recorded application of an op with a derivative row."""
 
-    def __new__(cls, row, info, args, slots, edges):
-        return Node.__new__(_node_class(row.name) if cls is OpNode else cls)
-
+    # Made as row.node_cls(...), the row's own subclass (MulBackward0, ...), so nodes print as PyTorch's do.
     def __init__(self, row, info, args, slots, edges):
-        super().__init__(edges)
+        Node.__init__(self, edges)
         self.row, self.info, self.slots = row, info, slots
-        saved, kinds = row.saved_set, info.tensor_kinds
-        self.args = [
-            None if i in saved else
-            TensorInfo(a) if isinstance(a, _C.TensorBase) else
-            [TensorInfo(t) if t is not None else None for t in a] if kinds[i] == "list" else a
-            for i, a in enumerate(args)]
-        self.input_meta = [(tuple(t.shape), t.dtype) for _, _, t in slots]
+        # Tensor arguments are kept as TensorInfo, or not at all when the row saves them (saved_inputs has them)
+        saved = row.saved_set
+        kept = list(args)
+        for i, is_list in info.tensor_args:
+            a = kept[i]
+            if i in saved:
+                kept[i] = None
+            elif a is not None:
+                kept[i] = [TensorInfo(t) if t is not None else None for t in a] if is_list else TensorInfo(a)
+        self.args = kept
+        self.input_meta = [t._shape_dtype_device() for _, _, t in slots]
         # Rows that save nothing share one read-only empty mapping: fewer containers for the cyclic GC to track.
         self.saved_inputs = {} if row.save_inputs else _NOTHING_SAVED
         self.saved_outputs = {} if row.save_result else _NOTHING_SAVED
 
     def set_outputs(self, outs):
         self.num_outputs = len(outs)
-        self.output_meta = [(tuple(o.shape), o.dtype, o.device) if o is not None else None for o in outs]
+        self.output_meta = [o._shape_dtype_device() if o is not None else None for o in outs]
 
     def release(self):
         super().release()
-        for s in list(self.saved_inputs.values()) + list(self.saved_outputs.values()):
-            for x in (s if isinstance(s, list) else [s]):
-                if x is not None:
-                    x.free()
+        for saved in (self.saved_inputs, self.saved_outputs):
+            for s in saved.values():
+                if isinstance(s, list):
+                    for x in s:
+                        if x is not None:
+                            x.free()
+                else:
+                    s.free()
 
     def apply(self, grads):
         res = self.row.fn(_Ctx(self), *grads)
         out = []
-        for (i, j, _), (shape, dtype) in zip(self.slots, self.input_meta):
-            g = res.get(self.info.args[i]) if res else None
-            if g is not None and j is not None:
-                g = g[j]
-            out.append(_fit(g, shape, dtype) if g is not None else None)
+        args = self.info.args
+        for (i, j, _), (shape, dtype, _) in zip(self.slots, self.input_meta):
+            g = res.get(args[i]) if res else None
+            if g is not None:
+                if j is not None:
+                    g = g[j]
+                if g is not None:
+                    g = _fit(g, shape, dtype)
+            out.append(g)
         return out
 
 
@@ -207,9 +231,10 @@ def sum_to(g, shape):
 def _fit(g, shape, dtype):
     if not isinstance(g, _C.TensorBase):
         raise RuntimeError(f"derivative returned {type(g).__name__} where a tensor was expected")
-    if tuple(g.shape) != shape:
+    g_shape, g_dtype, _ = g._shape_dtype_device()
+    if g_shape != shape:
         g = sum_to(g, shape)
-    if g.dtype != dtype:
+    if g_dtype != dtype:
         g = g.to(dtype)
     return g
 

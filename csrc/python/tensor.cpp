@@ -31,11 +31,23 @@ PyAutogradMeta& meta_of(const Tensor& t) {
   return static_cast<PyAutogradMeta&>(*t.impl()->autograd());
 }
 
+// A tuple of the sizes, as `type` (a tuple subclass, filled as CPython's tuple_subtype_new does) or a plain
+// tuple: no intermediate list, since autograd reads shapes several times per recorded op.
+nb::object sizes_as(IntArrayRef s, PyTypeObject* type) {
+  const Py_ssize_t n = Py_ssize_t(s.size());
+  PyObject* t = type ? type->tp_alloc(type, n) : PyTuple_New(n);
+  if (!t) throw nb::python_error();
+  nb::object out = nb::steal(t);
+  for (Py_ssize_t i = 0; i < n; i++) {
+    PyObject* v = PyLong_FromLongLong(s[size_t(i)]);
+    if (!v) throw nb::python_error();
+    PyTuple_SET_ITEM(t, i, v);
+  }
+  return out;
+}
+
 nb::object shape_tuple(IntArrayRef s) {
-  nb::list l;
-  for (int64_t v : s) l.append(v);
-  nb::tuple t = nb::tuple(l);
-  return g_size_type.ptr() ? g_size_type(t) : nb::object(t);
+  return sizes_as(s, g_size_type.ptr() ? reinterpret_cast<PyTypeObject*>(g_size_type.ptr()) : nullptr);
 }
 
 // Nested Python lists of the elements (any strides).
@@ -79,6 +91,10 @@ void bind_tensor(nb::module_& m) {
         if (d) return nb::int_(t.stride(*d));
         return nb::tuple(nb::cast(t.strides().vec()));
       }, nb::arg("dim") = nb::none())
+      // What autograd records of every input and output, in one call: (shape as a plain tuple, dtype, device).
+      .def("_shape_dtype_device", [](const Tensor& t) {
+        return nb::make_tuple(sizes_as(t.sizes(), nullptr), dtype_object(t.dtype()), DeviceObj{t.device()});
+      })
       .def_prop_ro("dtype", [](const Tensor& t) { return dtype_object(t.dtype()); })
       .def_prop_ro("device", [](const Tensor& t) { return DeviceObj{t.device()}; })
       .def_prop_ro("ndim", &Tensor::dim)
