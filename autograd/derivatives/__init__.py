@@ -170,7 +170,9 @@ class OpNode(Node):
     # Made as row.node_cls(...), the row's own subclass (MulBackward0, ...), so nodes print as PyTorch's do.
     def __init__(self, row, info, args, slots, edges):
         Node.__init__(self, edges)
-        self.row, self.info, self.slots = row, info, slots
+        # (arg index, list index) of each input that requires grad; not the tensor, which would stay alive as
+        # long as the graph does (torch frees an input no derivative saves once the caller drops it)
+        self.row, self.info, self.slots = row, info, [(i, j) for i, j, _ in slots]
         # Tensor arguments are kept as TensorInfo, or not at all when the row saves them (saved_inputs has them)
         saved = row.saved_set
         kept = list(args)
@@ -205,7 +207,7 @@ class OpNode(Node):
         res = self.row.fn(_Ctx(self), *grads)
         out = []
         args = self.info.args
-        for (i, j, _), (shape, dtype, _) in zip(self.slots, self.input_meta):
+        for (i, j), (shape, dtype, _) in zip(self.slots, self.input_meta):
             g = res.get(args[i]) if res else None
             if g is not None:
                 if j is not None:

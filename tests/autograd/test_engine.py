@@ -1,4 +1,5 @@
 """The autograd engine: accumulation, retain/create graph, hooks, grad modes, versions, views, threads, errors."""
+import gc
 import threading
 
 import numpy as np
@@ -254,3 +255,22 @@ def test_retain_grad_stores_on_the_tensor_itself():
     (h * h).sum().backward()  # a second backward accumulates, as for leaves
     np.testing.assert_allclose(h.grad.numpy(), 4 * h.detach().numpy(), rtol=1e-12)
     assert h.is_leaf is False and h.retains_grad
+
+
+def test_an_input_no_derivative_saves_is_freed_when_the_caller_drops_it():
+    """The graph keeps what derivatives saved, not every input: add and sum save no tensor, so y and z go
+    as soon as the caller drops them (torch's behaviour; peak memory of a training step depends on it)."""
+    def live():
+        return vt._C._cpu_memory_stats()["allocated_bytes"]
+
+    x = vt.randn(1, requires_grad=True)
+    before = live()
+    y = x.expand(1 << 20) * 1.0  # 4 MB each
+    z = y + 1
+    loss = z.sum()
+    held = live() - before
+    del y, z
+    gc.collect()
+    assert live() - before <= held - 2 * (4 << 20)
+    loss.backward()
+    assert x.grad.item() == float(1 << 20)
