@@ -41,6 +41,27 @@ def _key_ranges(m0, Lk, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, CAUSAL: tl
 
 
 @triton.jit
+def _kv_block(k_ptrs, v_ptrs, cols, Lk, MASKED: tl.constexpr):
+    """One BLOCK_N block of keys and values (rows past Lk as zeros when MASKED)."""
+    if MASKED:
+        k = tl.load(k_ptrs, mask=(cols < Lk)[:, None], other=0.0)
+        v = tl.load(v_ptrs, mask=(cols < Lk)[:, None], other=0.0)
+    else:
+        k = tl.load(k_ptrs)
+        v = tl.load(v_ptrs)
+    return k, v
+
+
+@triton.jit
+def _keep(offs_m, cols, Lk, CAUSAL: tl.constexpr):
+    """[BLOCK_M, BLOCK_N]: which scores count (the key exists and, if causal, is not after the query)."""
+    keep = (cols < Lk)[None, :]
+    if CAUSAL:
+        keep = keep & (offs_m[:, None] >= cols[None, :])
+    return keep
+
+
+@triton.jit
 def _fwd_range(acc, l_i, m_i, q, k_ptrs, v_ptrs, skn, svn, offs_m, lo, hi, Lk, qk_scale,
                BLOCK_N: tl.constexpr, CAUSAL: tl.constexpr, MASKED: tl.constexpr):
     """Online softmax over key blocks [lo, hi): running max m_i, running sum l_i, unnormalised acc."""
@@ -49,17 +70,10 @@ def _fwd_range(acc, l_i, m_i, q, k_ptrs, v_ptrs, skn, svn, offs_m, lo, hi, Lk, q
     v_ptrs += tl.cast(lo, tl.int64) * svn
     for start_n in range(lo, hi, BLOCK_N):
         cols = start_n + offs_n
-        if MASKED:
-            k = tl.load(k_ptrs, mask=(cols < Lk)[:, None], other=0.0)
-            v = tl.load(v_ptrs, mask=(cols < Lk)[:, None], other=0.0)
-        else:
-            k = tl.load(k_ptrs)
-            v = tl.load(v_ptrs)
+        k, v = _kv_block(k_ptrs, v_ptrs, cols, Lk, MASKED)
         qk = tl.dot(q, tl.trans(k))
         if MASKED:
-            keep = (cols < Lk)[None, :]
-            if CAUSAL:
-                keep = keep & (offs_m[:, None] >= cols[None, :])
+            keep = _keep(offs_m, cols, Lk, CAUSAL)
             # -inf, not a large negative: exact for any score; no row's first visited block is all masked
             # (key 0 is always visible), so the running max is finite and exp2 never sees -inf - -inf
             qk = tl.where(keep, qk * qk_scale, float("-inf"))
@@ -202,17 +216,10 @@ def _dq_range(dq, q, do, lse, delta, k_ptrs, v_ptrs, skn, svn, offs_m, lo, hi, L
     v_ptrs += tl.cast(lo, tl.int64) * svn
     for start_n in range(lo, hi, BLOCK_N):
         cols = start_n + offs_n
-        if MASKED:
-            k = tl.load(k_ptrs, mask=(cols < Lk)[:, None], other=0.0)
-            v = tl.load(v_ptrs, mask=(cols < Lk)[:, None], other=0.0)
-        else:
-            k = tl.load(k_ptrs)
-            v = tl.load(v_ptrs)
+        k, v = _kv_block(k_ptrs, v_ptrs, cols, Lk, MASKED)
         p = tl.math.exp2(tl.dot(q, tl.trans(k)) * qk_scale - lse[:, None])
         if MASKED:
-            keep = (cols < Lk)[None, :]
-            if CAUSAL:
-                keep = keep & (offs_m[:, None] >= cols[None, :])
+            keep = _keep(offs_m, cols, Lk, CAUSAL)
             p = tl.where(keep, p, 0.0)
         dp = tl.dot(do, tl.trans(v))
         ds = p * (dp - delta[:, None])
