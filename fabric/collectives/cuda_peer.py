@@ -92,6 +92,7 @@ class Endpoint:
         self.rank, self.world, self.device = rank, world, device
         self.status, self.capacity = status, capacity
         self.ll_words = LL_ELEMENTS  # the LL region's slot stride, as segment_bytes sized it
+        self.ll_off = ll_offset(capacity)  # where the LL region starts in each data buffer
         self.ready = set()  # (dtype, op, LL_BLOCK) whose kernels prepare() loaded
         self.timeout_ns = int(timeout * 1e9)
         self._views = views
@@ -177,7 +178,7 @@ def oneshot_all_reduce(ep, flat, op):
         ptr = flat.data_ptr() + lo * size
         args = [("ptr", ptr), ("ptr", ptr), ("ptr", ep.bufs.data_ptr()), ("ptr", ep.flags.data_ptr()),
                 ("ptr", ep.status.ptr), ("i64", m), ("i32", ep.rank), ("i64", ep.timeout_ns),
-                ("i64", ll_offset(ep.capacity)), ("i64", ep.ll_words)]
+                ("i64", ep.ll_off), ("i64", ep.ll_words)]
         _C._cuda.launch_kernel(key, (min(LL_MAX_PROGRAMS, -(-m // LL_BLOCK)), 1, 1), args)
 
 
