@@ -34,7 +34,8 @@ RankFailure on its next call.
 The kernels are in fabric_kernels.py (imported when one is compiled: Triton is optional here).
 
 Keys: fab|ll|<dtype>|<op>|<world>|<block> (the one-shot all-reduce: elements per program step),
-fab|ts|<dtype>|<op>|<world>|<block> (the two-shot all-reduce),
+fab|ts|<dtype>|<op>|<world>|<block> (the two-shot all-reduce), fab|tp|<dtype>|<op>|<world>|<block>|<vec>
+(two-shot by pushing; vec: elements per 16-byte vector, 1 for unaligned tensors),
 fab|sync|<world>, fab|barrier|<world>, fab|rc|<dtype>|<op>|<block> (the Triton reduce-copy step).
 """
 from .elementwise import SIGNATURE_TYPES
@@ -75,12 +76,13 @@ def load(key, cache_dir=None, module_suffix="", timed=True):
     parts = key.split("|")
     kind = parts[1] if len(parts) > 1 and parts[0] == "fab" else None
     spins = {"TIMED": timed, "SPINS": MAX_SPINS}
-    if kind in ("ll", "ts"):  # the all-reduce programs
-        _, _, dtype, op, world, block = parts
+    if kind in ("ll", "ts", "tp"):  # the all-reduce programs
+        _, _, dtype, op, world, block, *vec = parts
         t = "*" + SIGNATURE_TYPES[dtype]
-        fn, ints = (k.ll_all_reduce, _INTS) if kind == "ll" else (k.twoshot_all_reduce, _TS_INTS)
+        fn, ints = {"ll": (k.ll_all_reduce, _INTS), "ts": (k.twoshot_all_reduce, _TS_INTS),
+                    "tp": (k.push_twoshot_all_reduce, _TS_INTS)}[kind]
         sig = {"in_ptr": t, "out_ptr": t, "bufs": "*i64", "flags": "*i64", "status": "*i32", **ints}
-        cx = {"WORLD": int(world), "BLOCK": int(block), "OP": OPS[op], **spins}
+        cx = {"WORLD": int(world), "BLOCK": int(block), "OP": OPS[op], **{"VEC": int(v) for v in vec}, **spins}
         _check_world(int(world))
         sig.update({k: "constexpr" for k in cx})
         return fn, sig, cx

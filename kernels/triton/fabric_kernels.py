@@ -229,6 +229,111 @@ def twoshot_all_reduce(in_ptr, out_ptr, bufs, flags, status, n, per, rank, timeo
 
 
 @triton.jit
+def _aligned(ptr, VEC: tl.constexpr):
+    """ptr, declared 16-byte aligned when the kernel moves 16-byte vectors (VEC > 1): Triton cannot see it
+    through a pointer loaded from a table or an argument it did not specialise on."""
+    if VEC > 1:
+        ptr = tl.multiple_of(ptr, 16)
+    return ptr
+
+
+@triton.jit
+def _steps(start, BLOCK: tl.constexpr, VEC: tl.constexpr):
+    """The offsets of one BLOCK-step, declared to come in aligned runs of VEC (so loads and stores vectorise)."""
+    return tl.max_contiguous(tl.multiple_of(start + tl.arange(0, BLOCK), VEC), BLOCK)
+
+
+@triton.jit
+def _move(dst, src, offs, m, CG: tl.constexpr):
+    if CG:  # memory other ranks wrote during this kernel: past L1, which is not coherent within a kernel
+        x = tl.load(src + offs, mask=m, cache_modifier=".cg")
+    else:
+        x = tl.load(src + offs, mask=m)
+    tl.store(dst + offs, x, mask=m)
+
+
+@triton.jit
+def _copy_part(dst, src, length, pid, programs, CG: tl.constexpr, BLOCK: tl.constexpr, VEC: tl.constexpr):
+    """dst[:length] <- src[:length], program pid's share: its BLOCK-steps over the whole vectors, and program 0
+    the tail (fewer than VEC elements)."""
+    dst, src = _aligned(dst, VEC), _aligned(src, VEC)
+    body = tl.multiple_of((length // VEC) * VEC, VEC)
+    for start in range(pid * BLOCK, body, programs * BLOCK):
+        offs = _steps(start, BLOCK, VEC)
+        _move(dst, src, offs, offs < body, CG)
+    if pid == 0:
+        offs = body + tl.arange(0, VEC)
+        _move(dst, src, offs, offs < length, CG)
+
+
+@triton.jit
+def _reduce_block(out, mine, peers, bufs, rank, stride, offs, m, WORLD: tl.constexpr, OP: tl.constexpr,
+                  VEC: tl.constexpr):
+    """out[offs] <- the reduction, in rank order, of mine[p * stride + offs] over p (read past L1), also
+    stored in this rank's slot of every other rank's region `peers` (an element offset in their buffers)."""
+    elt = out.dtype.element_ty
+    acc = tl.load(_aligned(mine, VEC) + offs, mask=m, cache_modifier=".cg").to(tl.float32)
+    for p in tl.static_range(1, WORLD):
+        x = tl.load(_aligned(mine + p * stride, VEC) + offs, mask=m, cache_modifier=".cg")
+        acc = _combine(acc, x.to(tl.float32), OP)
+    res = acc.to(elt)
+    tl.store(_aligned(out, VEC) + offs, res, mask=m)
+    for q in tl.static_range(WORLD):
+        if q != rank:
+            theirs = tl.load(bufs + q).to(tl.pointer_type(elt)) + peers + rank * stride
+            tl.store(_aligned(theirs, VEC) + offs, res, mask=m)
+
+
+@triton.jit
+def push_twoshot_all_reduce(in_ptr, out_ptr, bufs, flags, status, n, per, rank, timeout_ns, WORLD: tl.constexpr,
+                            BLOCK: tl.constexpr, OP: tl.constexpr, VEC: tl.constexpr, TIMED: tl.constexpr,
+                            SPINS: tl.constexpr):
+    """out <- the reduction of every rank's `in` (n elements) with every byte between GPUs moved by a store
+    (NVLink writes; peer reads are what hold twoshot_all_reduce and the ring to half of NCCL's bandwidth).
+    Each rank's buffer has an IN region (slot p: rank p's part of this rank's chunk) and an OUT region (slot
+    p: rank p's reduced chunk), WORLD * per elements each. Meet (every rank is done with earlier collectives
+    before it is written into); push chunk c of the input into rank c's IN slot, meet; reduce the IN slots in
+    rank order into out and push the result into every peer's OUT slot, meet; copy the OUT slots into out.
+    Program pid handles the same part of every chunk in every phase (as in twoshot_all_reduce), so meetings
+    of counterparts suffice. VEC: elements per 16-byte vector, or 1 when in/out are not 16-byte aligned. out
+    may alias in."""
+    pid = tl.program_id(0)
+    programs = tl.num_programs(0)
+    me = _header(flags, rank)
+    ok = _usable(me)
+    epoch = tl.load(me + (2112 + pid)) + 1  # TS_EPOCH + pid
+    slot = 64 + pid * 16  # TS_BAR + pid * MAX_WORLD
+    elt = in_ptr.dtype.element_ty
+    in_ptr, out_ptr = _aligned(in_ptr, VEC), _aligned(out_ptr, VEC)
+    mine = _aligned(tl.load(bufs + rank).to(tl.pointer_type(elt)), VEC)
+    out_region = WORLD * per
+    ok = _barrier(flags, me, slot, rank, 3 * epoch - 2, status, timeout_ns, ok, WORLD, TIMED, SPINS)
+    if ok != 0:
+        for c in tl.static_range(WORLD):
+            theirs = _aligned(tl.load(bufs + c).to(tl.pointer_type(elt)), VEC)
+            length = tl.maximum(tl.minimum(per, n - c * per), 0)
+            _copy_part(theirs + rank * per, in_ptr + c * per, length, pid, programs, False, BLOCK, VEC)
+    ok = _barrier(flags, me, slot, rank, 3 * epoch - 1, status, timeout_ns, ok, WORLD, TIMED, SPINS)
+    if ok != 0:  # program pid's share of this rank's chunk, split as _copy_part splits
+        length = tl.maximum(tl.minimum(per, n - rank * per), 0)
+        body = tl.multiple_of((length // VEC) * VEC, VEC)
+        dst = out_ptr + rank * per
+        for start in range(pid * BLOCK, body, programs * BLOCK):
+            offs = _steps(start, BLOCK, VEC)
+            _reduce_block(dst, mine, out_region, bufs, rank, per, offs, offs < body, WORLD, OP, VEC)
+        if pid == 0:
+            offs = body + tl.arange(0, VEC)
+            _reduce_block(dst, mine, out_region, bufs, rank, per, offs, offs < length, WORLD, OP, VEC)
+    ok = _barrier(flags, me, slot, rank, 3 * epoch, status, timeout_ns, ok, WORLD, TIMED, SPINS)
+    if ok != 0:
+        for c in tl.static_range(WORLD):
+            if c != rank:
+                length = tl.maximum(tl.minimum(per, n - c * per), 0)
+                _copy_part(out_ptr + c * per, mine + out_region + c * per, length, pid, programs, True, BLOCK, VEC)
+    tl.store(me + (2112 + pid), epoch)
+
+
+@triton.jit
 def barrier(flags, status, rank, timeout_ns, WORLD: tl.constexpr, TIMED: tl.constexpr, SPINS: tl.constexpr):
     """Every rank's stream meets here (one program): work before it on any rank, including writes to its
     buffer, is visible to work after it on every rank."""
