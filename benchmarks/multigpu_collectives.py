@@ -41,7 +41,7 @@ from vibetensor.fabric import observe  # noqa: E402
 
 OPS = ("all_reduce", "reduce_scatter", "all_gather")
 DTYPES = ("bfloat16", "float32")
-ALGORITHMS = ("auto", "oneshot", "twoshot", "ring")  # all_reduce's; the other ops have one (the ring)
+ALGORITHMS = ("auto", "oneshot", "twoshot", "twoshot_push", "ring")  # all_reduce's; the other ops have one (the ring)
 CPU_ALGORITHMS = ("auto", "oneshot", "ring")  # the CPU transport has no two-shot program
 SHAPES = {  # (input, output) elements for S elements over n ranks
     "all_reduce": lambda s, n: (s, s), "reduce_scatter": lambda s, n: (s, s // n),

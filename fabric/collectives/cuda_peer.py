@@ -150,6 +150,10 @@ def _twoshot_key(ep, dtype, op):
     return f"fab|ts|{dtype.name}|{op_name(op)}|{ep.world}|{TS_BLOCK}"
 
 
+def _push_key(ep, dtype, op, vec):
+    return f"fab|tp|{dtype.name}|{op_name(op)}|{ep.world}|{TS_BLOCK}|{vec}"
+
+
 _loaded = set()  # (device index, key) of kernels already resident
 
 
@@ -163,6 +167,7 @@ def prepare(ep, dtype, op=ReduceOp.SUM):
     keys = [f"fab|sync|{ep.world}", f"fab|barrier|{ep.world}"]
     if dtype.name in FLOAT_DTYPES:
         keys += [_oneshot_key(ep, dtype, op), _twoshot_key(ep, dtype, op), *kernel_keys(dtype, op)]
+        keys += [_push_key(ep, dtype, op, v) for v in {1, 16 // dtype.itemsize}]
     for key in keys:
         if (ep.device.index, key) not in _loaded:
             _C._cuda.load_kernel(key, ep.device.index)
@@ -195,6 +200,23 @@ def twoshot_all_reduce(ep, flat, op):
         args = [("ptr", ptr), ("ptr", ptr), ("ptr", ep.bufs.data_ptr()), ("ptr", ep.flags.data_ptr()),
                 ("ptr", ep.status.ptr), ("i64", m), ("i64", per), ("i32", ep.rank), ("i64", ep.timeout_ns)]
         _C._cuda.launch_kernel(key, (min(layout.MAX_PROGRAMS, -(-per // TS_BLOCK)), 1, 1), args)
+
+
+def push_twoshot_all_reduce(ep, flat, op):
+    """flat <- its reduction over the ranks by the push two-shot kernel (all traffic between GPUs by stores):
+    the buffer holds an IN and an OUT region of the piece each, so pieces are half the buffer."""
+    size, total = flat.element_size(), flat.numel()
+    align = 128 // size  # chunks start on a cache line
+    piece = ep.elements(flat.dtype) // 2 - ep.world * align  # 2 * world * per fits the buffer
+    for lo in range(0, total, piece):
+        m = min(piece, total - lo)
+        per = -(-m // (ep.world * align)) * align
+        ptr = flat.data_ptr() + lo * size
+        vec = 16 // size if ptr % 16 == 0 else 1  # 16-byte vectors where the caller's tensor allows them
+        args = [("ptr", ptr), ("ptr", ptr), ("ptr", ep.bufs.data_ptr()), ("ptr", ep.flags.data_ptr()),
+                ("ptr", ep.status.ptr), ("i64", m), ("i64", per), ("i32", ep.rank), ("i64", ep.timeout_ns)]
+        _C._cuda.launch_kernel(_push_key(ep, flat.dtype, op, vec),
+                               (min(layout.MAX_PROGRAMS, -(-per // TS_BLOCK)), 1, 1), args)
 
 
 def _ring_steps(ep, mine, prev, bounds, op, reduce, gather, src, dst):
@@ -313,7 +335,8 @@ def choose_algorithm(numel, itemsize, requested="auto", crossover_bytes=None):
     return "twoshot" if numel * itemsize <= TWOSHOT_MAX_BYTES else "ring"
 
 
-ALGORITHMS = {"oneshot": oneshot_all_reduce, "twoshot": twoshot_all_reduce, "ring": ring_all_reduce}
+ALGORITHMS = {"oneshot": oneshot_all_reduce, "twoshot": twoshot_all_reduce, "ring": ring_all_reduce,
+              "twoshot_push": push_twoshot_all_reduce}
 
 
 def all_reduce(ep, flat, op, algorithm):
@@ -327,5 +350,5 @@ def links_of(algorithm, world, rank, nbytes):
     if algorithm == "ring":
         prev = (rank - 1) % world
         return {prev: 2 * nbytes * (world - 1) // world}
-    share = 2 * nbytes // world if algorithm == "twoshot" else nbytes  # its chunk, then their chunks
+    share = 2 * nbytes // world if algorithm.startswith("twoshot") else nbytes  # its chunk, then their chunks
     return {p: share for p in range(world) if p != rank}

@@ -229,41 +229,43 @@ def twoshot_all_reduce(in_ptr, out_ptr, bufs, flags, status, n, per, rank, timeo
 
 
 @triton.jit
-def _aligned(ptr, VEC: tl.constexpr):
-    """ptr, declared 16-byte aligned when the kernel moves 16-byte vectors (VEC > 1): Triton cannot see it
-    through a pointer loaded from a table or an argument it did not specialise on."""
+def _vptrs(base, offs, VEC: tl.constexpr):
+    """base + offs, declared to come in 16-byte aligned runs of VEC elements when VEC > 1 (so loads and stores
+    vectorise: Triton cannot see the alignment of a pointer loaded from a table or of an argument)."""
+    p = base + offs
     if VEC > 1:
-        ptr = tl.multiple_of(ptr, 16)
-    return ptr
+        p = tl.max_contiguous(tl.multiple_of(p, 16), VEC)
+    return p
 
 
 @triton.jit
-def _steps(start, BLOCK: tl.constexpr, VEC: tl.constexpr):
-    """The offsets of one BLOCK-step, declared to come in aligned runs of VEC (so loads and stores vectorise)."""
-    return tl.max_contiguous(tl.multiple_of(start + tl.arange(0, BLOCK), VEC), BLOCK)
+def _vmask(m, VEC: tl.constexpr):
+    if VEC > 1:  # the bound is a whole number of vectors
+        m = tl.max_constancy(m, VEC)
+    return m
 
 
 @triton.jit
-def _move(dst, src, offs, m, CG: tl.constexpr):
+def _move(dst, src, offs, m, CG: tl.constexpr, VEC: tl.constexpr):
+    m = _vmask(m, VEC)
     if CG:  # memory other ranks wrote during this kernel: past L1, which is not coherent within a kernel
-        x = tl.load(src + offs, mask=m, cache_modifier=".cg")
+        x = tl.load(_vptrs(src, offs, VEC), mask=m, cache_modifier=".cg")
     else:
-        x = tl.load(src + offs, mask=m)
-    tl.store(dst + offs, x, mask=m)
+        x = tl.load(_vptrs(src, offs, VEC), mask=m)
+    tl.store(_vptrs(dst, offs, VEC), x, mask=m)
 
 
 @triton.jit
 def _copy_part(dst, src, length, pid, programs, CG: tl.constexpr, BLOCK: tl.constexpr, VEC: tl.constexpr):
     """dst[:length] <- src[:length], program pid's share: its BLOCK-steps over the whole vectors, and program 0
-    the tail (fewer than VEC elements)."""
-    dst, src = _aligned(dst, VEC), _aligned(src, VEC)
-    body = tl.multiple_of((length // VEC) * VEC, VEC)
+    the tail (fewer than VEC elements, element by element)."""
+    body = (length // VEC) * VEC
     for start in range(pid * BLOCK, body, programs * BLOCK):
-        offs = _steps(start, BLOCK, VEC)
-        _move(dst, src, offs, offs < body, CG)
+        offs = start + tl.arange(0, BLOCK)
+        _move(dst, src, offs, offs < body, CG, VEC)
     if pid == 0:
         offs = body + tl.arange(0, VEC)
-        _move(dst, src, offs, offs < length, CG)
+        _move(dst, src, offs, offs < length, CG, 1)
 
 
 @triton.jit
@@ -272,16 +274,17 @@ def _reduce_block(out, mine, peers, bufs, rank, stride, offs, m, WORLD: tl.const
     """out[offs] <- the reduction, in rank order, of mine[p * stride + offs] over p (read past L1), also
     stored in this rank's slot of every other rank's region `peers` (an element offset in their buffers)."""
     elt = out.dtype.element_ty
-    acc = tl.load(_aligned(mine, VEC) + offs, mask=m, cache_modifier=".cg").to(tl.float32)
+    m = _vmask(m, VEC)
+    acc = tl.load(_vptrs(mine, offs, VEC), mask=m, cache_modifier=".cg").to(tl.float32)
     for p in tl.static_range(1, WORLD):
-        x = tl.load(_aligned(mine + p * stride, VEC) + offs, mask=m, cache_modifier=".cg")
+        x = tl.load(_vptrs(mine + p * stride, offs, VEC), mask=m, cache_modifier=".cg")
         acc = _combine(acc, x.to(tl.float32), OP)
     res = acc.to(elt)
-    tl.store(_aligned(out, VEC) + offs, res, mask=m)
+    tl.store(_vptrs(out, offs, VEC), res, mask=m)
     for q in tl.static_range(WORLD):
         if q != rank:
             theirs = tl.load(bufs + q).to(tl.pointer_type(elt)) + peers + rank * stride
-            tl.store(_aligned(theirs, VEC) + offs, res, mask=m)
+            tl.store(_vptrs(theirs, offs, VEC), res, mask=m)
 
 
 @triton.jit
@@ -304,26 +307,25 @@ def push_twoshot_all_reduce(in_ptr, out_ptr, bufs, flags, status, n, per, rank, 
     epoch = tl.load(me + (2112 + pid)) + 1  # TS_EPOCH + pid
     slot = 64 + pid * 16  # TS_BAR + pid * MAX_WORLD
     elt = in_ptr.dtype.element_ty
-    in_ptr, out_ptr = _aligned(in_ptr, VEC), _aligned(out_ptr, VEC)
-    mine = _aligned(tl.load(bufs + rank).to(tl.pointer_type(elt)), VEC)
+    mine = tl.load(bufs + rank).to(tl.pointer_type(elt))
     out_region = WORLD * per
     ok = _barrier(flags, me, slot, rank, 3 * epoch - 2, status, timeout_ns, ok, WORLD, TIMED, SPINS)
     if ok != 0:
         for c in tl.static_range(WORLD):
-            theirs = _aligned(tl.load(bufs + c).to(tl.pointer_type(elt)), VEC)
+            theirs = tl.load(bufs + c).to(tl.pointer_type(elt))
             length = tl.maximum(tl.minimum(per, n - c * per), 0)
             _copy_part(theirs + rank * per, in_ptr + c * per, length, pid, programs, False, BLOCK, VEC)
     ok = _barrier(flags, me, slot, rank, 3 * epoch - 1, status, timeout_ns, ok, WORLD, TIMED, SPINS)
     if ok != 0:  # program pid's share of this rank's chunk, split as _copy_part splits
         length = tl.maximum(tl.minimum(per, n - rank * per), 0)
-        body = tl.multiple_of((length // VEC) * VEC, VEC)
+        body = (length // VEC) * VEC
         dst = out_ptr + rank * per
         for start in range(pid * BLOCK, body, programs * BLOCK):
-            offs = _steps(start, BLOCK, VEC)
+            offs = start + tl.arange(0, BLOCK)
             _reduce_block(dst, mine, out_region, bufs, rank, per, offs, offs < body, WORLD, OP, VEC)
         if pid == 0:
             offs = body + tl.arange(0, VEC)
-            _reduce_block(dst, mine, out_region, bufs, rank, per, offs, offs < length, WORLD, OP, VEC)
+            _reduce_block(dst, mine, out_region, bufs, rank, per, offs, offs < length, WORLD, OP, 1)
     ok = _barrier(flags, me, slot, rank, 3 * epoch, status, timeout_ns, ok, WORLD, TIMED, SPINS)
     if ok != 0:
         for c in tl.static_range(WORLD):

@@ -40,7 +40,7 @@ def test_all_reduce_many_calls_mixing_algorithms_and_pieces(n, monkeypatch):
     g = vgroup(n)
     for i in range(12):  # counters and epochs must stay in step across calls and algorithms
         dtype = FLOATS[i % 3]
-        algo = ["oneshot", "ring", "twoshot"][(i // 3) % 3]
+        algo = ["oneshot", "ring", "twoshot", "twoshot_push"][(i // 3) % 4]
         op = ["sum", "avg", "max", "min"][(i // 2) % 4]
         size = [1, 7, 1000, 5000][i % 4]  # 5000 floats > the 4 KiB buffer and 1024: several pieces
         ts, arrs = inputs(n, (size,), dtype, gen, device="cuda")
@@ -78,7 +78,7 @@ def test_scatter_gather_broadcast_all_to_all(dtype):
         check(o, np.concatenate([a[400 * j:400 * (j + 1)] for a in arrs]), dtype)
 
 
-@pytest.mark.parametrize("algo", ["oneshot", "ring", "twoshot"])
+@pytest.mark.parametrize("algo", ["oneshot", "ring", "twoshot", "twoshot_push"])
 def test_all_reduce_captured_in_a_cuda_graph_replays_with_new_values(algo):
     gen, n = rng(), 2
     g = vgroup(n, capacity=1 << 16)
@@ -123,7 +123,7 @@ def _collectives(boot, seed, device=0):
     gen = np.random.default_rng(seed)
     g = CudaGroup(bootstrap=boot, capacity=8192, device=device)  # device None: rank r on GPU r
     r, n, out = g.rank, g.size, {}
-    for algo in ("oneshot", "ring", "twoshot"):
+    for algo in ("oneshot", "ring", "twoshot", "twoshot_push"):
         x = gen.standard_normal(3000).astype(np.float32)  # 12 KB: two pieces of the ring
         t = vt.tensor(x).cuda()
         g.all_reduce(t, op="avg", algorithm=algo)
@@ -170,7 +170,7 @@ def test_processes_through_ipc(pools, gpus):
     res = pools(n).run(_collectives, PerRank(list(range(1, n + 1))), 0 if gpus == "shared" else None, timeout=240)
     total = sum(res[p]["src"].astype(np.float64) for p in range(n))
     for r in range(n):
-        for algo in ("oneshot", "ring", "twoshot"):
+        for algo in ("oneshot", "ring", "twoshot", "twoshot_push"):
             expected = sum(res[p][algo + "_in"].astype(np.float64) for p in range(n)) / n
             np.testing.assert_allclose(res[r][algo], expected, rtol=1e-5, atol=1e-6, err_msg=f"rank {r} {algo}")
         np.testing.assert_array_equal(res[r]["int"], n * np.arange(10) + 100 * n * (n - 1) // 2)
@@ -193,7 +193,7 @@ _GROUP = {}  # the worker process's CudaGroup, kept between RankPool.run calls
 def _connect_own_gpu(boot, numel):
     g = _GROUP["g"] = CudaGroup(bootstrap=boot, device=None, timeout=3.0)
     x = _GROUP["x"] = vt.ones(numel, device=g.device)
-    for algo in ("oneshot", "ring", "twoshot"):  # kernels compiled and loaded before the clock starts
+    for algo in ("oneshot", "ring", "twoshot", "twoshot_push"):  # kernels compiled and loaded before the clock starts
         g.all_reduce(x, algorithm=algo)
     g.synchronize()
     return float(x[0].item())
@@ -221,7 +221,7 @@ def test_rank_killed_mid_all_reduce_on_its_own_gpu(numel):
     pool = RankPool(n, env={"VIBETENSOR_FABRIC_TIMEOUT": "20"})
     victim, killed = n - 1, {}
     try:
-        assert pool.run(_connect_own_gpu, numel, timeout=120) == [float(n ** 3)] * n  # three in-place sums
+        assert pool.run(_connect_own_gpu, numel, timeout=120) == [float(n ** 4)] * n  # four in-place sums
         timer = threading.Timer(1.0, lambda: (killed.setdefault("at", time.monotonic()),
                                               os.kill(pool.procs[victim].pid, signal.SIGKILL)))
         timer.start()

@@ -148,6 +148,42 @@ def test_twoshot_reduces_its_chunk_and_gathers_the_rest(op, dtype):
         assert w.header(rank)[F.TS_EPOCH:F.TS_EPOCH + programs].tolist() == [call] * programs
 
 
+@pytest.mark.parametrize("vec", [1, 4])
+@pytest.mark.parametrize("n", [300, 77])
+def test_push_twoshot_pushes_its_parts_reduces_and_gathers(vec, n):
+    gen, world, rank, programs, block, dtype = rng(), 3, 1, 2, 64, vt.float32
+    align = 128 // dtype.itemsize
+    per = -(-n // (world * align)) * align  # as cuda_peer.push_twoshot_all_reduce
+    w = World(world, 2 * world * per, dtype)
+    for call in (1, 2):
+        xs = [vt.tensor(gen.standard_normal(n).astype(np.float32)) for _ in range(world)]
+        ref = _reference([x.numpy() for x in xs], "sum").astype(np.float32)
+        chunk = lambda a, c: a[c * per:min((c + 1) * per, n)]  # noqa: E731
+        mine = w.data(rank)
+        for p in range(world):  # what the peers pushed: their part of this rank's chunk (IN), their chunk reduced (OUT)
+            if p != rank:
+                part = chunk(xs[p].numpy(), rank)
+                mine.narrow(0, p * per, len(part)).copy_(vt.tensor(part))
+                red = chunk(ref, p)
+                mine.narrow(0, world * per + p * per, len(red)).copy_(vt.tensor(red))
+                for pid in range(programs):
+                    w.header(rank)[F.TS_BAR + pid * F.MAX_WORLD + p] = 3 * call
+        out = xs[rank].clone()
+        w.run(f"fab|tp|float32|sum|{world}|{block}|{vec}", (programs,), out, out, w.bufs, w.flags, w.status, n,
+              per, rank, 10**9)
+        assert w.status.tolist() == [0, 0, 0, 0]
+        np.testing.assert_allclose(out.numpy(), ref, rtol=1e-6, atol=1e-6)
+        for q in range(world):  # it pushed its part of q's chunk into q's IN slot, its reduced chunk into q's OUT
+            part = chunk(xs[rank].numpy(), q)
+            got_in = w.data(q).narrow(0, rank * per, len(part)).numpy()
+            assert np.array_equal(got_in, part), q
+            if q != rank:
+                red = chunk(ref, rank)
+                got_out = w.data(q).narrow(0, world * per + rank * per, len(red)).numpy()
+                np.testing.assert_allclose(got_out, red, rtol=1e-6, atol=1e-6)
+        assert w.header(rank)[F.TS_EPOCH:F.TS_EPOCH + programs].tolist() == [call] * programs
+
+
 def test_barrier_meets_every_rank():
     world, rank = 4, 2
     w = World(world, 1)
