@@ -253,7 +253,7 @@ def test_kernels_compile_for_hopper_without_a_gpu():
     """The interpreter does not lower to PTX: this catches what only the compiler rejects (types, scopes). A
     child process, because this one's kernels were made for the interpreter."""
     env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
-    keys = ["fab|ll|bfloat16|sum|4|1024", "fab|ll|float32|max|8|512", "fab|ts|bfloat16|sum|4|2048",
+    keys = ["fab|ll|bfloat16|sum|4|1024", "fab|ll|float32|max|8|512", "fab|ts|bfloat16|sum|4|2048", "fab|tp|bfloat16|sum|4|2048|8",
             "fab|ts|float32|min|2|1024", "fab|sync|4", "fab|barrier|8", "fab|rc|float16|sum|2048"]
     done = subprocess.run([sys.executable, "-c", _COMPILE, *keys], env=env, capture_output=True, text=True,
                           timeout=600)
