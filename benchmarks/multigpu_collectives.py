@@ -60,7 +60,9 @@ def our_op(group, op, algorithm):
     """op(out, inp) of our group, in torch's argument order (all_reduce works in place on inp)."""
     if op == "all_reduce":
         return lambda out, inp: group.all_reduce(inp, algorithm=algorithm)
-    return getattr(group, op)
+    if algorithm == "auto":
+        return getattr(group, op)
+    return lambda out, inp: getattr(group, op)(out, inp, algorithm=algorithm)
 
 
 class HostClock:
@@ -170,7 +172,9 @@ def run_case(b, op, dtype, nbytes, iters):
     tout = tin if op == "all_reduce" else tin.new_empty(n_out)
     TORCH_OPS[op](tout, tin)
     algorithms = ALGORITHMS if b.tdev.type == "cuda" else CPU_ALGORITHMS
-    rows, wanted = [], algorithms if op == "all_reduce" and n > 1 else ("auto",)
+    if op != "all_reduce":
+        algorithms = ("ring", "push") if b.tdev.type == "cuda" else ("auto",)
+    rows, wanted = [], algorithms if n > 1 else ("auto",)
     for algorithm in wanted:
         vin = b.to_vt(x)
         vout = vin if op == "all_reduce" else vt.empty(n_out, dtype=getattr(vt, dtype), device=b.vdev)

@@ -160,7 +160,7 @@ class CudaGroup(Group):
         self._record("all_reduce", algo, nbytes)
         return self._finish_work(tensor, async_op)
 
-    def reduce_scatter(self, output, input, op=ReduceOp.SUM, async_op=False):
+    def reduce_scatter(self, output, input, op=ReduceOp.SUM, async_op=False, algorithm="auto"):
         self._usable("reduce_scatter")
         op = ReduceOp.of(op)
         _check_chunks("reduce_scatter", input, output, self.size)
@@ -169,7 +169,7 @@ class CudaGroup(Group):
                                 [output, input], async_op)
         out = output if output.is_contiguous() else output.contiguous()
         peer.prepare(self._ep, input.dtype, op)
-        peer.ring_reduce_scatter(self._ep, _flat(input), out.view(-1), op) if self.size > 1 else \
+        peer.reduce_scatter(self._ep, _flat(input), out.view(-1), op, algorithm) if self.size > 1 else \
             out.copy_(input.view(out.shape))
         if op is ReduceOp.AVG and self.size > 1:
             out.div_(self.size)
@@ -178,14 +178,14 @@ class CudaGroup(Group):
         self._record("reduce_scatter", "ring", input.numel() * input.element_size())
         return self._finish_work(output, async_op)
 
-    def all_gather(self, output, input, async_op=False):
+    def all_gather(self, output, input, async_op=False, algorithm="auto"):
         self._usable("all_gather")
         _check_chunks("all_gather", output, input, self.size)
         if not self._on_gpu("all_gather", output, input):
             return self._staged("all_gather", self._boot.all_gather, [output, input], async_op)
         out = output if output.is_contiguous() else output.contiguous()
         peer.prepare(self._ep, input.dtype)
-        peer.ring_all_gather(self._ep, _flat(input), out.view(-1)) if self.size > 1 else \
+        peer.all_gather(self._ep, _flat(input), out.view(-1), algorithm) if self.size > 1 else \
             out.copy_(input.view(out.shape))
         if out is not output:
             output.copy_(out)

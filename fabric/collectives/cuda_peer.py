@@ -150,8 +150,8 @@ def _twoshot_key(ep, dtype, op):
     return f"fab|ts|{dtype.name}|{op_name(op)}|{ep.world}|{TS_BLOCK}"
 
 
-def _push_key(ep, dtype, op, vec):
-    return f"fab|tp|{dtype.name}|{op_name(op)}|{ep.world}|{TS_BLOCK}|{vec}"
+def _push_key(ep, dtype, op, vec, mode):
+    return f"fab|tp|{dtype.name}|{op_name(op)}|{ep.world}|{TS_BLOCK}|{vec}|{mode}"
 
 
 _loaded = set()  # (device index, key) of kernels already resident
@@ -167,7 +167,7 @@ def prepare(ep, dtype, op=ReduceOp.SUM):
     keys = [f"fab|sync|{ep.world}", f"fab|barrier|{ep.world}"]
     if dtype.name in FLOAT_DTYPES:
         keys += [_oneshot_key(ep, dtype, op), _twoshot_key(ep, dtype, op), *kernel_keys(dtype, op)]
-        keys += [_push_key(ep, dtype, op, v) for v in {1, 16 // dtype.itemsize}]
+        keys += [_push_key(ep, dtype, op, v, mode) for v in {1, 16 // dtype.itemsize} for mode in PUSH_MODES.values()]
     for key in keys:
         if (ep.device.index, key) not in _loaded:
             _C._cuda.load_kernel(key, ep.device.index)
@@ -202,21 +202,53 @@ def twoshot_all_reduce(ep, flat, op):
         _C._cuda.launch_kernel(key, (min(layout.MAX_PROGRAMS, -(-per // TS_BLOCK)), 1, 1), args)
 
 
+PUSH_MODES = {"all_reduce": 0, "reduce_scatter": 1, "all_gather": 2}
+
+
+def _push(ep, kind, src, dst, n, per, length, op):
+    """One launch of the push program of `kind` (kernels/triton/fabric_kernels.push_collective) over chunks
+    [c * per, c * per + length) of the caller's tensors; slots of the buffer start on a cache line."""
+    size = src.element_size()
+    align = 128 // size
+    stride = -(-length // align) * align
+    vec = 16 // size
+    if src.data_ptr() % 16 or dst.data_ptr() % 16 or (per * size) % 16:
+        vec = 1  # 16-byte vectors only where every chunk of the caller's tensors starts aligned
+    args = [("ptr", src.data_ptr()), ("ptr", dst.data_ptr()), ("ptr", ep.bufs.data_ptr()),
+            ("ptr", ep.flags.data_ptr()), ("ptr", ep.status.ptr), ("i64", n), ("i64", per), ("i64", length),
+            ("i64", stride), ("i32", ep.rank), ("i64", ep.timeout_ns)]
+    _C._cuda.launch_kernel(_push_key(ep, src.dtype, op, vec, PUSH_MODES[kind]),
+                           (min(layout.MAX_PROGRAMS, max(1, -(-length // TS_BLOCK))), 1, 1), args)
+
+
+def _push_piece(ep, dtype):
+    """Elements per chunk of one push launch: IN and OUT regions of world slots, each a cache line longer."""
+    return ep.elements(dtype) // (2 * ep.world) - 2 * (128 // dtype.itemsize)
+
+
 def push_twoshot_all_reduce(ep, flat, op):
-    """flat <- its reduction over the ranks by the push two-shot kernel (all traffic between GPUs by stores):
-    the buffer holds an IN and an OUT region of the piece each, so pieces are half the buffer."""
-    size, total = flat.element_size(), flat.numel()
-    align = 128 // size  # chunks start on a cache line
-    piece = ep.elements(flat.dtype) // 2 - ep.world * align  # 2 * world * per fits the buffer
-    for lo in range(0, total, piece):
-        m = min(piece, total - lo)
-        per = -(-m // (ep.world * align)) * align
-        ptr = flat.data_ptr() + lo * size
-        vec = 16 // size if ptr % 16 == 0 else 1  # 16-byte vectors where the caller's tensor allows them
-        args = [("ptr", ptr), ("ptr", ptr), ("ptr", ep.bufs.data_ptr()), ("ptr", ep.flags.data_ptr()),
-                ("ptr", ep.status.ptr), ("i64", m), ("i64", per), ("i32", ep.rank), ("i64", ep.timeout_ns)]
-        _C._cuda.launch_kernel(_push_key(ep, flat.dtype, op, vec),
-                               (min(layout.MAX_PROGRAMS, -(-per // TS_BLOCK)), 1, 1), args)
+    """flat <- its reduction over the ranks by the push two-shot program (all traffic between GPUs by stores)."""
+    for lo, m in _pieces(flat.numel(), _push_piece(ep, flat.dtype) * ep.world):
+        part = flat.narrow(0, lo, m)
+        per = -(-m // ep.world)
+        per = -(-per // (16 // flat.element_size())) * (16 // flat.element_size())  # chunks 16-byte aligned
+        _push(ep, "all_reduce", part, part, m, per, per, op)
+
+
+def push_reduce_scatter(ep, flat_in, flat_out, op):
+    """flat_out (k) <- the reduction of chunk `rank` of every rank's flat_in (n * k), by pushes."""
+    n, k = ep.world, flat_out.numel()
+    for lo, m in _pieces(k, _push_piece(ep, flat_in.dtype)):
+        _push(ep, "reduce_scatter", flat_in.narrow(0, lo, n * k - lo), flat_out.narrow(0, lo, m), n * k - lo, k, m,
+              op)
+
+
+def push_all_gather(ep, flat_in, flat_out):
+    """flat_out (n * k) <- every rank's flat_in (k), in rank order, by pushes."""
+    n, k = ep.world, flat_in.numel()
+    for lo, m in _pieces(k, _push_piece(ep, flat_in.dtype)):
+        _push(ep, "all_gather", flat_in.narrow(0, lo, m), flat_out.narrow(0, lo, n * k - lo), n * k - lo, k, m,
+              ReduceOp.SUM)
 
 
 def _ring_steps(ep, mine, prev, bounds, op, reduce, gather, src, dst):
@@ -341,6 +373,21 @@ ALGORITHMS = {"oneshot": oneshot_all_reduce, "twoshot": twoshot_all_reduce, "rin
 
 def all_reduce(ep, flat, op, algorithm):
     ALGORITHMS[algorithm](ep, flat, op)
+
+
+SCATTER_GATHER = "ring"  # what reduce_scatter / all_gather run unless asked ("ring" or "push")
+
+
+def reduce_scatter(ep, flat_in, flat_out, op, algorithm="auto"):
+    algo = SCATTER_GATHER if algorithm == "auto" else algorithm
+    (push_reduce_scatter if algo == "push" else ring_reduce_scatter)(ep, flat_in, flat_out, op)
+    return algo
+
+
+def all_gather(ep, flat_in, flat_out, algorithm="auto"):
+    algo = SCATTER_GATHER if algorithm == "auto" else algorithm
+    (push_all_gather if algo == "push" else ring_all_gather)(ep, flat_in, flat_out)
+    return algo
 
 
 def links_of(algorithm, world, rank, nbytes):

@@ -241,7 +241,7 @@ class LocalGroup(Group):
             if on_peers:
                 res, flat = scratch(), _flats(self.devices, ins)
                 self._each_rank("reduce_scatter", "ring", nbytes, links,
-                                lambda ep, r: peer.ring_reduce_scatter(ep, flat[r], res[r], op), ins[0].dtype, op)
+                                lambda ep, r: peer.reduce_scatter(ep, flat[r], res[r], op, algorithm), ins[0].dtype, op)
             elif algo == "ring":
                 flat_in = []
                 for dev, t in zip(self.devices, ins):
@@ -280,7 +280,7 @@ class LocalGroup(Group):
                     flat_out.append(_flat(o))
             if self._peer_path(ins[0].dtype, reduce=False):
                 self._each_rank("all_gather", "ring", nbytes, links,
-                                lambda ep, r: peer.ring_all_gather(ep, flat_in[r], flat_out[r]), ins[0].dtype)
+                                lambda ep, r: peer.all_gather(ep, flat_in[r], flat_out[r], algorithm), ins[0].dtype)
             elif algo == "ring":
                 for r, (dev, fi, fo) in enumerate(zip(self.devices, flat_in, flat_out)):
                     with ls.on(dev):

@@ -272,7 +272,8 @@ def _copy_part(dst, src, length, pid, programs, CG: tl.constexpr, BLOCK: tl.cons
 def _reduce_block(out, mine, peers, bufs, rank, stride, offs, m, WORLD: tl.constexpr, OP: tl.constexpr,
                   VEC: tl.constexpr):
     """out[offs] <- the reduction, in rank order, of mine[p * stride + offs] over p (read past L1), also
-    stored in this rank's slot of every other rank's region `peers` (an element offset in their buffers)."""
+    stored in this rank's slot of every other rank's region `peers` (an element offset in their buffers; -1:
+    nowhere)."""
     elt = out.dtype.element_ty
     m = _vmask(m, VEC)
     acc = tl.load(_vptrs(mine, offs, VEC), mask=m, cache_modifier=".cg").to(tl.float32)
@@ -281,25 +282,39 @@ def _reduce_block(out, mine, peers, bufs, rank, stride, offs, m, WORLD: tl.const
         acc = _combine(acc, x.to(tl.float32), OP)
     res = acc.to(elt)
     tl.store(_vptrs(out, offs, VEC), res, mask=m)
-    for q in tl.static_range(WORLD):
-        if q != rank:
-            theirs = tl.load(bufs + q).to(tl.pointer_type(elt)) + peers + rank * stride
-            tl.store(_vptrs(theirs, offs, VEC), res, mask=m)
+    if peers >= 0:
+        for q in tl.static_range(WORLD):
+            if q != rank:
+                theirs = tl.load(bufs + q).to(tl.pointer_type(elt)) + peers + rank * stride
+                tl.store(_vptrs(theirs, offs, VEC), res, mask=m)
 
 
 @triton.jit
-def push_twoshot_all_reduce(in_ptr, out_ptr, bufs, flags, status, n, per, rank, timeout_ns, WORLD: tl.constexpr,
-                            BLOCK: tl.constexpr, OP: tl.constexpr, VEC: tl.constexpr, TIMED: tl.constexpr,
-                            SPINS: tl.constexpr):
-    """out <- the reduction of every rank's `in` (n elements) with every byte between GPUs moved by a store
-    (NVLink writes; peer reads are what hold twoshot_all_reduce and the ring to half of NCCL's bandwidth).
-    Each rank's buffer has an IN region (slot p: rank p's part of this rank's chunk) and an OUT region (slot
-    p: rank p's reduced chunk), WORLD * per elements each. Meet (every rank is done with earlier collectives
-    before it is written into); push chunk c of the input into rank c's IN slot, meet; reduce the IN slots in
-    rank order into out and push the result into every peer's OUT slot, meet; copy the OUT slots into out.
-    Program pid handles the same part of every chunk in every phase (as in twoshot_all_reduce), so meetings
-    of counterparts suffice. VEC: elements per 16-byte vector, or 1 when in/out are not 16-byte aligned. out
-    may alias in."""
+def _chunk_len(c, n, per, length):
+    return tl.maximum(tl.minimum(length, n - c * per), 0)
+
+
+@triton.jit
+def push_collective(in_ptr, out_ptr, bufs, flags, status, n, per, length, stride, rank, timeout_ns,
+                    WORLD: tl.constexpr,
+                    BLOCK: tl.constexpr, OP: tl.constexpr, VEC: tl.constexpr, MODE: tl.constexpr,
+                    TIMED: tl.constexpr, SPINS: tl.constexpr):
+    """The push two-shot programs: every byte between GPUs moves by a store (NVLink writes; peer reads are what
+    hold twoshot_all_reduce and the ring to half of NCCL's bandwidth). Each rank's buffer has an IN region
+    (slot p: rank p's part of this rank's chunk) and an OUT region (slot p: rank p's chunk, reduced), WORLD
+    slots of `stride` elements each; chunk c of the caller's tensors is [c * per, c * per + min(length, n - c *
+    per)) (a piece of a larger tensor: per is its chunks' spacing, length the piece).
+
+    MODE 0, all-reduce (in and out: n elements): meet (every rank is done with earlier collectives before it is
+    written into); push chunk c of in into rank c's IN slot, meet; reduce the IN slots in rank order into out
+    and push the result into every peer's OUT slot, meet; copy the OUT slots into out.
+    MODE 1, reduce-scatter (in: n = WORLD * per, out: this rank's chunk at 0): meet, push, meet, reduce into out.
+    MODE 2, all-gather (in: this rank's chunk at 0, out: n = WORLD * per): meet; push in into every peer's OUT
+    slot and copy it into out, meet; copy the OUT slots into out.
+
+    Program pid handles the same part of every chunk in every phase (as in twoshot_all_reduce), so meetings of
+    counterparts suffice. VEC: elements per 16-byte vector, or 1 when the caller's tensors or chunks are not
+    16-byte aligned. out may alias in (MODE 0)."""
     pid = tl.program_id(0)
     programs = tl.num_programs(0)
     me = _header(flags, rank)
@@ -308,30 +323,41 @@ def push_twoshot_all_reduce(in_ptr, out_ptr, bufs, flags, status, n, per, rank, 
     slot = 64 + pid * 16  # TS_BAR + pid * MAX_WORLD
     elt = in_ptr.dtype.element_ty
     mine = tl.load(bufs + rank).to(tl.pointer_type(elt))
-    out_region = WORLD * per
+    out_region = WORLD * stride
     ok = _barrier(flags, me, slot, rank, 3 * epoch - 2, status, timeout_ns, ok, WORLD, TIMED, SPINS)
     if ok != 0:
         for c in tl.static_range(WORLD):
             theirs = tl.load(bufs + c).to(tl.pointer_type(elt))
-            length = tl.maximum(tl.minimum(per, n - c * per), 0)
-            _copy_part(theirs + rank * per, in_ptr + c * per, length, pid, programs, False, BLOCK, VEC)
+            if MODE == 2:  # this rank's whole input, into every OUT slot `rank` (its own: straight into out)
+                if c == rank:
+                    dst = out_ptr + rank * per
+                else:
+                    dst = theirs + out_region + rank * stride
+                _copy_part(dst, in_ptr, length, pid, programs, False, BLOCK, VEC)
+            else:
+                _copy_part(theirs + rank * stride, in_ptr + c * per, _chunk_len(c, n, per, length), pid, programs,
+                           False, BLOCK, VEC)
     ok = _barrier(flags, me, slot, rank, 3 * epoch - 1, status, timeout_ns, ok, WORLD, TIMED, SPINS)
-    if ok != 0:  # program pid's share of this rank's chunk, split as _copy_part splits
-        length = tl.maximum(tl.minimum(per, n - rank * per), 0)
-        body = (length // VEC) * VEC
-        dst = out_ptr + rank * per
-        for start in range(pid * BLOCK, body, programs * BLOCK):
-            offs = start + tl.arange(0, BLOCK)
-            _reduce_block(dst, mine, out_region, bufs, rank, per, offs, offs < body, WORLD, OP, VEC)
-        if pid == 0:
-            offs = body + tl.arange(0, VEC)
-            _reduce_block(dst, mine, out_region, bufs, rank, per, offs, offs < length, WORLD, OP, 1)
-    ok = _barrier(flags, me, slot, rank, 3 * epoch, status, timeout_ns, ok, WORLD, TIMED, SPINS)
-    if ok != 0:
-        for c in tl.static_range(WORLD):
-            if c != rank:
-                length = tl.maximum(tl.minimum(per, n - c * per), 0)
-                _copy_part(out_ptr + c * per, mine + out_region + c * per, length, pid, programs, True, BLOCK, VEC)
+    if MODE != 2:
+        if ok != 0:  # program pid's share of this rank's chunk, split as _copy_part splits
+            mine_len = _chunk_len(rank, n, per, length)
+            body = (mine_len // VEC) * VEC
+            dst = out_ptr + rank * per if MODE == 0 else out_ptr
+            peers = out_region if MODE == 0 else -1  # -1: no push (reduce-scatter)
+            for start in range(pid * BLOCK, body, programs * BLOCK):
+                offs = start + tl.arange(0, BLOCK)
+                _reduce_block(dst, mine, peers, bufs, rank, stride, offs, offs < body, WORLD, OP, VEC)
+            if pid == 0:
+                offs = body + tl.arange(0, VEC)
+                _reduce_block(dst, mine, peers, bufs, rank, stride, offs, offs < mine_len, WORLD, OP, 1)
+    if MODE == 0:
+        ok = _barrier(flags, me, slot, rank, 3 * epoch, status, timeout_ns, ok, WORLD, TIMED, SPINS)
+    if MODE != 1:
+        if ok != 0:
+            for c in tl.static_range(WORLD):
+                if c != rank:
+                    _copy_part(out_ptr + c * per, mine + out_region + c * stride, _chunk_len(c, n, per, length),
+                               pid, programs, True, BLOCK, VEC)
     tl.store(me + (2112 + pid), epoch)
 
 

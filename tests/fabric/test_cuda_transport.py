@@ -78,6 +78,24 @@ def test_scatter_gather_broadcast_all_to_all(dtype):
         check(o, np.concatenate([a[400 * j:400 * (j + 1)] for a in arrs]), dtype)
 
 
+@pytest.mark.parametrize("n", [2, 4])
+def test_push_reduce_scatter_and_all_gather(n):
+    gen = rng()
+    g = vgroup(n, capacity=1 << 14)  # 16 KB: large chunks go in pieces
+    for k, dtype in ((1, vt.float32), (37, vt.bfloat16), (3000, vt.float32)):
+        ins, arrs = inputs(n, (n * k,), dtype, gen, device="cuda")
+        outs = [vt.empty(k, dtype=dtype, device="cuda") for _ in range(n)]
+        g.reduce_scatter(outs, ins, algorithm="push")
+        total = np.sum(np.stack(arrs), 0)
+        for r, o in enumerate(outs):
+            _tol_check(o, total[r * k:(r + 1) * k], dtype, n)
+        gathered = [vt.empty(n * k, dtype=dtype, device="cuda") for _ in range(n)]
+        g.all_gather(gathered, outs, algorithm="push")
+        expected = np.concatenate([o.cpu().to(vt.float64).numpy() for o in outs])
+        for o in gathered:
+            assert np.array_equal(o.cpu().to(vt.float64).numpy(), expected)
+
+
 @pytest.mark.parametrize("algo", ["oneshot", "ring", "twoshot", "twoshot_push"])
 def test_all_reduce_captured_in_a_cuda_graph_replays_with_new_values(algo):
     gen, n = rng(), 2

@@ -169,8 +169,8 @@ def test_push_twoshot_pushes_its_parts_reduces_and_gathers(vec, n):
                 for pid in range(programs):
                     w.header(rank)[F.TS_BAR + pid * F.MAX_WORLD + p] = 3 * call
         out = xs[rank].clone()
-        w.run(f"fab|tp|float32|sum|{world}|{block}|{vec}", (programs,), out, out, w.bufs, w.flags, w.status, n,
-              per, rank, 10**9)
+        w.run(f"fab|tp|float32|sum|{world}|{block}|{vec}|0", (programs,), out, out, w.bufs, w.flags, w.status, n,
+              per, per, per, rank, 10**9)
         assert w.status.tolist() == [0, 0, 0, 0]
         np.testing.assert_allclose(out.numpy(), ref, rtol=1e-6, atol=1e-6)
         for q in range(world):  # it pushed its part of q's chunk into q's IN slot, its reduced chunk into q's OUT
@@ -182,6 +182,40 @@ def test_push_twoshot_pushes_its_parts_reduces_and_gathers(vec, n):
                 got_out = w.data(q).narrow(0, world * per + rank * per, len(red)).numpy()
                 np.testing.assert_allclose(got_out, red, rtol=1e-6, atol=1e-6)
         assert w.header(rank)[F.TS_EPOCH:F.TS_EPOCH + programs].tolist() == [call] * programs
+
+
+@pytest.mark.parametrize("vec", [1, 4])
+def test_push_reduce_scatter_and_all_gather_modes(vec):
+    gen, world, rank, programs, block, k = rng(), 3, 2, 2, 64, 40
+    stride = 64  # k rounded up to a cache line of float32
+    w = World(world, 2 * world * stride)
+    xs = [gen.standard_normal(world * k).astype(np.float32) for _ in range(world)]
+    for p in range(world):  # reduce-scatter: what the peers pushed into this rank's IN slots
+        if p != rank:
+            w.data(rank).narrow(0, p * stride, k).copy_(vt.tensor(xs[p][rank * k:(rank + 1) * k]))
+            for pid in range(programs):
+                w.header(rank)[F.TS_BAR + pid * F.MAX_WORLD + p] = 3
+    out = vt.empty(k)
+    w.run(f"fab|tp|float32|sum|{world}|{block}|{vec}|1", (programs,), vt.tensor(xs[rank]), out, w.bufs, w.flags,
+          w.status, world * k, k, k, stride, rank, 10**9)
+    ref = _reference([x[rank * k:(rank + 1) * k] for x in xs], "sum")
+    np.testing.assert_allclose(out.numpy(), ref, rtol=1e-6, atol=1e-6)
+    for q in range(world):  # its part of q's chunk, in q's IN slot
+        assert np.array_equal(w.data(q).narrow(0, rank * stride, k).numpy(), xs[rank][q * k:(q + 1) * k])
+    ys = [gen.standard_normal(k).astype(np.float32) for _ in range(world)]
+    for p in range(world):  # all-gather: the peers' pieces in this rank's OUT slots
+        if p != rank:
+            w.data(rank).narrow(0, world * stride + p * stride, k).copy_(vt.tensor(ys[p]))
+            for pid in range(programs):
+                w.header(rank)[F.TS_BAR + pid * F.MAX_WORLD + p] = 6
+    gathered = vt.empty(world * k)
+    w.run(f"fab|tp|float32|sum|{world}|{block}|{vec}|2", (programs,), vt.tensor(ys[rank]), gathered, w.bufs,
+          w.flags, w.status, world * k, k, k, stride, rank, 10**9)
+    assert np.array_equal(gathered.numpy(), np.concatenate(ys))
+    for q in range(world):
+        if q != rank:
+            assert np.array_equal(w.data(q).narrow(0, world * stride + rank * stride, k).numpy(), ys[rank])
+    assert w.status.tolist() == [0, 0, 0, 0]
 
 
 def test_barrier_meets_every_rank():
@@ -253,7 +287,7 @@ def test_kernels_compile_for_hopper_without_a_gpu():
     """The interpreter does not lower to PTX: this catches what only the compiler rejects (types, scopes). A
     child process, because this one's kernels were made for the interpreter."""
     env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
-    keys = ["fab|ll|bfloat16|sum|4|1024", "fab|ll|float32|max|8|512", "fab|ts|bfloat16|sum|4|2048", "fab|tp|bfloat16|sum|4|2048|8",
+    keys = ["fab|ll|bfloat16|sum|4|1024", "fab|ll|float32|max|8|512", "fab|ts|bfloat16|sum|4|2048", "fab|tp|bfloat16|sum|4|2048|8|0", "fab|tp|float32|sum|4|2048|4|1", "fab|tp|float16|sum|8|2048|8|2",
             "fab|ts|float32|min|2|1024", "fab|sync|4", "fab|barrier|8", "fab|rc|float16|sum|2048"]
     done = subprocess.run([sys.executable, "-c", _COMPILE, *keys], env=env, capture_output=True, text=True,
                           timeout=600)
