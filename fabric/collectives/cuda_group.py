@@ -10,6 +10,7 @@ Reductions of float32, bfloat16 and float16 CUDA tensors take the peer-memory pa
 tensors and send/recv go through the bootstrap group, staged on the host (each recorded as a fallback in
 the fabric's counters).
 """
+import contextlib
 import os
 
 from . import cuda_peer as peer
@@ -19,6 +20,7 @@ from .local import _flat
 from .shm import ShmGroup
 from .. import observe
 from ... import _C, config
+from ...tensor_core import cuda as tcuda
 
 
 def _default_device(rank):
@@ -31,13 +33,16 @@ def _default_device(rank):
 
 
 class CudaWork(Work):
-    """A stream-ordered collective: wait() makes the current stream wait (already so) and checks the status."""
+    """A stream-ordered collective: wait() makes the current stream wait for it (issued on the group's stream:
+    `done`, its event) and checks the status."""
 
-    def __init__(self, group, result):
+    def __init__(self, group, result, done=None):
         super().__init__(result=result)
-        self._group = group
+        self._group, self._done = group, done
 
     def wait(self, timeout=None):
+        if self._done is not None:
+            tcuda.current_stream(self._group.device).wait_event(self._done)
         self._group._check()
         return super().wait()
 
@@ -65,6 +70,7 @@ class CudaGroup(Group):
         # read once: the environment lookup would cost every call (a small one-shot is issued in ~10 us)
         self._oneshot_max = peer.oneshot_max_bytes(crossover_bytes)
         self._status = peer.Status()
+        self._comm, self._comm_busy, self._done = None, False, None  # the stream async collectives run on
         self._closed = False
         self._ep = self._connect()
 
@@ -127,7 +133,30 @@ class CudaGroup(Group):
         return self._finish_work(tensors[0], async_op)
 
     def _finish_work(self, result, async_op):
-        return CudaWork(self, result) if async_op else result
+        return CudaWork(self, result, self._done if async_op else None) if async_op else result
+
+    @contextlib.contextmanager
+    def _issuing(self, async_op, *tensors):
+        """Where a collective's kernels go. async_op: on the group's own stream, after the caller's stream's
+        work so far, so it overlaps the caller's later work (DataParallel's buckets against the rest of
+        backward), as NCCL's do; Work.wait() joins it back. Otherwise on the caller's stream, after whatever
+        the group's stream still runs: the group's kernels meet through counters and must run in call order."""
+        cur = tcuda.current_stream(self.device)
+        if not async_op:
+            if self._comm_busy:
+                cur.wait_stream(self._comm)
+                self._comm_busy = False
+            yield
+            return
+        if self._comm is None:
+            self._comm = tcuda.Stream(device=self.device)
+        self._comm.wait_stream(cur)
+        with tcuda.stream(self._comm):
+            yield
+        for t in tensors:  # their memory is not reused before the group's stream is done with it
+            t.record_stream(self._comm._s)
+        self._comm_busy = True
+        self._done = self._comm.record_event()
 
     def _record(self, kind, algorithm, nbytes):
         self._status.note(kind)
@@ -149,14 +178,15 @@ class CudaGroup(Group):
         nbytes = tensor.numel() * tensor.element_size()
         algo = peer.choose_algorithm(tensor.numel(), tensor.element_size(), algorithm, self._oneshot_max) \
             if self.size > 1 else "local"
-        if algo != "local" and tensor.numel():
-            flat = _flat(tensor)
-            peer.prepare(self._ep, tensor.dtype, op)
-            peer.all_reduce(self._ep, flat, op, algo)
-            if op is ReduceOp.AVG:
-                flat.div_(self.size)
-            if flat.data_ptr() != tensor.data_ptr() or not tensor.is_contiguous():
-                tensor.copy_(flat.view(tensor.shape))
+        with self._issuing(async_op, tensor):
+            if algo != "local" and tensor.numel():
+                flat = _flat(tensor)
+                peer.prepare(self._ep, tensor.dtype, op)
+                peer.all_reduce(self._ep, flat, op, algo)
+                if op is ReduceOp.AVG:
+                    flat.div_(self.size)
+                if flat.data_ptr() != tensor.data_ptr() or not tensor.is_contiguous():
+                    tensor.copy_(flat.view(tensor.shape))
         self._record("all_reduce", algo, nbytes)
         return self._finish_work(tensor, async_op)
 
@@ -167,14 +197,15 @@ class CudaGroup(Group):
         if not self._on_gpu("reduce_scatter", output, input, reduce=True):
             return self._staged("reduce_scatter", lambda o, i: self._boot.reduce_scatter(o, i, op),
                                 [output, input], async_op)
-        out = output if output.is_contiguous() else output.contiguous()
-        peer.prepare(self._ep, input.dtype, op)
-        peer.reduce_scatter(self._ep, _flat(input), out.view(-1), op, algorithm) if self.size > 1 else \
-            out.copy_(input.view(out.shape))
-        if op is ReduceOp.AVG and self.size > 1:
-            out.div_(self.size)
-        if out is not output:
-            output.copy_(out)
+        with self._issuing(async_op, output, input):
+            out = output if output.is_contiguous() else output.contiguous()
+            peer.prepare(self._ep, input.dtype, op)
+            peer.reduce_scatter(self._ep, _flat(input), out.view(-1), op, algorithm) if self.size > 1 else \
+                out.copy_(input.view(out.shape))
+            if op is ReduceOp.AVG and self.size > 1:
+                out.div_(self.size)
+            if out is not output:
+                output.copy_(out)
         self._record("reduce_scatter", "ring", input.numel() * input.element_size())
         return self._finish_work(output, async_op)
 
@@ -183,12 +214,13 @@ class CudaGroup(Group):
         _check_chunks("all_gather", output, input, self.size)
         if not self._on_gpu("all_gather", output, input):
             return self._staged("all_gather", self._boot.all_gather, [output, input], async_op)
-        out = output if output.is_contiguous() else output.contiguous()
-        peer.prepare(self._ep, input.dtype)
-        peer.all_gather(self._ep, _flat(input), out.view(-1), algorithm) if self.size > 1 else \
-            out.copy_(input.view(out.shape))
-        if out is not output:
-            output.copy_(out)
+        with self._issuing(async_op, output, input):
+            out = output if output.is_contiguous() else output.contiguous()
+            peer.prepare(self._ep, input.dtype)
+            peer.all_gather(self._ep, _flat(input), out.view(-1), algorithm) if self.size > 1 else \
+                out.copy_(input.view(out.shape))
+            if out is not output:
+                output.copy_(out)
         self._record("all_gather", "ring", output.numel() * output.element_size())
         return self._finish_work(output, async_op)
 
@@ -197,12 +229,13 @@ class CudaGroup(Group):
         check_src("broadcast", src, self.size)
         if not self._on_gpu("broadcast", tensor):
             return self._staged("broadcast", lambda t: self._boot.broadcast(t, src), [tensor], async_op)
-        if self.size > 1 and tensor.numel():
-            flat = _flat(tensor)
-            peer.prepare(self._ep, tensor.dtype)
-            peer.broadcast(self._ep, flat, src)
-            if flat.data_ptr() != tensor.data_ptr() or not tensor.is_contiguous():
-                tensor.copy_(flat.view(tensor.shape))
+        with self._issuing(async_op, tensor):
+            if self.size > 1 and tensor.numel():
+                flat = _flat(tensor)
+                peer.prepare(self._ep, tensor.dtype)
+                peer.broadcast(self._ep, flat, src)
+                if flat.data_ptr() != tensor.data_ptr() or not tensor.is_contiguous():
+                    tensor.copy_(flat.view(tensor.shape))
         self._record("broadcast", "direct", tensor.numel() * tensor.element_size())
         return self._finish_work(tensor, async_op)
 
@@ -215,19 +248,21 @@ class CudaGroup(Group):
             raise TypeError(f"all_to_all: output dtype {output.dtype} != input dtype {input.dtype}")
         if not self._on_gpu("all_to_all", output, input):
             return self._staged("all_to_all", self._boot.all_to_all, [output, input], async_op)
-        out = output.new_empty(tuple(output.shape))
-        peer.prepare(self._ep, input.dtype)
-        peer.all_to_all(self._ep, _flat(input), out.view(-1)) if self.size > 1 else out.copy_(input)
-        output.copy_(out)
+        with self._issuing(async_op, output, input):
+            out = output.new_empty(tuple(output.shape))
+            peer.prepare(self._ep, input.dtype)
+            peer.all_to_all(self._ep, _flat(input), out.view(-1)) if self.size > 1 else out.copy_(input)
+            output.copy_(out)
         self._record("all_to_all", "direct", input.numel() * input.element_size())
         return self._finish_work(output, async_op)
 
     def barrier(self, timeout=None):
         """Every rank's stream meets, and the host waits for it (a host-level barrier, like torch's)."""
         self._usable("barrier")
-        if self.size > 1:
-            peer.prepare(self._ep, _C.float32)
-            peer._barrier(self._ep)
+        with self._issuing(False):
+            if self.size > 1:
+                peer.prepare(self._ep, _C.float32)
+                peer._barrier(self._ep)
         self._status.note("barrier")
         self.synchronize()
 

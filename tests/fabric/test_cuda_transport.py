@@ -146,6 +146,13 @@ def _collectives(boot, seed, device=0):
         t = vt.tensor(x).cuda()
         g.all_reduce(t, op="avg", algorithm=algo)
         out[algo], out[algo + "_in"] = t.cpu().numpy(), x
+    y = gen.standard_normal(5000).astype(np.float32)
+    t = vt.tensor(y).cuda()
+    t.mul_(2.0)  # on the caller's stream, before: the group's own stream must wait for it
+    work = g.all_reduce(t, async_op=True)
+    work.wait()
+    t.add_(1.0)  # after wait(): must see the sum
+    out["async"], out["async_in"] = t.cpu().numpy(), y
     t = vt.tensor(np.arange(10) + 100 * r).cuda()  # int64: staged through the host
     g.all_reduce(t)
     out["int"] = t.cpu().numpy()
@@ -191,6 +198,8 @@ def test_processes_through_ipc(pools, gpus):
         for algo in ("oneshot", "ring", "twoshot", "twoshot_push"):
             expected = sum(res[p][algo + "_in"].astype(np.float64) for p in range(n)) / n
             np.testing.assert_allclose(res[r][algo], expected, rtol=1e-5, atol=1e-6, err_msg=f"rank {r} {algo}")
+        expected = sum(2.0 * res[p]["async_in"].astype(np.float64) for p in range(n)) + 1
+        np.testing.assert_allclose(res[r]["async"], expected, rtol=1e-5, atol=1e-5, err_msg=f"rank {r} async")
         np.testing.assert_array_equal(res[r]["int"], n * np.arange(10) + 100 * n * (n - 1) // 2)
         np.testing.assert_allclose(res[r]["rs"], total[5 * r:5 * (r + 1)], rtol=1e-5, atol=1e-5)
         np.testing.assert_allclose(res[r]["ag"], total, rtol=1e-5, atol=1e-5)
