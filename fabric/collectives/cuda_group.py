@@ -181,7 +181,7 @@ class CudaGroup(Group):
         with self._issuing(async_op, tensor):
             if algo != "local" and tensor.numel():
                 flat = _flat(tensor)
-                peer.prepare(self._ep, tensor.dtype, op)
+                peer.prepare(self._ep, tensor.dtype, op, "all_reduce", algo)
                 peer.all_reduce(self._ep, flat, op, algo)
                 if op is ReduceOp.AVG:
                     flat.div_(self.size)
@@ -197,16 +197,17 @@ class CudaGroup(Group):
         if not self._on_gpu("reduce_scatter", output, input, reduce=True):
             return self._staged("reduce_scatter", lambda o, i: self._boot.reduce_scatter(o, i, op),
                                 [output, input], async_op)
+        algo = peer.scatter_gather_algorithm(algorithm)
         with self._issuing(async_op, output, input):
             out = output if output.is_contiguous() else output.contiguous()
-            peer.prepare(self._ep, input.dtype, op)
-            peer.reduce_scatter(self._ep, _flat(input), out.view(-1), op, algorithm) if self.size > 1 else \
+            peer.prepare(self._ep, input.dtype, op, "reduce_scatter", algo)
+            peer.reduce_scatter(self._ep, _flat(input), out.view(-1), op, algo) if self.size > 1 else \
                 out.copy_(input.view(out.shape))
             if op is ReduceOp.AVG and self.size > 1:
                 out.div_(self.size)
             if out is not output:
                 output.copy_(out)
-        self._record("reduce_scatter", "ring", input.numel() * input.element_size())
+        self._record("reduce_scatter", algo, input.numel() * input.element_size())
         return self._finish_work(output, async_op)
 
     def all_gather(self, output, input, async_op=False, algorithm="auto"):
@@ -214,14 +215,15 @@ class CudaGroup(Group):
         _check_chunks("all_gather", output, input, self.size)
         if not self._on_gpu("all_gather", output, input):
             return self._staged("all_gather", self._boot.all_gather, [output, input], async_op)
+        algo = peer.scatter_gather_algorithm(algorithm)
         with self._issuing(async_op, output, input):
             out = output if output.is_contiguous() else output.contiguous()
-            peer.prepare(self._ep, input.dtype)
-            peer.all_gather(self._ep, _flat(input), out.view(-1), algorithm) if self.size > 1 else \
+            peer.prepare(self._ep, input.dtype, ReduceOp.SUM, "all_gather", algo)
+            peer.all_gather(self._ep, _flat(input), out.view(-1), algo) if self.size > 1 else \
                 out.copy_(input.view(out.shape))
             if out is not output:
                 output.copy_(out)
-        self._record("all_gather", "ring", output.numel() * output.element_size())
+        self._record("all_gather", algo, output.numel() * output.element_size())
         return self._finish_work(output, async_op)
 
     def broadcast(self, tensor, src=0, async_op=False):

@@ -33,7 +33,9 @@ from ... import _C
 from ... import config
 from ...tensor_core.factories import tensor as _tensor
 
-DEFAULT_CAPACITY = 32 << 20  # data bytes per rank
+# Data bytes per rank. A 256 MB all-reduce by the ring on 4 x H200 ran at 178 GB/s bus bandwidth with 32 MB, 239 with
+# 128 MB (fewer pieces: fewer step boundaries and launches).
+DEFAULT_CAPACITY = 128 << 20
 # All-reduces whose float32 size is up to ONESHOT_MAX_BYTES take one-shot (it moves every value as a float32
 # word, so its cost follows the element count), larger ones two-shot up to TWOSHOT_MAX_BYTES, then the ring.
 # Device time on 4 H200s over NVLink (benchmarks/multigpu_oneshot_sweep.py, 2026-11-26): one-shot 6.5 us to
@@ -93,7 +95,7 @@ class Endpoint:
         self.status, self.capacity = status, capacity
         self.ll_words = LL_ELEMENTS  # the LL region's slot stride, as segment_bytes sized it
         self.ll_off = ll_offset(capacity)  # where the LL region starts in each data buffer
-        self.ready = set()  # (dtype, op, LL_BLOCK) whose kernels prepare() loaded
+        self.ready = set()  # (dtype, op, kind, algorithm, LL_BLOCK) whose kernels prepare() loaded
         self.timeout_ns = int(timeout * 1e9)
         self._views = views
         addrs = [v.data_ptr() for v in views]
@@ -157,18 +159,34 @@ def _push_key(ep, dtype, op, vec, mode):
 _loaded = set()  # (device index, key) of kernels already resident
 
 
-def prepare(ep, dtype, op=ReduceOp.SUM):
-    """Loads every kernel a rank program of (dtype, op) may launch before any of its flag waits is in flight:
-    under the driver's lazy loading a first launch loads the kernel, and loading may wait for running kernels,
-    i.e. for peers whose own programs the host has not issued yet (one process driving several ranks)."""
-    if (dtype, op, LL_BLOCK) in ep.ready:
-        return
-    ep.ready.add((dtype, op, LL_BLOCK))
+def _keys(ep, dtype, op, kind, algorithm):
+    """The fabric kernels a rank program of `kind` run by `algorithm` on dtype may launch (broadcast,
+    all_to_all and barrier: the flag kernels only)."""
     keys = [f"fab|sync|{ep.world}", f"fab|barrier|{ep.world}"]
-    if dtype.name in FLOAT_DTYPES:
-        keys += [_oneshot_key(ep, dtype, op), _twoshot_key(ep, dtype, op), *kernel_keys(dtype, op)]
-        keys += [_push_key(ep, dtype, op, v, mode) for v in {1, 16 // dtype.itemsize} for mode in PUSH_MODES.values()]
-    for key in keys:
+    if kind not in PUSH_MODES or dtype.name not in FLOAT_DTYPES:
+        return keys
+    if algorithm == "oneshot":
+        keys.append(_oneshot_key(ep, dtype, op))
+    elif algorithm == "twoshot":
+        keys.append(_twoshot_key(ep, dtype, op))
+    elif algorithm in ("twoshot_push", "push"):
+        keys += [_push_key(ep, dtype, op, v, PUSH_MODES[kind]) for v in {1, 16 // dtype.itemsize}]
+    elif kind != "all_gather":
+        keys += kernel_keys(dtype, op)  # the ring's reduce-copy step
+    return keys
+
+
+def prepare(ep, dtype, op=ReduceOp.SUM, kind="barrier", algorithm=None):
+    """Loads every kernel a rank program of (kind, algorithm, dtype, op) may launch before any of its flag
+    waits is in flight: under the driver's lazy loading a first launch loads the kernel, and loading may wait
+    for running kernels, i.e. for peers whose own programs the host has not issued yet (one process driving
+    several ranks; so every rank's prepare comes before any rank's program). Only that algorithm's kernels:
+    each is compiled on its first use (seconds), and a job rarely runs every algorithm."""
+    ready = (dtype, op, kind, algorithm, LL_BLOCK)
+    if ready in ep.ready:
+        return
+    ep.ready.add(ready)
+    for key in _keys(ep, dtype, op, kind, algorithm):
         if (ep.device.index, key) not in _loaded:
             _C._cuda.load_kernel(key, ep.device.index)
             _loaded.add((ep.device.index, key))
@@ -378,16 +396,20 @@ def all_reduce(ep, flat, op, algorithm):
 SCATTER_GATHER = "ring"  # what reduce_scatter / all_gather run unless asked ("ring" or "push")
 
 
-def reduce_scatter(ep, flat_in, flat_out, op, algorithm="auto"):
-    algo = SCATTER_GATHER if algorithm == "auto" else algorithm
-    (push_reduce_scatter if algo == "push" else ring_reduce_scatter)(ep, flat_in, flat_out, op)
-    return algo
+def scatter_gather_algorithm(requested="auto"):
+    """What reduce_scatter / all_gather run for `requested`: "push" or "ring" as asked; "auto" or an
+    all-reduce algorithm (which has no reduce_scatter / all_gather of its own): SCATTER_GATHER."""
+    if requested not in ("auto", "push", *ALGORITHMS):
+        raise ValueError(f"reduce_scatter / all_gather: unknown algorithm {requested!r} (auto, ring or push)")
+    return requested if requested in ("ring", "push") else SCATTER_GATHER
 
 
-def all_gather(ep, flat_in, flat_out, algorithm="auto"):
-    algo = SCATTER_GATHER if algorithm == "auto" else algorithm
-    (push_all_gather if algo == "push" else ring_all_gather)(ep, flat_in, flat_out)
-    return algo
+def reduce_scatter(ep, flat_in, flat_out, op, algorithm):
+    (push_reduce_scatter if algorithm == "push" else ring_reduce_scatter)(ep, flat_in, flat_out, op)
+
+
+def all_gather(ep, flat_in, flat_out, algorithm):
+    (push_all_gather if algorithm == "push" else ring_all_gather)(ep, flat_in, flat_out)
 
 
 def links_of(algorithm, world, rank, nbytes):
@@ -397,5 +419,7 @@ def links_of(algorithm, world, rank, nbytes):
     if algorithm == "ring":
         prev = (rank - 1) % world
         return {prev: 2 * nbytes * (world - 1) // world}
+    if algorithm == "push":  # reduce_scatter / all_gather: each peer's part of this rank's chunk, or its chunk
+        return {p: nbytes // world for p in range(world) if p != rank}
     share = 2 * nbytes // world if algorithm.startswith("twoshot") else nbytes  # its chunk, then their chunks
     return {p: share for p in range(world) if p != rank}

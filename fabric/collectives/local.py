@@ -117,7 +117,7 @@ class LocalGroup(Group):
         eps = self._endpoints()
         eps[0].status.note(kind)
         for ep in eps:
-            peer.prepare(ep, dtype, op)
+            peer.prepare(ep, dtype, op, kind, algorithm)
         for r, (dev, ep) in enumerate(zip(self.devices, eps)):
             with ls.on(dev):
                 program(ep, r)
@@ -226,9 +226,9 @@ class LocalGroup(Group):
         if op is ReduceOp.AVG and not ins[0].dtype.is_floating_point:
             raise TypeError(f"reduce_scatter: op avg needs a floating dtype, got {ins[0].dtype}")
         nbytes = ins[0].numel() * ins[0].element_size()
-        algo = self._algorithm(nbytes, algorithm)
-        k = outs[0].numel()
         on_peers = self._peer_path(ins[0].dtype, reduce=True)
+        algo = peer.scatter_gather_algorithm(algorithm) if on_peers else self._algorithm(nbytes, algorithm)
+        k = outs[0].numel()
 
         def scratch():
             res = []
@@ -240,8 +240,8 @@ class LocalGroup(Group):
         def body(links):
             if on_peers:
                 res, flat = scratch(), _flats(self.devices, ins)
-                self._each_rank("reduce_scatter", "ring", nbytes, links,
-                                lambda ep, r: peer.reduce_scatter(ep, flat[r], res[r], op, algorithm), ins[0].dtype, op)
+                self._each_rank("reduce_scatter", algo, nbytes, links,
+                                lambda ep, r: peer.reduce_scatter(ep, flat[r], res[r], op, algo), ins[0].dtype, op)
             elif algo == "ring":
                 flat_in = []
                 for dev, t in zip(self.devices, ins):
@@ -269,7 +269,8 @@ class LocalGroup(Group):
             raise ValueError(f"all_gather: output must be {self.size} inputs along dim 0 "
                              f"(input {list(ishape)}), got output {list(oshape)}")
         nbytes = outs[0].numel() * outs[0].element_size()
-        algo = self._algorithm(nbytes, algorithm)
+        on_peers = self._peer_path(ins[0].dtype, reduce=False)
+        algo = peer.scatter_gather_algorithm(algorithm) if on_peers else self._algorithm(nbytes, algorithm)
         k = ins[0].numel()
 
         def body(links):
@@ -278,9 +279,9 @@ class LocalGroup(Group):
                 with ls.on(dev):
                     flat_in.append(_flat(i))
                     flat_out.append(_flat(o))
-            if self._peer_path(ins[0].dtype, reduce=False):
-                self._each_rank("all_gather", "ring", nbytes, links,
-                                lambda ep, r: peer.all_gather(ep, flat_in[r], flat_out[r], algorithm), ins[0].dtype)
+            if on_peers:
+                self._each_rank("all_gather", algo, nbytes, links,
+                                lambda ep, r: peer.all_gather(ep, flat_in[r], flat_out[r], algo), ins[0].dtype)
             elif algo == "ring":
                 for r, (dev, fi, fo) in enumerate(zip(self.devices, flat_in, flat_out)):
                     with ls.on(dev):
@@ -292,8 +293,7 @@ class LocalGroup(Group):
                 if fo.data_ptr() != o.data_ptr() or not o.is_contiguous():
                     with ls.on(dev):
                         o.copy_(fo.view(o.shape))
-        return self._run("all_gather", algo, nbytes, body, output, async_op,
-                         peer_path=self._peer_path(ins[0].dtype, reduce=False))
+        return self._run("all_gather", algo, nbytes, body, output, async_op, peer_path=on_peers)
 
     def broadcast(self, tensor, src=0, async_op=False, algorithm="auto"):
         ts = self._check("broadcast", tensor)

@@ -216,14 +216,14 @@ def twoshot_all_reduce(in_ptr, out_ptr, bufs, flags, status, n, per, rank, timeo
             tl.store(out_ptr + offs, acc.to(elt), mask=m)
     ok = _barrier(flags, me, slot, rank, 3 * epoch - 1, status, timeout_ns, ok, WORLD, TIMED, SPINS)
     if ok != 0:
-        for c in tl.static_range(WORLD):
-            if c != rank:
-                theirs = tl.load(bufs + c).to(tl.pointer_type(elt))
-                hi = tl.minimum((c + 1) * per, n)
-                for start in range(c * per + pid * BLOCK, hi, programs * BLOCK):
-                    offs = start + tl.arange(0, BLOCK)
-                    m = offs < hi
-                    tl.store(out_ptr + offs, tl.load(theirs + offs, mask=m, cache_modifier=".cg"), mask=m)
+        for j in tl.static_range(1, WORLD):
+            c = (rank + j) % WORLD  # step j: every rank reads a different owner (no owner serves them all at once)
+            theirs = tl.load(bufs + c).to(tl.pointer_type(elt))
+            hi = tl.minimum((c + 1) * per, n)
+            for start in range(c * per + pid * BLOCK, hi, programs * BLOCK):
+                offs = start + tl.arange(0, BLOCK)
+                m = offs < hi
+                tl.store(out_ptr + offs, tl.load(theirs + offs, mask=m, cache_modifier=".cg"), mask=m)
     ok = _barrier(flags, me, slot, rank, 3 * epoch, status, timeout_ns, ok, WORLD, TIMED, SPINS)
     tl.store(me + (2112 + pid), epoch)
 
@@ -326,10 +326,13 @@ def push_collective(in_ptr, out_ptr, bufs, flags, status, n, per, length, stride
     out_region = WORLD * stride
     ok = _barrier(flags, me, slot, rank, 3 * epoch - 2, status, timeout_ns, ok, WORLD, TIMED, SPINS)
     if ok != 0:
-        for c in tl.static_range(WORLD):
+        for j in tl.static_range(WORLD):
+            # step j: rank r writes to rank r + j, so every rank takes one writer at a time (in rank order, all
+            # ranks would write to rank 0 first: its links in saturate while the others idle)
+            c = (rank + j) % WORLD
             theirs = tl.load(bufs + c).to(tl.pointer_type(elt))
             if MODE == 2:  # this rank's whole input, into every OUT slot `rank` (its own: straight into out)
-                if c == rank:
+                if j == 0:
                     dst = out_ptr + rank * per
                 else:
                     dst = theirs + out_region + rank * stride
