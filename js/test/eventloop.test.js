@@ -19,12 +19,18 @@ async function timerDuring(work, periodMs = 5) {
 }
 
 test('a timer keeps firing while a big matmul runs', async () => {
-  const n = 1536;
+  // The matmul must outlast several timer periods: grow n until it takes over 30 ms (1536 does on two cores;
+  // a 64-core machine runs it in ~6 ms).
   vt.manualSeed(1234);
-  const a = await vt.randn([n, n]);
-  const b = await vt.randn([n, n]);
-  const { result: c, elapsed, ticks, maxGap } = await timerDuring(() => vt.ops.matmul(a, b));
-  assert.ok(elapsed > 30, `the matmul took ${elapsed.toFixed(1)} ms: too short to show anything`);
+  let n = 1536, a, b, c, elapsed, ticks, maxGap;
+  for (;;) {
+    a = await vt.randn([n, n]);
+    b = await vt.randn([n, n]);
+    ({ result: c, elapsed, ticks, maxGap } = await timerDuring(() => vt.ops.matmul(a, b)));
+    if (elapsed > 30 || n >= 8192) break;
+    n = Math.min(8192, Math.ceil(n * Math.cbrt(60 / Math.max(elapsed, 1)) / 64) * 64);
+  }
+  assert.ok(elapsed > 30, `the matmul took ${elapsed.toFixed(1)} ms at n = ${n}: too short to show anything`);
   assert.ok(ticks >= elapsed / 5 / 4, `only ${ticks} ticks of 5 ms in ${elapsed.toFixed(0)} ms`);
   assert.ok(maxGap < 250, `the event loop stalled for ${maxGap.toFixed(0)} ms`);
   // Spot-check the product against float64 dot products in JS.
