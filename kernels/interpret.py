@@ -225,7 +225,7 @@ def run_reduction(op, x, dims_view, out_dtype, acc_dtype, param=0.0, splits=1, b
         args.append(aux)
     per_split = per_split or (r + splits - 1) // splits
     args += [o, r, i, so, sr, si, per_split, float(param)]
-    grid = ((o + block_o - 1) // block_o, (i + block_i - 1) // block_i, splits)
+    grid = (((o + block_o - 1) // block_o) * ((i + block_i - 1) // block_i), 1, splits)  # as reduce.cpp
     interpreted(fn)[grid](*[wrap(a) for a in args], BLOCK_O=block_o, BLOCK_R=block_r, BLOCK_I=block_i)
     return out, idx
 

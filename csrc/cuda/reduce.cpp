@@ -184,9 +184,10 @@ void launch_reduce(const std::string& op, const View3& v, const Tensor& out, con
   }
   for (int64_t x : {v.O, v.R, v.I, v.so, v.sr, v.si, p.per_split}) args.push_back(KernelArg::i64v(x));
   args.push_back(KernelArg::f64v(param));
-  int64_t go = ceil_div(v.O, p.bo), gi = ceil_div(v.I, p.bi);
-  VT_CHECK(go < (int64_t(1) << 31) && gi < 65536 && p.splits < 65536, "reduction too large for one launch");
-  k.launch(uint32_t(go), uint32_t(gi), uint32_t(p.splits), args, current_stream(out.device().index));
+  int64_t tiles = ceil_div(v.O, p.bo) * ceil_div(v.I, p.bi);  // (O block, I block) on grid axis 0
+  VT_CHECK(tiles < (int64_t(1) << 31) && p.splits < 65536, "reduction too large for one launch (", v.O, " x ", v.R,
+           " x ", v.I, ")");
+  k.launch(uint32_t(tiles), 1, uint32_t(p.splits), args, current_stream(out.device().index));
 }
 
 void launch_reduce(const std::string& op, const View3& v, const Tensor& out, const Tensor& idx, DType acc,

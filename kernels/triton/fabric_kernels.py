@@ -283,10 +283,9 @@ def _reduce_block(out, mine, peers, bufs, rank, stride, offs, m, WORLD: tl.const
     res = acc.to(elt)
     tl.store(_vptrs(out, offs, VEC), res, mask=m)
     if peers >= 0:
-        for q in tl.static_range(WORLD):
-            if q != rank:
-                theirs = tl.load(bufs + q).to(tl.pointer_type(elt)) + peers + rank * stride
-                tl.store(_vptrs(theirs, offs, VEC), res, mask=m)
+        for j in tl.static_range(1, WORLD):  # peers in rotated order, as the push phase
+            theirs = tl.load(bufs + (rank + j) % WORLD).to(tl.pointer_type(elt)) + peers + rank * stride
+            tl.store(_vptrs(theirs, offs, VEC), res, mask=m)
 
 
 @triton.jit

@@ -171,8 +171,12 @@ def generate(key):
         infs = {}
     vec = 16 // ITEMSIZE[ins]  # elements in one 16-byte access, the aligned layouts' load width
     body = [
-        "    o = tl.program_id(0).to(tl.int64) * BLOCK_O + tl.arange(0, BLOCK_O)",
-        "    i = tl.program_id(1).to(tl.int64) * BLOCK_I + tl.arange(0, BLOCK_I)",
+        # one grid axis for (O block, I block): axis 1 would cap the I blocks at 65535 (a sum over dim 0 of a
+        # 4 x 8M tensor needs 131072)
+        "    tile = tl.program_id(0).to(tl.int64)",
+        "    blocks_i = tl.cdiv(I, BLOCK_I)",
+        "    o = (tile // blocks_i) * BLOCK_O + tl.arange(0, BLOCK_O)",
+        "    i = (tile % blocks_i) * BLOCK_I + tl.arange(0, BLOCK_I)",
         "    split = tl.program_id(2).to(tl.int64)",
         "    keep = (o < O)[:, None] & (i < I)[None, :]",
         "    r_begin = split * r_per_split",

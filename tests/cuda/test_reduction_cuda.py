@@ -177,3 +177,14 @@ def test_full_reductions_of_many_elements():
         close(g.sum(), x.to(vt.float64).sum().to(dtype), dtype)
         close(g.amax(), x.amax(), dtype)
         close(g.mean(), x.to(vt.float64).mean().to(dtype), dtype)
+
+
+def test_column_sums_wider_than_one_grid_axis():
+    """Over dim 0 of a 2 x 9M tensor (and of a strided view of one): more than 65535 blocks along the kept
+    dim, which once overflowed a launch axis ("reduction too large for one launch")."""
+    gen = rng()
+    a = gen.standard_normal((2, 9 << 20)).astype(np.float32)
+    t = vt.tensor(a).to("cuda")
+    np.testing.assert_allclose(t.sum(0).cpu().numpy(), a.astype(np.float64).sum(0), rtol=1e-5, atol=1e-5)
+    wide = vt.tensor(np.concatenate([a, a[:, :1000]], 1)).to("cuda").narrow(1, 0, 9 << 20)  # rows not adjacent
+    np.testing.assert_allclose(wide.amax(0).cpu().numpy(), a.max(0))
