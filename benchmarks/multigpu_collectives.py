@@ -41,7 +41,7 @@ from vibetensor.fabric import observe  # noqa: E402
 
 OPS = ("all_reduce", "reduce_scatter", "all_gather")
 DTYPES = ("bfloat16", "float32")
-ALGORITHMS = ("auto", "oneshot", "twoshot", "twoshot_push", "ring")  # all_reduce's; the other ops have one (the ring)
+ALGORITHMS = ("auto", "oneshot", "twoshot", "ring")  # all_reduce's
 CPU_ALGORITHMS = ("auto", "oneshot", "ring")  # the CPU transport has no two-shot program
 SHAPES = {  # (input, output) elements for S elements over n ranks
     "all_reduce": lambda s, n: (s, s), "reduce_scatter": lambda s, n: (s, s // n),
@@ -173,7 +173,7 @@ def run_case(b, op, dtype, nbytes, iters):
     TORCH_OPS[op](tout, tin)
     algorithms = ALGORITHMS if b.tdev.type == "cuda" else CPU_ALGORITHMS
     if op != "all_reduce":
-        algorithms = ("ring", "push") if b.tdev.type == "cuda" else ("auto",)
+        algorithms = ("twoshot", "ring") if b.tdev.type == "cuda" else ("auto",)
     rows, wanted = [], algorithms if n > 1 else ("auto",)
     for algorithm in wanted:
         vin = b.to_vt(x)

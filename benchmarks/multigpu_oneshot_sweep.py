@@ -47,9 +47,9 @@ for nbytes in (8 << 10, 32 << 10, 128 << 10, 512 << 10, 1 << 20, 2 << 20, 8 << 2
         us[f"ll b{block} p{cap}"] = timed(lambda: g.all_reduce(x, algorithm="oneshot"), x, fresh, n=n,
                                           sleep=20_000_000)
     peer.LL_BLOCK, peer.LL_MAX_PROGRAMS = saved
-    for algo in ("twoshot", "twoshot_push", "ring"):
+    for algo in ("twoshot", "ring"):
         us[algo] = timed(lambda: g.all_reduce(x, algorithm=algo), x, fresh, n=n, sleep=20_000_000)
-    for algo in ("oneshot", "twoshot", "twoshot_push", "ring"):
+    for algo in ("oneshot", "twoshot", "ring"):
         us[f"{algo} eager"] = timed(lambda: g.all_reduce(x, algorithm=algo), x, fresh)
     rows.append([f"{nbytes >> 10}K", *(f"{v:.1f}" for v in us.values())])
     results.append({"bytes": nbytes, "dtype": "float32", "us": us})

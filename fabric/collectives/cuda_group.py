@@ -160,7 +160,7 @@ class CudaGroup(Group):
 
     def _record(self, kind, algorithm, nbytes):
         self._status.note(kind)
-        links = {(p, self.rank): b for p, b in peer.links_of(algorithm, self.size, self.rank, nbytes).items()}
+        links = {(p, self.rank): b for p, b in peer.links_of(kind, algorithm, self.size, self.rank, nbytes).items()}
         observe.record(kind, group="cuda", rank=self.rank, algorithm=algorithm, nbytes=nbytes, seconds=0.0,
                        links=links)
 
@@ -197,7 +197,7 @@ class CudaGroup(Group):
         if not self._on_gpu("reduce_scatter", output, input, reduce=True):
             return self._staged("reduce_scatter", lambda o, i: self._boot.reduce_scatter(o, i, op),
                                 [output, input], async_op)
-        algo = peer.scatter_gather_algorithm(algorithm)
+        algo = peer.scatter_gather_algorithm(input.numel() * input.element_size(), algorithm)
         with self._issuing(async_op, output, input):
             out = output if output.is_contiguous() else output.contiguous()
             peer.prepare(self._ep, input.dtype, op, "reduce_scatter", algo)
@@ -215,7 +215,7 @@ class CudaGroup(Group):
         _check_chunks("all_gather", output, input, self.size)
         if not self._on_gpu("all_gather", output, input):
             return self._staged("all_gather", self._boot.all_gather, [output, input], async_op)
-        algo = peer.scatter_gather_algorithm(algorithm)
+        algo = peer.scatter_gather_algorithm(output.numel() * output.element_size(), algorithm)
         with self._issuing(async_op, output, input):
             out = output if output.is_contiguous() else output.contiguous()
             peer.prepare(self._ep, input.dtype, ReduceOp.SUM, "all_gather", algo)

@@ -8,16 +8,19 @@ return at once; ranks meet only through flags in device memory, so the same code
 rank (CudaGroup) and one process driving every rank (LocalGroup over virtual devices), and it can be
 captured in a CUDA graph (flag values come from device-side counters).
 
-Algorithms (data moves by *pulling*, a rank writing only its own buffer, except in one-shot):
+Algorithms:
 - one-shot all-reduce: one kernel of the LL protocol (kernels/triton/fabric_kernels.ll_all_reduce): every rank
   pushes its input, each value with a flag in one 64-bit store, into each peer's LL region, then reduces what
   arrived in its own, in rank order. No fence and no barrier: a word validates itself.
-- two-shot all-reduce (the default from the one-shot crossover to TWOSHOT_MAX_BYTES): one kernel per
-  buffer-sized piece (copy in, meet, reduce this rank's chunk reading every peer's buffer, meet, copy the other
-  chunks from their owners, meet): every link busy at once and no host work per step.
-- ring (the default above TWOSHOT_MAX_BYTES, and reduce_scatter / all_gather): the schedules of schedule.py. A step boundary (one small kernel) publishes this rank's step counter
-  to both ring neighbours and waits for the predecessor's (the data it reads next) and, in the all-gather
-  half of an all-reduce, the successor's (the last reader of the chunk it overwrites). The step itself is the
+- two-shot (all_reduce above the one-shot crossover; reduce_scatter / all_gather up to
+  PUSH_SCATTER_GATHER_MAX_BYTES): one push program (fabric_kernels.push_collective) per buffer-sized piece:
+  push each peer its part of its chunk, meet, reduce this rank's chunk and push the result to every peer,
+  meet, copy the results in. Every byte between GPUs moves by a store, to peers in rotated order (step j:
+  rank r writes to rank r + j), so every link is busy at once and no host work runs per step.
+- ring (algorithm="ring"; reduce_scatter / all_gather above PUSH_SCATTER_GATHER_MAX_BYTES): the schedules of
+  schedule.py, data pulled from the predecessor. A step boundary (one small kernel) publishes this rank's step
+  counter to both ring neighbours and waits for the predecessor's (the data it reads next) and, in the
+  all-gather half of an all-reduce, the successor's (the last reader of the chunk it overwrites). The step itself is the
   reduce-copy plugin (reduce_copy.py: the CuTe DSL kernel or Triton) or a copy. The last boundary also waits
   for the successor to finish, so when a rank's collective ends nobody still reads its buffer.
 - broadcast and all_to_all: copy in, a barrier kernel, read the peers' buffers, a barrier kernel.
@@ -37,13 +40,15 @@ from ...tensor_core.factories import tensor as _tensor
 # 128 MB (fewer pieces: fewer step boundaries and launches).
 DEFAULT_CAPACITY = 128 << 20
 # All-reduces whose float32 size is up to ONESHOT_MAX_BYTES take one-shot (it moves every value as a float32
-# word, so its cost follows the element count), larger ones two-shot up to TWOSHOT_MAX_BYTES, then the ring.
-# Device time on 4 H200s over NVLink (benchmarks/multigpu_oneshot_sweep.py, 2026-11-26): one-shot 6.5 us to
-# 32 KB, 8.6 at 128 KB, 23 at 512 KB, 46 at 1 MB; two-shot 25-30 us to 512 KB, 32 at 1 MB, 38 at 2 MB. Eager
-# against NCCL (multigpu_collectives.py, same machine): two-shot beats the ring up to 8 MB (0.62-0.71x of NCCL's
-# bus bandwidth against 0.19-0.42x), the ring wins from 32 MB in bf16 (0.61 against 0.51x).
+# word, so its cost follows the element count), larger ones two-shot. Device time on 4 H200s over NVLink
+# (benchmarks/multigpu_oneshot_sweep.py, 2026-11-26): one-shot 6.5 us to 32 KB, 8.6 at 128 KB, 23 at 512 KB,
+# 46 at 1 MB; a two-shot 25-30 us to 512 KB. Eager against NCCL (multigpu_collectives.py, same machine): the
+# two-shot beat the ring at every size from 512 KB to 1 GB (1 GB: 257-279 GB/s bus bandwidth against 236-249).
 ONESHOT_MAX_BYTES = 512 << 10
-TWOSHOT_MAX_BYTES = 16 << 20
+# reduce_scatter / all_gather: the two-shot up to this many bytes (the input's, the output's), the ring above:
+# at 32 MB the two-shot ran 0.88-0.93x of NCCL's bus bandwidth against the ring's 0.65-0.73x, at 128 MB the
+# ring reduce-scatter 0.90-0.98x against 0.79-0.81x (4 x H200).
+PUSH_SCATTER_GATHER_MAX_BYTES = 64 << 20
 FLOAT_DTYPES = ("float32", "bfloat16", "float16")
 LL_ELEMENTS = 64 << 10  # elements of one one-shot launch (larger messages go in pieces); its region's stride
 LL_BLOCK = 1024  # elements per program step: 8 KB of 64-bit words pushed to each peer
@@ -148,10 +153,6 @@ def _oneshot_key(ep, dtype, op):
     return f"fab|ll|{dtype.name}|{op_name(op)}|{ep.world}|{LL_BLOCK}"
 
 
-def _twoshot_key(ep, dtype, op):
-    return f"fab|ts|{dtype.name}|{op_name(op)}|{ep.world}|{TS_BLOCK}"
-
-
 def _push_key(ep, dtype, op, vec, mode):
     return f"fab|tp|{dtype.name}|{op_name(op)}|{ep.world}|{TS_BLOCK}|{vec}|{mode}"
 
@@ -168,8 +169,6 @@ def _keys(ep, dtype, op, kind, algorithm):
     if algorithm == "oneshot":
         keys.append(_oneshot_key(ep, dtype, op))
     elif algorithm == "twoshot":
-        keys.append(_twoshot_key(ep, dtype, op))
-    elif algorithm in ("twoshot_push", "push"):
         keys += [_push_key(ep, dtype, op, v, PUSH_MODES[kind]) for v in {1, 16 // dtype.itemsize}]
     elif kind != "all_gather":
         keys += kernel_keys(dtype, op)  # the ring's reduce-copy step
@@ -205,21 +204,6 @@ def oneshot_all_reduce(ep, flat, op):
         _C._cuda.launch_kernel(key, (min(LL_MAX_PROGRAMS, -(-m // LL_BLOCK)), 1, 1), args)
 
 
-def twoshot_all_reduce(ep, flat, op):
-    """flat <- its reduction over the ranks by the two-shot kernel: each rank reduces its chunk reading every
-    peer's buffer, then copies the other chunks from their owners (one launch per buffer-sized piece)."""
-    key = _twoshot_key(ep, flat.dtype, op)
-    total, size = flat.numel(), flat.element_size()
-    align = 128 // size  # chunks start on a cache line: the two phases never share a line
-    for lo in range(0, total, ep.elements(flat.dtype)):
-        m = min(ep.elements(flat.dtype), total - lo)
-        per = -(-m // (ep.world * align)) * align  # chunk length
-        ptr = flat.data_ptr() + lo * size
-        args = [("ptr", ptr), ("ptr", ptr), ("ptr", ep.bufs.data_ptr()), ("ptr", ep.flags.data_ptr()),
-                ("ptr", ep.status.ptr), ("i64", m), ("i64", per), ("i32", ep.rank), ("i64", ep.timeout_ns)]
-        _C._cuda.launch_kernel(key, (min(layout.MAX_PROGRAMS, -(-per // TS_BLOCK)), 1, 1), args)
-
-
 PUSH_MODES = {"all_reduce": 0, "reduce_scatter": 1, "all_gather": 2}
 
 
@@ -244,8 +228,8 @@ def _push_piece(ep, dtype):
     return ep.elements(dtype) // (2 * ep.world) - 2 * (128 // dtype.itemsize)
 
 
-def push_twoshot_all_reduce(ep, flat, op):
-    """flat <- its reduction over the ranks by the push two-shot program (all traffic between GPUs by stores)."""
+def twoshot_all_reduce(ep, flat, op):
+    """flat <- its reduction over the ranks by the two-shot push program (all traffic between GPUs by stores)."""
     for lo, m in _pieces(flat.numel(), _push_piece(ep, flat.dtype) * ep.world):
         part = flat.narrow(0, lo, m)
         per = -(-m // ep.world)
@@ -253,7 +237,7 @@ def push_twoshot_all_reduce(ep, flat, op):
         _push(ep, "all_reduce", part, part, m, per, per, op)
 
 
-def push_reduce_scatter(ep, flat_in, flat_out, op):
+def twoshot_reduce_scatter(ep, flat_in, flat_out, op):
     """flat_out (k) <- the reduction of chunk `rank` of every rank's flat_in (n * k), by pushes."""
     n, k = ep.world, flat_out.numel()
     for lo, m in _pieces(k, _push_piece(ep, flat_in.dtype)):
@@ -261,7 +245,7 @@ def push_reduce_scatter(ep, flat_in, flat_out, op):
               op)
 
 
-def push_all_gather(ep, flat_in, flat_out):
+def twoshot_all_gather(ep, flat_in, flat_out):
     """flat_out (n * k) <- every rank's flat_in (k), in rank order, by pushes."""
     n, k = ep.world, flat_in.numel()
     for lo, m in _pieces(k, _push_piece(ep, flat_in.dtype)):
@@ -376,50 +360,47 @@ def oneshot_max_bytes(crossover_bytes=None):
 
 def choose_algorithm(numel, itemsize, requested="auto", crossover_bytes=None):
     """The requested algorithm, or for "auto": one-shot while numel float32 words fit oneshot_max_bytes
-    (crossover_bytes), two-shot up to TWOSHOT_MAX_BYTES, then the ring."""
+    (crossover_bytes), else the two-shot."""
     if requested in ALGORITHMS:
         return requested
     if schedule.choose_algorithm(4 * numel, 0, oneshot_max_bytes(crossover_bytes), requested,
                                  pairs_oneshot=False) == "oneshot":
         return "oneshot"
-    return "twoshot" if numel * itemsize <= TWOSHOT_MAX_BYTES else "ring"
+    return "twoshot"
 
 
-ALGORITHMS = {"oneshot": oneshot_all_reduce, "twoshot": twoshot_all_reduce, "ring": ring_all_reduce,
-              "twoshot_push": push_twoshot_all_reduce}
+ALGORITHMS = {"oneshot": oneshot_all_reduce, "twoshot": twoshot_all_reduce, "ring": ring_all_reduce}
 
 
 def all_reduce(ep, flat, op, algorithm):
     ALGORITHMS[algorithm](ep, flat, op)
 
 
-SCATTER_GATHER = "ring"  # what reduce_scatter / all_gather run unless asked ("ring" or "push")
-
-
-def scatter_gather_algorithm(requested="auto"):
-    """What reduce_scatter / all_gather run for `requested`: "push" or "ring" as asked; "auto" or an
-    all-reduce algorithm (which has no reduce_scatter / all_gather of its own): SCATTER_GATHER."""
-    if requested not in ("auto", "push", *ALGORITHMS):
-        raise ValueError(f"reduce_scatter / all_gather: unknown algorithm {requested!r} (auto, ring or push)")
-    return requested if requested in ("ring", "push") else SCATTER_GATHER
+def scatter_gather_algorithm(nbytes, requested="auto"):
+    """What reduce_scatter / all_gather of nbytes (the input's, the output's) run for `requested`: "twoshot"
+    or "ring" as asked; "auto" (or "oneshot", which they lack): the two-shot up to
+    PUSH_SCATTER_GATHER_MAX_BYTES, else the ring."""
+    if requested not in ("auto", *ALGORITHMS):
+        raise ValueError(f"reduce_scatter / all_gather: unknown algorithm {requested!r} (auto, twoshot or ring)")
+    if requested in ("twoshot", "ring"):
+        return requested
+    return "twoshot" if nbytes <= PUSH_SCATTER_GATHER_MAX_BYTES else "ring"
 
 
 def reduce_scatter(ep, flat_in, flat_out, op, algorithm):
-    (push_reduce_scatter if algorithm == "push" else ring_reduce_scatter)(ep, flat_in, flat_out, op)
+    (twoshot_reduce_scatter if algorithm == "twoshot" else ring_reduce_scatter)(ep, flat_in, flat_out, op)
 
 
 def all_gather(ep, flat_in, flat_out, algorithm):
-    (push_all_gather if algorithm == "push" else ring_all_gather)(ep, flat_in, flat_out)
+    (twoshot_all_gather if algorithm == "twoshot" else ring_all_gather)(ep, flat_in, flat_out)
 
 
-def links_of(algorithm, world, rank, nbytes):
-    """{peer: bytes this rank read from it} for the observability counters."""
+def links_of(kind, algorithm, world, rank, nbytes):
+    """{peer: bytes that came to this rank from it} for the observability counters."""
     if world == 1:
         return {}
+    passes = 2 if kind == "all_reduce" else 1  # an all-reduce is a reduce-scatter, then an all-gather
     if algorithm == "ring":
-        prev = (rank - 1) % world
-        return {prev: 2 * nbytes * (world - 1) // world}
-    if algorithm == "push":  # reduce_scatter / all_gather: each peer's part of this rank's chunk, or its chunk
-        return {p: nbytes // world for p in range(world) if p != rank}
-    share = 2 * nbytes // world if algorithm.startswith("twoshot") else nbytes  # its chunk, then their chunks
+        return {(rank - 1) % world: passes * nbytes * (world - 1) // world}
+    share = passes * nbytes // world if algorithm == "twoshot" else nbytes  # its part of each chunk, or all
     return {p: share for p in range(world) if p != rank}

@@ -51,11 +51,10 @@ def choose_algorithm(nbytes, size, crossover_bytes=None, requested="auto", pairs
     CPU_ONESHOT_MAX_BYTES). pairs_oneshot: two ranks always take one-shot (on CPU both move the same bytes;
     the GPU transport's ring streams chunks where its one-shot kernel reads the whole peer buffer, so it
     passes False)."""
-    if requested not in ("auto", "ring", "oneshot", "twoshot", "twoshot_push", "push"):
-        raise ValueError("algorithm must be 'auto', 'ring', 'oneshot', 'twoshot', 'twoshot_push' or 'push', got "
-                         f"{requested!r}")
-    if requested.startswith("twoshot") or requested == "push":  # GPU transport programs (cuda_peer.py); the
-        return "ring"  # others move the same bytes by ring
+    if requested not in ("auto", "ring", "oneshot", "twoshot"):
+        raise ValueError(f"algorithm must be 'auto', 'ring', 'oneshot' or 'twoshot', got {requested!r}")
+    if requested == "twoshot":  # a GPU transport program (cuda_peer.py); the others move the same bytes by ring
+        return "ring"
     if requested != "auto":
         return requested
     if crossover_bytes is None:

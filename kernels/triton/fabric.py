@@ -34,9 +34,8 @@ RankFailure on its next call.
 The kernels are in fabric_kernels.py (imported when one is compiled: Triton is optional here).
 
 Keys: fab|ll|<dtype>|<op>|<world>|<block> (the one-shot all-reduce: elements per program step),
-fab|ts|<dtype>|<op>|<world>|<block> (the two-shot all-reduce), fab|tp|<dtype>|<op>|<world>|<block>|<vec>|<mode>
-(the push programs: mode 0 all-reduce, 1 reduce-scatter, 2 all-gather; vec: elements per 16-byte vector, 1
-where the tensors are not 16-byte aligned),
+fab|tp|<dtype>|<op>|<world>|<block>|<vec>|<mode> (the two-shot push programs: mode 0 all-reduce, 1
+reduce-scatter, 2 all-gather; vec: elements per 16-byte vector, 1 where the tensors are not 16-byte aligned),
 fab|sync|<world>, fab|barrier|<world>, fab|rc|<dtype>|<op>|<block> (the Triton reduce-copy step).
 """
 from .elementwise import SIGNATURE_TYPES
@@ -68,7 +67,6 @@ def _check_layout():
 _check_layout()
 
 _INTS = {"n": "i64", "rank": "i32", "timeout_ns": "i64", "ll_off": "i64", "ll_words": "i64"}
-_TS_INTS = {"n": "i64", "per": "i64", "rank": "i32", "timeout_ns": "i64"}
 _TP_INTS = {"n": "i64", "per": "i64", "length": "i64", "stride": "i64", "rank": "i32", "timeout_ns": "i64"}
 
 
@@ -78,11 +76,10 @@ def load(key, cache_dir=None, module_suffix="", timed=True):
     parts = key.split("|")
     kind = parts[1] if len(parts) > 1 and parts[0] == "fab" else None
     spins = {"TIMED": timed, "SPINS": MAX_SPINS}
-    if kind in ("ll", "ts", "tp"):  # the all-reduce programs, and the push programs of every mode
+    if kind in ("ll", "tp"):  # the one-shot all-reduce, and the push programs of every mode
         _, _, dtype, op, world, block, *more = parts
         t = "*" + SIGNATURE_TYPES[dtype]
-        fn, ints = {"ll": (k.ll_all_reduce, _INTS), "ts": (k.twoshot_all_reduce, _TS_INTS),
-                    "tp": (k.push_collective, _TP_INTS)}[kind]
+        fn, ints = {"ll": (k.ll_all_reduce, _INTS), "tp": (k.push_collective, _TP_INTS)}[kind]
         sig = {"in_ptr": t, "out_ptr": t, "bufs": "*i64", "flags": "*i64", "status": "*i32", **ints}
         extra = dict(zip(("VEC", "MODE"), map(int, more)))
         cx = {"WORLD": int(world), "BLOCK": int(block), "OP": OPS[op], **extra, **spins}

@@ -176,59 +176,6 @@ def ll_all_reduce(in_ptr, out_ptr, bufs, flags, status, n, rank, timeout_ns, ll_
 
 
 @triton.jit
-def twoshot_all_reduce(in_ptr, out_ptr, bufs, flags, status, n, per, rank, timeout_ns, WORLD: tl.constexpr,
-                       BLOCK: tl.constexpr, OP: tl.constexpr, TIMED: tl.constexpr, SPINS: tl.constexpr):
-    """out <- the reduction of every rank's `in` (n elements) in one kernel, reading peers' buffers directly:
-    copy in, meet; reduce this rank's chunk (elements [rank * per, (rank + 1) * per)) over every rank's buffer
-    in rank order into its buffer and out, meet; copy every other chunk from its owner's buffer, meet. Program
-    pid handles the same part (pid's BLOCK-steps) of every chunk in all three phases, so meeting only the same
-    program of each peer suffices; the last meeting keeps buffers until every reader is done (the next call's
-    copy-in starts after this whole kernel). Peers' buffers are read past L1 (.cg): L1 is not coherent within
-    a kernel, and a line read in the reduce phase would serve stale data to the gather phase. out may alias
-    in."""
-    pid = tl.program_id(0)
-    programs = tl.num_programs(0)
-    me = _header(flags, rank)
-    ok = _usable(me)
-    epoch = tl.load(me + (2112 + pid)) + 1  # TS_EPOCH + pid
-    slot = 64 + pid * 16  # TS_BAR + pid * MAX_WORLD
-    elt = in_ptr.dtype.element_ty
-    mine = tl.load(bufs + rank).to(tl.pointer_type(elt))
-    if ok != 0:
-        for c in tl.static_range(WORLD):
-            hi = tl.minimum((c + 1) * per, n)
-            for start in range(c * per + pid * BLOCK, hi, programs * BLOCK):
-                offs = start + tl.arange(0, BLOCK)
-                m = offs < hi
-                tl.store(mine + offs, tl.load(in_ptr + offs, mask=m), mask=m)
-    ok = _barrier(flags, me, slot, rank, 3 * epoch - 2, status, timeout_ns, ok, WORLD, TIMED, SPINS)
-    if ok != 0:
-        hi = tl.minimum((rank + 1) * per, n)
-        for start in range(rank * per + pid * BLOCK, hi, programs * BLOCK):
-            offs = start + tl.arange(0, BLOCK)
-            m = offs < hi
-            acc = tl.load(tl.load(bufs).to(tl.pointer_type(elt)) + offs, mask=m, cache_modifier=".cg")
-            acc = acc.to(tl.float32)
-            for p in tl.static_range(1, WORLD):
-                x = tl.load(tl.load(bufs + p).to(tl.pointer_type(elt)) + offs, mask=m, cache_modifier=".cg")
-                acc = _combine(acc, x.to(tl.float32), OP)
-            tl.store(mine + offs, acc.to(elt), mask=m)
-            tl.store(out_ptr + offs, acc.to(elt), mask=m)
-    ok = _barrier(flags, me, slot, rank, 3 * epoch - 1, status, timeout_ns, ok, WORLD, TIMED, SPINS)
-    if ok != 0:
-        for j in tl.static_range(1, WORLD):
-            c = (rank + j) % WORLD  # step j: every rank reads a different owner (no owner serves them all at once)
-            theirs = tl.load(bufs + c).to(tl.pointer_type(elt))
-            hi = tl.minimum((c + 1) * per, n)
-            for start in range(c * per + pid * BLOCK, hi, programs * BLOCK):
-                offs = start + tl.arange(0, BLOCK)
-                m = offs < hi
-                tl.store(out_ptr + offs, tl.load(theirs + offs, mask=m, cache_modifier=".cg"), mask=m)
-    ok = _barrier(flags, me, slot, rank, 3 * epoch, status, timeout_ns, ok, WORLD, TIMED, SPINS)
-    tl.store(me + (2112 + pid), epoch)
-
-
-@triton.jit
 def _vptrs(base, offs, VEC: tl.constexpr):
     """base + offs, declared to come in 16-byte aligned runs of VEC elements when VEC > 1 (so loads and stores
     vectorise: Triton cannot see the alignment of a pointer loaded from a table or of an argument)."""
@@ -298,11 +245,11 @@ def push_collective(in_ptr, out_ptr, bufs, flags, status, n, per, length, stride
                     WORLD: tl.constexpr,
                     BLOCK: tl.constexpr, OP: tl.constexpr, VEC: tl.constexpr, MODE: tl.constexpr,
                     TIMED: tl.constexpr, SPINS: tl.constexpr):
-    """The push two-shot programs: every byte between GPUs moves by a store (NVLink writes; peer reads are what
-    hold twoshot_all_reduce and the ring to half of NCCL's bandwidth). Each rank's buffer has an IN region
-    (slot p: rank p's part of this rank's chunk) and an OUT region (slot p: rank p's chunk, reduced), WORLD
-    slots of `stride` elements each; chunk c of the caller's tensors is [c * per, c * per + min(length, n - c *
-    per)) (a piece of a larger tensor: per is its chunks' spacing, length the piece).
+    """The two-shot programs: every byte between GPUs moves by a store (NVLink writes; a two-shot that read its
+    peers' buffers ran 10-25% slower on 4 x H200). Each rank's buffer has an IN region (slot p: rank p's part
+    of this rank's chunk) and an OUT region (slot p: rank p's chunk, reduced), WORLD slots of `stride`
+    elements each; chunk c of the caller's tensors is [c * per, c * per + min(length, n - c * per)) (a piece
+    of a larger tensor: per is its chunks' spacing, length the piece).
 
     MODE 0, all-reduce (in and out: n elements): meet (every rank is done with earlier collectives before it is
     written into); push chunk c of in into rank c's IN slot, meet; reduce the IN slots in rank order into out
@@ -311,9 +258,9 @@ def push_collective(in_ptr, out_ptr, bufs, flags, status, n, per, length, stride
     MODE 2, all-gather (in: this rank's chunk at 0, out: n = WORLD * per): meet; push in into every peer's OUT
     slot and copy it into out, meet; copy the OUT slots into out.
 
-    Program pid handles the same part of every chunk in every phase (as in twoshot_all_reduce), so meetings of
-    counterparts suffice. VEC: elements per 16-byte vector, or 1 when the caller's tensors or chunks are not
-    16-byte aligned. out may alias in (MODE 0)."""
+    Program pid handles the same part of every chunk in every phase, so meetings of counterparts suffice.
+    Peers' writes are read past L1 (.cg): L1 is not coherent within a kernel. VEC: elements per 16-byte
+    vector, or 1 when the caller's tensors or chunks are not 16-byte aligned. out may alias in (MODE 0)."""
     pid = tl.program_id(0)
     programs = tl.num_programs(0)
     me = _header(flags, rank)

@@ -40,7 +40,7 @@ def test_all_reduce_many_calls_mixing_algorithms_and_pieces(n, monkeypatch):
     g = vgroup(n)
     for i in range(12):  # counters and epochs must stay in step across calls and algorithms
         dtype = FLOATS[i % 3]
-        algo = ["oneshot", "ring", "twoshot", "twoshot_push"][(i // 3) % 4]
+        algo = ["oneshot", "ring", "twoshot"][(i // 3) % 3]
         op = ["sum", "avg", "max", "min"][(i // 2) % 4]
         size = [1, 7, 1000, 5000][i % 4]  # 5000 floats > the 4 KiB buffer and 1024: several pieces
         ts, arrs = inputs(n, (size,), dtype, gen, device="cuda")
@@ -79,24 +79,24 @@ def test_scatter_gather_broadcast_all_to_all(dtype):
 
 
 @pytest.mark.parametrize("n", [2, 4])
-def test_push_reduce_scatter_and_all_gather(n):
+def test_twoshot_reduce_scatter_and_all_gather(n):
     gen = rng()
     g = vgroup(n, capacity=1 << 14)  # 16 KB: large chunks go in pieces
     for k, dtype in ((1, vt.float32), (37, vt.bfloat16), (3000, vt.float32)):
         ins, arrs = inputs(n, (n * k,), dtype, gen, device="cuda")
         outs = [vt.empty(k, dtype=dtype, device="cuda") for _ in range(n)]
-        g.reduce_scatter(outs, ins, algorithm="push")
+        g.reduce_scatter(outs, ins, algorithm="twoshot")
         total = np.sum(np.stack(arrs), 0)
         for r, o in enumerate(outs):
             _tol_check(o, total[r * k:(r + 1) * k], dtype, n)
         gathered = [vt.empty(n * k, dtype=dtype, device="cuda") for _ in range(n)]
-        g.all_gather(gathered, outs, algorithm="push")
+        g.all_gather(gathered, outs, algorithm="twoshot")
         expected = np.concatenate([o.cpu().to(vt.float64).numpy() for o in outs])
         for o in gathered:
             assert np.array_equal(o.cpu().to(vt.float64).numpy(), expected)
 
 
-@pytest.mark.parametrize("algo", ["oneshot", "ring", "twoshot", "twoshot_push"])
+@pytest.mark.parametrize("algo", ["oneshot", "ring", "twoshot"])
 def test_all_reduce_captured_in_a_cuda_graph_replays_with_new_values(algo):
     gen, n = rng(), 2
     g = vgroup(n, capacity=1 << 16)
@@ -141,7 +141,7 @@ def _collectives(boot, seed, device=0):
     gen = np.random.default_rng(seed)
     g = CudaGroup(bootstrap=boot, capacity=8192, device=device)  # device None: rank r on GPU r
     r, n, out = g.rank, g.size, {}
-    for algo in ("oneshot", "ring", "twoshot", "twoshot_push"):
+    for algo in ("oneshot", "ring", "twoshot"):
         x = gen.standard_normal(3000).astype(np.float32)  # 12 KB: two pieces of the ring
         t = vt.tensor(x).cuda()
         g.all_reduce(t, op="avg", algorithm=algo)
@@ -195,7 +195,7 @@ def test_processes_through_ipc(pools, gpus):
     res = pools(n).run(_collectives, PerRank(list(range(1, n + 1))), 0 if gpus == "shared" else None, timeout=240)
     total = sum(res[p]["src"].astype(np.float64) for p in range(n))
     for r in range(n):
-        for algo in ("oneshot", "ring", "twoshot", "twoshot_push"):
+        for algo in ("oneshot", "ring", "twoshot"):
             expected = sum(res[p][algo + "_in"].astype(np.float64) for p in range(n)) / n
             np.testing.assert_allclose(res[r][algo], expected, rtol=1e-5, atol=1e-6, err_msg=f"rank {r} {algo}")
         expected = sum(2.0 * res[p]["async_in"].astype(np.float64) for p in range(n)) + 1
@@ -220,7 +220,7 @@ _GROUP = {}  # the worker process's CudaGroup, kept between RankPool.run calls
 def _connect_own_gpu(boot, numel):
     g = _GROUP["g"] = CudaGroup(bootstrap=boot, device=None, timeout=3.0)
     x = _GROUP["x"] = vt.ones(numel, device=g.device)
-    for algo in ("oneshot", "ring", "twoshot", "twoshot_push"):  # kernels compiled and loaded before the clock starts
+    for algo in ("oneshot", "ring", "twoshot"):  # kernels compiled and loaded before the clock starts
         g.all_reduce(x, algorithm=algo)
     g.synchronize()
     return float(x[0].item())

@@ -15,7 +15,7 @@ def gpu_group(n=4):
     return fabric.LocalGroup(fabric.virtual_devices("cuda", n))
 
 
-@pytest.mark.parametrize("algo", ["ring", "oneshot", "twoshot", "twoshot_push"])
+@pytest.mark.parametrize("algo", ["ring", "oneshot", "twoshot"])
 @pytest.mark.parametrize("dtype", [vt.float32, vt.bfloat16, vt.int64], ids=str)
 def test_all_reduce_on_virtual_gpus(algo, dtype):
     gen = rng()
@@ -76,7 +76,7 @@ def real_gpus():
 
 
 @pytest.mark.parametrize("per_gpu", [1, 2], ids=["one-per-gpu", "two-per-gpu"])
-@pytest.mark.parametrize("algo", ["ring", "oneshot", "twoshot", "twoshot_push"])
+@pytest.mark.parametrize("algo", ["ring", "oneshot", "twoshot"])
 def test_collectives_across_real_gpus_take_the_peer_programs(algo, per_gpu):
     """One process driving every GPU: one member per card reads the others' buffers through peer access
     (the same programs as the one-process-per-GPU transport); several members per card take the

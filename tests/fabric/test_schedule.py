@@ -72,19 +72,25 @@ def test_api_pieces_and_observability():
 
 def test_gpu_transport_crossover():
     from vibetensor.fabric.collectives import cuda_peer
-    words, twoshot = cuda_peer.ONESHOT_MAX_BYTES // 4, cuda_peer.TWOSHOT_MAX_BYTES
+    words = cuda_peer.ONESHOT_MAX_BYTES // 4
     assert cuda_peer.choose_algorithm(words, 4) == "oneshot" and cuda_peer.choose_algorithm(words + 1, 4) == "twoshot"
     assert cuda_peer.choose_algorithm(words, 2) == "oneshot"  # one-shot sends every value as a float32 word
     assert cuda_peer.choose_algorithm(words + 1, 2) == "twoshot"
-    assert cuda_peer.choose_algorithm(twoshot // 2, 2) == "twoshot" and cuda_peer.choose_algorithm(twoshot // 4, 4) \
-        == "twoshot"
-    assert cuda_peer.choose_algorithm(twoshot // 4 + 1, 4) == "ring"
+    assert cuda_peer.choose_algorithm(1 << 28, 4) == "twoshot"  # the two-shot beat the ring up to 1 GB
     assert cuda_peer.choose_algorithm(64 << 20, 4, "oneshot") == "oneshot"  # the caller's choice wins
-    assert cuda_peer.choose_algorithm(8, 4, "twoshot") == "twoshot"
+    assert cuda_peer.choose_algorithm(8, 4, "ring") == "ring"
     assert cuda_peer.choose_algorithm(100, 4, crossover_bytes=50) == "twoshot"
     assert s.choose_algorithm(8, 4, requested="twoshot") == "ring"  # CPU transports have no two-shot program
     with pytest.raises(ValueError, match="algorithm must be"):
         cuda_peer.choose_algorithm(8, 4, "tree")
+    top = cuda_peer.PUSH_SCATTER_GATHER_MAX_BYTES  # reduce_scatter / all_gather: two-shot, then the ring
+    assert cuda_peer.scatter_gather_algorithm(top) == "twoshot"
+    assert cuda_peer.scatter_gather_algorithm(top + 1) == "ring"
+    assert cuda_peer.scatter_gather_algorithm(8, "ring") == "ring"
+    assert cuda_peer.scatter_gather_algorithm(top + 1, "twoshot") == "twoshot"
+    assert cuda_peer.scatter_gather_algorithm(top + 1, "oneshot") == "ring"  # they have no one-shot
+    with pytest.raises(ValueError, match="unknown algorithm 'push'"):
+        cuda_peer.scatter_gather_algorithm(8, "push")
 
 
 def test_oneshot_crossover_variable_reaches_the_cpu_schedules(monkeypatch):

@@ -114,46 +114,12 @@ def test_ll_oneshot_ignores_a_stale_push_and_records_the_missing_rank():
     assert np.array_equal(w.header(1).numpy(), before.numpy())  # a failed group's kernels do nothing
 
 
-@pytest.mark.parametrize("op", ["sum", "max"])
-@pytest.mark.parametrize("dtype", [vt.float32, vt.bfloat16], ids=str)
-def test_twoshot_reduces_its_chunk_and_gathers_the_rest(op, dtype):
-    gen, world, rank, n, programs, block = rng(), 3, 1, 300, 2, 64
-    align = 128 // dtype.itemsize
-    per = -(-n // (world * align)) * align  # as cuda_peer.twoshot_all_reduce
-    w = World(world, n, dtype)
-    for call in (1, 2):  # epochs (one per program) advance from device memory
-        xs = [vt.tensor(gen.standard_normal(n).astype(np.float32)).to(dtype) for _ in range(world)]
-        ref = _reference([x.to(vt.float32).numpy() for x in xs], op)
-        reduced = vt.tensor(ref.astype(np.float32)).to(dtype)
-        for p in range(world):
-            if p != rank:  # what the peers' own phases left: their input, their chunk reduced
-                w.data(p).narrow(0, 0, n).copy_(xs[p])
-                lo, hi = p * per, min((p + 1) * per, n)
-                w.data(p).narrow(0, lo, hi - lo).copy_(reduced.narrow(0, lo, hi - lo))
-                for pid in range(programs):
-                    w.header(rank)[F.TS_BAR + pid * F.MAX_WORLD + p] = 3 * call
-        out = xs[rank].clone()  # in place, as all_reduce calls it
-        w.run(f"fab|ts|{dtype.name}|{op}|{world}|{block}", (programs,), out, out, w.bufs, w.flags, w.status, n,
-              per, rank, 10**9)
-        assert w.status.tolist() == [0, 0, 0, 0]
-        tol = 1e-6 if dtype == vt.float32 else 1e-2
-        np.testing.assert_allclose(out.to(vt.float32).numpy(), ref, rtol=tol, atol=tol)
-        lo, hi = rank * per, min((rank + 1) * per, n)
-        mine = w.data(rank).narrow(0, 0, n)
-        assert np.array_equal(mine.narrow(0, lo, hi - lo).to(vt.float32).numpy(),
-                              out.narrow(0, lo, hi - lo).to(vt.float32).numpy())  # its chunk, for the peers
-        for p in range(world):  # it met every rank, program by program, three times per call
-            assert [w.header(p)[F.TS_BAR + pid * F.MAX_WORLD + rank].item() for pid in range(programs)] == \
-                [3 * call] * programs
-        assert w.header(rank)[F.TS_EPOCH:F.TS_EPOCH + programs].tolist() == [call] * programs
-
-
 @pytest.mark.parametrize("vec", [1, 4])
 @pytest.mark.parametrize("n", [300, 77])
-def test_push_twoshot_pushes_its_parts_reduces_and_gathers(vec, n):
+def test_twoshot_pushes_its_parts_reduces_and_gathers(vec, n):
     gen, world, rank, programs, block, dtype = rng(), 3, 1, 2, 64, vt.float32
     align = 128 // dtype.itemsize
-    per = -(-n // (world * align)) * align  # as cuda_peer.push_twoshot_all_reduce
+    per = -(-n // (world * align)) * align  # as cuda_peer.twoshot_all_reduce
     w = World(world, 2 * world * per, dtype)
     for call in (1, 2):
         xs = [vt.tensor(gen.standard_normal(n).astype(np.float32)) for _ in range(world)]
@@ -185,7 +151,7 @@ def test_push_twoshot_pushes_its_parts_reduces_and_gathers(vec, n):
 
 
 @pytest.mark.parametrize("vec", [1, 4])
-def test_push_reduce_scatter_and_all_gather_modes(vec):
+def test_twoshot_reduce_scatter_and_all_gather_modes(vec):
     gen, world, rank, programs, block, k = rng(), 3, 2, 2, 64, 40
     stride = 64  # k rounded up to a cache line of float32
     w = World(world, 2 * world * stride)
@@ -287,8 +253,9 @@ def test_kernels_compile_for_hopper_without_a_gpu():
     """The interpreter does not lower to PTX: this catches what only the compiler rejects (types, scopes). A
     child process, because this one's kernels were made for the interpreter."""
     env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
-    keys = ["fab|ll|bfloat16|sum|4|1024", "fab|ll|float32|max|8|512", "fab|ts|bfloat16|sum|4|2048", "fab|tp|bfloat16|sum|4|2048|8|0", "fab|tp|float32|sum|4|2048|4|1", "fab|tp|float16|sum|8|2048|8|2",
-            "fab|ts|float32|min|2|1024", "fab|sync|4", "fab|barrier|8", "fab|rc|float16|sum|2048"]
+    keys = ["fab|ll|bfloat16|sum|4|1024", "fab|ll|float32|max|8|512", "fab|tp|bfloat16|sum|4|2048|8|0",
+            "fab|tp|float32|sum|4|2048|4|1", "fab|tp|float16|sum|8|2048|8|2", "fab|tp|float32|min|2|1024|1|0",
+            "fab|sync|4", "fab|barrier|8", "fab|rc|float16|sum|2048"]
     done = subprocess.run([sys.executable, "-c", _COMPILE, *keys], env=env, capture_output=True, text=True,
                           timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
