@@ -60,5 +60,6 @@ void bind_operators(nb::module_& m);
 void bind_cuda(nb::module_& m);
 void bind_random(nb::module_& m);
 void bind_autocast(nb::module_& m);
+void bind_fabric(nb::module_& m);
 
 }  // namespace vt::py

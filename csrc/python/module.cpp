@@ -48,4 +48,5 @@ NB_MODULE(_C, m) {
   bind_cuda(m);
   bind_random(m);
   bind_autocast(m);
+  bind_fabric(m);
 }

@@ -17,12 +17,14 @@ import weakref
 import numpy as np
 
 from . import schedule
+from ... import config
 from .checks import check_all_to_all, check_split, check_src, check_usable
 from .api import CollectiveError, Group, RankFailure, ReduceOp, Work, default_timeout
 from .shm_data import Operand, check_shapes, reduce_ufunc
 from .shm_segment import Segment
 from .shm_store import job_id, join, leave, names
 from .shm_collective import Collective, reduce_slices
+from .shm_fast import FastOneshot
 from .shm_sync import BUFCAP, BUFVER, DONE
 from .shm_p2p import PointToPoint
 
@@ -65,6 +67,10 @@ class ShmGroup(Group):
         self._seq = self._step = self._splits = 0
         self._buf, self._bufver, self._mapped = None, 0, {}
         self._p2p = PointToPoint(self)
+        # read once (a lookup per call would cost the native path a tenth of its time), and used by both paths
+        crossover = config.get("VIBETENSOR_ONESHOT_MAX_BYTES")
+        self._crossover = schedule.CPU_ONESHOT_MAX_BYTES if crossover is None else crossover
+        self._fast = FastOneshot(self)  # the one-shot all-reduce's native path
         self._executor, self._pending = None, []
         self._broken = None
         self._closed = False
@@ -89,10 +95,13 @@ class ShmGroup(Group):
 
     # ---- collectives ---------------------------------------------------------------------------------
     def all_reduce(self, tensor, op=ReduceOp.SUM, async_op=False, algorithm="auto"):
-        x, op = Operand(tensor, "all_reduce"), ReduceOp.of(op)
+        op = ReduceOp.of(op)
+        if not async_op and not self._pending and not self._closed and self._fast.all_reduce(tensor, op, algorithm):
+            return tensor
+        x = Operand(tensor, "all_reduce")
         ufunc = reduce_ufunc(op, x.wire_dtype, "all_reduce")
         nbytes = x.numel * x.wire_dtype.itemsize
-        algo = schedule.choose_algorithm(nbytes, self.size, requested=algorithm)
+        algo = schedule.choose_algorithm(nbytes, self.size, self._crossover, algorithm)
         run = self._ring_all_reduce if algo == "ring" else self._oneshot_all_reduce
 
         def go():

@@ -13,12 +13,26 @@ _OPS = {None: 0, ReduceOp.SUM: 1, ReduceOp.AVG: 2, ReduceOp.MAX: 3, ReduceOp.MIN
 _BLOCK = 1 << 15  # elements reduced per pass: the accumulator block stays in L2 across the peers' adds
 
 
+def op_code(kind, algo, op, dtype):
+    """The descriptor word peers compare: the collective, ring or not, the reduction and the element type."""
+    return _KINDS[kind] | (algo == "ring") << 4 | _OPS[op] << 8 | np.dtype(dtype).num << 12
+
+
+def failed(g, kind, e):
+    """A collective of group g raised e: RankFailure and CollectiveError leave the group unusable (and tell the
+    peers, for a failure of a rank, so that they stop waiting for it)."""
+    if isinstance(e, (RankFailure, CollectiveError)):
+        g._broken = f"{kind} failed: {e}"
+        if isinstance(e, RankFailure):
+            g._ctl.abort(e)
+
+
 class Collective:
     """One collective call on one rank: sequence numbers, the op descriptor peers check, timing, recording."""
 
     def __init__(self, g, kind, algo, nbytes, op, dtype, arg, timeout):
         self.g, self.kind, self.algo, self.nbytes, self.arg = g, kind, algo, nbytes, arg
-        self.code = _KINDS[kind] | (algo == "ring") << 4 | _OPS[op] << 8 | np.dtype(dtype).num << 12
+        self.code = op_code(kind, algo, op, dtype)
         self.timeout, self.links, self.steps = timeout, {}, 1
 
     def __enter__(self):
@@ -89,10 +103,8 @@ class Collective:
             observe.record(self.kind, group=g.gid, rank=gr[g.rank], algorithm=self.algo, nbytes=self.nbytes,
                            seconds=time.perf_counter() - self.t0,
                            links={(gr[p], gr[g.rank]): b for p, b in self.links.items()})
-        elif isinstance(e, (RankFailure, CollectiveError)):
-            g._broken = f"{self.kind} failed: {e}"
-            if isinstance(e, RankFailure):
-                g._ctl.abort(e)
+        else:
+            failed(g, self.kind, e)
         return False
 
 

@@ -1,0 +1,175 @@
+#include "fabric/shm_oneshot.h"
+
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <type_traits>
+
+#include <sched.h>
+
+#include "core/error.h"
+
+namespace vt::fabric {
+
+namespace {
+
+// The flags are plain int64 words that Python also reads and writes (numpy, one aligned store each):
+// atomic_ref gives this side acquire loads and release stores on them.
+int64_t load(int64_t* w) { return std::atomic_ref<int64_t>(*w).load(std::memory_order_acquire); }
+void store(int64_t* w, int64_t v) { std::atomic_ref<int64_t>(*w).store(v, std::memory_order_release); }
+
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
+
+constexpr int64_t kBlock = 1 << 14;  // elements per pass: the accumulator block stays in L1/L2 across peers
+
+template <typename T>
+T combine(T a, T b, int op) {
+  if (op == kShmMax || op == kShmMin) {
+    if constexpr (std::is_floating_point_v<T>) {
+      if (std::isnan(a)) return a;  // NaN wins, as numpy's maximum / minimum
+      if (std::isnan(b)) return b;
+    }
+    return op == kShmMax ? (a > b ? a : b) : (a < b ? a : b);
+  }
+  if constexpr (std::is_integral_v<T>) {  // wraps, as numpy's add
+    using U = std::make_unsigned_t<T>;
+    return T(U(a) + U(b));
+  } else {
+    return a + b;
+  }
+}
+
+template <typename T>
+void reduce(const std::vector<const T*>& src, T* dst, int64_t n, int op, int64_t size) {
+  for (int64_t b0 = 0; b0 < n; b0 += kBlock) {
+    int64_t m = std::min(kBlock, n - b0);
+    T* acc = dst + b0;
+    const T* s0 = src[0] + b0;
+    const T* s1 = src.size() > 1 ? src[1] + b0 : nullptr;
+    if (s1) {
+      if (op == kShmSum || op == kShmAvg) {
+        for (int64_t i = 0; i < m; i++) acc[i] = combine(s0[i], s1[i], kShmSum);
+      } else {
+        for (int64_t i = 0; i < m; i++) acc[i] = combine(s0[i], s1[i], op);
+      }
+    } else if (acc != s0) {
+      std::memmove(acc, s0, size_t(m) * sizeof(T));
+    }
+    for (size_t r = 2; r < src.size(); r++) {
+      const T* s = src[r] + b0;
+      if (op == kShmSum || op == kShmAvg) {
+        for (int64_t i = 0; i < m; i++) acc[i] = combine(acc[i], s[i], kShmSum);
+      } else {
+        for (int64_t i = 0; i < m; i++) acc[i] = combine(acc[i], s[i], op);
+      }
+    }
+    if constexpr (std::is_floating_point_v<T>) {
+      if (op == kShmAvg) {
+        T div = T(size);
+        for (int64_t i = 0; i < m; i++) acc[i] /= div;
+      }
+    }
+  }
+}
+
+int64_t itemsize(int dtype) {
+  switch (dtype) {
+    case kShmInt32:
+    case kShmFloat32:
+      return 4;
+    case kShmInt64:
+    case kShmFloat64:
+      return 8;
+  }
+  VT_CHECK_VALUE(false, "shm one-shot: unsupported dtype code ", dtype);
+  return 0;
+}
+
+}  // namespace
+
+ShmOneshot::ShmOneshot(uintptr_t ctl, int rank, int size, ShmLayout layout)
+    : ctl_(reinterpret_cast<int64_t*>(ctl)), rank_(rank), size_(size), layout_(layout), bufs_(size) {
+  VT_CHECK_VALUE(ctl != 0 && 0 <= rank && rank < size, "shm one-shot: bad group (rank ", rank, " of ", size, ")");
+}
+
+void ShmOneshot::set_buffer(int p, uintptr_t base, int64_t bytes, int64_t version) {
+  VT_CHECK_VALUE(0 <= p && p < size_, "shm one-shot: no rank ", p);
+  bufs_[p] = Buffer{base, bytes, version};
+}
+
+char* ShmOneshot::half(int p, int64_t seq) const {
+  const Buffer& b = bufs_[p];
+  return reinterpret_cast<char*>(b.base) + (seq % 2) * (b.bytes / 2);
+}
+
+bool ShmOneshot::wait_all(int64_t field, int64_t target) const {
+  auto ready = [&] {
+    for (int r = 0; r < size_; r++)
+      if (r != rank_ && load(word(r, field)) < target) return false;
+    return true;
+  };
+  if (ready()) return true;
+  using clock = std::chrono::steady_clock;
+  auto spin_until = clock::now() + std::chrono::nanoseconds(spin_ns_);
+  while (clock::now() < spin_until) {
+    for (int i = 0; i < 64; i++) cpu_relax();
+    if (ready()) return true;
+  }
+  auto yield_until = clock::now() + std::chrono::nanoseconds(yield_ns_);
+  while (clock::now() < yield_until) {
+    sched_yield();
+    if (ready()) return true;
+  }
+  return false;
+}
+
+int ShmOneshot::start(int64_t seq, int64_t base, int64_t code, int64_t nbytes, uintptr_t src, int64_t count,
+                      int dtype) {
+  int64_t bytes = count * itemsize(dtype);
+  VT_CHECK_VALUE(bufs_[rank_].base && bytes <= bufs_[rank_].bytes / 2, "shm one-shot: our buffer half holds ",
+                 bufs_[rank_].bytes / 2, " bytes, not ", bytes);
+  if (!wait_all(layout_.done, seq - 2)) return kShmPeersBusy;
+  std::memcpy(half(rank_, seq), reinterpret_cast<const void*>(src), size_t(bytes));
+  int64_t at = layout_.opseq + 4 * (seq % 2);
+  int64_t desc[4] = {seq, code, nbytes, 0};
+  for (int i = 0; i < 4; i++) store(word(rank_, at + i), desc[i]);
+  store(word(rank_, layout_.ready), base + 1);
+  return kShmDone;
+}
+
+int ShmOneshot::finish(int64_t seq, int64_t base, int64_t code, int64_t nbytes, uintptr_t dst, int64_t count,
+                       int dtype, int op) {
+  if (!wait_all(layout_.ready, base + 1)) return kShmWaiting;
+  int64_t at = layout_.opseq + 4 * (seq % 2), bytes = count * itemsize(dtype);
+  for (int r = 0; r < size_; r++) {
+    if (r == rank_) continue;
+    if (load(word(r, at)) != seq || load(word(r, at + 1)) != code || load(word(r, at + 2)) != nbytes ||
+        load(word(r, at + 3)) != 0)
+      return kShmMismatch;
+    if (load(word(r, layout_.bufver)) != bufs_[r].version || bytes > bufs_[r].bytes / 2) return kShmRemap;
+  }
+  std::vector<const char*> src(size_);
+  for (int r = 0; r < size_; r++) src[r] = half(r, seq);
+  auto run = [&](auto tag) {
+    using T = decltype(tag);
+    std::vector<const T*> typed(size_);
+    for (int r = 0; r < size_; r++) typed[r] = reinterpret_cast<const T*>(src[r]);
+    reduce<T>(typed, reinterpret_cast<T*>(dst), count, op, size_);
+  };
+  switch (dtype) {
+    case kShmFloat32: run(float()); break;
+    case kShmFloat64: run(double()); break;
+    case kShmInt32: run(int32_t()); break;
+    case kShmInt64: run(int64_t()); break;
+    default: VT_CHECK_VALUE(false, "shm one-shot: unsupported dtype code ", dtype);
+  }
+  store(word(rank_, layout_.done), seq);
+  return kShmDone;
+}
+
+}  // namespace vt::fabric

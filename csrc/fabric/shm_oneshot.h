@@ -1,0 +1,64 @@
+// The CPU shared-memory transport's one-shot all-reduce in one native call (fabric/collectives/shm.py keeps
+// the protocol's slow paths: growing buffers, mapping peers', waits that block, failures).
+//
+// A ShmGroup's control block is int64 words: per rank a slot with READY, DONE and BUFVER flags and two op
+// descriptors (one per buffer half); each rank's buffer segment has two halves, collective s using half
+// s % 2. The layout's numbers come from shm_sync.py through the constructor: one definition.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+namespace vt::fabric {
+
+struct ShmLayout {
+  int64_t header, slot, ready, done, bufver, opseq;  // word offsets: the slot array, one slot, fields
+};
+
+enum ShmStatus : int {
+  kShmDone = 0,
+  kShmPeersBusy = -1,  // a peer still reads our half of collective seq - 2: nothing written yet
+  kShmWaiting = 1,     // published; a peer has not published within the spin
+  kShmRemap = 2,       // published; a peer's buffer is a newer segment than the one mapped here
+  kShmMismatch = 3,    // published; a peer runs another collective (or other sizes)
+};
+
+// dtype codes: 0x100 for floating types | the item size (the types the native path reduces as they are)
+enum ShmDtype : int { kShmInt32 = 0x004, kShmInt64 = 0x008, kShmFloat32 = 0x104, kShmFloat64 = 0x108 };
+enum ShmOp : int { kShmSum = 1, kShmAvg = 2, kShmMax = 3, kShmMin = 4 };
+
+class ShmOneshot {
+ public:
+  ShmOneshot(uintptr_t ctl, int rank, int size, ShmLayout layout);
+  // Rank p's buffer segment as mapped in this process, its size in bytes and its version (BUFVER).
+  void set_buffer(int p, uintptr_t base, int64_t bytes, int64_t version);
+  int64_t version(int p) const { return bufs_.at(p).version; }
+  // How long a wait polls before giving up (the caller's own waits take over): spinning for spin_ns, then
+  // yielding the CPU between polls for yield_ns (ranks may outnumber cores: a spinning rank holds the core
+  // its peer needs).
+  void set_patience(int64_t spin_ns, int64_t yield_ns) { spin_ns_ = spin_ns, yield_ns_ = yield_ns; }
+  // Waits until every peer is done with collective seq - 2, copies count elements of src into our half,
+  // writes the op descriptor and READY = base + 1.
+  int start(int64_t seq, int64_t base, int64_t code, int64_t nbytes, uintptr_t src, int64_t count, int dtype);
+  // Waits for every peer's READY, checks their descriptors and buffers, reduces the halves in rank order into
+  // dst and sets DONE = seq.
+  int finish(int64_t seq, int64_t base, int64_t code, int64_t nbytes, uintptr_t dst, int64_t count, int dtype,
+             int op);
+
+ private:
+  struct Buffer {
+    uintptr_t base = 0;
+    int64_t bytes = 0, version = -1;
+  };
+  int64_t* word(int r, int64_t field) const { return ctl_ + layout_.header + r * layout_.slot + field; }
+  bool wait_all(int64_t field, int64_t target) const;
+  char* half(int p, int64_t seq) const;
+
+  int64_t* ctl_;
+  int rank_, size_;
+  ShmLayout layout_;
+  std::vector<Buffer> bufs_;
+  int64_t spin_ns_ = 0, yield_ns_ = 0;
+};
+
+}  // namespace vt::fabric
