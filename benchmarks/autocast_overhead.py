@@ -72,7 +72,8 @@ def main():
         results.append({"op": name, **{f"{lib}_{'on' if on else 'off'}_us": v for (lib, on), v in t.items()}})
     print_table(f"Autocast host cost per call on {args.device} (median microseconds)",
                 ["op", "vt off", "vt on", "torch off", "torch on"], rows)
-    write_results(f"autocast_overhead_{args.device}", results, versions=versions())
+    gpu = vt.cuda.get_device_name() if args.device == "cuda" else None  # the card whose calls were timed
+    write_results(f"autocast_overhead_{args.device}", results, versions=versions(), gpu=gpu)
 
 
 if __name__ == "__main__":
