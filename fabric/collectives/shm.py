@@ -24,7 +24,7 @@ from .shm_data import Operand, check_shapes, reduce_ufunc
 from .shm_segment import Segment
 from .shm_store import job_id, join, leave, names
 from .shm_collective import Collective, reduce_slices
-from .shm_fast import FastOneshot
+from .shm_direct import ALGORITHMS as DIRECT, Direct, native_dtype
 from .shm_sync import BUFCAP, BUFVER, DONE
 from .shm_p2p import PointToPoint
 
@@ -70,7 +70,7 @@ class ShmGroup(Group):
         # read once (a lookup per call would cost the native path a tenth of its time), and used by both paths
         crossover = config.get("VIBETENSOR_ONESHOT_MAX_BYTES")
         self._crossover = schedule.CPU_ONESHOT_MAX_BYTES if crossover is None else crossover
-        self._fast = FastOneshot(self)  # the one-shot all-reduce's native path
+        self._direct = Direct(self)  # the native one-shot and two-shot all-reduces
         self._executor, self._pending = None, []
         self._broken = None
         self._closed = False
@@ -96,12 +96,19 @@ class ShmGroup(Group):
     # ---- collectives ---------------------------------------------------------------------------------
     def all_reduce(self, tensor, op=ReduceOp.SUM, async_op=False, algorithm="auto"):
         op = ReduceOp.of(op)
-        if not async_op and not self._pending and not self._closed and self._fast.all_reduce(tensor, op, algorithm):
+        if not async_op and not self._pending and not self._closed and \
+                self._direct.try_all_reduce(tensor, op, algorithm):  # the hot path: no Operand, no thread
             return tensor
         x = Operand(tensor, "all_reduce")
         ufunc = reduce_ufunc(op, x.wire_dtype, "all_reduce")
         nbytes = x.numel * x.wire_dtype.itemsize
-        algo = schedule.choose_algorithm(nbytes, self.size, self._crossover, algorithm)
+        algo = self._direct.algorithm(nbytes, x.flat.dtype, algorithm)
+        if algo in DIRECT and native_dtype(x.flat.dtype):  # not contiguous, or async: the same native programs
+            def go_direct():
+                self._direct.all_reduce(x.flat.ctypes.data, x.numel, x.flat.dtype, op, algo)
+                x.commit()
+                return tensor
+            return self._submit(go_direct, async_op)
         run = self._ring_all_reduce if algo == "ring" else self._oneshot_all_reduce
 
         def go():
@@ -256,11 +263,12 @@ class ShmGroup(Group):
     def _collective(self, kind, algo, nbytes, op, dtype, arg=0, timeout=None):
         return Collective(self, kind, algo, nbytes, op, dtype, arg, timeout)
 
-    def _buffer(self, nbytes, c):
-        """Our buffer segment (two halves: collective s uses half s % 2), grown when a half is too small: a new
-        segment replaces the old, once every peer finished with both halves (the previous collective)."""
+    def _buffer(self, nbytes, seq, kind):
+        """Our buffer segment (two halves: collective s uses half s % 2), grown when a half is too small for
+        collective `seq`: a new segment replaces the old, once every peer finished with both halves (the
+        previous collective)."""
         if self._buf is None or self._buf.size // 2 < nbytes:
-            c.wait_done(c.seq - 1)
+            self._ctl.wait_slots(self._peers, DONE, seq - 1, kind)
             size = 2 * max(_MIN_BUFFER, 1 << (max(nbytes, 1) - 1).bit_length())
             old = self._buf
             self._bufver += 1

@@ -10,12 +10,13 @@ from .shm_sync import DONE, OPARG, OPCODE, OPNBYTES, OPSEQ, READY, check_same_op
 
 _KINDS = {"all_reduce": 1, "reduce_scatter": 2, "all_gather": 3, "broadcast": 4, "all_to_all": 5, "barrier": 6}
 _OPS = {None: 0, ReduceOp.SUM: 1, ReduceOp.AVG: 2, ReduceOp.MAX: 3, ReduceOp.MIN: 4}
+_ALGOS = {"ring": 1, "twoshot": 2}  # the others (oneshot, direct): 0
 _BLOCK = 1 << 15  # elements reduced per pass: the accumulator block stays in L2 across the peers' adds
 
 
 def op_code(kind, algo, op, dtype):
-    """The descriptor word peers compare: the collective, ring or not, the reduction and the element type."""
-    return _KINDS[kind] | (algo == "ring") << 4 | _OPS[op] << 8 | np.dtype(dtype).num << 12
+    """The descriptor word peers compare: the collective, its algorithm, the reduction and the element type."""
+    return _KINDS[kind] | _ALGOS.get(algo, 0) << 4 | _OPS[op] << 8 | np.dtype(dtype).num << 12
 
 
 def failed(g, kind, e):
@@ -64,7 +65,7 @@ class Collective:
         """Fills our buffer (fill(dst) writes `count` elements), then tells the peers (descriptor + READY)."""
         g, dst = self.g, None
         if fill is not None:
-            dst = self.half(g._buffer(count * np.dtype(dtype).itemsize, self), dtype, count)
+            dst = self.half(g._buffer(count * np.dtype(dtype).itemsize, self.seq, self.kind), dtype, count)
             fill(dst)
         ctl, at = g._ctl, 4 * (self.seq % 2)
         ctl.set(OPSEQ + at, self.seq)

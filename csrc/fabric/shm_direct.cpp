@@ -1,4 +1,4 @@
-#include "fabric/shm_oneshot.h"
+#include "fabric/shm_direct.h"
 
 #include <atomic>
 #include <chrono>
@@ -86,28 +86,28 @@ int64_t itemsize(int dtype) {
     case kShmFloat64:
       return 8;
   }
-  VT_CHECK_VALUE(false, "shm one-shot: unsupported dtype code ", dtype);
+  VT_CHECK_VALUE(false, "shm direct all-reduce: unsupported dtype code ", dtype);
   return 0;
 }
 
 }  // namespace
 
-ShmOneshot::ShmOneshot(uintptr_t ctl, int rank, int size, ShmLayout layout)
+ShmDirect::ShmDirect(uintptr_t ctl, int rank, int size, ShmLayout layout)
     : ctl_(reinterpret_cast<int64_t*>(ctl)), rank_(rank), size_(size), layout_(layout), bufs_(size) {
-  VT_CHECK_VALUE(ctl != 0 && 0 <= rank && rank < size, "shm one-shot: bad group (rank ", rank, " of ", size, ")");
+  VT_CHECK_VALUE(ctl != 0 && 0 <= rank && rank < size, "shm direct all-reduce: bad group (rank ", rank, " of ", size, ")");
 }
 
-void ShmOneshot::set_buffer(int p, uintptr_t base, int64_t bytes, int64_t version) {
-  VT_CHECK_VALUE(0 <= p && p < size_, "shm one-shot: no rank ", p);
+void ShmDirect::set_buffer(int p, uintptr_t base, int64_t bytes, int64_t version) {
+  VT_CHECK_VALUE(0 <= p && p < size_, "shm direct all-reduce: no rank ", p);
   bufs_[p] = Buffer{base, bytes, version};
 }
 
-char* ShmOneshot::half(int p, int64_t seq) const {
+char* ShmDirect::half(int p, int64_t seq) const {
   const Buffer& b = bufs_[p];
   return reinterpret_cast<char*>(b.base) + (seq % 2) * (b.bytes / 2);
 }
 
-bool ShmOneshot::wait_all(int64_t field, int64_t target) const {
+bool ShmDirect::wait_all(int64_t field, int64_t target) const {
   auto ready = [&] {
     for (int r = 0; r < size_; r++)
       if (r != rank_ && load(word(r, field)) < target) return false;
@@ -128,10 +128,10 @@ bool ShmOneshot::wait_all(int64_t field, int64_t target) const {
   return false;
 }
 
-int ShmOneshot::start(int64_t seq, int64_t base, int64_t code, int64_t nbytes, uintptr_t src, int64_t count,
+int ShmDirect::start(int64_t seq, int64_t base, int64_t code, int64_t nbytes, uintptr_t src, int64_t count,
                       int dtype) {
   int64_t bytes = count * itemsize(dtype);
-  VT_CHECK_VALUE(bufs_[rank_].base && bytes <= bufs_[rank_].bytes / 2, "shm one-shot: our buffer half holds ",
+  VT_CHECK_VALUE(bufs_[rank_].base && bytes <= bufs_[rank_].bytes / 2, "shm direct all-reduce: our buffer half holds ",
                  bufs_[rank_].bytes / 2, " bytes, not ", bytes);
   if (!wait_all(layout_.done, seq - 2)) return kShmPeersBusy;
   std::memcpy(half(rank_, seq), reinterpret_cast<const void*>(src), size_t(bytes));
@@ -142,10 +142,8 @@ int ShmOneshot::start(int64_t seq, int64_t base, int64_t code, int64_t nbytes, u
   return kShmDone;
 }
 
-int ShmOneshot::finish(int64_t seq, int64_t base, int64_t code, int64_t nbytes, uintptr_t dst, int64_t count,
-                       int dtype, int op) {
-  if (!wait_all(layout_.ready, base + 1)) return kShmWaiting;
-  int64_t at = layout_.opseq + 4 * (seq % 2), bytes = count * itemsize(dtype);
+int ShmDirect::check_peers(int64_t seq, int64_t code, int64_t nbytes, int64_t bytes) const {
+  int64_t at = layout_.opseq + 4 * (seq % 2);
   for (int r = 0; r < size_; r++) {
     if (r == rank_) continue;
     if (load(word(r, at)) != seq || load(word(r, at + 1)) != code || load(word(r, at + 2)) != nbytes ||
@@ -153,20 +151,63 @@ int ShmOneshot::finish(int64_t seq, int64_t base, int64_t code, int64_t nbytes, 
       return kShmMismatch;
     if (load(word(r, layout_.bufver)) != bufs_[r].version || bytes > bufs_[r].bytes / 2) return kShmRemap;
   }
-  std::vector<const char*> src(size_);
-  for (int r = 0; r < size_; r++) src[r] = half(r, seq);
+  return kShmDone;
+}
+
+// dst[lo:hi] (elements) <- the reduction of every rank's half [lo:hi] in rank order.
+void ShmDirect::reduce_range(int64_t seq, int64_t lo, int64_t hi, int dtype, int op, uintptr_t dst) const {
   auto run = [&](auto tag) {
     using T = decltype(tag);
     std::vector<const T*> typed(size_);
-    for (int r = 0; r < size_; r++) typed[r] = reinterpret_cast<const T*>(src[r]);
-    reduce<T>(typed, reinterpret_cast<T*>(dst), count, op, size_);
+    for (int r = 0; r < size_; r++) typed[r] = reinterpret_cast<const T*>(half(r, seq)) + lo;
+    reduce<T>(typed, reinterpret_cast<T*>(dst) + lo, hi - lo, op, size_);
   };
   switch (dtype) {
     case kShmFloat32: run(float()); break;
     case kShmFloat64: run(double()); break;
     case kShmInt32: run(int32_t()); break;
     case kShmInt64: run(int64_t()); break;
-    default: VT_CHECK_VALUE(false, "shm one-shot: unsupported dtype code ", dtype);
+    default: VT_CHECK_VALUE(false, "shm direct all-reduce: unsupported dtype code ", dtype);
+  }
+}
+
+int ShmDirect::finish(int64_t seq, int64_t base, int64_t code, int64_t nbytes, uintptr_t dst, int64_t count,
+                      int dtype, int op) {
+  if (!wait_all(layout_.ready, base + 1)) return kShmWaiting;
+  if (int st = check_peers(seq, code, nbytes, count * itemsize(dtype))) return st;
+  reduce_range(seq, 0, count, dtype, op, dst);
+  store(word(rank_, layout_.done), seq);
+  return kShmDone;
+}
+
+namespace {
+std::pair<int64_t, int64_t> chunk(int64_t count, int size, int c) {  // as schedule.chunk_bounds (align 1)
+  int64_t base = count / size, extra = count % size;
+  int64_t lo = c * base + std::min<int64_t>(c, extra);
+  return {lo, lo + base + (c < extra ? 1 : 0)};
+}
+}  // namespace
+
+int ShmDirect::reduce_chunk(int64_t seq, int64_t base, int64_t code, int64_t nbytes, uintptr_t dst,
+                            int64_t count, int dtype, int op) {
+  if (!wait_all(layout_.ready, base + 1)) return kShmWaiting;
+  int64_t es = itemsize(dtype);
+  if (int st = check_peers(seq, code, nbytes, count * es)) return st;
+  auto [lo, hi] = chunk(count, size_, rank_);
+  reduce_range(seq, lo, hi, dtype, op, dst);
+  // Our chunk of our half is read only by us in the reduce step, so it can take the result for the peers.
+  std::memcpy(half(rank_, seq) + lo * es, reinterpret_cast<const char*>(dst) + lo * es, size_t((hi - lo) * es));
+  store(word(rank_, layout_.ready), base + 2);
+  return kShmDone;
+}
+
+int ShmDirect::gather(int64_t seq, int64_t base, uintptr_t dst, int64_t count, int dtype) {
+  if (!wait_all(layout_.ready, base + 2)) return kShmWaiting;
+  int64_t es = itemsize(dtype);
+  for (int j = 1; j < size_; j++) {  // from rank + 1 on: the ranks do not all read one peer at once
+    int p = (rank_ + j) % size_;
+    auto [lo, hi] = chunk(count, size_, p);
+    std::memcpy(reinterpret_cast<char*>(dst) + lo * es, half(p, seq) + lo * es, size_t((hi - lo) * es));
   }
   store(word(rank_, layout_.done), seq);
   return kShmDone;

@@ -1,5 +1,7 @@
-// The CPU shared-memory transport's one-shot all-reduce in one native call (fabric/collectives/shm.py keeps
-// the protocol's slow paths: growing buffers, mapping peers', waits that block, failures).
+// The CPU shared-memory transport's direct all-reduces (every rank reads its peers' buffers) as native calls:
+// one-shot (each rank reduces the whole message) and two-shot (each reduces its chunk, then copies the others'
+// reduced chunks). fabric/collectives/shm_fast.py drives them and keeps the protocol's slow paths: growing
+// buffers, mapping peers', waits that block, failures.
 //
 // A ShmGroup's control block is int64 words: per rank a slot with READY, DONE and BUFVER flags and two op
 // descriptors (one per buffer half); each rank's buffer segment has two halves, collective s using half
@@ -18,7 +20,7 @@ struct ShmLayout {
 enum ShmStatus : int {
   kShmDone = 0,
   kShmPeersBusy = -1,  // a peer still reads our half of collective seq - 2: nothing written yet
-  kShmWaiting = 1,     // published; a peer has not published within the spin
+  kShmWaiting = 1,     // a peer has not reached the step waited for within the patience
   kShmRemap = 2,       // published; a peer's buffer is a newer segment than the one mapped here
   kShmMismatch = 3,    // published; a peer runs another collective (or other sizes)
 };
@@ -27,9 +29,9 @@ enum ShmStatus : int {
 enum ShmDtype : int { kShmInt32 = 0x004, kShmInt64 = 0x008, kShmFloat32 = 0x104, kShmFloat64 = 0x108 };
 enum ShmOp : int { kShmSum = 1, kShmAvg = 2, kShmMax = 3, kShmMin = 4 };
 
-class ShmOneshot {
+class ShmDirect {
  public:
-  ShmOneshot(uintptr_t ctl, int rank, int size, ShmLayout layout);
+  ShmDirect(uintptr_t ctl, int rank, int size, ShmLayout layout);
   // Rank p's buffer segment as mapped in this process, its size in bytes and its version (BUFVER).
   void set_buffer(int p, uintptr_t base, int64_t bytes, int64_t version);
   int64_t version(int p) const { return bufs_.at(p).version; }
@@ -40,10 +42,17 @@ class ShmOneshot {
   // Waits until every peer is done with collective seq - 2, copies count elements of src into our half,
   // writes the op descriptor and READY = base + 1.
   int start(int64_t seq, int64_t base, int64_t code, int64_t nbytes, uintptr_t src, int64_t count, int dtype);
-  // Waits for every peer's READY, checks their descriptors and buffers, reduces the halves in rank order into
-  // dst and sets DONE = seq.
+  // One-shot: waits for every peer's READY = base + 1, checks their descriptors and buffers, reduces the
+  // halves in rank order into dst and sets DONE = seq.
   int finish(int64_t seq, int64_t base, int64_t code, int64_t nbytes, uintptr_t dst, int64_t count, int dtype,
              int op);
+  // Two-shot, after start: waits for READY = base + 1 and checks as finish, reduces chunk `rank` of every half
+  // in rank order into our half and dst, sets READY = base + 2 (chunks as schedule.chunk_bounds: the first
+  // count % size one element longer).
+  int reduce_chunk(int64_t seq, int64_t base, int64_t code, int64_t nbytes, uintptr_t dst, int64_t count,
+                   int dtype, int op);
+  // Two-shot, last: waits for READY = base + 2, copies every peer's reduced chunk into dst, sets DONE = seq.
+  int gather(int64_t seq, int64_t base, uintptr_t dst, int64_t count, int dtype);
 
  private:
   struct Buffer {
@@ -53,6 +62,8 @@ class ShmOneshot {
   int64_t* word(int r, int64_t field) const { return ctl_ + layout_.header + r * layout_.slot + field; }
   bool wait_all(int64_t field, int64_t target) const;
   char* half(int p, int64_t seq) const;
+  int check_peers(int64_t seq, int64_t code, int64_t nbytes, int64_t bytes) const;
+  void reduce_range(int64_t seq, int64_t lo, int64_t hi, int dtype, int op, uintptr_t dst) const;
 
   int64_t* ctl_;
   int rank_, size_;

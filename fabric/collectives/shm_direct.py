@@ -1,0 +1,157 @@
+"""ShmGroup's direct all-reduces (every rank reads its peers' buffers) as native calls (csrc/fabric/
+shm_direct.cpp), for the element types reduced as they are (float32/64, int32/64): one-shot (each rank
+reduces the whole message) and two-shot (each reduces its chunk, then copies the peers' reduced chunks).
+
+`start` copies the input into our buffer half and publishes; then one-shot `finish`, or two-shot
+`reduce_chunk` and `gather`. They run the protocol of shm_collective.py (buffer halves, op descriptors, READY
+and DONE flags); whatever a native wait cannot finish by spinning and yielding (a peer that is late or dead, a
+peer's buffer to map, a peer in another collective) returns here for the bounded waits, liveness checks and
+errors of shm_sync.py, and the call resumes. The Python path took ~25 us per 4 KB call, six times MPICH's."""
+import os
+import time
+
+import numpy as np
+
+from ... import _C
+from ... import config
+from .. import observe
+from . import schedule
+from .api import ReduceOp
+from .shm_collective import failed, op_code
+from .shm_sync import BUFVER, DONE, HEADER, OPSEQ, READY, SLOT, check_same_op
+
+DONE_, PEERS_BUSY, WAITING, REMAP, MISMATCH = 0, -1, 1, 2, 3  # ShmStatus
+_OPS = {ReduceOp.SUM: 1, ReduceOp.AVG: 2, ReduceOp.MAX: 3, ReduceOp.MIN: 4}
+_DTYPES = {np.dtype(np.int32): 0x004, np.dtype(np.int64): 0x008, np.dtype(np.float32): 0x104,
+           np.dtype(np.float64): 0x108}  # ShmDtype: what the native side reduces as it is
+_BY_NAME = {d.name: d for d in _DTYPES}
+ALGORITHMS = ("oneshot", "twoshot")
+# "auto" above the one-shot crossover, measured on 2 cores (float32 sum, median of 5, 2026-11-26): 2 ranks:
+# one-shot 514 us at 1 MB (two-shot 535, ring 580), the ring from 4 MB (1.2 ms against 1.4 two-shot, 1.8
+# one-shot); 4 ranks: two-shot to 16 MB (0.94 / 2.2 / 8.4 ms at 1 / 4 / 16 MB against the ring's 1.6 / 3.3 /
+# 9.7), the ring at 64 MB (32.6 ms against 36.0): it copies in only the chunk it sends first.
+PAIR_ONESHOT_MAX_BYTES = 1 << 20
+TWOSHOT_MAX_BYTES = 16 << 20
+
+
+def _address(seg):
+    return seg.array(np.uint8).ctypes.data
+
+
+def native_dtype(dtype):
+    """The numpy dtype of a tensor or array dtype the native side reduces, else None."""
+    return _BY_NAME.get(getattr(dtype, "name", None))
+
+
+def _contiguous(t):
+    """(address, numel, numpy dtype) of a contiguous CPU tensor (or array) of a native type, else None."""
+    if isinstance(t, np.ndarray):
+        ok = t.flags.c_contiguous and t.flags.writeable and t.dtype in _DTYPES
+        return (t.ctypes.data, t.size, t.dtype) if ok else None
+    device = getattr(t, "device", None)
+    if device is None or device.type != "cpu" or not t.is_contiguous():
+        return None
+    dtype = _BY_NAME.get(t.dtype.name)
+    return (t.data_ptr(), t.numel(), dtype) if dtype is not None else None
+
+
+class Direct:
+    """One ShmGroup's native direct all-reduces."""
+
+    def __init__(self, g):
+        self.g = g
+        self.native = _C._fabric.ShmDirect(g._ctl.w.ctypes.data, g.rank, g.size, HEADER, SLOT, READY, DONE,
+                                           BUFVER, OPSEQ)
+        # The native waits poll as the Python ones do (shm_sync.Control.wait_words): spin, then yield the CPU
+        # for a while; a wait that outlasts both returns here. With more ranks than CPUs a spinning rank holds
+        # the core its peer needs: yield from the start.
+        crowded = g.size > (os.cpu_count() or 1)
+        self.native.set_patience(0 if crowded else int(config.get("VIBETENSOR_FABRIC_SPIN_US") * 1e3),
+                                 int(config.get("VIBETENSOR_FABRIC_YIELD_MS") * 1e6))
+        self._codes = {}  # (algorithm, op, dtype) -> (descriptor code, ShmDtype, ShmOp)
+        self._links = {}  # (algorithm, nbytes) -> {(src, dst): bytes} for observe.record
+
+    def algorithm(self, nbytes, dtype, requested):
+        """What an all-reduce of nbytes of `dtype` runs: "oneshot" or "twoshot" (native, for the native types)
+        or "ring" / "oneshot" (the Python path, where the type is not native or the ring is asked for)."""
+        g = self.g
+        algo = schedule.choose_algorithm(nbytes, g.size, g._crossover, requested)  # also checks the name
+        if native_dtype(dtype) is None or requested == "ring":
+            return algo
+        if requested != "auto":
+            return requested
+        if nbytes <= g._crossover:
+            return "oneshot"
+        if g.size == 2:
+            return "oneshot" if nbytes <= PAIR_ONESHOT_MAX_BYTES else "ring"
+        return "twoshot" if nbytes <= TWOSHOT_MAX_BYTES else "ring"
+
+    def try_all_reduce(self, tensor, op, requested):
+        """The hot path of a sync call: a contiguous tensor of a native type runs here (returns True);
+        anything else returns False and takes ShmGroup's general path."""
+        x = _contiguous(tensor)
+        if x is None:
+            return False
+        ptr, numel, dtype = x
+        algo = self.algorithm(numel * dtype.itemsize, dtype, requested)
+        if algo not in ALGORITHMS or not self._codes_of(algo, op, dtype):
+            return False
+        self.all_reduce(ptr, numel, dtype, op, algo)
+        return True
+
+    def _codes_of(self, algo, op, dtype):
+        key = (algo, op, dtype)
+        if key not in self._codes:
+            ok = op in _OPS and (op is not ReduceOp.AVG or dtype.kind == "f")
+            self._codes[key] = (op_code("all_reduce", algo, op, dtype), _DTYPES[dtype], _OPS[op]) if ok else None
+        return self._codes[key]
+
+    def all_reduce(self, ptr, numel, dtype, op, algo):
+        """numel elements of `dtype` at address ptr <- their all-reduce by `algo` (oneshot or twoshot)."""
+        g, n = self.g, self.native
+        code, dcode, ocode = self._codes_of(algo, op, dtype)
+        nbytes = numel * dtype.itemsize
+        g._usable("all_reduce")
+        g._seq += 1
+        seq, base, t0 = g._seq, g._step, time.perf_counter()
+        try:
+            with observe.in_flight():
+                if g._buf is None or g._buf.size // 2 < nbytes:
+                    g._buffer(nbytes, seq, "all_reduce")
+                if n.version(g.rank) != g._bufver:
+                    n.set_buffer(g.rank, _address(g._buf), g._buf.size, g._bufver)
+                while n.start(seq, base, code, nbytes, ptr, numel, dcode) == PEERS_BUSY:
+                    g._ctl.wait_slots(g._peers, DONE, seq - 2, "all_reduce")
+                if algo == "oneshot":
+                    self._resume(lambda: n.finish(seq, base, code, nbytes, ptr, numel, dcode, ocode), base + 1,
+                                 seq, code, nbytes)
+                else:
+                    self._resume(lambda: n.reduce_chunk(seq, base, code, nbytes, ptr, numel, dcode, ocode),
+                                 base + 1, seq, code, nbytes)
+                    self._resume(lambda: n.gather(seq, base, ptr, numel, dcode), base + 2, seq, code, nbytes)
+        except BaseException as e:
+            failed(g, "all_reduce", e)
+            raise
+        g._step = base + (1 if algo == "oneshot" else 2)
+        gr = g.global_ranks
+        links = self._links.get((algo, nbytes))
+        if links is None:  # one-shot reads every peer's whole half, two-shot its chunk then theirs
+            share = nbytes if algo == "oneshot" else 2 * nbytes // g.size
+            links = self._links[(algo, nbytes)] = {(gr[p], gr[g.rank]): share for p in g._peers}
+        observe.record("all_reduce", group=g.gid, rank=gr[g.rank], algorithm=algo, nbytes=nbytes,
+                       seconds=time.perf_counter() - t0, links=links)
+
+    def _resume(self, step, ready, seq, code, nbytes):
+        """Runs a native step until it is done: waits the Python way where it gave up waiting for READY =
+        `ready`, maps peers' new buffers, raises for a peer in another collective."""
+        g, n = self.g, self.native
+        while (st := step()) != DONE_:
+            if st == WAITING:
+                g._ctl.wait_slots(g._peers, READY, ready, "all_reduce")
+            elif st == REMAP:
+                for p in g._peers:
+                    g._peer_buffer(p)
+                    ver, seg = g._mapped[p]
+                    n.set_buffer(p, _address(seg), seg.size, ver)
+            else:
+                check_same_op(g._ctl, g._peers, seq, code, nbytes, 0, "all_reduce")

@@ -1,0 +1,97 @@
+"""The shared-memory transport's native direct all-reduces (fabric/collectives/shm_direct.py, csrc/fabric/
+shm_direct.cpp): one-shot and two-shot against numpy, on real processes, with the ranks of one collective
+calling it differently (sync on a contiguous tensor: the hot path; async; a non-contiguous view): every rank
+must end with the same bits."""
+import numpy as np
+import pytest
+
+import vibetensor as vt
+
+DTYPES = ("float32", "float64", "int32", "int64")
+OPS = ("sum", "avg", "max", "min")
+
+
+def inputs(rank, seed, numel, dtype):
+    g = np.random.default_rng(seed * 131 + rank)
+    if dtype.startswith("int"):
+        info = np.iinfo(dtype)
+        return g.integers(info.min // 2, info.max // 2, size=numel, dtype=dtype)  # sums of 3+ ranks wrap
+    a = g.standard_normal(numel).astype(dtype)
+    a[g.integers(0, numel, size=max(1, numel // 50))] = np.nan  # max/min must propagate NaN like numpy
+    return a
+
+
+def cases():
+    k = 0
+    for algo in ("oneshot", "twoshot"):
+        for i in range(16):
+            dtype, op = DTYPES[i % 4], OPS[(i // 4) % 4]
+            if op == "avg" and dtype.startswith("int"):
+                continue
+            yield k, algo, dtype, op, [2, 334, 4096, 30002][i % 4]
+            k += 1
+
+
+def r_direct(g):
+    from vibetensor.fabric import observe
+    out, algos = [], []
+    for k, algo, dtype, op, numel in cases():
+        a = inputs(g.rank, k, numel, dtype)
+        style = (g.rank + k) % 3
+        if style == 2 and numel > 2:  # a transposed view: not contiguous
+            t = vt.from_numpy(np.ascontiguousarray(a.reshape(numel // 2, 2).T)).t()
+            assert not t.is_contiguous()
+        else:
+            t = vt.from_numpy(a)
+        seq = observe.last_seq()
+        work = g.all_reduce(t, op, async_op=style == 1, algorithm=algo)
+        if style == 1:
+            work.wait()
+        out.append(t.numpy().reshape(-1).copy())
+        algos.append([e.algorithm for e in observe.events(since=seq) if e.kind == "all_reduce"])
+    return out, algos
+
+
+def reference(n, k, dtype, op, numel):
+    xs = [inputs(r, k, numel, dtype) for r in range(n)]
+    if dtype.startswith("int"):  # numpy's integer reductions wrap, as the transport's do
+        fn = {"sum": np.add, "max": np.maximum, "min": np.minimum}[op]
+        acc = xs[0]
+        for x in xs[1:]:
+            acc = fn(acc, x)
+        return acc
+    stack = np.stack(xs).astype(np.float64)
+    return {"sum": stack.sum(0), "avg": stack.mean(0), "max": stack.max(0), "min": stack.min(0)}[op]
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 4])
+def test_oneshot_and_twoshot_agree_with_numpy_however_called(pools, n):
+    got = pools(n).run(r_direct)
+    for k, algo, dtype, op, numel in cases():
+        ref = reference(n, k, dtype, op, numel)
+        for r in range(n):
+            assert got[r][1][k] == [algo], (r, k)
+            res = got[r][0][k]
+            np.testing.assert_array_equal(res, got[0][0][k])  # every rank, however it called: the same bits
+            if dtype.startswith("int"):
+                np.testing.assert_array_equal(res, ref)
+            else:
+                tol = 1e-5 if dtype == "float32" else 1e-12
+                np.testing.assert_allclose(res, ref, rtol=tol, atol=tol * n, equal_nan=True)
+
+
+def r_auto(g, numel):
+    from vibetensor.fabric import observe
+    seq = observe.last_seq()
+    g.all_reduce(vt.ones(numel))
+    g.all_reduce(vt.ones(numel, dtype=vt.bfloat16))  # no native type: the Python path's choice
+    return [e.algorithm for e in observe.events(since=seq) if e.kind == "all_reduce"]
+
+
+def test_auto_takes_two_shot_where_the_ring_was():
+    from vibetensor.fabric.collectives import schedule
+    from vibetensor.fabric.collectives.shm_launch import RankPool
+    big = schedule.CPU_ONESHOT_MAX_BYTES // 4 + 1
+    with RankPool(3, env={"VIBETENSOR_FABRIC_TIMEOUT": "20"}) as pool:
+        assert pool.run(r_auto, 16)[0] == ["oneshot", "oneshot"]
+        assert pool.run(r_auto, big)[0] == ["twoshot", "ring"]
