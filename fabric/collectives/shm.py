@@ -24,7 +24,7 @@ from .shm_data import Operand, check_shapes, reduce_ufunc
 from .shm_segment import Segment
 from .shm_store import job_id, join, leave, names
 from .shm_collective import Collective, reduce_slices
-from .shm_direct import ALGORITHMS as DIRECT, Direct, native_dtype
+from .shm_direct import ALGORITHMS as DIRECT, NATIVE_DTYPES as NATIVE, Direct
 from .shm_sync import BUFCAP, BUFVER, DONE
 from .shm_p2p import PointToPoint
 
@@ -103,7 +103,7 @@ class ShmGroup(Group):
         ufunc = reduce_ufunc(op, x.wire_dtype, "all_reduce")
         nbytes = x.numel * x.wire_dtype.itemsize
         algo = self._direct.algorithm(nbytes, x.flat.dtype, algorithm)
-        if algo in DIRECT and native_dtype(x.flat.dtype):  # not contiguous, or async: the same native programs
+        if algo in DIRECT and x.flat.dtype in NATIVE:  # not contiguous, or async: the same native programs
             def go_direct():
                 self._direct.all_reduce(x.flat.ctypes.data, x.numel, x.flat.dtype, op, algo)
                 x.commit()

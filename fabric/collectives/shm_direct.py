@@ -25,6 +25,7 @@ _OPS = {ReduceOp.SUM: 1, ReduceOp.AVG: 2, ReduceOp.MAX: 3, ReduceOp.MIN: 4}
 _DTYPES = {np.dtype(np.int32): 0x004, np.dtype(np.int64): 0x008, np.dtype(np.float32): 0x104,
            np.dtype(np.float64): 0x108}  # ShmDtype: what the native side reduces as it is
 _BY_NAME = {d.name: d for d in _DTYPES}
+NATIVE_DTYPES = frozenset(_DTYPES)
 ALGORITHMS = ("oneshot", "twoshot")
 # "auto" above the one-shot crossover, measured on 2 cores (float32 sum, median of 5, 2026-11-26): 2 ranks:
 # one-shot 514 us at 1 MB (two-shot 535, ring 580), the ring from 4 MB (1.2 ms against 1.4 two-shot, 1.8
@@ -36,11 +37,6 @@ TWOSHOT_MAX_BYTES = 16 << 20
 
 def _address(seg):
     return seg.array(np.uint8).ctypes.data
-
-
-def native_dtype(dtype):
-    """The numpy dtype of a tensor or array dtype the native side reduces, else None."""
-    return _BY_NAME.get(getattr(dtype, "name", None))
 
 
 def _contiguous(t):
@@ -69,14 +65,24 @@ class Direct:
         self.native.set_patience(0 if crowded else int(config.get("VIBETENSOR_FABRIC_SPIN_US") * 1e3),
                                  int(config.get("VIBETENSOR_FABRIC_YIELD_MS") * 1e6))
         self._codes = {}  # (algorithm, op, dtype) -> (descriptor code, ShmDtype, ShmOp)
+        self._choices = {}  # (nbytes, dtype, requested) -> algorithm
         self._links = {}  # (algorithm, nbytes) -> {(src, dst): bytes} for observe.record
 
     def algorithm(self, nbytes, dtype, requested):
-        """What an all-reduce of nbytes of `dtype` runs: "oneshot" or "twoshot" (native, for the native types)
-        or "ring" / "oneshot" (the Python path, where the type is not native or the ring is asked for)."""
+        """What an all-reduce of nbytes of numpy `dtype` runs: "oneshot" or "twoshot" (native, for the native
+        types) or "ring" / "oneshot" (the Python path, where the type is not native or the ring is asked for)."""
+        key = (nbytes, dtype, requested)
+        algo = self._choices.get(key)
+        if algo is None:
+            if len(self._choices) > 4096:  # a job all-reduces a few sizes; keep this from growing without end
+                self._choices.clear()
+            algo = self._choices[key] = self._choose(nbytes, dtype, requested)
+        return algo
+
+    def _choose(self, nbytes, dtype, requested):
         g = self.g
         algo = schedule.choose_algorithm(nbytes, g.size, g._crossover, requested)  # also checks the name
-        if native_dtype(dtype) is None or requested == "ring":
+        if dtype not in _DTYPES or requested == "ring":
             return algo
         if requested != "auto":
             return requested
@@ -94,24 +100,27 @@ class Direct:
             return False
         ptr, numel, dtype = x
         algo = self.algorithm(numel * dtype.itemsize, dtype, requested)
-        if algo not in ALGORITHMS or not self._codes_of(algo, op, dtype):
+        codes = self._codes_of(algo, op, dtype) if algo in ALGORITHMS else None
+        if codes is None:
             return False
-        self.all_reduce(ptr, numel, dtype, op, algo)
+        self.all_reduce(ptr, numel, dtype, op, algo, codes)
         return True
 
     def _codes_of(self, algo, op, dtype):
+        """(descriptor code, ShmDtype, ShmOp), or None where the native side does not reduce (op, dtype)."""
         key = (algo, op, dtype)
         if key not in self._codes:
             ok = op in _OPS and (op is not ReduceOp.AVG or dtype.kind == "f")
             self._codes[key] = (op_code("all_reduce", algo, op, dtype), _DTYPES[dtype], _OPS[op]) if ok else None
         return self._codes[key]
 
-    def all_reduce(self, ptr, numel, dtype, op, algo):
-        """numel elements of `dtype` at address ptr <- their all-reduce by `algo` (oneshot or twoshot)."""
+    def all_reduce(self, ptr, numel, dtype, op, algo, codes=None):
+        """numel elements of numpy `dtype` at address ptr <- their all-reduce by `algo` (oneshot or twoshot)."""
         g, n = self.g, self.native
-        code, dcode, ocode = self._codes_of(algo, op, dtype)
+        code, dcode, ocode = codes or self._codes_of(algo, op, dtype)
         nbytes = numel * dtype.itemsize
-        g._usable("all_reduce")
+        if g._closed or g._broken:
+            g._usable("all_reduce")  # raises, naming why
         g._seq += 1
         seq, base, t0 = g._seq, g._step, time.perf_counter()
         try:
