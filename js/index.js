@@ -10,11 +10,14 @@ const { native, addonPath } = require('./lib/addon');
 const { ops, opsSync, baseNames, call } = require('./lib/ops');
 const { Tensor, tensor } = require('./lib/tensor');
 const fabric = require('./lib/fabric');
+const { pythonExecutable } = require('./lib/python');
 
 native.configure({
   maxInflight: config.read('VBT_NODE_MAX_INFLIGHT_OPS'),
   inlineMaxElements: config.read('VBT_NODE_INLINE_MAX_ELEMENTS'),
 });
+// CUDA ops compile the Triton kernels they lack with this Python (csrc/node/kernel_compiler.cpp).
+native._setKernelCompiler(pythonExecutable());
 
 const DTYPES = ['bool', 'uint8', 'int8', 'int16', 'int32', 'int64', 'float16', 'bfloat16', 'float32', 'float64'];
 const dtypes = Object.freeze(Object.fromEntries(DTYPES.map((d) => [d, d])));

@@ -25,10 +25,9 @@ def trailing_scratch_pointers(metadata):
     return n
 
 
-def compile_key(key):
-    if key.startswith("cute|"):  # CuTe DSL kernels compile through their own package (no Triton involved)
-        from . import cute
-        return cute.compile_key(key)
+def build(key, arch):
+    """(entry point, cubin bytes, num_warps, dynamic shared bytes, trailing scratch pointers) of a Triton
+    kernel key compiled for sm_<arch> (90 for Hopper); no GPU needed."""
     import triton
     from triton.backends.compiler import GPUTarget
     from triton.compiler import ASTSource
@@ -37,8 +36,6 @@ def compile_key(key):
     if gen is None:
         raise KeyError(f"no kernel generator for key {key!r}")
     fn, signature, constexprs = gen.load(key, cache_dir())
-    props = _C._cuda.device_properties(_C._cuda.current_device())
-    target = GPUTarget("cuda", props["major"] * 10 + props["minor"], 32)
     options = {"num_warps": gen.num_warps(key) if hasattr(gen, "num_warps") else gen.NUM_WARPS}
     if hasattr(gen, "num_stages"):  # software pipelining depth of the kernel's loops (Triton's default: 3)
         options["num_stages"] = gen.num_stages(key)
@@ -46,12 +43,43 @@ def compile_key(key):
     # would specialise on them
     src = ASTSource(fn=fn, signature=signature, constexprs=constexprs, attrs=gen.attrs(key) if hasattr(gen, "attrs")
                     else None)
-    ck = triton.compile(src, target=target, options=options)
+    ck = triton.compile(src, target=GPUTarget("cuda", int(arch), 32), options=options)
     md = ck.metadata
-    _C._cuda.register_kernel(key, md.name, ck.asm["cubin"], md.num_warps, md.shared, trailing_scratch_pointers(md))
+    return md.name, ck.asm["cubin"], md.num_warps, md.shared, trailing_scratch_pointers(md)
+
+
+def compile_key(key):
+    if key.startswith("cute|"):  # CuTe DSL kernels compile through their own package (no Triton involved)
+        from . import cute
+        return cute.compile_key(key)
+    props = _C._cuda.device_properties(_C._cuda.current_device())
+    _C._cuda.register_kernel(key, *build(key, props["major"] * 10 + props["minor"]))
 
 
 def install():
     """Lets the core compile missing kernels on demand (a no-op without a GPU)."""
     if _C._cuda.is_available():
         _C._cuda.set_compile_hook(compile_key)
+
+
+def main(argv=None):
+    """The compiler of processes without Python in them (the Node addon): compiles KEY for sm_ARCH, writes
+    the cubin to OUT and prints "entry num_warps shared_bytes scratch_pointers" on one line."""
+    import argparse
+    import sys
+    ap = argparse.ArgumentParser(prog="python -m vibetensor.kernels", description=main.__doc__)
+    ap.add_argument("key")
+    ap.add_argument("--arch", type=int, required=True, help="compute capability as major * 10 + minor (90)")
+    ap.add_argument("--out", required=True, help="file the cubin is written to")
+    args = ap.parse_args(argv)
+    if args.key.startswith("cute|"):
+        raise SystemExit(f"{args.key}: CuTe DSL kernels are compiled in the process that launches them")
+    try:
+        name, cubin, warps, shared, scratch = build(args.key, args.arch)
+    except (KeyError, ValueError) as e:  # a key no generator makes: one line for the caller's error
+        print(f"cannot compile {args.key!r}: {e}", file=sys.stderr)
+        raise SystemExit(2)
+    with open(args.out, "wb") as f:
+        f.write(cubin)
+    print(name, warps, shared, scratch)
+

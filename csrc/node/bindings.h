@@ -7,5 +7,6 @@ namespace vt::node {
 void bind_tensor(napi_env env, napi_value exports);  // tensor.cpp: Tensor, fromTypedArray
 void bind_ops(napi_env env, napi_value exports);     // ops.cpp: callOp, opTable, configure, inflight, seeds
 void bind_cuda(napi_env env, napi_value exports);    // cuda.cpp: devices, streams, events
+void bind_kernel_compiler(napi_env env, napi_value exports);  // kernel_compiler.cpp: GPU kernels via Python
 
 }  // namespace vt::node

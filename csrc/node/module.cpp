@@ -35,6 +35,7 @@ static napi_value init(napi_env env, napi_value exports) {
     bind_tensor(env, exports);
     bind_ops(env, exports);
     bind_cuda(env, exports);
+    bind_kernel_compiler(env, exports);
     return exports;
   });
 }
