@@ -213,4 +213,17 @@ int ShmDirect::gather(int64_t seq, int64_t base, uintptr_t dst, int64_t count, i
   return kShmDone;
 }
 
+int ShmDirect::run(int64_t seq, int64_t base, int64_t code, int64_t nbytes, uintptr_t ptr, int64_t count,
+                   int dtype, int op, bool two_shot) {
+  auto stopped = [](int step, int st) { return step << 8 | (st & 0xff); };
+  if (int st = start(seq, base, code, nbytes, ptr, count, dtype)) return stopped(1, st);
+  if (!two_shot) {
+    int st = finish(seq, base, code, nbytes, ptr, count, dtype, op);
+    return st ? stopped(2, st) : kShmDone;
+  }
+  if (int st = reduce_chunk(seq, base, code, nbytes, ptr, count, dtype, op)) return stopped(2, st);
+  int st = gather(seq, base, ptr, count, dtype);
+  return st ? stopped(3, st) : kShmDone;
+}
+
 }  // namespace vt::fabric

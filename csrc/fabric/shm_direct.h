@@ -53,6 +53,11 @@ class ShmDirect {
                    int dtype, int op);
   // Two-shot, last: waits for READY = base + 2, copies every peer's reduced chunk into dst, sets DONE = seq.
   int gather(int64_t seq, int64_t base, uintptr_t dst, int64_t count, int dtype);
+  // The whole all-reduce of count elements at ptr, in place: start, then finish (one-shot) or reduce_chunk
+  // and gather (two-shot). Returns kShmDone, or the step that stopped (1 start, 2 finish / reduce_chunk,
+  // 3 gather) << 8 | its status & 0xff, for the caller to resume from there.
+  int run(int64_t seq, int64_t base, int64_t code, int64_t nbytes, uintptr_t ptr, int64_t count, int dtype, int op,
+          bool two_shot);
 
  private:
   struct Buffer {

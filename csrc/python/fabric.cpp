@@ -21,7 +21,8 @@ void bind_fabric(nb::module_& m) {
       .def("start", &ShmDirect::start, nb::call_guard<nb::gil_scoped_release>())
       .def("finish", &ShmDirect::finish, nb::call_guard<nb::gil_scoped_release>())
       .def("reduce_chunk", &ShmDirect::reduce_chunk, nb::call_guard<nb::gil_scoped_release>())
-      .def("gather", &ShmDirect::gather, nb::call_guard<nb::gil_scoped_release>());
+      .def("gather", &ShmDirect::gather, nb::call_guard<nb::gil_scoped_release>())
+      .def("run", &ShmDirect::run, nb::call_guard<nb::gil_scoped_release>());
 }
 
 }  // namespace vt::py

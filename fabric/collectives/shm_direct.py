@@ -129,15 +129,18 @@ class Direct:
                     g._buffer(nbytes, seq, "all_reduce")
                 if n.version(g.rank) != g._bufver:
                     n.set_buffer(g.rank, _address(g._buf), g._buf.size, g._bufver)
-                while n.start(seq, base, code, nbytes, ptr, numel, dcode) == PEERS_BUSY:
-                    g._ctl.wait_slots(g._peers, DONE, seq - 2, "all_reduce")
-                if algo == "oneshot":
-                    self._resume(lambda: n.finish(seq, base, code, nbytes, ptr, numel, dcode, ocode), base + 1,
-                                 seq, code, nbytes)
-                else:
-                    self._resume(lambda: n.reduce_chunk(seq, base, code, nbytes, ptr, numel, dcode, ocode),
-                                 base + 1, seq, code, nbytes)
-                    self._resume(lambda: n.gather(seq, base, ptr, numel, dcode), base + 2, seq, code, nbytes)
+                stopped = n.run(seq, base, code, nbytes, ptr, numel, dcode, ocode, algo == "twoshot")
+                if stopped:  # a wait outlasted the native patience, or a peer's buffer is new: go on step by step
+                    steps = [lambda: n.start(seq, base, code, nbytes, ptr, numel, dcode)]
+                    if algo == "oneshot":
+                        steps.append(lambda: n.finish(seq, base, code, nbytes, ptr, numel, dcode, ocode))
+                    else:
+                        steps += [lambda: n.reduce_chunk(seq, base, code, nbytes, ptr, numel, dcode, ocode),
+                                  lambda: n.gather(seq, base, ptr, numel, dcode)]
+                    status = (stopped & 0xff) - (256 if stopped & 0x80 else 0)
+                    for i in range((stopped >> 8) - 1, len(steps)):
+                        self._resume(steps[i], status, i, seq, base, code, nbytes)
+                        status = None
         except BaseException as e:
             failed(g, "all_reduce", e)
             raise
@@ -150,13 +153,18 @@ class Direct:
         observe.record("all_reduce", group=g.gid, rank=gr[g.rank], algorithm=algo, nbytes=nbytes,
                        seconds=time.perf_counter() - t0, links=links)
 
-    def _resume(self, step, ready, seq, code, nbytes):
-        """Runs a native step until it is done: waits the Python way where it gave up waiting for READY =
-        `ready`, maps peers' new buffers, raises for a peer in another collective."""
+    def _resume(self, step, status, i, seq, base, code, nbytes):
+        """Runs native step i (0 start, then the reduce, then the gather) until it is done, starting from its
+        last `status` (None: not tried yet): waits the Python way where it gave up waiting (for the peers'
+        DONE of seq - 2 before start, for READY = base + i after), maps peers' new buffers, raises for a peer
+        in another collective."""
         g, n = self.g, self.native
-        while (st := step()) != DONE_:
-            if st == WAITING:
-                g._ctl.wait_slots(g._peers, READY, ready, "all_reduce")
+        st = step() if status is None else status
+        while st != DONE_:
+            if st == PEERS_BUSY:
+                g._ctl.wait_slots(g._peers, DONE, seq - 2, "all_reduce")
+            elif st == WAITING:
+                g._ctl.wait_slots(g._peers, READY, base + i, "all_reduce")
             elif st == REMAP:
                 for p in g._peers:
                     g._peer_buffer(p)
@@ -164,3 +172,4 @@ class Direct:
                     n.set_buffer(p, _address(seg), seg.size, ver)
             else:
                 check_same_op(g._ctl, g._peers, seq, code, nbytes, 0, "all_reduce")
+            st = step()

@@ -95,3 +95,27 @@ def test_auto_takes_two_shot_where_the_ring_was():
     with RankPool(3, env={"VIBETENSOR_FABRIC_TIMEOUT": "20"}) as pool:
         assert pool.run(r_auto, 16)[0] == ["oneshot", "oneshot"]
         assert pool.run(r_auto, big)[0] == ["twoshot", "ring"]
+
+
+def r_late(g):
+    """Rank 0 arrives 60 ms late at every call: the others' native waits give up (spin, then 20 ms of
+    yielding) and finish through the Python waits, in each step of both algorithms."""
+    import time
+    out = []
+    for k, algo in enumerate(["oneshot", "twoshot"] * 2):
+        x = vt.from_numpy(inputs(g.rank, 100 + k, 5000, "float64"))
+        if g.rank == 0:
+            time.sleep(0.06)
+        g.all_reduce(x, "sum", algorithm=algo)
+        out.append(x.numpy().copy())
+    return out
+
+
+def test_late_rank_finishes_through_the_python_waits(pools):
+    n = 3
+    got = pools(n).run(r_late)
+    for k in range(4):
+        ref = reference(n, 100 + k, "float64", "sum", 5000)
+        for r in range(n):
+            np.testing.assert_allclose(got[r][k], ref, rtol=1e-12, atol=1e-12 * n, equal_nan=True)
+            np.testing.assert_array_equal(got[r][k], got[0][k])
