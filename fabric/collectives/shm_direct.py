@@ -75,8 +75,9 @@ class Direct:
         key = (nbytes, dtype, requested)
         algo = self._choices.get(key)
         if algo is None:
-            if len(self._choices) > 4096:  # a job all-reduces a few sizes; keep this from growing without end
+            if len(self._choices) > 4096:  # a job all-reduces a few sizes; keep these from growing without end
                 self._choices.clear()
+                self._links.clear()
             algo = self._choices[key] = self._choose(nbytes, dtype, requested)
         return algo
 
