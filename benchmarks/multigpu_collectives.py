@@ -42,7 +42,7 @@ from vibetensor.fabric import observe  # noqa: E402
 OPS = ("all_reduce", "reduce_scatter", "all_gather")
 DTYPES = ("bfloat16", "float32")
 ALGORITHMS = ("auto", "oneshot", "twoshot", "ring")  # all_reduce's
-CPU_ALGORITHMS = ("auto", "oneshot", "ring")  # the CPU transport has no two-shot program
+CPU_ALGORITHMS = ("auto", "oneshot", "ring")  # the CPU mode is a smoke test of the script: three will do
 SHAPES = {  # (input, output) elements for S elements over n ranks
     "all_reduce": lambda s, n: (s, s), "reduce_scatter": lambda s, n: (s, s // n),
     "all_gather": lambda s, n: (s // n, s)}

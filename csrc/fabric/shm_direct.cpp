@@ -44,6 +44,8 @@ T combine(T a, T b, int op) {
   }
 }
 
+// Each pass names its op in the loop (a sum loop apart from the others): with `op` read inside one loop
+// GCC neither unswitches nor vectorises it (a 1 MB max between two ranks took 210 us against 138).
 template <typename T>
 void reduce(const std::vector<const T*>& src, T* dst, int64_t n, int op, int64_t size) {
   for (int64_t b0 = 0; b0 < n; b0 += kBlock) {

@@ -133,7 +133,7 @@ class CudaGroup(Group):
         return self._finish_work(tensors[0], async_op)
 
     def _finish_work(self, result, async_op):
-        return CudaWork(self, result, self._done if async_op else None) if async_op else result
+        return CudaWork(self, result, self._done) if async_op else result
 
     @contextlib.contextmanager
     def _issuing(self, async_op, *tensors):

@@ -207,13 +207,17 @@ def oneshot_all_reduce(ep, flat, op):
 PUSH_MODES = {"all_reduce": 0, "reduce_scatter": 1, "all_gather": 2}
 
 
+def _align(dtype):
+    return max(1, 16 // dtype.itemsize)  # chunks start 16-byte aligned: 16-byte vectors
+
+
 def _push(ep, kind, src, dst, n, per, length, op):
     """One launch of the push program of `kind` (kernels/triton/fabric_kernels.push_collective) over chunks
     [c * per, c * per + length) of the caller's tensors; slots of the buffer start on a cache line."""
     size = src.element_size()
-    align = 128 // size
-    stride = -(-length // align) * align
-    vec = 16 // size
+    line = 128 // size
+    stride = -(-length // line) * line
+    vec = _align(src.dtype)
     if src.data_ptr() % 16 or dst.data_ptr() % 16 or (per * size) % 16:
         vec = 1  # 16-byte vectors only where every chunk of the caller's tensors starts aligned
     args = [("ptr", src.data_ptr()), ("ptr", dst.data_ptr()), ("ptr", ep.bufs.data_ptr()),
@@ -232,8 +236,8 @@ def twoshot_all_reduce(ep, flat, op):
     """flat <- its reduction over the ranks by the two-shot push program (all traffic between GPUs by stores)."""
     for lo, m in _pieces(flat.numel(), _push_piece(ep, flat.dtype) * ep.world):
         part = flat.narrow(0, lo, m)
-        per = -(-m // ep.world)
-        per = -(-per // (16 // flat.element_size())) * (16 // flat.element_size())  # chunks 16-byte aligned
+        vec = _align(flat.dtype)
+        per = -(-m // (ep.world * vec)) * vec  # chunks 16-byte aligned
         _push(ep, "all_reduce", part, part, m, per, per, op)
 
 
@@ -288,10 +292,6 @@ def _ring_steps(ep, mine, prev, bounds, op, reduce, gather, src, dst):
             dst(c).copy_(_chunk(mine, bounds, c))
     s = len(steps)
     _sync(ep, (p, q), 1 + s, [(q, 1 + s)], advance=1 + s)
-
-
-def _align(dtype):
-    return max(1, 16 // dtype.itemsize)  # chunks start 16-byte aligned: the reduce-copy's vector form
 
 
 def ring_all_reduce(ep, flat, op):

@@ -53,7 +53,8 @@ def choose_algorithm(nbytes, size, crossover_bytes=None, requested="auto", pairs
     passes False)."""
     if requested not in ("auto", "ring", "oneshot", "twoshot"):
         raise ValueError(f"algorithm must be 'auto', 'ring', 'oneshot' or 'twoshot', got {requested!r}")
-    if requested == "twoshot":  # a GPU transport program (cuda_peer.py); the others move the same bytes by ring
+    if requested == "twoshot":  # run by the GPU transport and ShmGroup's native path; elsewhere the ring moves
+        # the same bytes
         return "ring"
     if requested != "auto":
         return requested

@@ -23,10 +23,9 @@ from .shm_sync import BUFVER, DONE, HEADER, OPSEQ, READY, SLOT, check_same_op
 
 DONE_, PEERS_BUSY, WAITING, REMAP, MISMATCH = 0, -1, 1, 2, 3  # ShmStatus
 _OPS = {ReduceOp.SUM: 1, ReduceOp.AVG: 2, ReduceOp.MAX: 3, ReduceOp.MIN: 4}
-_DTYPES = {np.dtype(np.int32): 0x004, np.dtype(np.int64): 0x008, np.dtype(np.float32): 0x104,
-           np.dtype(np.float64): 0x108}  # ShmDtype: what the native side reduces as it is
-_BY_NAME = {d.name: d for d in _DTYPES}
-NATIVE_DTYPES = frozenset(_DTYPES)
+NATIVE_DTYPES = {np.dtype(np.int32): 0x004, np.dtype(np.int64): 0x008, np.dtype(np.float32): 0x104,
+                 np.dtype(np.float64): 0x108}  # ShmDtype: what the native side reduces as it is
+_BY_NAME = {d.name: d for d in NATIVE_DTYPES}
 ALGORITHMS = ("oneshot", "twoshot")
 # "auto" above the one-shot crossover, measured on 2 cores (float32 sum, median of 5, 2026-11-26): 2 ranks:
 # one-shot 514 us at 1 MB (two-shot 535, ring 580), the ring from 4 MB (1.2 ms against 1.4 two-shot, 1.8
@@ -43,7 +42,7 @@ def _address(seg):
 def _contiguous(t):
     """(address, numel, numpy dtype) of a contiguous CPU tensor (or array) of a native type, else None."""
     if isinstance(t, np.ndarray):
-        ok = t.flags.c_contiguous and t.flags.writeable and t.dtype in _DTYPES
+        ok = t.flags.c_contiguous and t.flags.writeable and t.dtype in NATIVE_DTYPES
         return (t.ctypes.data, t.size, t.dtype) if ok else None
     device = getattr(t, "device", None)
     if device is None or device.type != "cpu" or not t.is_contiguous():
@@ -84,7 +83,7 @@ class Direct:
     def _choose(self, nbytes, dtype, requested):
         g = self.g
         algo = schedule.choose_algorithm(nbytes, g.size, g._crossover, requested)  # also checks the name
-        if dtype not in _DTYPES or requested == "ring":
+        if dtype not in NATIVE_DTYPES or requested == "ring":
             return algo
         if requested != "auto":
             return requested
@@ -113,7 +112,7 @@ class Direct:
         key = (algo, op, dtype)
         if key not in self._codes:
             ok = op in _OPS and (op is not ReduceOp.AVG or dtype.kind == "f")
-            self._codes[key] = (op_code("all_reduce", algo, op, dtype), _DTYPES[dtype], _OPS[op]) if ok else None
+            self._codes[key] = (op_code("all_reduce", algo, op, dtype), NATIVE_DTYPES[dtype], _OPS[op]) if ok else None
         return self._codes[key]
 
     def all_reduce(self, ptr, numel, dtype, op, algo, codes=None):
