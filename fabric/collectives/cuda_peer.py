@@ -116,6 +116,10 @@ class Endpoint:
 
 
 def segment_bytes(capacity, world):
+    """Bytes of a rank's segment: header, data buffer of `capacity` bytes, LL region."""
+    if capacity < 2 * world * 128:  # the two-shot's IN and OUT regions: world slots of one cache line at least
+        raise ValueError(f"a {world}-rank GPU group's buffer needs at least {2 * world * 128} bytes "
+                         f"(capacity={capacity})")
     return layout.HEADER_BYTES + ll_offset(capacity) + ll_region_bytes(world)
 
 
@@ -228,8 +232,10 @@ def _push(ep, kind, src, dst, n, per, length, op):
 
 
 def _push_piece(ep, dtype):
-    """Elements per chunk of one push launch: IN and OUT regions of world slots, each a cache line longer."""
-    return ep.elements(dtype) // (2 * ep.world) - 2 * (128 // dtype.itemsize)
+    """Elements per chunk of one push launch: the most whole cache lines of which IN and OUT regions of world
+    slots each fit the buffer (_push rounds a slot up to a cache line)."""
+    line = 128 // dtype.itemsize
+    return ep.elements(dtype) // (2 * ep.world * line) * line
 
 
 def twoshot_all_reduce(ep, flat, op):

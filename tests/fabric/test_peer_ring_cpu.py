@@ -106,3 +106,41 @@ def test_ring_reduce_scatter_and_all_gather(monkeypatch, world, k):
               lambda ep: peer.ring_all_gather(ep, outs[ep.rank], gathered[ep.rank]))
     for r in range(world):
         np.testing.assert_allclose(gathered[r].numpy(), total, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("world", [2, 3, 4, 8])
+@pytest.mark.parametrize("dtype", [vt.float32, vt.bfloat16, vt.int64], ids=str)
+def test_twoshot_pieces_fit_the_buffer_and_cover_every_element(monkeypatch, world, dtype):
+    """The two-shot drivers' launches: each one's IN and OUT regions (world slots of `length` elements rounded
+    up to a cache line) fit the buffer, even the smallest one a group accepts, and together they cover every
+    element of every chunk once."""
+    line = 128 // dtype.itemsize
+    for capacity in (2 * world * 128, 1024, 3000, 1 << 14):
+        if capacity < 2 * world * 128:
+            with pytest.raises(ValueError, match="needs at least"):
+                peer.segment_bytes(capacity, world)
+            continue
+        peer.segment_bytes(capacity, world)
+        ep = Endpoint(0, world, None, capacity)
+        for kind, k in (("all_reduce", 5000), ("reduce_scatter", 700), ("all_gather", 700), ("all_reduce", 3)):
+            base = vt.empty(world * k, dtype=dtype)
+            seen = np.zeros(world * k, dtype=np.int64)
+
+            def push(ep, mode, src, dst, n, per, length, op, kind=kind):
+                assert mode == kind and 0 < length <= per
+                assert 2 * world * -(-length // line) * line <= ep.elements(dtype)
+                start = (src if kind != "all_gather" else dst).storage_offset()
+                for c in range(world):
+                    lo = c * per
+                    seen[start + lo:start + lo + max(0, min(length, n - lo))] += 1
+
+            monkeypatch.setattr(peer, "_push", push)
+            if kind == "all_reduce":
+                peer.twoshot_all_reduce(ep, base.narrow(0, 0, k), ReduceOp.SUM)
+                assert (seen[:k] == 1).all() and not seen[k:].any()
+            elif kind == "reduce_scatter":
+                peer.twoshot_reduce_scatter(ep, base, vt.empty(k, dtype=dtype), ReduceOp.SUM)
+                assert (seen == 1).all()
+            else:
+                peer.twoshot_all_gather(ep, vt.empty(k, dtype=dtype), base)
+                assert (seen == 1).all()
