@@ -254,8 +254,17 @@ def test_kernels_compile_for_hopper_without_a_gpu():
     child process, because this one's kernels were made for the interpreter."""
     env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
     keys = ["fab|ll|bfloat16|sum|4|1024", "fab|ll|float32|max|8|512", "fab|tp|bfloat16|sum|4|2048|8|0",
-            "fab|tp|float32|sum|4|2048|4|1", "fab|tp|float16|sum|8|2048|8|2", "fab|tp|float32|min|2|1024|1|0",
+            "fab|tp|float32|sum|4|8192|4|1", "fab|tp|float16|sum|8|2048|8|2", "fab|tp|float32|min|2|1024|1|0",
             "fab|sync|4", "fab|barrier|8", "fab|rc|float16|sum|2048"]
     done = subprocess.run([sys.executable, "-c", _COMPILE, *keys], env=env, capture_output=True, text=True,
                           timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
+
+
+def test_twoshot_block_and_warps_follow_the_chunk_length():
+    from vibetensor.fabric.collectives import cuda_peer as peer
+    small, large = peer.TS_BLOCKS
+    assert peer._ts_block(F.MAX_PROGRAMS * large - 1) == small and peer._ts_block(F.MAX_PROGRAMS * large) == large
+    assert F.num_warps(f"fab|tp|float32|sum|4|{small}|4|0") == 4
+    assert F.num_warps(f"fab|tp|bfloat16|sum|4|{large}|8|0") == 8
+    assert F.num_warps("fab|barrier|4") == 1 and F.num_warps("fab|ll|float32|sum|4|1024") == F.NUM_WARPS
