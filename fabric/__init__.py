@@ -13,7 +13,7 @@ from .collectives.local_devices import VirtualDevice, virtual_devices  # noqa: F
 from .checkpoint import load_checkpoint, save_checkpoint  # noqa: F401
 from .data_parallel import DataParallel  # noqa: F401
 from .init import destroy, get_group, init, is_initialized, register_backend  # noqa: F401
-from .observe import counters, events  # noqa: F401
+from .observe import counters, device_timing, events  # noqa: F401
 from .placement import FabricTensor, Mesh, Partial, PlacementError, Replicate, Shard, distribute  # noqa: F401
 from .sampler import DistributedSampler  # noqa: F401
 from .sync import barrier, peer_add, peer_copy, wait_for  # noqa: F401

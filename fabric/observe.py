@@ -27,6 +27,8 @@ _ring = collections.deque(maxlen=config.get("VIBETENSOR_FABRIC_EVENTS"))  # a de
 _counters = collections.Counter()
 _in_flight = 0
 _in_flight_peak = 0
+_device_timing = config.get("VIBETENSOR_FABRIC_DEVICE_TIMING")
+_pending = collections.deque()  # (seconds counter, start event, end event) of GPU collectives not yet resolved
 
 Event = collections.namedtuple("Event", "seq time kind group rank algorithm nbytes seconds detail")
 
@@ -61,6 +63,32 @@ def record(kind, *, group="", rank=-1, algorithm="", nbytes=0, seconds=0.0, deta
         return _seq
 
 
+def device_timing(on=None):
+    """Whether GPU collectives are timed on the device (VIBETENSOR_FABRIC_DEVICE_TIMING; off by default: the two
+    timing events cost a few microseconds a call). With on=True/False, turns it on or off. A GPU collective
+    returns before its kernels run, so the host clock cannot time it: its `<kind>.seconds` counter grows by
+    the device time between events recorded around its kernels, once the device has passed them."""
+    global _device_timing
+    if on is not None:
+        _device_timing = bool(on)
+    return _device_timing
+
+
+def device_interval(kind, start, end):
+    """A GPU collective's timing events (recorded before and after its kernels), resolved lazily."""
+    with _lock:
+        _pending.append((_names(kind, "")[3], start, end))
+        _resolve()
+
+
+def _resolve():
+    """Adds the device time of every collective whose end event the device has passed (in issue order;
+    caller holds _lock)."""
+    while _pending and _pending[0][2].query():
+        name, start, end = _pending.popleft()
+        _counters[name] += start.elapsed_time(end) / 1e3
+
+
 class in_flight:
     """Context manager counting collectives in flight (and their peak)."""
 
@@ -78,6 +106,7 @@ class in_flight:
 
 def counters():
     with _lock:
+        _resolve()
         c = dict(_counters)
         c["in_flight"], c["in_flight_peak"] = _in_flight, _in_flight_peak
         return c
@@ -100,6 +129,7 @@ def reset():
     with _lock:
         _ring.clear()
         _counters.clear()
+        _pending.clear()
         _in_flight_peak = _in_flight
 
 

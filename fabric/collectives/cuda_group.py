@@ -136,7 +136,7 @@ class CudaGroup(Group):
         return CudaWork(self, result, self._done) if async_op else result
 
     @contextlib.contextmanager
-    def _issuing(self, async_op, *tensors):
+    def _issuing(self, kind, async_op, *tensors):
         """Where a collective's kernels go. async_op: on the group's own stream, after the caller's stream's
         work so far, so it overlaps the caller's later work (DataParallel's buckets against the rest of
         backward), as NCCL's do; Work.wait() joins it back. Otherwise on the caller's stream, after whatever
@@ -146,17 +146,31 @@ class CudaGroup(Group):
             if self._comm_busy:
                 cur.wait_stream(self._comm)
                 self._comm_busy = False
-            yield
+            with self._timed(kind, cur):
+                yield
             return
         if self._comm is None:
             self._comm = tcuda.Stream(device=self.device)
         self._comm.wait_stream(cur)
-        with tcuda.stream(self._comm):
+        with tcuda.stream(self._comm), self._timed(kind, self._comm):
             yield
         for t in tensors:  # their memory is not reused before the group's stream is done with it
             t.record_stream(self._comm._s)
         self._comm_busy = True
         self._done = self._comm.record_event()
+
+    @contextlib.contextmanager
+    def _timed(self, kind, stream):
+        """With vt.fabric.device_timing() on, timing events on `stream` around the collective's kernels, for
+        the <kind>.seconds counter (observe.device_interval)."""
+        if not observe.device_timing():
+            yield
+            return
+        start, end = tcuda.Event(enable_timing=True), tcuda.Event(enable_timing=True)
+        start.record(stream)
+        yield
+        end.record(stream)
+        observe.device_interval(kind, start, end)
 
     def _record(self, kind, algorithm, nbytes):
         self._status.note(kind)
@@ -178,7 +192,7 @@ class CudaGroup(Group):
         nbytes = tensor.numel() * tensor.element_size()
         algo = peer.choose_algorithm(tensor.numel(), tensor.element_size(), algorithm, self._oneshot_max) \
             if self.size > 1 else "local"
-        with self._issuing(async_op, tensor):
+        with self._issuing("all_reduce", async_op, tensor):
             if algo != "local" and tensor.numel():
                 flat = _flat(tensor)
                 peer.prepare(self._ep, tensor.dtype, op, "all_reduce", algo)
@@ -198,7 +212,7 @@ class CudaGroup(Group):
             return self._staged("reduce_scatter", lambda o, i: self._boot.reduce_scatter(o, i, op),
                                 [output, input], async_op)
         algo = peer.scatter_gather_algorithm("reduce_scatter", input.numel() * input.element_size(), algorithm)
-        with self._issuing(async_op, output, input):
+        with self._issuing("reduce_scatter", async_op, output, input):
             out = output if output.is_contiguous() else output.contiguous()
             peer.prepare(self._ep, input.dtype, op, "reduce_scatter", algo)
             peer.reduce_scatter(self._ep, _flat(input), out.view(-1), op, algo) if self.size > 1 else \
@@ -216,7 +230,7 @@ class CudaGroup(Group):
         if not self._on_gpu("all_gather", output, input):
             return self._staged("all_gather", self._boot.all_gather, [output, input], async_op)
         algo = peer.scatter_gather_algorithm("all_gather", output.numel() * output.element_size(), algorithm)
-        with self._issuing(async_op, output, input):
+        with self._issuing("all_gather", async_op, output, input):
             out = output if output.is_contiguous() else output.contiguous()
             peer.prepare(self._ep, input.dtype, ReduceOp.SUM, "all_gather", algo)
             peer.all_gather(self._ep, _flat(input), out.view(-1), algo) if self.size > 1 else \
@@ -231,7 +245,7 @@ class CudaGroup(Group):
         check_src("broadcast", src, self.size)
         if not self._on_gpu("broadcast", tensor):
             return self._staged("broadcast", lambda t: self._boot.broadcast(t, src), [tensor], async_op)
-        with self._issuing(async_op, tensor):
+        with self._issuing("broadcast", async_op, tensor):
             if self.size > 1 and tensor.numel():
                 flat = _flat(tensor)
                 peer.prepare(self._ep, tensor.dtype)
@@ -250,7 +264,7 @@ class CudaGroup(Group):
             raise TypeError(f"all_to_all: output dtype {output.dtype} != input dtype {input.dtype}")
         if not self._on_gpu("all_to_all", output, input):
             return self._staged("all_to_all", self._boot.all_to_all, [output, input], async_op)
-        with self._issuing(async_op, output, input):
+        with self._issuing("all_to_all", async_op, output, input):
             out = output.new_empty(tuple(output.shape))
             peer.prepare(self._ep, input.dtype)
             peer.all_to_all(self._ep, _flat(input), out.view(-1)) if self.size > 1 else out.copy_(input)
@@ -261,7 +275,7 @@ class CudaGroup(Group):
     def barrier(self, timeout=None):
         """Every rank's stream meets, and the host waits for it (a host-level barrier, like torch's)."""
         self._usable("barrier")
-        with self._issuing(False):
+        with self._issuing("barrier", False):
             if self.size > 1:
                 peer.prepare(self._ep, _C.float32)
                 peer._barrier(self._ep)

@@ -141,6 +141,7 @@ def _collectives(boot, seed, device=0):
     gen = np.random.default_rng(seed)
     g = CudaGroup(bootstrap=boot, capacity=8192, device=device)  # device None: rank r on GPU r
     r, n, out = g.rank, g.size, {}
+    fabric.observe.device_timing(True)
     for algo in ("oneshot", "ring", "twoshot"):
         x = gen.standard_normal(3000).astype(np.float32)  # 12 KB: two pieces of the ring
         t = vt.tensor(x).cuda()
@@ -167,7 +168,7 @@ def _collectives(boot, seed, device=0):
     g.all_to_all(a2a, vt.tensor(np.arange(n * 3, dtype=np.float32) + 10 * r).cuda())
     g.barrier()
     out.update(rs=rs.cpu().numpy(), ag=ag.cpu().numpy(), b=b.cpu().numpy(), a2a=a2a.cpu().numpy(),
-               src=src.cpu().numpy())
+               src=src.cpu().numpy(), seconds={k: v for k, v in fabric.counters().items() if k.endswith(".seconds")})
     g.close()
     return out
 
@@ -205,6 +206,8 @@ def test_processes_through_ipc(pools, gpus):
         np.testing.assert_allclose(res[r]["ag"], total, rtol=1e-5, atol=1e-5)
         assert np.all(res[r]["b"] == 1.0)
         np.testing.assert_array_equal(res[r]["a2a"], [3 * r + j + 10 * i for i in range(n) for j in range(3)])
+        for kind in ("all_reduce", "reduce_scatter", "all_gather", "broadcast", "all_to_all"):  # device time
+            assert 0 < res[r]["seconds"][f"{kind}.seconds"] < 60, (kind, res[r]["seconds"])
 
 
 def test_process_rank_that_never_arrives(pools):

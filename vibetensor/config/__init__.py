@@ -85,6 +85,9 @@ VARS: dict[str, Var] = {
             "microseconds a shared-memory wait busy-polls before yielding (a peer on another core answers fast)"),
         Var("VIBETENSOR_FABRIC_YIELD_MS", float, 20.0,
             "milliseconds a shared-memory wait yields its core (ranks may outnumber cores) before it naps"),
+        Var("VIBETENSOR_FABRIC_DEVICE_TIMING", _flag, False,
+            "time GPU collectives on the device (two timing events around each one's kernels; the <kind>.seconds "
+            "counters stay 0 without it, a GPU collective returning before it runs); vt.fabric.device_timing(True)"),
         Var("VIBETENSOR_FABRIC_EVENTS", _size, 4096,
             "how many events vt.fabric.events() keeps; read once, when vt.fabric is first imported (it sizes "
             "the ring)"),
