@@ -211,7 +211,7 @@ class CudaGroup(Group):
         if not self._on_gpu("reduce_scatter", output, input, reduce=True):
             return self._staged("reduce_scatter", lambda o, i: self._boot.reduce_scatter(o, i, op),
                                 [output, input], async_op)
-        algo = peer.scatter_gather_algorithm("reduce_scatter", input.numel() * input.element_size(), algorithm)
+        algo = peer.scatter_gather_algorithm("reduce_scatter", algorithm)
         with self._issuing("reduce_scatter", async_op, output, input):
             out = output if output.is_contiguous() else output.contiguous()
             peer.prepare(self._ep, input.dtype, op, "reduce_scatter", algo)
@@ -229,7 +229,7 @@ class CudaGroup(Group):
         _check_chunks("all_gather", output, input, self.size)
         if not self._on_gpu("all_gather", output, input):
             return self._staged("all_gather", self._boot.all_gather, [output, input], async_op)
-        algo = peer.scatter_gather_algorithm("all_gather", output.numel() * output.element_size(), algorithm)
+        algo = peer.scatter_gather_algorithm("all_gather", algorithm)
         with self._issuing("all_gather", async_op, output, input):
             out = output if output.is_contiguous() else output.contiguous()
             peer.prepare(self._ep, input.dtype, ReduceOp.SUM, "all_gather", algo)

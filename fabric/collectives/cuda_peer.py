@@ -12,12 +12,11 @@ Algorithms:
 - one-shot all-reduce: one kernel of the LL protocol (kernels/triton/fabric_kernels.ll_all_reduce): every rank
   pushes its input, each value with a flag in one 64-bit store, into each peer's LL region, then reduces what
   arrived in its own, in rank order. No fence and no barrier: a word validates itself.
-- two-shot (all_reduce above the one-shot crossover, all_gather, reduce_scatter up to
-  TWOSHOT_REDUCE_SCATTER_MAX_BYTES): one push program (fabric_kernels.push_collective) per buffer-sized piece:
+- two-shot (all_reduce above the one-shot crossover, reduce_scatter, all_gather): one push program (fabric_kernels.push_collective) per buffer-sized piece:
   push each peer its part of its chunk, meet, reduce this rank's chunk and push the result to every peer,
   meet, copy the results in. Every byte between GPUs moves by a store, to peers in rotated order (step j:
   rank r writes to rank r + j), so every link is busy at once and no host work runs per step.
-- ring (algorithm="ring"; reduce_scatter above TWOSHOT_REDUCE_SCATTER_MAX_BYTES): the schedules of
+- ring (algorithm="ring"): the schedules of
   schedule.py, data pulled from the predecessor. A step boundary (one small kernel) publishes this rank's step
   counter to both ring neighbours and waits for the predecessor's (the data it reads next) and, in the
   all-gather half of an all-reduce, the successor's (the last reader of the chunk it overwrites). The step itself is the
@@ -45,10 +44,9 @@ DEFAULT_CAPACITY = 128 << 20
 # 46 at 1 MB; a two-shot 25-30 us to 512 KB. Eager against NCCL (multigpu_collectives.py, same machine): the
 # two-shot beat the ring at every size from 512 KB to 1 GB (1 GB: 257-279 GB/s bus bandwidth against 236-249).
 ONESHOT_MAX_BYTES = 512 << 10
-# reduce_scatter: the two-shot up to this many input bytes, the ring above: at 32 MB the two-shot ran
-# 0.88-0.93x of NCCL's bus bandwidth against the ring's 0.71-0.73x, at 128 MB the ring 0.90-0.98x against
-# 0.79-0.81x (4 x H200). all_gather: the two-shot at every size (1 GB: 0.64-0.73x against 0.64-0.65x).
-TWOSHOT_REDUCE_SCATTER_MAX_BYTES = 64 << 20
+# reduce_scatter and all_gather take the two-shot at every size: on 4 x H200 it ran 0.96-1.07x of NCCL's bus
+# bandwidth at 32 MB against the ring's 0.61-0.67x, and within 2% of the ring from 128 MB to 1 GB
+# (reduce_scatter; all_gather: 0.80-0.97x against 0.62-0.75x).
 FLOAT_DTYPES = ("float32", "bfloat16", "float16")
 LL_ELEMENTS = 64 << 10  # elements of one one-shot launch (larger messages go in pieces); its region's stride
 LL_BLOCK = 1024  # elements per program step: 8 KB of 64-bit words pushed to each peer
@@ -393,16 +391,12 @@ def all_reduce(ep, flat, op, algorithm):
     ALGORITHMS[algorithm](ep, flat, op)
 
 
-def scatter_gather_algorithm(kind, nbytes, requested="auto"):
-    """What a reduce_scatter of nbytes of input, or an all_gather, runs for `requested`: "twoshot" or "ring"
-    as asked; "auto" (or "oneshot", which they lack): the two-shot, but the ring for a reduce_scatter above
-    TWOSHOT_REDUCE_SCATTER_MAX_BYTES."""
+def scatter_gather_algorithm(kind, requested="auto"):
+    """What a reduce_scatter or an all_gather runs for `requested`: "ring" as asked, else ("auto", "twoshot",
+    or "oneshot", which they lack) the two-shot."""
     if requested not in ("auto", *ALGORITHMS):
         raise ValueError(f"{kind}: unknown algorithm {requested!r} (auto, twoshot or ring)")
-    if requested in ("twoshot", "ring"):
-        return requested
-    big = kind == "reduce_scatter" and nbytes > TWOSHOT_REDUCE_SCATTER_MAX_BYTES
-    return "ring" if big else "twoshot"
+    return "ring" if requested == "ring" else "twoshot"
 
 
 def reduce_scatter(ep, flat_in, flat_out, op, algorithm):

@@ -83,13 +83,12 @@ def test_gpu_transport_crossover():
     assert s.choose_algorithm(8, 4, requested="twoshot") == "ring"  # CPU transports have no two-shot program
     with pytest.raises(ValueError, match="algorithm must be"):
         cuda_peer.choose_algorithm(8, 4, "tree")
-    top, sg = cuda_peer.TWOSHOT_REDUCE_SCATTER_MAX_BYTES, cuda_peer.scatter_gather_algorithm
-    assert sg("reduce_scatter", top) == "twoshot" and sg("reduce_scatter", top + 1) == "ring"
-    assert sg("all_gather", 1 << 30) == "twoshot"  # the two-shot beat or matched the ring at every size
-    assert sg("all_gather", 8, "ring") == "ring" and sg("reduce_scatter", top + 1, "twoshot") == "twoshot"
-    assert sg("reduce_scatter", top + 1, "oneshot") == "ring"  # they have no one-shot
+    sg = cuda_peer.scatter_gather_algorithm
+    assert sg("reduce_scatter") == "twoshot" and sg("all_gather") == "twoshot"  # it matched or beat the ring
+    assert sg("all_gather", "ring") == "ring" and sg("reduce_scatter", "twoshot") == "twoshot"
+    assert sg("reduce_scatter", "oneshot") == "twoshot"  # they have no one-shot
     with pytest.raises(ValueError, match="all_gather: unknown algorithm 'push'"):
-        sg("all_gather", 8, "push")
+        sg("all_gather", "push")
 
 
 def test_oneshot_crossover_variable_reaches_the_cpu_schedules(monkeypatch):
