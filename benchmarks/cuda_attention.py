@@ -2,8 +2,10 @@
 
     python benchmarks/cuda_attention.py                  # the table, and benchmarks/results/cuda_attention.json
     python benchmarks/cuda_attention.py --sweep fwd:128  # time candidate configs of one pass and head dim
+    python benchmarks/cuda_attention.py --sweep f32.dq:64  # ... of the float32 table
 
-Cases: causal bf16 [B, H, T, D] q, k, v at B32 H10 T2048 and B2 H8 T1024, head dims 128 and 64; forward,
+Cases: causal bf16 [B, H, T, D] q, k, v at B32 H10 T2048 and B2 H8 T1024, head dims 128 and 64, and float32
+at the main job's GPU benchmark shape (B64 H8 T255 D64, benchmarks/multigpu_train.py) and B8 H8 T1024 D64; forward,
 backward alone (autograd.grad on a kept graph) and forward+backward. Times are GPU medians over CUDA events
 with the calls queued behind a sleep kernel (no host overhead). TFLOP/s counts causal attention's useful
 work: forward 2 matmuls of B*H*T*T*D/2 multiply-adds each (4*B*H*T*T*D/2 FLOPs), backward 2.5 times that
@@ -23,7 +25,10 @@ sys.path.insert(0, os.path.dirname(__file__))
 from common import print_table, versions, write_results  # noqa: E402
 from cuda_timing import SLEEP_CYCLES, device_ms  # noqa: E402
 
-SHAPES = [(32, 10, 2048, 128), (2, 8, 1024, 128), (32, 10, 2048, 64), (2, 8, 1024, 64)]
+SHAPES = [("bf16", 32, 10, 2048, 128), ("bf16", 2, 8, 1024, 128), ("bf16", 32, 10, 2048, 64), ("bf16", 2, 8, 1024, 64),
+          ("f32", 64, 8, 255, 64), ("f32", 8, 8, 1024, 64)]
+DTYPES = {"bf16": "bfloat16", "f32": "float32"}
+TOL = {"bf16": (2e-2, 5e-2), "f32": (1e-4, 1e-4)}  # (output, gradients), relative to the largest value
 # (BLOCK_M, BLOCK_N, warps, stages) worth trying per pass on Hopper; the first is the table's default
 CANDIDATES = {
     "fwd": [(128, 64, 8, 3), (128, 128, 8, 3), (128, 64, 8, 4), (128, 128, 8, 2), (64, 64, 4, 3), (128, 64, 4, 3),
@@ -40,15 +45,15 @@ def flops(b, h, t, d):
     return 4 * b * h * t * t * d / 2
 
 
-def cases(only_d=None, modes=("fwd", "bwd", "fwd+bwd")):
+def cases(only_d=None, modes=("fwd", "bwd", "fwd+bwd"), only_dtype=None):
     """(name, vibetensor call, torch call, FLOPs) for each shape and mode, checked against torch first."""
     import torch
 
     import vibetensor as vt
-    for b, h, t, d in SHAPES:
-        if only_d is not None and d != only_d:
+    for dt, b, h, t, d in SHAPES:
+        if (only_d is not None and d != only_d) or (only_dtype is not None and dt != only_dtype):
             continue
-        host = [vt.randn(b, h, t, d).to(vt.bfloat16) for _ in range(4)]
+        host = [vt.randn(b, h, t, d).to(getattr(vt, DTYPES[dt])) for _ in range(4)]
         ours = [x.cuda().requires_grad_(True) for x in host[:3]]
         theirs = [torch.from_dlpack(x).cuda().requires_grad_(True) for x in host[:3]]
         dy, tdy = host[3].cuda(), torch.from_dlpack(host[3]).cuda()
@@ -56,11 +61,11 @@ def cases(only_d=None, modes=("fwd", "bwd", "fwd+bwd")):
         fv = lambda ours=ours: sdpa(*ours, is_causal=True)  # noqa: E731
         ft = lambda theirs=theirs: tsdpa(*theirs, is_causal=True)  # noqa: E731
         yv, yt = fv(), ft()
-        close(yv, yt)
+        close(yv, yt, TOL[dt][0])
         for a, b_ in zip(vt.autograd.grad(yv, ours, dy, retain_graph=True),
                          torch.autograd.grad(yt, theirs, tdy, retain_graph=True)):
-            close(a, b_, tol=5e-2)
-        name = f"causal bf16 B{b} H{h} T{t} D{d}"
+            close(a, b_, TOL[dt][1])
+        name = f"causal {dt} B{b} H{h} T{t} D{d}"
         f = flops(b, h, t, d)
         calls = {
             "fwd": (fv, ft, f),
@@ -74,7 +79,7 @@ def cases(only_d=None, modes=("fwd", "bwd", "fwd+bwd")):
             yield (f"{name} {mode}", *calls[mode])
 
 
-def close(got, want, tol=2e-2):
+def close(got, want, tol):
     import torch
     got, want = torch.from_dlpack(got.detach().cpu().float()).double(), want.detach().cpu().double()
     err = (got - want).abs().max().item()
@@ -101,37 +106,38 @@ def main():
                   config=os.environ.get("VIBETENSOR_ATTENTION_CONFIG", ""))
 
 
-def timed(d, mode):
-    """One process of a sweep: JSON {case: vibetensor ms} for the cases of head dim d."""
-    print(json.dumps({case: queued_ms(fv) for case, fv, _, _ in cases(d, (mode,))}))
+def timed(d, mode, dt):
+    """One process of a sweep: JSON {case: vibetensor ms} for the cases of head dim d and dtype dt."""
+    print(json.dumps({case: queued_ms(fv) for case, fv, _, _ in cases(d, (mode,), dt)}))
 
 
 def sweep(spec):
-    pass_, d = spec.split(":")
+    dt = "f32" if spec.startswith("f32.") else "bf16"
+    pass_, d = spec.removeprefix("f32.").split(":")
     mode = "fwd" if pass_ == "fwd" else "bwd"
     rows = []
     for cand in CANDIDATES[pass_]:
-        entry = f"{pass_}:{d}=" + ",".join(map(str, cand))
+        entry = ("f32." if dt == "f32" else "") + f"{pass_}:{d}=" + ",".join(map(str, cand))
         env = dict(os.environ, VIBETENSOR_ATTENTION_CONFIG=entry)
-        r = subprocess.run([sys.executable, __file__, "--timed", f"{d}:{mode}"], env=env, capture_output=True,
+        r = subprocess.run([sys.executable, __file__, "--timed", f"{d}:{mode}:{dt}"], env=env, capture_output=True,
                            text=True)
         if r.returncode:
             rows.append((entry, "failed: " + (r.stderr.strip().splitlines() or ["?"])[-1][:100]))
             continue
         times = json.loads(r.stdout.strip().splitlines()[-1])
-        rows.append((entry, "  ".join(f"{case.split(' bf16 ')[1]}: {ms:.3f} ms" for case, ms in times.items())))
+        rows.append((entry, "  ".join(f"{case.split(f' {dt} ')[1]}: {ms:.3f} ms" for case, ms in times.items())))
         print(*rows[-1], flush=True)
     print_table(f"Sweep of {pass_} at D={d} ({mode} times)", ["VIBETENSOR_ATTENTION_CONFIG", "times"], rows)
 
 
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--sweep", metavar="PASS:D", help="e.g. fwd:128, dkdv:64")
-    ap.add_argument("--timed", metavar="D:MODE", help=argparse.SUPPRESS)  # one process of a sweep
+    ap.add_argument("--sweep", metavar="[f32.]PASS:D", help="e.g. fwd:128, dkdv:64, f32.dq:64")
+    ap.add_argument("--timed", metavar="D:MODE:DTYPE", help=argparse.SUPPRESS)  # one process of a sweep
     args = ap.parse_args()
     if args.timed:
-        d, mode = args.timed.split(":")
-        timed(int(d), mode)
+        d, mode, dt = args.timed.split(":")
+        timed(int(d), mode, dt)
     elif args.sweep:
         sweep(args.sweep)
     else:

@@ -46,22 +46,34 @@ constexpr int kNumHeadDims = 4;
 // D = 128 the forward keeps Q, the 128x128 fp32 accumulator and a 128x64 score tile in 234 registers a
 // thread, and the dK/dV programs hold two 128x128 fp32 accumulators, so their query steps are 32 rows
 // (64 spilled).
-constexpr Config kConfigs[kPasses][kNumHeadDims] = {
-    // D = 16            32                 64                  128
-    {{64, 64, 4, 3}, {64, 64, 4, 3}, {128, 64, 8, 3}, {128, 64, 8, 3}},   // fwd
-    {{64, 0, 4, 1}, {64, 0, 4, 1}, {64, 0, 4, 1}, {64, 0, 4, 1}},         // delta (rows per program)
-    {{64, 64, 4, 3}, {64, 64, 4, 3}, {64, 128, 8, 3}, {32, 128, 8, 3}},   // dkdv (BLOCK_M: query step)
-    {{64, 64, 4, 3}, {64, 64, 4, 3}, {128, 64, 8, 3}, {128, 64, 8, 2}},   // dq (BLOCK_N: key step)
+// float32 (the second table): operands twice as wide and each dot three TF32 dots (3xTF32, float32
+// accuracy), so tiles are half as tall and pipelines shallower.
+constexpr int kWidths = 2;  // 16-bit dtypes, float32
+constexpr Config kConfigs[kWidths][kPasses][kNumHeadDims] = {
+    {
+        // D = 16            32                 64                  128
+        {{64, 64, 4, 3}, {64, 64, 4, 3}, {128, 64, 8, 3}, {128, 64, 8, 3}},   // fwd
+        {{64, 0, 4, 1}, {64, 0, 4, 1}, {64, 0, 4, 1}, {64, 0, 4, 1}},         // delta (rows per program)
+        {{64, 64, 4, 3}, {64, 64, 4, 3}, {64, 128, 8, 3}, {32, 128, 8, 3}},   // dkdv (BLOCK_M: query step)
+        {{64, 64, 4, 3}, {64, 64, 4, 3}, {128, 64, 8, 3}, {128, 64, 8, 2}},   // dq (BLOCK_N: key step)
+    },
+    {
+        {{64, 32, 4, 2}, {64, 32, 4, 2}, {64, 64, 4, 2}, {64, 32, 8, 2}},     // fwd
+        {{64, 0, 4, 1}, {64, 0, 4, 1}, {64, 0, 4, 1}, {64, 0, 4, 1}},         // delta
+        {{32, 64, 4, 2}, {32, 64, 4, 2}, {32, 64, 4, 2}, {32, 64, 8, 2}},     // dkdv
+        {{64, 32, 4, 2}, {64, 32, 4, 2}, {64, 64, 4, 2}, {64, 32, 8, 2}},     // dq
+    },
 };
 
 struct Table {
-  Config c[kPasses][kNumHeadDims];
+  Config c[kWidths][kPasses][kNumHeadDims];
 };
 
 Table load_table() {
   Table t;
-  for (int p = 0; p < kPasses; p++)
-    for (int d = 0; d < kNumHeadDims; d++) t.c[p][d] = kConfigs[p][d];
+  for (int w = 0; w < kWidths; w++)
+    for (int p = 0; p < kPasses; p++)
+      for (int d = 0; d < kNumHeadDims; d++) t.c[w][p][d] = kConfigs[w][p][d];
   const char* env = std::getenv("VIBETENSOR_ATTENTION_CONFIG");
   std::string s = env ? env : "";
   size_t pos = 0;
@@ -70,6 +82,8 @@ Table load_table() {
     std::string entry = s.substr(pos, end == std::string::npos ? std::string::npos : end - pos);
     pos = end == std::string::npos ? s.size() : end + 1;
     if (entry.empty()) continue;
+    int w = entry.rfind("f32.", 0) == 0 ? 1 : 0;  // "f32.<pass>:..." sets the float32 table
+    if (w) entry = entry.substr(4);
     char pass[8] = {0};
     int dim = 0, bm = 0, bn = 0, warps = 0, stages = 0;
     bool parsed = std::sscanf(entry.c_str(), "%7[a-z]:%d=%d,%d,%d,%d", pass, &dim, &bm, &bn, &warps, &stages) == 6;
@@ -77,17 +91,17 @@ Table load_table() {
     while (p < kPasses && std::string(pass) != kPassNames[p]) p++;
     while (d < kNumHeadDims && kHeadDims[d] != dim) d++;
     VT_CHECK_VALUE(parsed && p < kPasses && d < kNumHeadDims, "VIBETENSOR_ATTENTION_CONFIG: cannot read '", entry,
-                   "' (expected <fwd|delta|dkdv|dq>:<16|32|64|128>=BLOCK_M,BLOCK_N,warps,stages)");
-    t.c[p][d] = {bm, bn, warps, stages};  // the kernel generator checks the values when it compiles
+                   "' (expected [f32.]<fwd|delta|dkdv|dq>:<16|32|64|128>=BLOCK_M,BLOCK_N,warps,stages)");
+    t.c[w][p][d] = {bm, bn, warps, stages};  // the kernel generator checks the values when it compiles
   }
   return t;
 }
 
-const Config& config(Pass pass, int64_t head_dim) {
+const Config& config(Pass pass, int64_t head_dim, DType dtype) {
   static const Table table = load_table();
   int d = 0;
   while (kHeadDims[d] != head_dim) d++;  // the callers checked head_dim
-  return table.c[pass][d];
+  return table.c[dtype == DType::Float32 ? 1 : 0][pass][d];
 }
 
 // ---- operands ---------------------------------------------------------------------------------------------
@@ -133,8 +147,8 @@ Shape check(const char* op, const Tensor& q, const Tensor& k, const Tensor& v, s
                  "[batch, heads, length, head_dim], got ", q.dim(), "-d, ", k.dim(), "-d and ", v.dim(), "-d");
   VT_CHECK_TYPE(q.dtype() == k.dtype() && q.dtype() == v.dtype(), op, ": query, key and value must share a dtype, "
                 "got ", dtype_name(q.dtype()), ", ", dtype_name(k.dtype()), " and ", dtype_name(v.dtype()));
-  VT_CHECK_TYPE(q.dtype() == DType::Float16 || q.dtype() == DType::BFloat16, op,
-                ": the fused CUDA kernels take float16 or bfloat16, got ", dtype_name(q.dtype()));
+  VT_CHECK_TYPE(q.dtype() == DType::Float16 || q.dtype() == DType::BFloat16 || q.dtype() == DType::Float32, op,
+                ": the fused CUDA kernels take float16, bfloat16 or float32, got ", dtype_name(q.dtype()));
   VT_CHECK_VALUE(k.device() == q.device() && v.device() == q.device(), op,
                  ": query, key and value must be on one device");
   Shape s{q.sizes()[0], q.sizes()[1], k.sizes()[1], q.sizes()[2], k.sizes()[2], q.sizes()[3], 0.0};
@@ -156,7 +170,7 @@ Shape check(const char* op, const Tensor& q, const Tensor& k, const Tensor& v, s
 }
 
 std::string key(Pass pass, const Tensor& q, int64_t d, bool causal) {
-  const Config& c = config(pass, d);
+  const Config& c = config(pass, d, q.dtype());
   return std::string("attn|") + kPassNames[pass] + "|" + dtype_name(q.dtype()) + "|" + std::to_string(d) + "|" +
          (causal ? "c" : "n") + "|" + std::to_string(c.block_m) + "|" + std::to_string(c.block_n) + "|" +
          std::to_string(c.warps) + "|" + std::to_string(c.stages);
@@ -203,7 +217,7 @@ std::tuple<Tensor, Tensor> fused_attention_cuda(const Tensor& query, const Tenso
     return {zero(out), lse};
   }
   Operand q = operand(query), k = operand(key_), v = operand(value), o = operand(out), l = stats(lse);
-  launch(kFwd, query, s.D, is_causal, blocks(s.Lq, config(kFwd, s.D).block_m), s.B, s.Hq, {&q, &k, &v, &o, &l},
+  launch(kFwd, query, s.D, is_causal, blocks(s.Lq, config(kFwd, s.D, query.dtype()).block_m), s.B, s.Hq, {&q, &k, &v, &o, &l},
          {KernelArg::f32v(float(s.scale)), KernelArg::i32v(int32_t(s.Lq)), KernelArg::i32v(int32_t(s.Lk)),
           KernelArg::i32v(int32_t(s.Hq)), KernelArg::i32v(int32_t(s.Hq / s.Hkv))});
   return {out, lse};
@@ -231,11 +245,11 @@ std::tuple<Tensor, Tensor, Tensor> fused_attention_backward_cuda(const Tensor& g
   KernelArg sc = KernelArg::f32v(float(s.scale)), lq = KernelArg::i32v(int32_t(s.Lq)),
             lk = KernelArg::i32v(int32_t(s.Lk)), hq = KernelArg::i32v(int32_t(s.Hq)),
             group = KernelArg::i32v(int32_t(s.Hq / s.Hkv));
-  launch(kDelta, query, s.D, false, blocks(s.Lq, config(kDelta, s.D).block_m), s.B, s.Hq, {&o, &g, &delta},
+  launch(kDelta, query, s.D, false, blocks(s.Lq, config(kDelta, s.D, query.dtype()).block_m), s.B, s.Hq, {&o, &g, &delta},
          {lq, hq});
-  launch(kDkDv, query, s.D, is_causal, blocks(s.Lk, config(kDkDv, s.D).block_n), s.B, s.Hkv,
+  launch(kDkDv, query, s.D, is_causal, blocks(s.Lk, config(kDkDv, s.D, query.dtype()).block_n), s.B, s.Hkv,
          {&q, &k, &v, &g, &l, &delta, &odk, &odv}, {sc, lq, lk, hq, group});
-  launch(kDq, query, s.D, is_causal, blocks(s.Lq, config(kDq, s.D).block_m), s.B, s.Hq,
+  launch(kDq, query, s.D, is_causal, blocks(s.Lq, config(kDq, s.D, query.dtype()).block_m), s.B, s.Hq,
          {&q, &k, &v, &g, &l, &delta, &odq}, {sc, lq, lk, hq, group});
   return {dq, dk, dv};
 }

@@ -16,9 +16,9 @@ copies an operand that is not), and the compiled kernels are told so (`attrs`): 
 from . import kernels_module
 
 PASSES = ("fwd", "delta", "dkdv", "dq")
-DTYPES = {"float16": "fp16", "bfloat16": "bf16"}
+DTYPES = {"float16": "fp16", "bfloat16": "bf16", "float32": "fp32"}  # float32: 3xTF32 dots (float32 accuracy)
 HEAD_DIMS = (16, 32, 64, 128)
-STRIDE_ALIGN = 8  # elements: 16 bytes of a 2-byte dtype
+STRIDE_ALIGN = 8  # elements: 16 bytes of a 2-byte dtype (32 of float32)
 
 # argument names by kind, in each kernel's order (a stride's name ends in b, h: batch/head, 64-bit; any
 # other stride is a row stride, 32-bit: the native side checks the head's extent fits)

@@ -71,7 +71,7 @@ def _fwd_range(acc, l_i, m_i, q, k_ptrs, v_ptrs, skn, svn, offs_m, lo, hi, Lk, q
     for start_n in range(lo, hi, BLOCK_N):
         cols = start_n + offs_n
         k, v = _kv_block(k_ptrs, v_ptrs, cols, Lk, MASKED)
-        qk = tl.dot(q, tl.trans(k))
+        qk = tl.dot(q, tl.trans(k), input_precision="tf32x3")
         if MASKED:
             keep = _keep(offs_m, cols, Lk, CAUSAL)
             # -inf, not a large negative: exact for any score; no row's first visited block is all masked
@@ -84,7 +84,7 @@ def _fwd_range(acc, l_i, m_i, q, k_ptrs, v_ptrs, skn, svn, offs_m, lo, hi, Lk, q
             p = tl.math.exp2(qk * qk_scale - m_ij[:, None])
         alpha = tl.math.exp2(m_i - m_ij)
         l_i = l_i * alpha + tl.sum(p, 1)
-        acc = tl.dot(p.to(v.dtype), v, acc * alpha[:, None])
+        acc = tl.dot(p.to(v.dtype), v, acc * alpha[:, None], input_precision="tf32x3")
         m_i = m_ij
         k_ptrs += BLOCK_N * skn
         v_ptrs += BLOCK_N * svn
@@ -195,13 +195,13 @@ def attn_bwd_dkdv(Q, K, V, DO, LSE, DELTA, DK, DV, sm_scale, Lq, Lk, H, GROUP, s
         stats = (b * H + h).to(tl.int64) * Lq + offs_m
         lse = tl.load(LSE + stats, mask=rows, other=0.0)
         delta = tl.load(DELTA + stats, mask=rows, other=0.0)
-        p_t = tl.math.exp2(tl.dot(k, tl.trans(q)) * qk_scale - lse[None, :] * LOG2E)
+        p_t = tl.math.exp2(tl.dot(k, tl.trans(q), input_precision="tf32x3") * qk_scale - lse[None, :] * LOG2E)
         if CAUSAL:
             p_t = tl.where((offs_m[None, :] >= offs_n[:, None]) | (start_m >= full), p_t, 0.0)
-        dv = tl.dot(p_t.to(do.dtype), do, dv)
-        dp_t = tl.dot(v, tl.trans(do))
+        dv = tl.dot(p_t.to(do.dtype), do, dv, input_precision="tf32x3")
+        dp_t = tl.dot(v, tl.trans(do), input_precision="tf32x3")
         ds_t = p_t * (dp_t - delta[None, :])
-        dk = tl.dot(ds_t.to(q.dtype), q, dk)
+        dk = tl.dot(ds_t.to(q.dtype), q, dk, input_precision="tf32x3")
     dk = dk * sm_scale.to(tl.float32)
     tl.store(_rows(DK, b, kvh, sdkb, sdkh, sdkn, n0, offs_c, offs_d), dk.to(DK.dtype.element_ty), mask=cols)
     tl.store(_rows(DV, b, kvh, sdvb, sdvh, sdvn, n0, offs_c, offs_d), dv.to(DV.dtype.element_ty), mask=cols)
@@ -217,13 +217,13 @@ def _dq_range(dq, q, do, lse, delta, k_ptrs, v_ptrs, skn, svn, offs_m, lo, hi, L
     for start_n in range(lo, hi, BLOCK_N):
         cols = start_n + offs_n
         k, v = _kv_block(k_ptrs, v_ptrs, cols, Lk, MASKED)
-        p = tl.math.exp2(tl.dot(q, tl.trans(k)) * qk_scale - lse[:, None])
+        p = tl.math.exp2(tl.dot(q, tl.trans(k), input_precision="tf32x3") * qk_scale - lse[:, None])
         if MASKED:
             keep = _keep(offs_m, cols, Lk, CAUSAL)
             p = tl.where(keep, p, 0.0)
-        dp = tl.dot(do, tl.trans(v))
+        dp = tl.dot(do, tl.trans(v), input_precision="tf32x3")
         ds = p * (dp - delta[:, None])
-        dq = tl.dot(ds.to(k.dtype), k, dq)
+        dq = tl.dot(ds.to(k.dtype), k, dq, input_precision="tf32x3")
         k_ptrs += BLOCK_N * skn
         v_ptrs += BLOCK_N * svn
     return dq

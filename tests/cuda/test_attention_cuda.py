@@ -13,7 +13,7 @@ import attention_reference as ref
 
 pytestmark = pytest.mark.cuda
 F = vt.nn.functional
-TOL = {vt.float16: 3e-3, vt.bfloat16: 2.5e-2}  # relative to the largest reference value
+TOL = {vt.float16: 3e-3, vt.bfloat16: 2.5e-2, vt.float32: 2e-5}  # relative to the largest reference value
 
 
 def _np(t):
@@ -47,7 +47,7 @@ def _check(dtype, b, hq, hkv, lq, lk, d, causal, layout="bhtd", scale=None):
         _close(got, want, 2 * TOL[dtype], "d" + name)
 
 
-@pytest.mark.parametrize("dtype", [vt.bfloat16, vt.float16])
+@pytest.mark.parametrize("dtype", [vt.bfloat16, vt.float16, vt.float32])
 @pytest.mark.parametrize("d", [16, 32, 64, 128])
 @pytest.mark.parametrize("causal", [False, True])
 def test_matches_float64_over_head_dims(dtype, d, causal):
@@ -117,25 +117,27 @@ def test_fused_ops_match_their_cpu_composites():
         np.testing.assert_allclose(_np(got), _np(want), rtol=0, atol=5e-2 * max(1.0, np.abs(_np(want)).max()))
 
 
-@pytest.mark.parametrize("shape,causal,gqa", [((2, 8, 1024, 128), True, False), ((2, 8, 1024, 64), False, False),
-                                              ((2, 8, 777, 128), True, True)])
-def test_against_torch_sdpa(shape, causal, gqa):
-    """Our error and torch's, both against torch's float32 SDPA of the same values: ours no worse than
-    twice torch's (same inputs, same GPU)."""
+@pytest.mark.parametrize("shape,causal,gqa,dtype", [
+    ((2, 8, 1024, 128), True, False, vt.bfloat16), ((2, 8, 1024, 64), False, False, vt.bfloat16),
+    ((2, 8, 777, 128), True, True, vt.bfloat16), ((4, 8, 255, 64), True, False, vt.float32)])
+def test_against_torch_sdpa(shape, causal, gqa, dtype):
+    """Our error and torch's, both against torch's SDPA of the same values in float32 (float64 for float32
+    inputs): ours no worse than twice torch's (same inputs, same GPU)."""
     torch = pytest.importorskip("torch")
     b, h, t, d = shape
     kv_shape = (b, h // 4 if gqa else h, t, d)
-    host = [vt.randn(*s).to(vt.bfloat16) for s in (shape, kv_shape, kv_shape, shape)]
+    host = [vt.randn(*s).to(dtype) for s in (shape, kv_shape, kv_shape, shape)]
     ours = [x.cuda().requires_grad_(True) for x in host[:3]]
     theirs = [torch.from_dlpack(x).cuda().requires_grad_(True) for x in host[:3]]
-    exact = [torch.from_dlpack(x).cuda().float().requires_grad_(True) for x in host[:3]]
+    wide = torch.float64 if dtype == vt.float32 else torch.float32
+    exact = [torch.from_dlpack(x).cuda().to(wide).requires_grad_(True) for x in host[:3]]
     kw = dict(is_causal=causal, enable_gqa=gqa)
     yo = F.scaled_dot_product_attention(*ours, **kw)
     yt = torch.nn.functional.scaled_dot_product_attention(*theirs, **kw)
     ye = torch.nn.functional.scaled_dot_product_attention(*exact, **kw)
     go = vt.autograd.grad(yo, ours, host[3].cuda())
     gt = torch.autograd.grad(yt, theirs, torch.from_dlpack(host[3]).cuda())
-    ge = torch.autograd.grad(ye, exact, torch.from_dlpack(host[3]).cuda().float())
+    ge = torch.autograd.grad(ye, exact, torch.from_dlpack(host[3]).cuda().to(wide))
     for name, o, t_, e in zip(["out", "dq", "dk", "dv"], [yo, *go], [yt, *gt], [ye, *ge]):
         e = e.detach().double().cpu().numpy()
         err_ours = np.abs(_np(o) - e).max()
@@ -162,7 +164,7 @@ def test_no_keys_and_no_queries():
 def test_uncovered_calls_take_the_composite():
     gen = rng()
     keep = vt.ones(20, 20, dtype=vt.bool).tril().cuda()
-    for d, dtype, kw in ((48, vt.bfloat16, dict(is_causal=True)), (64, vt.float32, dict(is_causal=True)),
+    for d, dtype, kw in ((48, vt.bfloat16, dict(is_causal=True)), (64, vt.float64, dict(is_causal=True)),
                          (64, vt.bfloat16, dict(attn_mask=keep))):  # head dim, dtype, mask the kernels skip
         a = [random_array((1, 2, 20, d), dtype, gen, low=-2, high=2) for _ in range(3)]
         out = F.scaled_dot_product_attention(*_leaves(a, dtype), **kw)
@@ -173,7 +175,7 @@ def test_uncovered_calls_take_the_composite():
 @pytest.mark.parametrize("make,error,match", [
     (lambda q: (q[0], q[0], q[0]), ValueError, "expected query, key and value shaped"),
     (lambda q: (q, q.half(), q), TypeError, "must share a dtype"),
-    (lambda q: (q.float(), q.float(), q.float()), TypeError, "float16 or bfloat16"),
+    (lambda q: (q.double(), q.double(), q.double()), TypeError, "float16, bfloat16 or float32"),
     (lambda q: (q, q.cpu(), q), ValueError, "one device"),
     (lambda q: (q[..., :48], q[..., :48], q[..., :48]), ValueError, "head_dim 16, 32, 64 or 128"),
     (lambda q: (q, q[:, :3], q[:, :3]), ValueError, r"must divide the query heads"),

@@ -14,7 +14,7 @@ import norm_ce_reference
 triton = pytest.importorskip("triton")
 
 # relative to the largest reference value: P is rounded to the input dtype before P V and dS before dS K
-TOL = {vt.float16: 3e-3, vt.bfloat16: 2.5e-2}
+TOL = {vt.float16: 3e-3, vt.bfloat16: 2.5e-2, vt.float32: 1e-5}
 LSE_TOL = 1e-5  # fp32 statistics
 
 
@@ -58,7 +58,7 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("dtype", [vt.float16, vt.bfloat16])
+@pytest.mark.parametrize("dtype", [vt.float16, vt.bfloat16, vt.float32])
 @pytest.mark.parametrize("b,hq,hkv,lq,lk,d,causal,block_m,block_n", CASES)
 def test_forward_and_backward_match_float64(dtype, b, hq, hkv, lq, lk, d, causal, block_m, block_n):
     (q, k, v, do), (aq, ak, av, ado) = _inputs(dtype, b, hq, hkv, lq, lk, d, rng())
@@ -105,7 +105,7 @@ def test_signatures_follow_the_kernels_arguments(pass_):
     assert attention.num_warps(key) == 4 and attention.num_stages(key) == 3
 
 
-@pytest.mark.parametrize("key", ["attn|fwd|float32|64|c|64|64|4|3", "attn|fwd|bfloat16|48|c|64|64|4|3",
+@pytest.mark.parametrize("key", ["attn|fwd|float64|64|c|64|64|4|3", "attn|fwd|bfloat16|48|c|64|64|4|3",
                                  "attn|dq|bfloat16|64|c|64|24|4|3", "attn|dkdv|bfloat16|64|x|64|64|4|3",
                                  "attn|bwd|bfloat16|64|c|64|64|4|3", "attn|fwd|bfloat16|64|c|64|64|4"])
 def test_bad_keys_are_refused(key):

@@ -113,7 +113,8 @@ VARS: dict[str, Var] = {
             "error at once (debugging)"),
         Var("VIBETENSOR_ATTENTION_CONFIG", str, "",
             "read by the native core, once: fused-attention tuning entries replacing csrc/cuda/attention.cpp's "
-            "table, e.g. 'fwd:128=128,64,8,3;dq:64=128,64,8,3' (<pass>:<head dim>=BLOCK_M,BLOCK_N,warps,stages)"),
+            "table, e.g. 'fwd:128=128,64,8,3;dq:64=128,64,8,3' ([f32.]<pass>:<head dim>=BLOCK_M,BLOCK_N,warps,stages; "
+            "f32. sets the float32 table)"),
         Var("VIBETENSOR_CUBLASLT_LIBRARY", str, "",
             "read by the native core, on first load: path or soname of libcublasLt, or 'none' for the Triton "
             "GEMM; unset: the pip wheel, sys.path, then the system"),

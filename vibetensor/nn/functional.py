@@ -273,7 +273,7 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
                                  enable_gqa=False):
     """softmax(q k^T * scale + mask) v over the last two dims; bool masks keep True positions.
 
-    CUDA bfloat16/float16 inputs the fused kernels cover (vt.nn.fused.attention_applies: 4-d, no mask, no
+    CUDA bfloat16/float16/float32 inputs the fused kernels cover (vt.nn.fused.attention_applies: 4-d, no mask, no
     dropout, head_dim 16/32/64/128) run FlashAttention-style, never holding the [L, S] scores; the rest
     runs the composite below."""
     if is_causal and attn_mask is not None:

@@ -50,11 +50,12 @@ def cross_entropy_applies(input, target, weight, reduction):
 
 
 def attention_applies(query, key, value, attn_mask, dropout_p, scale, enable_gqa):
-    """The fused attention kernels cover CUDA bfloat16/float16 [B, H, L, D] query, key and value of one
+    """The fused attention kernels cover CUDA bfloat16/float16/float32 [B, H, L, D] query, key and value of one
     dtype and device, without a mask or dropout, head_dim one of ATTENTION_HEAD_DIMS (value's too), key heads
     equal to the query's or (enable_gqa) dividing them, at least one key, and a scale >= 0 (the kernels
     fold it into the running max)."""
-    if not _on_cuda(query) or query.dtype not in (_C.float16, _C.bfloat16) or attn_mask is not None or dropout_p:
+    if not _on_cuda(query) or query.dtype not in (_C.float16, _C.bfloat16, _C.float32) or attn_mask is not None \
+            or dropout_p:
         return False
     if any(t.dim() != 4 or t.dtype != query.dtype or t.device != query.device for t in (key, value)) or \
             query.dim() != 4:
