@@ -20,7 +20,6 @@ from .local import _flat
 from .shm import ShmGroup
 from .. import observe
 from ... import _C, config
-from ...kernels.triton import fabric as layout
 from ...tensor_core import cuda as tcuda
 
 
@@ -70,10 +69,6 @@ class CudaGroup(Group):
         self.crossover_bytes = crossover_bytes
         # read once: the environment lookup would cost every call (a small one-shot is issued in ~10 us)
         self._oneshot_max = peer.oneshot_max_bytes(crossover_bytes)
-        self._overlap_programs = config.get("VIBETENSOR_FABRIC_OVERLAP_PROGRAMS")
-        if not 1 <= self._overlap_programs <= layout.MAX_PROGRAMS:
-            raise ValueError(f"VIBETENSOR_FABRIC_OVERLAP_PROGRAMS={self._overlap_programs}: must be 1 to "
-                             f"{layout.MAX_PROGRAMS}")
         self._status = peer.Status()
         self._comm, self._comm_busy, self._done = None, False, None  # the stream async collectives run on
         self._closed = False
@@ -147,7 +142,6 @@ class CudaGroup(Group):
         backward), as NCCL's do; Work.wait() joins it back. Otherwise on the caller's stream, after whatever
         the group's stream still runs: the group's kernels meet through counters and must run in call order."""
         cur = tcuda.current_stream(self.device)
-        self._ep.programs = self._overlap_programs if async_op else layout.MAX_PROGRAMS
         if not async_op:
             if self._comm_busy:
                 cur.wait_stream(self._comm)

@@ -102,9 +102,6 @@ class Endpoint:
         self.ll_words = LL_ELEMENTS  # the LL region's slot stride, as segment_bytes sized it
         self.ll_off = ll_offset(capacity)  # where the LL region starts in each data buffer
         self.ready = set()  # (dtype, op, kind, algorithm, LL_BLOCK) whose kernels prepare() loaded
-        # two-shot programs per launch: all of them for a collective the caller waits on; fewer for one that
-        # overlaps compute (the group sets it per call: programs waiting at a meeting hold their SMs)
-        self.programs = layout.MAX_PROGRAMS
         self.timeout_ns = int(timeout * 1e9)
         self._views = views
         addrs = [v.data_ptr() for v in views]
@@ -165,10 +162,10 @@ def _push_key(ep, dtype, op, vec, mode, block):
     return f"fab|tp|{dtype.name}|{op_name(op)}|{ep.world}|{block}|{vec}|{mode}"
 
 
-def _ts_block(length, programs):
+def _ts_block(length):
     """The two-shot block for chunks of `length` elements: the large one once every program gets one."""
     small, large = TS_BLOCKS
-    return large if length >= programs * large else small
+    return large if length >= layout.MAX_PROGRAMS * large else small
 
 
 _loaded = set()  # (device index, key) of kernels already resident
@@ -238,9 +235,9 @@ def _push(ep, kind, src, dst, n, per, length, op):
     args = [("ptr", src.data_ptr()), ("ptr", dst.data_ptr()), ("ptr", ep.bufs.data_ptr()),
             ("ptr", ep.flags.data_ptr()), ("ptr", ep.status.ptr), ("i64", n), ("i64", per), ("i64", length),
             ("i64", stride), ("i32", ep.rank), ("i64", ep.timeout_ns)]
-    block = _ts_block(length, ep.programs)
+    block = _ts_block(length)
     _C._cuda.launch_kernel(_push_key(ep, src.dtype, op, vec, PUSH_MODES[kind], block),
-                           (min(ep.programs, max(1, -(-length // block))), 1, 1), args)
+                           (min(layout.MAX_PROGRAMS, max(1, -(-length // block))), 1, 1), args)
 
 
 def _push_piece(ep, dtype):

@@ -264,8 +264,7 @@ def test_kernels_compile_for_hopper_without_a_gpu():
 def test_twoshot_block_and_warps_follow_the_chunk_length():
     from vibetensor.fabric.collectives import cuda_peer as peer
     small, large = peer.TS_BLOCKS
-    assert peer._ts_block(F.MAX_PROGRAMS * large - 1, F.MAX_PROGRAMS) == small
-    assert peer._ts_block(F.MAX_PROGRAMS * large, F.MAX_PROGRAMS) == large and peer._ts_block(32 * large, 32) == large
+    assert peer._ts_block(F.MAX_PROGRAMS * large - 1) == small and peer._ts_block(F.MAX_PROGRAMS * large) == large
     assert F.num_warps(f"fab|tp|float32|sum|4|{small}|4|0") == 4
     assert F.num_warps(f"fab|tp|bfloat16|sum|4|{large}|8|0") == 8
     assert F.num_warps("fab|barrier|4") == 1 and F.num_warps("fab|ll|float32|sum|4|1024") == F.NUM_WARPS

@@ -85,9 +85,6 @@ VARS: dict[str, Var] = {
             "microseconds a shared-memory wait busy-polls before yielding (a peer on another core answers fast)"),
         Var("VIBETENSOR_FABRIC_YIELD_MS", float, 20.0,
             "milliseconds a shared-memory wait yields its core (ranks may outnumber cores) before it naps"),
-        Var("VIBETENSOR_FABRIC_OVERLAP_PROGRAMS", _size, 128,
-            "programs (thread blocks) of a GPU two-shot collective issued with async_op=True, which overlaps "
-            "compute (DataParallel's buckets); 1 to 128, the programs of a blocking one"),
         Var("VIBETENSOR_FABRIC_DEVICE_TIMING", _flag, False,
             "time GPU collectives on the device (two timing events around each one's kernels; the <kind>.seconds "
             "counters stay 0 without it, a GPU collective returning before it runs); vt.fabric.device_timing(True)"),
