@@ -189,9 +189,11 @@ class Reducer:
             else:
                 self._view(b, k).zero_()
                 flags.append(0)
-        # one small copy per bucket, not one fill per parameter (each would be a kernel launch on a GPU)
-        b.flat[b.numel:].copy_(tensor(flags, dtype=b.dtype, device=b.device))
         b.all_local = all(flags)
+        if b.all_local:  # the usual case: one fill, no host data (a host-to-device copy waits for the stream:
+            b.flat[b.numel:].fill_(1)  # on a GPU that would stall the host mid-backward, once per bucket)
+        else:  # one small copy per bucket, not one fill per parameter (each would be a kernel launch on a GPU)
+            b.flat[b.numel:].copy_(tensor(flags, dtype=b.dtype, device=b.device))
         self.launch_log.append((b.index, self._grads_seen))
         b.work = self.group.all_reduce(b.flat, ReduceOp.AVG, async_op=True)
 
