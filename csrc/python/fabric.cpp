@@ -23,6 +23,24 @@ void bind_fabric(nb::module_& m) {
       .def("reduce_chunk", &ShmDirect::reduce_chunk, nb::call_guard<nb::gil_scoped_release>())
       .def("gather", &ShmDirect::gather, nb::call_guard<nb::gil_scoped_release>())
       .def("run", &ShmDirect::run, nb::call_guard<nb::gil_scoped_release>());
+  // The direct all-reduce's hot path asks this of every tensor: one call, not five attribute reads (~1 us
+  // of a 4 KB all-reduce's few).
+  f.def(
+      "dense_cpu",
+      [](nb::handle obj) -> nb::object {
+        Tensor t;
+        if (!nb::try_cast<Tensor>(obj, t) || !t.device().is_cpu() || !t.is_contiguous()) return nb::none();
+        int code = 0;
+        switch (t.dtype()) {
+          case DType::Int32: code = vt::fabric::kShmInt32; break;
+          case DType::Int64: code = vt::fabric::kShmInt64; break;
+          case DType::Float32: code = vt::fabric::kShmFloat32; break;
+          case DType::Float64: code = vt::fabric::kShmFloat64; break;
+          default: return nb::none();
+        }
+        return nb::make_tuple(uintptr_t(t.data()), t.numel(), code);
+      },
+      "(address, numel, ShmDtype code) of a contiguous CPU tensor of a type the native side reduces, else None");
 }
 
 }  // namespace vt::py

@@ -19,6 +19,7 @@ class FakeEvent:
 def test_device_intervals_count_once_the_device_has_passed_them(monkeypatch):
     monkeypatch.setattr(observe, "_counters", observe.collections.Counter())
     monkeypatch.setattr(observe, "_pending", observe.collections.deque())
+    monkeypatch.setattr(observe, "_tally", {})
     first, second = (FakeEvent(1.0), FakeEvent(3.5)), (FakeEvent(4.0), FakeEvent(4.25))
     observe.device_interval("all_reduce", *first)
     observe.device_interval("all_reduce", *second)
@@ -36,3 +37,23 @@ def test_device_timing_switch(monkeypatch):
     assert observe.device_timing(True) is True and observe.device_timing() is True
     assert observe.device_timing(False) is False
     assert config.get("VIBETENSOR_FABRIC_DEVICE_TIMING", {"VIBETENSOR_FABRIC_DEVICE_TIMING": "1"}) is True
+
+
+def test_tallied_records_reach_the_counters_and_the_ring(monkeypatch):
+    monkeypatch.setattr(observe, "_counters", observe.collections.Counter())
+    monkeypatch.setattr(observe, "_tally", {})
+    links = {(0, 1): 4096, (1, 0): 4096}
+    seq = observe.last_seq()
+    for i in range(300):  # one key, tallied; then more keys than the tally holds (a links dict per call)
+        observe.record("all_reduce", algorithm="oneshot", nbytes=4096, seconds=1e-6, links=links)
+    for i in range(300):
+        observe.record("broadcast", nbytes=i, links={(0, 1): i})
+    observe.record("fallback", detail="why")
+    c = observe.counters()
+    assert c["all_reduce.count"] == c["all_reduce.oneshot.count"] == 300 and c["all_reduce.bytes"] == 300 * 4096
+    assert abs(c["all_reduce.seconds"] - 300e-6) < 1e-12 and c["link.1->0.bytes"] == 300 * 4096
+    assert c["broadcast.count"] == 300 and c["broadcast.bytes"] == sum(range(300)) == c["link.0->1.bytes"] - 300 * 4096
+    assert c["fallback.why"] == 1
+    evs = observe.events(since=seq)
+    assert [e.seq for e in evs] == list(range(seq + 1, seq + 602)) and evs[0].kind == "all_reduce"
+    assert evs[-1].detail == "why" and evs[-2].nbytes == 299
