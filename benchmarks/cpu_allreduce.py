@@ -31,12 +31,13 @@ def iters_for(nbytes):
     return max(2, min(200, (16 << 20) // nbytes))
 
 
-def timed(allreduce, barrier, buf, sizes, samples):
-    """{nbytes: [seconds per call]} measured on this rank."""
+def timed(allreduce, barrier, buf, sizes, samples, wrap=lambda a: a):
+    """{nbytes: [seconds per call]} measured on this rank. wrap: the library's own tensor over a slice of buf,
+    made once per size (as mpi4py is given its numpy buffer): not a per-call conversion."""
     out = {}
     np.seterr(over="ignore", invalid="ignore")  # repeated in-place sums overflow to inf: the speed is the same
     for nbytes in sizes:
-        x = buf[:nbytes // 4]
+        x = wrap(buf[:nbytes // 4])
         allreduce(x)
         n, times = iters_for(nbytes), []
         for _ in range(samples):
@@ -59,7 +60,7 @@ def run_ours(g, sizes, samples):
     from vibetensor.fabric import observe
     buf = vt.from_numpy(rng_buffer(g.rank, sizes))
     flat = buf.numpy()
-    res = timed(lambda x: g.all_reduce(vt.from_numpy(x)), g.barrier, flat, sizes, samples)
+    res = timed(g.all_reduce, g.barrier, flat, sizes, samples, vt.from_numpy)
 
     def used(nbytes):  # the algorithm that ran, as the transport recorded it
         seq = observe.last_seq()
@@ -75,7 +76,7 @@ def run_gloo(g, port, sizes, samples):
     dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=g.rank, world_size=g.size)
     try:
         buf = torch.from_numpy(rng_buffer(g.rank, sizes))
-        return timed(lambda x: dist.all_reduce(torch.from_numpy(x)), dist.barrier, buf.numpy(), sizes, samples)
+        return timed(dist.all_reduce, dist.barrier, buf.numpy(), sizes, samples, torch.from_numpy)
     finally:
         dist.destroy_process_group()
 

@@ -48,6 +48,15 @@ def _contiguous(t):
     return None if x is None else (x[0], x[1], _BY_CODE[x[2]])
 
 
+class _Plan:
+    """What one (size, dtype, op, algorithm) all-reduce passes the native side and records."""
+    __slots__ = ("algorithm", "twoshot", "code", "dtype", "op", "nbytes", "links", "rank")
+
+    def __init__(self, algorithm, code, dtype, op, nbytes, links, rank):
+        self.algorithm, self.twoshot, self.code, self.dtype, self.op = algorithm, algorithm == "twoshot", code, dtype, op
+        self.nbytes, self.links, self.rank = nbytes, links, rank
+
+
 class Direct:
     """One ShmGroup's native direct all-reduces."""
 
@@ -61,9 +70,8 @@ class Direct:
         crowded = g.size > (os.cpu_count() or 1)
         self.native.set_patience(0 if crowded else int(config.get("VIBETENSOR_FABRIC_SPIN_US") * 1e3),
                                  int(config.get("VIBETENSOR_FABRIC_YIELD_MS") * 1e6))
-        self._codes = {}  # (algorithm, op, dtype) -> (descriptor code, ShmDtype, ShmOp)
         self._choices = {}  # (nbytes, dtype, requested) -> algorithm
-        self._links = {}  # (algorithm, nbytes) -> {(src, dst): bytes} for observe.record
+        self._plans = {}  # (numel, dtype, op name, algorithm or requested) -> _Plan, or None: not native
 
     def algorithm(self, nbytes, dtype, requested):
         """What an all-reduce of nbytes of numpy `dtype` runs: "oneshot" or "twoshot" (native, for the native
@@ -73,7 +81,6 @@ class Direct:
         if algo is None:
             if len(self._choices) > 4096:  # a job all-reduces a few sizes; keep these from growing without end
                 self._choices.clear()
-                self._links.clear()
             algo = self._choices[key] = self._choose(nbytes, dtype, requested)
         return algo
 
@@ -90,35 +97,50 @@ class Direct:
             return "oneshot" if nbytes <= PAIR_ONESHOT_MAX_BYTES else "ring"
         return "twoshot" if nbytes <= TWOSHOT_MAX_BYTES else "ring"
 
+    def _plan(self, numel, dtype, op, requested):
+        """The _Plan of an all-reduce of numel elements of numpy `dtype` by `op`, for `requested` ("auto" or an
+        algorithm), made once: a 4 KB all-reduce takes a few microseconds, and each lookup or hash of an enum
+        here was a tenth of one. None where the native side does not run it (the algorithm or the type)."""
+        key = (numel, dtype, op._value_, requested)  # the enum's .value is a descriptor call
+        try:
+            return self._plans[key]
+        except KeyError:
+            pass
+        if len(self._plans) > 4096:  # a job all-reduces a few sizes; keep these from growing without end
+            self._plans.clear()
+        nbytes = numel * dtype.itemsize
+        algo = self.algorithm(nbytes, dtype, requested)
+        plan = None
+        if algo in ALGORITHMS and op in _OPS and (op is not ReduceOp.AVG or dtype.kind == "f"):
+            g = self.g
+            gr = g.global_ranks
+            share = nbytes if algo == "oneshot" else 2 * nbytes // g.size  # read from each peer
+            plan = _Plan(algo, op_code("all_reduce", algo, op, dtype), NATIVE_DTYPES[dtype], _OPS[op], nbytes,
+                         {(gr[p], gr[g.rank]): share for p in g._peers}, gr[g.rank])
+        self._plans[key] = plan
+        return plan
+
     def try_all_reduce(self, tensor, op, requested):
         """The hot path of a sync call: a contiguous tensor of a native type runs here (returns True);
         anything else returns False and takes ShmGroup's general path."""
         x = _contiguous(tensor)
         if x is None:
             return False
-        ptr, numel, dtype = x
-        algo = self.algorithm(numel * dtype.itemsize, dtype, requested)
-        codes = self._codes_of(algo, op, dtype) if algo in ALGORITHMS else None
-        if codes is None:
+        plan = self._plan(x[1], x[2], op, requested)
+        if plan is None:
             return False
-        self.all_reduce(ptr, numel, dtype, op, algo, codes)
+        self._run(x[0], x[1], plan)
         return True
 
-    def _codes_of(self, algo, op, dtype):
-        """(descriptor code, ShmDtype, ShmOp), or None where the native side does not reduce (op, dtype)."""
-        key = (algo, op, dtype)
-        if key not in self._codes:
-            ok = op in _OPS and (op is not ReduceOp.AVG or dtype.kind == "f")
-            self._codes[key] = (op_code("all_reduce", algo, op, dtype), NATIVE_DTYPES[dtype], _OPS[op]) if ok else None
-        return self._codes[key]
-
-    def all_reduce(self, ptr, numel, dtype, op, algo, codes=None):
+    def all_reduce(self, ptr, numel, dtype, op, algo):
         """numel elements of numpy `dtype` at address ptr <- their all-reduce by `algo` (oneshot or twoshot)."""
+        self._run(ptr, numel, self._plan(numel, dtype, op, algo))
+
+    def _run(self, ptr, numel, plan):
         g, n = self.g, self.native
-        code, dcode, ocode = codes or self._codes_of(algo, op, dtype)
-        nbytes = numel * dtype.itemsize
         if g._closed or g._broken:
             g._usable("all_reduce")  # raises, naming why
+        nbytes, code = plan.nbytes, plan.code
         g._seq += 1
         seq, base, t0 = g._seq, g._step, time.perf_counter()
         try:
@@ -127,29 +149,29 @@ class Direct:
                     g._buffer(nbytes, seq, "all_reduce")
                 if n.version(g.rank) != g._bufver:
                     n.set_buffer(g.rank, _address(g._buf), g._buf.size, g._bufver)
-                stopped = n.run(seq, base, code, nbytes, ptr, numel, dcode, ocode, algo == "twoshot")
+                stopped = n.run(seq, base, code, nbytes, ptr, numel, plan.dtype, plan.op, plan.twoshot)
                 if stopped:  # a wait outlasted the native patience, or a peer's buffer is new: go on step by step
-                    steps = [lambda: n.start(seq, base, code, nbytes, ptr, numel, dcode)]
-                    if algo == "oneshot":
-                        steps.append(lambda: n.finish(seq, base, code, nbytes, ptr, numel, dcode, ocode))
-                    else:
-                        steps += [lambda: n.reduce_chunk(seq, base, code, nbytes, ptr, numel, dcode, ocode),
-                                  lambda: n.gather(seq, base, ptr, numel, dcode)]
-                    status = (stopped & 0xff) - (256 if stopped & 0x80 else 0)
-                    for i in range((stopped >> 8) - 1, len(steps)):
-                        self._resume(steps[i], status, i, seq, base, code, nbytes)
-                        status = None
+                    self._steps(stopped, seq, base, ptr, numel, plan)
         except BaseException as e:
             failed(g, "all_reduce", e)
             raise
-        g._step = base + (1 if algo == "oneshot" else 2)
-        gr = g.global_ranks
-        links = self._links.get((algo, nbytes))
-        if links is None:  # one-shot reads every peer's whole half, two-shot its chunk then theirs
-            share = nbytes if algo == "oneshot" else 2 * nbytes // g.size
-            links = self._links[(algo, nbytes)] = {(gr[p], gr[g.rank]): share for p in g._peers}
-        observe.record("all_reduce", group=g.gid, rank=gr[g.rank], algorithm=algo, nbytes=nbytes,
-                       seconds=time.perf_counter() - t0, links=links)
+        g._step = base + (2 if plan.twoshot else 1)
+        observe.record("all_reduce", group=g.gid, rank=plan.rank, algorithm=plan.algorithm, nbytes=nbytes,
+                       seconds=time.perf_counter() - t0, links=plan.links)
+
+    def _steps(self, stopped, seq, base, ptr, numel, plan):
+        """Finishes a call whose native run stopped (`stopped`: the step, and the status it stopped with)."""
+        n, code, nbytes, dcode, ocode = self.native, plan.code, plan.nbytes, plan.dtype, plan.op
+        steps = [lambda: n.start(seq, base, code, nbytes, ptr, numel, dcode)]
+        if not plan.twoshot:
+            steps.append(lambda: n.finish(seq, base, code, nbytes, ptr, numel, dcode, ocode))
+        else:
+            steps += [lambda: n.reduce_chunk(seq, base, code, nbytes, ptr, numel, dcode, ocode),
+                      lambda: n.gather(seq, base, ptr, numel, dcode)]
+        status = (stopped & 0xff) - (256 if stopped & 0x80 else 0)
+        for i in range((stopped >> 8) - 1, len(steps)):
+            self._resume(steps[i], status, i, seq, base, code, nbytes)
+            status = None
 
     def _resume(self, step, status, i, seq, base, code, nbytes):
         """Runs native step i (0 start, then the reduce, then the gather) until it is done, starting from its
