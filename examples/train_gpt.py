@@ -163,7 +163,7 @@ def main(argv=None):
         loss_curve(os.path.join(args.out, "loss.png"), losses)
         with open(os.path.join(args.out, "summary.json"), "w") as f:
             json.dump(summary, f, indent=1)
-        print(f"done: {world} rank(s) on {device}, {args.steps} steps in {seconds:.1f} s, "
+        print(f"done: {world} rank(s) (rank 0 on {device}), {args.steps} steps in {seconds:.1f} s, "
               f"{summary['tokens_per_s']:,.0f} tokens/s over the steps, {summary['tokens_per_s_median_step']:,.0f} at "
               f"the median step ({summary['step_time_ms_median']:.1f} ms; on a GPU the first steps compile kernels), "
               f"final loss {losses[-1]:.4f}" + (f", exact-match reversal {summary['exact_match']:.2f}" if not text else ""))

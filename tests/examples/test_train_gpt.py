@@ -18,7 +18,7 @@ def launch(tmp_path, *args, nproc=2):
 def test_two_ranks_learn_reversal_and_report(tmp_path):
     r = launch(tmp_path, "--steps", "200")
     assert r.returncode == 0, r.stdout + r.stderr
-    assert "[0] done: 2 rank(s) on cpu" in r.stdout and "[1]" not in r.stdout.split("done:")[1]
+    assert "[0] done: 2 rank(s) (rank 0 on cpu)" in r.stdout and "[1]" not in r.stdout.split("done:")[1]
     s = json.load(open(tmp_path / "summary.json"))
     assert s["ranks"] == 2 and s["final_loss"] < 0.1 and s["exact_match"] > 0.9
     assert len(s["peak_memory_mib_per_rank"]) == 2 and 0 < s["collective_time_share"] < 1
