@@ -156,13 +156,13 @@ int ShmDirect::check_peers(int64_t seq, int64_t code, int64_t nbytes, int64_t by
   return kShmDone;
 }
 
-// dst[lo:hi] (elements) <- the reduction of every rank's half [lo:hi] in rank order.
-void ShmDirect::reduce_range(int64_t seq, int64_t lo, int64_t hi, int dtype, int op, uintptr_t dst) const {
+// dst[:n] (elements) <- the reduction of src[r][:n] over the ranks r, in rank order.
+void ShmDirect::reduce_slots(const std::vector<const char*>& src, int64_t n, int dtype, int op, uintptr_t dst) const {
   auto run = [&](auto tag) {
     using T = decltype(tag);
-    std::vector<const T*> typed(size_);
-    for (int r = 0; r < size_; r++) typed[r] = reinterpret_cast<const T*>(half(r, seq)) + lo;
-    reduce<T>(typed, reinterpret_cast<T*>(dst) + lo, hi - lo, op, size_);
+    std::vector<const T*> typed(src.size());
+    for (size_t r = 0; r < src.size(); r++) typed[r] = reinterpret_cast<const T*>(src[r]);
+    reduce<T>(typed, reinterpret_cast<T*>(dst), n, op, size_);
   };
   switch (dtype) {
     case kShmFloat32: run(float()); break;
@@ -171,6 +171,14 @@ void ShmDirect::reduce_range(int64_t seq, int64_t lo, int64_t hi, int dtype, int
     case kShmInt64: run(int64_t()); break;
     default: VT_CHECK_VALUE(false, "shm direct all-reduce: unsupported dtype code ", dtype);
   }
+}
+
+// dst[lo:hi] (elements) <- the reduction of every rank's half [lo:hi] in rank order.
+void ShmDirect::reduce_range(int64_t seq, int64_t lo, int64_t hi, int dtype, int op, uintptr_t dst) const {
+  int64_t es = itemsize(dtype);
+  std::vector<const char*> src(size_);
+  for (int r = 0; r < size_; r++) src[r] = half(r, seq) + lo * es;
+  reduce_slots(src, hi - lo, dtype, op, dst + uintptr_t(lo * es));
 }
 
 int ShmDirect::finish(int64_t seq, int64_t base, int64_t code, int64_t nbytes, uintptr_t dst, int64_t count,
@@ -226,6 +234,42 @@ int ShmDirect::run(int64_t seq, int64_t base, int64_t code, int64_t nbytes, uint
   if (int st = reduce_chunk(seq, base, code, nbytes, ptr, count, dtype, op)) return stopped(2, st);
   int st = gather(seq, base, ptr, count, dtype);
   return st ? stopped(3, st) : kShmDone;
+}
+
+std::tuple<int, int64_t, int> ShmDirect::pipe(int64_t seq, int64_t base, int64_t pbase, int64_t code,
+                                              int64_t nbytes, uintptr_t ptr, int64_t count, int dtype, int op,
+                                              int64_t piece, int64_t slots, int64_t from, int phase) {
+  int64_t es = itemsize(dtype), pieces = (count + piece - 1) / piece;
+  VT_CHECK_VALUE(piece > 0 && slots > 0 && bufs_[rank_].base && slots * piece * es <= bufs_[rank_].bytes / 2,
+                 "shm pipelined all-reduce: our buffer half holds ", bufs_[rank_].bytes / 2, " bytes, not ",
+                 slots, " slots of ", piece * es);
+  if (from == 0 && phase == 0) {  // as start: peers done with this half, then our descriptor
+    if (!wait_all(layout_.done, seq - 2)) return {kShmPeersBusy, 0, 0};
+    int64_t at = layout_.opseq + 4 * (seq % 2);
+    int64_t desc[4] = {seq, code, nbytes, 0};
+    for (int i = 0; i < 4; i++) store(word(rank_, at + i), desc[i]);
+  }
+  std::vector<const char*> src(size_);
+  for (int64_t k = from; k < pieces; k++, phase = 0) {
+    int64_t lo = k * piece, n = std::min(piece, count - lo);
+    int64_t off = (k % slots) * piece * es;
+    char* data = reinterpret_cast<char*>(ptr) + lo * es;
+    if (phase == 0) {
+      if (k >= slots && !wait_all(layout_.consumed, pbase + k - slots + 1)) return {kShmWaiting, k, 0};
+      std::memcpy(half(rank_, seq) + off, data, size_t(n * es));
+      store(word(rank_, layout_.piped), pbase + k + 1);
+    }
+    if (!wait_all(layout_.piped, pbase + k + 1)) return {kShmWaiting, k, 1};
+    if (k == 0) {
+      if (int st = check_peers(seq, code, nbytes, slots * piece * es)) return {st, k, 1};
+    }
+    for (int r = 0; r < size_; r++) src[r] = half(r, seq) + off;
+    reduce_slots(src, n, dtype, op, reinterpret_cast<uintptr_t>(data));
+    store(word(rank_, layout_.consumed), pbase + k + 1);
+  }
+  store(word(rank_, layout_.ready), base + 1);
+  store(word(rank_, layout_.done), seq);
+  return {kShmDone, pieces, 0};
 }
 
 }  // namespace vt::fabric

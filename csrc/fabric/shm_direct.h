@@ -9,12 +9,14 @@
 #pragma once
 
 #include <cstdint>
+#include <tuple>
 #include <vector>
 
 namespace vt::fabric {
 
 struct ShmLayout {
   int64_t header, slot, ready, done, bufver, opseq;  // word offsets: the slot array, one slot, fields
+  int64_t piped, consumed;                           // the pipelined all-reduce's piece counters
 };
 
 enum ShmStatus : int {
@@ -58,6 +60,17 @@ class ShmDirect {
   // 3 gather) << 8 | its status & 0xff, for the caller to resume from there.
   int run(int64_t seq, int64_t base, int64_t code, int64_t nbytes, uintptr_t ptr, int64_t count, int dtype, int op,
           bool two_shot);
+  // Pipelined one-shot, in place, for messages larger than the caches: pieces of `piece` elements go through
+  // `slots` slots of our buffer half, so the copies in and the peers' reads stay in cache and only the caller's
+  // tensor streams through memory (a one-shot copies the whole message in and reads every peer's whole half).
+  // Piece k (counted from `pbase`, which every rank advances alike): wait until every peer has consumed piece
+  // k - slots (its slot is reused), copy it in, publish PIPED = pbase + k + 1; wait for every peer's PIPED,
+  // reduce the slots in rank order into ptr, publish CONSUMED = pbase + k + 1. Then READY = base + 1 and
+  // DONE = seq. Starts at piece `from` in `phase` (0 copy, 1 reduce); returns (status, piece, phase) where it
+  // stopped (status kShmDone: finished), for the caller to wait the bounded way and resume.
+  std::tuple<int, int64_t, int> pipe(int64_t seq, int64_t base, int64_t pbase, int64_t code, int64_t nbytes,
+                                     uintptr_t ptr, int64_t count, int dtype, int op, int64_t piece, int64_t slots,
+                                     int64_t from, int phase);
 
  private:
   struct Buffer {
@@ -66,6 +79,7 @@ class ShmDirect {
   };
   int64_t* word(int r, int64_t field) const { return ctl_ + layout_.header + r * layout_.slot + field; }
   bool wait_all(int64_t field, int64_t target) const;
+  void reduce_slots(const std::vector<const char*>& src, int64_t n, int dtype, int op, uintptr_t dst) const;
   char* half(int p, int64_t seq) const;
   int check_peers(int64_t seq, int64_t code, int64_t nbytes, int64_t bytes) const;
   void reduce_range(int64_t seq, int64_t lo, int64_t hi, int dtype, int op, uintptr_t dst) const;

@@ -2,6 +2,8 @@
 #include "fabric/shm_direct.h"
 #include "python/common.h"
 
+#include <nanobind/stl/tuple.h>
+
 namespace vt::py {
 
 void bind_fabric(nb::module_& m) {
@@ -12,8 +14,9 @@ void bind_fabric(nb::module_& m) {
                         "and buffers (fabric/collectives/shm_fast.py drives them).")
       .def("__init__",
            [](ShmDirect* self, uintptr_t ctl, int rank, int size, int64_t header, int64_t slot, int64_t ready,
-              int64_t done, int64_t bufver, int64_t opseq) {
-             new (self) ShmDirect(ctl, rank, size, vt::fabric::ShmLayout{header, slot, ready, done, bufver, opseq});
+              int64_t done, int64_t bufver, int64_t opseq, int64_t piped, int64_t consumed) {
+             new (self) ShmDirect(ctl, rank, size,
+                                  vt::fabric::ShmLayout{header, slot, ready, done, bufver, opseq, piped, consumed});
            })
       .def("set_buffer", &ShmDirect::set_buffer)
       .def("version", &ShmDirect::version)
@@ -22,7 +25,8 @@ void bind_fabric(nb::module_& m) {
       .def("finish", &ShmDirect::finish, nb::call_guard<nb::gil_scoped_release>())
       .def("reduce_chunk", &ShmDirect::reduce_chunk, nb::call_guard<nb::gil_scoped_release>())
       .def("gather", &ShmDirect::gather, nb::call_guard<nb::gil_scoped_release>())
-      .def("run", &ShmDirect::run, nb::call_guard<nb::gil_scoped_release>());
+      .def("run", &ShmDirect::run, nb::call_guard<nb::gil_scoped_release>())
+      .def("pipe", &ShmDirect::pipe, nb::call_guard<nb::gil_scoped_release>());
   // The direct all-reduce's hot path asks this of every tensor: one call, not five attribute reads (~1 us
   // of a 4 KB all-reduce's few).
   f.def(

@@ -51,10 +51,10 @@ def choose_algorithm(nbytes, size, crossover_bytes=None, requested="auto", pairs
     CPU_ONESHOT_MAX_BYTES). pairs_oneshot: two ranks always take one-shot (on CPU both move the same bytes;
     the GPU transport's ring streams chunks where its one-shot kernel reads the whole peer buffer, so it
     passes False)."""
-    if requested not in ("auto", "ring", "oneshot", "twoshot"):
-        raise ValueError(f"algorithm must be 'auto', 'ring', 'oneshot' or 'twoshot', got {requested!r}")
-    if requested == "twoshot":  # run by the GPU transport and ShmGroup's native path; elsewhere the ring moves
-        # the same bytes
+    if requested not in ("auto", "ring", "oneshot", "twoshot", "pipelined"):
+        raise ValueError(f"algorithm must be 'auto', 'ring', 'oneshot', 'twoshot' or 'pipelined', got {requested!r}")
+    if requested in ("twoshot", "pipelined"):  # run by the GPU transport (twoshot) and ShmGroup's native path;
+        # elsewhere the ring moves the same bytes
         return "ring"
     if requested != "auto":
         return requested

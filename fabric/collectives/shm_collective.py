@@ -10,7 +10,7 @@ from .shm_sync import DONE, OPARG, OPCODE, OPNBYTES, OPSEQ, READY, check_same_op
 
 _KINDS = {"all_reduce": 1, "reduce_scatter": 2, "all_gather": 3, "broadcast": 4, "all_to_all": 5, "barrier": 6}
 _OPS = {None: 0, ReduceOp.SUM: 1, ReduceOp.AVG: 2, ReduceOp.MAX: 3, ReduceOp.MIN: 4}
-_ALGOS = {"ring": 1, "twoshot": 2}  # the others (oneshot, direct): 0
+_ALGOS = {"ring": 1, "twoshot": 2, "pipelined": 3}  # the others (oneshot, direct): 0
 _BLOCK = 1 << 15  # elements reduced per pass: the accumulator block stays in L2 across the peers' adds
 
 

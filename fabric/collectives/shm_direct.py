@@ -1,6 +1,7 @@
 """ShmGroup's direct all-reduces (every rank reads its peers' buffers) as native calls (csrc/fabric/
 shm_direct.cpp), for the element types reduced as they are (float32/64, int32/64): one-shot (each rank
-reduces the whole message) and two-shot (each reduces its chunk, then copies the peers' reduced chunks).
+reduces the whole message), two-shot (each reduces its chunk, then copies the peers' reduced chunks) and
+pipelined one-shot (the message in pieces through a few cache-sized slots: ShmDirect::pipe).
 
 `start` copies the input into our buffer half and publishes; then one-shot `finish`, or two-shot
 `reduce_chunk` and `gather`; `run` does them all in one call. They run the protocol of shm_collective.py
@@ -19,20 +20,26 @@ from .. import observe
 from . import schedule
 from .api import ReduceOp
 from .shm_collective import failed, op_code
-from .shm_sync import BUFVER, DONE, HEADER, OPSEQ, READY, SLOT, check_same_op
+from .shm_sync import BUFVER, CONSUMED, DONE, HEADER, OPSEQ, PIPED, READY, SLOT, check_same_op
 
 DONE_, PEERS_BUSY, WAITING, REMAP, MISMATCH = 0, -1, 1, 2, 3  # ShmStatus
 _OPS = {ReduceOp.SUM: 1, ReduceOp.AVG: 2, ReduceOp.MAX: 3, ReduceOp.MIN: 4}
 NATIVE_DTYPES = {np.dtype(np.int32): 0x004, np.dtype(np.int64): 0x008, np.dtype(np.float32): 0x104,
                  np.dtype(np.float64): 0x108}  # ShmDtype: what the native side reduces as it is
 _BY_CODE = {c: d for d, c in NATIVE_DTYPES.items()}
-ALGORITHMS = ("oneshot", "twoshot")
-# "auto" above the one-shot crossover, measured on 2 cores (float32 sum, median of 5, 2026-11-26): 2 ranks:
-# one-shot 514 us at 1 MB (two-shot 535, ring 580), the ring from 4 MB (1.2 ms against 1.4 two-shot, 1.8
-# one-shot); 4 ranks: two-shot to 16 MB (0.94 / 2.2 / 8.4 ms at 1 / 4 / 16 MB against the ring's 1.6 / 3.3 /
-# 9.7), the ring at 64 MB (32.6 ms against 36.0): it copies in only the chunk it sends first.
-PAIR_ONESHOT_MAX_BYTES = 1 << 20
-TWOSHOT_MAX_BYTES = 16 << 20
+ALGORITHMS = ("oneshot", "twoshot", "pipelined")
+# The pipelined all-reduce's pieces and how many slots of our half they cycle through: 256 KB x 4 ran 16 MB in
+# 2.3-2.7 ms on 2 ranks against 3.1 for 64 KB x 4 and 3.7 for 16 KB x 4 (2 x 256 KB: 3.0).
+PIPE_PIECE_BYTES = 256 << 10
+PIPE_SLOTS = 4
+# "auto" above the one-shot crossover (2 cores, float32 sum, medians of 5, 2026-11-26): the two-shot up to
+# TWOSHOT_MAX_BYTES (PAIR_TWOSHOT_MAX_BYTES for 2 ranks), the pipelined one-shot above. 2 ranks: two-shot 0.07-0.09
+# ms at 1 MB against one-shot 0.13-0.17, 0.17 against 0.34 at 2 MB, 0.49-0.51 against pipelined 0.53-0.61 at
+# 4 MB; pipelined 2.3-3.1 ms at 16 MB and 8.6-12.3 at 64 MB against the best of the others' 3.9-4.2 and
+# 17.7-19.5. 4 ranks: two-shot 0.27 ms at 1 MB (pipelined 0.43), pipelined 1.7 / 6.4 / 27 ms at 4 / 16 / 64 MB
+# against the two-shot's 2.3 / 9.7 / 41 and the ring's 2.5 / 10.8 / 49.
+PAIR_TWOSHOT_MAX_BYTES = 4 << 20
+TWOSHOT_MAX_BYTES = 2 << 20
 
 
 def _address(seg):
@@ -49,12 +56,15 @@ def _contiguous(t):
 
 
 class _Plan:
-    """What one (size, dtype, op, algorithm) all-reduce passes the native side and records."""
-    __slots__ = ("algorithm", "twoshot", "code", "dtype", "op", "nbytes", "links", "rank")
+    """What one (size, dtype, op, algorithm) all-reduce passes the native side and records. piece: elements of
+    a pipelined one's pieces (0: not pipelined); buffer: the bytes our buffer half must hold."""
+    __slots__ = ("algorithm", "twoshot", "code", "dtype", "op", "nbytes", "links", "rank", "piece", "buffer")
 
-    def __init__(self, algorithm, code, dtype, op, nbytes, links, rank):
+    def __init__(self, algorithm, code, dtype, op, nbytes, links, rank, itemsize):
         self.algorithm, self.twoshot, self.code, self.dtype, self.op = algorithm, algorithm == "twoshot", code, dtype, op
         self.nbytes, self.links, self.rank = nbytes, links, rank
+        self.piece = PIPE_PIECE_BYTES // itemsize if algorithm == "pipelined" else 0
+        self.buffer = PIPE_SLOTS * PIPE_PIECE_BYTES if self.piece else nbytes
 
 
 class Direct:
@@ -63,7 +73,8 @@ class Direct:
     def __init__(self, g):
         self.g = g
         self.native = _C._fabric.ShmDirect(g._ctl.w.ctypes.data, g.rank, g.size, HEADER, SLOT, READY, DONE,
-                                           BUFVER, OPSEQ)
+                                           BUFVER, OPSEQ, PIPED, CONSUMED)
+        self._pbase = 0  # pieces every rank's pipelined all-reduces published so far (the same on every rank)
         # The native waits poll as the Python ones do (shm_sync.Control.wait_words): spin, then yield the CPU
         # for a while; a wait that outlasts both returns here. With more ranks than CPUs a spinning rank holds
         # the core its peer needs: yield from the start.
@@ -74,8 +85,9 @@ class Direct:
         self._plans = {}  # (numel, dtype, op name, algorithm or requested) -> _Plan, or None: not native
 
     def algorithm(self, nbytes, dtype, requested):
-        """What an all-reduce of nbytes of numpy `dtype` runs: "oneshot" or "twoshot" (native, for the native
-        types) or "ring" / "oneshot" (the Python path, where the type is not native or the ring is asked for)."""
+        """What an all-reduce of nbytes of numpy `dtype` runs: "oneshot", "twoshot" or "pipelined" (native, for
+        the native types) or "ring" / "oneshot" (the Python path, where the type is not native or the ring is
+        asked for)."""
         key = (nbytes, dtype, requested)
         algo = self._choices.get(key)
         if algo is None:
@@ -93,9 +105,7 @@ class Direct:
             return requested
         if nbytes <= g._crossover:
             return "oneshot"
-        if g.size == 2:
-            return "oneshot" if nbytes <= PAIR_ONESHOT_MAX_BYTES else "ring"
-        return "twoshot" if nbytes <= TWOSHOT_MAX_BYTES else "ring"
+        return "twoshot" if nbytes <= (PAIR_TWOSHOT_MAX_BYTES if g.size == 2 else TWOSHOT_MAX_BYTES) else "pipelined"
 
     def _plan(self, numel, dtype, op, requested):
         """The _Plan of an all-reduce of numel elements of numpy `dtype` by `op`, for `requested` ("auto" or an
@@ -114,9 +124,9 @@ class Direct:
         if algo in ALGORITHMS and op in _OPS and (op is not ReduceOp.AVG or dtype.kind == "f"):
             g = self.g
             gr = g.global_ranks
-            share = nbytes if algo == "oneshot" else 2 * nbytes // g.size  # read from each peer
+            share = 2 * nbytes // g.size if algo == "twoshot" else nbytes  # read from each peer
             plan = _Plan(algo, op_code("all_reduce", algo, op, dtype), NATIVE_DTYPES[dtype], _OPS[op], nbytes,
-                         {(gr[p], gr[g.rank]): share for p in g._peers}, gr[g.rank])
+                         {(gr[p], gr[g.rank]): share for p in g._peers}, gr[g.rank], dtype.itemsize)
         self._plans[key] = plan
         return plan
 
@@ -145,19 +155,49 @@ class Direct:
         seq, base, t0 = g._seq, g._step, time.perf_counter()
         try:
             with observe.in_flight():
-                if g._buf is None or g._buf.size // 2 < nbytes:
-                    g._buffer(nbytes, seq, "all_reduce")
+                if g._buf is None or g._buf.size // 2 < plan.buffer:
+                    g._buffer(plan.buffer, seq, "all_reduce")
                 if n.version(g.rank) != g._bufver:
                     n.set_buffer(g.rank, _address(g._buf), g._buf.size, g._bufver)
-                stopped = n.run(seq, base, code, nbytes, ptr, numel, plan.dtype, plan.op, plan.twoshot)
-                if stopped:  # a wait outlasted the native patience, or a peer's buffer is new: go on step by step
-                    self._steps(stopped, seq, base, ptr, numel, plan)
+                if plan.piece:
+                    self._pipe(seq, base, ptr, numel, plan)
+                else:
+                    stopped = n.run(seq, base, code, nbytes, ptr, numel, plan.dtype, plan.op, plan.twoshot)
+                    if stopped:  # a wait outlasted the native patience, or a peer's buffer is new: step by step
+                        self._steps(stopped, seq, base, ptr, numel, plan)
         except BaseException as e:
             failed(g, "all_reduce", e)
             raise
         g._step = base + (2 if plan.twoshot else 1)
         observe.record("all_reduce", group=g.gid, rank=plan.rank, algorithm=plan.algorithm, nbytes=nbytes,
                        seconds=time.perf_counter() - t0, links=plan.links)
+
+    def _pipe(self, seq, base, ptr, numel, plan):
+        """The pipelined all-reduce: native until done, the bounded Python waits where it stopped."""
+        g, n, pbase = self.g, self.native, self._pbase
+        piece, slots = plan.piece, PIPE_SLOTS
+        st, k, phase = n.pipe(seq, base, pbase, plan.code, plan.nbytes, ptr, numel, plan.dtype, plan.op, piece, slots,
+                              0, 0)
+        while st != DONE_:
+            if st == PEERS_BUSY:
+                g._ctl.wait_slots(g._peers, DONE, seq - 2, "all_reduce")
+            elif st == WAITING:  # for the peers to free slot k % slots (phase 0), or to publish piece k
+                field, target = (CONSUMED, pbase + k - slots + 1) if phase == 0 else (PIPED, pbase + k + 1)
+                g._ctl.wait_slots(g._peers, field, target, "all_reduce")
+            elif st == REMAP:
+                self._remap()
+            else:
+                check_same_op(g._ctl, g._peers, seq, plan.code, plan.nbytes, 0, "all_reduce")
+            st, k, phase = n.pipe(seq, base, pbase, plan.code, plan.nbytes, ptr, numel, plan.dtype, plan.op, piece,
+                                  slots, k, phase)
+        self._pbase = pbase + k  # k: the pieces of this call
+
+    def _remap(self):
+        g, n = self.g, self.native
+        for p in g._peers:
+            g._peer_buffer(p)
+            ver, seg = g._mapped[p]
+            n.set_buffer(p, _address(seg), seg.size, ver)
 
     def _steps(self, stopped, seq, base, ptr, numel, plan):
         """Finishes a call whose native run stopped (`stopped`: the step, and the status it stopped with)."""
@@ -186,10 +226,7 @@ class Direct:
             elif st == WAITING:
                 g._ctl.wait_slots(g._peers, READY, base + i, "all_reduce")
             elif st == REMAP:
-                for p in g._peers:
-                    g._peer_buffer(p)
-                    ver, seg = g._mapped[p]
-                    n.set_buffer(p, _address(seg), seg.size, ver)
+                self._remap()
             else:
                 check_same_op(g._ctl, g._peers, seq, code, nbytes, 0, "all_reduce")
             st = step()

@@ -100,7 +100,7 @@ def exit_without_close(rank, job):
 
 
 # ---- tests --------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("algo,how", [("ring", "exit"), ("oneshot", "sigkill")])
+@pytest.mark.parametrize("algo,how", [("ring", "exit"), ("oneshot", "sigkill"), ("pipelined", "sigkill")])
 def test_killed_rank_raises_within_timeout_and_leaks_nothing(algo, how):
     n, victim = 3, 1
     pool = RankPool(n, env=FAST)
