@@ -69,6 +69,7 @@ class CudaGroup(Group):
         self.crossover_bytes = crossover_bytes
         # read once: the environment lookup would cost every call (a small one-shot is issued in ~10 us)
         self._oneshot_max = peer.oneshot_max_bytes(crossover_bytes)
+        self._links = {}  # (kind, algorithm, nbytes) -> {(src, dst): bytes}, for observe.record
         self._status = peer.Status()
         self._comm, self._comm_busy, self._done = None, False, None  # the stream async collectives run on
         self._closed = False
@@ -174,7 +175,13 @@ class CudaGroup(Group):
 
     def _record(self, kind, algorithm, nbytes):
         self._status.note(kind)
-        links = {(p, self.rank): b for p, b in peer.links_of(kind, algorithm, self.size, self.rank, nbytes).items()}
+        key = (kind, algorithm, nbytes)
+        links = self._links.get(key)
+        if links is None:  # one dict per (kind, algorithm, size): observe tallies records by it
+            if len(self._links) > 4096:
+                self._links.clear()
+            links = self._links[key] = {(p, self.rank): b for p, b in
+                                        peer.links_of(kind, algorithm, self.size, self.rank, nbytes).items()}
         observe.record(kind, group="cuda", rank=self.rank, algorithm=algorithm, nbytes=nbytes, seconds=0.0,
                        links=links)
 
