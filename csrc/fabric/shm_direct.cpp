@@ -236,35 +236,59 @@ int ShmDirect::run(int64_t seq, int64_t base, int64_t code, int64_t nbytes, uint
   return st ? stopped(3, st) : kShmDone;
 }
 
+bool ShmDirect::pipe_begin(int64_t seq, int64_t code, int64_t nbytes) {
+  if (!wait_all(layout_.done, seq - 2)) return false;
+  int64_t at = layout_.opseq + 4 * (seq % 2);
+  int64_t desc[4] = {seq, code, nbytes, 0};
+  for (int i = 0; i < 4; i++) store(word(rank_, at + i), desc[i]);
+  return true;
+}
+
 std::tuple<int, int64_t, int> ShmDirect::pipe(int64_t seq, int64_t base, int64_t pbase, int64_t code,
                                               int64_t nbytes, uintptr_t ptr, int64_t count, int dtype, int op,
                                               int64_t piece, int64_t slots, int64_t from, int phase) {
-  int64_t es = itemsize(dtype), pieces = (count + piece - 1) / piece;
-  VT_CHECK_VALUE(piece > 0 && slots > 0 && bufs_[rank_].base && slots * piece * es <= bufs_[rank_].bytes / 2,
+  int64_t es = itemsize(dtype), longest = chunk(count, size_, 0).second, pieces = (longest + piece - 1) / piece;
+  int64_t slot_bytes = size_ * piece * es;
+  VT_CHECK_VALUE(piece > 0 && slots > 0 && bufs_[rank_].base && slots * slot_bytes <= bufs_[rank_].bytes / 2,
                  "shm pipelined all-reduce: our buffer half holds ", bufs_[rank_].bytes / 2, " bytes, not ",
-                 slots, " slots of ", piece * es);
-  if (from == 0 && phase == 0) {  // as start: peers done with this half, then our descriptor
-    if (!wait_all(layout_.done, seq - 2)) return {kShmPeersBusy, 0, 0};
-    int64_t at = layout_.opseq + 4 * (seq % 2);
-    int64_t desc[4] = {seq, code, nbytes, 0};
-    for (int i = 0; i < 4; i++) store(word(rank_, at + i), desc[i]);
-  }
+                 slots, " slots of ", slot_bytes);
+  if (from == 0 && phase == 0 && !pipe_begin(seq, code, nbytes)) return {kShmPeersBusy, 0, 0};
+  char* data = reinterpret_cast<char*>(ptr);
+  auto part = [&](int c, int64_t k) {  // (first element, length) of piece k of chunk c
+    auto [lo, hi] = chunk(count, size_, c);
+    int64_t at = lo + k * piece;
+    return std::pair<int64_t, int64_t>{at, std::max<int64_t>(0, std::min(piece, hi - at))};
+  };
   std::vector<const char*> src(size_);
   for (int64_t k = from; k < pieces; k++, phase = 0) {
-    int64_t lo = k * piece, n = std::min(piece, count - lo);
-    int64_t off = (k % slots) * piece * es;
-    char* data = reinterpret_cast<char*>(ptr) + lo * es;
+    int64_t off = (k % slots) * slot_bytes;
+    auto sub = [&](int r, int c) { return half(r, seq) + off + c * piece * es; };  // rank r's sub-slot c
+    auto [lo, n] = part(rank_, k);
     if (phase == 0) {
       if (k >= slots && !wait_all(layout_.consumed, pbase + k - slots + 1)) return {kShmWaiting, k, 0};
-      std::memcpy(half(rank_, seq) + off, data, size_t(n * es));
+      for (int c = 0; c < size_; c++) {  // ours too: reduced below in rank order from the sub-slots alone
+        auto [clo, cn] = part(c, k);
+        std::memcpy(sub(rank_, c), data + clo * es, size_t(cn * es));
+      }
       store(word(rank_, layout_.piped), pbase + k + 1);
+      phase = 1;
     }
-    if (!wait_all(layout_.piped, pbase + k + 1)) return {kShmWaiting, k, 1};
-    if (k == 0) {
-      if (int st = check_peers(seq, code, nbytes, slots * piece * es)) return {st, k, 1};
+    if (phase == 1) {
+      if (!wait_all(layout_.piped, pbase + k + 1)) return {kShmWaiting, k, 1};
+      if (k == 0) {
+        if (int st = check_peers(seq, code, nbytes, slots * slot_bytes)) return {st, k, 1};
+      }
+      for (int r = 0; r < size_; r++) src[r] = sub(r, rank_);
+      reduce_slots(src, n, dtype, op, reinterpret_cast<uintptr_t>(data + lo * es));
+      std::memcpy(sub(rank_, rank_), data + lo * es, size_t(n * es));  // read by peers only after REDUCED
+      store(word(rank_, layout_.reduced), pbase + k + 1);
     }
-    for (int r = 0; r < size_; r++) src[r] = half(r, seq) + off;
-    reduce_slots(src, n, dtype, op, reinterpret_cast<uintptr_t>(data));
+    if (!wait_all(layout_.reduced, pbase + k + 1)) return {kShmWaiting, k, 2};
+    for (int j = 1; j < size_; j++) {
+      int p = (rank_ + j) % size_;
+      auto [plo, pn] = part(p, k);
+      std::memcpy(data + plo * es, sub(p, p), size_t(pn * es));
+    }
     store(word(rank_, layout_.consumed), pbase + k + 1);
   }
   store(word(rank_, layout_.ready), base + 1);

@@ -16,7 +16,7 @@ namespace vt::fabric {
 
 struct ShmLayout {
   int64_t header, slot, ready, done, bufver, opseq;  // word offsets: the slot array, one slot, fields
-  int64_t piped, consumed;                           // the pipelined all-reduce's piece counters
+  int64_t piped, consumed, reduced;                  // the pipelined all-reduces' piece counters
 };
 
 enum ShmStatus : int {
@@ -60,14 +60,16 @@ class ShmDirect {
   // 3 gather) << 8 | its status & 0xff, for the caller to resume from there.
   int run(int64_t seq, int64_t base, int64_t code, int64_t nbytes, uintptr_t ptr, int64_t count, int dtype, int op,
           bool two_shot);
-  // Pipelined one-shot, in place, for messages larger than the caches: pieces of `piece` elements go through
-  // `slots` slots of our buffer half, so the copies in and the peers' reads stay in cache and only the caller's
-  // tensor streams through memory (a one-shot copies the whole message in and reads every peer's whole half).
-  // Piece k (counted from `pbase`, which every rank advances alike): wait until every peer has consumed piece
-  // k - slots (its slot is reused), copy it in, publish PIPED = pbase + k + 1; wait for every peer's PIPED,
-  // reduce the slots in rank order into ptr, publish CONSUMED = pbase + k + 1. Then READY = base + 1 and
-  // DONE = seq. Starts at piece `from` in `phase` (0 copy, 1 reduce); returns (status, piece, phase) where it
-  // stopped (status kShmDone: finished), for the caller to wait the bounded way and resume.
+  // Pipelined two-shot, in place, for messages larger than the caches: piece k of every rank's chunk (chunks as
+  // reduce_chunk's, pieces of `piece` elements) goes through slot k % slots of our half, one sub-slot per chunk,
+  // so the copies and the peers' reads stay in cache and only the caller's tensor streams through memory (the
+  // two-shot above copies the whole message in). Piece k, counted from `pbase` (which every rank advances
+  // alike): phase 0: wait until every peer has consumed piece k - slots, copy in piece k of every chunk,
+  // PIPED = pbase + k + 1; phase 1: wait for every peer's PIPED, reduce piece k of our chunk from every rank's
+  // sub-slot `rank` in rank order into ptr and into our sub-slot, REDUCED = pbase + k + 1; phase 2: wait for
+  // every peer's REDUCED, copy their reduced pieces into ptr, CONSUMED = pbase + k + 1. Then READY = base + 1
+  // and DONE = seq. Starts at piece `from` in `phase`; returns (status, piece, phase) where it stopped (status
+  // kShmDone: finished, piece: the pieces it took), for the caller to wait the bounded way and resume.
   std::tuple<int, int64_t, int> pipe(int64_t seq, int64_t base, int64_t pbase, int64_t code, int64_t nbytes,
                                      uintptr_t ptr, int64_t count, int dtype, int op, int64_t piece, int64_t slots,
                                      int64_t from, int phase);
@@ -80,6 +82,8 @@ class ShmDirect {
   int64_t* word(int r, int64_t field) const { return ctl_ + layout_.header + r * layout_.slot + field; }
   bool wait_all(int64_t field, int64_t target) const;
   void reduce_slots(const std::vector<const char*>& src, int64_t n, int dtype, int op, uintptr_t dst) const;
+  // A pipelined call's first step (from piece 0, phase 0): peers done with this half, then our descriptor.
+  bool pipe_begin(int64_t seq, int64_t code, int64_t nbytes);
   char* half(int p, int64_t seq) const;
   int check_peers(int64_t seq, int64_t code, int64_t nbytes, int64_t bytes) const;
   void reduce_range(int64_t seq, int64_t lo, int64_t hi, int dtype, int op, uintptr_t dst) const;

@@ -14,9 +14,9 @@ void bind_fabric(nb::module_& m) {
                         "and buffers (fabric/collectives/shm_fast.py drives them).")
       .def("__init__",
            [](ShmDirect* self, uintptr_t ctl, int rank, int size, int64_t header, int64_t slot, int64_t ready,
-              int64_t done, int64_t bufver, int64_t opseq, int64_t piped, int64_t consumed) {
-             new (self) ShmDirect(ctl, rank, size,
-                                  vt::fabric::ShmLayout{header, slot, ready, done, bufver, opseq, piped, consumed});
+              int64_t done, int64_t bufver, int64_t opseq, int64_t piped, int64_t consumed, int64_t reduced) {
+             new (self) ShmDirect(ctl, rank, size, vt::fabric::ShmLayout{header, slot, ready, done, bufver, opseq,
+                                                                         piped, consumed, reduced});
            })
       .def("set_buffer", &ShmDirect::set_buffer)
       .def("version", &ShmDirect::version)

@@ -45,16 +45,19 @@ def ring_neighbours(rank, size):
 CPU_ONESHOT_MAX_BYTES = 256 * 1024
 
 
+ALGORITHMS = ("auto", "ring", "oneshot", "twoshot", "pipelined")  # what callers may request
+
+
 def choose_algorithm(nbytes, size, crossover_bytes=None, requested="auto", pairs_oneshot=True):
     """'oneshot' (every rank reads every peer: latency-bound small messages) or 'ring' (bandwidth).
     crossover_bytes: the largest one-shot message (default VIBETENSOR_ONESHOT_MAX_BYTES, else
     CPU_ONESHOT_MAX_BYTES). pairs_oneshot: two ranks always take one-shot (on CPU both move the same bytes;
     the GPU transport's ring streams chunks where its one-shot kernel reads the whole peer buffer, so it
     passes False)."""
-    if requested not in ("auto", "ring", "oneshot", "twoshot", "pipelined"):
-        raise ValueError(f"algorithm must be 'auto', 'ring', 'oneshot', 'twoshot' or 'pipelined', got {requested!r}")
-    if requested in ("twoshot", "pipelined"):  # run by the GPU transport (twoshot) and ShmGroup's native path;
-        # elsewhere the ring moves the same bytes
+    if requested not in ALGORITHMS:
+        raise ValueError(f"algorithm must be one of {', '.join(map(repr, ALGORITHMS))}, got {requested!r}")
+    if requested not in ("auto", "ring", "oneshot"):  # run by the GPU transport (twoshot) and ShmGroup's native
+        # path; elsewhere the ring moves the same bytes
         return "ring"
     if requested != "auto":
         return requested

@@ -1,7 +1,7 @@
 """ShmGroup's direct all-reduces (every rank reads its peers' buffers) as native calls (csrc/fabric/
 shm_direct.cpp), for the element types reduced as they are (float32/64, int32/64): one-shot (each rank
 reduces the whole message), two-shot (each reduces its chunk, then copies the peers' reduced chunks) and
-pipelined one-shot (the message in pieces through a few cache-sized slots: ShmDirect::pipe).
+pipelined two-shot (the same, piece by piece through a few cache-sized slots: ShmDirect::pipe).
 
 `start` copies the input into our buffer half and publishes; then one-shot `finish`, or two-shot
 `reduce_chunk` and `gather`; `run` does them all in one call. They run the protocol of shm_collective.py
@@ -20,7 +20,7 @@ from .. import observe
 from . import schedule
 from .api import ReduceOp
 from .shm_collective import failed, op_code
-from .shm_sync import BUFVER, CONSUMED, DONE, HEADER, OPSEQ, PIPED, READY, SLOT, check_same_op
+from .shm_sync import BUFVER, CONSUMED, DONE, HEADER, OPSEQ, PIPED, READY, REDUCED, SLOT, check_same_op
 
 DONE_, PEERS_BUSY, WAITING, REMAP, MISMATCH = 0, -1, 1, 2, 3  # ShmStatus
 _OPS = {ReduceOp.SUM: 1, ReduceOp.AVG: 2, ReduceOp.MAX: 3, ReduceOp.MIN: 4}
@@ -28,17 +28,16 @@ NATIVE_DTYPES = {np.dtype(np.int32): 0x004, np.dtype(np.int64): 0x008, np.dtype(
                  np.dtype(np.float64): 0x108}  # ShmDtype: what the native side reduces as it is
 _BY_CODE = {c: d for d, c in NATIVE_DTYPES.items()}
 ALGORITHMS = ("oneshot", "twoshot", "pipelined")
-# The pipelined all-reduce's pieces and how many slots of our half they cycle through: 256 KB x 4 ran 16 MB in
-# 2.3-2.7 ms on 2 ranks against 3.1 for 64 KB x 4 and 3.7 for 16 KB x 4 (2 x 256 KB: 3.0).
-PIPE_PIECE_BYTES = 256 << 10
+# The pipelined all-reduce's slots (a piece of every rank's chunk) and how many of them our half cycles through:
+# with 256 KB x 4, 16 MB on 2 ranks took 2.3-2.7 ms against 3.1 for 64 KB x 4 and 3.7 for 16 KB x 4 (measured
+# with a pipelined one-shot, whose slot held one piece of the whole message; 2 x 256 KB: 3.0).
+PIPE_SLOT_BYTES = 256 << 10
 PIPE_SLOTS = 4
 # "auto" above the one-shot crossover (2 cores, float32 sum, medians of 5, 2026-11-26): the two-shot up to
-# TWOSHOT_MAX_BYTES (PAIR_TWOSHOT_MAX_BYTES for 2 ranks), the pipelined one-shot above. 2 ranks: two-shot 0.07-0.09
-# ms at 1 MB against one-shot 0.13-0.17, 0.17 against 0.34 at 2 MB, 0.49-0.51 against pipelined 0.53-0.61 at
-# 4 MB; pipelined 2.3-3.1 ms at 16 MB and 8.6-12.3 at 64 MB against the best of the others' 3.9-4.2 and
-# 17.7-19.5. 4 ranks: two-shot 0.27 ms at 1 MB (pipelined 0.43), pipelined 1.7 / 6.4 / 27 ms at 4 / 16 / 64 MB
-# against the two-shot's 2.3 / 9.7 / 41 and the ring's 2.5 / 10.8 / 49.
-PAIR_TWOSHOT_MAX_BYTES = 4 << 20
+# TWOSHOT_MAX_BYTES, the pipelined two-shot above. 2 ranks: 0.08 / 0.16-0.17 ms at 1 / 2 MB for both (one-shot
+# 0.14 / 0.27); at 4 / 16 / 64 MB pipelined 0.37 / 1.76 / 7.9 ms against the two-shot's 0.57 / 5.3 / 26 and a
+# pipelined one-shot's 0.66 / 2.55 / 8.8 (dropped). 4 ranks: 0.24-0.25 ms at 1 MB for both; pipelined 1.23 /
+# 5.5 / 18.4 ms at 4 / 16 / 64 MB against 2.2 / 12.5 / 47 (the ring: 2.5 / 10.8 / 49 in an earlier run).
 TWOSHOT_MAX_BYTES = 2 << 20
 
 
@@ -60,11 +59,12 @@ class _Plan:
     a pipelined one's pieces (0: not pipelined); buffer: the bytes our buffer half must hold."""
     __slots__ = ("algorithm", "twoshot", "code", "dtype", "op", "nbytes", "links", "rank", "piece", "buffer")
 
-    def __init__(self, algorithm, code, dtype, op, nbytes, links, rank, itemsize):
+    def __init__(self, algorithm, code, dtype, op, nbytes, links, rank, itemsize, size):
         self.algorithm, self.twoshot, self.code, self.dtype, self.op = algorithm, algorithm == "twoshot", code, dtype, op
         self.nbytes, self.links, self.rank = nbytes, links, rank
-        self.piece = PIPE_PIECE_BYTES // itemsize if algorithm == "pipelined" else 0
-        self.buffer = PIPE_SLOTS * PIPE_PIECE_BYTES if self.piece else nbytes
+        # a pipelined slot holds one piece of every rank's chunk, PIPE_SLOT_BYTES in all
+        self.piece = PIPE_SLOT_BYTES // (size * itemsize) if algorithm == "pipelined" else 0
+        self.buffer = PIPE_SLOTS * size * self.piece * itemsize if self.piece else nbytes
 
 
 class Direct:
@@ -73,7 +73,7 @@ class Direct:
     def __init__(self, g):
         self.g = g
         self.native = _C._fabric.ShmDirect(g._ctl.w.ctypes.data, g.rank, g.size, HEADER, SLOT, READY, DONE,
-                                           BUFVER, OPSEQ, PIPED, CONSUMED)
+                                           BUFVER, OPSEQ, PIPED, CONSUMED, REDUCED)
         self._pbase = 0  # pieces every rank's pipelined all-reduces published so far (the same on every rank)
         # The native waits poll as the Python ones do (shm_sync.Control.wait_words): spin, then yield the CPU
         # for a while; a wait that outlasts both returns here. With more ranks than CPUs a spinning rank holds
@@ -105,7 +105,7 @@ class Direct:
             return requested
         if nbytes <= g._crossover:
             return "oneshot"
-        return "twoshot" if nbytes <= (PAIR_TWOSHOT_MAX_BYTES if g.size == 2 else TWOSHOT_MAX_BYTES) else "pipelined"
+        return "twoshot" if nbytes <= TWOSHOT_MAX_BYTES else "pipelined"
 
     def _plan(self, numel, dtype, op, requested):
         """The _Plan of an all-reduce of numel elements of numpy `dtype` by `op`, for `requested` ("auto" or an
@@ -124,9 +124,9 @@ class Direct:
         if algo in ALGORITHMS and op in _OPS and (op is not ReduceOp.AVG or dtype.kind == "f"):
             g = self.g
             gr = g.global_ranks
-            share = 2 * nbytes // g.size if algo == "twoshot" else nbytes  # read from each peer
+            share = nbytes if algo == "oneshot" else 2 * nbytes // g.size  # read from each peer
             plan = _Plan(algo, op_code("all_reduce", algo, op, dtype), NATIVE_DTYPES[dtype], _OPS[op], nbytes,
-                         {(gr[p], gr[g.rank]): share for p in g._peers}, gr[g.rank], dtype.itemsize)
+                         {(gr[p], gr[g.rank]): share for p in g._peers}, gr[g.rank], dtype.itemsize, g.size)
         self._plans[key] = plan
         return plan
 
@@ -174,22 +174,24 @@ class Direct:
 
     def _pipe(self, seq, base, ptr, numel, plan):
         """The pipelined all-reduce: native until done, the bounded Python waits where it stopped."""
-        g, n, pbase = self.g, self.native, self._pbase
+        g, pbase = self.g, self._pbase
         piece, slots = plan.piece, PIPE_SLOTS
-        st, k, phase = n.pipe(seq, base, pbase, plan.code, plan.nbytes, ptr, numel, plan.dtype, plan.op, piece, slots,
-                              0, 0)
+        run = self.native.pipe
+        st, k, phase = run(seq, base, pbase, plan.code, plan.nbytes, ptr, numel, plan.dtype, plan.op, piece, slots, 0, 0)
         while st != DONE_:
             if st == PEERS_BUSY:
                 g._ctl.wait_slots(g._peers, DONE, seq - 2, "all_reduce")
-            elif st == WAITING:  # for the peers to free slot k % slots (phase 0), or to publish piece k
-                field, target = (CONSUMED, pbase + k - slots + 1) if phase == 0 else (PIPED, pbase + k + 1)
+            elif st == WAITING:  # for the peers to free slot k % slots (phase 0), to publish piece k (1) or to
+                # reduce their chunk's piece k (2)
+                field, target = ((CONSUMED, pbase + k - slots + 1), (PIPED, pbase + k + 1),
+                                 (REDUCED, pbase + k + 1))[phase]
                 g._ctl.wait_slots(g._peers, field, target, "all_reduce")
             elif st == REMAP:
                 self._remap()
             else:
                 check_same_op(g._ctl, g._peers, seq, plan.code, plan.nbytes, 0, "all_reduce")
-            st, k, phase = n.pipe(seq, base, pbase, plan.code, plan.nbytes, ptr, numel, plan.dtype, plan.op, piece,
-                                  slots, k, phase)
+            st, k, phase = run(seq, base, pbase, plan.code, plan.nbytes, ptr, numel, plan.dtype, plan.op, piece, slots,
+                               k, phase)
         self._pbase = pbase + k  # k: the pieces of this call
 
     def _remap(self):

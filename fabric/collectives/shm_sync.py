@@ -24,7 +24,7 @@ HEADER = 8
 SLOT = 32
 PAIR = 8
 # slot fields
-PID, START, READY, DONE, BUFVER, BUFCAP, ABORT, LEFT, ABORT_WHY, PIPED, CONSUMED = range(11)
+PID, START, READY, DONE, BUFVER, BUFCAP, ABORT, LEFT, ABORT_WHY, PIPED, CONSUMED, REDUCED = range(12)
 OPSEQ, OPCODE, OPNBYTES, OPARG = range(16, 20)  # + 4 * (seq % 2)
 _WHY = {1: "died", 2: "did not arrive within {t:g} s"}
 # pair fields (written by the sender: SENT, NBYTES, VER, CAP; by the receiver: ACKED)

@@ -22,12 +22,13 @@ def inputs(rank, seed, numel, dtype):
 
 
 SIZES = {"oneshot": [2, 334, 4096, 30002], "twoshot": [2, 334, 4096, 30002],
-         "pipelined": [2, 70002, 4096, 300008]}  # pieces of 256 KB through 4 slots: 300008 elements reuse them
+         # 4 slots of 256 KB (a piece of every rank's chunk): 300008 elements reuse them
+         "pipelined": [2, 70002, 4096, 300008]}
 
 
 def cases():
     k = 0
-    for algo in ("oneshot", "twoshot", "pipelined"):
+    for algo in SIZES:
         for i in range(16):
             dtype, op = DTYPES[i % 4], OPS[(i // 4) % 4]
             if op == "avg" and dtype.startswith("int"):
@@ -69,7 +70,7 @@ def reference(n, k, dtype, op, numel):
 
 
 @pytest.mark.parametrize("n", [1, 2, 3, 4])
-def test_oneshot_twoshot_and_pipelined_agree_with_numpy_however_called(pools, n):
+def test_native_programs_agree_with_numpy_however_called(pools, n):
     got = pools(n).run(r_direct)
     for k, algo, dtype, op, numel in cases():
         ref = reference(n, k, dtype, op, numel)
@@ -97,11 +98,14 @@ def test_auto_takes_the_native_programs_by_size(n):
     from vibetensor.fabric.collectives import schedule, shm_direct
     from vibetensor.fabric.collectives.shm_launch import RankPool
     big = schedule.CPU_ONESHOT_MAX_BYTES // 4 + 1
-    top = (shm_direct.PAIR_TWOSHOT_MAX_BYTES if n == 2 else shm_direct.TWOSHOT_MAX_BYTES) // 4
+    top = shm_direct.TWOSHOT_MAX_BYTES // 4
     with RankPool(n, env={"VIBETENSOR_FABRIC_TIMEOUT": "20"}) as pool:
         assert pool.run(r_auto, 16)[0] == ["oneshot", "oneshot"]
         assert pool.run(r_auto, big)[0] == ["twoshot", "oneshot" if n == 2 else "ring"]  # (pairs: one-shot)
         assert pool.run(r_auto, top)[0][0] == "twoshot" and pool.run(r_auto, top + 1)[0][0] == "pipelined"
+
+
+LATE = {"oneshot": 5000, "twoshot": 5000, "pipelined": 200003}  # algorithm: numel
 
 
 def r_late(g):
@@ -109,8 +113,8 @@ def r_late(g):
     yielding) and finish through the Python waits, in each step of every algorithm."""
     import time
     out = []
-    for k, algo in enumerate(["oneshot", "twoshot", "pipelined"] * 2):
-        x = vt.from_numpy(inputs(g.rank, 100 + k, 5000 if algo != "pipelined" else 200003, "float64"))
+    for k, algo in enumerate(list(LATE) * 2):
+        x = vt.from_numpy(inputs(g.rank, 100 + k, LATE[algo], "float64"))
         if g.rank == 0:
             time.sleep(0.06)
         g.all_reduce(x, "sum", algorithm=algo)
@@ -121,8 +125,8 @@ def r_late(g):
 def test_late_rank_finishes_through_the_python_waits(pools):
     n = 3
     got = pools(n).run(r_late)
-    for k in range(6):
-        ref = reference(n, 100 + k, "float64", "sum", 5000 if k % 3 != 2 else 200003)
+    for k, algo in enumerate(list(LATE) * 2):
+        ref = reference(n, 100 + k, "float64", "sum", LATE[algo])
         for r in range(n):
             np.testing.assert_allclose(got[r][k], ref, rtol=1e-12, atol=1e-12 * n, equal_nan=True)
             np.testing.assert_array_equal(got[r][k], got[0][k])
