@@ -68,8 +68,8 @@ class ShmGroup(Group):
         self._buf, self._bufver, self._mapped = None, 0, {}
         self._p2p = PointToPoint(self)
         # read once (a lookup per call would cost the native path a tenth of its time), and used by both paths
-        crossover = config.get("VIBETENSOR_ONESHOT_MAX_BYTES")
-        self._crossover = schedule.CPU_ONESHOT_MAX_BYTES if crossover is None else crossover
+        self._crossover_set = config.get("VIBETENSOR_ONESHOT_MAX_BYTES")  # None: each path's own default
+        self._crossover = schedule.CPU_ONESHOT_MAX_BYTES if self._crossover_set is None else self._crossover_set
         self._direct = Direct(self)  # the native one-shot and two-shot all-reduces
         self._executor, self._pending = None, []
         self._broken = None

@@ -39,6 +39,12 @@ PIPE_SLOTS = 4
 # pipelined one-shot's 0.66 / 2.55 / 8.8 (dropped). 4 ranks: 0.24-0.25 ms at 1 MB for both; pipelined 1.23 /
 # 5.5 / 18.4 ms at 4 / 16 / 64 MB against 2.2 / 12.5 / 47 (the ring: 2.5 / 10.8 / 49 in an earlier run).
 TWOSHOT_MAX_BYTES = 2 << 20
+# ... and below it the one-shot, to these sizes (unless VIBETENSOR_ONESHOT_MAX_BYTES says otherwise): 3 and 4
+# ranks: the two-shot 46-62 us at 128 KB against the one-shot's 58-98, even at 32-64 KB (21-51 against 22-42),
+# the one-shot ahead below (4 KB: 14 against 15-16 us); 2 ranks: even to 128 KB, two-shot ahead at 256 KB (37
+# against 45 us).
+ONESHOT_MAX_BYTES = 64 << 10
+PAIR_ONESHOT_MAX_BYTES = 128 << 10
 
 
 def _address(seg):
@@ -103,7 +109,10 @@ class Direct:
             return algo
         if requested != "auto":
             return requested
-        if nbytes <= g._crossover:
+        top = g._crossover_set
+        if top is None:
+            top = PAIR_ONESHOT_MAX_BYTES if g.size == 2 else ONESHOT_MAX_BYTES
+        if nbytes <= top:
             return "oneshot"
         return "twoshot" if nbytes <= TWOSHOT_MAX_BYTES else "pipelined"
 

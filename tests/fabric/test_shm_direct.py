@@ -97,12 +97,16 @@ def r_auto(g, numel):
 def test_auto_takes_the_native_programs_by_size(n):
     from vibetensor.fabric.collectives import schedule, shm_direct
     from vibetensor.fabric.collectives.shm_launch import RankPool
-    big = schedule.CPU_ONESHOT_MAX_BYTES // 4 + 1
+    big = max(shm_direct.ONESHOT_MAX_BYTES, shm_direct.PAIR_ONESHOT_MAX_BYTES, schedule.CPU_ONESHOT_MAX_BYTES) // 4 + 1
     top = shm_direct.TWOSHOT_MAX_BYTES // 4
     with RankPool(n, env={"VIBETENSOR_FABRIC_TIMEOUT": "20"}) as pool:
         assert pool.run(r_auto, 16)[0] == ["oneshot", "oneshot"]
         assert pool.run(r_auto, big)[0] == ["twoshot", "oneshot" if n == 2 else "ring"]  # (pairs: one-shot)
         assert pool.run(r_auto, top)[0][0] == "twoshot" and pool.run(r_auto, top + 1)[0][0] == "pipelined"
+        one = (shm_direct.PAIR_ONESHOT_MAX_BYTES if n == 2 else shm_direct.ONESHOT_MAX_BYTES) // 4
+        assert pool.run(r_auto, one)[0][0] == "oneshot" and pool.run(r_auto, one + 1)[0][0] == "twoshot"
+    with RankPool(n, env={"VIBETENSOR_FABRIC_TIMEOUT": "20", "VIBETENSOR_ONESHOT_MAX_BYTES": "4096"}) as pool:
+        assert pool.run(r_auto, 1024)[0][0] == "oneshot" and pool.run(r_auto, 1025)[0][0] == "twoshot"
 
 
 LATE = {"oneshot": 5000, "twoshot": 5000, "pipelined": 200003}  # algorithm: numel
