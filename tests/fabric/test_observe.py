@@ -57,3 +57,33 @@ def test_tallied_records_reach_the_counters_and_the_ring(monkeypatch):
     evs = observe.events(since=seq)
     assert [e.seq for e in evs] == list(range(seq + 1, seq + 602)) and evs[0].kind == "all_reduce"
     assert evs[-1].detail == "why" and evs[-2].nbytes == 299
+
+
+def test_gpu_groups_time_between_events_around_their_kernels(monkeypatch):
+    """CudaGroup._timed with stand-in events (the group itself needs a GPU): nothing recorded while device
+    timing is off; on, a start and an end event on the collective's stream around its kernels."""
+    from vibetensor.fabric.collectives import cuda_group
+
+    class Ev(FakeEvent):
+        def __init__(self, enable_timing=False):
+            super().__init__()
+            assert enable_timing
+
+        def record(self, stream):
+            stream.append(self)
+            self.ms, self.done = float(len(stream)), True
+
+    monkeypatch.setattr(cuda_group.tcuda, "Event", Ev)
+    monkeypatch.setattr(observe, "_counters", observe.collections.Counter())
+    monkeypatch.setattr(observe, "_pending", observe.collections.deque())
+    monkeypatch.setattr(observe, "_tally", {})
+    monkeypatch.setattr(observe, "_device_timing", False)
+    g, stream = object.__new__(cuda_group.CudaGroup), []
+    with g._timed("all_reduce", stream):
+        stream.append("kernel")
+    assert stream == ["kernel"] and "all_reduce.seconds" not in observe.counters()
+    observe.device_timing(True)
+    with g._timed("all_reduce", stream):
+        stream += ["kernel", "kernel"]
+    assert stream[1:] == [stream[1], "kernel", "kernel", stream[4]] and isinstance(stream[4], Ev)
+    assert abs(observe.counters()["all_reduce.seconds"] - 3e-3) < 1e-12  # events 2 and 5: 3 ms apart
