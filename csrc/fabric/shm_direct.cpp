@@ -130,16 +130,21 @@ bool ShmDirect::wait_all(int64_t field, int64_t target) const {
   return false;
 }
 
+bool ShmDirect::begin(int64_t seq, int64_t code, int64_t nbytes) {
+  if (!wait_all(layout_.done, seq - 2)) return false;
+  int64_t at = layout_.opseq + 4 * (seq % 2);
+  int64_t desc[4] = {seq, code, nbytes, 0};
+  for (int i = 0; i < 4; i++) store(word(rank_, at + i), desc[i]);
+  return true;
+}
+
 int ShmDirect::start(int64_t seq, int64_t base, int64_t code, int64_t nbytes, uintptr_t src, int64_t count,
                       int dtype) {
   int64_t bytes = count * itemsize(dtype);
   VT_CHECK_VALUE(bufs_[rank_].base && bytes <= bufs_[rank_].bytes / 2, "shm direct all-reduce: our buffer half holds ",
                  bufs_[rank_].bytes / 2, " bytes, not ", bytes);
-  if (!wait_all(layout_.done, seq - 2)) return kShmPeersBusy;
+  if (!begin(seq, code, nbytes)) return kShmPeersBusy;
   std::memcpy(half(rank_, seq), reinterpret_cast<const void*>(src), size_t(bytes));
-  int64_t at = layout_.opseq + 4 * (seq % 2);
-  int64_t desc[4] = {seq, code, nbytes, 0};
-  for (int i = 0; i < 4; i++) store(word(rank_, at + i), desc[i]);
   store(word(rank_, layout_.ready), base + 1);
   return kShmDone;
 }
@@ -236,14 +241,6 @@ int ShmDirect::run(int64_t seq, int64_t base, int64_t code, int64_t nbytes, uint
   return st ? stopped(3, st) : kShmDone;
 }
 
-bool ShmDirect::pipe_begin(int64_t seq, int64_t code, int64_t nbytes) {
-  if (!wait_all(layout_.done, seq - 2)) return false;
-  int64_t at = layout_.opseq + 4 * (seq % 2);
-  int64_t desc[4] = {seq, code, nbytes, 0};
-  for (int i = 0; i < 4; i++) store(word(rank_, at + i), desc[i]);
-  return true;
-}
-
 std::tuple<int, int64_t, int> ShmDirect::pipe(int64_t seq, int64_t base, int64_t pbase, int64_t code,
                                               int64_t nbytes, uintptr_t ptr, int64_t count, int dtype, int op,
                                               int64_t piece, int64_t slots, int64_t from, int phase) {
@@ -252,7 +249,7 @@ std::tuple<int, int64_t, int> ShmDirect::pipe(int64_t seq, int64_t base, int64_t
   VT_CHECK_VALUE(piece > 0 && slots > 0 && bufs_[rank_].base && slots * slot_bytes <= bufs_[rank_].bytes / 2,
                  "shm pipelined all-reduce: our buffer half holds ", bufs_[rank_].bytes / 2, " bytes, not ",
                  slots, " slots of ", slot_bytes);
-  if (from == 0 && phase == 0 && !pipe_begin(seq, code, nbytes)) return {kShmPeersBusy, 0, 0};
+  if (from == 0 && phase == 0 && !begin(seq, code, nbytes)) return {kShmPeersBusy, 0, 0};
   char* data = reinterpret_cast<char*>(ptr);
   auto part = [&](int c, int64_t k) {  // (first element, length) of piece k of chunk c
     auto [lo, hi] = chunk(count, size_, c);

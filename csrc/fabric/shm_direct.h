@@ -1,7 +1,7 @@
 // The CPU shared-memory transport's direct all-reduces (every rank reads its peers' buffers) as native calls:
-// one-shot (each rank reduces the whole message) and two-shot (each reduces its chunk, then copies the others'
-// reduced chunks). fabric/collectives/shm_fast.py drives them and keeps the protocol's slow paths: growing
-// buffers, mapping peers', waits that block, failures.
+// one-shot (each rank reduces the whole message), two-shot (each reduces its chunk, then copies the others'
+// reduced chunks) and a pipelined two-shot. fabric/collectives/shm_direct.py drives them and keeps the
+// protocol's slow paths: growing buffers, mapping peers', waits that block, failures.
 //
 // A ShmGroup's control block is int64 words: per rank a slot with READY, DONE and BUFVER flags and two op
 // descriptors (one per buffer half); each rank's buffer segment has two halves, collective s using half
@@ -82,8 +82,9 @@ class ShmDirect {
   int64_t* word(int r, int64_t field) const { return ctl_ + layout_.header + r * layout_.slot + field; }
   bool wait_all(int64_t field, int64_t target) const;
   void reduce_slots(const std::vector<const char*>& src, int64_t n, int dtype, int op, uintptr_t dst) const;
-  // A pipelined call's first step (from piece 0, phase 0): peers done with this half, then our descriptor.
-  bool pipe_begin(int64_t seq, int64_t code, int64_t nbytes);
+  // Every call's first step: waits until every peer is done with collective seq - 2 (our half), then writes
+  // our op descriptor. False where the wait gave up.
+  bool begin(int64_t seq, int64_t code, int64_t nbytes);
   char* half(int p, int64_t seq) const;
   int check_peers(int64_t seq, int64_t code, int64_t nbytes, int64_t bytes) const;
   void reduce_range(int64_t seq, int64_t lo, int64_t hi, int dtype, int op, uintptr_t dst) const;

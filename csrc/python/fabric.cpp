@@ -11,7 +11,7 @@ void bind_fabric(nb::module_& m) {
   using vt::fabric::ShmDirect;
   nb::class_<ShmDirect>(f, "ShmDirect",
                         "One rank's one-shot and two-shot all-reduces over a shared-memory group's control block "
-                        "and buffers (fabric/collectives/shm_fast.py drives them).")
+                        "and buffers (fabric/collectives/shm_direct.py drives them).")
       .def("__init__",
            [](ShmDirect* self, uintptr_t ctl, int rank, int size, int64_t header, int64_t slot, int64_t ready,
               int64_t done, int64_t bufver, int64_t opseq, int64_t piped, int64_t consumed, int64_t reduced) {

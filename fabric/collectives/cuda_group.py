@@ -14,6 +14,7 @@ import contextlib
 import os
 
 from . import cuda_peer as peer
+from .schedule import links_of
 from .api import CollectiveError, Group, RankFailure, ReduceOp, Work
 from .checks import check_src
 from .local import _flat
@@ -194,7 +195,7 @@ class CudaGroup(Group):
             if len(self._links) > 4096:
                 self._links.clear()
             links = self._links[key] = {(p, self.rank): b for p, b in
-                                        peer.links_of(kind, algorithm, self.size, self.rank, nbytes).items()}
+                                        links_of(kind, algorithm, self.size, self.rank, nbytes).items()}
         observe.record(kind, group="cuda", rank=self.rank, algorithm=algorithm, nbytes=nbytes, seconds=0.0,
                        links=links)
 

@@ -12,16 +12,17 @@ Algorithms:
 - one-shot all-reduce: one kernel of the LL protocol (kernels/triton/fabric_kernels.ll_all_reduce): every rank
   pushes its input, each value with a flag in one 64-bit store, into each peer's LL region, then reduces what
   arrived in its own, in rank order. No fence and no barrier: a word validates itself.
-- two-shot (all_reduce above the one-shot crossover, reduce_scatter, all_gather): one push program (fabric_kernels.push_collective) per buffer-sized piece:
-  push each peer its part of its chunk, meet, reduce this rank's chunk and push the result to every peer,
-  meet, copy the results in. Every byte between GPUs moves by a store, to peers in rotated order (step j:
-  rank r writes to rank r + j), so every link is busy at once and no host work runs per step.
-- ring (algorithm="ring"): the schedules of
-  schedule.py, data pulled from the predecessor. A step boundary (one small kernel) publishes this rank's step
-  counter to both ring neighbours and waits for the predecessor's (the data it reads next) and, in the
-  all-gather half of an all-reduce, the successor's (the last reader of the chunk it overwrites). The step itself is the
-  reduce-copy plugin (reduce_copy.py: the CuTe DSL kernel or Triton) or a copy. The last boundary also waits
-  for the successor to finish, so when a rank's collective ends nobody still reads its buffer.
+- two-shot (all_reduce above the one-shot crossover, reduce_scatter, all_gather): one push program
+  (fabric_kernels.push_collective) per buffer-sized piece: push each peer its part of its chunk, meet, reduce
+  this rank's chunk and push the result to every peer, meet, copy the results in. Every byte between GPUs
+  moves by a store, to peers in rotated order (step j: rank r writes to rank r + j), so every link is busy at
+  once and no host work runs per step.
+- ring (algorithm="ring"): the schedules of schedule.py, data pulled from the predecessor. A step boundary
+  (one small kernel) publishes this rank's step counter to both ring neighbours and waits for the
+  predecessor's (the data it reads next) and, in the all-gather half of an all-reduce, the successor's (the
+  last reader of the chunk it overwrites). The step itself is the reduce-copy plugin (reduce_copy.py: the CuTe
+  DSL kernel or Triton) or a copy. The last boundary also waits for the successor to finish, so when a rank's
+  collective ends nobody still reads its buffer.
 - broadcast and all_to_all: copy in, a barrier kernel, read the peers' buffers, a barrier kernel.
 Messages larger than the buffer go through it in pieces.
 """
@@ -406,13 +407,3 @@ def reduce_scatter(ep, flat_in, flat_out, op, algorithm):
 def all_gather(ep, flat_in, flat_out, algorithm):
     (twoshot_all_gather if algorithm == "twoshot" else ring_all_gather)(ep, flat_in, flat_out)
 
-
-def links_of(kind, algorithm, world, rank, nbytes):
-    """{peer: bytes that came to this rank from it} for the observability counters."""
-    if world == 1:
-        return {}
-    passes = 2 if kind == "all_reduce" else 1  # an all-reduce is a reduce-scatter, then an all-gather
-    if algorithm == "ring":
-        return {(rank - 1) % world: passes * nbytes * (world - 1) // world}
-    share = passes * nbytes // world if algorithm == "twoshot" else nbytes  # its part of each chunk, or all
-    return {p: share for p in range(world) if p != rank}

@@ -121,7 +121,7 @@ class LocalGroup(Group):
         for r, (dev, ep) in enumerate(zip(self.devices, eps)):
             with ls.on(dev):
                 program(ep, r)
-            for p, b in peer.links_of(kind, algorithm, self.size, r, nbytes).items():
+            for p, b in schedule.links_of(kind, algorithm, self.size, r, nbytes).items():
                 algos._add_link(links, self.devices[p], dev, b)
 
     def _check_status(self, idle=False):

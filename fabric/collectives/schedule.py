@@ -65,3 +65,15 @@ def choose_algorithm(nbytes, size, crossover_bytes=None, requested="auto", pairs
         crossover_bytes = config.get("VIBETENSOR_ONESHOT_MAX_BYTES")
         crossover_bytes = CPU_ONESHOT_MAX_BYTES if crossover_bytes is None else crossover_bytes
     return "oneshot" if (pairs_oneshot and size <= 2) or nbytes <= crossover_bytes else "ring"
+
+
+def links_of(kind, algorithm, world, rank, nbytes):
+    """{peer: bytes that came to this rank from it} for the observability counters."""
+    if world == 1:
+        return {}
+    passes = 2 if kind == "all_reduce" else 1  # an all-reduce is a reduce-scatter, then an all-gather
+    if algorithm == "ring":
+        return {(rank - 1) % world: passes * nbytes * (world - 1) // world}
+    # its part of each chunk (the two-shots, GPU and CPU, and the CPU's pipelined one), or all of it
+    share = passes * nbytes // world if algorithm in ("twoshot", "pipelined") else nbytes
+    return {p: share for p in range(world) if p != rank}

@@ -133,9 +133,9 @@ class Direct:
         if algo in ALGORITHMS and op in _OPS and (op is not ReduceOp.AVG or dtype.kind == "f"):
             g = self.g
             gr = g.global_ranks
-            share = nbytes if algo == "oneshot" else 2 * nbytes // g.size  # read from each peer
+            links = schedule.links_of("all_reduce", algo, g.size, g.rank, nbytes)
             plan = _Plan(algo, op_code("all_reduce", algo, op, dtype), NATIVE_DTYPES[dtype], _OPS[op], nbytes,
-                         {(gr[p], gr[g.rank]): share for p in g._peers}, gr[g.rank], dtype.itemsize, g.size)
+                         {(gr[p], gr[g.rank]): b for p, b in links.items()}, gr[g.rank], dtype.itemsize, g.size)
         self._plans[key] = plan
         return plan
 
@@ -152,7 +152,7 @@ class Direct:
         return True
 
     def all_reduce(self, ptr, numel, dtype, op, algo):
-        """numel elements of numpy `dtype` at address ptr <- their all-reduce by `algo` (oneshot or twoshot)."""
+        """numel elements of numpy `dtype` at address ptr <- their all-reduce by `algo` (one of ALGORITHMS)."""
         self._run(ptr, numel, self._plan(numel, dtype, op, algo))
 
     def _run(self, ptr, numel, plan):
@@ -183,32 +183,33 @@ class Direct:
 
     def _pipe(self, seq, base, ptr, numel, plan):
         """The pipelined all-reduce: native until done, the bounded Python waits where it stopped."""
-        g, pbase = self.g, self._pbase
-        piece, slots = plan.piece, PIPE_SLOTS
-        run = self.native.pipe
-        st, k, phase = run(seq, base, pbase, plan.code, plan.nbytes, ptr, numel, plan.dtype, plan.op, piece, slots, 0, 0)
+        n, pbase, slots = self.native, self._pbase, PIPE_SLOTS
+        st, k, phase = n.pipe(seq, base, pbase, plan.code, plan.nbytes, ptr, numel, plan.dtype, plan.op, plan.piece,
+                              slots, 0, 0)
         while st != DONE_:
-            if st == PEERS_BUSY:
-                g._ctl.wait_slots(g._peers, DONE, seq - 2, "all_reduce")
-            elif st == WAITING:  # for the peers to free slot k % slots (phase 0), to publish piece k (1) or to
-                # reduce their chunk's piece k (2)
-                field, target = ((CONSUMED, pbase + k - slots + 1), (PIPED, pbase + k + 1),
-                                 (REDUCED, pbase + k + 1))[phase]
-                g._ctl.wait_slots(g._peers, field, target, "all_reduce")
-            elif st == REMAP:
-                self._remap()
-            else:
-                check_same_op(g._ctl, g._peers, seq, plan.code, plan.nbytes, 0, "all_reduce")
-            st, k, phase = run(seq, base, pbase, plan.code, plan.nbytes, ptr, numel, plan.dtype, plan.op, piece, slots,
-                               k, phase)
+            # WAITING: for the peers to free slot k % slots (phase 0), publish piece k (1) or reduce it (2)
+            self._settle(st, seq, plan, ((CONSUMED, pbase + k - slots + 1), (PIPED, pbase + k + 1),
+                                         (REDUCED, pbase + k + 1))[phase])
+            st, k, phase = n.pipe(seq, base, pbase, plan.code, plan.nbytes, ptr, numel, plan.dtype, plan.op,
+                                  plan.piece, slots, k, phase)
         self._pbase = pbase + k  # k: the pieces of this call
 
-    def _remap(self):
-        g, n = self.g, self.native
-        for p in g._peers:
-            g._peer_buffer(p)
-            ver, seg = g._mapped[p]
-            n.set_buffer(p, _address(seg), seg.size, ver)
+    def _settle(self, st, seq, plan, waiting):
+        """Acts on a native call's status other than done, the bounded way: waits for the peers to be done with
+        collective seq - 2 (PEERS_BUSY) or for their (field, target) `waiting` (WAITING), maps their new buffers
+        (REMAP), or raises for a peer in another collective."""
+        g = self.g
+        if st == PEERS_BUSY:
+            g._ctl.wait_slots(g._peers, DONE, seq - 2, "all_reduce")
+        elif st == WAITING:
+            g._ctl.wait_slots(g._peers, *waiting, "all_reduce")
+        elif st == REMAP:
+            for p in g._peers:
+                g._peer_buffer(p)
+                ver, seg = g._mapped[p]
+                self.native.set_buffer(p, _address(seg), seg.size, ver)
+        else:
+            check_same_op(g._ctl, g._peers, seq, plan.code, plan.nbytes, 0, "all_reduce")
 
     def _steps(self, stopped, seq, base, ptr, numel, plan):
         """Finishes a call whose native run stopped (`stopped`: the step, and the status it stopped with)."""
@@ -221,23 +222,10 @@ class Direct:
                       lambda: n.gather(seq, base, ptr, numel, dcode)]
         status = (stopped & 0xff) - (256 if stopped & 0x80 else 0)
         for i in range((stopped >> 8) - 1, len(steps)):
-            self._resume(steps[i], status, i, seq, base, code, nbytes)
+            # step i (0 start, then the reduce, then the gather) until done, from its last status (None: not
+            # tried yet); its waits are for READY = base + i
+            st = steps[i]() if status is None else status
+            while st != DONE_:
+                self._settle(st, seq, plan, (READY, base + i))
+                st = steps[i]()
             status = None
-
-    def _resume(self, step, status, i, seq, base, code, nbytes):
-        """Runs native step i (0 start, then the reduce, then the gather) until it is done, starting from its
-        last `status` (None: not tried yet): waits the Python way where it gave up waiting (for the peers'
-        DONE of seq - 2 before start, for READY = base + i after), maps peers' new buffers, raises for a peer
-        in another collective."""
-        g, n = self.g, self.native
-        st = step() if status is None else status
-        while st != DONE_:
-            if st == PEERS_BUSY:
-                g._ctl.wait_slots(g._peers, DONE, seq - 2, "all_reduce")
-            elif st == WAITING:
-                g._ctl.wait_slots(g._peers, READY, base + i, "all_reduce")
-            elif st == REMAP:
-                self._remap()
-            else:
-                check_same_op(g._ctl, g._peers, seq, code, nbytes, 0, "all_reduce")
-            st = step()
