@@ -35,6 +35,12 @@ void launch_elementwise(TensorIterator& it, std::string_view op, std::span<const
     std::string key = "ew|" + std::string(op) + "|";
     for (int i = 1; i < nt; i++) key += std::string(i > 1 ? "," : "") + dtype_name(it.dtype(i));
     key += "|" + std::string(dtype_name(it.dtype(0))) + "|" + layout + "|" + std::to_string(params.size());
+    if (flat) {  // the aligned form when the output, every dense input and the element count allow 16-byte access
+      bool aligned = multiples_of_16({address(it.operand(0).data), uint64_t(it.numel())});
+      for (int i = 1; i < nt && aligned; i++)
+        if (kinds[size_t(i - 1)] == 'c') aligned = multiples_of_16({address(it.operand(i).data)});
+      if (aligned) key += kAlignedSuffix;
+    }
     const Kernel& k = kernel(key);
 
     std::vector<KernelArg> args;

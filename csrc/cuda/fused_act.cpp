@@ -53,9 +53,15 @@ Rows rows_of(const char* op, const Tensor& input, const Tensor& bias, std::strin
   return r;
 }
 
-std::string key(const char* dir, std::string_view act, const Tensor& x, const std::string& extra, const Rows& r) {
+// The key; its aligned form (kernel_library.h) when N and every [M, N] or [N] operand allow 16-byte access
+// (bias_act.aligned_args).
+std::string key(const char* dir, std::string_view act, const Tensor& x, const std::string& extra, const Rows& r,
+                std::initializer_list<const Tensor*> operands) {
+  bool aligned = multiples_of_16({uint64_t(r.n)});
+  for (const Tensor* t : operands)
+    if (t->defined()) aligned = aligned && multiples_of_16({address(t->data())});
   return std::string("bact|") + dir + "|" + std::string(act) + "|" + dtype_name(x.dtype()) + extra + "|" +
-         std::to_string(r.block_m) + "|" + std::to_string(r.block_n);
+         std::to_string(r.block_m) + "|" + std::to_string(r.block_n) + (aligned ? kAlignedSuffix : "");
 }
 
 Tensor bias_act_cuda(const Tensor& input, const Tensor& bias, std::string_view act) {
@@ -64,10 +70,11 @@ Tensor bias_act_cuda(const Tensor& input, const Tensor& bias, std::string_view a
   int64_t tiles = (r.m + r.block_m - 1) / r.block_m;
   if (tiles == 0 || r.n == 0) return y;
   VT_CHECK_VALUE(tiles < (int64_t(1) << 31), "bias_act: too many rows for one launch");
-  const Kernel& k = kernel(key("fwd", act, input, "", r));
+  Tensor b = contiguous(bias);
+  const Kernel& k = kernel(key("fwd", act, input, "", r, {&r.x, &b, &y}));
   activate(input.device().index);
   k.launch(uint32_t(tiles), uint32_t((r.n + r.block_n - 1) / r.block_n), 1,
-           {KernelArg::ptr(r.x.data()), KernelArg::ptr(contiguous(bias).data()), KernelArg::ptr(y.data()),
+           {KernelArg::ptr(r.x.data()), KernelArg::ptr(b.data()), KernelArg::ptr(y.data()),
             KernelArg::i64v(r.m), KernelArg::i64v(r.n)},
            current_stream(input.device().index));
   return y;
@@ -88,12 +95,13 @@ std::tuple<Tensor, Tensor> bias_act_backward_cuda(const Tensor& grad_out, const 
   DType acc = acc_for(input.dtype());
   Tensor partial = bias_grad ? empty(DimVec{programs, r.n}, acc, input.device()) : Tensor();
   if (programs > 0 && r.n > 0) {
-    std::vector<KernelArg> args{KernelArg::ptr(dy.data()), KernelArg::ptr(r.x.data()),
-                                KernelArg::ptr(contiguous(bias).data()), KernelArg::ptr(dx.data())};
+    Tensor b = contiguous(bias);
+    std::vector<KernelArg> args{KernelArg::ptr(dy.data()), KernelArg::ptr(r.x.data()), KernelArg::ptr(b.data()),
+                                KernelArg::ptr(dx.data())};
     if (bias_grad) args.push_back(KernelArg::ptr(partial.data()));
     args.push_back(KernelArg::i64v(r.m));
     args.push_back(KernelArg::i64v(r.n));
-    const Kernel& k = kernel(key("bwd", act, input, bias_grad ? "|1" : "|0", r));
+    const Kernel& k = kernel(key("bwd", act, input, bias_grad ? "|1" : "|0", r, {&dy, &r.x, &b, &dx, &partial}));
     activate(input.device().index);
     k.launch(uint32_t(programs), uint32_t(blocks_n), 1, args, current_stream(input.device().index));
   }

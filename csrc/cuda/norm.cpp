@@ -59,9 +59,15 @@ std::string affine(const Tensor& weight, bool has_bias) { return !weight.defined
 
 DType stats_dtype(DType d) { return d == DType::Float64 ? DType::Float64 : DType::Float32; }
 
-std::string key(const char* dir, const char* kind, const Tensor& x, const std::string& aff, int64_t n) {
+// The key; its aligned form (kernel_library.h) when the row length and every defined row operand allow
+// 16-byte access (the kernels declare all row pointers and N: norm.aligned_args).
+std::string key(const char* dir, const char* kind, const Tensor& x, const std::string& aff, int64_t n,
+                std::initializer_list<const Tensor*> rows) {
+  bool aligned = multiples_of_16({uint64_t(n)});
+  for (const Tensor* t : rows)
+    if (t->defined()) aligned = aligned && multiples_of_16({address(t->data())});
   return std::string("norm|") + dir + "|" + kind + "|" + dtype_name(x.dtype()) + "|" + aff + "|" +
-         std::to_string(next_pow2(n));
+         std::to_string(next_pow2(n)) + (aligned ? kAlignedSuffix : "");
 }
 
 // y, mean (LayerNorm only; undefined for RMSNorm) and rstd of [rows, N].
@@ -80,7 +86,7 @@ std::tuple<Tensor, Tensor, Tensor> forward(const char* kind, const Rows& r, cons
   args.push_back(KernelArg::ptr(rstd.data()));
   args.push_back(KernelArg::i64v(r.n));
   args.push_back(KernelArg::f64v(eps));
-  const Kernel& k = kernel(key("fwd", kind, input, affine(weight, bias.defined()), r.n));
+  const Kernel& k = kernel(key("fwd", kind, input, affine(weight, bias.defined()), r.n, {&r.x, &weight, &bias, &y}));
   activate(input.device().index);
   VT_CHECK(r.rows < (int64_t(1) << 31), kind, ": too many rows for one launch");
   k.launch(uint32_t(r.rows), 1, 1, args, current_stream(input.device().index));
@@ -100,7 +106,8 @@ std::tuple<Tensor, Tensor, Tensor> backward(const char* kind, const Tensor& grad
                    kind, ": mean and rstd must hold one statistic per row, as the forward saved them");
   Tensor dy = contiguous(grad_out), dx = empty(input.sizes(), input.dtype(), input.device());
   std::string aff = affine(weight, has_bias);
-  const Kernel& k = kernel(key("bwd", kind, input, aff, r.n));
+  // (the weight-gradient partials are fresh [programs, N] buffers: aligned rows whenever N is)
+  const Kernel& k = kernel(key("bwd", kind, input, aff, r.n, {&dy, &r.x, &weight, &dx}));
   int64_t per_sm = std::max<int64_t>(1, kBackwardWarpsPerSM / k.spec().num_warps);
   // no rows: no programs, and the fold of an empty [0, N] buffer gives the zero gradients
   int64_t programs = std::min(r.rows, per_sm * properties(input.device().index).multiprocessor_count);

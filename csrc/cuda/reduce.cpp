@@ -253,8 +253,9 @@ Tensor softmax_rows(const std::string& op, const Tensor& x, DType out_dtype) {
   // 1024-element blocks twice (an online max/sum pass, then the write pass).
   bool whole = n <= 8192;
   int64_t block = whole ? next_pow2(n) : 1024;
+  bool aligned = multiples_of_16({address(x.data()), address(out.data()), uint64_t(n)});  // kernel_library.h
   const Kernel& k = kernel("soft|" + op + "|" + dtype_name(x.dtype()) + "|" + dtype_name(out_dtype) + "|" +
-                           std::to_string(block) + (whole ? "|w" : "|s"));
+                           std::to_string(block) + (whole ? "|w" : "|s") + (aligned ? kAlignedSuffix : ""));
   activate(x.device().index);
   k.launch(uint32_t(rows), 1, 1, {KernelArg::ptr(x.data()), KernelArg::ptr(out.data()), KernelArg::i64v(n)},
            current_stream(x.device().index));

@@ -4,7 +4,7 @@ native core asks for (csrc/cuda/fused_act.cpp):
     bact|fwd|<act>|<dtype>|<BLOCK_M>|<BLOCK_N>
     bact|bwd|<act>|<dtype>|<bias grad 0/1>|<BLOCK_M>|<BLOCK_N>
 
-act: gelu, gelu_tanh or silu. x is contiguous [M, N], b is [N], both of one dtype; the sum and the
+A key may end in kernels.compile.ALIGNED (aligned_args). act: gelu, gelu_tanh or silu. x is contiguous [M, N], b is [N], both of one dtype; the sum and the
 activation run in fp32 (fp64 for float64) and round once.
   fwd: a grid of [BLOCK_M, BLOCK_N] tiles.
   bwd: a grid (G, N / BLOCK_N); program (p, q) takes the row tiles p, p + G, ... of column block q, writes
@@ -79,6 +79,15 @@ def generate(key):
            + f"def {name}({', '.join(args)}, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr):\n"
            + "\n".join(body) + "\n")
     return src, name, signature, {"BLOCK_M": block_m, "BLOCK_N": block_n}
+
+
+def aligned_args(key):
+    """What the native launcher checks before it asks for `key` + kernels.compile.ALIGNED: every pointer
+    16-byte aligned and N a multiple of 16 (every row then starts aligned)."""
+    direction, _, _, bias_grad, _, _ = parse_key(key)
+    if direction == "fwd":
+        return ["x_ptr", "b_ptr", "y_ptr", "N"]
+    return ["dy_ptr", "x_ptr", "b_ptr", "dx_ptr"] + (["db_ptr"] if bias_grad else []) + ["N"]
 
 
 def load(key, cache_dir, module_suffix=""):

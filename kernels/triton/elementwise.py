@@ -3,7 +3,8 @@
     ew|<op>|<input dtypes,>|<output dtype>|<layout>|<number of float params>
 
 One table, OPS, gives each op's expression over its inputs a, b, c and params p0.. in the compute type
-(float32 for half types, as on CPU). The generated source is written to a file (Triton reads kernels' source)
+(float32 for half types, as on CPU). A flat key may end in kernels.compile.ALIGNED: same source, compiled
+knowing the arguments of aligned_args are multiples of 16 (16-byte accesses). The generated source is written to a file (Triton reads kernels' source)
 and compiled for the GPU (kernels/compile.py) or run by Triton's interpreter on CPU tensors in CI.
 """
 import hashlib
@@ -222,6 +223,15 @@ def generate(key):
            f"def {name}({', '.join(args)}, BLOCK: tl.constexpr):\n" + "\n".join(body) + "\n")
     signature["BLOCK"] = "constexpr"
     return src, name, signature, {"BLOCK": BLOCK}
+
+
+def aligned_args(key):
+    """What the native launcher checks before it asks for `key` + kernels.compile.ALIGNED (flat layouts only):
+    the output and every dense input 16-byte aligned, the element count a multiple of 16."""
+    _, ins, _, layout, _ = parse_key(key)
+    if not layout.startswith("c"):
+        raise KeyError(f"elementwise key {key!r}: only flat layouts have an aligned form")
+    return ["out_ptr"] + [f"in{i}_ptr" for i, k in enumerate(layout[1:]) if k == "c"] + ["n"]
 
 
 def load(key, cache_dir, module_suffix=""):

@@ -2,7 +2,7 @@
 
     norm|<fwd or bwd>|<ln or rms>|<x dtype>|<affine: w, wb or ->|<BLOCK>
 
-A row of N <= BLOCK elements (the normalised dims, contiguous) is held whole in registers, statistics in
+The key may end in kernels.compile.ALIGNED (aligned_args). A row of N <= BLOCK elements (the normalised dims, contiguous) is held whole in registers, statistics in
 fp32 (fp64 for float64 rows).
   fwd: one program per row; writes y (x's dtype) and the row's mean (LayerNorm only) and rstd.
   bwd: a grid of G programs, program p taking rows p, p + G, ...: dx from the saved statistics in one read
@@ -124,6 +124,17 @@ def generate(key):
     src = "import triton\nimport triton.language as tl\n\n\n@triton.jit\n" + \
         f"def {name}({', '.join(args)}, BLOCK: tl.constexpr):\n" + "\n".join(body) + "\n"
     return src, name, signature, {"BLOCK": block}
+
+
+ROW_POINTERS = ("x_ptr", "w_ptr", "b_ptr", "y_ptr", "dy_ptr", "dx_ptr", "dw_ptr", "db_ptr")
+
+
+def aligned_args(key):
+    """What the native launcher checks before it asks for `key` + kernels.compile.ALIGNED: every pointer to
+    row data 16-byte aligned and N a multiple of 16 (every row then starts aligned)."""
+    direction, kind, dtype, affine, _ = parse_key(key)
+    args = (_forward if direction == "fwd" else _backward)(kind, dtype, affine)[0]
+    return [a for a in args if a in ROW_POINTERS] + ["N"]
 
 
 def load(key, cache_dir, module_suffix=""):

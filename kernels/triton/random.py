@@ -6,7 +6,7 @@ op      uniform (rand, uniform_), normal (randn, normal_), bernoulli (a scalar p
         of probabilities), randint, dropout (native_dropout's forward: the input is read elementwise, the
         bool mask written beside the output), the sampling ops of random_sampling.py (randperm,
         multinomial), or state (writes a CUDA graph's seed/offset slot).
-layout  "c" (output and input dense) or "g<nd>" (sizes and element strides passed, innermost dim first:
+layout  "c" (output and input dense; the key may end in kernels.compile.ALIGNED, see aligned_args) or "g<nd>" (sizes and element strides passed, innermost dim first:
         non-contiguous outputs of the in-place ops are written through their strides, strided inputs read
         through theirs).
 state   "v": seed and base block offset passed by value; "g": a CUDA graph is being captured, so the
@@ -252,6 +252,16 @@ def generate(key):
     signature["BLOCK"] = "constexpr"
     signature["NB"] = "constexpr"
     return src, name, signature, {"BLOCK": BLOCK, "NB": BLOCK // e}
+
+
+def aligned_args(key):
+    """What the native launcher checks before it asks for `key` + kernels.compile.ALIGNED (dense layout): the
+    output, the input and every pointer parameter 16-byte aligned, the element count a multiple of 16."""
+    op, _, _, layout, _ = parse_key(key)
+    if layout != "c" or op == "state":
+        raise KeyError(f"random key {key!r}: only the dense layout has an aligned form")
+    return ["out_ptr"] + (["p_ptr"] if op in INPUT_OPS else []) + ["n"] + \
+        [a for a, t in PARAMS[op] if t.startswith("*")]
 
 
 def load(key, cache_dir, module_suffix=""):

@@ -173,3 +173,16 @@ def test_aligned_row_layout_bool_any_all():
         v, _ = interpret.run_reduction(op, t, ((5, 48, 1), (48, 1, 0)), vt.bool, vt.int32, layout="r", block_o=2,
                                        block_r=32)
         assert v.numpy().reshape(-1).tolist() == ref.tolist(), op
+
+
+@pytest.mark.parametrize("op", ["amax", "amin", "absmax", "absmin"])
+def test_max_min_propagate_nans(op):
+    # a NaN anywhere in a row wins over every number (PyTorch's amax/amin), wherever it sits in the tile
+    a = random_array((4, 40, 1), vt.float32, rng())
+    a[1, 0, 0] = a[2, 39, 0] = a[3, 17, 0] = np.nan
+    t = vt.tensor(a, dtype=vt.float32).reshape(4, 40)
+    vals, _ = interpret.run_reduction(op, t, ((4, 40, 1), (40, 1, 0)), vt.float32, vt.float32, block_r=16)
+    ref = {"amax": np.max, "amin": np.min, "absmax": lambda x, axis: np.abs(x).max(axis),
+           "absmin": lambda x, axis: np.abs(x).min(axis)}[op](a, axis=1)
+    np.testing.assert_array_equal(np.isnan(vals.numpy()[0]), [[False], [True], [True], [True]])
+    np.testing.assert_allclose(vals.numpy()[0], ref, rtol=1e-6)

@@ -1,0 +1,62 @@
+"""Aligned kernel keys (kernels/compile.py ALIGNED): the same source compiled knowing the launcher checked the
+generator's aligned_args, so Triton emits 16-byte loads and stores where the plain key gets one element per
+access. Compiled for sm_90 in a subprocess (no GPU needed; the tests' TRITON_INTERPRET must not apply)."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+pytest.importorskip("triton")
+
+# key -> the widest global load and store, in bits, the aligned form must reach (plain forms reach 16 or 32)
+KEYS = {
+    "ew|gelu_backward|bfloat16,bfloat16|bfloat16|ccc|0": (128, 128),
+    "ew|add|float32,float32|float32|ccs|1": (128, 128),  # the broadcast scalar input stays a scalar load
+    "rng|dropout|bfloat16|bfloat16|c|v": (128, 128),
+    "norm|fwd|ln|bfloat16|wb|4096": (128, 128),
+    "norm|bwd|rms|bfloat16|w|4096": (128, 128),
+    "soft|softmax|bfloat16|bfloat16|4096|w": (128, 128),
+    "bact|fwd|gelu|bfloat16|8|256": (128, 128),
+    "bact|bwd|gelu|bfloat16|1|8|256": (128, 128),
+}
+
+SCRIPT = r"""
+import json, re, sys
+from vibetensor.kernels import compile as C
+out = {}
+for key in json.loads(sys.argv[1]):
+    widths = {}
+    for form in ("", C.ALIGNED):
+        ptx = C.compiled(key + form, 90).asm["ptx"]
+        def widest(op):
+            best = 0
+            for m in re.finditer(r"\b" + op + r"\.global(?:\.[a-z0-9_]+)*?(?:\.v(\d))?\.[bfsu](\d+)\b", ptx):
+                best = max(best, int(m.group(1) or 1) * int(m.group(2)))
+            return best
+        widths[form or "plain"] = (widest("ld"), widest("st"))
+    out[key] = widths
+print(json.dumps(out))
+"""
+
+
+def test_aligned_forms_move_16_bytes_per_access():
+    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
+    done = subprocess.run([sys.executable, "-c", SCRIPT, json.dumps(list(KEYS))], env=env, capture_output=True,
+                          text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    got = json.loads(done.stdout.strip().splitlines()[-1])
+    for key, (load, store) in KEYS.items():
+        aligned = got[key]["@a16"]
+        assert aligned[0] >= load and aligned[1] >= store, (key, got[key])
+        plain = got[key]["plain"]
+        assert plain[0] < load or plain[1] < store, (key, got[key])  # without the facts: narrower accesses
+
+
+def test_aligned_suffix_on_a_family_without_aligned_args_is_a_clear_error():
+    from vibetensor.kernels import compile as C
+    with pytest.raises(KeyError, match="declares no aligned arguments"):
+        C.compiled("rope|bfloat16|float32|0|0|4|16|32|0" + C.ALIGNED, 90)
+    with pytest.raises(KeyError, match="only flat layouts"):
+        C.compiled("ew|neg|float32|float32|g2t|0" + C.ALIGNED, 90)
