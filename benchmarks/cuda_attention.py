@@ -38,6 +38,13 @@ CANDIDATES = {
     "dq": [(128, 64, 8, 2), (128, 64, 8, 3), (128, 32, 8, 3), (128, 128, 8, 2), (64, 64, 4, 3), (64, 32, 4, 3)],
     "delta": [(64, 0, 4, 1), (32, 0, 4, 1), (128, 0, 4, 1), (128, 0, 8, 1)],
 }
+# float32 operands are twice as wide (and each dot three TF32 dots): shorter tiles, shallower pipelines
+CANDIDATES_F32 = {
+    "fwd": [(64, 64, 4, 2), (64, 32, 4, 2), (128, 64, 8, 2), (64, 64, 8, 2), (128, 32, 8, 2)],
+    "dkdv": [(64, 128, 8, 2), (32, 64, 4, 2), (64, 64, 4, 2), (64, 64, 8, 2), (32, 128, 8, 2)],
+    "dq": [(64, 64, 4, 2), (64, 32, 4, 2), (128, 64, 8, 2), (64, 64, 8, 2), (128, 32, 8, 2)],
+    "delta": CANDIDATES["delta"],
+}
 
 
 def flops(b, h, t, d):
@@ -116,8 +123,8 @@ def sweep(spec):
     pass_, d = spec.removeprefix("f32.").split(":")
     mode = "fwd" if pass_ == "fwd" else "bwd"
     rows = []
-    for cand in CANDIDATES[pass_]:
-        entry = ("f32." if dt == "f32" else "") + f"{pass_}:{d}=" + ",".join(map(str, cand))
+    for cand in [None, *(CANDIDATES_F32 if dt == "f32" else CANDIDATES)[pass_]]:  # None: the built-in table
+        entry = ("f32." if dt == "f32" else "") + f"{pass_}:{d}=" + ",".join(map(str, cand)) if cand else ""
         env = dict(os.environ, VIBETENSOR_ATTENTION_CONFIG=entry)
         r = subprocess.run([sys.executable, __file__, "--timed", f"{d}:{mode}:{dt}"], env=env, capture_output=True,
                            text=True)
@@ -125,7 +132,7 @@ def sweep(spec):
             rows.append((entry, "failed: " + (r.stderr.strip().splitlines() or ["?"])[-1][:100]))
             continue
         times = json.loads(r.stdout.strip().splitlines()[-1])
-        rows.append((entry, "  ".join(f"{case.split(f' {dt} ')[1]}: {ms:.3f} ms" for case, ms in times.items())))
+        rows.append((entry or "(built-in table)", "  ".join(f"{case.split(f' {dt} ')[1]}: {ms:.3f} ms" for case, ms in times.items())))
         print(*rows[-1], flush=True)
     print_table(f"Sweep of {pass_} at D={d} ({mode} times)", ["VIBETENSOR_ATTENTION_CONFIG", "times"], rows)
 

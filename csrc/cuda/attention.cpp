@@ -47,7 +47,8 @@ constexpr int kNumHeadDims = 4;
 // thread, and the dK/dV programs hold two 128x128 fp32 accumulators, so their query steps are 32 rows
 // (64 spilled).
 // float32 (the second table): operands twice as wide and each dot three TF32 dots (3xTF32, float32
-// accuracy), so tiles are half as tall and pipelines shallower.
+// accuracy), so tiles are half as tall and pipelines shallower. dkdv at D = 64 timed on an H200
+// (cuda_attention.py --sweep f32.dkdv:64): 64,128,8,2 took the B8 H8 T1024 backward from 1.028 ms to 0.954.
 constexpr int kWidths = 2;  // 16-bit dtypes, float32
 constexpr Config kConfigs[kWidths][kPasses][kNumHeadDims] = {
     {
@@ -60,7 +61,7 @@ constexpr Config kConfigs[kWidths][kPasses][kNumHeadDims] = {
     {
         {{64, 32, 4, 2}, {64, 32, 4, 2}, {64, 64, 4, 2}, {64, 32, 8, 2}},     // fwd
         {{64, 0, 4, 1}, {64, 0, 4, 1}, {64, 0, 4, 1}, {64, 0, 4, 1}},         // delta
-        {{32, 64, 4, 2}, {32, 64, 4, 2}, {32, 64, 4, 2}, {32, 64, 8, 2}},     // dkdv
+        {{32, 64, 4, 2}, {32, 64, 4, 2}, {64, 128, 8, 2}, {32, 64, 8, 2}},    // dkdv
         {{64, 32, 4, 2}, {64, 32, 4, 2}, {64, 64, 4, 2}, {64, 32, 8, 2}},     // dq
     },
 };
