@@ -1,7 +1,7 @@
 """Cross-entropy from logits, Triton kernels generated from the key the native core asks for
 (csrc/cuda/cross_entropy.cpp):
 
-    xent|<fwd, bwd or mean>|<logits dtype>|<BLOCK>
+    xent|<fwd, bwd or mean>|<logits dtype>|<BLOCK>   (fwd and bwd may end in kernels.compile.ALIGNED)
 
   fwd:  one program per row of N logits, streamed through BLOCK-sized chunks once: the running max and the
         rescaled sum of exponentials (one exp per logit: each chunk's max is taken first), and the row sum
@@ -118,6 +118,15 @@ def generate(key):
     src = "import triton\nimport triton.language as tl\n\n\n@triton.jit\n" + \
         f"def {name}({', '.join(args)}, BLOCK: tl.constexpr):" + body
     return src, name, signature, {"BLOCK": block}
+
+
+def aligned_args(key):
+    """What the native launcher checks before it asks for a fwd/bwd key + kernels.compile.ALIGNED: the logits
+    (and dx) 16-byte aligned and N a multiple of 16 (every row then starts aligned)."""
+    op, _, _ = parse_key(key)
+    if op == "mean":
+        raise KeyError(f"cross-entropy key {key!r}: the mean has no aligned form")
+    return [a for a in ARGS[op] if a in ("x_ptr", "dx_ptr")] + ["N"]
 
 
 def load(key, cache_dir, module_suffix=""):

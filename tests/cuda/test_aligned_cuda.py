@@ -66,7 +66,16 @@ def test_norm_softmax_bias_act_aligned_and_plain_forms(offset):
     e = np.exp(xa - xa.max(1, keepdims=True))
     np.testing.assert_allclose(_np(F.softmax(x, -1)), e / e.sum(1, keepdims=True), rtol=2e-2, atol=1e-3)
     np.testing.assert_allclose(_np(F.bias_gelu(x, b)), _gelu(xa + ba), rtol=3e-2, atol=3e-2)
+    target = rng().integers(0, 256, size=32)
+    logits = x.detach().requires_grad_(True)
+    loss = F.cross_entropy(logits, vt.tensor(target).cuda())
+    lse = np.log(np.exp(xa - xa.max(1, keepdims=True)).sum(1)) + xa.max(1)
+    np.testing.assert_allclose(_np(loss), np.mean(lse - xa[np.arange(32), target]), rtol=2e-2, atol=2e-2)
+    loss.backward()
+    p = np.exp(xa - lse[:, None])
+    p[np.arange(32), target] -= 1
+    np.testing.assert_allclose(_np(logits.grad), p / 32, rtol=2e-2, atol=2e-3)
     if offset == 0:
         for prefix in ("norm|fwd|ln|bfloat16|wb|256", "soft|softmax|bfloat16|bfloat16|256|w",
-                       "bact|fwd|gelu|bfloat16|"):
+                       "bact|fwd|gelu|bfloat16|", "xent|fwd|bfloat16|", "xent|bwd|bfloat16|"):
             assert any(k.endswith("@a16") for k in _used(prefix)), prefix
