@@ -133,7 +133,8 @@ def test_concurrent_calls_while_overriding():
 
     def registrar():
         for _ in range(200):
-            h = vt.library.impl("add", "cpu", lambda a, b, alpha: vt.ops.sub(a, vt.ops.sub(-1.0, b)))
+            # a + b + 1 without calling add (the override itself): b is the Python float 1.0 here
+            h = vt.library.impl("add", "cpu", lambda a, b, alpha: vt.ops.sub(vt.ops.sub(a, -1.0), -b))
             h.restore()
 
     threads = [threading.Thread(target=caller) for _ in range(3)]
