@@ -34,8 +34,15 @@ void triton_gemm(const GemmProblem& p) {
   layout += p.a.row_major() ? 'r' : 'c';
   layout += p.b.row_major() ? 'r' : 'c';
   layout += with_c ? 'g' : 'n';
+  // the aligned form (kernel_library.h) when A, B, out and every size and stride the kernel declares
+  // (matmul.aligned_args) are multiples of 16; out is contiguous, so its batch stride is M * N
+  const bool aligned =
+      multiples_of_16({address(p.a.ptr), address(p.b.ptr), address(p.out.data()), uint64_t(p.m), uint64_t(p.n),
+                       uint64_t(p.k), uint64_t(p.a.bs), uint64_t(p.a.ld()),
+                       uint64_t(p.b.bs), uint64_t(p.b.ld())});
   const Kernel& k = kernel("mm|" + name + "|" + name + "|" + (p.tf32 ? "1" : "0") + "|" + layout + "|" +
-                           std::to_string(bm) + "|" + std::to_string(bn) + "|" + std::to_string(bk));
+                           std::to_string(bm) + "|" + std::to_string(bn) + "|" + std::to_string(bk) +
+                           (aligned ? kAlignedSuffix : ""));
   const int64_t tiles = ((p.m + bm - 1) / bm) * ((p.n + bn - 1) / bn);
   VT_CHECK(tiles < (int64_t(1) << 31), "matmul: output too large for one launch (", p.m, " x ", p.n, ")");
   const int64_t isz = int64_t(itemsize(p.dtype));

@@ -79,3 +79,20 @@ def test_norm_softmax_bias_act_aligned_and_plain_forms(offset):
         for prefix in ("norm|fwd|ln|bfloat16|wb|256", "soft|softmax|bfloat16|bfloat16|256|w",
                        "bact|fwd|gelu|bfloat16|", "xent|fwd|bfloat16|", "xent|bwd|bfloat16|"):
             assert any(k.endswith("@a16") for k in _used(prefix)), prefix
+
+
+@pytest.mark.parametrize("offset", [0, 1])
+@pytest.mark.parametrize("dtype", [vt.bfloat16, vt.float32])
+def test_triton_gemm_aligned_and_plain_forms(offset, dtype):
+    before = vt.backends.cuda.preferred_blas_library()
+    vt.backends.cuda.preferred_blas_library("triton")
+    try:
+        a, aa = _pair((64, 128), dtype, offset)
+        b, ba = _pair((128, 96), dtype, 0)
+        tol = 3e-2 if dtype == vt.bfloat16 else 2e-3  # float32 may run as TF32 where allowed
+        np.testing.assert_allclose(_np(vt.mm(a, b)), aa @ ba, rtol=tol, atol=tol * 10)
+        keys = _used(f"mm|{dtype.name}|{dtype.name}|")
+        assert any(k.endswith("@a16") for k in keys) or offset, keys
+        assert offset == 0 or any(not k.endswith("@a16") for k in keys), keys
+    finally:
+        vt.backends.cuda.preferred_blas_library(before)

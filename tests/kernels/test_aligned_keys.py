@@ -22,6 +22,8 @@ KEYS = {
     "bact|bwd|gelu|bfloat16|1|8|256": (128, 128),
     "xent|fwd|bfloat16|4096": (128, 32),  # stores one fp32 loss and log-sum-exp per row
     "xent|bwd|bfloat16|4096": (128, 128),
+    "mm|bfloat16|bfloat16|0|rrn|128|128|64": (128, 128),  # tiles by 16-byte cp.async (plain: b16 loads)
+    "mm|float32|float32|1|rcn|128|128|32": (128, 128),
 }
 
 SCRIPT = r"""
@@ -37,7 +39,8 @@ for key in json.loads(sys.argv[1]):
             for m in re.finditer(r"\b" + op + r"\.global(?:\.[a-z0-9_]+)*?(?:\.v(\d))?\.[bfsu](\d+)\b", ptx):
                 best = max(best, int(m.group(1) or 1) * int(m.group(2)))
             return best
-        widths[form or "plain"] = (widest("ld"), widest("st"))
+        copies = [int(m, 0) * 8 for m in re.findall(r"cp\.async\.c[ag]\.shared\.global[^,]*,[^,]*,\s*(0x[0-9a-f]+|\d+)", ptx)]
+        widths[form or "plain"] = (max([widest("ld"), *copies]), widest("st"))  # cp.async: pipelined loads
     out[key] = widths
 print(json.dumps(out))
 """
