@@ -173,13 +173,18 @@ def generate(key):
     else:
         infs = {}
     vec = 16 // ITEMSIZE[ins]  # elements in one 16-byte access, the aligned layouts' load width
-    body = [
-        # one grid axis for (O block, I block): axis 1 would cap the I blocks at 65535 (a sum over dim 0 of a
-        # 4 x 8M tensor needs 131072)
-        "    tile = tl.program_id(0).to(tl.int64)",
-        "    blocks_i = tl.cdiv(I, BLOCK_I)",
-        "    o = (tile // blocks_i) * BLOCK_O + tl.arange(0, BLOCK_O)",
-        "    i = (tile % blocks_i) * BLOCK_I + tl.arange(0, BLOCK_I)",
+    # one grid axis for (O block, I block): axis 1 would cap the I blocks at 65535 (a sum over dim 0 of a
+    # 4 x 8M tensor needs 131072). The split of the tile index runs in int32 (the native side keeps tiles
+    # below 2^31): a 64-bit division is a long emulated sequence every thread runs, and 'r' (I = 1) needs none.
+    if layout == "r":
+        tiles = ["    o = tl.program_id(0).to(tl.int64) * BLOCK_O + tl.arange(0, BLOCK_O)",
+                 "    i = tl.arange(0, BLOCK_I)"]
+    else:
+        tiles = ["    tile = tl.program_id(0)",
+                 "    blocks_i = tl.cast(tl.cdiv(I, BLOCK_I), tl.int32)",
+                 "    o = (tile // blocks_i).to(tl.int64) * BLOCK_O + tl.arange(0, BLOCK_O)",
+                 "    i = (tile % blocks_i).to(tl.int64) * BLOCK_I + tl.arange(0, BLOCK_I)"]
+    body = tiles + [
         "    split = tl.program_id(2).to(tl.int64)",
         "    keep = (o < O)[:, None] & (i < I)[None, :]",
         "    r_begin = split * r_per_split",
