@@ -101,11 +101,12 @@ def wrap(x):
     scalars a compiled kernel receives (the interpreter would otherwise pass a bare float)."""
     if isinstance(x, _C.TensorBase):
         return InterpreterArg(x)
-    if isinstance(x, float):
-        import numpy as np
+    import numpy as np
+    if isinstance(x, (float, np.uint32)):  # uint32: int_divider's numbers (a bare int would be int32 or int64)
         import triton.language as tl
         from triton.runtime.interpreter import TensorHandle
-        return tl.tensor(TensorHandle(np.array([x], dtype=np.float64), tl.float64), tl.float64)
+        dt, t = (np.uint32, tl.uint32) if isinstance(x, np.uint32) else (np.float64, tl.float64)
+        return tl.tensor(TensorHandle(np.array([x], dtype=dt), t), t)
     return x
 
 
@@ -165,9 +166,11 @@ def interpreter_module_globals(module):
             setattr(module, name, InterpretedFunction(value.fn))
 
 
-def run_elementwise(op, out, inputs, params=()):
+def run_elementwise(op, out, inputs, params=(), strided="f"):
     """Runs the generated elementwise kernel for `op` on CPU tensors through the interpreter, building the
-    key and arguments the way the native launcher does (without its dim coalescing)."""
+    key and arguments the way the native launcher does (without its dim coalescing). strided: the layout
+    letter of strided launches, "f" (32-bit coordinates by int_divider, the launcher's choice below 2^31
+    elements) or "g" (64-bit division)."""
     from .cache import cache_dir
     from .triton import elementwise as ew
     shape = tuple(out.shape)
@@ -183,15 +186,19 @@ def run_elementwise(op, out, inputs, params=()):
     inputs = [t if not isinstance(t, _C.TensorBase) or tuple(t.shape) == shape else t.expand(shape) for t in inputs]
     kinds = [kind(t) for t in inputs]
     flat = (out.dim() <= 1 and (out.numel() <= 1 or out.stride()[0] == 1)) and "g" not in kinds
-    layout = ("c" + "".join(kinds)) if flat else f"g{out.dim()}" + "".join("v" if k == "v" else "t" for k in kinds)
+    layout = ("c" + "".join(kinds)) if flat else f"{strided}{out.dim()}" + "".join("v" if k == "v" else "t" for k in kinds)
     dtypes = [t.dtype.name if isinstance(t, _C.TensorBase) else ("float64" if isinstance(t, float) else "int64")
               for t in inputs]
     key = "|".join(["ew", op, ",".join(dtypes), out.dtype.name, layout, str(len(params))])
     fn, _, _ = ew.load(key, cache_dir(), module_suffix="_interp")
     args = [out, *inputs, n, *[float(p) for p in params]]
     if not flat:
+        import numpy as np
         dims = list(reversed(shape))  # innermost first, as the native iterator orders them
-        args += dims
+        if strided == "f":
+            args += [np.uint32(v) for d in dims for v in (d, *ew.int_divider(d))]
+        else:
+            args += dims
         for t in [out, *inputs]:
             if isinstance(t, _C.TensorBase):
                 args += list(reversed(t.stride()))

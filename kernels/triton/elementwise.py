@@ -2,6 +2,11 @@
 
     ew|<op>|<input dtypes,>|<output dtype>|<layout>|<number of float params>
 
+layout: "c" + a letter per input (flat: every dense operand read at `offs`; 'v' a host value, 's' one element
+in device memory), or "g<nd>" / "f<nd>" + 't'/'v' per input (strided: sizes and element strides passed,
+innermost dim first; "f" while every index is below 2^31 passes each size as int_divider's (size, magic, shift)
+and splits indices in 32 bits, "g" divides in 64 bits).
+
 One table, OPS, gives each op's expression over its inputs a, b, c and params p0.. in the compute type
 (float32 for half types, as on CPU). A flat key may end in kernels.compile.ALIGNED: same source, compiled
 knowing the arguments of aligned_args are multiples of 16 (16-byte accesses). The generated source is written to a file (Triton reads kernels' source)
@@ -180,19 +185,27 @@ def generate(key):
     body = ["    pid = tl.program_id(0).to(tl.int64)",
             "    offs = pid * BLOCK + tl.arange(0, BLOCK)",
             "    mask = offs < n"]
-    if layout.startswith("g"):
+    if layout[0] in "gf":
         nd = int(layout[1:len(layout) - len(kinds)])
-        dims = [f"d{k}" for k in range(nd)]
+        fast = layout[0] == "f"  # each dim as (size, magic, shift) of int_divider: 32-bit coordinates
+        dims = [f"{v}{k}" for k in range(nd) for v in ("dms" if fast else "d")]
         strided = [0] + [i + 1 for i in range(n) if not by_value[i]]  # operands with strides (output first)
         strides = {i: [f"s{i}_{k}" for k in range(nd)] for i in strided}
         args += dims + [s for i in strided for s in strides[i]]
-        for v in dims + [s for i in strided for s in strides[i]]:
+        for v in dims:
+            signature[v] = "u32" if fast else "i64"
+        for v in [s for i in strided for s in strides[i]]:
             signature[v] = "i64"
-        body.append("    rem = offs")
+        body.append("    rem = offs.to(tl.uint32)" if fast else "    rem = offs")
         offsets = {i: "0" for i in strided}
         for k in range(nd):  # dim 0 is the innermost in the iterator's order
-            body.append(f"    c{k} = rem % d{k}")
-            body.append(f"    rem = rem // d{k}")
+            if fast:
+                body.append(f"    q = (tl.umulhi(rem, m{k}) + rem) >> s{k}")
+                body.append(f"    c{k} = (rem - q * d{k}).to(tl.int64)")
+                body.append("    rem = q")
+            else:
+                body.append(f"    c{k} = rem % d{k}")
+                body.append(f"    rem = rem // d{k}")
             for i in strided:
                 offsets[i] += f" + c{k} * {strides[i][k]}"
         out_off = offsets[0]
@@ -223,6 +236,15 @@ def generate(key):
            f"def {name}({', '.join(args)}, BLOCK: tl.constexpr):\n" + "\n".join(body) + "\n")
     signature["BLOCK"] = "constexpr"
     return src, name, signature, {"BLOCK": BLOCK}
+
+
+def int_divider(d):
+    """(magic, shift) with n // d == (umulhi(n, magic) + n) >> shift for 0 <= n < 2^31 (csrc/core/int_divider.h,
+    which the native launcher uses; this one serves the interpreter runs)."""
+    if not 1 <= d < 1 << 31:
+        raise ValueError(f"int_divider: divisor {d} out of [1, 2^31)")
+    shift = (d - 1).bit_length()
+    return ((1 << 32) * ((1 << shift) - d)) // d + 1, shift
 
 
 def aligned_args(key):

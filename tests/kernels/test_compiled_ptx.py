@@ -1,6 +1,7 @@
-"""Aligned kernel keys (kernels/compile.py ALIGNED): the same source compiled knowing the launcher checked the
-generator's aligned_args, so Triton emits 16-byte loads and stores where the plain key gets one element per
-access. Compiled for sm_90 in a subprocess (no GPU needed; the tests' TRITON_INTERPRET must not apply)."""
+"""What the compiled kernels look like in PTX (sm_90, compiled in a subprocess: no GPU needed, and the tests'
+TRITON_INTERPRET must not apply). Aligned keys (kernels/compile.py ALIGNED) are the plain key's source compiled
+knowing the launcher checked the generator's aligned_args: 16-byte loads and stores where the plain key gets
+one element per access. Strided elementwise layout f splits indices by multiplication, g by division."""
 import json
 import os
 import subprocess
@@ -65,3 +66,22 @@ def test_aligned_suffix_on_a_family_without_aligned_args_is_a_clear_error():
         C.compiled("rope|bfloat16|float32|0|0|4|16|32|0" + C.ALIGNED, 90)
     with pytest.raises(KeyError, match="only flat layouts"):
         C.compiled("ew|neg|float32|float32|g2t|0" + C.ALIGNED, 90)
+
+
+DIVISIONS = r"""
+import json, re, sys
+from vibetensor.kernels import compile as C
+print(json.dumps({k: len(re.findall(r"\b(?:div|rem)\.[su]\d+", C.compiled(k, 90).asm["ptx"])) for k in sys.argv[1:]}))
+"""
+
+
+def test_strided_form_f_splits_indices_without_division():
+    # layout f takes int_divider's magic numbers: no division instruction is left (layout g: 64-bit ones, a
+    # long emulated sequence each, for every element)
+    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
+    keys = ["ew|mul|bfloat16,bfloat16|bfloat16|f3tt|0", "ew|mul|bfloat16,bfloat16|bfloat16|g3tt|0"]
+    done = subprocess.run([sys.executable, "-c", DIVISIONS, *keys], env=env, capture_output=True, text=True,
+                          timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    got = json.loads(done.stdout.strip().splitlines()[-1])
+    assert got[keys[0]] == 0 and got[keys[1]] > 0, got

@@ -240,3 +240,36 @@ def test_integer_forms():
         out = vt.empty(3, dtype=vt.bool)
         interpret.run_elementwise(op, out, [i])
         assert out.tolist() == want, op
+
+
+@pytest.mark.parametrize("strided", ["f", "g"])
+def test_strided_layouts_split_indices_alike(strided):
+    # "f" splits each index by int_divider's multiply-and-shift in 32 bits, "g" by 64-bit division: both must
+    # address every element of odd-sized, transposed, broadcast and sliced operands
+    gen = rng()
+    a = random_array((7, 13, 5), vt.float32, gen)
+    b = random_array((13, 1), vt.float32, gen)
+    x = vt.tensor(a, dtype=vt.float32).permute(2, 0, 1)          # [5, 7, 13], no dim contiguous in order
+    y = vt.tensor(b, dtype=vt.float32).expand(13, 7).t()          # [7, 13] broadcast: a zero stride
+    out = vt.empty(5, 7, 13)
+    interpret.run_elementwise("mul", out, [x, y.expand(5, 7, 13)], strided=strided)
+    np.testing.assert_allclose(out.numpy(), a.transpose(2, 0, 1) * b[:, 0][None, None, :], rtol=1e-6)
+    out2 = vt.empty(3, 7)
+    interpret.run_elementwise("add1", out2, [x[1:4, :, 2], vt.tensor(a[:, 3, 1].astype(np.float32))], strided=strided)
+    np.testing.assert_allclose(out2.numpy(), a.transpose(2, 0, 1)[1:4, :, 2] + a[:, 3, 1], rtol=1e-6)
+
+
+def test_int_divider_matches_floor_division():
+    gen = np.random.default_rng(7)
+    top = (1 << 31) - 1
+    divisors = [1, 2, 3, 7, 255, 256, 257, 65535, 65536, 1 << 30, (1 << 30) + 1, top - 1, top,
+                *gen.integers(1, top, 200).tolist()]
+    for d in divisors:
+        magic, shift = ew.int_divider(int(d))
+        assert 0 < magic < 1 << 32 and 0 <= shift <= 31
+        n = np.array([0, 1, d - 1, d, d + 1, top - 1, top, *gen.integers(0, top, 500).tolist()], dtype=np.uint64)
+        n = n[n <= top]
+        q = (((n * np.uint64(magic)) >> np.uint64(32)) + n) >> np.uint64(shift)
+        np.testing.assert_array_equal(q, n // np.uint64(d))
+    with pytest.raises(ValueError, match="out of"):
+        ew.int_divider(0)
