@@ -1,6 +1,10 @@
 """CUDA elementwise bandwidth and small-op launch overhead: vibetensor vs torch on the same GPU, one run.
 
     python benchmarks/cuda_elementwise.py
+
+Dense float32 ops on 2^28 elements, and the strided kinds a training step is full of, in bf16: a bias added
+over the rows of 8192x3072 (a broadcast operand), a transposing copy of 4096x4096 and a sliced
+add (every other column). GB/s counts the bytes each must move (reads and writes once).
 """
 import os
 import sys
@@ -34,6 +38,21 @@ def main():
         rows.append((f"{op} 2^28 f32 GB/s", f"{gv:.0f}", f"{gt:.0f}", f"{mt / mv:.2f}x"))
         results.append({"case": f"{op}, 2^28 float32", "vibetensor_ms": mv, "torch_ms": mt, "vibetensor_GBps": gv,
                         "torch_GBps": gt, "fraction_of_copy_bandwidth": gv / copy_gbs})
+    bf = vt.bfloat16
+    m = vt.randn(8192, 3072, device="cuda").to(bf)
+    bias, sq = vt.randn(3072, device="cuda").to(bf), vt.randn(4096, 4096, device="cuda").to(bf)
+    tm, tbias, tsq = (torch.from_dlpack(t) for t in (m, bias, sq))
+    for op, fv, ft, nbytes in [
+            ("bias add over rows 8192x3072 bf16", lambda: m + bias, lambda: tm + tbias, 2 * 2 * m.numel()),
+            ("transposing copy 4096x4096 bf16", lambda: sq.t().contiguous(), lambda: tsq.t().contiguous(),
+             2 * 2 * sq.numel()),
+            ("add of every other column 4096x2048 bf16", lambda: sq[:, ::2] + sq[:, 1::2],
+             lambda: tsq[:, ::2] + tsq[:, 1::2], 3 * sq.numel())]:
+        mv, mt = device_ms(fv), device_ms(ft)
+        gv, gt = nbytes / mv / 1e6, nbytes / mt / 1e6
+        rows.append((f"{op} GB/s", f"{gv:.0f}", f"{gt:.0f}", f"{mt / mv:.2f}x"))
+        results.append({"case": op, "vibetensor_ms": mv, "torch_ms": mt, "vibetensor_GBps": gv, "torch_GBps": gt,
+                        "fraction_of_copy_bandwidth": gv / copy_gbs})
     print_table(f"CUDA elementwise on {name} (medians; ratio > 1: vibetensor faster)",
                 ["case", "vibetensor", "torch", "torch/vt"], rows)
     write_results("cuda_elementwise", results, gpu=name, versions=versions(), copy_GBps=copy_gbs)
