@@ -92,7 +92,8 @@ def main():
                     g = times[f"{algo} graph"]
                     bus = nbytes * 2 * (n - 1) / n / (g * 1e-6) / 1e9
                     row = [n, str(dtype).split(".")[-1], nbytes, algo, f"{times[f'{algo} eager']:.1f}", f"{g:.1f}",
-                           f"{times['torch']:.1f}", f"{bus:.0f}", f"{bus / copy_gbps:.2f}", f"{times['torch'] / g:.2f}x"]
+                           f"{times['torch']:.1f}", f"{bus:.0f}", f"{bus / copy_gbps:.2f}",
+                           f"{times['torch'] / g:.2f}x"]
                     rows.append(row)
                     print(" | ".join(map(str, row)), flush=True)
                     results.append({"ranks": n, "dtype": str(dtype), "bytes": nbytes, "algorithm": algo,

@@ -132,7 +132,8 @@ def sweep(spec):
             rows.append((entry, "failed: " + (r.stderr.strip().splitlines() or ["?"])[-1][:100]))
             continue
         times = json.loads(r.stdout.strip().splitlines()[-1])
-        rows.append((entry or "(built-in table)", "  ".join(f"{case.split(f' {dt} ')[1]}: {ms:.3f} ms" for case, ms in times.items())))
+        rows.append((entry or "(built-in table)",
+                     "  ".join(f"{case.split(f' {dt} ')[1]}: {ms:.3f} ms" for case, ms in times.items())))
         print(*rows[-1], flush=True)
     print_table(f"Sweep of {pass_} at D={d} ({mode} times)", ["VIBETENSOR_ATTENTION_CONFIG", "times"], rows)
 

@@ -186,7 +186,8 @@ def run_elementwise(op, out, inputs, params=(), strided="f"):
     inputs = [t if not isinstance(t, _C.TensorBase) or tuple(t.shape) == shape else t.expand(shape) for t in inputs]
     kinds = [kind(t) for t in inputs]
     flat = (out.dim() <= 1 and (out.numel() <= 1 or out.stride()[0] == 1)) and "g" not in kinds
-    layout = ("c" + "".join(kinds)) if flat else f"{strided}{out.dim()}" + "".join("v" if k == "v" else "t" for k in kinds)
+    layout = ("c" + "".join(kinds)) if flat else \
+        f"{strided}{out.dim()}" + "".join("v" if k == "v" else "t" for k in kinds)
     dtypes = [t.dtype.name if isinstance(t, _C.TensorBase) else ("float64" if isinstance(t, float) else "int64")
               for t in inputs]
     key = "|".join(["ew", op, ",".join(dtypes), out.dtype.name, layout, str(len(params))])

@@ -49,7 +49,8 @@ void launch_random(std::string_view op, const Tensor& out, const Tensor* in, con
                     (in ? dtype_name(in->dtype()) : "-") + "|" + (dense ? "c" : "g" + std::to_string(out.dim())) +
                     "|" + st.variant();
   if (dense) {  // the aligned form (kernel_library.h) when every pointer and the element count allow it
-    bool aligned = multiples_of_16({address(out.data()), uint64_t(n)}) && (!in || multiples_of_16({address(in->data())}));
+    bool aligned = multiples_of_16({address(out.data()), uint64_t(n)}) &&
+                   (!in || multiples_of_16({address(in->data())}));
     for (const KernelArg& a : params)
       if (a.kind == KernelArg::Kind::Ptr) aligned = aligned && a.u % 16 == 0;
     if (aligned) key += kAlignedSuffix;

@@ -4,8 +4,8 @@ native core asks for (csrc/cuda/fused_act.cpp):
     bact|fwd|<act>|<dtype>|<BLOCK_M>|<BLOCK_N>
     bact|bwd|<act>|<dtype>|<bias grad 0/1>|<BLOCK_M>|<BLOCK_N>
 
-A key may end in kernels.compile.ALIGNED (aligned_args). act: gelu, gelu_tanh or silu. x is contiguous [M, N], b is [N], both of one dtype; the sum and the
-activation run in fp32 (fp64 for float64) and round once.
+A key may end in kernels.compile.ALIGNED (aligned_args). act: gelu, gelu_tanh or silu. x is contiguous [M, N],
+b is [N], both of one dtype; the sum and the activation run in fp32 (fp64 for float64) and round once.
   fwd: a grid of [BLOCK_M, BLOCK_N] tiles.
   bwd: a grid (G, N / BLOCK_N); program (p, q) takes the row tiles p, p + G, ... of column block q, writes
        dx = dy * act'(x + b) (x + b recomputed: only x and b are saved) and, with the bias gradient, sums

@@ -9,8 +9,9 @@ and splits indices in 32 bits, "g" divides in 64 bits).
 
 One table, OPS, gives each op's expression over its inputs a, b, c and params p0.. in the compute type
 (float32 for half types, as on CPU). A flat key may end in kernels.compile.ALIGNED: same source, compiled
-knowing the arguments of aligned_args are multiples of 16 (16-byte accesses). The generated source is written to a file (Triton reads kernels' source)
-and compiled for the GPU (kernels/compile.py) or run by Triton's interpreter on CPU tensors in CI.
+knowing the arguments of aligned_args are multiples of 16 (16-byte accesses). The generated source is written
+to a file (Triton reads kernels' source) and compiled for the GPU (kernels/compile.py) or run by Triton's
+interpreter on CPU tensors in CI.
 """
 import hashlib
 import os
