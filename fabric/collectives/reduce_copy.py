@@ -12,6 +12,7 @@ benchmarks/cuda_allreduce.py; VIBETENSOR_FABRIC_REDUCE_COPY names one explicitly
 """
 from .api import ReduceOp
 from ... import _C, config
+from ...kernels.compile import ALIGNED
 from ...kernels.triton import fabric as layout
 
 PLUGINS = {}        # name -> (fn(dst, a, b, op), keys(dtype, op) -> kernel keys)
@@ -29,17 +30,20 @@ def op_name(op):
     return "max" if op is ReduceOp.MAX else "min" if op is ReduceOp.MIN else "sum"
 
 
-def _triton_key(dtype, op):
-    return f"fab|rc|{dtype.name}|{op_name(op)}|{layout.RC_BLOCK}"
+def _triton_key(dtype, op, aligned=False):
+    """The Triton step's key; its aligned form (16-byte accesses) where every pointer and n allow it."""
+    return f"fab|rc|{dtype.name}|{op_name(op)}|{layout.RC_BLOCK}" + (ALIGNED if aligned else "")
 
 
 def _triton(dst, a, b, op):
     n = dst.numel()
-    _C._cuda.launch_kernel(_triton_key(dst.dtype, op), (-(-n // layout.RC_BLOCK), 1, 1),
-                           [("ptr", dst.data_ptr()), ("ptr", a.data_ptr()), ("ptr", b.data_ptr()), ("i64", n)])
+    ptrs = (dst.data_ptr(), a.data_ptr(), b.data_ptr())
+    aligned = n % 16 == 0 and all(p % 16 == 0 for p in ptrs)
+    _C._cuda.launch_kernel(_triton_key(dst.dtype, op, aligned), (-(-n // layout.RC_BLOCK), 1, 1),
+                           [*(("ptr", p) for p in ptrs), ("i64", n)])
 
 
-register("triton", _triton, lambda dtype, op: [_triton_key(dtype, op)])
+register("triton", _triton, lambda dtype, op: [_triton_key(dtype, op, v) for v in (True, False)])
 
 
 def _load_plugins():

@@ -106,6 +106,15 @@ def load(key, cache_dir=None, module_suffix="", timed=True):
     raise ValueError(f"not a fabric kernel key: {key!r}")
 
 
+def aligned_args(key):
+    """The Triton reduce-copy step's aligned form (kernels.compile.ALIGNED), taken where dst, a and b are 16-byte
+    aligned and n a multiple of 16 (fabric/collectives/reduce_copy.py checks): 16-byte accesses, as the CuTe
+    step's vector form. The flag and push kernels state their alignment themselves (their VEC)."""
+    if key.split("|")[1] != "rc":
+        raise KeyError(f"fabric key {key!r}: only the reduce-copy step (fab|rc) has an aligned form")
+    return ["dst", "a", "b", "n"]
+
+
 def num_warps(key):
     """Flag kernels: one warp; two-shot programs: one warp per 1024 elements of their block (8 for 8192: 4
     gave 1-2% less bandwidth on 4 x H200), at least NUM_WARPS; the other data kernels NUM_WARPS."""

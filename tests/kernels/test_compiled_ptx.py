@@ -25,6 +25,7 @@ KEYS = {
     "xent|bwd|bfloat16|4096": (128, 128),
     "mm|bfloat16|bfloat16|0|rrn|128|128|64": (128, 128),  # tiles by 16-byte cp.async (plain: b16 loads)
     "mm|float32|float32|1|rcn|128|128|32": (128, 128),
+    "fab|rc|bfloat16|sum|2048": (128, 128),  # the Triton reduce-copy step of the ring
 }
 
 SCRIPT = r"""
