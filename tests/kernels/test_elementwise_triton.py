@@ -273,3 +273,22 @@ def test_int_divider_matches_floor_division():
         np.testing.assert_array_equal(q, n // np.uint64(d))
     with pytest.raises(ValueError, match="out of"):
         ew.int_divider(0)
+
+
+def test_strided_layout_f_on_random_views():
+    # random ranks, sizes (1s included), permutations and slices for inputs and a non-contiguous output
+    gen = np.random.default_rng(11)
+    for _ in range(12):
+        nd = int(gen.integers(1, 6))
+        shape = tuple(int(s) for s in gen.integers(1, 6, nd))
+        perm = gen.permutation(nd)
+        a = gen.standard_normal([shape[p] for p in np.argsort(perm)] + [2]).astype(np.float32)
+        x = vt.tensor(a)[..., 1].permute(*perm.tolist())          # strided, permuted view of shape `shape`
+        y_np = gen.standard_normal(shape).astype(np.float32)
+        y = vt.tensor(y_np)
+        big = vt.zeros(*[s + 1 for s in shape])
+        out = big[tuple(slice(1, None) for _ in shape)]             # a non-contiguous output
+        interpret.run_elementwise("add1", out, [x, y], strided="f")
+        want = a[..., 1].transpose(perm) + y_np
+        np.testing.assert_allclose(out.numpy(), want, rtol=1e-6)
+        assert float(big.sum().item()) == pytest.approx(float(want.sum()), rel=1e-4, abs=1e-3)  # nothing else written
