@@ -6,6 +6,7 @@
 // as a 64-bit division that is a long emulated sequence per element (kernels/triton/elementwise.py, layout f,
 // takes these three numbers per dim instead).
 #pragma once
+#include <bit>
 #include <cstdint>
 
 namespace vt {
@@ -14,8 +15,7 @@ struct IntDivider {
   uint32_t divisor = 1, magic = 1, shift = 0;
 
   IntDivider() = default;
-  explicit IntDivider(uint32_t d) : divisor(d) {
-    while (shift < 32 && (uint64_t(1) << shift) < d) shift++;
+  explicit IntDivider(uint32_t d) : divisor(d), shift(uint32_t(std::bit_width(d - 1))) {
     magic = uint32_t(((uint64_t(1) << 32) * ((uint64_t(1) << shift) - d)) / d + 1);
   }
   uint32_t div(uint32_t n) const {

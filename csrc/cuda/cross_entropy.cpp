@@ -34,11 +34,9 @@ void check_inputs(const char* op, const Tensor& self, const Tensor& target) {
                  ": expected one target per row, on the logits' device");
 }
 
-// The key; its aligned form (kernel_library.h) when the row length and the logits (and dx) allow 16-byte
-// access (cross_entropy.aligned_args).
-std::string key(const char* op, const Tensor& x, int64_t block, int64_t n = 0, const Tensor& dx = Tensor()) {
-  bool aligned = n > 0 && multiples_of_16({address(x.data()), uint64_t(n)}) &&
-                 (!dx.defined() || multiples_of_16({address(dx.data())}));
+// The key; its aligned form (kernel_library.h) where the caller checked the row length and the logits (and
+// dx) allow 16-byte access (cross_entropy.aligned_args; the mean has none).
+std::string key(const char* op, const Tensor& x, int64_t block, bool aligned = false) {
   return std::string("xent|") + op + "|" + dtype_name(x.dtype()) + "|" + std::to_string(block) +
          (aligned ? kAlignedSuffix : "");
 }
@@ -58,7 +56,7 @@ std::tuple<Tensor, Tensor, Tensor> cross_entropy_cuda(const Tensor& self, const 
   Stream s = current_stream(x.device().index);
   VT_CHECK(rows < (int64_t(1) << 31), "cross_entropy: too many rows for one launch");
   if (rows > 0)
-    kernel(key("fwd", x, chunk(n), n))
+    kernel(key("fwd", x, chunk(n), aligned_rows(n, {&x})))
         .launch(uint32_t(rows), 1, 1,
                 {KernelArg::ptr(x.data()), KernelArg::ptr(t.data()), KernelArg::ptr(rows_loss.data()),
                  KernelArg::ptr(lse.data()), KernelArg::i64v(n), KernelArg::i64v(ignore_index),
@@ -87,7 +85,7 @@ Tensor cross_entropy_backward_cuda(const Tensor& grad, const Tensor& self, const
   Tensor dx = empty(x.sizes(), x.dtype(), x.device());
   if (rows == 0) return dx;
   activate(x.device().index);
-  kernel(key("bwd", x, chunk(n), n, dx))
+  kernel(key("bwd", x, chunk(n), aligned_rows(n, {&x, &dx})))
       .launch(uint32_t(rows), 1, 1,
               {KernelArg::ptr(x.data()), KernelArg::ptr(t.data()), KernelArg::ptr(lse.data()),
                KernelArg::ptr(g.data()), KernelArg::ptr(count.data()), KernelArg::ptr(dx.data()),

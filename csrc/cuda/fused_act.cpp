@@ -57,9 +57,7 @@ Rows rows_of(const char* op, const Tensor& input, const Tensor& bias, std::strin
 // (bias_act.aligned_args).
 std::string key(const char* dir, std::string_view act, const Tensor& x, const std::string& extra, const Rows& r,
                 std::initializer_list<const Tensor*> operands) {
-  bool aligned = multiples_of_16({uint64_t(r.n)});
-  for (const Tensor* t : operands)
-    if (t->defined()) aligned = aligned && multiples_of_16({address(t->data())});
+  const bool aligned = aligned_rows(r.n, operands);
   return std::string("bact|") + dir + "|" + std::string(act) + "|" + dtype_name(x.dtype()) + extra + "|" +
          std::to_string(r.block_m) + "|" + std::to_string(r.block_n) + (aligned ? kAlignedSuffix : "");
 }

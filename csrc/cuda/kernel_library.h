@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "core/tensor.h"
 #include "cuda/stream.h"
 
 namespace vt::cuda {
@@ -65,6 +66,14 @@ inline bool multiples_of_16(std::initializer_list<uint64_t> values) {
   return true;
 }
 inline uint64_t address(const void* p) { return uint64_t(uintptr_t(p)); }
+// The row kernels' condition (norm, bias-activation, cross-entropy): the row length n and the data address of
+// every defined tensor multiples of 16.
+inline bool aligned_rows(int64_t n, std::initializer_list<const Tensor*> tensors) {
+  if (!multiples_of_16({uint64_t(n)})) return false;
+  for (const Tensor* t : tensors)
+    if (t->defined() && !multiples_of_16({address(t->data())})) return false;
+  return true;
+}
 
 // Looks a kernel up by key, compiling it through the hook the first time. Throws if it cannot be had.
 const Kernel& kernel(const std::string& key);

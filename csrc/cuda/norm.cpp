@@ -63,9 +63,7 @@ DType stats_dtype(DType d) { return d == DType::Float64 ? DType::Float64 : DType
 // 16-byte access (the kernels declare all row pointers and N: norm.aligned_args).
 std::string key(const char* dir, const char* kind, const Tensor& x, const std::string& aff, int64_t n,
                 std::initializer_list<const Tensor*> rows) {
-  bool aligned = multiples_of_16({uint64_t(n)});
-  for (const Tensor* t : rows)
-    if (t->defined()) aligned = aligned && multiples_of_16({address(t->data())});
+  const bool aligned = aligned_rows(n, rows);
   return std::string("norm|") + dir + "|" + kind + "|" + dtype_name(x.dtype()) + "|" + aff + "|" +
          std::to_string(next_pow2(n)) + (aligned ? kAlignedSuffix : "");
 }

@@ -87,22 +87,12 @@ class Direct:
         crowded = g.size > (os.cpu_count() or 1)
         self.native.set_patience(0 if crowded else int(config.get("VIBETENSOR_FABRIC_SPIN_US") * 1e3),
                                  int(config.get("VIBETENSOR_FABRIC_YIELD_MS") * 1e6))
-        self._choices = {}  # (nbytes, dtype, requested) -> algorithm
         self._plans = {}  # (numel, dtype, op name, algorithm or requested) -> _Plan, or None: not native
 
     def algorithm(self, nbytes, dtype, requested):
         """What an all-reduce of nbytes of numpy `dtype` runs: "oneshot", "twoshot" or "pipelined" (native, for
         the native types) or "ring" / "oneshot" (the Python path, where the type is not native or the ring is
-        asked for)."""
-        key = (nbytes, dtype, requested)
-        algo = self._choices.get(key)
-        if algo is None:
-            if len(self._choices) > 4096:  # a job all-reduces a few sizes; keep these from growing without end
-                self._choices.clear()
-            algo = self._choices[key] = self._choose(nbytes, dtype, requested)
-        return algo
-
-    def _choose(self, nbytes, dtype, requested):
+        asked for). The hot path asks once per size, through _plan's cache."""
         g = self.g
         algo = schedule.choose_algorithm(nbytes, g.size, g._crossover, requested)  # also checks the name
         if dtype not in NATIVE_DTYPES or requested == "ring":
