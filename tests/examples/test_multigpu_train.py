@@ -49,6 +49,13 @@ def test_failed_and_timed_out_launches_are_rows(driver, tmp_path):
     fail = [sys.executable, "-c", "import sys; print('boom', file=sys.stderr); sys.exit(3)"]
     row = driver.one_run(args, "torch", 1, fail, str(tmp_path))
     assert not row["ok"] and "exit status 3" in row["error"] and "boom" in row["error"]
+    # a rank killed by a signal is run once more, and the row keeps what the first launch said
+    marker = tmp_path / "first"
+    flaky = [sys.executable, "-c", f"import os, pathlib, signal, sys; m = pathlib.Path({str(marker)!r})\n"
+             "if not m.exists(): m.touch(); print('dying', file=sys.stderr); os.kill(os.getpid(), signal.SIGABRT)\n"
+             "print('second', file=sys.stderr); sys.exit(4)"]
+    row = driver.one_run(args, "torch", 1, flaky, str(tmp_path / "out"))
+    assert not row["ok"] and "second" in row["error"] and row["retried_after"] == "exit status -6\ndying"
     t0 = time.perf_counter()
     rc, _, _ = driver.launch([sys.executable, "-c", "import time; time.sleep(60)"], dict(os.environ), timeout=1)
     assert rc is None and time.perf_counter() - t0 < 20
