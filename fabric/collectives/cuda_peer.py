@@ -30,7 +30,7 @@ import numpy as np
 
 from . import schedule
 from .api import RankFailure, ReduceOp
-from .reduce_copy import kernel_keys, op_name, plugin
+from .reduce_copy import kernel_keys, op_name, plugin, plugin_name
 from ...kernels.triton import fabric as layout
 from ... import _C
 from ... import config
@@ -102,7 +102,7 @@ class Endpoint:
         self.status, self.capacity = status, capacity
         self.ll_words = LL_ELEMENTS  # the LL region's slot stride, as segment_bytes sized it
         self.ll_off = ll_offset(capacity)  # where the LL region starts in each data buffer
-        self.ready = set()  # (dtype, op, kind, algorithm, LL_BLOCK) whose kernels prepare() loaded
+        self.ready = set()  # (dtype, op, kind, algorithm, LL_BLOCK, plugin) whose kernels prepare() loaded
         self.timeout_ns = int(timeout * 1e9)
         self._views = views
         addrs = [v.data_ptr() for v in views]
@@ -183,9 +183,14 @@ def _keys(ep, dtype, op, kind, algorithm):
     elif algorithm == "twoshot":
         keys += [_push_key(ep, dtype, op, v, PUSH_MODES[kind], b) for v in {1, 16 // dtype.itemsize}
                  for b in TS_BLOCKS]
-    elif kind != "all_gather":
+    elif _reduces_by_plugin(kind, dtype, algorithm):
         keys += kernel_keys(dtype, op)  # the ring's reduce-copy step
     return keys
+
+
+def _reduces_by_plugin(kind, dtype, algorithm):
+    return (kind in PUSH_MODES and kind != "all_gather" and dtype.name in FLOAT_DTYPES
+            and algorithm not in ("oneshot", "twoshot"))
 
 
 def prepare(ep, dtype, op=ReduceOp.SUM, kind="barrier", algorithm=None):
@@ -194,7 +199,10 @@ def prepare(ep, dtype, op=ReduceOp.SUM, kind="barrier", algorithm=None):
     for running kernels, i.e. for peers whose own programs the host has not issued yet (one process driving
     several ranks; so every rank's prepare comes before any rank's program). Only that algorithm's kernels:
     each is compiled on its first use (seconds), and a job rarely runs every algorithm."""
-    ready = (dtype, op, kind, algorithm, LL_BLOCK)
+    # The plugin is part of what is ready: switching VIBETENSOR_FABRIC_REDUCE_COPY between calls (the benchmark
+    # does) must load the new plugin's kernels here too, not lazily under a peer's flag wait, which hung.
+    plugin_in_effect = plugin_name() if _reduces_by_plugin(kind, dtype, algorithm) else None
+    ready = (dtype, op, kind, algorithm, LL_BLOCK, plugin_in_effect)
     if ready in ep.ready:
         return
     ep.ready.add(ready)

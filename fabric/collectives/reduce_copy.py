@@ -58,8 +58,8 @@ def _load_plugins():
 _loaded = False
 
 
-def plugin(name=None):
-    """(fn, keys) of the plugin called `name` (default: VIBETENSOR_FABRIC_REDUCE_COPY, else the preferred one)."""
+def plugin_name(name=None):
+    """The plugin in effect: `name`, else VIBETENSOR_FABRIC_REDUCE_COPY, else the preferred available one."""
     global _loaded
     if not _loaded:
         _loaded = True
@@ -68,8 +68,13 @@ def plugin(name=None):
     if name:
         if name not in PLUGINS:
             raise ValueError(f"no reduce-copy plugin {name!r}; available: {sorted(PLUGINS)}")
-        return PLUGINS[name]
-    return next(PLUGINS[n] for n in _PREFERENCE if n in PLUGINS)
+        return name
+    return next(n for n in _PREFERENCE if n in PLUGINS)
+
+
+def plugin(name=None):
+    """(fn, keys) of the plugin in effect (plugin_name's choice)."""
+    return PLUGINS[plugin_name(name)]
 
 
 def reduce_copy(dst, a, b, op=ReduceOp.SUM, name=None):

@@ -144,3 +144,30 @@ def test_twoshot_pieces_fit_the_buffer_and_cover_every_element(monkeypatch, worl
             else:
                 peer.twoshot_all_gather(ep, vt.empty(k, dtype=dtype), base)
                 assert (seen == 1).all()
+
+
+def test_prepare_loads_the_plugin_in_effect_before_any_flag_wait(monkeypatch):
+    """A rank program's kernels are loaded by prepare(), before flag waits are in flight; switching the
+    reduce-copy plugin between calls (VIBETENSOR_FABRIC_REDUCE_COPY, as benchmarks/cuda_allreduce.py does) must
+    load the new plugin's kernels too. It once did not (the ready set ignored the plugin), so the second
+    plugin's first launch loaded its kernel lazily under a peer's flag wait, and the ring hung on a GPU."""
+    from types import SimpleNamespace
+
+    from vibetensor.fabric.collectives import reduce_copy
+    loads = []
+    monkeypatch.setattr(peer._C._cuda, "load_kernel", lambda key, device: loads.append(key))
+    monkeypatch.setattr(peer, "_loaded", set())
+    monkeypatch.setattr(reduce_copy, "_loaded", True)
+    monkeypatch.setattr(reduce_copy, "PLUGINS", {
+        "cute": (None, lambda dtype, op: [f"cute-step|{dtype.name}"]),
+        "triton": (None, lambda dtype, op: [f"triton-step|{dtype.name}"])})
+    ep = SimpleNamespace(world=2, device=SimpleNamespace(index=0), ready=set())
+    for name in ("cute", "triton", "cute"):
+        monkeypatch.setenv("VIBETENSOR_FABRIC_REDUCE_COPY", name)
+        peer.prepare(ep, vt.bfloat16, ReduceOp.SUM, "all_reduce", "ring")
+    assert [k for k in loads if "step" in k] == ["cute-step|bfloat16", "triton-step|bfloat16"]
+    peer.prepare(ep, vt.bfloat16, ReduceOp.SUM, "all_reduce", "twoshot")  # no plugin: a name need not resolve
+    monkeypatch.setenv("VIBETENSOR_FABRIC_REDUCE_COPY", "nonesuch")
+    peer.prepare(ep, vt.bfloat16, ReduceOp.SUM, "all_gather", "ring")
+    with pytest.raises(ValueError, match="no reduce-copy plugin 'nonesuch'"):
+        peer.prepare(ep, vt.bfloat16, ReduceOp.SUM, "all_reduce", "ring")
