@@ -4,6 +4,7 @@
 #include <cmath>
 #include <string_view>
 
+#include "cpu/gelu.h"
 #include "cpu/loops.h"
 #include "cpu/math.h"
 #include "cuda/elementwise.h"
@@ -12,10 +13,6 @@
 namespace vt {
 namespace {
 
-template <class T> inline T gelu_grad(T x) {
-  const T cdf = T(0.5) * (T(1) + std::erf(x * T(0.70710678118654752440)));
-  return cdf + x * std::exp(T(-0.5) * x * x) * T(0.39894228040143267794);  // x * pdf(x)
-}
 template <class T> inline T gelu_tanh_grad(T x) {
   const T k = T(0.79788456080286535588);  // sqrt(2/pi)
   T t = std::tanh(k * (x + T(0.044715) * x * x * x));
@@ -26,25 +23,27 @@ template <class T> inline T silu_grad(T x) {
   return s * (T(1) + x * (T(1) - s));
 }
 
-// grad * f(x) over the promoted, broadcast pair (floating dtypes only, like the forward ops).
-template <class F>
-Tensor activation_grad(const char* name, const char* gpu_op, const Tensor& grad, const Tensor& self, F f) {
+// op(grad, x) over the promoted, broadcast pair (floating dtypes only, like the forward ops).
+template <class Op>
+Tensor grad_op(const char* name, const char* gpu_op, const Tensor& grad, const Tensor& self, const Op& op) {
   TensorIterator it = TensorIteratorConfig(name).add_output(Tensor()).add_input(grad).add_input(self)
                           .promote_integer_inputs_to_float(true).build();
   if (cuda::on_cuda(it)) {
     cuda::launch_elementwise(it, gpu_op);
     return it.output();
   }
-  VT_DISPATCH_FLOATING(it.common_dtype(), name, [&] {
-    using M = opmath_t<scalar_t>;
-    cpu_kernel<scalar_t>(it, [f](M g, M x) { return M(g * f(x)); });
-  });
+  VT_DISPATCH_FLOATING(it.common_dtype(), name, [&] { cpu_kernel<scalar_t>(it, op); });
   return it.output();
 }
 
+// grad * f(x).
+template <class F>
+Tensor activation_grad(const char* name, const char* gpu_op, const Tensor& grad, const Tensor& self, F f) {
+  return grad_op(name, gpu_op, grad, self, [f](auto g, auto x) { return decltype(g)(g * f(x)); });
+}
+
 Tensor gelu_backward_k(const Tensor& grad, const Tensor& self, std::string_view approx) {
-  if (approx == "none")
-    return activation_grad("gelu_backward", "gelu_backward", grad, self, [](auto x) { return gelu_grad(x); });
+  if (approx == "none") return grad_op("gelu_backward", "gelu_backward", grad, self, gelu::Backward{});
   VT_CHECK_VALUE(approx == "tanh", "gelu_backward: approximate must be 'none' or 'tanh', got '", approx, "'");
   return activation_grad("gelu_backward", "gelu_tanh_backward", grad, self,
                          [](auto x) { return gelu_tanh_grad(x); });

@@ -2,7 +2,8 @@
 // float packing of a column-major B (x @ W^T, the linear layer's case) through 8x8 register transposes.
 //
 // The file is compiled for baseline x86-64; only the kernels carry target("avx2,fma"), and they are
-// handed out only after __builtin_cpu_supports says the CPU runs them, so one binary serves every CPU.
+// handed out only after cpu/capability.h says the CPU runs them, so one binary serves every CPU.
+#include "cpu/capability.h"
 #include "cpu/gemm.h"
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -15,13 +16,6 @@ namespace vt::gemm::detail {
 #ifdef VT_GEMM_X86
 namespace {
 
-bool cpu_has_avx2_fma() {
-  static const bool ok = [] {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  }();
-  return ok;
-}
 
 // Both kernels keep the whole tile in registers: acc[i][h] is row i, columns 8h..8h+7 (float) or
 // 4h..4h+3 (double). GCC keeps the fully unrolled array in ymm registers.
@@ -161,11 +155,11 @@ __attribute__((target("avx2,fma"))) void pack_b_cols_f32_avx2(const float* src, 
 // Blocking: an MC x KC block of packed A fills about half of a 1-2 MiB L2, a KC-deep micro-panel of B
 // (KC x NR) stays in L1 across the MC/MR micro-kernel calls, and the KC x NC panel of B lives in L3.
 MicroKernel<float> avx2_kernel_f32() {
-  if (!cpu_has_avx2_fma()) return {};
+  if (!::vt::cpu::has_avx2()) return {};  // AVX2 includes FMA
   return {&kernel_f32_6x16, 6, 16, 144, 256, 4080, "avx2_fma_6x16"};
 }
 MicroKernel<double> avx2_kernel_f64() {
-  if (!cpu_has_avx2_fma()) return {};
+  if (!::vt::cpu::has_avx2()) return {};  // AVX2 includes FMA
   return {&kernel_f64_4x8, 4, 8, 96, 256, 2040, "avx2_fma_4x8"};
 }
 

@@ -6,6 +6,7 @@
 // Runs where every operand is contiguous, or an input is a broadcast scalar, get their own loops so the
 // compiler vectorises them; everything else takes the strided loop.
 #pragma once
+#include <algorithm>
 #include <tuple>
 #include <type_traits>
 
@@ -35,6 +36,32 @@ inline void run_elementwise(char** data, const int64_t* strides, int64_t n, cons
   out_t* out = reinterpret_cast<out_t*>(data[0]);
   bool out_contig = strides[0] == sizeof(out_t);
   bool in_contig = ((strides[I + 1] == sizeof(in_t)) && ...);
+  // An op may bring its own vector code for contiguous float32 runs (math the compiler cannot vectorise,
+  // libm calls: cpu/gelu.h). Other layouts (a broadcast gradient, a transposed view) reach it through
+  // chunks gathered into buffers: cheaper than the op's scalar form.
+  if constexpr (std::is_same_v<in_t, float> && std::is_same_v<out_t, float> &&
+                requires(float* o, const float* const* i) { op.contiguous_f32(o, i, n); }) {
+    constexpr int64_t C = 256;
+    float buf[N][C], obuf[C];
+    for (int64_t b = 0; b < n; b += C) {
+      const int64_t m = std::min(C, n - b);
+      const float* in[N];
+      for (int k = 0; k < N; k++) {
+        const char* p = data[k + 1] + b * strides[k + 1];
+        if (strides[k + 1] == sizeof(float)) {
+          in[k] = reinterpret_cast<const float*>(p);
+        } else {
+          for (int64_t j = 0; j < m; j++) buf[k][j] = load_as<float>(p + j * strides[k + 1]);
+          in[k] = buf[k];
+        }
+      }
+      float* o = out_contig ? out + b : obuf;
+      op.contiguous_f32(o, in, m);
+      if (!out_contig)
+        for (int64_t j = 0; j < m; j++) *reinterpret_cast<float*>(data[0] + (b + j) * strides[0]) = obuf[j];
+    }
+    return;
+  }
   if (out_contig && in_contig) {
     const in_t* in[N > 0 ? N : 1] = {reinterpret_cast<const in_t*>(data[I + 1])...};
     for (int64_t i = 0; i < n; i++) out[i] = out_t(op(math_t(in[I][i])...));

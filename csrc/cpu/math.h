@@ -43,7 +43,6 @@ template <class T> inline T softplus(T x, T beta, T threshold) {
   return x * beta > threshold ? x : std::log1p(std::exp(x * beta)) / beta;
 }
 
-template <class T> inline T gelu(T x) { return T(0.5) * x * (T(1) + std::erf(x * T(0.70710678118654752440))); }
 template <class T> inline T gelu_tanh(T x) {
   const T k = T(0.79788456080286535588);  // sqrt(2/pi)
   return T(0.5) * x * (T(1) + std::tanh(k * (x + T(0.044715) * x * x * x)));

@@ -12,13 +12,18 @@
 #include <type_traits>
 
 #include "core/dtype.h"
+#include "cpu/capability.h"
 
 #if defined(__GNUC__) && defined(__x86_64__)
 #pragma GCC diagnostic ignored "-Wpsabi"  // 32-byte vectors only cross calls inside AVX2 code
 #define VT_TARGET_AVX2 __attribute__((target("avx2")))
+#define VT_TARGET_AVX2_FMA __attribute__((target("avx2,fma")))
+#define VT_TARGET_AVX512 __attribute__((target("avx512f,fma")))
 #define VT_HAVE_AVX2_PATH 1
 #else
 #define VT_TARGET_AVX2
+#define VT_TARGET_AVX2_FMA
+#define VT_TARGET_AVX512
 #define VT_HAVE_AVX2_PATH 0
 #endif
 #define VT_ALWAYS_INLINE inline __attribute__((always_inline))
@@ -31,14 +36,10 @@ namespace vt::reduce {
 
 template <class T> inline T load(const char* p) { return *reinterpret_cast<const T*>(p); }
 
-inline bool use_avx2() {
-#if VT_HAVE_AVX2_PATH
-  static const bool ok = __builtin_cpu_supports("avx2");
-  return ok;
-#else
-  return false;
-#endif
-}
+// The AVX2 copies run where cpu/capability.h allows them (the CPU has AVX2 and FMA, and
+// VIBETENSOR_CPU_CAPABILITY does not cap it lower).
+inline bool use_avx2() { return VT_HAVE_AVX2_PATH && cpu::has_avx2(); }
+inline bool use_avx512() { return VT_HAVE_AVX2_PATH && cpu::has_avx512(); }
 
 template <class T, int Bytes> struct Simd {
   static constexpr bool ok = false;

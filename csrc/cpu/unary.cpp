@@ -5,6 +5,7 @@
 #include <cmath>
 #include <string>
 
+#include "cpu/gelu.h"
 #include "cpu/loops.h"
 #include "cpu/math.h"
 #include "cuda/elementwise.h"
@@ -147,7 +148,7 @@ Tensor round_k(const Tensor& s, int64_t d) { return round_impl(s, d, Tensor()); 
 Tensor round_ik(const Tensor& s, int64_t d) { round_impl(s, d, s); return s; }
 
 Tensor gelu_k(const Tensor& s, std::string_view approx) {
-  if (approx == "none") return unary_float("gelu", s, Tensor(), [](auto x) { return math::gelu(x); });
+  if (approx == "none") return unary_float("gelu", s, Tensor(), gelu::Forward{});
   VT_CHECK_VALUE(approx == "tanh", "gelu: approximate must be 'none' or 'tanh', got '", approx, "'");
   return unary_float("gelu", s, Tensor(), [](auto x) { return math::gelu_tanh(x); }, gpu("gelu_tanh"));
 }

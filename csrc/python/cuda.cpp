@@ -165,7 +165,8 @@ void bind_cuda(nb::module_& m) {
   });
   c.def("kernel_keys", &kernel_keys);
   // Launches a registered kernel (compiling it on first use) from Python, for code whose kernels are not an
-  // op of the table (the fabric's collectives). args: (kind, value) pairs, kind "ptr", "i32", "i64" or "f32".
+  // op of the table (the fabric's collectives, benchmarks' tile sweeps). args: (kind, value) pairs, kind "ptr",
+  // "i32", "i64", "f32" or "f64".
   c.def("launch_kernel", [](const std::string& key, std::tuple<uint32_t, uint32_t, uint32_t> grid,
                             const std::vector<std::pair<std::string, nb::object>>& args, std::optional<Stream> stream) {
     std::vector<KernelArg> ka;
@@ -175,7 +176,8 @@ void bind_cuda(nb::module_& m) {
       else if (kind == "i32") ka.push_back(KernelArg::i32v(nb::cast<int32_t>(v)));
       else if (kind == "i64") ka.push_back(KernelArg::i64v(nb::cast<int64_t>(v)));
       else if (kind == "f32") ka.push_back(KernelArg::f32v(nb::cast<float>(v)));
-      else VT_THROW(ValueError, "launch_kernel: argument kind must be ptr, i32, i64 or f32, got '", kind, "'");
+      else if (kind == "f64") ka.push_back(KernelArg::f64v(nb::cast<double>(v)));
+      else VT_THROW(ValueError, "launch_kernel: argument kind must be ptr, i32, i64, f32 or f64, got '", kind, "'");
     }
     const Kernel& k = kernel(key);
     Stream s = stream ? *stream : current_stream(-1);

@@ -2,6 +2,7 @@
 #include <nanobind/stl/string.h>
 
 #include "core/parallel.h"
+#include "cpu/capability.h"
 #include "python/common.h"
 
 namespace vt::py {
@@ -26,6 +27,7 @@ void bind_runtime(nb::module_& m) {
   m.def("_cpu_reset_peak_stats", [] { cpu_allocator().reset_peak_stats(); });
   m.def("_set_cpu_cache_limit", &set_cpu_cache_limit);
   m.def("get_num_threads", &get_num_threads);
+  m.def("_cpu_capability", [] { return std::string(cpu::capability_name(cpu::capability())); });
   m.def("set_num_threads", [](int n) {
     VT_CHECK_VALUE(n > 0, "set_num_threads: expected a positive number of threads, got ", n);
     set_num_threads(n);

@@ -4,6 +4,6 @@
 >>> vt.backends.cuda.matmul.allow_tf32
 False
 """
-from . import cuda  # noqa: F401
+from . import cpu, cuda  # noqa: F401
 
-__all__ = ["cuda"]
+__all__ = ["cpu", "cuda"]

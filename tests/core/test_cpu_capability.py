@@ -1,0 +1,74 @@
+"""The CPU kernels' vector paths (SSE2, AVX2+FMA, AVX-512), each forced in a subprocess through
+VIBETENSOR_CPU_CAPABILITY: float32 GELU and its gradient (cpu/gelu.h: fitted polynomials and one exp, no
+erf) against float64 on a dense grid and on random values, in every layout, and the GEMM on each path."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+import vibetensor as vt
+
+SCRIPT = r"""
+import json, math, sys
+import numpy as np
+from scipy.special import ndtr
+import vibetensor as vt
+
+gen = np.random.default_rng(int(sys.argv[1]))
+x = np.concatenate([np.linspace(-16, 16, 20001), gen.standard_normal(20000) * 4]).astype(np.float32)
+xd = x.astype(np.float64)
+dy = gen.standard_normal(x.size).astype(np.float32)
+want_y = xd * ndtr(xd)
+want_dx = dy * (ndtr(xd) + xd * np.exp(-xd * xd / 2) / math.sqrt(2 * math.pi))
+
+def worst(got, want):  # the largest error as a fraction of the float32 tolerance (rtol 1e-5, atol 1e-6)
+    return float((np.abs(got.astype(np.float64) - want) / (1e-6 + 1e-5 * np.abs(want))).max())
+
+t = vt.tensor(x, requires_grad=True)
+y = vt.gelu(t)
+y.backward(vt.tensor(dy))
+out = {"capability": vt.backends.cpu.get_cpu_capability(), "y": worst(y.detach().numpy(), want_y),
+       "dx": worst(t.grad.numpy(), want_dx)}
+# other layouts: a transposed view, a broadcast gradient (what .sum().backward() hands gelu's derivative)
+m = vt.tensor(x[:40000].reshape(200, 200))
+out["transposed_same"] = bool(np.array_equal(vt.gelu(m.t()).t().numpy(), vt.gelu(m).numpy()))
+s = vt.tensor(x[:40000], requires_grad=True)
+vt.gelu(s).sum().backward()
+out["broadcast_dx"] = worst(s.grad.numpy(), ndtr(xd[:40000]) + xd[:40000] * np.exp(-xd[:40000] ** 2 / 2) / math.sqrt(2 * math.pi))
+out["special"] = vt.gelu(vt.tensor([float("-inf"), float("inf"), -20.0, 0.0, -0.0])).tolist()
+out["nan"] = bool(math.isnan(vt.gelu(vt.tensor([float("nan")])).item()))
+a, b = gen.standard_normal((67, 45)).astype(np.float32), gen.standard_normal((45, 83)).astype(np.float32)
+out["gemm"] = float(np.abs((vt.tensor(a) @ vt.tensor(b)).numpy() - a.astype(np.float64) @ b).max())
+print(json.dumps(out))
+"""
+
+
+def run_capped(cap, seed):
+    env = dict(os.environ, VIBETENSOR_CPU_CAPABILITY=cap)
+    r = subprocess.run([sys.executable, "-c", SCRIPT, str(seed)], env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout)
+
+
+@pytest.mark.parametrize("cap", ["sse2", "avx2", "avx512"])
+def test_gelu_and_gemm_on_every_vector_path(cap):
+    pytest.importorskip("scipy")
+    seed = int.from_bytes(os.urandom(4), "little")
+    out = run_capped(cap, seed)
+    levels = ["SSE2", "AVX2", "AVX512"]
+    best = vt.backends.cpu.get_cpu_capability()
+    # the cap holds, and never lifts the path above what the CPU has
+    assert out["capability"] == levels[min(levels.index(cap.upper()), levels.index(best))], out
+    assert out["y"] < 0.5 and out["dx"] < 0.5 and out["broadcast_dx"] < 0.5, (seed, out)
+    assert out["transposed_same"], out
+    assert out["special"][1:] == [float("inf"), -0.0, 0.0, -0.0] and out["nan"], out
+    assert out["gemm"] < 1e-4, out
+
+
+def test_an_unknown_capability_is_a_clear_error():
+    env = dict(os.environ, VIBETENSOR_CPU_CAPABILITY="avx9000")
+    r = subprocess.run([sys.executable, "-c", "import vibetensor as vt; vt.gelu(vt.ones(3))"], env=env,
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode != 0 and "VIBETENSOR_CPU_CAPABILITY='avx9000' is invalid" in r.stderr
