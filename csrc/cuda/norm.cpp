@@ -13,10 +13,15 @@
 #include "cuda/kernel_library.h"
 #include "cuda/reduce.h"
 #include "dispatch/dispatcher.h"
+#include "ops/norm_rows.h"
 #include "ops/views.h"
 
 namespace vt::cuda {
 namespace {
+using norm::check_backward;
+using norm::Rows;
+using norm::rows_of;
+using norm::stats_dtype;
 
 // Longer rows would not fit a program's registers (the backward spills already at 8192 fp32 elements, 1024
 // threads of 64 registers); vt.nn.functional keeps its composite for them.
@@ -26,38 +31,7 @@ constexpr int64_t kMaxFusedRow = 8192;
 // warps a program, G = 264 on an H100, 4.3 MB each for dw and db against 400 MB of x, dy and dx).
 constexpr int64_t kBackwardWarpsPerSM = 32;
 
-struct Rows {
-  Tensor x;  // contiguous input
-  int64_t rows = 0, n = 1;
-};
-
-Rows rows_of(const char* op, const Tensor& input, IntArrayRef shape, const Tensor& weight, const Tensor& bias) {
-  VT_CHECK_TYPE(is_floating(input.dtype()), op, ": expected a floating point input, got ", dtype_name(input.dtype()));
-  int64_t k = int64_t(shape.size());
-  VT_CHECK_VALUE(k >= 1 && k <= input.dim(), op, ": normalized_shape must name 1 to ", input.dim(), " dims");
-  Rows r;
-  for (int64_t i = 0; i < k; i++) {
-    VT_CHECK_VALUE(input.sizes()[input.dim() - k + i] == shape[size_t(i)], op,
-                   ": normalized_shape does not match the input's trailing dims");
-    r.n *= shape[size_t(i)];
-  }
-  VT_CHECK_VALUE(r.n >= 1 && r.n <= kMaxFusedRow, op, ": rows of 1 to ", kMaxFusedRow, " elements, got ", r.n);
-  VT_CHECK_VALUE(!bias.defined() || weight.defined(), op, ": the fused kernels take a bias only with a weight");
-  for (const Tensor* p : {&weight, &bias}) {
-    if (!p->defined()) continue;
-    VT_CHECK_VALUE(p->numel() == r.n && p->is_contiguous(), op, ": weight and bias must be contiguous, shaped like "
-                   "normalized_shape");
-    VT_CHECK_TYPE(p->dtype() == input.dtype() && p->device() == input.device(), op,
-                  ": weight and bias must have the input's dtype and device");
-  }
-  r.x = contiguous(input);
-  r.rows = r.n ? input.numel() / r.n : 0;
-  return r;
-}
-
 std::string affine(const Tensor& weight, bool has_bias) { return !weight.defined() ? "-" : has_bias ? "wb" : "w"; }
-
-DType stats_dtype(DType d) { return d == DType::Float64 ? DType::Float64 : DType::Float32; }
 
 // The key; its aligned form (kernel_library.h) when the row length and every defined row operand allow
 // 16-byte access (the kernels declare all row pointers and N: norm.aligned_args).
@@ -95,13 +69,8 @@ std::tuple<Tensor, Tensor, Tensor> forward(const char* kind, const Rows& r, cons
 std::tuple<Tensor, Tensor, Tensor> backward(const char* kind, const Tensor& grad_out, const Tensor& input,
                                             IntArrayRef shape, const Tensor& mean, const Tensor& rstd,
                                             const Tensor& weight, bool has_bias) {
-  Rows r = rows_of(kind, input, shape, weight, Tensor());
-  VT_CHECK_VALUE(grad_out.sizes() == input.sizes() && grad_out.dtype() == input.dtype(), kind,
-                 ": grad_out must match the input's shape and dtype");
-  for (const Tensor* s : {&mean, &rstd})
-    VT_CHECK_VALUE(!s->defined() || (s->numel() == r.rows && s->dtype() == stats_dtype(input.dtype()) &&
-                                     s->device() == input.device() && s->is_contiguous()),
-                   kind, ": mean and rstd must hold one statistic per row, as the forward saved them");
+  Rows r = rows_of(kind, input, shape, weight, Tensor(), kMaxFusedRow);
+  check_backward(kind, r, grad_out, input, mean, rstd);
   Tensor dy = contiguous(grad_out), dx = empty(input.sizes(), input.dtype(), input.device());
   std::string aff = affine(weight, has_bias);
   // (the weight-gradient partials are fresh [programs, N] buffers: aligned rows whenever N is)
@@ -135,7 +104,7 @@ std::tuple<Tensor, Tensor, Tensor> backward(const char* kind, const Tensor& grad
 
 std::tuple<Tensor, Tensor, Tensor> native_layer_norm_cuda(const Tensor& input, IntArrayRef shape, const Tensor& weight,
                                                           const Tensor& bias, double eps) {
-  Rows r = rows_of("layer_norm", input, shape, weight, bias);
+  Rows r = rows_of("layer_norm", input, shape, weight, bias, kMaxFusedRow);
   return forward("ln", r, input, weight, bias, eps);
 }
 
@@ -148,7 +117,7 @@ std::tuple<Tensor, Tensor, Tensor> native_layer_norm_backward_cuda(const Tensor&
 
 std::tuple<Tensor, Tensor> fused_rms_norm_cuda(const Tensor& input, IntArrayRef shape, const Tensor& weight,
                                                double eps) {
-  Rows r = rows_of("rms_norm", input, shape, weight, Tensor());
+  Rows r = rows_of("rms_norm", input, shape, weight, Tensor(), kMaxFusedRow);
   auto [y, mean, rstd] = forward("rms", r, input, weight, Tensor(), eps);
   return {y, rstd};
 }

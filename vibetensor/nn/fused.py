@@ -2,10 +2,11 @@
 _fused_rms_norm, _cross_entropy_logits, _fused_attention and their backward ops): when nn.functional takes
 them, and their Composite kernels.
 
-On CUDA they run the native fused kernels (csrc/cuda/norm.cpp, cross_entropy.cpp, attention.cpp); the
-Composite kernels below, made of core ops, serve every other device, so the ops and their derivative rows
-(autograd/derivatives/fused.py) work, and are gradchecked, on CPU. nn.functional keeps its own composite
-path on CPU and for the cases the fused kernels do not cover.
+On CUDA they run the native fused kernels (csrc/cuda/norm.cpp, cross_entropy.cpp, attention.cpp), and the
+norms also on CPU (csrc/cpu/norm.cpp); the Composite kernels below, made of core ops, serve every other
+device and op, so the ops and their derivative rows (autograd/derivatives/fused.py) work, and are
+gradchecked, everywhere. nn.functional keeps its own composite path for the cases the fused kernels do not
+cover.
 """
 import math
 
@@ -29,14 +30,15 @@ def _on_cuda(t):
 
 
 def norm_applies(input, normalized_shape, weight, bias):
-    """The fused norm kernels cover CUDA inputs whose weight and bias (if any; a bias only with a weight)
-    share the input's dtype and are contiguous, with rows of at most MAX_FUSED_ROW elements."""
+    """The fused norm kernels cover CPU and CUDA inputs whose weight and bias (if any; a bias only with a
+    weight) share the input's dtype and are contiguous; on CUDA, rows of at most MAX_FUSED_ROW elements."""
     shape = shape_list(normalized_shape)
-    if not _on_cuda(input) or input.dtype not in FLOATING or (bias is not None and weight is None):
+    if input.device.type not in ("cpu", "cuda") or input.dtype not in FLOATING or (bias is not None and weight is None):
         return False
     if not 1 <= len(shape) <= input.dim():
         return False
-    if list(input.shape[input.dim() - len(shape):]) != shape or not 1 <= math.prod(shape) <= MAX_FUSED_ROW:
+    longest = MAX_FUSED_ROW if _on_cuda(input) else math.inf
+    if list(input.shape[input.dim() - len(shape):]) != shape or not 1 <= math.prod(shape) <= longest:
         return False
     return all(p is None or (p.dtype == input.dtype and p.is_contiguous() and tuple(p.shape) == tuple(shape)
                              and p.device == input.device) for p in (weight, bias))

@@ -1,0 +1,190 @@
+// LayerNorm and RMSNorm on CPU, one pass over the rows each way (the fused ops of op_table.h, as on CUDA).
+//
+// nn.functional's composite (mean, subtract, square, mean, rsqrt, multiply, add: each a recorded op and a
+// full pass) cost 4x PyTorch on the small GPT's [512, 48] rows, most of it per-op overhead. Here the input
+// is [rows, N] and everything is computed in the opmath type (float for half types; 16-lane sums, which the
+// compiler vectorises) and rounded once, as the CUDA kernels do. The backward writes dx per row and sums
+// the weight and bias gradients per fixed block of rows, folding the blocks' partials in float64 in block
+// order: the same bits for any thread count.
+#include <algorithm>
+#include <cmath>
+#include <tuple>
+#include <vector>
+
+#include "core/parallel.h"
+#include "dispatch/dispatcher.h"
+#include "ops/norm_rows.h"
+#include "ops/views.h"
+
+namespace vt {
+namespace {
+using norm::Rows;
+
+constexpr int64_t kMaxRow = int64_t(1) << 40;  // no register file to fit: any row length
+constexpr int64_t kBlocks = 64;                // most weight-gradient partials (blocks of rows)
+
+// sum over i < n of f(i), in 16 lanes of A (which the compiler turns into vector registers)
+template <class A, class F> inline A lane_sum(int64_t n, F f) {
+  A acc[16] = {};
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16)
+    for (int j = 0; j < 16; j++) acc[j] += f(i + j);
+  A s = 0;
+  for (; i < n; i++) s += f(i);
+  for (A a : acc) s += a;
+  return s;
+}
+
+template <class T>
+void forward_rows(const Rows& r, const T* w, const T* b, T* y, double* mean_out, double* rstd_out, double eps,
+                  bool ln) {
+  using A = opmath_t<T>;
+  const T* x = static_cast<const T*>(r.x.data());
+  const int64_t n = r.n;
+  parallel_for(0, r.rows, std::max<int64_t>(1, kParallelGrain / n), [&](int64_t r0, int64_t r1) {
+    for (int64_t row = r0; row < r1; row++) {
+      const T* xr = x + row * n;
+      T* yr = y + row * n;
+      const A m = ln ? lane_sum<A>(n, [&](int64_t i) { return A(xr[i]); }) / A(n) : A(0);
+      const A var = lane_sum<A>(n, [&](int64_t i) {  // two passes: no cancellation for rows far from 0
+        A d = A(xr[i]) - m;
+        return d * d;
+      }) / A(n);
+      const A s = A(1) / std::sqrt(var + A(eps));
+      if (ln) mean_out[row] = double(m);
+      rstd_out[row] = double(s);
+      if (w && b) for (int64_t i = 0; i < n; i++) yr[i] = T((A(xr[i]) - m) * s * A(w[i]) + A(b[i]));
+      else if (w) for (int64_t i = 0; i < n; i++) yr[i] = T((A(xr[i]) - m) * s * A(w[i]));
+      else for (int64_t i = 0; i < n; i++) yr[i] = T((A(xr[i]) - m) * s);
+    }
+  });
+}
+
+// y, mean (LayerNorm; undefined for RMSNorm) and rstd.
+std::tuple<Tensor, Tensor, Tensor> forward(const char* op, const Tensor& input, IntArrayRef shape, const Tensor& weight,
+                                           const Tensor& bias, double eps, bool ln) {
+  Rows r = norm::rows_of(op, input, shape, weight, bias, kMaxRow);
+  Tensor y = empty(input.sizes(), input.dtype(), input.device());
+  DType st = norm::stats_dtype(input.dtype());
+  Tensor mean = ln ? empty(DimVec{r.rows}, st, input.device()) : Tensor();
+  Tensor rstd = empty(DimVec{r.rows}, st, input.device());
+  std::vector<double> mu(size_t(ln ? r.rows : 0)), rs(size_t(r.rows));
+  VT_DISPATCH_FLOATING(input.dtype(), op, [&] {
+    forward_rows<scalar_t>(r, weight.defined() ? static_cast<const scalar_t*>(weight.data()) : nullptr,
+                           bias.defined() ? static_cast<const scalar_t*>(bias.data()) : nullptr,
+                           static_cast<scalar_t*>(y.data()), mu.data(), rs.data(), eps, ln);
+  });
+  auto store = [&](const std::vector<double>& v, const Tensor& t) {
+    if (st == DType::Float64) std::copy(v.begin(), v.end(), static_cast<double*>(t.data()));
+    else std::transform(v.begin(), v.end(), static_cast<float*>(t.data()), [](double d) { return float(d); });
+  };
+  if (ln) store(mu, mean);
+  store(rs, rstd);
+  return {y, mean, rstd};
+}
+
+template <class T, class S>
+void backward_rows(const Rows& r, const T* dy, const T* w, const S* mean, const S* rstd, T* dx, opmath_t<T>* dw,
+                   opmath_t<T>* db, int64_t block) {
+  using A = opmath_t<T>;
+  const T* x = static_cast<const T*>(r.x.data());
+  const int64_t n = r.n, blocks = (r.rows + block - 1) / block;
+  parallel_for(0, blocks, std::max<int64_t>(1, kParallelGrain / (block * n)), [&](int64_t k0, int64_t k1) {
+    std::vector<A> xh(static_cast<size_t>(n)), g(static_cast<size_t>(n));  // the row's xhat and weighted dy
+    for (int64_t k = k0; k < k1; k++) {
+      A* dwk = dw ? dw + k * n : nullptr;
+      A* dbk = db ? db + k * n : nullptr;
+      for (int64_t row = k * block; row < std::min(r.rows, (k + 1) * block); row++) {
+        const T* xr = x + row * n;
+        const T* gr = dy + row * n;
+        const A m = mean ? A(mean[row]) : A(0), s = A(rstd[row]);
+        for (int64_t i = 0; i < n; i++) xh[size_t(i)] = (A(xr[i]) - m) * s;
+        if (w) for (int64_t i = 0; i < n; i++) g[size_t(i)] = A(gr[i]) * A(w[i]);
+        else for (int64_t i = 0; i < n; i++) g[size_t(i)] = A(gr[i]);
+        const A c1 = lane_sum<A>(n, [&](int64_t i) { return g[size_t(i)] * xh[size_t(i)]; }) / A(n);
+        const A c2 = mean ? lane_sum<A>(n, [&](int64_t i) { return g[size_t(i)]; }) / A(n) : A(0);
+        T* dxr = dx + row * n;
+        for (int64_t i = 0; i < n; i++) dxr[i] = T(s * (g[size_t(i)] - xh[size_t(i)] * c1 - c2));
+        if (dwk) for (int64_t i = 0; i < n; i++) dwk[i] += A(gr[i]) * xh[size_t(i)];
+        if (dbk) for (int64_t i = 0; i < n; i++) dbk[i] += A(gr[i]);
+      }
+    }
+  });
+}
+
+// dx, and the weight and bias gradients ([0] tensors where there is no weight / bias, as on CUDA).
+std::tuple<Tensor, Tensor, Tensor> backward(const char* op, const Tensor& grad_out, const Tensor& input,
+                                            IntArrayRef shape, const Tensor& mean, const Tensor& rstd,
+                                            const Tensor& weight, bool has_bias) {
+  Rows r = norm::rows_of(op, input, shape, weight, Tensor(), kMaxRow);
+  norm::check_backward(op, r, grad_out, input, mean, rstd);
+  VT_CHECK_VALUE(!has_bias || weight.defined(), op, ": the fused kernels take a bias only with a weight");
+  Tensor dy = contiguous(grad_out), dx = empty(input.sizes(), input.dtype(), input.device());
+  const int64_t block = std::max<int64_t>(1, (r.rows + kBlocks - 1) / kBlocks);
+  const int64_t blocks = (r.rows + block - 1) / block;
+  Tensor gw, gb;  // the weight and bias gradients
+  VT_DISPATCH_FLOATING(input.dtype(), op, [&] {
+    using T = scalar_t;
+    using A = opmath_t<T>;
+    std::vector<A> dw(size_t(weight.defined() ? blocks * r.n : 0)), db(size_t(has_bias ? blocks * r.n : 0));
+    const T* w = weight.defined() ? static_cast<const T*>(weight.data()) : nullptr;
+    auto run = [&](auto* mu, auto* rs) {
+      backward_rows<T>(r, static_cast<const T*>(dy.data()), w, mu, rs, static_cast<T*>(dx.data()),
+                       dw.empty() ? nullptr : dw.data(), db.empty() ? nullptr : db.data(), block);
+    };
+    if (norm::stats_dtype(input.dtype()) == DType::Float64)
+      run(mean.defined() ? static_cast<const double*>(mean.data()) : nullptr, static_cast<const double*>(rstd.data()));
+    else
+      run(mean.defined() ? static_cast<const float*>(mean.data()) : nullptr, static_cast<const float*>(rstd.data()));
+    // the blocks' partials, folded in float64 in block order
+    auto fold = [&](bool wanted, const std::vector<A>& partial, Tensor& out) {
+      if (!wanted) return;  // (no rows: no partials, and the gradient is zeros)
+      out = empty(weight.sizes(), input.dtype(), input.device());
+      auto* o = static_cast<T*>(out.data());
+      for (int64_t i = 0; i < r.n; i++) {
+        double sum = 0;
+        for (int64_t k = 0; k < blocks; k++) sum += double(partial[size_t(k * r.n + i)]);
+        o[i] = T(sum);
+      }
+    };
+    fold(weight.defined(), dw, gw);
+    fold(has_bias, db, gb);
+  });
+  auto none = [&] { return empty(DimVec{0}, input.dtype(), input.device()); };
+  return {dx, gw.defined() ? gw : none(), gb.defined() ? gb : none()};
+}
+
+std::tuple<Tensor, Tensor, Tensor> native_layer_norm_cpu(const Tensor& input, IntArrayRef shape, const Tensor& weight,
+                                                         const Tensor& bias, double eps) {
+  return forward("layer_norm", input, shape, weight, bias, eps, true);
+}
+
+std::tuple<Tensor, Tensor, Tensor> native_layer_norm_backward_cpu(const Tensor& grad_out, const Tensor& input,
+                                                                  IntArrayRef shape, const Tensor& mean,
+                                                                  const Tensor& rstd, const Tensor& weight,
+                                                                  bool has_bias) {
+  VT_CHECK_VALUE(mean.defined(), "layer_norm_backward: expected the forward's mean");
+  return backward("layer_norm_backward", grad_out, input, shape, mean, rstd, weight, has_bias);
+}
+
+std::tuple<Tensor, Tensor> fused_rms_norm_cpu(const Tensor& input, IntArrayRef shape, const Tensor& weight,
+                                              double eps) {
+  auto [y, mean, rstd] = forward("rms_norm", input, shape, weight, Tensor(), eps, false);
+  return {y, rstd};
+}
+
+std::tuple<Tensor, Tensor> fused_rms_norm_backward_cpu(const Tensor& grad_out, const Tensor& input, IntArrayRef shape,
+                                                       const Tensor& rstd, const Tensor& weight) {
+  auto [dx, dw, db] = backward("rms_norm_backward", grad_out, input, shape, Tensor(), rstd, weight, false);
+  return {dx, dw};
+}
+
+VT_REGISTER_KERNELS(CPU, m) {
+  m.impl("native_layer_norm", &native_layer_norm_cpu);
+  m.impl("native_layer_norm_backward", &native_layer_norm_backward_cpu);
+  m.impl("_fused_rms_norm", &fused_rms_norm_cpu);
+  m.impl("_fused_rms_norm_backward", &fused_rms_norm_backward_cpu);
+}
+
+}  // namespace
+}  // namespace vt
