@@ -3,6 +3,7 @@
 // makes the whole line NaN, and a line of -inf gives NaN (0/0), as in PyTorch.
 #include <cmath>
 
+#include "cpu/exp_sum.h"
 #include "cpu/reduce.h"
 #include "cpu/reduce_lines.h"
 #include "dispatch/dispatcher.h"
@@ -14,31 +15,10 @@ using namespace reduce;
 template <class M> inline M max_nan(M a, M x) { return (x > a || std::isnan(x)) ? x : a; }
 
 // ---- contiguous float lines (softmax over the last dim): vector code, vexp instead of libm ----------------
-constexpr int64_t kSumBlock = 1024;  // exps summed in float lanes, then the block sums in float64
-
 template <int Bytes, bool Log>
 VT_ALWAYS_INLINE void softmax_row_vec(const float* x, float* y, int64_t n) {
-  using V = typename Simd<float, Bytes>::type;
-  constexpr int64_t W = Bytes / sizeof(float);
   const float m = fold_run_vec<Bytes>(-INFINITY, -INFINITY, reinterpret_cast<const char*>(x), sizeof(float), n, pick_max);
-  double sum = 0;
-  for (int64_t b = 0; b < n; b += kSumBlock) {
-    int64_t end = std::min(n, b + kSumBlock), j = b;
-    V acc = {};
-    for (; j + W <= end; j += W) {
-      V e = vexp(vload<V>(x + j) - m);
-      if constexpr (!Log) std::memcpy(y + j, &e, sizeof(V));
-      acc += e;
-    }
-    for (; j < end; j++) {  // one lane; exp(-inf) = 0 in the others
-      V t = vsplat<V>(-INFINITY);
-      t[0] = x[j] - m;
-      V e = vexp(t);
-      if constexpr (!Log) y[j] = e[0];
-      acc += e;
-    }
-    sum += double(vfold_lanes(acc, [](V a, V c) VT_FOLD { return a + c; })[0]);
-  }
+  const double sum = exp_sum_vec<Bytes, !Log>(x, y, n, m);
   if constexpr (Log) {
     const float ls = float(std::log(sum));
     for (int64_t j = 0; j < n; j++) y[j] = (x[j] - m) - ls;

@@ -16,23 +16,17 @@
 #include "cuda/kernel_library.h"
 #include "cuda/reduce.h"
 #include "dispatch/dispatcher.h"
+#include "ops/cross_entropy_args.h"
 #include "ops/views.h"
 
 namespace vt::cuda {
 namespace {
+using xent::check_inputs;
+using xent::check_saved;
 
 // Logits stream through chunks of this many elements: 8 KB of bf16 per load step, 16 per thread.
 constexpr int64_t kChunk = 4096;
 constexpr int64_t kMeanBlock = 1024;  // kernels/triton/cross_entropy.py, MEAN_BLOCK
-
-void check_inputs(const char* op, const Tensor& self, const Tensor& target) {
-  VT_CHECK_TYPE(is_floating(self.dtype()), op, ": expected floating point logits, got ", dtype_name(self.dtype()));
-  VT_CHECK_VALUE(self.dim() == 2 && self.sizes()[1] >= 1, op, ": expected [rows, classes] logits");
-  VT_CHECK_TYPE(target.dtype() == DType::Int64, op, ": expected int64 class indices, got ",
-                dtype_name(target.dtype()));
-  VT_CHECK_VALUE(target.dim() == 1 && target.sizes()[0] == self.sizes()[0] && target.device() == self.device(), op,
-                 ": expected one target per row, on the logits' device");
-}
 
 // The key; its aligned form (kernel_library.h) where the caller checked the row length and the logits (and
 // dx) allow 16-byte access (cross_entropy.aligned_args; the mean has none).
@@ -77,9 +71,7 @@ Tensor cross_entropy_backward_cuda(const Tensor& grad, const Tensor& self, const
                                    const Tensor& count, int64_t ignore_index, double smoothing) {
   check_inputs("cross_entropy_backward", self, target);
   int64_t rows = self.sizes()[0], n = self.sizes()[1];
-  VT_CHECK_VALUE(grad.numel() == 1 && lse.numel() == rows && lse.dtype() == DType::Float32 && count.numel() == 1 &&
-                     count.dtype() == DType::Float32 && lse.is_contiguous(),
-                 "cross_entropy_backward: expected a scalar grad and the forward's lse and count");
+  check_saved(self, grad, lse, count, false);
   Tensor x = contiguous(self), t = contiguous(target);
   Tensor g = grad.dtype() == x.dtype() ? contiguous(grad) : to_dtype(grad, x.dtype());
   Tensor dx = empty(x.sizes(), x.dtype(), x.device());

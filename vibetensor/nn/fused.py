@@ -3,7 +3,7 @@ _fused_rms_norm, _cross_entropy_logits, _fused_attention and their backward ops)
 them, and their Composite kernels.
 
 On CUDA they run the native fused kernels (csrc/cuda/norm.cpp, cross_entropy.cpp, attention.cpp), and the
-norms also on CPU (csrc/cpu/norm.cpp); the Composite kernels below, made of core ops, serve every other
+norms and cross-entropy also on CPU (csrc/cpu/norm.cpp, cross_entropy.cpp); the Composite kernels below, made of core ops, serve every other
 device and op, so the ops and their derivative rows (autograd/derivatives/fused.py) work, and are
 gradchecked, everywhere. nn.functional keeps its own composite path for the cases the fused kernels do not
 cover.
@@ -45,10 +45,11 @@ def norm_applies(input, normalized_shape, weight, bias):
 
 
 def cross_entropy_applies(input, target, weight, reduction):
-    """The fused kernels compute the mean loss of [rows, classes] CUDA logits against int64 class indices,
-    without class weights, in fp32 (float64 logits keep the float64 composite)."""
-    return (_on_cuda(input) and input.dtype in FLOATING[:3] and input.dim() == 2 and weight is None
-            and reduction == "mean" and target.dtype == _C.int64 and target.dim() == 1)
+    """The fused kernels compute the mean loss of [rows, classes] logits against int64 class indices, without
+    class weights: on CPU in any float dtype, on CUDA in fp32 (float64 logits keep the float64 composite)."""
+    dtypes = FLOATING if input.device.type == "cpu" else FLOATING[:3] if _on_cuda(input) else ()
+    return (input.dtype in dtypes and input.dim() == 2 and weight is None and reduction == "mean"
+            and target.dtype == _C.int64 and target.dim() == 1)
 
 
 def attention_applies(query, key, value, attn_mask, dropout_p, scale, enable_gqa):

@@ -1,0 +1,12 @@
+// The fused cross-entropy ops' argument checks, shared by their CPU and CUDA kernels (cpu/cross_entropy.cpp,
+// cuda/cross_entropy.cpp): [rows, classes] floating logits, one int64 class index per row.
+#pragma once
+#include "core/tensor.h"
+
+namespace vt::xent {
+
+void check_inputs(const char* op, const Tensor& self, const Tensor& target);
+// The backward's scalar grad and the forward's per-row lse (float32; float64 when lse64) and scalar count.
+void check_saved(const Tensor& self, const Tensor& grad, const Tensor& lse, const Tensor& count, bool lse64);
+
+}  // namespace vt::xent
