@@ -25,6 +25,7 @@
 #include "cuda/device.h"
 #include "cuda/kernel_library.h"
 #include "dispatch/dispatcher.h"
+#include "ops/attention_args.h"
 #include "ops/views.h"
 
 namespace vt::cuda {
@@ -138,35 +139,20 @@ Tensor zero(const Tensor& t) {
   return op(t);
 }
 
-struct Shape {
-  int64_t B, Hq, Hkv, Lq, Lk, D;
-  double scale;
-};
+using attention::Shape;
 
+// The shared checks, then what the CUDA kernels add: their dtypes, head dims, grid limits and scale sign.
 Shape check(const char* op, const Tensor& q, const Tensor& k, const Tensor& v, std::optional<double> scale) {
-  VT_CHECK_VALUE(q.dim() == 4 && k.dim() == 4 && v.dim() == 4, op, ": expected query, key and value shaped "
-                 "[batch, heads, length, head_dim], got ", q.dim(), "-d, ", k.dim(), "-d and ", v.dim(), "-d");
-  VT_CHECK_TYPE(q.dtype() == k.dtype() && q.dtype() == v.dtype(), op, ": query, key and value must share a dtype, "
-                "got ", dtype_name(q.dtype()), ", ", dtype_name(k.dtype()), " and ", dtype_name(v.dtype()));
+  Shape s = attention::check(op, q, k, v, scale);
   VT_CHECK_TYPE(q.dtype() == DType::Float16 || q.dtype() == DType::BFloat16 || q.dtype() == DType::Float32, op,
                 ": the fused CUDA kernels take float16, bfloat16 or float32, got ", dtype_name(q.dtype()));
-  VT_CHECK_VALUE(k.device() == q.device() && v.device() == q.device(), op,
-                 ": query, key and value must be on one device");
-  Shape s{q.sizes()[0], q.sizes()[1], k.sizes()[1], q.sizes()[2], k.sizes()[2], q.sizes()[3], 0.0};
-  VT_CHECK_VALUE(k.sizes() == v.sizes(), op, ": key and value must have one shape");
-  VT_CHECK_VALUE(k.sizes()[0] == s.B && k.sizes()[3] == s.D, op,
-                 ": key and value must match the query's batch and head_dim");
-  VT_CHECK_VALUE(s.Hkv >= 1 && s.Hq % s.Hkv == 0, op, ": key/value heads (", s.Hkv,
-                 ") must divide the query heads (", s.Hq, ")");
   bool dim_ok = false;
   for (int64_t d : kHeadDims) dim_ok |= d == s.D;
   VT_CHECK_VALUE(dim_ok, op, ": the fused kernels take head_dim 16, 32, 64 or 128, got ", s.D);
   VT_CHECK_VALUE(s.Lq < (int64_t(1) << 31) && s.Lk < (int64_t(1) << 31) && s.Hq <= 65535, op,
                  ": lengths must be below 2^31 and heads at most 65535");
-  s.scale = scale ? *scale : 1.0 / std::sqrt(double(s.D));
   // the kernels fold the scale into the running max (max(s * x) = s * max(x) needs s >= 0)
-  VT_CHECK_VALUE(std::isfinite(s.scale) && s.scale >= 0, op, ": the fused kernels take a finite scale >= 0, got ",
-                 s.scale);
+  VT_CHECK_VALUE(s.scale >= 0, op, ": the fused kernels take a finite scale >= 0, got ", s.scale);
   return s;
 }
 
@@ -230,12 +216,7 @@ std::tuple<Tensor, Tensor, Tensor> fused_attention_backward_cuda(const Tensor& g
                                                                  std::optional<double> scale) {
   const char* op = "_fused_attention_backward";
   Shape s = check(op, query, key_, value, scale);
-  for (const Tensor* t : {&grad_out, &out})
-    VT_CHECK_VALUE(t->sizes() == query.sizes() && t->dtype() == query.dtype() && t->device() == query.device(), op,
-                   ": grad_out and out must match the query's shape, dtype and device");
-  VT_CHECK_VALUE(lse.dim() == 3 && lse.sizes()[0] == s.B && lse.sizes()[1] == s.Hq && lse.sizes()[2] == s.Lq &&
-                     lse.dtype() == DType::Float32 && lse.is_contiguous() && lse.device() == query.device(),
-                 op, ": lse must be the forward's float32 [batch, heads, length] log-sum-exp");
+  attention::check_backward(op, s, query, grad_out, out, lse, DType::Float32);
   Tensor dq = bthd(s.B, s.Hq, s.Lq, s.D, query);
   Tensor dk = bthd(s.B, s.Hkv, s.Lk, s.D, query), dv = bthd(s.B, s.Hkv, s.Lk, s.D, query);
   if (s.Lq == 0 || s.Lk == 0) return {zero(dq), zero(dk), zero(dv)};  // nothing attended: zero gradients

@@ -1,13 +1,13 @@
-"""The fused attention ops on CPU (their Composite kernels, float64-capable; the CUDA kernels are checked
-against the same reference in tests/cuda/test_attention_cuda.py) and when scaled_dot_product_attention
-takes them."""
+"""The fused attention ops on CPU (csrc/cpu/attention.cpp: float32, half types through float32, float64;
+the CUDA kernels are checked against the same reference in tests/cuda/test_attention_cuda.py) and when
+scaled_dot_product_attention takes them."""
 import types
 
 import numpy as np
 import pytest
 
 import vibetensor as vt
-from helpers import rng
+from helpers import rng, torch
 import attention_reference as ref
 
 F = vt.nn.functional
@@ -52,7 +52,7 @@ def test_no_keys_give_zero_output_and_minus_inf_lse():
     assert not out.numpy().any() and np.isneginf(lse.numpy()).all()
 
 
-def test_sdpa_on_cpu_keeps_its_composite_and_agrees_with_the_op():
+def test_sdpa_on_cpu_takes_the_op_and_agrees_with_it():
     gen = rng()
     q, k, v = _f64(*(gen.normal(size=(2, 4, 6, 8)) for _ in range(3)))
     kv = [t[:, :2] for t in (k, v)]
@@ -60,6 +60,69 @@ def test_sdpa_on_cpu_keeps_its_composite_and_agrees_with_the_op():
                                vt.ops._fused_attention(q, *kv, True)[0].numpy(), rtol=1e-12, atol=1e-12)
     with pytest.raises(ValueError, match="either attn_mask or is_causal"):
         F.scaled_dot_product_attention(q, k, v, attn_mask=vt.ones(6, 6, dtype=vt.bool), is_causal=True)
+
+
+@pytest.mark.parametrize("causal", [False, True])
+@pytest.mark.parametrize("hq,hkv,lq,lk,d", [(4, 4, 16, 16, 12), (4, 2, 9, 20, 7), (2, 1, 33, 5, 64)])
+def test_float32_forward_and_backward_match_float64(causal, hq, hkv, lq, lk, d):
+    gen = rng()
+    aq, ak, av, ado = (gen.normal(size=s) for s in [(3, hq, lq, d), (3, hkv, lk, d), (3, hkv, lk, d), (3, hq, lq, d)])
+    q, k, v = (vt.tensor(a, dtype=vt.float32, requires_grad=True) for a in (aq, ak, av))
+    out = F.scaled_dot_product_attention(q, k, v, is_causal=causal, enable_gqa=hq != hkv)
+    assert type(out.grad_fn).__name__ == "FusedAttentionBackward0"
+    out.backward(vt.tensor(ado, dtype=vt.float32))
+    r = [a.astype(np.float32).astype(np.float64) for a in (aq, ak, av, ado)]
+    np.testing.assert_allclose(out.detach().numpy(), ref.forward(*r[:3], causal, 1 / np.sqrt(d))[0], rtol=1e-4,
+                               atol=2e-5)
+    for got, want in zip((q.grad, k.grad, v.grad), ref.backward(r[3], *r[:3], causal, 1 / np.sqrt(d))):
+        np.testing.assert_allclose(got.numpy(), want, rtol=1e-4, atol=5e-5)
+
+
+def test_cpu_gradients_do_not_depend_on_threads():
+    gen = rng()
+    q = vt.tensor(gen.normal(size=(2, 8, 24, 16)), dtype=vt.float32)
+    k, v, g = (vt.tensor(gen.normal(size=s), dtype=vt.float32) for s in [(2, 2, 24, 16), (2, 2, 24, 16), (2, 8, 24, 16)])
+    threads = vt.get_num_threads()
+    try:
+        got = []
+        for n in (1, 2, 3):
+            vt.set_num_threads(n)
+            out, lse = vt.ops._fused_attention(q, k, v, True)
+            got.append([t.numpy() for t in vt.ops._fused_attention_backward(g, q, k, v, out, lse, True, None)])
+        for other in got[1:]:
+            for a, b in zip(got[0], other):
+                assert np.array_equal(a, b)
+    finally:
+        vt.set_num_threads(threads)
+
+
+@pytest.mark.skipif(torch is None, reason="torch is not installed")
+def test_cpu_sdpa_same_as_torch():
+    gen = rng()
+    arrays = [gen.normal(size=s) for s in [(2, 6, 10, 24), (2, 3, 10, 24), (2, 3, 10, 24)]]
+    q, k, v = (vt.tensor(a, dtype=vt.float32, requires_grad=True) for a in arrays)
+    tq, tk, tv = (torch.tensor(a, dtype=torch.float32, requires_grad=True) for a in arrays)
+    out = F.scaled_dot_product_attention(q, k, v, is_causal=True, scale=0.3, enable_gqa=True)
+    tout = torch.nn.functional.scaled_dot_product_attention(tq, tk, tv, is_causal=True, scale=0.3, enable_gqa=True)
+    (out * out).sum().backward()
+    (tout * tout).sum().backward()
+    for a, b in ((out, tout), (q.grad, tq.grad), (k.grad, tk.grad), (v.grad, tv.grad)):
+        np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(), rtol=1e-4, atol=1e-5)
+
+
+def test_bad_arguments_raise():
+    q = vt.randn(1, 2, 3, 4)
+    with pytest.raises(ValueError, match="must divide the query heads"):
+        vt.ops._fused_attention(q, vt.randn(1, 3, 3, 4), vt.randn(1, 3, 3, 4))
+    with pytest.raises(TypeError, match="share a dtype"):
+        vt.ops._fused_attention(q, q.double(), q)
+    with pytest.raises(ValueError, match="scale must be finite"):
+        vt.ops._fused_attention(q, q, q, False, float("inf"))
+    with pytest.raises(ValueError, match="shaped"):
+        vt.ops._fused_attention(q[0], q[0], q[0])
+    out, lse = vt.ops._fused_attention(q, q, q)
+    with pytest.raises(ValueError, match="log-sum-exp"):
+        vt.ops._fused_attention_backward(q, q, q, q, out, lse.double(), False, None)
 
 
 # ---- routing: which calls the fused CUDA op takes (duck-typed tensors: no GPU needed) ---------------------
@@ -82,6 +145,14 @@ def _applies(q, k=None, v=None, attn_mask=None, dropout_p=0.0, scale=None, enabl
     return vt.nn.fused.attention_applies(q, k, v or k, attn_mask, dropout_p, scale, enable_gqa)
 
 
+def test_routing_takes_cpu_float32_and_float64_with_any_head_dim():
+    cpu = types.SimpleNamespace(type="cpu", index=None)
+    for dtype in (vt.float32, vt.float64):
+        assert _applies(_Spec(2, 4, 16, 12, dtype=dtype, device=cpu))
+        assert _applies(_Spec(2, 4, 16, 12, dtype=dtype, device=cpu), scale=-0.5)
+        assert not _applies(_Spec(2, 4, 16, 12, dtype=dtype, device=cpu), dropout_p=0.1)
+
+
 def test_routing_takes_the_covered_cuda_calls():
     assert _applies(_Spec(2, 8, 1024, 128))
     assert _applies(_Spec(2, 8, 7, 64, dtype=vt.float16), _Spec(2, 8, 13, 64, dtype=vt.float16))  # Lq != Lk
@@ -92,7 +163,7 @@ def test_routing_takes_the_covered_cuda_calls():
 
 @pytest.mark.parametrize("case", [
     dict(q=_Spec(2, 8, 16, 64, dtype=vt.float64)),  # float64: no fused kernel (torch's neither)
-    dict(q=_Spec(2, 8, 16, 64, device=types.SimpleNamespace(type="cpu", index=None))),
+    dict(q=_Spec(2, 8, 16, 64, device=types.SimpleNamespace(type="cpu", index=None))),  # bf16 on CPU
     dict(q=_Spec(2, 8, 16, 48)),  # head dims the kernels are not compiled for
     dict(q=_Spec(2, 8, 16, 256)),
     dict(q=_Spec(8, 16, 64)),  # 3-d

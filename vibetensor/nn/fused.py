@@ -3,7 +3,7 @@ _fused_rms_norm, _cross_entropy_logits, _fused_attention and their backward ops)
 them, and their Composite kernels.
 
 On CUDA they run the native fused kernels (csrc/cuda/norm.cpp, cross_entropy.cpp, attention.cpp), and the
-norms and cross-entropy also on CPU (csrc/cpu/norm.cpp, cross_entropy.cpp); the Composite kernels below, made of core ops, serve every other
+norms, cross-entropy and attention also on CPU (csrc/cpu/norm.cpp, cross_entropy.cpp, attention.cpp); the Composite kernels below, made of core ops, serve every other
 device and op, so the ops and their derivative rows (autograd/derivatives/fused.py) work, and are
 gradchecked, everywhere. nn.functional keeps its own composite path for the cases the fused kernels do not
 cover.
@@ -53,23 +53,24 @@ def cross_entropy_applies(input, target, weight, reduction):
 
 
 def attention_applies(query, key, value, attn_mask, dropout_p, scale, enable_gqa):
-    """The fused attention kernels cover CUDA bfloat16/float16/float32 [B, H, L, D] query, key and value of one
-    dtype and device, without a mask or dropout, head_dim one of ATTENTION_HEAD_DIMS (value's too), key heads
-    equal to the query's or (enable_gqa) dividing them, at least one key, and a scale >= 0 (the kernels
-    fold it into the running max)."""
-    if not _on_cuda(query) or query.dtype not in (_C.float16, _C.bfloat16, _C.float32) or attn_mask is not None \
-            or dropout_p:
+    """The fused attention kernels cover [B, H, L, D] query, key and value of one dtype and device, without a
+    mask or dropout, key heads equal to the query's or (enable_gqa) dividing them, and at least one key: on
+    CUDA bfloat16/float16/float32 with head_dim one of ATTENTION_HEAD_DIMS and a scale >= 0 (the kernels fold
+    it into the running max), on CPU float32/float64 with any head_dim and a finite scale."""
+    cuda = _on_cuda(query)
+    dtypes = (_C.float16, _C.bfloat16, _C.float32) if cuda else (_C.float32, _C.float64)
+    if query.device.type not in ("cpu", "cuda") or query.dtype not in dtypes or attn_mask is not None or dropout_p:
         return False
     if any(t.dim() != 4 or t.dtype != query.dtype or t.device != query.device for t in (key, value)) or \
             query.dim() != 4:
         return False
     b, hq, _, d = query.shape
     bk, hk, lk, dk = key.shape
-    if tuple(value.shape) != tuple(key.shape) or bk != b or dk != d or d not in ATTENTION_HEAD_DIMS or lk == 0:
+    if tuple(value.shape) != tuple(key.shape) or bk != b or dk != d or lk == 0 or (cuda and d not in ATTENTION_HEAD_DIMS):
         return False
     if hk != hq and not (enable_gqa and hk >= 1 and hq % hk == 0):
         return False
-    return scale is None or (math.isfinite(scale) and scale >= 0)
+    return scale is None or (math.isfinite(scale) and (scale >= 0 or not cuda))
 
 
 def _acc(t):
