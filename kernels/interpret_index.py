@@ -19,9 +19,19 @@ def new_error_word():
     return _C._ops.zeros([4], dtype=_C.int64)
 
 
+def _sizes(sizes, fast):
+    """The sizes a kernel divides by, as the launcher passes them: int_divider's uint32 triples when fast."""
+    if not fast:
+        return list(sizes)
+    import numpy as np
+    from .triton.elementwise import int_divider
+    return [np.uint32(v) for s in sizes for v in (s, *int_divider(s))]
+
+
 def run_rows(mode, dst, src, indices, bshape, other_bstrides, rshape, dst_rstrides, src_rstrides, err,
-             alpha=1.0, wrap_negative=False):
-    """indices: [(index tensor, size, element stride in the indexed tensor, code, B strides of the index)]."""
+             alpha=1.0, wrap_negative=False, fast=True):
+    """indices: [(index tensor, size, element stride in the indexed tensor, code, B strides of the index)].
+    fast: the 32-bit coordinates (key suffix "f", the launcher's choice below 2^31 positions)."""
     from .triton import index as ix
     nb = 1
     for s in bshape:
@@ -30,8 +40,8 @@ def run_rows(mode, dst, src, indices, bshape, other_bstrides, rshape, dst_rstrid
     for s in rshape:
         nr *= s
     key = "|".join(["ixr", mode, src.dtype.name, dst.dtype.name, ",".join(t.dtype.name for t, *_ in indices),
-                    str(len(bshape)), str(len(rshape))])
-    args = [dst, src, *[t for t, *_ in indices], err, nb * nr, nr, *bshape, *rshape]
+                    str(len(bshape)), str(len(rshape))] + (["f"] if fast else []))
+    args = [dst, src, *[t for t, *_ in indices], err, nb * nr, *_sizes([nr, *bshape, *rshape], fast)]
     for t, size, stride, code, bst in indices:
         args += [size, stride, code, *bst]
     args += [*other_bstrides, *dst_rstrides, *src_rstrides, float(alpha), int(alpha), int(wrap_negative)]
@@ -40,8 +50,8 @@ def run_rows(mode, dst, src, indices, bshape, other_bstrides, rshape, dst_rstrid
 
 
 def run_gather(mode, self, other, idx, pshape, self_strides, idx_strides, other_strides, length, istep, ostep,
-               size, step, code, err):
-    """other: a tensor, or a Python number passed by value (scatter's scalar form)."""
+               size, step, code, err, fast=True):
+    """other: a tensor, or a Python number passed by value (scatter's scalar form); fast as in run_rows."""
     from .triton import index as ix
     total = 1
     for s in pshape:
@@ -50,9 +60,9 @@ def run_gather(mode, self, other, idx, pshape, self_strides, idx_strides, other_
         okind, odt = "t", other.dtype.name
     else:
         okind, odt = "v", "float64" if isinstance(other, float) else "int64"
-    key = "|".join(["ixg", mode, self.dtype.name, odt, okind, str(len(pshape))])
-    args = [self, other, idx, err, total, length, *pshape, *self_strides, *idx_strides, *other_strides, istep, ostep,
-            size, step, code]
+    key = "|".join(["ixg", mode, self.dtype.name, odt, okind, str(len(pshape))] + (["f"] if fast else []))
+    args = [self, other, idx, err, total, length, *_sizes(pshape, fast), *self_strides, *idx_strides,
+            *other_strides, istep, ostep, size, step, code]
     if total:
         _launch(key, ((total + ix.GATHER_BLOCK - 1) // ix.GATHER_BLOCK,), args, ix.GATHER_BLOCK)
 

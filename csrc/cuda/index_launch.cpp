@@ -1,5 +1,6 @@
 #include "cuda/index_launch.h"
 
+#include "core/int_divider.h"
 #include "cpu/index_utils.h"
 #include "cuda/device.h"
 #include "cuda/kernel_library.h"
@@ -64,6 +65,20 @@ void push_all(std::vector<KernelArg>& args, std::initializer_list<int64_t> xs) {
   push_all(args, IntArrayRef(xs.begin(), xs.size()));
 }
 
+// The sizes a kernel divides positions by: (size, magic, shift) of IntDivider as uint32 when `fast` (the
+// key's "f": every position of the launch below 2^31, so coordinates split in 32 bits), else int64.
+void push_sizes(std::vector<KernelArg>& args, IntArrayRef sizes, bool fast) {
+  for (int64_t x : sizes) {
+    if (!fast) {
+      args.push_back(KernelArg::i64v(x));
+      continue;
+    }
+    const IntDivider div{uint32_t(x)};
+    for (uint32_t v : {div.divisor, div.magic, div.shift}) args.push_back(KernelArg::i32v(int32_t(v)));
+  }
+}
+bool fast_positions(int64_t total, int64_t block) { return total <= (int64_t(1) << 31) - block; }
+
 void launch(const std::string& key, int64_t total, int64_t block, const std::vector<KernelArg>& args, Device dev,
             bool checks_indices) {
   const Kernel& k = kernel(key);
@@ -116,14 +131,17 @@ void launch_rows(RowMode mode, const Tensor& indexed, int64_t first, const std::
   std::string key = std::string("ixr|") + (get ? "get" : mode == RowMode::Put ? "put" : "add") + "|" +
                     dtype_name(src.dtype()) + "|" + dtype_name(dst.dtype()) + "|";
   for (int64_t j = 0; j < k; j++) key += std::string(j ? "," : "") + dtype_name(idx[size_t(j)].dtype());
-  key += "|" + std::to_string(bshape.size()) + "|" + std::to_string(rshape.size());
+  const bool fast = fast_positions(total, kRowBlock);
+  key += "|" + std::to_string(bshape.size()) + "|" + std::to_string(rshape.size()) + (fast ? "|f" : "");
 
   std::vector<KernelArg> args{KernelArg::ptr(dst.data()), KernelArg::ptr(src.data())};
   for (const Tensor& t : idx) args.push_back(KernelArg::ptr(t.data()));
   args.push_back(KernelArg::ptr(index_error_word(dev.index)));
-  push_all(args, {total, numel_of(rshape)});
-  push_all(args, bshape);
-  push_all(args, rshape);
+  push_all(args, {total});
+  const int64_t nr = numel_of(rshape);
+  push_sizes(args, IntArrayRef(&nr, 1), fast);
+  push_sizes(args, bshape, fast);
+  push_sizes(args, rshape, fast);
   for (int64_t j = 0; j < k; j++) {
     push_all(args, {ix.sizes()[first + j], ix.strides()[first + j], code_of(op, dims[size_t(j)].dim)});
     push_all(args, bst[size_t(j)]);
@@ -173,8 +191,10 @@ void launch_gather(GatherMode mode, const Tensor& self, int64_t dim, const Tenso
   std::string mode_name = mode == GatherMode::Gather ? "gather" : atomic ? "atomic"
                           : mode == GatherMode::Set  ? "set"    : mode == GatherMode::Add ? "add" : "mul";
   std::string other_dt = scalar ? (is_floating(self.dtype()) ? "float64" : "int64") : dtype_name(src.dtype());
+  int64_t total = numel_of(pshape);
+  const bool fast = fast_positions(total, kGatherBlock);
   std::string key = "ixg|" + mode_name + "|" + dtype_name(target.dtype()) + "|" + other_dt + "|" +
-                    (scalar ? "v" : "t") + "|" + std::to_string(nd);
+                    (scalar ? "v" : "t") + "|" + std::to_string(nd) + (fast ? "|f" : "");
   std::vector<KernelArg> args{KernelArg::ptr(target.data())};
   if (scalar) {
     Scalar v = host_item(src);
@@ -184,9 +204,8 @@ void launch_gather(GatherMode mode, const Tensor& self, int64_t dim, const Tenso
   }
   args.push_back(KernelArg::ptr(idx.data()));
   args.push_back(KernelArg::ptr(index_error_word(dev.index)));
-  int64_t total = numel_of(pshape);
   push_all(args, {total, lines ? len : 1});
-  push_all(args, pshape);
+  push_sizes(args, pshape, fast);
   push_all(args, sst);
   push_all(args, idx.strides());
   push_all(args, ost);

@@ -4,7 +4,7 @@ Rows (index, index_put(_), index_select, index_add(_), embedding): PyTorch's adv
 `dst` and `src` are two views with the same non-indexed dims R, moved once per position b of the index
 shape B (see csrc/cpu/index_utils.h):
 
-    ixr|<mode>|<src dtype>|<dst dtype>|<index dtypes,>|<dims of B>|<dims of R>
+    ixr|<mode>|<src dtype>|<dst dtype>|<index dtypes,>|<dims of B>|<dims of R>[|f]
 
 mode "get": dst[b, r] = src[r + Σ_j idx_j[b] * stride_j] (the indexed side is src); "put": the indexed side
 is dst, stored; "add": the indexed side is dst, atomically added (dst may be a wider accumulator than src:
@@ -17,12 +17,17 @@ at each, `len` entries along `dim` (len = 1 for gather and atomic scatter_add; s
 `dim` squashed so that each position owns one line of self, and applies the line's entries in order —
 no atomics, and the last duplicate wins, as on CPU):
 
-    ixg|<mode>|<self dtype>|<other dtype>|<other kind>|<nd>
+    ixg|<mode>|<self dtype>|<other dtype>|<other kind>|<nd>[|f]
 
 mode: gather (other = the output), set / add / mul (line by line), atomic (scatter_add by atomics on self,
 or on a wider accumulator as above). other kind "t": a tensor with strides; "v": a value (f64 for floats,
 else i64). Arguments: self, other, idx, err, total, len, P sizes, self strides (0 along dim), idx strides,
 other strides, idx step and other step along dim, size of dim, self's stride along dim, code.
+
+A trailing "f" (the launcher's choice while every position of the launch is below 2^31): the kernel splits
+positions into coordinates in 32 bits, each size it divides by (NR and the B and R sizes; P's sizes) passed
+as int_divider's (size, magic, shift), uint32 (csrc/core/int_divider.h); without it, 64-bit division, which
+the GPU emulates in dozens of instructions per element.
 
 Ordered compaction (nonzero, masked_select): per-block counts, one exclusive scan, then the writes:
 
@@ -75,16 +80,40 @@ def _name(prefix, key):
     return prefix + "_" + hashlib.sha1(key.encode()).hexdigest()[:12]
 
 
-def _coords(var, dims, sizes, body, indent="    "):
-    """Row-major coordinates of `var` over `sizes` (last innermost): appends code, returns coordinate names."""
+def _divmod(q, r, n, d, fast):
+    """Lines computing q = n // d and r = n % d: in 32 bits by int_divider's (d, d_m, d_s) when fast (n and
+    d below 2^31, uint32), else by 64-bit division."""
+    if fast:
+        return [f"    {q} = (tl.umulhi({n}, {d}_m) + {n}) >> {d}_s", f"    {r} = {n} - {q} * {d}"]
+    return [f"    {q} = {n} // {d}", f"    {r} = {n} % {d}"]
+
+
+def _coords(var, dims, sizes, body, fast):
+    """Row-major coordinates of `var` over `sizes` (last innermost), int64: appends code, returns their names."""
     names = [f"{var}c{d}" for d in range(dims)]
     if dims:
-        body.append(f"{indent}rem_{var} = {var}")
+        body.append(f"    rem_{var} = {var}")
     for d in reversed(range(dims)):
-        body.append(f"{indent}{names[d]} = rem_{var} % {sizes[d]}")
+        # the outermost too: masked lanes past the end keep every coordinate in range (the interpreter reads them)
+        body += _divmod(f"q{d}_{var}", names[d], f"rem_{var}", sizes[d], fast)
+        body.append(f"    {names[d]} = {names[d]}.to(tl.int64)")
         if d:
-            body.append(f"{indent}rem_{var} = rem_{var} // {sizes[d]}")
+            body.append(f"    rem_{var} = q{d}_{var}")
     return names
+
+
+def _divisors(names, fast):
+    """Signature entries of the sizes the kernel divides by: (size, magic, shift) as uint32 when fast."""
+    if not fast:
+        return {v: "i64" for v in names}
+    return {f"{v}{part}": "u32" for v in names for part in ("", "_m", "_s")}
+
+
+def _fast(rest, key):
+    """Whether a key's optional last field asks for 32-bit coordinates ("f")."""
+    if rest not in ([], ["f"]):
+        raise KeyError(f"unknown indexing kernel key {key!r}")
+    return rest == ["f"]
 
 
 def _dot(coords, strides):
@@ -92,15 +121,18 @@ def _dot(coords, strides):
 
 
 def generate_rows(key):
-    kind, mode, src_dt, dst_dt, idx_dts, nbd, nrd = key.split("|")
+    kind, mode, src_dt, dst_dt, idx_dts, nbd, nrd, *rest = key.split("|")
     assert kind == "ixr" and mode in ("get", "put", "add"), key
+    fast = _fast(rest, key)
     idx_dts = idx_dts.split(",")
     nbd, nrd, k = int(nbd), int(nrd), len(idx_dts)
     name = _name("ixr", key)
     sig = {"dst": "*" + SIGNATURE_TYPES[dst_dt], "src": "*" + SIGNATURE_TYPES[src_dt]}
     sig.update({f"idx{j}": "*" + SIGNATURE_TYPES[d] for j, d in enumerate(idx_dts)})
     sig["err"] = "*i64"
-    ints = ["total", "nr"] + [f"bs{d}" for d in range(nbd)] + [f"rs{d}" for d in range(nrd)]
+    sig["total"] = "i64"
+    sig.update(_divisors(["nr"] + [f"bs{d}" for d in range(nbd)] + [f"rs{d}" for d in range(nrd)], fast))
+    ints = []
     for j in range(k):
         ints += [f"size{j}", f"stride{j}", f"code{j}"] + [f"bst{j}_{d}" for d in range(nbd)]
     ints += [f"ost{d}" for d in range(nbd)] + [f"dr{d}" for d in range(nrd)] + [f"sr{d}" for d in range(nrd)]
@@ -109,10 +141,10 @@ def generate_rows(key):
     body = ["    lin = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)",
             "    zero = tl.zeros([BLOCK], tl.int64)",
             "    mask = lin < total",
-            "    b = lin // nr",
-            "    r = lin % nr"]
-    bc = _coords("b", nbd, [f"bs{d}" for d in range(nbd)], body)
-    rc = _coords("r", nrd, [f"rs{d}" for d in range(nrd)], body)
+            "    lin_d = lin.to(tl.uint32)" if fast else "    lin_d = lin"]
+    body += _divmod("b", "r", "lin_d", "nr", fast)
+    bc = _coords("b", nbd, [f"bs{d}" for d in range(nbd)], body, fast)
+    rc = _coords("r", nrd, [f"rs{d}" for d in range(nrd)], body, fast)
     body.append("    ok = mask")
     body.append("    ioff = zero")
     for j in range(k):
@@ -144,15 +176,17 @@ def generate_rows(key):
 
 
 def generate_gather(key):
-    kind, mode, self_dt, other_dt, other_kind, nd = key.split("|")
+    kind, mode, self_dt, other_dt, other_kind, nd, *rest = key.split("|")
     assert kind == "ixg" and mode in ("gather", "set", "add", "mul", "atomic") and other_kind in "tv", key
+    fast = _fast(rest, key)
     nd = int(nd)
     name = _name("ixg", key)
     by_value = other_kind == "v"
     sig = {"sp": "*" + SIGNATURE_TYPES[self_dt],
            "oth": ("fp64" if other_dt in FLOATS else "i64") if by_value else "*" + SIGNATURE_TYPES[other_dt],
-           "idx": "*i64", "err": "*i64"}
-    ints = ["total", "nlen"] + [f"ps{d}" for d in range(nd)] + [f"sst{d}" for d in range(nd)]
+           "idx": "*i64", "err": "*i64", "total": "i64", "nlen": "i64"}
+    sig.update(_divisors([f"ps{d}" for d in range(nd)], fast))
+    ints = [f"sst{d}" for d in range(nd)]
     ints += [f"ist{d}" for d in range(nd)] + [f"ost{d}" for d in range(nd)]
     ints += ["istep", "ostep", "size", "step", "code"]
     sig.update({v: "i64" for v in ints})
@@ -160,8 +194,9 @@ def generate_gather(key):
     ct = TRITON_TYPES[compute_type(self_dt)]
     body = ["    pos = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)",
             "    zero = tl.zeros([BLOCK], tl.int64)",
-            "    mask = pos < total"]
-    pc = _coords("pos", nd, [f"ps{d}" for d in range(nd)], body)
+            "    mask = pos < total",
+            "    pos_d = pos.to(tl.uint32)" if fast else "    pos_d = pos"]
+    pc = _coords("pos_d", nd, [f"ps{d}" for d in range(nd)], body, fast)
     body.append(f"    soff = {_dot(pc, [f'sst{d}' for d in range(nd)])}")
     body.append(f"    ioff = {_dot(pc, [f'ist{d}' for d in range(nd)])}")
     body.append(f"    ooff = {_dot(pc, [f'ost{d}' for d in range(nd)])}")

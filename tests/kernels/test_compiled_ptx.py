@@ -1,7 +1,8 @@
 """What the compiled kernels look like in PTX (sm_90, compiled in a subprocess: no GPU needed, and the tests'
 TRITON_INTERPRET must not apply). Aligned keys (kernels/compile.py ALIGNED) are the plain key's source compiled
 knowing the launcher checked the generator's aligned_args: 16-byte loads and stores where the plain key gets
-one element per access. Strided elementwise layout f splits indices by multiplication, g by division."""
+one element per access. Strided elementwise layout f and the indexing kernels' "f" forms split positions by
+multiplication, the others by division."""
 import json
 import os
 import subprocess
@@ -76,13 +77,24 @@ print(json.dumps({k: len(re.findall(r"\b(?:div|rem)\.[su]\d+", C.compiled(k, 90)
 """
 
 
-def test_strided_form_f_splits_indices_without_division():
-    # layout f takes int_divider's magic numbers: no division instruction is left (layout g: 64-bit ones, a
-    # long emulated sequence each, for every element)
+# (32-bit form, 64-bit form) of kernels that split positions into coordinates
+SPLITTING = [
+    ("ew|mul|bfloat16,bfloat16|bfloat16|f3tt|0", "ew|mul|bfloat16,bfloat16|bfloat16|g3tt|0"),  # strided elementwise
+    ("ixr|get|bfloat16|bfloat16|int64,int64|2|2|f", "ixr|get|bfloat16|bfloat16|int64,int64|2|2"),  # x[i, j]
+    ("ixr|add|float32|float32|int64|1|1|f", "ixr|add|float32|float32|int64|1|1"),  # index_add_
+    ("ixg|gather|float32|float32|t|3|f", "ixg|gather|float32|float32|t|3"),  # gather
+    ("ixg|add|bfloat16|bfloat16|t|2|f", "ixg|add|bfloat16|bfloat16|t|2"),  # scatter_add_ by lines
+]
+
+
+def test_32_bit_forms_split_positions_without_division():
+    # the "f" forms take int_divider's magic numbers: no division instruction is left (the others: 64-bit
+    # ones, a long emulated sequence each, for every element)
     env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
-    keys = ["ew|mul|bfloat16,bfloat16|bfloat16|f3tt|0", "ew|mul|bfloat16,bfloat16|bfloat16|g3tt|0"]
+    keys = [k for pair in SPLITTING for k in pair]
     done = subprocess.run([sys.executable, "-c", DIVISIONS, *keys], env=env, capture_output=True, text=True,
                           timeout=900)
     assert done.returncode == 0, done.stderr[-3000:]
     got = json.loads(done.stdout.strip().splitlines()[-1])
-    assert got[keys[0]] == 0 and got[keys[1]] > 0, got
+    for fast, slow in SPLITTING:
+        assert got[fast] == 0 and got[slow] > 0, (fast, got)

@@ -16,6 +16,16 @@ def code(op, dim):
     return (op << 32) | dim
 
 
+@pytest.fixture(autouse=True, params=["f", "64-bit"])
+def coordinates(request, monkeypatch):
+    """Every test runs both forms the launcher picks between: 32-bit coordinates by int_divider (key suffix
+    "f", below 2^31 positions) and 64-bit division (beyond)."""
+    fast = request.param == "f"
+    for name in ("run_rows", "run_gather"):
+        run = getattr(ii, name)
+        monkeypatch.setattr(ii, name, lambda *a, _run=run, **kw: _run(*a, fast=fast, **kw))
+
+
 def f64(t):
     return t.to(vt.float64).numpy()
 
