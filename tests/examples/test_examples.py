@@ -87,3 +87,16 @@ def test_gpt_step_benchmark_runs(examples, monkeypatch, torch_one_thread):
                              rounds=1, min_time=0.01)
     assert [r["what"] for r in rows] == ["train step (fwd+bwd+AdamW)", "forward (no_grad)"]
     assert all(r["vibetensor_ms"] > 0 and (torch is None or r["torch_ms"] > 0) for r in rows)
+
+
+def test_cpu_fused_ops_benchmark_runs(monkeypatch, torch_one_thread):
+    """benchmarks/cpu_fused_ops.py on tiny shapes: every case agrees with torch (its own check), then times."""
+    if torch is None:
+        pytest.skip("torch is not installed")
+    bench_dir = os.path.join(os.path.dirname(EXAMPLES), "benchmarks")
+    monkeypatch.syspath_prepend(bench_dir)
+    spec = importlib.util.spec_from_file_location("cpu_fused_ops", os.path.join(bench_dir, "cpu_fused_ops.py"))
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    rows, results = bench.run(bench.cases([("tiny", 24, 8, 16, 2, 4, 5)]), min_time=0.005)
+    assert len(results) == 5 and all(r["vibetensor_us"] > 0 and r["torch_us"] > 0 for r in results)
