@@ -45,20 +45,46 @@ Tensor result(const Tensor& t, DType dtype) { return t.dtype() == dtype ? t : to
 // Keys query row i sees: all, or (causal) the first i + 1.
 int64_t keys_of(const Shape& s, bool causal, int64_t i) { return causal ? std::min(s.Lk, i + 1) : s.Lk; }
 
-// p[0:n) <- softmax(p[0:n)), p[n:Lk) <- 0; returns the log-sum-exp of the first n.
-double softmax_row(float* p, int64_t n, int64_t lk) {
-  double lse = reduce::softmax_lse(p, p, n);
-  std::fill(p + n, p + lk, 0.0f);
-  return lse;
+// p <- exp(p) over a whole [Lq, Lk] block: vector exp for float, libm for float64
+void exp_block(float* p, int64_t n) { reduce::exp_inplace(p, n); }
+void exp_block(double* p, int64_t n) {
+  for (int64_t j = 0; j < n; j++) p[j] = std::exp(p[j]);
 }
-double softmax_row(double* p, int64_t n, int64_t lk) {
-  double m = -std::numeric_limits<double>::infinity();
-  for (int64_t j = 0; j < n; j++) m = (p[j] > m || std::isnan(p[j])) ? p[j] : m;
-  double sum = 0;
-  for (int64_t j = 0; j < n; j++) sum += p[j] = std::exp(p[j] - m);
-  for (int64_t j = 0; j < n; j++) p[j] /= sum;
-  std::fill(p + n, p + lk, 0.0);
-  return m + std::log(sum);
+
+// A row's max (NaN anywhere gives NaN) and sum, by the reductions' vector folds: a scalar fold would make
+// each short row one latency-bound chain of compares (and branches).
+template <class T> T row_max(const T* x, int64_t n) {
+  const T inf = std::numeric_limits<T>::infinity();
+  return reduce::fold_run<T, T>(-inf, -inf, reinterpret_cast<const char*>(x), sizeof(T), n, reduce::pick_max);
+}
+template <class T> T row_sum(const T* x, int64_t n) {
+  return reduce::fold_run<T, T>(T(0), T(0), reinterpret_cast<const char*>(x), sizeof(T), n,
+                                [](auto a, auto v) VT_FOLD { return a + v; });
+}
+
+// Each row i of the [Lq, Lk] scores p becomes exp(p[i, j] - shift[i]) on the keys it sees, 0 on the others.
+// The shift is the row's max (forward: then the rows are normalised, and lse[i] = max + log(sum)) or the
+// saved log-sum-exp (backward: P itself). One exp over the block: rows are short, and row by row each is a
+// latency-bound chain.
+// forward: saved == nullptr, the rows' log-sum-exps go to lse_out; backward: saved is the forward's lse_out.
+template <class T> void probabilities(const Shape& s, bool causal, T* p, const T* saved, T* lse_out) {
+  std::vector<T> shift(static_cast<size_t>(s.Lq));
+  for (int64_t i = 0; i < s.Lq; i++) {
+    T* row = p + i * s.Lk;
+    const int64_t n = keys_of(s, causal, i);
+    shift[size_t(i)] = saved ? saved[i] : row_max(row, n);
+    for (int64_t j = 0; j < n; j++) row[j] -= shift[size_t(i)];
+    std::fill(row + n, row + s.Lk, -std::numeric_limits<T>::infinity());  // exp: 0
+  }
+  exp_block(p, s.Lq * s.Lk);
+  if (saved) return;
+  for (int64_t i = 0; i < s.Lq; i++) {
+    T* row = p + i * s.Lk;
+    const T sum = row_sum(row, s.Lk);
+    const T inv = T(1) / sum;
+    for (int64_t j = 0; j < s.Lk; j++) row[j] *= inv;
+    lse_out[i] = shift[size_t(i)] + std::log(sum);
+  }
 }
 
 // S = scale * Q K^T for one query head (Q: [Lq, D], K: [Lk, D], rows contiguous)
@@ -76,8 +102,7 @@ void forward(const Shape& s, bool causal, const T* q, const T* k, const T* v, T*
       const int64_t kv = (bh / s.Hq) * s.Hkv + (bh % s.Hq) / group;
       const T* kh = k + kv * s.Lk * s.D;
       scores(s, q + bh * s.Lq * s.D, kh, p.data());
-      for (int64_t i = 0; i < s.Lq; i++)
-        lse[bh * s.Lq + i] = T(softmax_row(p.data() + i * s.Lk, keys_of(s, causal, i), s.Lk));
+      probabilities<T>(s, causal, p.data(), nullptr, lse + bh * s.Lq);
       gemm::gemm<T>(s.Lq, s.D, s.Lk, T(1), {p.data(), s.Lk, 1}, {v + kv * s.Lk * s.D, s.D, 1}, T(0),
                     {o + bh * s.Lq * s.D, s.D, 1});
     }
@@ -99,13 +124,7 @@ void backward(const Shape& s, bool causal, const T* q, const T* k, const T* v, c
       for (int64_t g = 0; g < group; g++) {
         const int64_t bh = (kvh / s.Hkv) * s.Hq + (kvh % s.Hkv) * group + g, off = bh * s.Lq * s.D;
         scores(s, q + off, kh, p.data());
-        for (int64_t i = 0; i < s.Lq; i++) {  // P from the saved log-sum-exp; zero where the mask hides a key
-          T* pr = p.data() + i * s.Lk;
-          const int64_t n = keys_of(s, causal, i);
-          const T l = lse[bh * s.Lq + i];
-          for (int64_t j = 0; j < n; j++) pr[j] = std::exp(pr[j] - l);
-          std::fill(pr + n, pr + s.Lk, T(0));
-        }
+        probabilities<T>(s, causal, p.data(), lse + bh * s.Lq, nullptr);  // P from the saved lse
         // dP = dO V^T, then dS = P * (dP - rowsum(dO * O)) in place
         gemm::gemm<T>(s.Lq, s.Lk, s.D, T(1), {dout + off, s.D, 1}, {vh, 1, s.D}, T(0), {dp.data(), s.Lk, 1});
         for (int64_t i = 0; i < s.Lq; i++) {

@@ -1,5 +1,5 @@
-// The sum of exp(x - m) over a contiguous float row, as vector code (vexp, not libm): softmax's,
-// cross-entropy's and attention's inner loop (cpu/softmax.cpp, cross_entropy.cpp, attention.cpp). Exps are summed in float lanes
+// The sum of exp(x - m) over a contiguous float row, as vector code (vexp, not libm): softmax's and
+// cross-entropy's inner loop (cpu/softmax.cpp, cross_entropy.cpp); and exp over a block (attention.cpp). Exps are summed in float lanes
 // over blocks of kSumBlock elements, the blocks in float64. Inline: each caller's AVX2 copy gets 32-byte
 // vectors.
 #pragma once
@@ -41,20 +41,28 @@ VT_ALWAYS_INLINE double exp_sum_vec(const float* x, float* y, int64_t n, float m
   return sum;
 }
 
-// y = softmax(x) over a contiguous float row (y may be x), returning the row's log-sum-exp: attention's rows
-// (cpu/attention.cpp). NaN anywhere gives NaN throughout.
-template <int Bytes> VT_ALWAYS_INLINE double softmax_lse_vec(const float* x, float* y, int64_t n) {
-  const float m = fold_run_vec<Bytes>(-INFINITY, -INFINITY, reinterpret_cast<const char*>(x), sizeof(float), n, pick_max);
-  const double sum = exp_sum_vec<Bytes, true>(x, y, n, m);
-  const float inv = float(1.0 / sum);
-  for (int64_t j = 0; j < n; j++) y[j] *= inv;
-  return double(m) + std::log(sum);
+// x <- exp(x) over n contiguous floats (vexp: -inf gives 0): attention's score blocks (cpu/attention.cpp),
+// exponentiated whole rather than row by row, since its rows are short and a row's chain of max, exp and
+// sum is latency-bound.
+template <int Bytes> VT_ALWAYS_INLINE void exp_inplace_vec(float* x, int64_t n) {
+  using V = typename Simd<float, Bytes>::type;
+  constexpr int64_t W = Bytes / sizeof(float);
+  int64_t j = 0;
+  for (; j + W <= n; j += W) {
+    V e = vexp(vload<V>(x + j));
+    std::memcpy(x + j, &e, sizeof(V));
+  }
+  if (j < n) {  // the tail in one padded vector
+    V t = vsplat<V>(-INFINITY);
+    std::memcpy(&t, x + j, size_t(n - j) * sizeof(float));
+    V e = vexp(t);
+    std::memcpy(x + j, &e, size_t(n - j) * sizeof(float));
+  }
 }
-VT_TARGET_AVX2 inline double softmax_lse_avx2(const float* x, float* y, int64_t n) {
-  return softmax_lse_vec<32>(x, y, n);
-}
-inline double softmax_lse(const float* x, float* y, int64_t n) {
-  return use_avx2() ? softmax_lse_avx2(x, y, n) : softmax_lse_vec<16>(x, y, n);
+VT_TARGET_AVX2 inline void exp_inplace_avx2(float* x, int64_t n) { exp_inplace_vec<32>(x, n); }
+inline void exp_inplace(float* x, int64_t n) {
+  if (use_avx2()) exp_inplace_avx2(x, n);
+  else exp_inplace_vec<16>(x, n);
 }
 
 }  // namespace vt::reduce
