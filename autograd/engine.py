@@ -168,13 +168,22 @@ def _accumulate(leaf, grad, create_graph):
         if m.grad is None:
             # A gradient may be shared (one tensor routed to several inputs, or the caller's grad_output):
             # .grad gets its own copy, since optimisers and users update .grad in place.
-            m.grad = grad if create_graph else grad.clone()
+            m.grad = grad if create_graph else _owned_copy(leaf, grad)
         elif create_graph or m.grad._requires_grad:
             m.grad = m.grad + grad
         else:
             m.grad.add_(grad)
     for hook in m.post_accumulate_hooks:
         hook(leaf)
+
+
+def _owned_copy(leaf, grad):
+    """A copy of grad for leaf.grad, laid out as the leaf is when the leaf is contiguous (PyTorch's layout
+    contract): a linear layer's weight gradient arrives as a transposed view, and a contiguous .grad is what
+    the fused optimizer steps (and DataParallel's buckets) take whole."""
+    if leaf.is_contiguous() and not grad.is_contiguous():
+        return grad.contiguous()  # a new tensor: the view was not contiguous
+    return grad.clone()
 
 
 def _prepare(outputs, grad_outputs):

@@ -56,6 +56,7 @@ void bind_ops(nb::module_& m);
 void bind_indexing(nb::module_& m);
 void bind_dlpack(nb::module_& m);
 void bind_runtime(nb::module_& m);
+void bind_optim(nb::module_& m);
 void bind_operators(nb::module_& m);
 void bind_cuda(nb::module_& m);
 void bind_random(nb::module_& m);

@@ -45,6 +45,7 @@ NB_MODULE(_C, m) {
   bind_indexing(m);
   bind_dlpack(m);
   bind_runtime(m);
+  bind_optim(m);
   bind_cuda(m);
   bind_random(m);
   bind_autocast(m);

@@ -32,6 +32,26 @@ def test_grad_is_not_shared_between_leaves():
     assert b.grad.tolist() == [1.0, 1.0]
 
 
+def test_grad_takes_the_layout_of_a_contiguous_leaf():
+    """PyTorch's layout contract: a linear weight's gradient arrives as a transposed view (x^T g, then the
+    weight.t() node), an expanded one from sum(); .grad is a contiguous tensor of its own either way, with the
+    same values. A leaf that is itself a transposed view keeps the gradient's own layout."""
+    w = leaf(5, 3)
+    x = vt.tensor(rng().normal(size=(4, 3)))
+    (vt.nn.functional.linear(x, w) ** 2).sum().backward()
+    assert w.grad.is_contiguous() and tuple(w.grad.stride()) == (3, 1)
+    want = 2 * (x.numpy() @ w.detach().numpy().T).T @ x.numpy()
+    np.testing.assert_allclose(w.grad.numpy(), want, rtol=1e-12)
+    b = leaf(2, 3)
+    b.sum().backward()  # the gradient is ones expanded from a scalar (stride 0)
+    assert b.grad.is_contiguous() and b.grad.numpy().tolist() == [[1.0] * 3] * 2
+    b.grad.add_(1.0)  # its own storage: every element moves, not one shared one
+    assert b.grad.numpy().tolist() == [[2.0] * 3] * 2
+    t = vt.tensor(rng().normal(size=(3, 4)), requires_grad=False).t().detach().requires_grad_()
+    (t * 2).sum().backward()
+    assert t.grad.numpy().tolist() == [[2.0] * 3] * 4
+
+
 def test_retain_graph_and_second_backward_error():
     x = leaf(3)
     y = (x.exp() * 2).sum()

@@ -26,6 +26,11 @@ class Adam(Optimizer):
             for key, params in buckets.items():  # one launch per (device, dtype)
                 fused.adam_step(self, i, g, key, params, repeat)
             self._fused.forget(rest)  # their step counts move without the host mirror
+            native = [p for p in rest if fused.cpu_fusable(g, p)]
+            if native:  # CPU parameters: one native pass over each
+                fused.cpu_adam_step(self, g, native)
+                taken = {id(p) for p in native}
+                rest = [p for p in rest if id(p) not in taken]
             lr, (b1, b2), eps, wd = g["lr"], g["betas"], g["eps"], g["weight_decay"]
             for p in rest:
                 grad = p.grad if not g["maximize"] else -p.grad

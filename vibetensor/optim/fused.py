@@ -1,5 +1,6 @@
 """The fused path of Adam/AdamW and SGD: one multi-tensor kernel launch per (device, dtype) bucket of a parameter
-group instead of several small ops per parameter (kernels/triton/optim*.py), with PyTorch's fused formulas.
+group instead of several small ops per parameter (kernels/triton/optim*.py), with PyTorch's fused formulas. On
+CPU, Adam/AdamW's parameters take one native call instead (cpu_adam_step, csrc/cpu/adam.cpp).
 
 A parameter takes it when it is on a fused device (CUDA), float32/float16/bfloat16, contiguous, 16-byte
 aligned, non-empty, with a gradient of its dtype and layout, and its group does not say fused=False or
@@ -114,6 +115,35 @@ def adam_step(opt, index, group, key, params, repeat):
                       lr=lr, beta1=b1, beta2=b2, eps=eps, weight_decay=wd,
                       decoupled=group["decoupled_weight_decay"], amsgrad=amsgrad, maximize=group["maximize"],
                       host_step=host_step, unchanged=repeat)
+
+
+def cpu_fusable(group, p):
+    """A parameter the CPU's fused Adam step (csrc/cpu/adam.cpp) takes: contiguous floating CPU tensors with a
+    gradient of the same dtype and shape, in a group that does not ask for the per-parameter path."""
+    g = p.grad
+    return (p.device.type == "cpu" and g is not None and group.get("fused") is not False
+            and group.get("foreach") is not False and p.dtype.is_floating_point and p.is_contiguous()
+            and g.dtype == p.dtype and g.device == p.device and g.is_contiguous() and tuple(g.shape) == tuple(p.shape))
+
+
+def cpu_adam_step(opt, group, params):
+    """One fused Adam/AdamW step over CPU parameters: each tensor read and written once, in native code."""
+    amsgrad = group["amsgrad"]
+    states = []
+    for p in params:
+        st = opt.state.setdefault(p, {})
+        if not st:
+            st["step"] = ops.zeros([], dtype=_C.float32)
+            st["exp_avg"] = ops.zeros(p.shape, dtype=p.dtype)
+            st["exp_avg_sq"] = ops.zeros(p.shape, dtype=p.dtype)
+        if amsgrad and "max_exp_avg_sq" not in st:
+            st["max_exp_avg_sq"] = ops.zeros(p.shape, dtype=p.dtype)
+        states.append(st)
+    lr, (b1, b2), eps, wd = group["lr"], group["betas"], group["eps"], group["weight_decay"]
+    _C._cpu_adam_step(params, [p.grad for p in params], [s["exp_avg"] for s in states],
+                      [s["exp_avg_sq"] for s in states], [s["max_exp_avg_sq"] for s in states] if amsgrad else [],
+                      [s["step"] for s in states], float(lr), float(b1), float(b2), float(eps), float(wd),
+                      bool(group["decoupled_weight_decay"]), bool(amsgrad), bool(group["maximize"]))
 
 
 def sgd_step(opt, index, group, key, params, repeat):
