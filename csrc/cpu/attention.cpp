@@ -51,17 +51,6 @@ void exp_block(double* p, int64_t n) {
   for (int64_t j = 0; j < n; j++) p[j] = std::exp(p[j]);
 }
 
-// A row's max (NaN anywhere gives NaN) and sum, by the reductions' vector folds: a scalar fold would make
-// each short row one latency-bound chain of compares (and branches).
-template <class T> T row_max(const T* x, int64_t n) {
-  const T inf = std::numeric_limits<T>::infinity();
-  return reduce::fold_run<T, T>(-inf, -inf, reinterpret_cast<const char*>(x), sizeof(T), n, reduce::pick_max);
-}
-template <class T> T row_sum(const T* x, int64_t n) {
-  return reduce::fold_run<T, T>(T(0), T(0), reinterpret_cast<const char*>(x), sizeof(T), n,
-                                [](auto a, auto v) VT_FOLD { return a + v; });
-}
-
 // Each row i of the [Lq, Lk] scores p becomes exp(p[i, j] - shift[i]) on the keys it sees, 0 on the others.
 // The shift is the row's max (forward: then the rows are normalised, and lse[i] = max + log(sum)) or the
 // saved log-sum-exp (backward: P itself). One exp over the block: rows are short, and row by row each is a
@@ -72,7 +61,7 @@ template <class T> void probabilities(const Shape& s, bool causal, T* p, const T
   for (int64_t i = 0; i < s.Lq; i++) {
     T* row = p + i * s.Lk;
     const int64_t n = keys_of(s, causal, i);
-    shift[size_t(i)] = saved ? saved[i] : row_max(row, n);
+    shift[size_t(i)] = saved ? saved[i] : reduce::row_max(row, n);
     for (int64_t j = 0; j < n; j++) row[j] -= shift[size_t(i)];
     std::fill(row + n, row + s.Lk, -std::numeric_limits<T>::infinity());  // exp: 0
   }
@@ -80,7 +69,7 @@ template <class T> void probabilities(const Shape& s, bool causal, T* p, const T
   if (saved) return;
   for (int64_t i = 0; i < s.Lq; i++) {
     T* row = p + i * s.Lk;
-    const T sum = row_sum(row, s.Lk);
+    const T sum = reduce::row_sum(row, s.Lk);
     const T inv = T(1) / sum;
     for (int64_t j = 0; j < s.Lk; j++) row[j] *= inv;
     lse_out[i] = shift[size_t(i)] + std::log(sum);

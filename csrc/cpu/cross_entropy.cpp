@@ -23,13 +23,23 @@ namespace {
 using namespace reduce;
 
 // ---- float rows: vector code --------------------------------------------------------------------------
-template <int Bytes> VT_ALWAYS_INLINE double lse_vec(const float* x, int64_t n) {
-  const float m = fold_run_vec<Bytes>(-INFINITY, -INFINITY, reinterpret_cast<const char*>(x), sizeof(float), n, pick_max);
-  if (!std::isfinite(m)) return m == -INFINITY ? -INFINITY : double(m);  // all -inf: -inf; NaN or +inf: itself
-  return double(m) + std::log(exp_sum_vec<Bytes, false>(x, nullptr, n, m));
+// The log-sum-exps of `rows` contiguous float rows of n, by one exp over the shifted block (short rows, a
+// vocabulary of tens, would each be a latency-bound chain of max, exp and sum). A row of -inf gives -inf,
+// one with NaN or +inf gives that.
+void lse_rows(const float* x, int64_t rows, int64_t n, double* lse, std::vector<float>& buf) {
+  buf.resize(size_t(rows * n));
+  std::vector<float> m(static_cast<size_t>(rows));
+  for (int64_t r = 0; r < rows; r++) {
+    m[size_t(r)] = row_max(x + r * n, n);
+    const float shift = std::isfinite(m[size_t(r)]) ? m[size_t(r)] : 0.0f;
+    for (int64_t j = 0; j < n; j++) buf[size_t(r * n + j)] = x[r * n + j] - shift;
+  }
+  exp_inplace(buf.data(), rows * n);
+  for (int64_t r = 0; r < rows; r++) {
+    const float mr = m[size_t(r)];
+    lse[r] = std::isfinite(mr) ? double(mr) + std::log(double(row_sum(buf.data() + r * n, n))) : double(mr);
+  }
 }
-VT_TARGET_AVX2 double lse_avx2(const float* x, int64_t n) { return lse_vec<32>(x, n); }
-double lse_row(const float* x, int64_t n) { return use_avx2() ? lse_avx2(x, n) : lse_vec<16>(x, n); }
 
 // dx[j] = (exp(x[j] - lse) - off) * k
 template <int Bytes> VT_ALWAYS_INLINE void grad_vec(const float* x, float* dx, int64_t n, float lse, float off, float k) {
@@ -40,10 +50,11 @@ template <int Bytes> VT_ALWAYS_INLINE void grad_vec(const float* x, float* dx, i
     V d = (vexp(vload<V>(x + j) - lse) - off) * k;
     std::memcpy(dx + j, &d, sizeof(V));
   }
-  for (; j < n; j++) {  // one lane: the same arithmetic as the vector body
+  if (j < n) {  // the tail in one padded vector: the same arithmetic as the body
     V t = {};
-    t[0] = x[j] - lse;
-    dx[j] = ((vexp(t) - off) * k)[0];
+    std::memcpy(&t, x + j, size_t(n - j) * sizeof(float));
+    V d = (vexp(t - lse) - off) * k;
+    std::memcpy(dx + j, &d, size_t(n - j) * sizeof(float));
   }
 }
 VT_TARGET_AVX2 void grad_avx2(const float* x, float* dx, int64_t n, float lse, float off, float k) {
@@ -55,19 +66,21 @@ void grad_row(const float* x, float* dx, int64_t n, float lse, float off, float 
 }
 
 // ---- float64 rows: libm -----------------------------------------------------------------------------
-double lse_row(const double* x, int64_t n) {
-  double m = -std::numeric_limits<double>::infinity();
-  for (int64_t j = 0; j < n; j++) m = (x[j] > m || std::isnan(x[j])) ? x[j] : m;
-  if (!std::isfinite(m)) return m;
-  double s = 0;
-  for (int64_t j = 0; j < n; j++) s += std::exp(x[j] - m);
-  return m + std::log(s);
+void lse_rows(const double* x, int64_t rows, int64_t n, double* lse, std::vector<double>&) {
+  for (int64_t r = 0; r < rows; r++) {
+    const double* xr = x + r * n;
+    const double m = row_max(xr, n);
+    double s = 0;
+    if (std::isfinite(m))
+      for (int64_t j = 0; j < n; j++) s += std::exp(xr[j] - m);
+    lse[r] = std::isfinite(m) ? m + std::log(s) : m;
+  }
 }
 void grad_row(const double* x, double* dx, int64_t n, double lse, double off, double k) {
   for (int64_t j = 0; j < n; j++) dx[j] = (std::exp(x[j] - lse) - off) * k;
 }
 
-// A row as the compute type: float64 and float rows in place, half rows through `buf`.
+// n elements as the compute type: float64 and float in place, half types through `buf`.
 template <class T> const opmath_t<T>* as_compute(const T* row, int64_t n, std::vector<opmath_t<T>>& buf) {
   if constexpr (std::is_same_v<T, opmath_t<T>>) {
     return row;
@@ -90,23 +103,30 @@ template <class T>
 void forward_rows(const T* x, const int64_t* target, int64_t rows, int64_t n, int64_t ignore, double s,
                   lse_t<T>* lse, double* loss) {
   using M = opmath_t<T>;
+  const int64_t block = std::max<int64_t>(1, 4096 / n);  // rows whose exps are taken together
   parallel_for(0, rows, std::max<int64_t>(1, kParallelGrain / n), [&](int64_t r0, int64_t r1) {
-    std::vector<M> buf;
-    for (int64_t r = r0; r < r1; r++) {
-      const M* row = as_compute(x + r * n, n, buf);
-      const double l = lse_row(row, n);
-      lse[r] = lse_t<T>(l);
-      if (target[r] == ignore) {
-        loss[r] = 0;
-        continue;
+    std::vector<M> conv, buf;
+    std::vector<double> l(static_cast<size_t>(block));
+    for (int64_t b = r0; b < r1; b += block) {
+      const int64_t nb = std::min(block, r1 - b);
+      const M* rows_b = as_compute(x + b * n, nb * n, conv);
+      lse_rows(rows_b, nb, n, l.data(), buf);
+      for (int64_t k = 0; k < nb; k++) {
+        const int64_t r = b + k;
+        const M* row = rows_b + k * n;
+        lse[r] = lse_t<T>(l[size_t(k)]);
+        if (target[r] == ignore) {
+          loss[r] = 0;
+          continue;
+        }
+        double v = l[size_t(k)] - (1 - s) * double(row[checked_target(target[r], n, r)]);
+        if (s != 0) {
+          double sum = 0;
+          for (int64_t j = 0; j < n; j++) sum += double(row[j]);
+          v -= s / double(n) * sum;
+        }
+        loss[r] = v;
       }
-      double v = l - (1 - s) * double(row[checked_target(target[r], n, r)]);
-      if (s != 0) {
-        double sum = 0;
-        for (int64_t j = 0; j < n; j++) sum += double(row[j]);
-        v -= s / double(n) * sum;
-      }
-      loss[r] = v;
     }
   });
 }

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 
 #include "cpu/reduce_fold.h"
 
@@ -63,6 +64,17 @@ VT_TARGET_AVX2 inline void exp_inplace_avx2(float* x, int64_t n) { exp_inplace_v
 inline void exp_inplace(float* x, int64_t n) {
   if (use_avx2()) exp_inplace_avx2(x, n);
   else exp_inplace_vec<16>(x, n);
+}
+
+// A row's max (NaN anywhere gives NaN) and sum by the vector folds: short rows folded by a scalar loop are
+// one latency-bound chain each (and a scalar max compiles to branches).
+template <class T> T row_max(const T* x, int64_t n) {
+  const T inf = std::numeric_limits<T>::infinity();
+  return fold_run<T, T>(-inf, -inf, reinterpret_cast<const char*>(x), sizeof(T), n, pick_max);
+}
+template <class T> T row_sum(const T* x, int64_t n) {
+  return fold_run<T, T>(T(0), T(0), reinterpret_cast<const char*>(x), sizeof(T), n,
+                        [](auto a, auto v) VT_FOLD { return a + v; });
 }
 
 }  // namespace vt::reduce
