@@ -1,5 +1,5 @@
-"""The CPU's fused ops, forward + backward, against torch on the same cores: GELU, LayerNorm, RMSNorm,
-cross-entropy and causal attention, at the main job's shapes (examples/gpt_reversal.py: 32 rows of 16 tokens,
+"""The CPU's fused ops, forward + backward, against torch on the same cores: GELU (exact and tanh), SiLU,
+LayerNorm, RMSNorm, cross-entropy and causal attention, at the main job's shapes (examples/gpt_reversal.py: 32 rows of 16 tokens,
 d_model 48, 4 heads) and at a larger one. Each call is what a training step does: the op on tensors that
 require grad, then backward with a random gradient (fresh values, never zeros). Both libraries see the same
 values and thread count; timings alternate between them; the first call of each is compared (float32,
@@ -37,6 +37,12 @@ def cases(configs=CONFIGS):
     def gelu(lib, x):
         return lib.nn.functional.gelu(x)
 
+    def gelu_tanh(lib, x):
+        return lib.nn.functional.gelu(x, approximate="tanh")
+
+    def silu(lib, x):
+        return lib.nn.functional.silu(x)
+
     def sdpa(lib, q, k, v):
         return lib.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True)
 
@@ -46,6 +52,8 @@ def cases(configs=CONFIGS):
     out = []
     for tag, rows, d, hidden, heads, t, vocab in configs:
         out += [(f"gelu [{rows},{hidden}] ({tag})", [(rows, hidden)], gelu),
+                (f"gelu tanh [{rows},{hidden}] ({tag})", [(rows, hidden)], gelu_tanh),
+                (f"silu [{rows},{hidden}] ({tag})", [(rows, hidden)], silu),
                 (f"layer_norm [{rows},{d}] ({tag})", [(rows, d), (d,), (d,)], ln),
                 (f"rms_norm [{rows},{d}] ({tag})", [(rows, d), (d,)], rms),
                 (f"cross_entropy [{rows},{vocab}] ({tag})", [(rows, vocab)], xent),

@@ -36,17 +36,11 @@ template <class T> inline bool signbit(T x) {
   else return false;
 }
 
-template <class T> inline T sigmoid(T x) { return T(1) / (T(1) + std::exp(-x)); }
-
 // log(1 + exp(beta x)) / beta, linear above the threshold (PyTorch's definition).
 template <class T> inline T softplus(T x, T beta, T threshold) {
   return x * beta > threshold ? x : std::log1p(std::exp(x * beta)) / beta;
 }
 
-template <class T> inline T gelu_tanh(T x) {
-  const T k = T(0.79788456080286535588);  // sqrt(2/pi)
-  return T(0.5) * x * (T(1) + std::tanh(k * (x + T(0.044715) * x * x * x)));
-}
 
 // Inverse error function: Giles' single-precision approximation refined by two Newton steps, which makes
 // it accurate to double precision too.

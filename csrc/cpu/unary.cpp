@@ -5,7 +5,7 @@
 #include <cmath>
 #include <string>
 
-#include "cpu/gelu.h"
+#include "cpu/activations.h"
 #include "cpu/loops.h"
 #include "cpu/math.h"
 #include "cuda/elementwise.h"
@@ -92,11 +92,17 @@ VT_FLOAT_UNARY(erfc, std::erfc(x))
 VT_FLOAT_UNARY(erfinv, math::erfinv(x))
 VT_FLOAT_UNARY(lgamma, std::lgamma(x))
 VT_FLOAT_UNARY(digamma, math::digamma(x))
-VT_FLOAT_UNARY(sigmoid, math::sigmoid(x))
 VT_FLOAT_UNARY(reciprocal, decltype(x)(1) / x)
-VT_FLOAT_UNARY(silu, x * math::sigmoid(x))
 VT_FLOAT_UNARY(mish, x * std::tanh(math::softplus(x, decltype(x)(1), decltype(x)(20))))
 #undef VT_FLOAT_UNARY
+
+// ---- activations as vector math (cpu/activations.h): float32 through SSE2/AVX2/AVX-512, not libm ----------
+#define VT_VECTOR_UNARY(name, Fn)                                                                             \
+  Tensor name##_k(const Tensor& s) { return unary_float(#name, s, Tensor(), vecmath::Forward<vecmath::Fn>{}); } \
+  Tensor name##_ik(const Tensor& s) { unary_float(#name "_", s, s, vecmath::Forward<vecmath::Fn>{}); return s; }
+VT_VECTOR_UNARY(sigmoid, Sigmoid)
+VT_VECTOR_UNARY(silu, Silu)
+#undef VT_VECTOR_UNARY
 
 // ---- ops that keep integer dtypes ------------------------------------------------------------------
 #define VT_NUMERIC_UNARY(name, expr)                                                                  \
@@ -148,9 +154,9 @@ Tensor round_k(const Tensor& s, int64_t d) { return round_impl(s, d, Tensor()); 
 Tensor round_ik(const Tensor& s, int64_t d) { round_impl(s, d, s); return s; }
 
 Tensor gelu_k(const Tensor& s, std::string_view approx) {
-  if (approx == "none") return unary_float("gelu", s, Tensor(), gelu::Forward{});
+  if (approx == "none") return unary_float("gelu", s, Tensor(), vecmath::Forward<vecmath::Gelu>{});
   VT_CHECK_VALUE(approx == "tanh", "gelu: approximate must be 'none' or 'tanh', got '", approx, "'");
-  return unary_float("gelu", s, Tensor(), [](auto x) { return math::gelu_tanh(x); }, gpu("gelu_tanh"));
+  return unary_float("gelu", s, Tensor(), vecmath::Forward<vecmath::GeluTanh>{}, gpu("gelu_tanh"));
 }
 Tensor softplus_k(const Tensor& s, Scalar beta, Scalar threshold) {
   double b = beta.to_double(), t = threshold.to_double();

@@ -1,6 +1,7 @@
 """The CPU kernels' vector paths (SSE2, AVX2+FMA, AVX-512), each forced in a subprocess through
-VIBETENSOR_CPU_CAPABILITY: float32 GELU and its gradient (cpu/gelu.h: fitted polynomials and one exp, no
-erf) against float64 on a dense grid and on random values, in every layout, and the GEMM on each path."""
+VIBETENSOR_CPU_CAPABILITY: float32 GELU (cpu/activations.h: fitted polynomials and one exp, no erf), the tanh
+GELU, SiLU and sigmoid and their gradients against float64 on a dense grid and on random values, in every
+layout, and the GEMM on each path."""
 import json
 import os
 import subprocess
@@ -31,6 +32,21 @@ y = vt.gelu(t)
 y.backward(vt.tensor(dy))
 out = {"capability": vt.backends.cpu.get_cpu_capability(), "y": worst(y.detach().numpy(), want_y),
        "dx": worst(t.grad.numpy(), want_dx)}
+# the sigmoid family: (function, float64 value, float64 derivative)
+sig = 1 / (1 + np.exp(-xd))
+k, c = math.sqrt(2 / math.pi), 0.044715
+th = np.tanh(k * (xd + c * xd ** 3))
+family = {
+    "sigmoid": (vt.sigmoid, sig, sig * (1 - sig)),
+    "silu": (vt.nn.functional.silu, xd * sig, sig * (1 + xd * (1 - sig))),
+    "gelu_tanh": (lambda v: vt.gelu(v, approximate="tanh"), 0.5 * xd * (1 + th),
+                  0.5 * (1 + th) + 0.5 * xd * (1 - th ** 2) * k * (1 + 3 * c * xd ** 2)),
+}
+for name, (fn, value, slope) in family.items():
+    t = vt.tensor(x, requires_grad=True)
+    y = fn(t)
+    y.backward(vt.tensor(dy))
+    out[name] = max(worst(y.detach().numpy(), value), worst(t.grad.numpy(), dy * slope))
 # other layouts: a transposed view, a broadcast gradient (what .sum().backward() hands gelu's derivative)
 m = vt.tensor(x[:40000].reshape(200, 200))
 out["transposed_same"] = bool(np.array_equal(vt.gelu(m.t()).t().numpy(), vt.gelu(m).numpy()))
@@ -53,7 +69,7 @@ def run_capped(cap, seed):
 
 
 @pytest.mark.parametrize("cap", ["sse2", "avx2", "avx512"])
-def test_gelu_and_gemm_on_every_vector_path(cap):
+def test_activations_and_gemm_on_every_vector_path(cap):
     pytest.importorskip("scipy")
     seed = int.from_bytes(os.urandom(4), "little")
     out = run_capped(cap, seed)
@@ -62,6 +78,7 @@ def test_gelu_and_gemm_on_every_vector_path(cap):
     # the cap holds, and never lifts the path above what the CPU has
     assert out["capability"] == levels[min(levels.index(cap.upper()), levels.index(best))], out
     assert out["y"] < 0.5 and out["dx"] < 0.5 and out["broadcast_dx"] < 0.5, (seed, out)
+    assert out["sigmoid"] < 0.5 and out["silu"] < 0.5 and out["gelu_tanh"] < 0.5, (seed, out)
     assert out["transposed_same"], out
     assert out["special"][1:] == [float("inf"), -0.0, 0.0, -0.0] and out["nan"], out
     assert out["gemm"] < 1e-4, out

@@ -99,4 +99,4 @@ def test_cpu_fused_ops_benchmark_runs(monkeypatch, torch_one_thread):
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
     rows, results = bench.run(bench.cases([("tiny", 24, 8, 16, 2, 4, 5)]), min_time=0.005)
-    assert len(results) == 5 and all(r["vibetensor_us"] > 0 and r["torch_us"] > 0 for r in results)
+    assert len(results) == 7 and all(r["vibetensor_us"] > 0 and r["torch_us"] > 0 for r in results)
