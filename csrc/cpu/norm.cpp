@@ -98,14 +98,16 @@ void backward_rows(const Rows& r, const T* dy, const T* w, const S* mean, const 
         const T* xr = x + row * n;
         const T* gr = dy + row * n;
         const A m = mean ? A(mean[row]) : A(0), s = A(rstd[row]);
-        for (int64_t i = 0; i < n; i++) xh[size_t(i)] = (A(xr[i]) - m) * s;
-        if (w) for (int64_t i = 0; i < n; i++) g[size_t(i)] = A(gr[i]) * A(w[i]);
-        else for (int64_t i = 0; i < n; i++) g[size_t(i)] = A(gr[i]);
-        const A c1 = lane_sum<A>(n, [&](int64_t i) { return g[size_t(i)] * xh[size_t(i)]; }) / A(n);
-        const A c2 = mean ? lane_sum<A>(n, [&](int64_t i) { return g[size_t(i)]; }) / A(n) : A(0);
+        A* xhr = xh.data();
+        A* gw = g.data();
+        for (int64_t i = 0; i < n; i++) xhr[i] = (A(xr[i]) - m) * s;
+        if (w) for (int64_t i = 0; i < n; i++) gw[i] = A(gr[i]) * A(w[i]);
+        else for (int64_t i = 0; i < n; i++) gw[i] = A(gr[i]);
+        const A c1 = lane_sum<A>(n, [&](int64_t i) { return gw[i] * xhr[i]; }) / A(n);
+        const A c2 = mean ? lane_sum<A>(n, [&](int64_t i) { return gw[i]; }) / A(n) : A(0);
         T* dxr = dx + row * n;
-        for (int64_t i = 0; i < n; i++) dxr[i] = T(s * (g[size_t(i)] - xh[size_t(i)] * c1 - c2));
-        if (dwk) for (int64_t i = 0; i < n; i++) dwk[i] += A(gr[i]) * xh[size_t(i)];
+        for (int64_t i = 0; i < n; i++) dxr[i] = T(s * (gw[i] - xhr[i] * c1 - c2));
+        if (dwk) for (int64_t i = 0; i < n; i++) dwk[i] += A(gr[i]) * xhr[i];
         if (dbk) for (int64_t i = 0; i < n; i++) dbk[i] += A(gr[i]);
       }
     }
