@@ -1,4 +1,5 @@
-// Activations as vector math (cpu/vector_unary.h runs them): GELU (exact and tanh), SiLU and sigmoid.
+// Activations and transcendentals as vector math (cpu/vector_unary.h runs them): GELU (exact and tanh), SiLU,
+// sigmoid, exp and tanh.
 //
 // Exact (erf) GELU and its derivative in float32 without erf: x * Phi(x) and Phi(x) + x * phi(x), where Phi
 // is the standard normal CDF, from two fitted polynomials and one exp. libm's erff is a call per element that
@@ -112,6 +113,52 @@ struct GeluTanh {
   static double derivative64(double x) {
     double t = std::tanh(kK * (x + kC * x * x * x));
     return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * kK * (1 + 3 * kC * x * x);
+  }
+};
+
+// e^x over the whole float range: inf beyond 88.72, subnormal results down to -103.97, 0 below, NaN kept.
+// 2^n is applied as two factors 2^(n/2) (each a normal float), so a subnormal result is rounded once.
+template <class V> VT_ALWAYS_INLINE V exp_full(V x) {
+  typedef int32_t VI __attribute__((vector_size(sizeof(V))));
+  V xc = x < splat<V>(-104.0f) ? splat<V>(-104.0f) : x;  // e^-104 rounds to 0, e^89 overflows: n stays small
+  xc = xc > splat<V>(89.0f) ? splat<V>(89.0f) : xc;
+  VI n;
+  const V p = reduce::exp_reduced(xc, n);
+  const VI half = n >> 1, rest = n - half;
+  const V e = p * (V)((half + 127) << 23) * (V)((rest + 127) << 23);
+  return x != x ? x : e;
+}
+
+struct Exp {
+  template <class V> static VT_ALWAYS_INLINE V value(V x) { return exp_full(x); }
+  template <class V> static VT_ALWAYS_INLINE V derivative(V x) { return exp_full(x); }
+  static double value64(double x) { return std::exp(x); }
+  static double derivative64(double x) { return std::exp(x); }
+};
+
+// tanh: x (1 + x^2 P(x^2)) for |x| <= 0.625 (P: degree 4, least squares, rel. error 5e-8), else
+// sign(x) (1 - 2 / (e^(2|x|) + 1)).
+struct Tanh {
+  template <class V> static VT_ALWAYS_INLINE V value(V x) {
+    const V ax = x < splat<V>(0.0f) ? -x : x;
+    const V z = x * x;
+    V p = splat<V>(-0.006221796851605177f);
+    p = p * z + 0.021085888147354126f;
+    p = p * z - 0.053870271891355515f;
+    p = p * z + 0.13332901895046234f;
+    p = p * z - 0.3333333134651184f;
+    const V small = x * (1.0f + z * p);  // keeps the sign of -0
+    const V large = 1.0f - 2.0f / (exp_full(2.0f * ax) + 1.0f);
+    return ax <= splat<V>(0.625f) ? small : (x < splat<V>(0.0f) ? -large : large);
+  }
+  template <class V> static VT_ALWAYS_INLINE V derivative(V x) {
+    const V t = value(x);
+    return 1.0f - t * t;
+  }
+  static double value64(double x) { return std::tanh(x); }
+  static double derivative64(double x) {
+    const double t = std::tanh(x);
+    return 1 - t * t;
   }
 };
 

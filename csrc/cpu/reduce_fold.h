@@ -93,10 +93,27 @@ template <bool IsMax> struct PickExtreme {
 inline constexpr PickExtreme<true> pick_max{};
 inline constexpr PickExtreme<false> pick_min{};
 
-// e^x on a float vector, vectorisable (the libm call is not): x = n ln2 + r with |r| <= ln2/2, e^r by
-// Cephes' degree-6 polynomial (within 1.5 ulp), 2^n through the exponent bits. Meant for x <= 0 (softmax
-// and logsumexp shift by the max): below -87.3, where results turn subnormal, it gives 0, and above
-// 88.37 (2^127.5) inf; NaN propagates. Scalars and double vectors use libm.
+// e^r for x = n ln2 + r, |r| <= ln2/2, on a float vector: Cephes' degree-6 polynomial (within 1.5 ulp) and n
+// as an int vector. x must be clamped so that n fits (|x| < 2^22 ln2).
+template <class V, class VI> VT_ALWAYS_INLINE V exp_reduced(V x, VI& ni) {
+  const V magic = vsplat<V>(12582912.0f);
+  V t = x * 1.44269504f + magic;  // round(x / ln2) in the low mantissa bits
+  V n = t - magic;
+  ni = (VI)t - (VI)magic;
+  V r = x - n * 0.693359375f - n * -2.12194440e-4f;  // Cody-Waite: ln2 in two parts
+  V p = vsplat<V>(1.9875691500e-4f);
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  return p * (r * r) + r + 1.0f;
+}
+
+// e^x on a float vector, vectorisable (the libm call is not), 2^n through the exponent bits. Meant for
+// x <= 0 (softmax and logsumexp shift by the max): below -87.3, where results turn subnormal, it gives 0, and
+// above 88.37 (2^127.5) inf; NaN propagates. Scalars and double vectors use libm. (exp_full in
+// cpu/activations.h covers the whole float range, subnormal results included.)
 template <class V> VT_ALWAYS_INLINE V vexp(V x) {
   if constexpr (std::is_floating_point_v<V>) {
     return std::exp(x);
@@ -105,22 +122,12 @@ template <class V> VT_ALWAYS_INLINE V vexp(V x) {
     return x;
   } else {
     typedef int32_t VI __attribute__((vector_size(sizeof(V))));
-    const V lo = vsplat<V>(-87.3365447f), hi = vsplat<V>(88.3762626f), magic = vsplat<V>(12582912.0f);
+    const V lo = vsplat<V>(-87.3365447f), hi = vsplat<V>(88.3762626f);
     V xc = x < lo ? lo : x;
     xc = xc > hi ? hi : xc;
-    V t = xc * 1.44269504f + magic;  // round(x / ln2) in the low mantissa bits
-    V n = t - magic;
-    VI ni = (VI)t - (VI)magic;
-    V r = xc - n * 0.693359375f - n * -2.12194440e-4f;  // Cody-Waite: ln2 in two parts
-    V p = vsplat<V>(1.9875691500e-4f);
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    V e = p * (r * r) + r + 1.0f;
-    V scale = (V)((ni + 127) << 23);
-    e *= scale;
+    VI ni;
+    V e = exp_reduced(xc, ni);
+    e *= (V)((ni + 127) << 23);
     e = x > hi ? vsplat<V>(INFINITY) : e;
     return x < lo ? vsplat<V>(0.0f) : e;
   }

@@ -68,7 +68,6 @@ Tensor unary_predicate(const char* name, const Tensor& self, F f) {
   Tensor name##_ik(const Tensor& s) { unary_float(#name "_", s, s, [](auto x) { return expr; }); return s; }
 VT_FLOAT_UNARY(sqrt, std::sqrt(x))
 VT_FLOAT_UNARY(rsqrt, decltype(x)(1) / std::sqrt(x))
-VT_FLOAT_UNARY(exp, std::exp(x))
 VT_FLOAT_UNARY(exp2, std::exp2(x))
 VT_FLOAT_UNARY(expm1, std::expm1(x))
 VT_FLOAT_UNARY(log, std::log(x))
@@ -83,7 +82,6 @@ VT_FLOAT_UNARY(acos, std::acos(x))
 VT_FLOAT_UNARY(atan, std::atan(x))
 VT_FLOAT_UNARY(sinh, std::sinh(x))
 VT_FLOAT_UNARY(cosh, std::cosh(x))
-VT_FLOAT_UNARY(tanh, std::tanh(x))
 VT_FLOAT_UNARY(asinh, std::asinh(x))
 VT_FLOAT_UNARY(acosh, std::acosh(x))
 VT_FLOAT_UNARY(atanh, std::atanh(x))
@@ -102,6 +100,8 @@ VT_FLOAT_UNARY(mish, x * std::tanh(math::softplus(x, decltype(x)(1), decltype(x)
   Tensor name##_ik(const Tensor& s) { unary_float(#name "_", s, s, vecmath::Forward<vecmath::Fn>{}); return s; }
 VT_VECTOR_UNARY(sigmoid, Sigmoid)
 VT_VECTOR_UNARY(silu, Silu)
+VT_VECTOR_UNARY(exp, Exp)
+VT_VECTOR_UNARY(tanh, Tanh)
 #undef VT_VECTOR_UNARY
 
 // ---- ops that keep integer dtypes ------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """The CPU kernels' vector paths (SSE2, AVX2+FMA, AVX-512), each forced in a subprocess through
 VIBETENSOR_CPU_CAPABILITY: float32 GELU (cpu/activations.h: fitted polynomials and one exp, no erf), the tanh
-GELU, SiLU and sigmoid and their gradients against float64 on a dense grid and on random values, in every
+GELU, SiLU, sigmoid, tanh and exp (exp over the whole float range, subnormal results included) and their
+gradients against float64 on a dense grid and on random values, in every
 layout, and the GEMM on each path."""
 import json
 import os
@@ -42,6 +43,8 @@ family = {
     "gelu_tanh": (lambda v: vt.gelu(v, approximate="tanh"), 0.5 * xd * (1 + th),
                   0.5 * (1 + th) + 0.5 * xd * (1 - th ** 2) * k * (1 + 3 * c * xd ** 2)),
 }
+family["tanh"] = (vt.tanh, np.tanh(xd), 1 - np.tanh(xd) ** 2)
+family["exp"] = (vt.exp, np.exp(xd), np.exp(xd))
 for name, (fn, value, slope) in family.items():
     t = vt.tensor(x, requires_grad=True)
     y = fn(t)
@@ -53,6 +56,16 @@ out["transposed_same"] = bool(np.array_equal(vt.gelu(m.t()).t().numpy(), vt.gelu
 s = vt.tensor(x[:40000], requires_grad=True)
 vt.gelu(s).sum().backward()
 out["broadcast_dx"] = worst(s.grad.numpy(), ndtr(xd[:40000]) + xd[:40000] * np.exp(-xd[:40000] ** 2 / 2) / math.sqrt(2 * math.pi))
+# exp over the whole float range, in ulps of the float32 result: overflow, subnormal results, underflow
+wide = np.linspace(-110, 95, 200001).astype(np.float32)
+want = np.exp(wide.astype(np.float64))
+got = vt.tensor(wide).exp().numpy().astype(np.float64)
+fits = want < np.finfo(np.float32).max
+ulp = np.spacing(np.minimum(want[fits], np.finfo(np.float32).max).astype(np.float32)).astype(np.float64)
+out["exp_ulps"] = float((np.abs(got[fits] - want[fits]) / ulp).max())
+out["exp_overflow"] = bool(np.isinf(got[~fits]).all())
+out["exp_special"] = vt.tensor([float("inf"), -float("inf"), -0.0]).exp().tolist()
+out["tanh_special"] = vt.tensor([float("inf"), -float("inf"), -0.0]).tanh().tolist()
 out["special"] = vt.gelu(vt.tensor([float("-inf"), float("inf"), -20.0, 0.0, -0.0])).tolist()
 out["nan"] = bool(math.isnan(vt.gelu(vt.tensor([float("nan")])).item()))
 a, b = gen.standard_normal((67, 45)).astype(np.float32), gen.standard_normal((45, 83)).astype(np.float32)
@@ -79,6 +92,9 @@ def test_activations_and_gemm_on_every_vector_path(cap):
     assert out["capability"] == levels[min(levels.index(cap.upper()), levels.index(best))], out
     assert out["y"] < 0.5 and out["dx"] < 0.5 and out["broadcast_dx"] < 0.5, (seed, out)
     assert out["sigmoid"] < 0.5 and out["silu"] < 0.5 and out["gelu_tanh"] < 0.5, (seed, out)
+    assert out["tanh"] < 0.5 and out["exp"] < 0.5, (seed, out)
+    assert out["exp_ulps"] <= 2 and out["exp_overflow"] and out["exp_special"] == [float("inf"), 0.0, 1.0], out
+    assert out["tanh_special"] == [1.0, -1.0, -0.0] and str(out["tanh_special"][2]) == "-0.0", out
     assert out["transposed_same"], out
     assert out["special"][1:] == [float("inf"), -0.0, 0.0, -0.0] and out["nan"], out
     assert out["gemm"] < 1e-4, out
