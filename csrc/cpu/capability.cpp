@@ -40,7 +40,7 @@ Capability capability() {
 }
 
 const char* capability_name(Capability c) {
-  return c == Capability::AVX512 ? "AVX512" : c == Capability::AVX2 ? "AVX2" : "SSE2";
+  return c == Capability::AVX512 ? "AVX512" : c == Capability::AVX2 ? "AVX2" : "DEFAULT";
 }
 
 }  // namespace vt::cpu

@@ -9,7 +9,8 @@ namespace vt::cpu {
 enum class Capability { SSE2 = 0, AVX2 = 1, AVX512 = 2 };  // AVX2 includes FMA; AVX512 is AVX-512F + FMA
 
 Capability capability();  // read once; an unknown VIBETENSOR_CPU_CAPABILITY raises ValueError naming it
-const char* capability_name(Capability c);  // "SSE2", "AVX2", "AVX512" (torch's get_cpu_capability spelling)
+// "DEFAULT" (x86-64's baseline, SSE2), "AVX2", "AVX512": torch.backends.cpu.get_cpu_capability()'s spelling
+const char* capability_name(Capability c);
 
 inline bool has_avx2() { return capability() >= Capability::AVX2; }
 inline bool has_avx512() { return capability() >= Capability::AVX512; }

@@ -37,6 +37,8 @@ def test_cuda_is_vibetensors_runtime_and_backends():
     assert torch.cuda.is_available() is vt.cuda.is_available()
     assert torch.cuda.device_count() == vt.cuda.device_count() and torch.cuda.Stream is vt.cuda.Stream
     assert torch.cuda.CUDAGraph is vt.cuda.CUDAGraph and torch.backends.cuda is vt.backends.cuda
+    assert torch.backends.cpu is vt.backends.cpu  # get_cpu_capability(), named as in torch
+    assert torch.backends.cpu.get_cpu_capability() in ("DEFAULT", "AVX2", "AVX512")
     if not vt.cuda.is_available():
         assert torch.device("cuda" if torch.cuda.is_available() else "cpu").type == "cpu"
         with pytest.raises(RuntimeError, match="CUDA is not available"):

@@ -1,7 +1,7 @@
 """``vt.backends.cpu``: which vector extensions the CPU kernels use.
 
 ``get_cpu_capability()`` names them as ``torch.backends.cpu.get_cpu_capability()`` does: "AVX512", "AVX2"
-(with FMA) or "SSE2" (x86-64's baseline; torch says "DEFAULT"). It is the CPU's best, capped by
+(with FMA) or "DEFAULT" (x86-64's baseline, SSE2). It is the CPU's best, capped by
 VIBETENSOR_CPU_CAPABILITY (sse2, avx2 or avx512; read once, when a CPU kernel first asks), which lets every
 kernel path run on one machine (tests, comparisons).
 """

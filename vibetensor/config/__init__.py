@@ -109,8 +109,8 @@ VARS: dict[str, Var] = {
             "read by the native core, once: CPU thread-pool size; unset or <= 0: the CPUs this process may run "
             "on (vibetensor-launch sets it for pinned ranks)"),
         Var("VIBETENSOR_CPU_CAPABILITY", str, "",
-            "read by the native core, once: cap the CPU kernels' vector extensions at sse2, avx2 or avx512 (like "
-            "ATEN_CPU_CAPABILITY); unset: the CPU's best (vt.backends.cpu.get_cpu_capability() says which)"),
+            "read by the native core, once: cap the CPU kernels' vector extensions at sse2 (or default), avx2 or "
+            "avx512 (like ATEN_CPU_CAPABILITY); unset: the CPU's best (vt.backends.cpu.get_cpu_capability() says which)"),
         Var("VIBETENSOR_CUDA_SYNC_CHECKS", _flag, False,
             "read by the native core, once: every CUDA indexing launch synchronizes and raises its device-side "
             "error at once (debugging)"),
