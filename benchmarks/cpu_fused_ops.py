@@ -1,6 +1,6 @@
 """The CPU's fused ops, forward + backward, against torch on the same cores: GELU (exact and tanh), SiLU,
-LayerNorm, RMSNorm, cross-entropy and causal attention, at the main job's shapes (examples/gpt_reversal.py: 32 rows of 16 tokens,
-d_model 48, 4 heads) and at a larger one. Each call is what a training step does: the op on tensors that
+LayerNorm, RMSNorm, cross-entropy and causal attention, at the main job's shapes (examples/gpt_reversal.py:
+32 rows of 16 tokens, d_model 48, 4 heads) and at a larger one. Each call is what a training step does: the op on tensors that
 require grad, then backward with a random gradient (fresh values, never zeros). Both libraries see the same
 values and thread count; timings alternate between them; the first call of each is compared (float32,
 rtol 1e-4).

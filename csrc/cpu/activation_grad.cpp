@@ -25,7 +25,8 @@ Tensor grad_op(const char* name, const char* gpu_op, const Tensor& grad, const T
 }
 
 Tensor gelu_backward_k(const Tensor& grad, const Tensor& self, std::string_view approx) {
-  if (approx == "none") return grad_op("gelu_backward", "gelu_backward", grad, self, vecmath::Backward<vecmath::Gelu>{});
+  if (approx == "none")
+    return grad_op("gelu_backward", "gelu_backward", grad, self, vecmath::Backward<vecmath::Gelu>{});
   VT_CHECK_VALUE(approx == "tanh", "gelu_backward: approximate must be 'none' or 'tanh', got '", approx, "'");
   return grad_op("gelu_backward", "gelu_tanh_backward", grad, self, vecmath::Backward<vecmath::GeluTanh>{});
 }

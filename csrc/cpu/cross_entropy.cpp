@@ -42,7 +42,8 @@ void lse_rows(const float* x, int64_t rows, int64_t n, double* lse, std::vector<
 }
 
 // dx[j] = (exp(x[j] - lse) - off) * k
-template <int Bytes> VT_ALWAYS_INLINE void grad_vec(const float* x, float* dx, int64_t n, float lse, float off, float k) {
+template <int Bytes>
+VT_ALWAYS_INLINE void grad_vec(const float* x, float* dx, int64_t n, float lse, float off, float k) {
   using V = typename Simd<float, Bytes>::type;
   constexpr int64_t W = Bytes / sizeof(float);
   int64_t j = 0;

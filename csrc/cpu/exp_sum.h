@@ -1,7 +1,7 @@
 // The sum of exp(x - m) over a contiguous float row, as vector code (vexp, not libm): softmax's and
-// cross-entropy's inner loop (cpu/softmax.cpp, cross_entropy.cpp); and exp over a block (attention.cpp). Exps are summed in float lanes
-// over blocks of kSumBlock elements, the blocks in float64. Inline: each caller's AVX2 copy gets 32-byte
-// vectors.
+// cross-entropy's inner loop (cpu/softmax.cpp, cross_entropy.cpp); and exp over a block (attention.cpp). Exps
+// are summed in float lanes over blocks of kSumBlock elements, the blocks in float64. Inline: each caller's
+// AVX2 copy gets 32-byte vectors.
 #pragma once
 #include <algorithm>
 #include <cmath>
