@@ -99,3 +99,21 @@ def test_bad_tensors_raise_before_anything_moves():
         vt._C._cpu_adam_step([p], [g], [m], [v], [], [], *args)
     with pytest.raises(ValueError, match="step count must be a one-element float32"):
         vt._C._cpu_adam_step([p], [g], [m], [v], [], [vt.zeros([], dtype=vt.float64)], *args)
+
+
+def test_a_state_of_another_layout_takes_the_per_parameter_path():
+    """A loaded state whose step count is float64 (or whose moments have another dtype) is not what the native
+    step reads: that parameter takes the per-parameter path, with the same result."""
+    arrays, grads = _data(3)
+    ref, _ = _run(vt, "AdamW", dict(lr=0.01), arrays, grads, vt.float32)
+    params = [vt.nn.Parameter(vt.tensor(a).float()) for a in arrays]
+    opt = vt.optim.AdamW(params, lr=0.01)
+    for p in params:
+        opt.state[p] = {"step": vt.zeros([], dtype=vt.float64), "exp_avg": vt.zeros(p.shape),
+                        "exp_avg_sq": vt.zeros(p.shape, dtype=vt.float64)}
+    for gs in grads:
+        for p, g in zip(params, gs):
+            p.grad = vt.tensor(g).float()
+        opt.step()
+    for a, b in zip(ref, [p.detach().to(vt.float64).numpy() for p in params]):
+        np.testing.assert_allclose(a, b, rtol=2e-6, atol=1e-6)

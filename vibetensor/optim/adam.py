@@ -28,8 +28,8 @@ class Adam(Optimizer):
             self._fused.forget(rest)  # their step counts move without the host mirror
             native = [p for p in rest if fused.cpu_fusable(g, p)]
             if native:  # CPU parameters: one native pass over each
-                fused.cpu_adam_step(self, g, native)
-                taken = {id(p) for p in native}
+                left = {id(p) for p in fused.cpu_adam_step(self, g, native)}
+                taken = {id(p) for p in native if id(p) not in left}
                 rest = [p for p in rest if id(p) not in taken]
             lr, (b1, b2), eps, wd = g["lr"], g["betas"], g["eps"], g["weight_decay"]
             for p in rest:

@@ -126,24 +126,45 @@ def cpu_fusable(group, p):
             and g.dtype == p.dtype and g.device == p.device and g.is_contiguous() and tuple(g.shape) == tuple(p.shape))
 
 
+def _state_fits(p, st, amsgrad):
+    """Whether a parameter's Adam state is what the native step reads: float32 one-element step count, moments
+    of its dtype and shape, contiguous, on the CPU (a loaded state may not be: the per-parameter path takes it)."""
+    step = st.get("step")
+    if not (isinstance(step, _C.TensorBase) and step.dtype == _C.float32 and step.numel() == 1
+            and step.device.type == "cpu"):
+        return False
+    keys = ("exp_avg", "exp_avg_sq") + (("max_exp_avg_sq",) if amsgrad and "max_exp_avg_sq" in st else ())
+    return all(isinstance(st.get(k), _C.TensorBase) and st[k].dtype == p.dtype and st[k].device.type == "cpu"
+               and st[k].is_contiguous() and tuple(st[k].shape) == tuple(p.shape) for k in keys)
+
+
 def cpu_adam_step(opt, group, params):
-    """One fused Adam/AdamW step over CPU parameters: each tensor read and written once, in native code."""
+    """One fused Adam/AdamW step over CPU parameters: each tensor read and written once, in native code.
+    Returns the parameters it left to the per-parameter path (their state has another layout)."""
     amsgrad = group["amsgrad"]
-    states = []
+    states, taken, left = [], [], []
     for p in params:
         st = opt.state.setdefault(p, {})
         if not st:
             st["step"] = ops.zeros([], dtype=_C.float32)
             st["exp_avg"] = ops.zeros(p.shape, dtype=p.dtype)
             st["exp_avg_sq"] = ops.zeros(p.shape, dtype=p.dtype)
+        if not _state_fits(p, st, amsgrad):
+            left.append(p)
+            continue
         if amsgrad and "max_exp_avg_sq" not in st:
             st["max_exp_avg_sq"] = ops.zeros(p.shape, dtype=p.dtype)
         states.append(st)
+        taken.append(p)
+    params = taken
+    if not params:
+        return left
     lr, (b1, b2), eps, wd = group["lr"], group["betas"], group["eps"], group["weight_decay"]
     _C._cpu_adam_step(params, [p.grad for p in params], [s["exp_avg"] for s in states],
                       [s["exp_avg_sq"] for s in states], [s["max_exp_avg_sq"] for s in states] if amsgrad else [],
                       [s["step"] for s in states], float(lr), float(b1), float(b2), float(eps), float(wd),
                       bool(group["decoupled_weight_decay"]), bool(amsgrad), bool(group["maximize"]))
+    return left
 
 
 def sgd_step(opt, index, group, key, params, repeat):
