@@ -4,8 +4,8 @@ CPU, Adam/AdamW's parameters take one native call instead (cpu_adam_step, csrc/c
 
 A parameter takes it when it is on a fused device (CUDA), float32/float16/bfloat16, contiguous, 16-byte
 aligned, non-empty, with a gradient of its dtype and layout, and its group does not say fused=False or
-foreach=False; the others keep the per-parameter path. The device tables are cached per bucket and rebuilt when the parameters, their storages or
-their gradients' storages change (kernels/triton/optim_launch.Tables).
+foreach=False; the others keep the per-parameter path. The device tables are cached per bucket and rebuilt when
+the parameters, their storages or their gradients' storages change (kernels/triton/optim_launch.Tables).
 
 Step counts stay in float32 device tensors (state["step"], as PyTorch's fused path keeps them). The optimizer
 also mirrors them on the host while it knows them (fresh state, fused steps only), so the default launch passes
@@ -128,7 +128,8 @@ def cpu_fusable(group, p):
 
 def _state_fits(p, st, amsgrad):
     """Whether a parameter's Adam state is what the native step reads: float32 one-element step count, moments
-    of its dtype and shape, contiguous, on the CPU (a loaded state may not be: the per-parameter path takes it)."""
+    of its dtype and shape, contiguous, on the CPU (a loaded state may not be; the per-parameter path takes
+    it)."""
     step = st.get("step")
     if not (isinstance(step, _C.TensorBase) and step.dtype == _C.float32 and step.numel() == 1
             and step.device.type == "cpu"):
