@@ -166,6 +166,16 @@ def interpreter_module_globals(module):
             setattr(module, name, InterpretedFunction(value.fn))
 
 
+def size_args(sizes, fast):
+    """The sizes a kernel divides positions by, as the native launcher passes them (kernel_library.h
+    push_size): int_divider's (size, magic, shift) as uint32 when fast, else the sizes."""
+    if not fast:
+        return list(sizes)
+    import numpy as np
+    from .triton.elementwise import int_divider
+    return [np.uint32(v) for s in sizes for v in (s, *int_divider(s))]
+
+
 def run_elementwise(op, out, inputs, params=(), strided="f"):
     """Runs the generated elementwise kernel for `op` on CPU tensors through the interpreter, building the
     key and arguments the way the native launcher does (without its dim coalescing). strided: the layout
@@ -194,12 +204,8 @@ def run_elementwise(op, out, inputs, params=(), strided="f"):
     fn, _, _ = ew.load(key, cache_dir(), module_suffix="_interp")
     args = [out, *inputs, n, *[float(p) for p in params]]
     if not flat:
-        import numpy as np
         dims = list(reversed(shape))  # innermost first, as the native iterator orders them
-        if strided == "f":
-            args += [np.uint32(v) for d in dims for v in (d, *ew.int_divider(d))]
-        else:
-            args += dims
+        args += size_args(dims, strided == "f")
         for t in [out, *inputs]:
             if isinstance(t, _C.TensorBase):
                 args += list(reversed(t.stride()))

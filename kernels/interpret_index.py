@@ -5,7 +5,7 @@ passes them, builds the same key, and launches over the same grid; `err` is an i
 in for the device's status word.
 """
 from .. import _C
-from .interpret import interpreted, wrap
+from .interpret import interpreted, size_args, wrap
 
 
 def _launch(key, grid, args, block):
@@ -17,15 +17,6 @@ def _launch(key, grid, args, block):
 
 def new_error_word():
     return _C._ops.zeros([4], dtype=_C.int64)
-
-
-def _sizes(sizes, fast):
-    """The sizes a kernel divides by, as the launcher passes them: int_divider's uint32 triples when fast."""
-    if not fast:
-        return list(sizes)
-    import numpy as np
-    from .triton.elementwise import int_divider
-    return [np.uint32(v) for s in sizes for v in (s, *int_divider(s))]
 
 
 def run_rows(mode, dst, src, indices, bshape, other_bstrides, rshape, dst_rstrides, src_rstrides, err,
@@ -41,7 +32,7 @@ def run_rows(mode, dst, src, indices, bshape, other_bstrides, rshape, dst_rstrid
         nr *= s
     key = "|".join(["ixr", mode, src.dtype.name, dst.dtype.name, ",".join(t.dtype.name for t, *_ in indices),
                     str(len(bshape)), str(len(rshape))] + (["f"] if fast else []))
-    args = [dst, src, *[t for t, *_ in indices], err, nb * nr, *_sizes([nr, *bshape, *rshape], fast)]
+    args = [dst, src, *[t for t, *_ in indices], err, nb * nr, *size_args([nr, *bshape, *rshape], fast)]
     for t, size, stride, code, bst in indices:
         args += [size, stride, code, *bst]
     args += [*other_bstrides, *dst_rstrides, *src_rstrides, float(alpha), int(alpha), int(wrap_negative)]
@@ -61,7 +52,7 @@ def run_gather(mode, self, other, idx, pshape, self_strides, idx_strides, other_
     else:
         okind, odt = "v", "float64" if isinstance(other, float) else "int64"
     key = "|".join(["ixg", mode, self.dtype.name, odt, okind, str(len(pshape))] + (["f"] if fast else []))
-    args = [self, other, idx, err, total, length, *_sizes(pshape, fast), *self_strides, *idx_strides,
+    args = [self, other, idx, err, total, length, *size_args(pshape, fast), *self_strides, *idx_strides,
             *other_strides, istep, ostep, size, step, code]
     if total:
         _launch(key, ((total + ix.GATHER_BLOCK - 1) // ix.GATHER_BLOCK,), args, ix.GATHER_BLOCK)

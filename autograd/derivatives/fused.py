@@ -29,7 +29,7 @@ def _native_layer_norm(ctx, g, g_mean=None, g_rstd=None):
     backward = ops.native_layer_norm_backward
     if _C._grad_enabled():
         backward = _composite()[1]._norm_backward
-        _, mean, rstd = _statistics(ctx, True)
+        mean, rstd = _statistics(ctx, True)
     dx, dw, db = backward(g, ctx.input, list(ctx.normalized_shape), mean, rstd, ctx.weight, has_bias)
     return {"input": dx, "weight": dw if ctx.weight is not None else None, "bias": db if has_bias else None}
 
@@ -39,7 +39,7 @@ def _fused_rms_norm(ctx, g, g_rstd=None):
     if g is None:
         return {}
     if _C._grad_enabled():
-        _, _, rstd = _statistics(ctx, False)
+        _, rstd = _statistics(ctx, False)
         dx, dw, _ = _composite()[1]._norm_backward(g, ctx.input, list(ctx.normalized_shape), None, rstd, ctx.weight,
                                                    False)
     else:
@@ -48,10 +48,10 @@ def _fused_rms_norm(ctx, g, g_rstd=None):
 
 
 def _statistics(ctx, centre):
-    """(None, mean or None, rstd) of the norm's input, [rows] each, recomputed by core ops (differentiable)."""
+    """(mean or None, rstd) of the norm's input, [rows] each, recomputed by core ops (differentiable)."""
     F, _ = _composite()
     _, mean, rstd = F._normalize(ctx.input, F._norm_dims(ctx.input, ctx.normalized_shape), ctx.eps, centre)
-    return None, None if mean is None else mean.reshape(-1), rstd.reshape(-1)
+    return None if mean is None else mean.reshape(-1), rstd.reshape(-1)
 
 
 @derivative("_cross_entropy_logits", save=("self", "target"), result=(1, 2))

@@ -73,6 +73,9 @@ template <> struct is_reduced_float<Half> : std::true_type {};
 template <> struct is_reduced_float<BFloat16> : std::true_type {};
 // The type arithmetic happens in: float for half types, the type itself otherwise.
 template <class T> using opmath_t = std::conditional_t<is_reduced_float<T>::value, float, T>;
+// The dtype the fused ops keep per-row statistics in (a norm's mean and rstd, a log-sum-exp): float64 for
+// float64 inputs, float32 for the others.
+inline DType stats_dtype(DType d) { return d == DType::Float64 ? DType::Float64 : DType::Float32; }
 
 template <class T> struct dtype_of;
 #define VT_FORALL_DTYPES(_) \

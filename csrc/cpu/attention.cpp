@@ -33,8 +33,6 @@ Shape check(const char* op, const Tensor& q, const Tensor& k, const Tensor& v, s
   return s;
 }
 
-DType lse_dtype(DType d) { return d == DType::Float64 ? DType::Float64 : DType::Float32; }
-
 // The operand as the compute type, contiguous: float64 stays, the rest compute in float32 (half types are
 // widened here and their results rounded once at the end; nn.functional sends only float32 and float64).
 Tensor operand(const Tensor& t) {
@@ -44,12 +42,6 @@ Tensor result(const Tensor& t, DType dtype) { return t.dtype() == dtype ? t : to
 
 // Keys query row i sees: all, or (causal) the first i + 1.
 int64_t keys_of(const Shape& s, bool causal, int64_t i) { return causal ? std::min(s.Lk, i + 1) : s.Lk; }
-
-// p <- exp(p) over a whole [Lq, Lk] block: vector exp for float, libm for float64
-void exp_block(float* p, int64_t n) { reduce::exp_inplace(p, n); }
-void exp_block(double* p, int64_t n) {
-  for (int64_t j = 0; j < n; j++) p[j] = std::exp(p[j]);
-}
 
 // Each row i of the [Lq, Lk] scores p becomes exp(p[i, j] - shift[i]) on the keys it sees, 0 on the others.
 // The shift is the row's max (forward: then the rows are normalised, and lse[i] = max + log(sum)) or the
@@ -65,7 +57,7 @@ template <class T> void probabilities(const Shape& s, bool causal, T* p, const T
     for (int64_t j = 0; j < n; j++) row[j] -= shift[size_t(i)];
     std::fill(row + n, row + s.Lk, -std::numeric_limits<T>::infinity());  // exp: 0
   }
-  exp_block(p, s.Lq * s.Lk);
+  reduce::exp_inplace(p, s.Lq * s.Lk);  // vector exp for float, libm for float64
   if (saved) return;
   for (int64_t i = 0; i < s.Lq; i++) {
     T* row = p + i * s.Lk;
@@ -140,7 +132,7 @@ std::tuple<Tensor, Tensor> fused_attention_cpu(const Tensor& query, const Tensor
   Shape s = check("_fused_attention", query, key, value, scale);
   Tensor q = operand(query), k = operand(key), v = operand(value);
   Tensor out = empty(q.sizes(), q.dtype(), q.device());
-  Tensor lse = empty(DimVec{s.B, s.Hq, s.Lq}, lse_dtype(q.dtype()), q.device());
+  Tensor lse = empty(DimVec{s.B, s.Hq, s.Lq}, stats_dtype(q.dtype()), q.device());
   if (q.dtype() == DType::Float64) {
     if (s.Lk == 0) {  // softmax over no keys: the output is an empty sum, the log-sum-exp -inf
       std::fill(mut<double>(out), mut<double>(out) + out.numel(), 0.0);
@@ -164,7 +156,7 @@ std::tuple<Tensor, Tensor, Tensor> fused_attention_backward_cpu(const Tensor& gr
                                                                 std::optional<double> scale) {
   const char* op = "_fused_attention_backward";
   Shape s = check(op, query, key, value, scale);
-  attention::check_backward(op, s, query, grad_out, out, lse, lse_dtype(query.dtype()));
+  attention::check_backward(op, s, query, grad_out, out, lse, stats_dtype(query.dtype()));
   Tensor q = operand(query), k = operand(key), v = operand(value), o = operand(out), g = operand(grad_out);
   Tensor dq = empty(q.sizes(), q.dtype(), q.device());
   Tensor dk = empty(k.sizes(), q.dtype(), q.device()), dv = empty(v.sizes(), q.dtype(), q.device());

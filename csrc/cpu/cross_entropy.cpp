@@ -41,31 +41,6 @@ void lse_rows(const float* x, int64_t rows, int64_t n, double* lse, std::vector<
   }
 }
 
-// dx[j] = (exp(x[j] - lse) - off) * k
-template <int Bytes>
-VT_ALWAYS_INLINE void grad_vec(const float* x, float* dx, int64_t n, float lse, float off, float k) {
-  using V = typename Simd<float, Bytes>::type;
-  constexpr int64_t W = Bytes / sizeof(float);
-  int64_t j = 0;
-  for (; j + W <= n; j += W) {
-    V d = (vexp(vload<V>(x + j) - lse) - off) * k;
-    std::memcpy(dx + j, &d, sizeof(V));
-  }
-  if (j < n) {  // the tail in one padded vector: the same arithmetic as the body
-    V t = {};
-    std::memcpy(&t, x + j, size_t(n - j) * sizeof(float));
-    V d = (vexp(t - lse) - off) * k;
-    std::memcpy(dx + j, &d, size_t(n - j) * sizeof(float));
-  }
-}
-VT_TARGET_AVX2 void grad_avx2(const float* x, float* dx, int64_t n, float lse, float off, float k) {
-  grad_vec<32>(x, dx, n, lse, off, k);
-}
-void grad_row(const float* x, float* dx, int64_t n, float lse, float off, float k) {
-  if (use_avx2()) grad_avx2(x, dx, n, lse, off, k);
-  else grad_vec<16>(x, dx, n, lse, off, k);
-}
-
 // ---- float64 rows: libm -----------------------------------------------------------------------------
 void lse_rows(const double* x, int64_t rows, int64_t n, double* lse, std::vector<double>&) {
   for (int64_t r = 0; r < rows; r++) {
@@ -77,8 +52,11 @@ void lse_rows(const double* x, int64_t rows, int64_t n, double* lse, std::vector
     lse[r] = std::isfinite(m) ? m + std::log(s) : m;
   }
 }
-void grad_row(const double* x, double* dx, int64_t n, double lse, double off, double k) {
-  for (int64_t j = 0; j < n; j++) dx[j] = (std::exp(x[j] - lse) - off) * k;
+// dx[j] = (exp(x[j] - lse) - off) * k, the exps by exp_inplace (vector code for float)
+template <class M> void grad_row(const M* x, M* dx, int64_t n, M lse, M off, M k) {
+  for (int64_t j = 0; j < n; j++) dx[j] = x[j] - lse;
+  exp_inplace(dx, n);
+  for (int64_t j = 0; j < n; j++) dx[j] = (dx[j] - off) * k;
 }
 
 // n elements as the compute type: float64 and float in place, half types through `buf`.
@@ -138,8 +116,7 @@ std::tuple<Tensor, Tensor, Tensor> cross_entropy_cpu(const Tensor& self, const T
   Tensor x = contiguous(self), t = contiguous(target);
   const int64_t rows = x.sizes()[0], n = x.sizes()[1];
   const auto* tp = static_cast<const int64_t*>(t.data());
-  const DType lse_dtype = x.dtype() == DType::Float64 ? DType::Float64 : DType::Float32;
-  Tensor lse = empty(DimVec{rows}, lse_dtype, x.device());
+  Tensor lse = empty(DimVec{rows}, stats_dtype(x.dtype()), x.device());
   Tensor loss = empty(DimVec{}, x.dtype(), x.device()), count = empty(DimVec{}, DType::Float32, x.device());
   std::vector<double> per_row(static_cast<size_t>(rows));
   VT_DISPATCH_FLOATING(x.dtype(), "cross_entropy", [&] {
@@ -161,7 +138,7 @@ std::tuple<Tensor, Tensor, Tensor> cross_entropy_cpu(const Tensor& self, const T
 Tensor cross_entropy_backward_cpu(const Tensor& grad, const Tensor& self, const Tensor& target, const Tensor& lse,
                                   const Tensor& count, int64_t ignore_index, double smoothing) {
   xent::check_inputs("cross_entropy_backward", self, target);
-  xent::check_saved(self, grad, lse, count, self.dtype() == DType::Float64);
+  xent::check_saved(self, grad, lse, count, stats_dtype(self.dtype()));
   Tensor x = contiguous(self), t = contiguous(target);
   const int64_t rows = x.sizes()[0], n = x.sizes()[1];
   const auto* tp = static_cast<const int64_t*>(t.data());

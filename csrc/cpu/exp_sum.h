@@ -44,7 +44,7 @@ VT_ALWAYS_INLINE double exp_sum_vec(const float* x, float* y, int64_t n, float m
 
 // x <- exp(x) over n contiguous floats (vexp: -inf gives 0): attention's score blocks (cpu/attention.cpp),
 // exponentiated whole rather than row by row, since its rows are short and a row's chain of max, exp and
-// sum is latency-bound.
+// sum is latency-bound; cross-entropy's gradient rows.
 template <int Bytes> VT_ALWAYS_INLINE void exp_inplace_vec(float* x, int64_t n) {
   using V = typename Simd<float, Bytes>::type;
   constexpr int64_t W = Bytes / sizeof(float);
@@ -64,6 +64,9 @@ VT_TARGET_AVX2 inline void exp_inplace_avx2(float* x, int64_t n) { exp_inplace_v
 inline void exp_inplace(float* x, int64_t n) {
   if (use_avx2()) exp_inplace_avx2(x, n);
   else exp_inplace_vec<16>(x, n);
+}
+inline void exp_inplace(double* x, int64_t n) {  // float64: libm
+  for (int64_t j = 0; j < n; j++) x[j] = std::exp(x[j]);
 }
 
 // A row's max (NaN anywhere gives NaN) and sum by the vector folds: short rows folded by a scalar loop are

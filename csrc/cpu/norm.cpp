@@ -65,7 +65,7 @@ std::tuple<Tensor, Tensor, Tensor> forward(const char* op, const Tensor& input, 
                                            const Tensor& bias, double eps, bool ln) {
   Rows r = norm::rows_of(op, input, shape, weight, bias, kMaxRow);
   Tensor y = empty(input.sizes(), input.dtype(), input.device());
-  DType st = norm::stats_dtype(input.dtype());
+  DType st = stats_dtype(input.dtype());
   Tensor mean = ln ? empty(DimVec{r.rows}, st, input.device()) : Tensor();
   Tensor rstd = empty(DimVec{r.rows}, st, input.device());
   std::vector<double> mu(size_t(ln ? r.rows : 0)), rs(size_t(r.rows));
@@ -134,7 +134,7 @@ std::tuple<Tensor, Tensor, Tensor> backward(const char* op, const Tensor& grad_o
       backward_rows<T>(r, static_cast<const T*>(dy.data()), w, mu, rs, static_cast<T*>(dx.data()),
                        dw.empty() ? nullptr : dw.data(), db.empty() ? nullptr : db.data(), block);
     };
-    if (norm::stats_dtype(input.dtype()) == DType::Float64)
+    if (stats_dtype(input.dtype()) == DType::Float64)
       run(mean.defined() ? static_cast<const double*>(mean.data()) : nullptr, static_cast<const double*>(rstd.data()));
     else
       run(mean.defined() ? static_cast<const float*>(mean.data()) : nullptr, static_cast<const float*>(rstd.data()));

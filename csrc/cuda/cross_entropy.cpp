@@ -71,7 +71,7 @@ Tensor cross_entropy_backward_cuda(const Tensor& grad, const Tensor& self, const
                                    const Tensor& count, int64_t ignore_index, double smoothing) {
   check_inputs("cross_entropy_backward", self, target);
   int64_t rows = self.sizes()[0], n = self.sizes()[1];
-  check_saved(self, grad, lse, count, false);
+  check_saved(self, grad, lse, count, DType::Float32);  // the kernels' statistics are float32
   Tensor x = contiguous(self), t = contiguous(target);
   Tensor g = grad.dtype() == x.dtype() ? contiguous(grad) : to_dtype(grad, x.dtype());
   Tensor dx = empty(x.sizes(), x.dtype(), x.device());

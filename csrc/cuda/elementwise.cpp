@@ -1,6 +1,5 @@
 #include "cuda/elementwise.h"
 
-#include "core/int_divider.h"
 #include "cuda/kernel_library.h"
 
 namespace vt::cuda {
@@ -34,7 +33,7 @@ void launch_elementwise(TensorIterator& it, std::string_view op, std::span<const
       for (char& k : kinds) k = k == 'v' ? 'v' : 't';
     // strided layouts split each index into coordinates: 'f' by IntDivider (32-bit) while every index of the
     // launch, masked lanes included, stays below 2^31; 'g' by 64-bit division beyond that
-    const bool fast = !flat && it.numel() <= (int64_t(1) << 31) - kBlock;
+    const bool fast = !flat && fast_positions(it.numel(), kBlock);
     std::string layout = (flat ? std::string("c") : (fast ? "f" : "g") + std::to_string(nd)) + kinds;
     std::string key = "ew|" + std::string(op) + "|";
     for (int i = 1; i < nt; i++) key += std::string(i > 1 ? "," : "") + dtype_name(it.dtype(i));
@@ -59,14 +58,7 @@ void launch_elementwise(TensorIterator& it, std::string_view op, std::span<const
     args.push_back(KernelArg::i64v(it.numel()));
     for (double p : params) args.push_back(KernelArg::f64v(p));
     if (!flat) {
-      for (int d = 0; d < nd; d++) {
-        if (fast) {  // (size, magic, shift) as uint32 (kernels/triton/elementwise.py, layout f)
-          IntDivider div(uint32_t(it.shape()[d]));
-          for (uint32_t v : {div.divisor, div.magic, div.shift}) args.push_back(KernelArg::i32v(int32_t(v)));
-        } else {
-          args.push_back(KernelArg::i64v(it.shape()[d]));
-        }
-      }
+      for (int d = 0; d < nd; d++) push_size(args, it.shape()[d], fast);  // elementwise.py, layout f or g
       for (int i = 0; i < nt; i++) {
         if (i > 0 && kinds[size_t(i - 1)] == 'v') continue;
         for (int d = 0; d < nd; d++)

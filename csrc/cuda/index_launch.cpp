@@ -1,6 +1,5 @@
 #include "cuda/index_launch.h"
 
-#include "core/int_divider.h"
 #include "cpu/index_utils.h"
 #include "cuda/device.h"
 #include "cuda/kernel_library.h"
@@ -65,19 +64,10 @@ void push_all(std::vector<KernelArg>& args, std::initializer_list<int64_t> xs) {
   push_all(args, IntArrayRef(xs.begin(), xs.size()));
 }
 
-// The sizes a kernel divides positions by: (size, magic, shift) of IntDivider as uint32 when `fast` (the
-// key's "f": every position of the launch below 2^31, so coordinates split in 32 bits), else int64.
+// The sizes a kernel divides positions by (kernel_library.h, push_size).
 void push_sizes(std::vector<KernelArg>& args, IntArrayRef sizes, bool fast) {
-  for (int64_t x : sizes) {
-    if (!fast) {
-      args.push_back(KernelArg::i64v(x));
-      continue;
-    }
-    const IntDivider div{uint32_t(x)};
-    for (uint32_t v : {div.divisor, div.magic, div.shift}) args.push_back(KernelArg::i32v(int32_t(v)));
-  }
+  for (int64_t x : sizes) push_size(args, x, fast);
 }
-bool fast_positions(int64_t total, int64_t block) { return total <= (int64_t(1) << 31) - block; }
 
 void launch(const std::string& key, int64_t total, int64_t block, const std::vector<KernelArg>& args, Device dev,
             bool checks_indices) {

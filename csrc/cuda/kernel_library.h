@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "core/int_divider.h"
 #include "core/tensor.h"
 #include "cuda/stream.h"
 
@@ -73,6 +74,19 @@ inline bool aligned_rows(int64_t n, std::initializer_list<const Tensor*> tensors
   for (const Tensor* t : tensors)
     if (t->defined() && !multiples_of_16({address(t->data())})) return false;
   return true;
+}
+
+// Kernels that split positions into coordinates take a 32-bit form while every position of the launch,
+// masked lanes of the last block included, is below 2^31 (elementwise layout f, the index kernels' "f"):
+// each size they divide by then travels as IntDivider's (size, magic, shift), uint32; else as int64.
+inline bool fast_positions(int64_t total, int64_t block) { return total <= (int64_t(1) << 31) - block; }
+inline void push_size(std::vector<KernelArg>& args, int64_t size, bool fast) {
+  if (!fast) {
+    args.push_back(KernelArg::i64v(size));
+    return;
+  }
+  const IntDivider div{uint32_t(size)};
+  for (uint32_t v : {div.divisor, div.magic, div.shift}) args.push_back(KernelArg::i32v(int32_t(v)));
 }
 
 // Looks a kernel up by key, compiling it through the hook the first time. Throws if it cannot be had.

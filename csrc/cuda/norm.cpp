@@ -21,7 +21,6 @@ namespace {
 using norm::check_backward;
 using norm::Rows;
 using norm::rows_of;
-using norm::stats_dtype;
 
 // Longer rows would not fit a program's registers (the backward spills already at 8192 fp32 elements, 1024
 // threads of 64 registers); vt.nn.functional keeps its composite for them.

@@ -13,9 +13,9 @@ void check_inputs(const char* op, const Tensor& self, const Tensor& target) {
                  ": expected one target per row, on the logits' device");
 }
 
-void check_saved(const Tensor& self, const Tensor& grad, const Tensor& lse, const Tensor& count, bool lse64) {
+void check_saved(const Tensor& self, const Tensor& grad, const Tensor& lse, const Tensor& count, DType lse_dtype) {
   VT_CHECK_VALUE(grad.numel() == 1 && lse.numel() == self.sizes()[0] &&
-                     lse.dtype() == (lse64 ? DType::Float64 : DType::Float32) && count.numel() == 1 &&
+                     lse.dtype() == lse_dtype && count.numel() == 1 &&
                      count.dtype() == DType::Float32 && lse.is_contiguous(),
                  "cross_entropy_backward: expected a scalar grad and the forward's lse and count");
 }

@@ -6,7 +6,7 @@
 namespace vt::xent {
 
 void check_inputs(const char* op, const Tensor& self, const Tensor& target);
-// The backward's scalar grad and the forward's per-row lse (float32; float64 when lse64) and scalar count.
-void check_saved(const Tensor& self, const Tensor& grad, const Tensor& lse, const Tensor& count, bool lse64);
+// The backward's scalar grad and the forward's per-row lse (of dtype lse_dtype) and scalar count.
+void check_saved(const Tensor& self, const Tensor& grad, const Tensor& lse, const Tensor& count, DType lse_dtype);
 
 }  // namespace vt::xent

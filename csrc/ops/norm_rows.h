@@ -1,6 +1,6 @@
 // The fused LayerNorm / RMSNorm ops' argument checks, shared by their CPU and CUDA kernels (cpu/norm.cpp,
 // cuda/norm.cpp): the normalised dims are the trailing ones, so the input is [rows, N] once contiguous;
-// statistics (mean, rstd) are one per row, float32 (float64 for float64 inputs).
+// statistics (mean, rstd) are one per row, of stats_dtype (core/dtype.h).
 #pragma once
 #include <cstdint>
 
@@ -17,8 +17,6 @@ struct Rows {
 // like normalized_shape, of the input's dtype and device) and rows of 1..max_row elements.
 Rows rows_of(const char* op, const Tensor& input, IntArrayRef shape, const Tensor& weight, const Tensor& bias,
              int64_t max_row);
-
-inline DType stats_dtype(DType d) { return d == DType::Float64 ? DType::Float64 : DType::Float32; }
 
 // The backward's grad_out, mean and rstd (undefined mean: RMSNorm) against the rows of the input.
 void check_backward(const char* op, const Rows& r, const Tensor& grad_out, const Tensor& input, const Tensor& mean,

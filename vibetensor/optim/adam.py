@@ -26,21 +26,11 @@ class Adam(Optimizer):
             for key, params in buckets.items():  # one launch per (device, dtype)
                 fused.adam_step(self, i, g, key, params, repeat)
             self._fused.forget(rest)  # their step counts move without the host mirror
-            native = [p for p in rest if fused.cpu_fusable(g, p)]
-            if native:  # CPU parameters: one native pass over each
-                left = {id(p) for p in fused.cpu_adam_step(self, g, native)}
-                taken = {id(p) for p in native if id(p) not in left}
-                rest = [p for p in rest if id(p) not in taken]
+            rest = fused.cpu_adam_step(self, g, rest)  # CPU parameters: one native pass; the others below
             lr, (b1, b2), eps, wd = g["lr"], g["betas"], g["eps"], g["weight_decay"]
             for p in rest:
                 grad = p.grad if not g["maximize"] else -p.grad
-                st = self.state.setdefault(p, {})
-                if not st:
-                    st["step"] = ops.zeros([], dtype=_C.float32, device=p.device)
-                    st["exp_avg"] = ops.zeros(p.shape, dtype=p.dtype, device=p.device)
-                    st["exp_avg_sq"] = ops.zeros(p.shape, dtype=p.dtype, device=p.device)
-                    if g["amsgrad"]:
-                        st["max_exp_avg_sq"] = ops.zeros(p.shape, dtype=p.dtype, device=p.device)
+                st = fused.adam_state(self, p, g["amsgrad"])[0]
                 st["step"].add_(1)
                 t = int(st["step"].item()) if p.device.type == "cpu" else None
                 if wd:

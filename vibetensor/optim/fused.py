@@ -96,14 +96,8 @@ def adam_step(opt, index, group, key, params, repeat):
     lr, (b1, b2), eps, wd = group["lr"], group["betas"], group["eps"], group["weight_decay"]
     amsgrad = group["amsgrad"]
     for p in () if repeat else params:
-        st = opt.state.setdefault(p, {})
-        if not st:
-            st["step"] = ops.zeros([], dtype=_C.float32, device=p.device)
-            st["exp_avg"] = ops.zeros(p.shape, dtype=p.dtype, device=p.device)
-            st["exp_avg_sq"] = ops.zeros(p.shape, dtype=p.dtype, device=p.device)
+        if adam_state(opt, p, amsgrad)[1]:
             opt._fused.host_steps[p] = 0
-        if amsgrad and "max_exp_avg_sq" not in st:
-            st["max_exp_avg_sq"] = ops.zeros(p.shape, dtype=p.dtype, device=p.device)
     states = [opt.state[p] for p in params]
     device = params[0].device
     if optim_launch.capturing(device):  # replays, not this call, advance the counts: the host loses track
@@ -117,6 +111,20 @@ def adam_step(opt, index, group, key, params, repeat):
                       host_step=host_step, unchanged=repeat)
 
 
+def adam_state(opt, p, amsgrad):
+    """(p's Adam state, whether it was just made): zero moments of p's dtype on its device and a float32 step
+    count on first use, and the running maximum of the second moment with amsgrad."""
+    st = opt.state.setdefault(p, {})
+    fresh = not st
+    if fresh:
+        st["step"] = ops.zeros([], dtype=_C.float32, device=p.device)
+        st["exp_avg"] = ops.zeros(p.shape, dtype=p.dtype, device=p.device)
+        st["exp_avg_sq"] = ops.zeros(p.shape, dtype=p.dtype, device=p.device)
+    if amsgrad and "max_exp_avg_sq" not in st:
+        st["max_exp_avg_sq"] = ops.zeros(p.shape, dtype=p.dtype, device=p.device)
+    return st, fresh
+
+
 def cpu_fusable(group, p):
     """A parameter the CPU's fused Adam step (csrc/cpu/adam.cpp) takes: contiguous floating CPU tensors with a
     gradient of the same dtype and shape, in a group that does not ask for the per-parameter path."""
@@ -126,7 +134,7 @@ def cpu_fusable(group, p):
             and g.dtype == p.dtype and g.device == p.device and g.is_contiguous() and tuple(g.shape) == tuple(p.shape))
 
 
-def _state_fits(p, st, amsgrad):
+def _state_fits(p, st):
     """Whether a parameter's Adam state is what the native step reads: float32 one-element step count, moments
     of its dtype and shape, contiguous, on the CPU (a loaded state may not be; the per-parameter path takes
     it)."""
@@ -134,34 +142,24 @@ def _state_fits(p, st, amsgrad):
     if not (isinstance(step, _C.TensorBase) and step.dtype == _C.float32 and step.numel() == 1
             and step.device.type == "cpu"):
         return False
-    keys = ("exp_avg", "exp_avg_sq") + (("max_exp_avg_sq",) if amsgrad and "max_exp_avg_sq" in st else ())
-    return all(isinstance(st.get(k), _C.TensorBase) and st[k].dtype == p.dtype and st[k].device.type == "cpu"
+    keys = [k for k in ("exp_avg", "exp_avg_sq", "max_exp_avg_sq") if k in st]
+    return all(isinstance(st[k], _C.TensorBase) and st[k].dtype == p.dtype and st[k].device.type == "cpu"
                and st[k].is_contiguous() and tuple(st[k].shape) == tuple(p.shape) for k in keys)
 
 
 def cpu_adam_step(opt, group, params):
-    """One fused Adam/AdamW step over CPU parameters: each tensor read and written once, in native code.
-    Returns the parameters it left to the per-parameter path (their state has another layout)."""
+    """One fused Adam/AdamW step, in native code (each tensor read and written once), over the parameters it
+    takes: cpu_fusable ones whose state has the layout it reads. Returns the others, for the per-parameter
+    path."""
     amsgrad = group["amsgrad"]
-    states, taken, left = [], [], []
+    taken, left = [], []
     for p in params:
-        st = opt.state.setdefault(p, {})
-        if not st:
-            st["step"] = ops.zeros([], dtype=_C.float32)
-            st["exp_avg"] = ops.zeros(p.shape, dtype=p.dtype)
-            st["exp_avg_sq"] = ops.zeros(p.shape, dtype=p.dtype)
-        if not _state_fits(p, st, amsgrad):
-            left.append(p)
-            continue
-        if amsgrad and "max_exp_avg_sq" not in st:
-            st["max_exp_avg_sq"] = ops.zeros(p.shape, dtype=p.dtype)
-        states.append(st)
-        taken.append(p)
-    params = taken
-    if not params:
+        (taken if cpu_fusable(group, p) and _state_fits(p, adam_state(opt, p, amsgrad)[0]) else left).append(p)
+    if not taken:
         return left
+    states = [opt.state[p] for p in taken]
     lr, (b1, b2), eps, wd = group["lr"], group["betas"], group["eps"], group["weight_decay"]
-    _C._cpu_adam_step(params, [p.grad for p in params], [s["exp_avg"] for s in states],
+    _C._cpu_adam_step(taken, [p.grad for p in taken], [s["exp_avg"] for s in states],
                       [s["exp_avg_sq"] for s in states], [s["max_exp_avg_sq"] for s in states] if amsgrad else [],
                       [s["step"] for s in states], float(lr), float(b1), float(b2), float(eps), float(wd),
                       bool(group["decoupled_weight_decay"]), bool(amsgrad), bool(group["maximize"]))
