@@ -159,8 +159,9 @@ def iters_for(nbytes, iters):
     return max(2, min(iters, iters * (16 << 20) // max(nbytes, 1)))
 
 
-def run_case(b, op, dtype, nbytes, iters):
-    """One (op, dtype, size): a row per all_reduce algorithm (one row for the other ops)."""
+def run_case(b, op, dtype, nbytes, iters, only=None):
+    """One (op, dtype, size): a row per algorithm (all_reduce: auto and each forced one; the others: twoshot and
+    ring on GPUs), or per algorithm of `only` among those."""
     n, tdtype = b.size, getattr(torch, dtype)
     numel = max(n, nbytes // tdtype.itemsize // n * n)  # S elements, divisible into n chunks
     n_in, n_out = SHAPES[op](numel, n)
@@ -174,6 +175,8 @@ def run_case(b, op, dtype, nbytes, iters):
     algorithms = ALGORITHMS if b.tdev.type == "cuda" else CPU_ALGORITHMS
     if op != "all_reduce":
         algorithms = ("twoshot", "ring") if b.tdev.type == "cuda" else ("auto",)
+    if only:
+        algorithms = [a for a in algorithms if a in only]
     rows, wanted = [], algorithms if n > 1 else ("auto",)
     for algorithm in wanted:
         vin = b.to_vt(x)
@@ -244,6 +247,8 @@ def main(argv=None):
     ap.add_argument("--dtypes", nargs="+", choices=DTYPES, default=list(DTYPES))
     ap.add_argument("--sizes", nargs="+", type=parse_bytes, help="S in bytes (64K, 1G ...); default: 8 B to --max-bytes")
     ap.add_argument("--max-bytes", type=parse_bytes, help="largest default size (1G on GPUs, 256K on CPU)")
+    ap.add_argument("--algorithms", nargs="+", choices=ALGORITHMS,
+                    help="time only these of each op's algorithms (default: all it has)")
     ap.add_argument("--iters", type=int, default=50, help="calls per timed round (fewer above 16 MiB)")
     ap.add_argument("--samples", type=int, default=5, help="timed rounds; the median is kept")
     ap.add_argument("--out", help="JSON path (default benchmarks/results/multigpu_collectives[_cpu].json)")
@@ -255,12 +260,13 @@ def main(argv=None):
     b = Bench(device, args.samples)
     rows = []
     try:
-        run_case(b, args.ops[0], args.dtypes[0], sizes[0], 5)  # untimed: first-call costs, clocks ramping up
+        # untimed: first-call costs, clocks ramping up
+        run_case(b, args.ops[0], args.dtypes[0], sizes[0], 5, args.algorithms)
         b.free()
         for op in args.ops:
             for nbytes in sizes:  # the dtypes alternate, so what drifts during a run hits them alike
                 for dtype in args.dtypes:
-                    case = run_case(b, op, dtype, nbytes, iters_for(nbytes, args.iters))
+                    case = run_case(b, op, dtype, nbytes, iters_for(nbytes, args.iters), args.algorithms)
                     b.free()
                     rows += case
                     for r in case if b.rank == 0 else ():  # progress: a run cut short still shows its numbers
@@ -281,7 +287,8 @@ def main(argv=None):
                   world_size=b.size, backends={"ours": b.group.backend, "theirs": b.theirs},
                   versions={**versions(), "nccl": nccl}, iters=args.iters, samples=args.samples,
                   env={k: os.environ.get(k) for k in ("NCCL_NVLS_ENABLE", "TORCH_SYMM_MEM_DISABLE_MULTICAST",
-                                                      "NVSHMEM_DISABLE_NVLS", "VIBETENSOR_ONESHOT_MAX_BYTES")})
+                                                      "NVSHMEM_DISABLE_NVLS", "VIBETENSOR_ONESHOT_MAX_BYTES",
+                                                      "VIBETENSOR_FABRIC_TS_PROGRAMS", "VIBETENSOR_FABRIC_TS_BLOCK")})
     wrong = [r for r in rows if "error" in r]
     for r in wrong:
         print(f"WRONG: {r['op']} {r['dtype']} {r['bytes']} B {r['algorithm']}: {r['error']}")

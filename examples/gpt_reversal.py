@@ -124,12 +124,17 @@ def build(torch, cfg, device="cpu"):
     """Model (numpy-seeded weights) on `device`, optimizer and schedule: identical starting points in both
     libraries."""
     model = init_from_numpy(torch, make_model(torch, cfg), cfg.seed + 1, std=0.02).to(device)
-    decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
-    no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
-                             {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr, betas=(0.9, 0.98))
+    opt = make_optimizer(torch, model, cfg)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(cfg))
     return model, opt, sched
+
+
+def make_optimizer(torch, model, cfg):
+    """AdamW with weight decay on the matrices only (not on biases and norm weights)."""
+    decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
+    no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
+    return torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
+                              {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr, betas=(0.9, 0.98))
 
 
 def train_step(torch, model, opt, inputs, targets):

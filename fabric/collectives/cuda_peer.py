@@ -56,6 +56,8 @@ LL_MAX_PROGRAMS = 64
 # every program gets one: at 256 MB on 4 x H200 it moved 301 GB/s bus bandwidth in float32 and 291 in bfloat16
 # against 2048's 280 and 261 (NCCL 335-340, same run); the small one keeps 128 programs busy on smaller messages.
 TS_BLOCKS = (2048, 8192)
+# Two-shot programs per launch (up to layout.MAX_PROGRAMS; VIBETENSOR_FABRIC_TS_PROGRAMS overrides, for sweeps).
+TS_PROGRAMS = 128
 
 
 def ll_region_bytes(world):
@@ -103,11 +105,21 @@ class Endpoint:
         self.ll_words = LL_ELEMENTS  # the LL region's slot stride, as segment_bytes sized it
         self.ll_off = ll_offset(capacity)  # where the LL region starts in each data buffer
         self.ready = set()  # (dtype, op, kind, algorithm, LL_BLOCK, plugin) whose kernels prepare() loaded
+        self._read_tuning()
         self.timeout_ns = int(timeout * 1e9)
         self._views = views
         addrs = [v.data_ptr() for v in views]
         self.flags = _tensor(addrs, dtype=_C.int64).to(device)
         self.bufs = _tensor([a + layout.HEADER_BYTES for a in addrs], dtype=_C.int64).to(device)
+
+    def _read_tuning(self):
+        """The two-shot's launch shape: programs, and one block for every size (0: TS_BLOCKS by size)."""
+        self.ts_programs = config.get("VIBETENSOR_FABRIC_TS_PROGRAMS") or TS_PROGRAMS
+        self.ts_block = config.get("VIBETENSOR_FABRIC_TS_BLOCK")
+        if not 1 <= self.ts_programs <= layout.MAX_PROGRAMS:
+            raise ValueError(f"VIBETENSOR_FABRIC_TS_PROGRAMS must be 1 to {layout.MAX_PROGRAMS}, got {self.ts_programs}")
+        if self.ts_block and (self.ts_block & (self.ts_block - 1) or not 1024 <= self.ts_block <= 16384):
+            raise ValueError(f"VIBETENSOR_FABRIC_TS_BLOCK must be a power of two from 1024 to 16384, got {self.ts_block}")
 
     def data(self, p, dtype, numel):
         """The first numel elements of rank p's data buffer, as `dtype`."""
@@ -163,10 +175,16 @@ def _push_key(ep, dtype, op, vec, mode, block):
     return f"fab|tp|{dtype.name}|{op_name(op)}|{ep.world}|{block}|{vec}|{mode}"
 
 
-def _ts_block(length):
+def _ts_block(ep, length):
     """The two-shot block for chunks of `length` elements: the large one once every program gets one."""
+    if ep.ts_block:
+        return ep.ts_block
     small, large = TS_BLOCKS
-    return large if length >= layout.MAX_PROGRAMS * large else small
+    return large if length >= ep.ts_programs * large else small
+
+
+def _ts_blocks(ep):
+    return (ep.ts_block,) if ep.ts_block else TS_BLOCKS
 
 
 _loaded = set()  # (device index, key) of kernels already resident
@@ -182,7 +200,7 @@ def _keys(ep, dtype, op, kind, algorithm):
         keys.append(_oneshot_key(ep, dtype, op))
     elif algorithm == "twoshot":
         keys += [_push_key(ep, dtype, op, v, PUSH_MODES[kind], b) for v in {1, 16 // dtype.itemsize}
-                 for b in TS_BLOCKS]
+                 for b in _ts_blocks(ep)]
     elif _reduces_by_plugin(kind, dtype, algorithm):
         keys += kernel_keys(dtype, op)  # the ring's reduce-copy step
     return keys
@@ -244,9 +262,9 @@ def _push(ep, kind, src, dst, n, per, length, op):
     args = [("ptr", src.data_ptr()), ("ptr", dst.data_ptr()), ("ptr", ep.bufs.data_ptr()),
             ("ptr", ep.flags.data_ptr()), ("ptr", ep.status.ptr), ("i64", n), ("i64", per), ("i64", length),
             ("i64", stride), ("i32", ep.rank), ("i64", ep.timeout_ns)]
-    block = _ts_block(length)
+    block = _ts_block(ep, length)
     _C._cuda.launch_kernel(_push_key(ep, src.dtype, op, vec, PUSH_MODES[kind], block),
-                           (min(layout.MAX_PROGRAMS, max(1, -(-length // block))), 1, 1), args)
+                           (min(ep.ts_programs, max(1, -(-length // block))), 1, 1), args)
 
 
 def _push_piece(ep, dtype):

@@ -46,10 +46,10 @@ BAR_EPOCH = BAR_OFF + MAX_WORLD
 RING_OFF = BAR_EPOCH + 16  # the ring counters start a 64-byte line of their own
 RING_BASE = RING_OFF + MAX_WORLD
 LL_EPOCH, LL_DONE, DEV_STATUS = RING_BASE + 1, RING_BASE + 2, RING_BASE + 3
-MAX_PROGRAMS = 128  # two-shot programs per launch
+MAX_PROGRAMS = 512  # two-shot programs a launch may have (cuda_peer.Endpoint.ts_programs: how many it has)
 TS_BAR = 64
 TS_EPOCH = TS_BAR + MAX_PROGRAMS * MAX_WORLD
-HEADER_BYTES = 16384  # keeps the data buffer 128-byte aligned for vector loads
+HEADER_BYTES = 36864  # keeps the data buffer 128-byte aligned for vector loads
 assert (TS_EPOCH + MAX_PROGRAMS) * 4 <= HEADER_BYTES
 NUM_WARPS = 4  # data kernels (one-shot, reduce-copy); flag-only kernels take one warp (num_warps)
 OPS = {"sum": 0, "max": 1, "min": 2}
@@ -61,7 +61,7 @@ def _check_layout():
     # The kernels spell the offsets as literals (Triton cannot read module globals that are not constexpr on
     # every version we support); this keeps the literals and the layout in step.
     assert (BAR_OFF, BAR_EPOCH, RING_OFF, RING_BASE, LL_EPOCH, LL_DONE, DEV_STATUS, TS_BAR, TS_EPOCH, MAX_WORLD) == \
-        (0, 16, 32, 48, 49, 50, 51, 64, 2112, 16)
+        (0, 16, 32, 48, 49, 50, 51, 64, 8256, 16)
 
 
 _check_layout()

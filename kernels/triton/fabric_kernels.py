@@ -265,7 +265,7 @@ def push_collective(in_ptr, out_ptr, bufs, flags, status, n, per, length, stride
     programs = tl.num_programs(0)
     me = _header(flags, rank)
     ok = _usable(me)
-    epoch = tl.load(me + (2112 + pid)) + 1  # TS_EPOCH + pid
+    epoch = tl.load(me + (8256 + pid)) + 1  # TS_EPOCH + pid
     slot = 64 + pid * 16  # TS_BAR + pid * MAX_WORLD
     elt = in_ptr.dtype.element_ty
     mine = tl.load(bufs + rank).to(tl.pointer_type(elt))
@@ -307,7 +307,7 @@ def push_collective(in_ptr, out_ptr, bufs, flags, status, n, per, length, stride
                 if c != rank:
                     _copy_part(out_ptr + c * per, mine + out_region + c * stride, _chunk_len(c, n, per, length),
                                pid, programs, True, BLOCK, VEC)
-    tl.store(me + (2112 + pid), epoch)
+    tl.store(me + (8256 + pid), epoch)
 
 
 @triton.jit

@@ -75,13 +75,20 @@ def test_gpt_batches_mask_the_prompt(examples):
     assert (targets[:, 3:] == np.concatenate([np.full((3, 1), cfg.symbols), inputs[:, :4][:, ::-1]], 1)).all()
 
 
-def test_gpt_step_benchmark_runs(examples, monkeypatch, torch_one_thread):
-    """benchmarks/cpu_gpt_step.py on a tiny config: it checks both libraries do the same work, then times."""
+def _benchmark(monkeypatch, name):
+    """benchmarks/<name>.py as a module (its folder on sys.path for its own imports)."""
     bench_dir = os.path.join(os.path.dirname(EXAMPLES), "benchmarks")
     monkeypatch.syspath_prepend(bench_dir)
-    spec = importlib.util.spec_from_file_location("cpu_gpt_step", os.path.join(bench_dir, "cpu_gpt_step.py"))
+    monkeypatch.syspath_prepend(EXAMPLES)
+    spec = importlib.util.spec_from_file_location(name, os.path.join(bench_dir, f"{name}.py"))
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
+    return bench
+
+
+def test_gpt_step_benchmark_runs(examples, monkeypatch, torch_one_thread):
+    """benchmarks/cpu_gpt_step.py on a tiny config: it checks both libraries do the same work, then times."""
+    bench = _benchmark(monkeypatch, "cpu_gpt_step")
     libs = {"vibetensor": vtorch} | ({"torch": torch} if torch is not None else {})
     rows = bench.time_config("tiny", dict(d_model=16, heads=2, layers=1, length=4, batch=4), libs, threads=1,
                              rounds=1, min_time=0.01)
@@ -93,10 +100,23 @@ def test_cpu_fused_ops_benchmark_runs(monkeypatch, torch_one_thread):
     """benchmarks/cpu_fused_ops.py on tiny shapes: every case agrees with torch (its own check), then times."""
     if torch is None:
         pytest.skip("torch is not installed")
-    bench_dir = os.path.join(os.path.dirname(EXAMPLES), "benchmarks")
-    monkeypatch.syspath_prepend(bench_dir)
-    spec = importlib.util.spec_from_file_location("cpu_fused_ops", os.path.join(bench_dir, "cpu_fused_ops.py"))
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = _benchmark(monkeypatch, "cpu_fused_ops")
     rows, results = bench.run(bench.cases([("tiny", 24, 8, 16, 2, 4, 5)]), min_time=0.005)
     assert len(results) == 7 and all(r["vibetensor_us"] > 0 and r["torch_us"] > 0 for r in results)
+
+
+@pytest.mark.parametrize("workload", ["gpt_tiny", "gpt_small_bf16", "vit_tiny"])
+def test_train_steps_benchmark_models_match_torch(monkeypatch, torch_one_thread, workload):
+    """benchmarks/cuda_train_steps.py's models (the GPT at the workloads' shapes, the ViT) from the same numpy
+    weights and batches give torch's loss curve, here on CPU at reduced sizes (its GPU run compares 50 steps)."""
+    if torch is None:
+        pytest.skip("torch is not installed")
+    import dataclasses
+    bench = _benchmark(monkeypatch, "cuda_train_steps")
+    w = dataclasses.replace(bench.WORKLOADS[workload], batch=4, layers=1, d_model=32, heads=4)
+    if w.kind == "gpt":
+        w = dataclasses.replace(w, vocab=min(w.vocab, 64), block=16)
+    ours, theirs = (bench.curve(lib, w, 4, "cpu") for lib in (vtorch, torch))
+    tol = 2e-3 if w.autocast else 1e-5  # bfloat16 autocast rounds differently in each library's kernels
+    assert np.isfinite(ours).all() and ours[-1] < ours[0]
+    np.testing.assert_allclose(ours, theirs, rtol=tol, atol=tol)

@@ -161,7 +161,7 @@ def test_prepare_loads_the_plugin_in_effect_before_any_flag_wait(monkeypatch):
     monkeypatch.setattr(reduce_copy, "PLUGINS", {
         "cute": (None, lambda dtype, op: [f"cute-step|{dtype.name}"]),
         "triton": (None, lambda dtype, op: [f"triton-step|{dtype.name}"])})
-    ep = SimpleNamespace(world=2, device=SimpleNamespace(index=0), ready=set())
+    ep = SimpleNamespace(world=2, device=SimpleNamespace(index=0), ready=set(), ts_block=0, ts_programs=peer.TS_PROGRAMS)
     for name in ("cute", "triton", "cute"):
         monkeypatch.setenv("VIBETENSOR_FABRIC_REDUCE_COPY", name)
         peer.prepare(ep, vt.bfloat16, ReduceOp.SUM, "all_reduce", "ring")

@@ -261,10 +261,33 @@ def test_kernels_compile_for_hopper_without_a_gpu():
     assert done.returncode == 0, done.stderr[-3000:]
 
 
-def test_twoshot_block_and_warps_follow_the_chunk_length():
+def _tuned_endpoint(monkeypatch, programs=None, block=None):
+    """An Endpoint's launch shape as the tuning variables set it (no segments: only __init__'s reading of them)."""
+    from vibetensor.fabric.collectives import cuda_peer as peer
+    for name, value in (("VIBETENSOR_FABRIC_TS_PROGRAMS", programs), ("VIBETENSOR_FABRIC_TS_BLOCK", block)):
+        if value is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, str(value))
+    ep = peer.Endpoint.__new__(peer.Endpoint)
+    peer.Endpoint._read_tuning(ep)
+    return ep
+
+
+def test_twoshot_block_and_warps_follow_the_chunk_length(monkeypatch):
     from vibetensor.fabric.collectives import cuda_peer as peer
     small, large = peer.TS_BLOCKS
-    assert peer._ts_block(F.MAX_PROGRAMS * large - 1) == small and peer._ts_block(F.MAX_PROGRAMS * large) == large
+    ep = _tuned_endpoint(monkeypatch)
+    assert ep.ts_programs == peer.TS_PROGRAMS and peer._ts_blocks(ep) == peer.TS_BLOCKS
+    assert peer._ts_block(ep, peer.TS_PROGRAMS * large - 1) == small
+    assert peer._ts_block(ep, peer.TS_PROGRAMS * large) == large
+    ep = _tuned_endpoint(monkeypatch, programs=264)  # more programs: the large block from a longer chunk on
+    assert peer._ts_block(ep, 264 * large - 1) == small and peer._ts_block(ep, 264 * large) == large
+    ep = _tuned_endpoint(monkeypatch, programs=264, block=4096)  # one block at every size
+    assert peer._ts_block(ep, 1) == 4096 and peer._ts_blocks(ep) == (4096,)
+    for programs, block in ((F.MAX_PROGRAMS + 1, None), (1, 3000), (1, 512), (1, 32768)):
+        with pytest.raises(ValueError, match="VIBETENSOR_FABRIC_TS"):
+            _tuned_endpoint(monkeypatch, programs=programs, block=block)
     assert F.num_warps(f"fab|tp|float32|sum|4|{small}|4|0") == 4
     assert F.num_warps(f"fab|tp|bfloat16|sum|4|{large}|8|0") == 8
     assert F.num_warps("fab|barrier|4") == 1 and F.num_warps("fab|ll|float32|sum|4|1024") == F.NUM_WARPS
