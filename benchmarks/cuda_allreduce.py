@@ -101,9 +101,14 @@ def main():
                                     "bus_GBps": bus, "copy_GBps": copy_gbps, "bus_of_copy": bus / copy_gbps,
                                     "speedup_vs_torch": times["torch"] / g})
                 del xs, txs, src
+                save(results, name, partial=True)  # a run stopped part-way keeps the rows it finished
         group.synchronize()
     print_table(f"all-reduce on virtual GPUs, {name}", header, rows)
-    write_results("cuda_allreduce", results, gpu=name, versions=versions(),
+    save(results, name)
+
+
+def save(results, name, partial=False):
+    write_results("cuda_allreduce", results, gpu=name, versions=versions(), partial=partial,
                   note="N ranks share one GPU (one stream each): latency and same-HBM bandwidth, not NVLink")
 
 

@@ -4,6 +4,7 @@
 
 #include "cpu/loops.h"
 #include "dispatch/dispatcher.h"
+#include "ops/range_plan.h"
 #include "ops/views.h"
 
 namespace vt {
@@ -49,20 +50,9 @@ Tensor generate(int64_t n, DType d, F value_at) {
 
 Tensor arange_start_k(Scalar start, Scalar end, Scalar step, std::optional<DType> dtype, std::optional<Device> dev) {
   cpu_device(dev, "arange");
-  bool all_int = !start.is_float() && !end.is_float() && !step.is_float();
-  DType d = dtype.value_or(all_int ? DType::Int64 : kDefaultFloat);
-  double s = start.to_double(), e = end.to_double(), st = step.to_double();
-  VT_CHECK_VALUE(st != 0, "arange: step must be nonzero");
-  VT_CHECK_VALUE(std::isfinite(s) && std::isfinite(e), "arange: unsupported range: ", s, " -> ", e);
-  VT_CHECK_VALUE((st > 0 && e >= s) || (st < 0 && e <= s), "arange: upper bound and larger bound inconsistent with step sign");
-  int64_t n;
-  if (all_int) {
-    int64_t a = start.to_int(), b = end.to_int(), c = step.to_int();
-    n = c > 0 ? (b - a + c - 1) / c : (a - b - c - 1) / (-c);
-    return generate(n, d, [=](int64_t i) { return a + i * c; });
-  }
-  n = int64_t(std::ceil((e - s) / st));
-  return generate(n, d, [=](int64_t i) { return s + double(i) * st; });
+  ArangePlan p = plan_arange(start, end, step, dtype);
+  if (p.all_int) return generate(p.n, p.dtype, [=](int64_t i) { return p.a + i * p.c; });
+  return generate(p.n, p.dtype, [=](int64_t i) { return p.s + double(i) * p.st; });
 }
 Tensor arange_k(Scalar end, std::optional<DType> dtype, std::optional<Device> dev) {
   return arange_start_k(Scalar(int64_t(0)), end, Scalar(int64_t(1)), dtype, dev);
@@ -70,13 +60,10 @@ Tensor arange_k(Scalar end, std::optional<DType> dtype, std::optional<Device> de
 
 Tensor linspace_k(Scalar start, Scalar end, int64_t steps, std::optional<DType> dtype, std::optional<Device> dev) {
   cpu_device(dev, "linspace");
-  VT_CHECK_VALUE(steps >= 0, "linspace: number of steps must be non-negative");
-  DType d = dtype.value_or(kDefaultFloat);
-  double a = start.to_double(), b = end.to_double();
-  double step = steps > 1 ? (b - a) / double(steps - 1) : 0.0;
-  int64_t half = steps / 2;
-  // Symmetric from both ends, as PyTorch does, so the last value is exactly `end`.
-  return generate(steps, d, [=](int64_t i) { return i < half ? a + step * double(i) : b - step * double(steps - 1 - i); });
+  LinspacePlan p = plan_linspace(start, end, steps);
+  return generate(p.steps, dtype.value_or(kDefaultFloat), [=](int64_t i) {
+    return i < p.half ? p.a + p.step * double(i) : p.b - p.step * double(p.steps - 1 - i);
+  });
 }
 
 Tensor eye_k(int64_t n, std::optional<int64_t> m, std::optional<DType> dtype, std::optional<Device> dev) {

@@ -1,9 +1,12 @@
-// Factories on CUDA: ones/full fill on the device; arange/linspace/eye are computed on the host (cheap,
-// and the same values as the CPU factories by construction) and copied over.
+// Factories on CUDA, all on the device: ones/full fill; arange and linspace evaluate the CPU factories'
+// arithmetic (ops/range_plan.h) over positions 0..n-1; eye fills the diagonal of zeros. None copies from the
+// host: a host-to-device copy waits for the stream (every forward that calls arange would stall the host
+// behind the GPU) and cannot be captured in a CUDA graph.
 #include "cuda/device.h"
 #include "cuda/elementwise.h"
 #include "cuda/stream.h"
 #include "dispatch/dispatcher.h"
+#include "ops/range_plan.h"
 #include "ops/views.h"
 
 namespace vt::cuda {
@@ -25,25 +28,60 @@ Tensor full_cuda(IntArrayRef size, Scalar value, std::optional<DType> dtype, std
   return filled(size, d, dev, value);
 }
 
-Tensor to_device(const Tensor& host, std::optional<Device> dev) {
-  static TypedOp<Tensor(const Tensor&, std::optional<DType>, std::optional<Device>, bool)> to_copy("_to_copy");
-  return to_copy(host, std::nullopt, cuda_device(dev), false);
+Tensor number(Scalar v) { return wrap_number(v); }
+
+// Positions 0..n-1 (int64) on the device: a scan of ones, exact in int64.
+Tensor positions(int64_t n, Device d) {
+  static TypedOp<Tensor(const Tensor&, int64_t, std::optional<DType>)> cumsum("cumsum");
+  static TypedOp<Tensor(const Tensor&, const Tensor&, Scalar)> sub("sub");
+  Tensor ones = filled(DimVec{n}, DType::Int64, d, Scalar(int64_t(1)));
+  return sub(cumsum(ones, 0, std::nullopt), number(Scalar(int64_t(1))), Scalar(int64_t(1)));
+}
+
+// x * m + b (x float64 or int64, m and b numbers of x's kind: the result keeps x's dtype).
+Tensor affine(const Tensor& x, Scalar m, Scalar b) {
+  static TypedOp<Tensor(const Tensor&, const Tensor&)> mul("mul");
+  static TypedOp<Tensor(const Tensor&, const Tensor&, Scalar)> add("add");
+  return add(mul(x, number(m)), number(b), Scalar(int64_t(1)));
 }
 
 Tensor arange_start_cuda(Scalar s, Scalar e, Scalar st, std::optional<DType> dtype, std::optional<Device> dev) {
-  static TypedOp<Tensor(Scalar, Scalar, Scalar, std::optional<DType>, std::optional<Device>)> op("arange.start");
-  return to_device(op(s, e, st, dtype, Device()), dev);
+  ArangePlan p = plan_arange(s, e, st, dtype);
+  Device d = cuda_device(dev);
+  if (p.n == 0) return empty(DimVec{0}, p.dtype, d);
+  Tensor i = positions(p.n, d);
+  Tensor v = p.all_int ? affine(i, Scalar(p.c), Scalar(p.a))
+                       : affine(to_dtype(i, DType::Float64), Scalar(p.st), Scalar(p.s));
+  return to_dtype(v, p.dtype);
 }
 Tensor arange_cuda(Scalar e, std::optional<DType> dtype, std::optional<Device> dev) {
   return arange_start_cuda(Scalar(int64_t(0)), e, Scalar(int64_t(1)), dtype, dev);
 }
+
 Tensor linspace_cuda(Scalar s, Scalar e, int64_t steps, std::optional<DType> dtype, std::optional<Device> dev) {
-  static TypedOp<Tensor(Scalar, Scalar, int64_t, std::optional<DType>, std::optional<Device>)> op("linspace");
-  return to_device(op(s, e, steps, dtype, Device()), dev);
+  LinspacePlan p = plan_linspace(s, e, steps);
+  Device d = cuda_device(dev);
+  DType out = dtype.value_or(kDefaultFloat);
+  if (p.steps == 0) return empty(DimVec{0}, out, d);
+  static TypedOp<Tensor(const Tensor&, const Tensor&)> lt("lt");
+  static TypedOp<Tensor(const Tensor&, const Tensor&, const Tensor&)> where("where");
+  // the CPU factory's roundings: a + step * i, and b - step * j with j = steps - 1 - i (exact in float64)
+  Tensor i = to_dtype(positions(p.steps, d), DType::Float64);
+  Tensor j = affine(i, Scalar(-1.0), Scalar(double(p.steps - 1)));
+  Tensor low = affine(i, Scalar(p.step), Scalar(p.a)), high = affine(j, Scalar(-p.step), Scalar(p.b));
+  return to_dtype(where(lt(i, number(Scalar(double(p.half)))), low, high), out);
 }
+
 Tensor eye_cuda(int64_t n, std::optional<int64_t> m, std::optional<DType> dtype, std::optional<Device> dev) {
-  static TypedOp<Tensor(int64_t, std::optional<int64_t>, std::optional<DType>, std::optional<Device>)> op("eye");
-  return to_device(op(n, m, dtype, Device()), dev);
+  int64_t cols = m.value_or(n);
+  VT_CHECK_VALUE(n >= 0 && cols >= 0, "eye: n and m must be non-negative, got ", n, ", ", cols);
+  Tensor t = filled(DimVec{n, cols}, dtype.value_or(kDefaultFloat), dev, Scalar(int64_t(0)));
+  int64_t k = std::min(n, cols);
+  if (k > 0) {
+    static TypedOp<Tensor(const Tensor&, const Tensor&)> fill("fill_");
+    fill(as_strided(t, DimVec{k}, DimVec{cols + 1}, int64_t(0)), number(Scalar(int64_t(1))));
+  }
+  return t;
 }
 
 VT_REGISTER_KERNELS(CUDA, m) {

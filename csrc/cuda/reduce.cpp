@@ -78,6 +78,12 @@ namespace {
 // the layout allows, so an SM holds ~64 KiB or more of loads in flight (about what 3 TB/s needs over the
 // memory latency). Arg reductions carry an int64 index per element: smaller tiles keep them in registers.
 constexpr int64_t kTileElems = 4096, kTileBytes = 16384, kArgTileElems = 1024;
+// Row reductions of 16-bit elements read 1 KiB of each of 8 rows per step rather than 8 KiB of one: on an H100
+// (benchmarks/cuda_reduction_tiles.py, direct launches) sums over rows of 16384x1024 and 8192x8192 bfloat16 took
+// 9.0 and 49.5 us against 11.0 and 50.3 (torch 10.0-10.3, 60); float32 rows were fastest as they were. Only
+// where 8-row programs still fill the GPU: at 4096 rows the plan split R instead and took 12.4 us (the 4096-wide
+// tile, unsplit, 10.4; torch 8.2).
+constexpr int64_t k16BitRowElems = 512;
 // Column tiles span 512 bytes of a row, narrowed down to one 128-byte line while that adds programs.
 constexpr int64_t kWideRowBytes = 512, kLineBytes = 128;
 // The generic layout's tile (strides read at run time, one element per access).
@@ -140,8 +146,10 @@ ReducePlan plan_reduce(const View3& v, bool indexed, int64_t splits) {
   int64_t tile = indexed ? kArgTileElems : std::min(kTileElems, kTileBytes / es);
   ReducePlan p;
   p.layout = reduce_layout(v, splits > 0 ? ceil_div(v.R, splits) : v.R);
-  if (p.layout == 'r') {  // short rows: several per program
-    p.br = clamp64(next_pow2(v.R), 16, tile);
+  if (p.layout == 'r') {  // short rows: several per program; 16-bit rows at most k16BitRowElems per step
+    // where that leaves enough programs not to split R (a split's second launch cost more than the tile saved)
+    bool narrow = es == 2 && 2 * ceil_div(v.O, tile / k16BitRowElems) >= kTargetPrograms;
+    p.br = clamp64(next_pow2(v.R), 16, narrow ? k16BitRowElems : tile);
     p.bo = clamp64(tile / p.br, 1, next_pow2(v.O));
   } else if (p.layout == 'i') {
     p.bi = std::min(next_pow2(v.I), kWideRowBytes / es);

@@ -98,28 +98,34 @@ class Status:
 class Endpoint:
     """One rank of a GPU group. views[p]: rank p's whole segment (uint8) as this rank's kernels address it."""
 
-    def __init__(self, rank, world, device, views, status, timeout, capacity):
-        """views: segments of segment_bytes(capacity, world); the LL region follows the data buffer."""
+    def __init__(self, rank, world, device, views, status, timeout, capacity, sharing=1):
+        """views: segments of segment_bytes(capacity, world); the LL region follows the data buffer. sharing: ranks
+        of the group whose kernels run on this rank's GPU at once (virtual devices of one process), 1 otherwise."""
         self.rank, self.world, self.device = rank, world, device
         self.status, self.capacity = status, capacity
         self.ll_words = LL_ELEMENTS  # the LL region's slot stride, as segment_bytes sized it
         self.ll_off = ll_offset(capacity)  # where the LL region starts in each data buffer
         self.ready = set()  # (dtype, op, kind, algorithm, LL_BLOCK, plugin) whose kernels prepare() loaded
-        self._read_tuning()
+        self._read_tuning(device, sharing)
         self.timeout_ns = int(timeout * 1e9)
         self._views = views
         addrs = [v.data_ptr() for v in views]
         self.flags = _tensor(addrs, dtype=_C.int64).to(device)
         self.bufs = _tensor([a + layout.HEADER_BYTES for a in addrs], dtype=_C.int64).to(device)
 
-    def _read_tuning(self):
-        """The two-shot's launch shape: programs, and one block for every size (0: TS_BLOCKS by size)."""
+    def _read_tuning(self, device=None, sharing=1):
+        """The two-shot's launch shape: programs (fewer where `sharing` ranks run on one GPU at once: see
+        co_resident_programs), and one block for every size (0: TS_BLOCKS by size)."""
         self.ts_programs = config.get("VIBETENSOR_FABRIC_TS_PROGRAMS") or TS_PROGRAMS
         self.ts_block = config.get("VIBETENSOR_FABRIC_TS_BLOCK")
         if not 1 <= self.ts_programs <= layout.MAX_PROGRAMS:
-            raise ValueError(f"VIBETENSOR_FABRIC_TS_PROGRAMS must be 1 to {layout.MAX_PROGRAMS}, got {self.ts_programs}")
+            raise ValueError(f"VIBETENSOR_FABRIC_TS_PROGRAMS must be 1 to {layout.MAX_PROGRAMS}, "
+                             f"got {self.ts_programs}")
         if self.ts_block and (self.ts_block & (self.ts_block - 1) or not 1024 <= self.ts_block <= 16384):
-            raise ValueError(f"VIBETENSOR_FABRIC_TS_BLOCK must be a power of two from 1024 to 16384, got {self.ts_block}")
+            raise ValueError("VIBETENSOR_FABRIC_TS_BLOCK must be a power of two from 1024 to 16384, "
+                             f"got {self.ts_block}")
+        if sharing > 1:
+            self.ts_programs = min(self.ts_programs, co_resident_programs(device, sharing))
 
     def data(self, p, dtype, numel):
         """The first numel elements of rank p's data buffer, as `dtype`."""
@@ -127,6 +133,15 @@ class Endpoint:
 
     def elements(self, dtype):
         return self.capacity // dtype.itemsize
+
+
+def co_resident_programs(device, sharing):
+    """Two-shot programs per rank when `sharing` ranks' programs run on one GPU at once: one per SM each. The
+    programs of every rank meet at barriers, so all of them must be resident together; 4 virtual ranks of 128
+    programs of 8 warps did not fit on an H100 (registers) and waited on programs that could not start, until
+    the timeout."""
+    sms = _C._cuda.device_properties(device.index)["multi_processor_count"]
+    return max(1, sms // sharing)
 
 
 def segment_bytes(capacity, world):

@@ -108,8 +108,9 @@ class LocalGroup(Group):
             status = peer.Status()
             nbytes = peer.segment_bytes(self.capacity, self.size)
             segs = [_C._cuda.peer_segment(nbytes, d.device.index) for d in self.devices]
-            self._eps = [peer.Endpoint(r, self.size, d.device, segs, status, self.timeout, self.capacity)
-                         for r, d in enumerate(self.devices)]
+            sharing = collections.Counter(d.device.index for d in self.devices)
+            self._eps = [peer.Endpoint(r, self.size, d.device, segs, status, self.timeout, self.capacity,
+                                       sharing=sharing[d.device.index]) for r, d in enumerate(self.devices)]
         return self._eps
 
     def _each_rank(self, kind, algorithm, nbytes, links, program, dtype, op=ReduceOp.SUM):

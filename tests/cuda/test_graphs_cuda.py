@@ -136,3 +136,38 @@ def test_random_ops_draw_fresh_numbers_on_every_replay():
     vt.cuda.manual_seed(7)  # the same draws eagerly: replay advances the generator as the eager run does
     eager = (vt.nn.functional.dropout(x, 0.5) + vt.rand(4096, device="cuda")).cpu().numpy()
     np.testing.assert_array_equal(eager, first)
+
+
+FACTORIES = [  # (call, kwargs): arange, linspace and eye as models call them, each value checked against CPU
+    (lambda **k: vt.arange(7, **k), {}), (lambda **k: vt.arange(-3, 11, 4, **k), {}),
+    (lambda **k: vt.arange(5, -6, -2, **k), {}), (lambda **k: vt.arange(0, 1, 0.1, **k), {}),
+    (lambda **k: vt.arange(2.5, -1, -0.3, **k), {"dtype": vt.float64}),
+    (lambda **k: vt.arange(9, **k), {"dtype": vt.bfloat16}),
+    (lambda **k: vt.arange(0, 3.7, 0.5, **k), {"dtype": vt.int32}), (lambda **k: vt.arange(0, **k), {}),
+    (lambda **k: vt.linspace(-1, 1, 9, **k), {}), (lambda **k: vt.linspace(0.1, 2.3, 1000, **k), {"dtype": vt.float64}),
+    (lambda **k: vt.linspace(3, 3, 1, **k), {}), (lambda **k: vt.linspace(0, 1, 0, **k), {}),
+    (lambda **k: vt.eye(4, **k), {}), (lambda **k: vt.eye(2, 5, **k), {"dtype": vt.int64}),
+    (lambda **k: vt.eye(0, **k), {}),
+]
+
+
+def test_factories_run_on_the_device_and_can_be_captured():
+    """arange/linspace/eye on CUDA give the CPU factories' values bit for bit, without a host copy: so they run
+    inside a capture (a host-to-device copy would be a refused sync) and a replay rewrites them."""
+    want = [f(**k) for f, k in FACTORIES]
+    eager = [f(device="cuda", **k) for f, k in FACTORIES]
+    g = vt.cuda.CUDAGraph()
+    with vt.cuda.graph(g):
+        captured = [f(device="cuda", **k) for f, k in FACTORIES]
+    for t in captured:
+        t.zero_()  # after capture, before replay: the replay must write every value again
+    g.replay()
+    vt.cuda.synchronize()
+    for w, e, c in zip(want, eager, captured):
+        assert e.dtype == w.dtype == c.dtype and e.shape == w.shape == c.shape
+        np.testing.assert_array_equal(e.cpu().to(vt.float64).numpy(), w.to(vt.float64).numpy())
+        np.testing.assert_array_equal(c.cpu().to(vt.float64).numpy(), w.to(vt.float64).numpy())
+    with pytest.raises(ValueError, match="step must be nonzero"):
+        vt.arange(0, 4, 0, device="cuda")
+    with pytest.raises(ValueError, match="non-negative"):
+        vt.linspace(0, 1, -1, device="cuda")

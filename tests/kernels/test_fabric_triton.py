@@ -261,16 +261,19 @@ def test_kernels_compile_for_hopper_without_a_gpu():
     assert done.returncode == 0, done.stderr[-3000:]
 
 
-def _tuned_endpoint(monkeypatch, programs=None, block=None):
-    """An Endpoint's launch shape as the tuning variables set it (no segments: only __init__'s reading of them)."""
+def _tuned_endpoint(monkeypatch, programs=None, block=None, sharing=1):
+    """An Endpoint's launch shape as the tuning variables (and `sharing` ranks on a 132-SM GPU) set it (no
+    segments: only __init__'s reading of them)."""
     from vibetensor.fabric.collectives import cuda_peer as peer
     for name, value in (("VIBETENSOR_FABRIC_TS_PROGRAMS", programs), ("VIBETENSOR_FABRIC_TS_BLOCK", block)):
         if value is None:
             monkeypatch.delenv(name, raising=False)
         else:
             monkeypatch.setenv(name, str(value))
+    monkeypatch.setattr(peer._C._cuda, "device_properties", lambda index: {"multi_processor_count": 132},
+                        raising=False)
     ep = peer.Endpoint.__new__(peer.Endpoint)
-    peer.Endpoint._read_tuning(ep)
+    peer.Endpoint._read_tuning(ep, vt.device("cpu"), sharing)
     return ep
 
 
@@ -285,6 +288,11 @@ def test_twoshot_block_and_warps_follow_the_chunk_length(monkeypatch):
     assert peer._ts_block(ep, 264 * large - 1) == small and peer._ts_block(ep, 264 * large) == large
     ep = _tuned_endpoint(monkeypatch, programs=264, block=4096)  # one block at every size
     assert peer._ts_block(ep, 1) == 4096 and peer._ts_blocks(ep) == (4096,)
+    # virtual ranks of one GPU: every rank's programs must be resident at once (they meet), one per SM each
+    assert _tuned_endpoint(monkeypatch, sharing=4).ts_programs == 33
+    assert _tuned_endpoint(monkeypatch, sharing=2).ts_programs == 66
+    assert _tuned_endpoint(monkeypatch, programs=16, sharing=4).ts_programs == 16
+    assert _tuned_endpoint(monkeypatch, sharing=200).ts_programs == 1
     for programs, block in ((F.MAX_PROGRAMS + 1, None), (1, 3000), (1, 512), (1, 32768)):
         with pytest.raises(ValueError, match="VIBETENSOR_FABRIC_TS"):
             _tuned_endpoint(monkeypatch, programs=programs, block=block)
