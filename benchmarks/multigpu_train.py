@@ -147,7 +147,7 @@ def attempt(args, library, ranks, argv, out_dir):
     if not s["device"].startswith(args.device):  # e.g. a CPU-only torch build would time CPU against GPU
         return {**row, "error": f"ran on {s['device']}, not {args.device}", "summary": s}
     return {**row, "ok": True, **{k: s[k] for k in ("tokens_per_s", "timed_steps", "seconds", "final_loss",
-                                                     "step_time_ms_median", "device")}}
+                                                     "step_time_ms_median", "step_times_ms", "device")}}
 
 
 def add_efficiency(rows):

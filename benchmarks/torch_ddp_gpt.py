@@ -49,6 +49,7 @@ def main(argv=None):
                    "steps": args.steps, "final_loss": losses[-1], "seconds": ended - started,
                    "timed_steps": timed_steps, "tokens_per_s": tokens_per_step * timed_steps / (ended - timed_from),
                    "step_time_ms_median": 1e3 * float(np.median(step_times)),
+                   "step_times_ms": [round(1e3 * t, 3) for t in step_times],
                    "peak_memory_mib_rank0": round(torch.cuda.max_memory_allocated() / 2**20, 1)
                    if device != "cpu" else None,
                    "backend": dist.get_backend(), "torch": torch.__version__}

@@ -155,6 +155,7 @@ def main(argv=None):
                    "tokens_per_s": tokens_per_step * timed_steps / (ended - timed_from),
                    "tokens_per_s_median_step": tokens_per_step / float(np.median(step_times)),
                    "step_time_ms_median": 1e3 * float(np.median(step_times)),
+                   "step_times_ms": [round(1e3 * t, 3) for t in step_times],  # a slow run: a few steps, or all?
                    "peak_memory_mib_per_rank": [round(p / 2**20, 1) for p in peaks.tolist()],
                    "collective_time_share": comm / seconds}
         if not text:
