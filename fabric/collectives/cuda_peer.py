@@ -16,7 +16,9 @@ Algorithms:
   (fabric_kernels.push_collective) per buffer-sized piece: push each peer its part of its chunk, meet, reduce
   this rank's chunk and push the result to every peer, meet, copy the results in. Every byte between GPUs
   moves by a store, to peers in rotated order (step j: rank r writes to rank r + j), so every link is busy at
-  once and no host work runs per step.
+  once and no host work runs per step. VIBETENSOR_FABRIC_TS_WHOLE=1 runs an all-reduce as one launch whose
+  pieces alternate between the buffer's halves (programs drift from piece to piece instead of all waiting
+  at each launch's end; to be measured against this on the GPUs before it becomes the default).
 - ring (algorithm="ring"): the schedules of schedule.py, data pulled from the predecessor. A step boundary
   (one small kernel) publishes this rank's step counter to both ring neighbours and waits for the
   predecessor's (the data it reads next) and, in the all-gather half of an all-reduce, the successor's (the
@@ -118,6 +120,7 @@ class Endpoint:
         co_resident_programs), and one block for every size (0: TS_BLOCKS by size)."""
         self.ts_programs = config.get("VIBETENSOR_FABRIC_TS_PROGRAMS") or TS_PROGRAMS
         self.ts_block = config.get("VIBETENSOR_FABRIC_TS_BLOCK")
+        self.ts_whole = config.get("VIBETENSOR_FABRIC_TS_WHOLE")
         if not 1 <= self.ts_programs <= layout.MAX_PROGRAMS:
             raise ValueError(f"VIBETENSOR_FABRIC_TS_PROGRAMS must be 1 to {layout.MAX_PROGRAMS}, "
                              f"got {self.ts_programs}")
@@ -214,7 +217,8 @@ def _keys(ep, dtype, op, kind, algorithm):
     if algorithm == "oneshot":
         keys.append(_oneshot_key(ep, dtype, op))
     elif algorithm == "twoshot":
-        keys += [_push_key(ep, dtype, op, v, PUSH_MODES[kind], b) for v in {1, 16 // dtype.itemsize}
+        modes = [PUSH_MODES[kind]] + ([PUSH_MODES["all_reduce_whole"]] if kind == "all_reduce" and ep.ts_whole else [])
+        keys += [_push_key(ep, dtype, op, v, mode, b) for mode in modes for v in {1, 16 // dtype.itemsize}
                  for b in _ts_blocks(ep)]
     elif _reduces_by_plugin(kind, dtype, algorithm):
         keys += kernel_keys(dtype, op)  # the ring's reduce-copy step
@@ -258,7 +262,7 @@ def oneshot_all_reduce(ep, flat, op):
         _C._cuda.launch_kernel(key, (min(LL_MAX_PROGRAMS, -(-m // LL_BLOCK)), 1, 1), args)
 
 
-PUSH_MODES = {"all_reduce": 0, "reduce_scatter": 1, "all_gather": 2}
+PUSH_MODES = {"all_reduce": 0, "reduce_scatter": 1, "all_gather": 2, "all_reduce_whole": 3}
 
 
 def _align(dtype):
@@ -282,15 +286,23 @@ def _push(ep, kind, src, dst, n, per, length, op):
                            (min(ep.ts_programs, max(1, -(-length // block))), 1, 1), args)
 
 
-def _push_piece(ep, dtype):
-    """Elements per chunk of one push launch: the most whole cache lines of which IN and OUT regions of world
-    slots each fit the buffer (_push rounds a slot up to a cache line)."""
+def _push_piece(ep, dtype, halves=1):
+    """Elements per chunk of one piece: the most whole cache lines of which IN and OUT regions of world slots
+    each fit the buffer (_push rounds a slot up to a cache line), or fit each of its `halves`."""
     line = 128 // dtype.itemsize
-    return ep.elements(dtype) // (2 * ep.world * line) * line
+    return ep.elements(dtype) // (2 * halves * ep.world * line) * line
 
 
 def twoshot_all_reduce(ep, flat, op):
-    """flat <- its reduction over the ranks by the two-shot push program (all traffic between GPUs by stores)."""
+    """flat <- its reduction over the ranks by the two-shot push program (all traffic between GPUs by stores):
+    a launch per buffer-sized piece, or with ep.ts_whole one launch whose pieces alternate between the
+    buffer's halves (push_collective's MODE 3)."""
+    half = _push_piece(ep, flat.dtype, halves=2)
+    if ep.ts_whole and half:
+        vec = _align(flat.dtype)
+        length = min(half, -(-flat.numel() // (ep.world * vec)) * vec)  # one piece's chunks, 16-byte aligned
+        _push(ep, "all_reduce_whole", flat, flat, flat.numel(), length, length, op)
+        return
     for lo, m in _pieces(flat.numel(), _push_piece(ep, flat.dtype) * ep.world):
         part = flat.narrow(0, lo, m)
         vec = _align(flat.dtype)

@@ -241,15 +241,54 @@ def _chunk_len(c, n, per, length):
 
 
 @triton.jit
+def _push_chunks(in_ptr, bufs, region, stride, n, per, length, rank, pid, programs, WORLD: tl.constexpr,
+                 BLOCK: tl.constexpr, VEC: tl.constexpr):
+    """Chunk c of in (its part of a piece: [c * per, c * per + min(length, n - c * per))) into slot `rank` of
+    rank c's region at element offset `region`, program pid's share. Step j: rank r writes to rank r + j, so
+    every rank takes one writer at a time (in rank order, all ranks would write to rank 0 first: its links in
+    saturate while the others idle)."""
+    elt = in_ptr.dtype.element_ty
+    for j in tl.static_range(WORLD):
+        c = (rank + j) % WORLD
+        theirs = tl.load(bufs + c).to(tl.pointer_type(elt))
+        _copy_part(theirs + region + rank * stride, in_ptr + c * per, _chunk_len(c, n, per, length), pid, programs,
+                   False, BLOCK, VEC)
+
+
+@triton.jit
+def _reduce_share(dst, slots, peers, bufs, rank, stride, length, pid, programs, WORLD: tl.constexpr,
+                  OP: tl.constexpr, BLOCK: tl.constexpr, VEC: tl.constexpr):
+    """dst[:length] <- the reduction of the WORLD slots at `slots`, program pid's share (split as _copy_part
+    splits), also pushed into slot `rank` of every peer's region `peers` (-1: no push)."""
+    body = (length // VEC) * VEC
+    for start in range(pid * BLOCK, body, programs * BLOCK):
+        offs = start + tl.arange(0, BLOCK)
+        _reduce_block(dst, slots, peers, bufs, rank, stride, offs, offs < body, WORLD, OP, VEC)
+    if pid == 0:
+        offs = body + tl.arange(0, VEC)
+        _reduce_block(dst, slots, peers, bufs, rank, stride, offs, offs < length, WORLD, OP, 1)
+
+
+@triton.jit
+def _copy_out(out_ptr, slots, stride, n, per, length, rank, pid, programs, WORLD: tl.constexpr,
+              BLOCK: tl.constexpr, VEC: tl.constexpr):
+    """Chunk c of out <- slot c at `slots` (peers wrote it: read past L1), for every c but this rank's."""
+    for c in tl.static_range(WORLD):
+        if c != rank:
+            _copy_part(out_ptr + c * per, slots + c * stride, _chunk_len(c, n, per, length), pid, programs, True,
+                       BLOCK, VEC)
+
+
+@triton.jit
 def push_collective(in_ptr, out_ptr, bufs, flags, status, n, per, length, stride, rank, timeout_ns,
                     WORLD: tl.constexpr,
                     BLOCK: tl.constexpr, OP: tl.constexpr, VEC: tl.constexpr, MODE: tl.constexpr,
                     TIMED: tl.constexpr, SPINS: tl.constexpr):
     """The two-shot programs: every byte between GPUs moves by a store (NVLink writes; a two-shot that read its
-    peers' buffers ran 10-25% slower on 4 x H200). Each rank's buffer has an IN region (slot p: rank p's part
-    of this rank's chunk) and an OUT region (slot p: rank p's chunk, reduced), WORLD slots of `stride`
-    elements each; chunk c of the caller's tensors is [c * per, c * per + min(length, n - c * per)) (a piece
-    of a larger tensor: per is its chunks' spacing, length the piece).
+    peers' buffers ran 10-25% slower on 4 x H200). A rank's buffer has an IN region (slot p: rank p's part of
+    this rank's chunk) and an OUT region (slot p: rank p's chunk, reduced), WORLD slots of `stride` elements
+    each; chunk c of the caller's tensors is [c * per, c * per + min(length, n - c * per)) (a piece of a larger
+    tensor: per is its chunks' spacing, length the piece).
 
     MODE 0, all-reduce (in and out: n elements): meet (every rank is done with earlier collectives before it is
     written into); push chunk c of in into rank c's IN slot, meet; reduce the IN slots in rank order into out
@@ -257,57 +296,75 @@ def push_collective(in_ptr, out_ptr, bufs, flags, status, n, per, length, stride
     MODE 1, reduce-scatter (in: n = WORLD * per, out: this rank's chunk at 0): meet, push, meet, reduce into out.
     MODE 2, all-gather (in: this rank's chunk at 0, out: n = WORLD * per): meet; push in into every peer's OUT
     slot and copy it into out, meet; copy the OUT slots into out.
+    MODE 3, all-reduce of a whole message in one launch: MODE 0's phases per piece of WORLD chunks of at most
+    `length` elements (a piece's chunks: its elements over WORLD, rounded up to a vector), the pieces
+    alternating between the buffer's two halves (IN and OUT regions each), one meeting before the first. A
+    program goes on to the next piece as soon as its counterparts met it, so one program's copies out of a
+    piece overlap other programs' pushes of the next (with a launch per piece, every program waits for the
+    slowest at each piece's end). Piece q + 2 writes a half only past piece q + 1's first meeting, which every
+    rank reaches after its copies out of piece q.
 
-    Program pid handles the same part of every chunk in every phase, so meetings of counterparts suffice.
-    Peers' writes are read past L1 (.cg): L1 is not coherent within a kernel. VEC: elements per 16-byte
-    vector, or 1 when the caller's tensors or chunks are not 16-byte aligned. out may alias in (MODE 0)."""
+    Program pid handles the same part of every chunk in every phase, so meetings of counterparts suffice; their
+    values count the meetings program pid has held (TS_EPOCH + pid). Peers' writes are read past L1 (.cg): L1
+    is not coherent within a kernel. VEC: elements per 16-byte vector, or 1 when the caller's tensors or chunks
+    are not 16-byte aligned. out may alias in (MODE 0 and 3)."""
     pid = tl.program_id(0)
     programs = tl.num_programs(0)
     me = _header(flags, rank)
     ok = _usable(me)
-    epoch = tl.load(me + (8256 + pid)) + 1  # TS_EPOCH + pid
+    met = tl.load(me + (8256 + pid)) + 1  # TS_EPOCH + pid: this meeting's value
     slot = 64 + pid * 16  # TS_BAR + pid * MAX_WORLD
     elt = in_ptr.dtype.element_ty
     mine = tl.load(bufs + rank).to(tl.pointer_type(elt))
     out_region = WORLD * stride
-    ok = _barrier(flags, me, slot, rank, 3 * epoch - 2, status, timeout_ns, ok, WORLD, TIMED, SPINS)
-    if ok != 0:
-        for j in tl.static_range(WORLD):
-            # step j: rank r writes to rank r + j, so every rank takes one writer at a time (in rank order, all
-            # ranks would write to rank 0 first: its links in saturate while the others idle)
-            c = (rank + j) % WORLD
-            theirs = tl.load(bufs + c).to(tl.pointer_type(elt))
-            if MODE == 2:  # this rank's whole input, into every OUT slot `rank` (its own: straight into out)
-                if j == 0:
-                    dst = out_ptr + rank * per
-                else:
-                    dst = theirs + out_region + rank * stride
-                _copy_part(dst, in_ptr, length, pid, programs, False, BLOCK, VEC)
-            else:
-                _copy_part(theirs + rank * stride, in_ptr + c * per, _chunk_len(c, n, per, length), pid, programs,
-                           False, BLOCK, VEC)
-    ok = _barrier(flags, me, slot, rank, 3 * epoch - 1, status, timeout_ns, ok, WORLD, TIMED, SPINS)
-    if MODE != 2:
-        if ok != 0:  # program pid's share of this rank's chunk, split as _copy_part splits
-            mine_len = _chunk_len(rank, n, per, length)
-            body = (mine_len // VEC) * VEC
-            dst = out_ptr + rank * per if MODE == 0 else out_ptr
-            peers = out_region if MODE == 0 else -1  # -1: no push (reduce-scatter)
-            for start in range(pid * BLOCK, body, programs * BLOCK):
-                offs = start + tl.arange(0, BLOCK)
-                _reduce_block(dst, mine, peers, bufs, rank, stride, offs, offs < body, WORLD, OP, VEC)
-            if pid == 0:
-                offs = body + tl.arange(0, VEC)
-                _reduce_block(dst, mine, peers, bufs, rank, stride, offs, offs < mine_len, WORLD, OP, 1)
-    if MODE == 0:
-        ok = _barrier(flags, me, slot, rank, 3 * epoch, status, timeout_ns, ok, WORLD, TIMED, SPINS)
-    if MODE != 1:
+    ok = _barrier(flags, me, slot, rank, met, status, timeout_ns, ok, WORLD, TIMED, SPINS)
+    if MODE == 3:
+        piece = WORLD * length
+        for q in range(tl.cdiv(n, piece)):
+            at = q * piece
+            m = tl.minimum(piece, n - at)
+            per_q = tl.cdiv(m, WORLD * VEC) * VEC
+            half = (q % 2) * (2 * out_region)
+            if ok != 0:
+                _push_chunks(in_ptr + at, bufs, half, stride, m, per_q, per_q, rank, pid, programs, WORLD, BLOCK,
+                             VEC)
+            met += 1
+            ok = _barrier(flags, me, slot, rank, met, status, timeout_ns, ok, WORLD, TIMED, SPINS)
+            if ok != 0:
+                _reduce_share(out_ptr + at + rank * per_q, mine + half, half + out_region, bufs, rank, stride,
+                              _chunk_len(rank, m, per_q, per_q), pid, programs, WORLD, OP, BLOCK, VEC)
+            met += 1
+            ok = _barrier(flags, me, slot, rank, met, status, timeout_ns, ok, WORLD, TIMED, SPINS)
+            if ok != 0:
+                _copy_out(out_ptr + at, mine + half + out_region, stride, m, per_q, per_q, rank, pid, programs,
+                          WORLD, BLOCK, VEC)
+    else:
         if ok != 0:
-            for c in tl.static_range(WORLD):
-                if c != rank:
-                    _copy_part(out_ptr + c * per, mine + out_region + c * stride, _chunk_len(c, n, per, length),
-                               pid, programs, True, BLOCK, VEC)
-    tl.store(me + (8256 + pid), epoch)
+            if MODE == 2:  # this rank's whole input, into every OUT slot `rank` (its own: straight into out)
+                for j in tl.static_range(WORLD):
+                    c = (rank + j) % WORLD
+                    if j == 0:
+                        dst = out_ptr + rank * per
+                    else:
+                        dst = tl.load(bufs + c).to(tl.pointer_type(elt)) + out_region + rank * stride
+                    _copy_part(dst, in_ptr, length, pid, programs, False, BLOCK, VEC)
+            else:
+                _push_chunks(in_ptr, bufs, 0, stride, n, per, length, rank, pid, programs, WORLD, BLOCK, VEC)
+        met += 1
+        ok = _barrier(flags, me, slot, rank, met, status, timeout_ns, ok, WORLD, TIMED, SPINS)
+        if MODE != 2:
+            if ok != 0:
+                dst = out_ptr + rank * per if MODE == 0 else out_ptr
+                peers = out_region if MODE == 0 else -1  # -1: no push (reduce-scatter)
+                _reduce_share(dst, mine, peers, bufs, rank, stride, _chunk_len(rank, n, per, length), pid, programs,
+                              WORLD, OP, BLOCK, VEC)
+        if MODE == 0:
+            met += 1
+            ok = _barrier(flags, me, slot, rank, met, status, timeout_ns, ok, WORLD, TIMED, SPINS)
+        if MODE != 1:
+            if ok != 0:
+                _copy_out(out_ptr, mine + out_region, stride, n, per, length, rank, pid, programs, WORLD, BLOCK, VEC)
+    tl.store(me + (8256 + pid), met)
 
 
 @triton.jit

@@ -31,6 +31,8 @@ class Flags:
 
 
 class Endpoint:
+    ts_whole = False  # the two-shot all-reduce's launch per piece
+
     def __init__(self, rank, world, segs, capacity):
         self.rank, self.world, self.capacity, self._segs = rank, world, capacity, segs
 
@@ -122,20 +124,32 @@ def test_twoshot_pieces_fit_the_buffer_and_cover_every_element(monkeypatch, worl
             continue
         peer.segment_bytes(capacity, world)
         ep = Endpoint(0, world, None, capacity)
-        for kind, k in (("all_reduce", 5000), ("reduce_scatter", 700), ("all_gather", 700), ("all_reduce", 3)):
+        for kind, k in (("all_reduce", 5000), ("reduce_scatter", 700), ("all_gather", 700), ("all_reduce", 3),
+                        ("whole", 5000), ("whole", 3)):
+            ep.ts_whole = kind == "whole"
             base = vt.empty(world * k, dtype=dtype)
             seen = np.zeros(world * k, dtype=np.int64)
 
             def push(ep, mode, src, dst, n, per, length, op, kind=kind):
-                assert mode == kind and 0 < length <= per
-                assert 2 * world * -(-length // line) * line <= ep.elements(dtype)
+                whole = mode == "all_reduce_whole"  # MODE 3: one launch, pieces alternating between halves
+                # whole: MODE 3, or a launch per piece where the buffer has no room for two halves
+                expected = "all_reduce_whole" if kind == "whole" else kind
+                assert mode == expected or (kind == "whole" and mode == "all_reduce")
+                assert 0 < length <= per
+                halves = 2 if whole else 1
+                assert halves * 2 * world * -(-length // line) * line <= ep.elements(dtype)
                 start = (src if kind != "all_gather" else dst).storage_offset()
-                for c in range(world):
-                    lo = c * per
-                    seen[start + lo:start + lo + max(0, min(length, n - lo))] += 1
+                piece = world * length if whole else n  # MODE 3's pieces, as push_collective cuts them
+                vec = max(1, 16 // dtype.itemsize)
+                for at in range(0, n, piece):
+                    m = min(piece, n - at)
+                    p = -(-m // (world * vec)) * vec if whole else per
+                    for c in range(world):
+                        lo = at + c * p
+                        seen[start + lo:start + lo + max(0, min(p if whole else length, at + m - lo))] += 1
 
             monkeypatch.setattr(peer, "_push", push)
-            if kind == "all_reduce":
+            if kind in ("all_reduce", "whole"):
                 peer.twoshot_all_reduce(ep, base.narrow(0, 0, k), ReduceOp.SUM)
                 assert (seen[:k] == 1).all() and not seen[k:].any()
             elif kind == "reduce_scatter":
@@ -161,7 +175,8 @@ def test_prepare_loads_the_plugin_in_effect_before_any_flag_wait(monkeypatch):
     monkeypatch.setattr(reduce_copy, "PLUGINS", {
         "cute": (None, lambda dtype, op: [f"cute-step|{dtype.name}"]),
         "triton": (None, lambda dtype, op: [f"triton-step|{dtype.name}"])})
-    ep = SimpleNamespace(world=2, device=SimpleNamespace(index=0), ready=set(), ts_block=0, ts_programs=peer.TS_PROGRAMS)
+    ep = SimpleNamespace(world=2, device=SimpleNamespace(index=0), ready=set(), ts_block=0,
+                         ts_programs=peer.TS_PROGRAMS, ts_whole=False)
     for name in ("cute", "triton", "cute"):
         monkeypatch.setenv("VIBETENSOR_FABRIC_REDUCE_COPY", name)
         peer.prepare(ep, vt.bfloat16, ReduceOp.SUM, "all_reduce", "ring")

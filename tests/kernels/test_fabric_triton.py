@@ -147,7 +147,42 @@ def test_twoshot_pushes_its_parts_reduces_and_gathers(vec, n):
                 red = chunk(ref, rank)
                 got_out = w.data(q).narrow(0, world * per + rank * per, len(red)).numpy()
                 np.testing.assert_allclose(got_out, red, rtol=1e-6, atol=1e-6)
-        assert w.header(rank)[F.TS_EPOCH:F.TS_EPOCH + programs].tolist() == [call] * programs
+        assert w.header(rank)[F.TS_EPOCH:F.TS_EPOCH + programs].tolist() == [3 * call] * programs  # meetings
+
+
+@pytest.mark.parametrize("vec", [1, 4])
+def test_twoshot_whole_message_alternates_halves(vec):
+    """MODE 3: one launch over two pieces, the first in the buffer's first half, the second (shorter: its own
+    chunk length) in the second; five meetings (one, then two per piece)."""
+    gen, world, rank, programs, block, dtype = rng(), 3, 2, 2, 64, vt.float32
+    length = stride = 64  # a full piece's chunk (a cache line of float32 multiple)
+    n = world * length + 70  # piece 1: 70 elements, chunks of 24 (rounded to a vector of 4)
+    half = 2 * world * stride
+    w = World(world, 2 * half, dtype)
+    xs = [gen.standard_normal(n).astype(np.float32) for _ in range(world)]
+    ref = _reference(xs, "sum").astype(np.float32)
+    pieces = [(0, world * length, length), (world * length, 70, -(-70 // (world * 4)) * 4)]
+    mine = w.data(rank)
+    for q, (at, m, per) in enumerate(pieces):
+        chunk = lambda a, c: a[at + c * per:at + min((c + 1) * per, m)]  # noqa: E731
+        for p in range(world):  # the peers' pushes into this half: their part of this rank's chunk, their chunk
+            if p != rank:
+                mine.narrow(0, q * half + p * stride, len(chunk(xs[p], rank))).copy_(vt.tensor(chunk(xs[p], rank)))
+                red = chunk(ref, p)
+                mine.narrow(0, q * half + world * stride + p * stride, len(red)).copy_(vt.tensor(red))
+    for pid in range(programs):
+        for p in range(world):
+            w.header(rank)[F.TS_BAR + pid * F.MAX_WORLD + p] = 5
+    out = vt.tensor(xs[rank])
+    w.run(f"fab|tp|float32|sum|{world}|{block}|{vec}|3", (programs,), out, out, w.bufs, w.flags, w.status, n,
+          length, length, stride, rank, 10**9)
+    assert w.status.tolist() == [0, 0, 0, 0]
+    np.testing.assert_allclose(out.numpy(), ref, rtol=1e-6, atol=1e-6)
+    for q, (at, m, per) in enumerate(pieces):
+        for c in range(world):  # its part of c's chunk went into c's IN slot of this piece's half
+            part = xs[rank][at + c * per:at + min((c + 1) * per, m)]
+            assert np.array_equal(w.data(c).narrow(0, q * half + rank * stride, len(part)).numpy(), part), (q, c)
+    assert w.header(rank)[F.TS_EPOCH:F.TS_EPOCH + programs].tolist() == [5] * programs
 
 
 @pytest.mark.parametrize("vec", [1, 4])
@@ -255,6 +290,7 @@ def test_kernels_compile_for_hopper_without_a_gpu():
     env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
     keys = ["fab|ll|bfloat16|sum|4|1024", "fab|ll|float32|max|8|512", "fab|tp|bfloat16|sum|4|2048|8|0",
             "fab|tp|float32|sum|4|8192|4|1", "fab|tp|float16|sum|8|2048|8|2", "fab|tp|float32|min|2|1024|1|0",
+            "fab|tp|bfloat16|sum|4|8192|8|3", "fab|tp|float32|max|3|2048|1|3",
             "fab|sync|4", "fab|barrier|8", "fab|rc|float16|sum|2048"]
     done = subprocess.run([sys.executable, "-c", _COMPILE, *keys], env=env, capture_output=True, text=True,
                           timeout=600)
@@ -288,13 +324,17 @@ def test_twoshot_block_and_warps_follow_the_chunk_length(monkeypatch):
     assert peer._ts_block(ep, 264 * large - 1) == small and peer._ts_block(ep, 264 * large) == large
     ep = _tuned_endpoint(monkeypatch, programs=264, block=4096)  # one block at every size
     assert peer._ts_block(ep, 1) == 4096 and peer._ts_blocks(ep) == (4096,)
+    assert not ep.ts_whole
+    monkeypatch.setenv("VIBETENSOR_FABRIC_TS_WHOLE", "1")
+    assert _tuned_endpoint(monkeypatch).ts_whole
+    monkeypatch.delenv("VIBETENSOR_FABRIC_TS_WHOLE")
     # virtual ranks of one GPU: every rank's programs must be resident at once (they meet), one per SM each
     assert _tuned_endpoint(monkeypatch, sharing=4).ts_programs == 33
     assert _tuned_endpoint(monkeypatch, sharing=2).ts_programs == 66
     assert _tuned_endpoint(monkeypatch, programs=16, sharing=4).ts_programs == 16
     assert _tuned_endpoint(monkeypatch, sharing=200).ts_programs == 1
     for programs, block in ((F.MAX_PROGRAMS + 1, None), (1, 3000), (1, 512), (1, 32768)):
-        with pytest.raises(ValueError, match="VIBETENSOR_FABRIC_TS"):
+        with pytest.raises(ValueError, match="VIBETENSOR_FABRIC_TS_(PROGRAMS|BLOCK) must"):
             _tuned_endpoint(monkeypatch, programs=programs, block=block)
     assert F.num_warps(f"fab|tp|float32|sum|4|{small}|4|0") == 4
     assert F.num_warps(f"fab|tp|bfloat16|sum|4|{large}|8|0") == 8
