@@ -43,3 +43,29 @@ def _addmm(ctx, g):
 @derivative("dot", save=("self", "tensor"))
 def _dot(ctx, g):
     return {"self": g * ctx.tensor, "tensor": g * ctx.self}
+
+
+@derivative("linear", save=("input", "weight"))
+def _linear(ctx, g):
+    """One node for y = input @ weight^T + bias, where the composite records four (t, view, addmm, view) and
+    the weight's gradient came back through t() as a transposed view that .grad then copied: here the
+    input's leading dims fold into the rows of one GEMM per gradient, and the weight's comes out laid out as
+    the weight is. The bias's gradient is g, summed to the bias's shape by the table."""
+    x, w = ctx.input, ctx.weight
+    out = {}
+    if w.dim() == 1:  # y[...] = x[..., k] . w[k]: the weight is contracted away
+        gk = g.unsqueeze(-1)
+        if ctx.needs("input"):
+            out["input"] = gk * w
+        if ctx.needs("weight"):
+            out["weight"] = (gk * x).reshape(-1, w.shape[0]).sum(0)
+    else:
+        n, k = w.shape
+        rows = g.reshape(-1, n)
+        if ctx.needs("input"):
+            out["input"] = rows.mm(w).reshape(x.shape)
+        if ctx.needs("weight"):
+            out["weight"] = rows.t().mm(x.reshape(-1, k))
+    if ctx.needs("bias"):
+        out["bias"] = g
+    return out

@@ -330,23 +330,31 @@ def _recorded_ops(out):
     return seen
 
 
-@pytest.mark.parametrize("layout,folds", [("contiguous", True), ("strided", True), ("transposed", False)])
-def test_biased_linear_on_batched_input_is_one_addmm(layout, folds):
-    """torch's linear folds a contiguous N-d input into the rows of one addmm; ours does wherever a view can
-    fold it (no copy, no separate bias add), and otherwise runs matmul + add."""
+@pytest.mark.parametrize("layout", ["contiguous", "strided", "transposed"])
+@pytest.mark.parametrize("weight_dims,bias_shape", [(2, (5,)), (2, None), (2, (4, 5)), (1, ())])
+def test_linear_is_one_autograd_node_and_matches_torch(layout, weight_dims, bias_shape):
+    """linear records one node (its composite's t, views and addmm would be four, each a node to run in
+    backward) for every input layout, weight rank and bias shape, and its forward and gradients are torch's;
+    the weight's gradient is contiguous (not the transposed view the composite's t() gave back)."""
     gen = rng()
-    x = make(random_array((2, 3, 4, 7), vt.float32, gen), vt.float32, layout).requires_grad_(True)
-    w, b = (make(random_array(s, vt.float32, gen), vt.float32).requires_grad_(True) for s in [(5, 7), (5,)])
-    ops = _recorded_ops(vt._C._ops.linear(x, w, b))
-    if folds:
-        assert ops == {"ViewBackward0", "AddmmBackward0", "TBackward0"}
-    else:
-        assert "AddBackward0" in ops and "AddmmBackward0" not in ops
-    # a bias of several dims broadcasts over the leading dims, which addmm on folded rows cannot do; a 1-D
-    # weight is contracted away, which addmm refuses (torch's linear takes matmul for both too)
-    assert "AddBackward0" in _recorded_ops(vt._C._ops.linear(x, w, vt.ones(4, 5)))
-    out = vt._C._ops.linear(x, w[0], b[0])
-    assert "AddBackward0" in _recorded_ops(out) and tuple(out.shape) == (2, 3, 4)
+    x = make(random_array((2, 3, 4, 7), vt.float64, gen), vt.float64, layout).requires_grad_(True)
+    w = vt.tensor(random_array((5, 7) if weight_dims == 2 else (7,), vt.float64, gen)).requires_grad_(True)
+    b = None if bias_shape is None else vt.tensor(random_array(bias_shape, vt.float64, gen)).requires_grad_(True)
+    out = vt._C._ops.linear(x, w, b)
+    assert _recorded_ops(out) == {"LinearBackward0"}
+    g = vt.tensor(random_array(tuple(out.shape), vt.float64, gen))
+    out.backward(g)
+    assert w.grad.is_contiguous()
+    if torch is None:
+        return
+    tx, tw = (torch.tensor(t.detach().numpy(), requires_grad=True) for t in (x, w))
+    tb = None if b is None else torch.tensor(b.detach().numpy(), requires_grad=True)
+    tout = torch.nn.functional.linear(tx, tw, tb)
+    tout.backward(torch.tensor(g.numpy()))
+    np.testing.assert_allclose(out.detach().numpy(), tout.detach().numpy(), rtol=1e-12, atol=1e-12)
+    for ours, theirs in ((x, tx), (w, tw), (b, tb)):
+        if ours is not None:
+            np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.skipif(torch is None, reason="torch not installed")
