@@ -96,7 +96,7 @@ Tensor linear_k(const Tensor& input, const Tensor& weight, const Tensor& bias) {
   if (!bias.defined()) return matmul_op()(input, wt);
   VT_CHECK_TYPE(bias.dtype() == weight.dtype(), "linear: bias and weight must have the same dtype, but got ",
                 dtype_name(bias.dtype()), " and ", dtype_name(weight.dtype()));
-  if (input.dim() == 2) return addmm(bias, input, wt);
+  if (input.dim() == 2 && weight.dim() == 2 && bias.dim() <= 1) return addmm(bias, input, wt);
   if (input.dim() > 2 && bias.dim() <= 1 && weight.dim() == 2) {
     const DimVec rows = rows_shape(input);
     if (view_strides(input.sizes(), input.strides(), rows)) {

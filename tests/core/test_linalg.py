@@ -385,3 +385,14 @@ def test_linear_bad_inputs():
         vt._C._ops.linear(vt.ones(2, 3), vt.ones(4, 5))
     with pytest.raises(TypeError, match="bias and weight must have the same dtype"):
         vt._C._ops.linear(vt.ones(2, 3), vt.ones(4, 3), vt.ones(4, dtype=vt.float64))
+
+
+@pytest.mark.parametrize("shapes", [((2, 3, 4), (5, 4), (5,)), ((4,), (5, 4), None), ((3, 4), (5, 4), (3, 5)),
+                                    ((4,), (4,), None), ((3, 4), (4,), ()), ((2, 3, 4), (4,), (2, 3))])
+def test_linear_gradcheck_and_double_backward(shapes):
+    """linear's row against finite differences, and its backward differentiable again (the row's formulas are
+    ops autograd records under create_graph), for 2-D and 1-D weights and biases of several shapes."""
+    gen = rng()
+    args = tuple(vt.tensor(gen.standard_normal(s)).requires_grad_(True) for s in shapes if s is not None)
+    assert vt.autograd.gradcheck(vt.nn.functional.linear, args)
+    assert vt.autograd.gradgradcheck(vt.nn.functional.linear, args)
