@@ -79,6 +79,18 @@ def _slice(ctx, g):
     return {"self": z}
 
 
+@derivative("split", "split.sizes", "chunk")
+def _split(ctx, *grads):
+    """The pieces' gradients side by side: one cat and one node, where a slice node per piece would each fill
+    a zeros tensor of the whole input for the engine to add up (the engine gives zeros for unused pieces)."""
+    return {"self": ops.cat(list(grads), ctx.dim)}
+
+
+@derivative("unbind")
+def _unbind(ctx, *grads):
+    return {"self": ops.stack(list(grads), ctx.dim)}
+
+
 @derivative("diagonal")
 def _diagonal(ctx, g):
     s = ctx.self

@@ -226,3 +226,30 @@ def test_gradgradcheck(name):
 def test_clamp_with_min_above_max_sends_the_gradient_to_max():
     x, lo, hi = (vt.tensor([v], dtype=vt.float64, requires_grad=True) for v in (-1.0, 1.0, 0.0))
     assert [g.item() for g in vt.autograd.grad(vt.clamp(x, lo, hi), [x, lo, hi])] == [0.0, 0.0, 1.0]
+
+
+@pytest.mark.parametrize("how", ["split", "split_sizes", "chunk", "unbind"])
+def test_multi_view_ops_are_one_node_with_unused_pieces_and_in_place_pieces(how):
+    """split/chunk/unbind record one node (a slice node per piece each made a zeros tensor of the whole input
+    for the engine to add up); unused pieces get zero gradient, and a piece written in place still routes its
+    gradient through the base (torch refuses that write; its gradient is worked out here by hand)."""
+    gen = np.random.default_rng(3)
+    a = gen.standard_normal((2, 9, 4))
+    cut = {"split": lambda y: y.split(3, 1), "split_sizes": lambda y: y.split([2, 3, 4], 1),
+           "chunk": lambda y: y.chunk(3, 1), "unbind": lambda y: y.unbind(1)}[how]
+    x = vt.tensor(a).requires_grad_(True)
+    pieces = cut(x)
+    assert len({p.grad_fn for p in pieces}) == 1
+    (pieces[0] * 1.5 + 0).sum().backward()  # only the first piece is used
+    want = np.zeros_like(a)
+    width = 1 if how == "unbind" else (2 if how == "split_sizes" else 3)
+    want[:, :width] = 1.5
+    np.testing.assert_array_equal(x.grad.numpy(), want)
+    x = vt.tensor(a).requires_grad_(True)
+    y = x * 1
+    cut(y)[-1].mul_(2)  # the last piece doubled in place, through the base y
+    (y * y).sum().backward()
+    last = 1 if how == "unbind" else (4 if how == "split_sizes" else 3)
+    want = 2 * a
+    want[:, -last:] = 8 * a[:, -last:]
+    np.testing.assert_allclose(x.grad.numpy(), want, rtol=1e-12, atol=1e-12)
