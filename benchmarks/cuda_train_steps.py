@@ -31,7 +31,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "examples"))
 from common import print_table, versions, write_results  # noqa: E402
-from cuda_timing import device_ms  # noqa: E402
+from cuda_timing import device_ms, sync_both as sync  # noqa: E402
 
 import gpt_reversal as gpt  # noqa: E402
 from torchlike import init_from_numpy  # noqa: E402
@@ -155,11 +155,6 @@ def stepper(lib, w, model, opt, device="cuda"):
 
 def to_device(lib, arrays, device="cuda"):
     return tuple(lib.tensor(a, device=device) for a in arrays)
-
-
-def sync():
-    torch.cuda.synchronize()
-    vt.cuda.synchronize()
 
 
 def curve(lib, w, steps, device="cuda"):

@@ -12,9 +12,13 @@
 namespace vt::cuda {
 namespace {
 
-Tensor filled(IntArrayRef size, DType dtype, std::optional<Device> dev, Scalar v) {
+Tensor fill_(const Tensor& t, Scalar v) {
   static TypedOp<Tensor(const Tensor&, const Tensor&)> fill("fill_");
-  return fill(empty(size, dtype, cuda_device(dev)), wrap_number(v));
+  return fill(t, wrap_number(v));
+}
+
+Tensor filled(IntArrayRef size, DType dtype, std::optional<Device> dev, Scalar v) {
+  return fill_(empty(size, dtype, cuda_device(dev)), v);
 }
 
 Tensor ones_cuda(IntArrayRef size, std::optional<DType> dtype, std::optional<Device> dev) {
@@ -28,21 +32,19 @@ Tensor full_cuda(IntArrayRef size, Scalar value, std::optional<DType> dtype, std
   return filled(size, d, dev, value);
 }
 
-Tensor number(Scalar v) { return wrap_number(v); }
-
 // Positions 0..n-1 (int64) on the device: a scan of ones, exact in int64.
 Tensor positions(int64_t n, Device d) {
   static TypedOp<Tensor(const Tensor&, int64_t, std::optional<DType>)> cumsum("cumsum");
   static TypedOp<Tensor(const Tensor&, const Tensor&, Scalar)> sub("sub");
   Tensor ones = filled(DimVec{n}, DType::Int64, d, Scalar(int64_t(1)));
-  return sub(cumsum(ones, 0, std::nullopt), number(Scalar(int64_t(1))), Scalar(int64_t(1)));
+  return sub(cumsum(ones, 0, std::nullopt), wrap_number(Scalar(int64_t(1))), Scalar(int64_t(1)));
 }
 
 // x * m + b (x float64 or int64, m and b numbers of x's kind: the result keeps x's dtype).
 Tensor affine(const Tensor& x, Scalar m, Scalar b) {
   static TypedOp<Tensor(const Tensor&, const Tensor&)> mul("mul");
   static TypedOp<Tensor(const Tensor&, const Tensor&, Scalar)> add("add");
-  return add(mul(x, number(m)), number(b), Scalar(int64_t(1)));
+  return add(mul(x, wrap_number(m)), wrap_number(b), Scalar(int64_t(1)));
 }
 
 Tensor arange_start_cuda(Scalar s, Scalar e, Scalar st, std::optional<DType> dtype, std::optional<Device> dev) {
@@ -69,7 +71,7 @@ Tensor linspace_cuda(Scalar s, Scalar e, int64_t steps, std::optional<DType> dty
   Tensor i = to_dtype(positions(p.steps, d), DType::Float64);
   Tensor j = affine(i, Scalar(-1.0), Scalar(double(p.steps - 1)));
   Tensor low = affine(i, Scalar(p.step), Scalar(p.a)), high = affine(j, Scalar(-p.step), Scalar(p.b));
-  return to_dtype(where(lt(i, number(Scalar(double(p.half)))), low, high), out);
+  return to_dtype(where(lt(i, wrap_number(Scalar(double(p.half)))), low, high), out);
 }
 
 Tensor eye_cuda(int64_t n, std::optional<int64_t> m, std::optional<DType> dtype, std::optional<Device> dev) {
@@ -77,10 +79,7 @@ Tensor eye_cuda(int64_t n, std::optional<int64_t> m, std::optional<DType> dtype,
   VT_CHECK_VALUE(n >= 0 && cols >= 0, "eye: n and m must be non-negative, got ", n, ", ", cols);
   Tensor t = filled(DimVec{n, cols}, dtype.value_or(kDefaultFloat), dev, Scalar(int64_t(0)));
   int64_t k = std::min(n, cols);
-  if (k > 0) {
-    static TypedOp<Tensor(const Tensor&, const Tensor&)> fill("fill_");
-    fill(as_strided(t, DimVec{k}, DimVec{cols + 1}, int64_t(0)), number(Scalar(int64_t(1))));
-  }
+  if (k > 0) fill_(as_strided(t, DimVec{k}, DimVec{cols + 1}, int64_t(0)), Scalar(int64_t(1)));
   return t;
 }
 

@@ -217,7 +217,9 @@ def _keys(ep, dtype, op, kind, algorithm):
     if algorithm == "oneshot":
         keys.append(_oneshot_key(ep, dtype, op))
     elif algorithm == "twoshot":
-        modes = [PUSH_MODES[kind]] + ([PUSH_MODES["all_reduce_whole"]] if kind == "all_reduce" and ep.ts_whole else [])
+        modes = [PUSH_MODES[kind]]
+        if kind == "all_reduce" and ep.ts_whole:  # MODE 3, or the launch per piece where no two halves fit
+            modes.append(PUSH_MODES["all_reduce_whole"])
         keys += [_push_key(ep, dtype, op, v, mode, b) for mode in modes for v in {1, 16 // dtype.itemsize}
                  for b in _ts_blocks(ep)]
     elif _reduces_by_plugin(kind, dtype, algorithm):
@@ -297,8 +299,8 @@ def twoshot_all_reduce(ep, flat, op):
     """flat <- its reduction over the ranks by the two-shot push program (all traffic between GPUs by stores):
     a launch per buffer-sized piece, or with ep.ts_whole one launch whose pieces alternate between the
     buffer's halves (push_collective's MODE 3)."""
-    half = _push_piece(ep, flat.dtype, halves=2)
-    if ep.ts_whole and half:
+    half = _push_piece(ep, flat.dtype, halves=2) if ep.ts_whole else 0
+    if half:
         vec = _align(flat.dtype)
         length = min(half, -(-flat.numel() // (ep.world * vec)) * vec)  # one piece's chunks, 16-byte aligned
         _push(ep, "all_reduce_whole", flat, flat, flat.numel(), length, length, op)
