@@ -80,9 +80,10 @@ namespace {
 constexpr int64_t kTileElems = 4096, kTileBytes = 16384, kArgTileElems = 1024;
 // Row reductions of 16-bit elements read 1 KiB of each of 8 rows per step rather than 8 KiB of one: on an H100
 // (benchmarks/cuda_reduction_tiles.py, direct launches) sums over rows of 16384x1024 and 8192x8192 bfloat16 took
-// 9.0 and 49.5 us against 11.0 and 50.3 (torch 10.0-10.3, 60); float32 rows were fastest as they were. Only
-// where 8-row programs still fill the GPU: at 4096 rows the plan split R instead and took 12.4 us (the 4096-wide
-// tile, unsplit, 10.4; torch 8.2).
+// 9.0 and 49.5 us against 11.0 and 50.3 (torch 10.0-10.3, 60); float32 rows were fastest as they were. At 4096
+// rows the 8-row tile left 512 programs, and splitting R to add programs cost more (12.4 us) than it gave: unsplit
+// it took 7.4 us (the 4096-wide tile 10.2, torch 7.9). So 8-row programs are not split while a quarter of
+// kTargetPrograms of them remain, and below that the wide tile is taken (its programs are per row).
 constexpr int64_t k16BitRowElems = 512;
 // Column tiles span 512 bytes of a row, narrowed down to one 128-byte line while that adds programs.
 constexpr int64_t kWideRowBytes = 512, kLineBytes = 128;
@@ -146,9 +147,10 @@ ReducePlan plan_reduce(const View3& v, bool indexed, int64_t splits) {
   int64_t tile = indexed ? kArgTileElems : std::min(kTileElems, kTileBytes / es);
   ReducePlan p;
   p.layout = reduce_layout(v, splits > 0 ? ceil_div(v.R, splits) : v.R);
+  bool narrow = false;
   if (p.layout == 'r') {  // short rows: several per program; 16-bit rows at most k16BitRowElems per step
     // where that leaves enough programs not to split R (a split's second launch cost more than the tile saved)
-    bool narrow = es == 2 && 2 * ceil_div(v.O, tile / k16BitRowElems) >= kTargetPrograms;
+    narrow = es == 2 && 4 * ceil_div(v.O, tile / k16BitRowElems) >= kTargetPrograms;
     p.br = clamp64(next_pow2(v.R), 16, narrow ? k16BitRowElems : tile);
     p.bo = clamp64(tile / p.br, 1, next_pow2(v.O));
   } else if (p.layout == 'i') {
@@ -165,7 +167,8 @@ ReducePlan plan_reduce(const View3& v, bool indexed, int64_t splits) {
   } else {
     int64_t programs = ceil_div(v.O, p.bo) * ceil_div(v.I, p.bi);
     int64_t most = v.R * p.bo * p.bi / kMinSplitElems;
-    int64_t want = indexed || 2 * programs >= kTargetPrograms ? 1 : std::min(ceil_div(kTargetPrograms, programs), most);
+    bool enough = (narrow ? 4 : 2) * programs >= kTargetPrograms;
+    int64_t want = indexed || enough ? 1 : std::min(ceil_div(kTargetPrograms, programs), most);
     // whole tiles per split (the aligned layouts' splits must start on a vector; a tile is a whole number)
     int64_t round = p.layout == 'g' ? 1 : p.br;
     p.per_split = ceil_div(ceil_div(v.R, std::max<int64_t>(1, want)), round) * round;

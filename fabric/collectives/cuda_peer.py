@@ -12,13 +12,12 @@ Algorithms:
 - one-shot all-reduce: one kernel of the LL protocol (kernels/triton/fabric_kernels.ll_all_reduce): every rank
   pushes its input, each value with a flag in one 64-bit store, into each peer's LL region, then reduces what
   arrived in its own, in rank order. No fence and no barrier: a word validates itself.
-- two-shot (all_reduce above the one-shot crossover, reduce_scatter, all_gather): one push program
-  (fabric_kernels.push_collective) per buffer-sized piece: push each peer its part of its chunk, meet, reduce
+- two-shot (all_reduce above the one-shot crossover, reduce_scatter, all_gather): push programs
+  (fabric_kernels.push_collective): push each peer its part of its chunk, meet, reduce
   this rank's chunk and push the result to every peer, meet, copy the results in. Every byte between GPUs
   moves by a store, to peers in rotated order (step j: rank r writes to rank r + j), so every link is busy at
-  once and no host work runs per step. VIBETENSOR_FABRIC_TS_WHOLE=1 runs an all-reduce as one launch whose
-  pieces alternate between the buffer's halves (programs drift from piece to piece instead of all waiting
-  at each launch's end; to be measured against this on the GPUs before it becomes the default).
+  once and no host work runs per step. An all-reduce is one launch whatever its size: its pieces alternate
+  between the buffer's halves, and programs go from piece to piece without waiting for the slowest.
 - ring (algorithm="ring"): the schedules of schedule.py, data pulled from the predecessor. A step boundary
   (one small kernel) publishes this rank's step counter to both ring neighbours and waits for the
   predecessor's (the data it reads next) and, in the all-gather half of an all-reduce, the successor's (the
@@ -54,10 +53,12 @@ FLOAT_DTYPES = ("float32", "bfloat16", "float16")
 LL_ELEMENTS = 64 << 10  # elements of one one-shot launch (larger messages go in pieces); its region's stride
 LL_BLOCK = 1024  # elements per program step: 8 KB of 64-bit words pushed to each peer
 LL_MAX_PROGRAMS = 64
-# Two-shot: elements per program step. The large block (with 8 warps, kernels/triton/fabric.num_warps) where
-# every program gets one: at 256 MB on 4 x H200 it moved 301 GB/s bus bandwidth in float32 and 291 in bfloat16
-# against 2048's 280 and 261 (NCCL 335-340, same run); the small one keeps 128 programs busy on smaller messages.
-TS_BLOCKS = (2048, 8192)
+# Two-shot: elements per program step, the largest that every program gets one of (a warp per 1024 elements,
+# kernels/triton/fabric.num_warps). At 256 MB on 4 x H200 8192 moved 301 GB/s bus bandwidth in float32 and 291
+# in bfloat16 against 2048's 280 and 261 (NCCL 335-340, same run); on 4 x H100 all-reduce 16384 moved 298-330
+# GB/s from 64 MB to 1 GB against 8192's 262-289 and 4096's 258-273 (NCCL 308-353; 128 programs; 256 programs
+# or 64 were slower: benchmarks/results/multigpu_twoshot_whole_4xh100.json).
+TS_BLOCKS = (2048, 8192, 16384)
 # Two-shot programs per launch (up to layout.MAX_PROGRAMS; VIBETENSOR_FABRIC_TS_PROGRAMS overrides, for sweeps).
 TS_PROGRAMS = 128
 
@@ -120,7 +121,6 @@ class Endpoint:
         co_resident_programs), and one block for every size (0: TS_BLOCKS by size)."""
         self.ts_programs = config.get("VIBETENSOR_FABRIC_TS_PROGRAMS") or TS_PROGRAMS
         self.ts_block = config.get("VIBETENSOR_FABRIC_TS_BLOCK")
-        self.ts_whole = config.get("VIBETENSOR_FABRIC_TS_WHOLE")
         if not 1 <= self.ts_programs <= layout.MAX_PROGRAMS:
             raise ValueError(f"VIBETENSOR_FABRIC_TS_PROGRAMS must be 1 to {layout.MAX_PROGRAMS}, "
                              f"got {self.ts_programs}")
@@ -149,8 +149,8 @@ def co_resident_programs(device, sharing):
 
 def segment_bytes(capacity, world):
     """Bytes of a rank's segment: header, data buffer of `capacity` bytes, LL region."""
-    if capacity < 2 * world * 128:  # the two-shot's IN and OUT regions: world slots of one cache line at least
-        raise ValueError(f"a {world}-rank GPU group's buffer needs at least {2 * world * 128} bytes "
+    if capacity < 4 * world * 128:  # two halves of the two-shot's IN and OUT regions: world slots of a line each
+        raise ValueError(f"a {world}-rank GPU group's buffer needs at least {4 * world * 128} bytes "
                          f"(capacity={capacity})")
     return layout.HEADER_BYTES + ll_offset(capacity) + ll_region_bytes(world)
 
@@ -194,11 +194,10 @@ def _push_key(ep, dtype, op, vec, mode, block):
 
 
 def _ts_block(ep, length):
-    """The two-shot block for chunks of `length` elements: the large one once every program gets one."""
+    """The two-shot block for chunks of `length` elements: the largest that every program gets one of."""
     if ep.ts_block:
         return ep.ts_block
-    small, large = TS_BLOCKS
-    return large if length >= ep.ts_programs * large else small
+    return max([b for b in TS_BLOCKS if length >= ep.ts_programs * b], default=TS_BLOCKS[0])
 
 
 def _ts_blocks(ep):
@@ -217,10 +216,7 @@ def _keys(ep, dtype, op, kind, algorithm):
     if algorithm == "oneshot":
         keys.append(_oneshot_key(ep, dtype, op))
     elif algorithm == "twoshot":
-        modes = [PUSH_MODES[kind]]
-        if kind == "all_reduce" and ep.ts_whole:  # MODE 3, or the launch per piece where no two halves fit
-            modes.append(PUSH_MODES["all_reduce_whole"])
-        keys += [_push_key(ep, dtype, op, v, mode, b) for mode in modes for v in {1, 16 // dtype.itemsize}
+        keys += [_push_key(ep, dtype, op, v, PUSH_MODES[kind], b) for v in {1, 16 // dtype.itemsize}
                  for b in _ts_blocks(ep)]
     elif _reduces_by_plugin(kind, dtype, algorithm):
         keys += kernel_keys(dtype, op)  # the ring's reduce-copy step
@@ -264,7 +260,7 @@ def oneshot_all_reduce(ep, flat, op):
         _C._cuda.launch_kernel(key, (min(LL_MAX_PROGRAMS, -(-m // LL_BLOCK)), 1, 1), args)
 
 
-PUSH_MODES = {"all_reduce": 0, "reduce_scatter": 1, "all_gather": 2, "all_reduce_whole": 3}
+PUSH_MODES = {"all_reduce": 0, "reduce_scatter": 1, "all_gather": 2}
 
 
 def _align(dtype):
@@ -296,20 +292,12 @@ def _push_piece(ep, dtype, halves=1):
 
 
 def twoshot_all_reduce(ep, flat, op):
-    """flat <- its reduction over the ranks by the two-shot push program (all traffic between GPUs by stores):
-    a launch per buffer-sized piece, or with ep.ts_whole one launch whose pieces alternate between the
-    buffer's halves (push_collective's MODE 3)."""
-    half = _push_piece(ep, flat.dtype, halves=2) if ep.ts_whole else 0
-    if half:
-        vec = _align(flat.dtype)
-        length = min(half, -(-flat.numel() // (ep.world * vec)) * vec)  # one piece's chunks, 16-byte aligned
-        _push(ep, "all_reduce_whole", flat, flat, flat.numel(), length, length, op)
-        return
-    for lo, m in _pieces(flat.numel(), _push_piece(ep, flat.dtype) * ep.world):
-        part = flat.narrow(0, lo, m)
-        vec = _align(flat.dtype)
-        per = -(-m // (ep.world * vec)) * vec  # chunks 16-byte aligned
-        _push(ep, "all_reduce", part, part, m, per, per, op)
+    """flat <- its reduction over the ranks by the two-shot push program (all traffic between GPUs by stores),
+    one launch whose pieces alternate between the buffer's halves (push_collective's MODE 0)."""
+    vec = _align(flat.dtype)
+    # one piece's chunks, 16-byte aligned; a vector at least, so an empty message still meets and ends
+    length = min(_push_piece(ep, flat.dtype, halves=2), max(1, -(-flat.numel() // (ep.world * vec))) * vec)
+    _push(ep, "all_reduce", flat, flat, flat.numel(), length, length, op)
 
 
 def twoshot_reduce_scatter(ep, flat_in, flat_out, op):

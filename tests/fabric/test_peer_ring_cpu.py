@@ -31,8 +31,6 @@ class Flags:
 
 
 class Endpoint:
-    ts_whole = False  # the two-shot all-reduce's launch per piece
-
     def __init__(self, rank, world, segs, capacity):
         self.rank, self.world, self.capacity, self._segs = rank, world, capacity, segs
 
@@ -117,29 +115,26 @@ def test_twoshot_pieces_fit_the_buffer_and_cover_every_element(monkeypatch, worl
     up to a cache line) fit the buffer, even the smallest one a group accepts, and together they cover every
     element of every chunk once."""
     line = 128 // dtype.itemsize
-    for capacity in (2 * world * 128, 1024, 3000, 1 << 14):
-        if capacity < 2 * world * 128:
+    least = 4 * world * 128  # two halves of IN and OUT regions of world slots of a line
+    for capacity in (least - 1, least, 1024, 3000, 1 << 14):
+        if capacity < least:
             with pytest.raises(ValueError, match="needs at least"):
                 peer.segment_bytes(capacity, world)
             continue
         peer.segment_bytes(capacity, world)
         ep = Endpoint(0, world, None, capacity)
         for kind, k in (("all_reduce", 5000), ("reduce_scatter", 700), ("all_gather", 700), ("all_reduce", 3),
-                        ("whole", 5000), ("whole", 3)):
-            ep.ts_whole = kind == "whole"
+                        ("all_reduce", 0)):
             base = vt.empty(world * k, dtype=dtype)
             seen = np.zeros(world * k, dtype=np.int64)
 
             def push(ep, mode, src, dst, n, per, length, op, kind=kind):
-                whole = mode == "all_reduce_whole"  # MODE 3: one launch, pieces alternating between halves
-                # whole: MODE 3, or a launch per piece where the buffer has no room for two halves
-                expected = "all_reduce_whole" if kind == "whole" else kind
-                assert mode == expected or (kind == "whole" and mode == "all_reduce")
-                assert 0 < length <= per
+                assert mode == kind and 0 < length <= per
+                whole = kind == "all_reduce"  # one launch, pieces alternating between the buffer's halves
                 halves = 2 if whole else 1
                 assert halves * 2 * world * -(-length // line) * line <= ep.elements(dtype)
                 start = (src if kind != "all_gather" else dst).storage_offset()
-                piece = world * length if whole else n  # MODE 3's pieces, as push_collective cuts them
+                piece = world * length if whole else n  # the all-reduce's pieces, as push_collective cuts them
                 vec = max(1, 16 // dtype.itemsize)
                 for at in range(0, n, piece):
                     m = min(piece, n - at)
@@ -149,7 +144,7 @@ def test_twoshot_pieces_fit_the_buffer_and_cover_every_element(monkeypatch, worl
                         seen[start + lo:start + lo + max(0, min(p if whole else length, at + m - lo))] += 1
 
             monkeypatch.setattr(peer, "_push", push)
-            if kind in ("all_reduce", "whole"):
+            if kind == "all_reduce":
                 peer.twoshot_all_reduce(ep, base.narrow(0, 0, k), ReduceOp.SUM)
                 assert (seen[:k] == 1).all() and not seen[k:].any()
             elif kind == "reduce_scatter":
@@ -176,7 +171,7 @@ def test_prepare_loads_the_plugin_in_effect_before_any_flag_wait(monkeypatch):
         "cute": (None, lambda dtype, op: [f"cute-step|{dtype.name}"]),
         "triton": (None, lambda dtype, op: [f"triton-step|{dtype.name}"])})
     ep = SimpleNamespace(world=2, device=SimpleNamespace(index=0), ready=set(), ts_block=0,
-                         ts_programs=peer.TS_PROGRAMS, ts_whole=False)
+                         ts_programs=peer.TS_PROGRAMS)
     for name in ("cute", "triton", "cute"):
         monkeypatch.setenv("VIBETENSOR_FABRIC_REDUCE_COPY", name)
         peer.prepare(ep, vt.bfloat16, ReduceOp.SUM, "all_reduce", "ring")

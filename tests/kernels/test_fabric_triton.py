@@ -119,8 +119,9 @@ def test_ll_oneshot_ignores_a_stale_push_and_records_the_missing_rank():
 def test_twoshot_pushes_its_parts_reduces_and_gathers(vec, n):
     gen, world, rank, programs, block, dtype = rng(), 3, 1, 2, 64, vt.float32
     align = 128 // dtype.itemsize
-    per = -(-n // (world * align)) * align  # as cuda_peer.twoshot_all_reduce
-    w = World(world, 2 * world * per, dtype)
+    per = -(-n // (world * vec)) * vec  # one piece's chunks, as cuda_peer.twoshot_all_reduce cuts them
+    stride = -(-per // align) * align  # a slot: the chunk rounded up to a cache line (cuda_peer._push)
+    w = World(world, 4 * world * stride, dtype)
     for call in (1, 2):
         xs = [vt.tensor(gen.standard_normal(n).astype(np.float32)) for _ in range(world)]
         ref = _reference([x.numpy() for x in xs], "sum").astype(np.float32)
@@ -129,30 +130,30 @@ def test_twoshot_pushes_its_parts_reduces_and_gathers(vec, n):
         for p in range(world):  # what the peers pushed: their part of this rank's chunk (IN), their chunk reduced (OUT)
             if p != rank:
                 part = chunk(xs[p].numpy(), rank)
-                mine.narrow(0, p * per, len(part)).copy_(vt.tensor(part))
+                mine.narrow(0, p * stride, len(part)).copy_(vt.tensor(part))
                 red = chunk(ref, p)
-                mine.narrow(0, world * per + p * per, len(red)).copy_(vt.tensor(red))
+                mine.narrow(0, world * stride + p * stride, len(red)).copy_(vt.tensor(red))
                 for pid in range(programs):
                     w.header(rank)[F.TS_BAR + pid * F.MAX_WORLD + p] = 3 * call
         out = xs[rank].clone()
         w.run(f"fab|tp|float32|sum|{world}|{block}|{vec}|0", (programs,), out, out, w.bufs, w.flags, w.status, n,
-              per, per, per, rank, 10**9)
+              per, per, stride, rank, 10**9)
         assert w.status.tolist() == [0, 0, 0, 0]
         np.testing.assert_allclose(out.numpy(), ref, rtol=1e-6, atol=1e-6)
         for q in range(world):  # it pushed its part of q's chunk into q's IN slot, its reduced chunk into q's OUT
             part = chunk(xs[rank].numpy(), q)
-            got_in = w.data(q).narrow(0, rank * per, len(part)).numpy()
+            got_in = w.data(q).narrow(0, rank * stride, len(part)).numpy()
             assert np.array_equal(got_in, part), q
             if q != rank:
                 red = chunk(ref, rank)
-                got_out = w.data(q).narrow(0, world * per + rank * per, len(red)).numpy()
+                got_out = w.data(q).narrow(0, world * stride + rank * stride, len(red)).numpy()
                 np.testing.assert_allclose(got_out, red, rtol=1e-6, atol=1e-6)
         assert w.header(rank)[F.TS_EPOCH:F.TS_EPOCH + programs].tolist() == [3 * call] * programs  # meetings
 
 
 @pytest.mark.parametrize("vec", [1, 4])
 def test_twoshot_whole_message_alternates_halves(vec):
-    """MODE 3: one launch over two pieces, the first in the buffer's first half, the second (shorter: its own
+    """The all-reduce (MODE 0) of a message longer than a piece: one launch over two pieces, the first in the buffer's first half, the second (shorter: its own
     chunk length) in the second; five meetings (one, then two per piece)."""
     gen, world, rank, programs, block, dtype = rng(), 3, 2, 2, 64, vt.float32
     length = stride = 64  # a full piece's chunk (a cache line of float32 multiple)
@@ -174,7 +175,7 @@ def test_twoshot_whole_message_alternates_halves(vec):
         for p in range(world):
             w.header(rank)[F.TS_BAR + pid * F.MAX_WORLD + p] = 5
     out = vt.tensor(xs[rank])
-    w.run(f"fab|tp|float32|sum|{world}|{block}|{vec}|3", (programs,), out, out, w.bufs, w.flags, w.status, n,
+    w.run(f"fab|tp|float32|sum|{world}|{block}|{vec}|0", (programs,), out, out, w.bufs, w.flags, w.status, n,
           length, length, stride, rank, 10**9)
     assert w.status.tolist() == [0, 0, 0, 0]
     np.testing.assert_allclose(out.numpy(), ref, rtol=1e-6, atol=1e-6)
@@ -290,7 +291,7 @@ def test_kernels_compile_for_hopper_without_a_gpu():
     env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
     keys = ["fab|ll|bfloat16|sum|4|1024", "fab|ll|float32|max|8|512", "fab|tp|bfloat16|sum|4|2048|8|0",
             "fab|tp|float32|sum|4|8192|4|1", "fab|tp|float16|sum|8|2048|8|2", "fab|tp|float32|min|2|1024|1|0",
-            "fab|tp|bfloat16|sum|4|8192|8|3", "fab|tp|float32|max|3|2048|1|3",
+            "fab|tp|bfloat16|sum|4|16384|8|0", "fab|tp|float32|max|3|2048|1|0",
             "fab|sync|4", "fab|barrier|8", "fab|rc|float16|sum|2048"]
     done = subprocess.run([sys.executable, "-c", _COMPILE, *keys], env=env, capture_output=True, text=True,
                           timeout=600)
@@ -315,19 +316,18 @@ def _tuned_endpoint(monkeypatch, programs=None, block=None, sharing=1):
 
 def test_twoshot_block_and_warps_follow_the_chunk_length(monkeypatch):
     from vibetensor.fabric.collectives import cuda_peer as peer
-    small, large = peer.TS_BLOCKS
+    blocks = peer.TS_BLOCKS
     ep = _tuned_endpoint(monkeypatch)
-    assert ep.ts_programs == peer.TS_PROGRAMS and peer._ts_blocks(ep) == peer.TS_BLOCKS
-    assert peer._ts_block(ep, peer.TS_PROGRAMS * large - 1) == small
-    assert peer._ts_block(ep, peer.TS_PROGRAMS * large) == large
-    ep = _tuned_endpoint(monkeypatch, programs=264)  # more programs: the large block from a longer chunk on
-    assert peer._ts_block(ep, 264 * large - 1) == small and peer._ts_block(ep, 264 * large) == large
+    assert ep.ts_programs == peer.TS_PROGRAMS and peer._ts_blocks(ep) == blocks
+    assert peer._ts_block(ep, 1) == blocks[0]
+    for smaller, block in zip(blocks, blocks[1:]):  # the largest block every program gets one of
+        assert peer._ts_block(ep, peer.TS_PROGRAMS * block - 1) == smaller
+        assert peer._ts_block(ep, peer.TS_PROGRAMS * block) == block
+    ep = _tuned_endpoint(monkeypatch, programs=264)  # more programs: each block from a longer chunk on
+    big = blocks[-1]
+    assert peer._ts_block(ep, 264 * big - 1) == blocks[-2] and peer._ts_block(ep, 264 * big) == big
     ep = _tuned_endpoint(monkeypatch, programs=264, block=4096)  # one block at every size
     assert peer._ts_block(ep, 1) == 4096 and peer._ts_blocks(ep) == (4096,)
-    assert not ep.ts_whole
-    monkeypatch.setenv("VIBETENSOR_FABRIC_TS_WHOLE", "1")
-    assert _tuned_endpoint(monkeypatch).ts_whole
-    monkeypatch.delenv("VIBETENSOR_FABRIC_TS_WHOLE")
     # virtual ranks of one GPU: every rank's programs must be resident at once (they meet), one per SM each
     assert _tuned_endpoint(monkeypatch, sharing=4).ts_programs == 33
     assert _tuned_endpoint(monkeypatch, sharing=2).ts_programs == 66
@@ -336,6 +336,5 @@ def test_twoshot_block_and_warps_follow_the_chunk_length(monkeypatch):
     for programs, block in ((F.MAX_PROGRAMS + 1, None), (1, 3000), (1, 512), (1, 32768)):
         with pytest.raises(ValueError, match="VIBETENSOR_FABRIC_TS_(PROGRAMS|BLOCK) must"):
             _tuned_endpoint(monkeypatch, programs=programs, block=block)
-    assert F.num_warps(f"fab|tp|float32|sum|4|{small}|4|0") == 4
-    assert F.num_warps(f"fab|tp|bfloat16|sum|4|{large}|8|0") == 8
+    assert [F.num_warps(f"fab|tp|bfloat16|sum|4|{b}|8|0") for b in blocks] == [4, 8, 16]
     assert F.num_warps("fab|barrier|4") == 1 and F.num_warps("fab|ll|float32|sum|4|1024") == F.NUM_WARPS
