@@ -54,7 +54,7 @@ def test_all_reduce_many_calls_mixing_algorithms_and_pieces(n, monkeypatch):
 @pytest.mark.parametrize("dtype", [vt.float32, vt.bfloat16, vt.int64], ids=str)
 def test_scatter_gather_broadcast_all_to_all(dtype):
     gen, n = rng(), 3
-    g = vgroup(n, capacity=1024)
+    g = vgroup(n, capacity=4 * n * 128)  # the least a group takes (two halves of one line per slot): many pieces
     if dtype.is_floating_point:
         ins, arrs = inputs(n, (3 * 700, 2), dtype, gen, device="cuda")
         outs = [vt.empty(700, 2, dtype=dtype, device="cuda") for _ in range(n)]
