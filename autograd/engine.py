@@ -4,6 +4,7 @@ Each call builds its own bookkeeping (no global state, no global lock), so two t
 once; concurrent accumulation into the same leaf is serialised by that leaf's own lock.
 """
 import heapq
+import sys
 import threading
 
 from .. import _C
@@ -135,6 +136,7 @@ def _run_graph(roots, grad_roots, retain_graph, create_graph, capture, accumulat
                 deps[nxt] = left
                 if not left:
                     heapq.heappush(ready, (-nxt.seq, id(nxt), nxt))
+            outputs = g = None  # the buffers hold the gradients now: _accumulate counts who else does
     return captured
 
 
@@ -154,27 +156,56 @@ def _nodes_leading_to(targets, reachable):
     return {n for n in reachable if leads(n)}
 
 
+def _references(x):
+    return sys.getrefcount(x)
+
+
+def _passed_on(x):
+    return _references(x)
+
+
+def _held_once():
+    held = [object()]
+    return _passed_on(held[0])
+
+
+# References to an object that one list holds, as _accumulate counts them: the engine calls it as
+# `_accumulate(..., grads[0], ...)` and it calls _references(grad), as _held_once does through _passed_on.
+# Counted, not assumed: calls hold references differently from one Python to the next.
+_HELD_ONCE = _held_once()
+
+
 def _accumulate(leaf, grad, create_graph):
     if grad is None:
         return
     m = meta(leaf)
+    # Nothing but the engine's list holds this gradient, nor any other tensor its memory (PyTorch's
+    # AccumulateGrad test): it becomes .grad as it is, where a copy cost a kernel and the parameter's bytes
+    # twice over per step (a step sets .grad anew after zero_grad(set_to_none=True)).
+    sole = (not create_graph and not m.hooks and _references(grad) <= _HELD_ONCE and grad._sole_owner
+            and not grad._requires_grad and _fits_layout(leaf, grad))
     for hook in m.hooks:
         new = hook(grad)
         if new is not None:
             grad = new
-    if not create_graph:
+    if not create_graph and not sole:
         grad = grad.detach()
     with accumulation_lock(m):
         if m.grad is None:
             # A gradient may be shared (one tensor routed to several inputs, or the caller's grad_output):
             # .grad gets its own copy, since optimisers and users update .grad in place.
-            m.grad = grad if create_graph else _owned_copy(leaf, grad)
+            m.grad = grad if create_graph or sole else _owned_copy(leaf, grad)
         elif create_graph or m.grad._requires_grad:
             m.grad = m.grad + grad
         else:
             m.grad.add_(grad)
     for hook in m.post_accumulate_hooks:
         hook(leaf)
+
+
+def _fits_layout(leaf, grad):
+    """grad may be leaf's .grad as it is: laid out as a contiguous leaf is (what _owned_copy would make)."""
+    return grad.is_contiguous() or (not leaf.is_contiguous() and grad.stride() == leaf.stride())
 
 
 def _owned_copy(leaf, grad):

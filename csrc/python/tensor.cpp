@@ -117,6 +117,12 @@ void bind_tensor(nb::module_& m) {
       .def("is_signed", [](const Tensor& t) { return is_signed(t.dtype()); })
       .def_prop_ro("_version", [](const Tensor& t) { return t.impl()->version(); })
       .def_prop_ro("_writable", [](const Tensor& t) { return t.impl()->storage()->writable(); })
+      // No other handle shares this tensor or its memory (no view, no second handle of the impl): autograd may
+      // keep it as a leaf's .grad instead of a copy. The caller checks the Python object's own references.
+      .def_prop_ro("_sole_owner", [](const Tensor& t) {
+        const auto& st = t.impl()->storage();
+        return t.impl()->use_count() == 1 && st->use_count() == 1 && st->writable();
+      })
       .def_prop_ro("_is_wrapped_number", [](const Tensor& t) { return t.is_wrapped_number(); })
       // autograd seam: the flag dispatch reads, and the Python object that autograd/ keeps per tensor.
       .def_prop_rw("_requires_grad",

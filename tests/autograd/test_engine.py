@@ -52,6 +52,46 @@ def test_grad_takes_the_layout_of_a_contiguous_leaf():
     assert t.grad.numpy().tolist() == [[2.0] * 3] * 4
 
 
+def test_a_gradient_nobody_else_holds_becomes_grad_without_a_copy(monkeypatch):
+    """As PyTorch's AccumulateGrad: a fresh gradient that only the engine holds (nor any other tensor its memory)
+    is kept as .grad, not copied (a kernel and the parameter's bytes twice per step); one anybody else may still
+    read or write (shared between leaves, the caller's grad_output or a view of it, a tensor a hook kept) is
+    copied, so that updating .grad in place changes nothing else."""
+    from vibetensor.autograd import engine
+    copies = []
+    copy = engine._owned_copy
+    monkeypatch.setattr(engine, "_owned_copy", lambda leaf, g: copies.append(tuple(g.shape)) or copy(leaf, g))
+    gen = rng()
+    w, b = leaf(4, 3), leaf(4, seed=1)
+    x = vt.tensor(gen.normal(size=(5, 3)))
+    (vt.nn.functional.linear(x, w, b) ** 2).sum().backward()
+    assert copies == []  # both gradients are fresh GEMM and sum results
+    y = x.numpy() @ w.detach().numpy().T + b.detach().numpy()
+    np.testing.assert_allclose(w.grad.numpy(), 2 * y.T @ x.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(b.grad.numpy(), 2 * y.sum(0), rtol=1e-12)
+    assert w.grad.is_contiguous()
+    a, c = leaf(3), leaf(3, seed=2)
+    (a + c).sum().backward()  # one gradient routed to both leaves
+    a.grad.add_(1.0)
+    assert c.grad.tolist() == [1.0] * 3 and a.grad.tolist() == [2.0] * 3
+    gy = vt.tensor(gen.normal(size=(6,)))
+    keep = gy.numpy().copy()
+    p = leaf(2, 3, seed=3)
+    p.reshape(6).backward(gy)  # the gradient is a view of the caller's grad_output
+    p.grad.mul_(0.0)
+    np.testing.assert_array_equal(gy.numpy(), keep)
+    q, kept = leaf(3, seed=4), []
+    q.register_hook(lambda g: kept.append(g))
+    (q * 2).sum().backward()
+    q.grad.add_(1.0)
+    assert kept[0].tolist() == [2.0] * 3 and q.grad.tolist() == [3.0] * 3
+    r = leaf(3, seed=5)
+    loss = (r * r).sum()
+    loss.backward(retain_graph=True)
+    loss.backward()  # the second one adds into the first's .grad
+    np.testing.assert_allclose(r.grad.numpy(), 4 * r.detach().numpy(), rtol=1e-12)
+
+
 def test_retain_graph_and_second_backward_error():
     x = leaf(3)
     y = (x.exp() * 2).sum()
