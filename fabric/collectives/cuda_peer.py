@@ -16,7 +16,7 @@ Algorithms:
   (fabric_kernels.push_collective): push each peer its part of its chunk, meet, reduce
   this rank's chunk and push the result to every peer, meet, copy the results in. Every byte between GPUs
   moves by a store, to peers in rotated order (step j: rank r writes to rank r + j), so every link is busy at
-  once and no host work runs per step. An all-reduce is one launch whatever its size: its pieces alternate
+  once and no host work runs per step. A collective is one launch whatever its size: its pieces alternate
   between the buffer's halves, and programs go from piece to piece without waiting for the slowest.
 - ring (algorithm="ring"): the schedules of schedule.py, data pulled from the predecessor. A step boundary
   (one small kernel) publishes this rank's step counter to both ring neighbours and waits for the
@@ -25,7 +25,7 @@ Algorithms:
   DSL kernel or Triton) or a copy. The last boundary also waits for the successor to finish, so when a rank's
   collective ends nobody still reads its buffer.
 - broadcast and all_to_all: copy in, a barrier kernel, read the peers' buffers, a barrier kernel.
-Messages larger than the buffer go through it in pieces.
+Messages larger than the buffer go through it in pieces (the ring, broadcast and all_to_all: a launch each).
 """
 import numpy as np
 
@@ -270,12 +270,14 @@ def _align(dtype):
     return max(1, 16 // dtype.itemsize)  # chunks start 16-byte aligned: 16-byte vectors
 
 
-def _push(ep, kind, src, dst, n, per, length, op):
-    """One launch of the push program of `kind` (kernels/triton/fabric_kernels.push_collective) over chunks
-    [c * per, c * per + length) of the caller's tensors; slots of the buffer start on a cache line."""
+def _push(ep, kind, src, dst, n, per, op):
+    """The push program of `kind` (kernels/triton/fabric_kernels.push_collective), one launch for the whole
+    message: chunks of `per` elements of the caller's n (spaced `per` apart), in pieces of as many whole cache
+    lines of every chunk as two halves of the buffer hold (all of it where it fits)."""
     size = src.element_size()
     line = 128 // size
-    stride = -(-length // line) * line
+    length = max(1, min(per, ep.elements(src.dtype) // (4 * ep.world * line) * line))  # an empty chunk: no piece
+    stride = -(-length // line) * line  # slots start on a cache line
     vec = _align(src.dtype)
     if src.data_ptr() % 16 or dst.data_ptr() % 16 or (per * size) % 16:
         vec = 1  # 16-byte vectors only where every chunk of the caller's tensors starts aligned
@@ -287,36 +289,21 @@ def _push(ep, kind, src, dst, n, per, length, op):
                            (min(ep.ts_programs, max(1, -(-length // block))), 1, 1), args)
 
 
-def _push_piece(ep, dtype, halves=1):
-    """Elements per chunk of one piece: the most whole cache lines of which IN and OUT regions of world slots
-    each fit the buffer (_push rounds a slot up to a cache line), or fit each of its `halves`."""
-    line = 128 // dtype.itemsize
-    return ep.elements(dtype) // (2 * halves * ep.world * line) * line
-
-
 def twoshot_all_reduce(ep, flat, op):
-    """flat <- its reduction over the ranks by the two-shot push program (all traffic between GPUs by stores),
-    one launch whose pieces alternate between the buffer's halves (push_collective's MODE 0)."""
+    """flat <- its reduction over the ranks by the two-shot push program (all traffic between GPUs by stores):
+    chunks of its elements over the ranks, rounded up to a 16-byte vector."""
     vec = _align(flat.dtype)
-    # one piece's chunks, 16-byte aligned; a vector at least, so an empty message still meets and ends
-    length = min(_push_piece(ep, flat.dtype, halves=2), max(1, -(-flat.numel() // (ep.world * vec))) * vec)
-    _push(ep, "all_reduce", flat, flat, flat.numel(), length, length, op)
+    _push(ep, "all_reduce", flat, flat, flat.numel(), max(1, -(-flat.numel() // (ep.world * vec))) * vec, op)
 
 
 def twoshot_reduce_scatter(ep, flat_in, flat_out, op):
     """flat_out (k) <- the reduction of chunk `rank` of every rank's flat_in (n * k), by pushes."""
-    n, k = ep.world, flat_out.numel()
-    for lo, m in _pieces(k, _push_piece(ep, flat_in.dtype)):
-        _push(ep, "reduce_scatter", flat_in.narrow(0, lo, n * k - lo), flat_out.narrow(0, lo, m), n * k - lo, k, m,
-              op)
+    _push(ep, "reduce_scatter", flat_in, flat_out, flat_in.numel(), flat_out.numel(), op)
 
 
 def twoshot_all_gather(ep, flat_in, flat_out):
     """flat_out (n * k) <- every rank's flat_in (k), in rank order, by pushes."""
-    n, k = ep.world, flat_in.numel()
-    for lo, m in _pieces(k, _push_piece(ep, flat_in.dtype)):
-        _push(ep, "all_gather", flat_in.narrow(0, lo, m), flat_out.narrow(0, lo, n * k - lo), n * k - lo, k, m,
-              ReduceOp.SUM)
+    _push(ep, "all_gather", flat_in, flat_out, flat_out.numel(), flat_in.numel(), ReduceOp.SUM)
 
 
 def _ring_steps(ep, mine, prev, bounds, op, reduce, gather, src, dst):

@@ -34,9 +34,9 @@ RankFailure on its next call.
 The kernels are in fabric_kernels.py (imported when one is compiled: Triton is optional here).
 
 Keys: fab|ll|<dtype>|<op>|<world>|<block> (the one-shot all-reduce: elements per program step),
-fab|tp|<dtype>|<op>|<world>|<block>|<vec>|<mode> (the two-shot push programs: mode 0 all-reduce, 1
-reduce-scatter, 2 all-gather, 3 all-reduce of a whole message in one launch; vec: elements per 16-byte vector,
-1 where the tensors are not 16-byte aligned),
+fab|tp|<dtype>|<op>|<world>|<block>|<vec>|<mode> (the two-shot push programs, each a whole message in one
+launch: mode 0 all-reduce, 1 reduce-scatter, 2 all-gather; vec: elements per 16-byte vector, 1 where the
+tensors are not 16-byte aligned),
 fab|sync|<world>, fab|barrier|<world>, fab|rc|<dtype>|<op>|<block> (the Triton reduce-copy step).
 """
 from .elementwise import SIGNATURE_TYPES

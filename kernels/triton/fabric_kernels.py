@@ -285,24 +285,23 @@ def push_collective(in_ptr, out_ptr, bufs, flags, status, n, per, length, stride
                     BLOCK: tl.constexpr, OP: tl.constexpr, VEC: tl.constexpr, MODE: tl.constexpr,
                     TIMED: tl.constexpr, SPINS: tl.constexpr):
     """The two-shot programs: every byte between GPUs moves by a store (NVLink writes; a two-shot that read its
-    peers' buffers ran 10-25% slower on 4 x H200). A rank's buffer has an IN region (slot p: rank p's part of
-    this rank's chunk) and an OUT region (slot p: rank p's chunk, reduced), WORLD slots of `stride` elements
-    each; chunk c of the caller's tensors is [c * per, c * per + min(length, n - c * per)) (a piece of a larger
-    tensor: per is its chunks' spacing, length the piece).
+    peers' buffers ran 10-25% slower on 4 x H200). A rank's buffer has two halves, each an IN region (slot p:
+    rank p's part of this rank's chunk) and an OUT region (slot p: rank p's chunk, reduced) of WORLD slots of
+    `stride` elements. Chunk c of the message is [c * per, min((c + 1) * per, n)); the whole message goes in one
+    launch, in pieces: piece q is [q * length, (q + 1) * length) of every chunk, in half q % 2.
 
-    MODE 0, all-reduce of a whole message (in and out: n elements) in one launch: meet (every rank is done with
-    earlier collectives before it is written into); then per piece of WORLD chunks of at most `length`
-    elements (a piece's chunks: its elements over WORLD, rounded up to a vector), in pieces alternating between
-    the buffer's two halves (IN and OUT regions each): push chunk c into rank c's IN slot, meet; reduce the IN
-    slots in rank order into out and push the result into every peer's OUT slot, meet; copy the OUT slots into
-    out. A program goes on to the next piece as soon as its counterparts met it, so one program's copies out of
-    a piece overlap other programs' pushes of the next (a launch per piece, where every program waited for the
-    slowest at each piece's end, moved 0.79-0.84x of NCCL's bus bandwidth at 256 MB-1 GB on 4 x H100 against
-    this one's 0.90-0.92x). Piece q + 2 writes a half only past piece q + 1's first meeting, which every rank
-    reaches after its copies out of piece q.
-    MODE 1, reduce-scatter (in: n = WORLD * per, out: this rank's chunk at 0): meet, push, meet, reduce into out.
-    MODE 2, all-gather (in: this rank's chunk at 0, out: n = WORLD * per): meet; push in into every peer's OUT
-    slot and copy it into out, meet; copy the OUT slots into out.
+    Per piece: MODE 0, all-reduce (in and out: n elements): push piece q of chunk c into rank c's IN slot, meet;
+    reduce the IN slots in rank order into out and push the result into every peer's OUT slot, meet; copy the
+    OUT slots into out. MODE 1, reduce-scatter (in: n = WORLD * per, out: this rank's chunk at 0): push, meet,
+    reduce into out. MODE 2, all-gather (in: this rank's chunk at 0, out: n = WORLD * per): push in into every
+    peer's OUT slot and copy it into out, meet; copy the OUT slots into out. One meeting comes first (every
+    rank is done with earlier collectives before it is written into).
+
+    A program goes on to the next piece as soon as its counterparts met it, so one program's last phase of a
+    piece overlaps other programs' pushes of the next (a launch per piece, where every program waited for the
+    slowest at each piece's end, moved 0.79-0.84x of NCCL's all-reduce bus bandwidth at 256 MB-1 GB on 4 x H100
+    against this one's 0.90-0.92x). Piece q + 2 writes a half only past piece q + 1's first meeting, which
+    every rank reaches after its last reads of piece q.
 
     Program pid handles the same part of every chunk in every phase, so meetings of counterparts suffice; their
     values count the meetings program pid has held (TS_EPOCH + pid). Peers' writes are read past L1 (.cg): L1
@@ -318,46 +317,37 @@ def push_collective(in_ptr, out_ptr, bufs, flags, status, n, per, length, stride
     mine = tl.load(bufs + rank).to(tl.pointer_type(elt))
     out_region = WORLD * stride
     ok = _barrier(flags, me, slot, rank, met, status, timeout_ns, ok, WORLD, TIMED, SPINS)
-    if MODE == 0:
-        piece = WORLD * length
-        for q in range(tl.cdiv(n, piece)):
-            at = q * piece
-            m = tl.minimum(piece, n - at)
-            per_q = tl.cdiv(m, WORLD * VEC) * VEC
-            half = (q % 2) * (2 * out_region)
-            if ok != 0:
-                _push_chunks(in_ptr + at, bufs, half, stride, m, per_q, per_q, rank, pid, programs, WORLD, BLOCK,
-                             VEC)
-            met += 1
-            ok = _barrier(flags, me, slot, rank, met, status, timeout_ns, ok, WORLD, TIMED, SPINS)
-            if ok != 0:
-                _reduce_share(out_ptr + at + rank * per_q, mine + half, half + out_region, bufs, rank, stride,
-                              _chunk_len(rank, m, per_q, per_q), pid, programs, WORLD, OP, BLOCK, VEC)
-            met += 1
-            ok = _barrier(flags, me, slot, rank, met, status, timeout_ns, ok, WORLD, TIMED, SPINS)
-            if ok != 0:
-                _copy_out(out_ptr + at, mine + half + out_region, stride, m, per_q, per_q, rank, pid, programs,
-                          WORLD, BLOCK, VEC)
-    else:
+    for q in range(tl.cdiv(per, length)):
+        lo = q * length
+        m = tl.minimum(length, per - lo)  # this piece of a full chunk
+        rest = n - lo  # chunk c's piece: [c * per, c * per + _chunk_len(c, rest, per, m)) past lo
+        half = (q % 2) * (2 * out_region)
         if ok != 0:
-            if MODE == 2:  # this rank's whole input, into every OUT slot `rank` (its own: straight into out)
+            if MODE == 2:  # this rank's chunk into every OUT slot `rank` (its own: straight into out)
                 for j in tl.static_range(WORLD):
                     c = (rank + j) % WORLD
                     if j == 0:
-                        dst = out_ptr + rank * per
+                        dst = out_ptr + rank * per + lo
                     else:
-                        dst = tl.load(bufs + c).to(tl.pointer_type(elt)) + out_region + rank * stride
-                    _copy_part(dst, in_ptr, length, pid, programs, False, BLOCK, VEC)
+                        dst = tl.load(bufs + c).to(tl.pointer_type(elt)) + half + out_region + rank * stride
+                    _copy_part(dst, in_ptr + lo, m, pid, programs, False, BLOCK, VEC)
             else:
-                _push_chunks(in_ptr, bufs, 0, stride, n, per, length, rank, pid, programs, WORLD, BLOCK, VEC)
+                _push_chunks(in_ptr + lo, bufs, half, stride, rest, per, m, rank, pid, programs, WORLD, BLOCK, VEC)
         met += 1
         ok = _barrier(flags, me, slot, rank, met, status, timeout_ns, ok, WORLD, TIMED, SPINS)
-        if ok != 0:
-            if MODE == 1:  # reduce this rank's chunk into out (no push)
-                _reduce_share(out_ptr, mine, -1, bufs, rank, stride, _chunk_len(rank, n, per, length), pid,
+        if MODE != 2:
+            if ok != 0:
+                dst = out_ptr + rank * per + lo if MODE == 0 else out_ptr + lo
+                peers = half + out_region if MODE == 0 else -1  # -1: no push (reduce-scatter)
+                _reduce_share(dst, mine + half, peers, bufs, rank, stride, _chunk_len(rank, rest, per, m), pid,
                               programs, WORLD, OP, BLOCK, VEC)
-            else:
-                _copy_out(out_ptr, mine + out_region, stride, n, per, length, rank, pid, programs, WORLD, BLOCK, VEC)
+        if MODE == 0:
+            met += 1
+            ok = _barrier(flags, me, slot, rank, met, status, timeout_ns, ok, WORLD, TIMED, SPINS)
+        if MODE != 1:
+            if ok != 0:
+                _copy_out(out_ptr + lo, mine + half + out_region, stride, rest, per, m, rank, pid, programs, WORLD,
+                          BLOCK, VEC)
     tl.store(me + (8256 + pid), met)
 
 

@@ -111,48 +111,45 @@ def test_ring_reduce_scatter_and_all_gather(monkeypatch, world, k):
 @pytest.mark.parametrize("world", [2, 3, 4, 8])
 @pytest.mark.parametrize("dtype", [vt.float32, vt.bfloat16, vt.int64], ids=str)
 def test_twoshot_pieces_fit_the_buffer_and_cover_every_element(monkeypatch, world, dtype):
-    """The two-shot drivers' launches: each one's IN and OUT regions (world slots of `length` elements rounded
-    up to a cache line) fit the buffer, even the smallest one a group accepts, and together they cover every
-    element of every chunk once."""
+    """The two-shot drivers' one launch per collective: two halves of IN and OUT regions (world slots of a
+    piece rounded up to a cache line) fit the buffer, even the smallest one a group accepts, and the pieces of
+    the chunks, as push_collective walks them, cover every element of the message once."""
+    from types import SimpleNamespace
     line = 128 // dtype.itemsize
     least = 4 * world * 128  # two halves of IN and OUT regions of world slots of a line
+    launches = []
+    monkeypatch.setattr(peer._C._cuda, "launch_kernel", lambda key, grid, args: launches.append((key, grid, args)))
     for capacity in (least - 1, least, 1024, 3000, 1 << 14):
         if capacity < least:
             with pytest.raises(ValueError, match="needs at least"):
                 peer.segment_bytes(capacity, world)
             continue
         peer.segment_bytes(capacity, world)
-        ep = Endpoint(0, world, None, capacity)
+        ptr = SimpleNamespace(data_ptr=lambda: 0, ptr=0)
+        ep = SimpleNamespace(world=world, rank=0, bufs=ptr, flags=ptr, status=ptr, timeout_ns=1, ts_block=0,
+                             ts_programs=peer.TS_PROGRAMS, elements=lambda dt: capacity // dt.itemsize)
         for kind, k in (("all_reduce", 5000), ("reduce_scatter", 700), ("all_gather", 700), ("all_reduce", 3),
-                        ("all_reduce", 0)):
-            base = vt.empty(world * k, dtype=dtype)
-            seen = np.zeros(world * k, dtype=np.int64)
-
-            def push(ep, mode, src, dst, n, per, length, op, kind=kind):
-                assert mode == kind and 0 < length <= per
-                whole = kind == "all_reduce"  # one launch, pieces alternating between the buffer's halves
-                halves = 2 if whole else 1
-                assert halves * 2 * world * -(-length // line) * line <= ep.elements(dtype)
-                start = (src if kind != "all_gather" else dst).storage_offset()
-                piece = world * length if whole else n  # the all-reduce's pieces, as push_collective cuts them
-                vec = max(1, 16 // dtype.itemsize)
-                for at in range(0, n, piece):
-                    m = min(piece, n - at)
-                    p = -(-m // (world * vec)) * vec if whole else per
-                    for c in range(world):
-                        lo = at + c * p
-                        seen[start + lo:start + lo + max(0, min(p if whole else length, at + m - lo))] += 1
-
-            monkeypatch.setattr(peer, "_push", push)
+                        ("all_reduce", 0), ("reduce_scatter", 0)):
+            launches.clear()
             if kind == "all_reduce":
-                peer.twoshot_all_reduce(ep, base.narrow(0, 0, k), ReduceOp.SUM)
-                assert (seen[:k] == 1).all() and not seen[k:].any()
+                peer.twoshot_all_reduce(ep, vt.empty(k, dtype=dtype), ReduceOp.SUM)
             elif kind == "reduce_scatter":
-                peer.twoshot_reduce_scatter(ep, base, vt.empty(k, dtype=dtype), ReduceOp.SUM)
-                assert (seen == 1).all()
+                peer.twoshot_reduce_scatter(ep, vt.empty(world * k, dtype=dtype), vt.empty(k, dtype=dtype),
+                                            ReduceOp.SUM)
             else:
-                peer.twoshot_all_gather(ep, vt.empty(k, dtype=dtype), base)
-                assert (seen == 1).all()
+                peer.twoshot_all_gather(ep, vt.empty(k, dtype=dtype), vt.empty(world * k, dtype=dtype))
+            (key, grid, args), = launches
+            assert key.endswith(f"|{peer.PUSH_MODES[kind]}") and 1 <= grid[0] <= peer.TS_PROGRAMS
+            n, per, length, stride = (v for name, v in args[5:9])
+            assert n == (k if kind == "all_reduce" else world * k) and per * world >= n and length >= 1
+            assert stride % line == 0 and stride >= length and 2 * 2 * world * stride * dtype.itemsize <= capacity
+            seen = np.zeros(n, dtype=np.int64)
+            for lo in range(0, per, length):  # push_collective's pieces
+                m = min(length, per - lo)
+                for c in range(world):
+                    start = c * per + lo
+                    seen[start:start + max(0, min(m, n - start))] += 1
+            assert (seen == 1).all(), kind
 
 
 def test_prepare_loads_the_plugin_in_effect_before_any_flag_wait(monkeypatch):

@@ -152,38 +152,61 @@ def test_twoshot_pushes_its_parts_reduces_and_gathers(vec, n):
 
 
 @pytest.mark.parametrize("vec", [1, 4])
-def test_twoshot_whole_message_alternates_halves(vec):
-    """The all-reduce (MODE 0) of a message longer than a piece: one launch over two pieces, the first in the buffer's first half, the second (shorter: its own
-    chunk length) in the second; five meetings (one, then two per piece)."""
-    gen, world, rank, programs, block, dtype = rng(), 3, 2, 2, 64, vt.float32
-    length = stride = 64  # a full piece's chunk (a cache line of float32 multiple)
-    n = world * length + 70  # piece 1: 70 elements, chunks of 24 (rounded to a vector of 4)
+@pytest.mark.parametrize("mode", [0, 1, 2], ids=["all_reduce", "reduce_scatter", "all_gather"])
+def test_twoshot_pieces_alternate_halves(vec, mode):
+    """One launch over chunks longer than a piece: piece q of every chunk in half q % 2 (the second piece
+    shorter: the chunk's rest; the all-reduce's last chunk shorter still), one meeting, then two per piece
+    (all-reduce) or one (reduce-scatter, all-gather)."""
+    gen, world, rank, programs, block = rng(), 3, 2, 2, 64
+    per, length, stride = 100, 64, 64  # chunk spacing, piece length, slot length (a cache line multiple)
+    pieces = [(0, 64), (64, 36)]
     half = 2 * world * stride
-    w = World(world, 2 * half, dtype)
-    xs = [gen.standard_normal(n).astype(np.float32) for _ in range(world)]
-    ref = _reference(xs, "sum").astype(np.float32)
-    pieces = [(0, world * length, length), (world * length, 70, -(-70 // (world * 4)) * 4)]
-    mine = w.data(rank)
-    for q, (at, m, per) in enumerate(pieces):
-        chunk = lambda a, c: a[at + c * per:at + min((c + 1) * per, m)]  # noqa: E731
-        for p in range(world):  # the peers' pushes into this half: their part of this rank's chunk, their chunk
-            if p != rank:
-                mine.narrow(0, q * half + p * stride, len(chunk(xs[p], rank))).copy_(vt.tensor(chunk(xs[p], rank)))
-                red = chunk(ref, p)
-                mine.narrow(0, q * half + world * stride + p * stride, len(red)).copy_(vt.tensor(red))
+    w = World(world, 2 * half)
+    n = world * per - 30 if mode == 0 else world * per  # the all-reduce's last chunk: 70 elements
+    part = lambda a, c, lo, m: a[c * per + lo:c * per + lo + max(0, min(m, n - c * per - lo))]  # noqa: E731
+    in_slot = lambda r, q, p, m: w.data(r).narrow(0, q * half + p * stride, m)  # noqa: E731
+    out_slot = lambda r, q, p, m: w.data(r).narrow(0, q * half + world * stride + p * stride, m)  # noqa: E731
+    if mode == 2:
+        xs = [gen.standard_normal(per).astype(np.float32) for _ in range(world)]
+        want = np.concatenate(xs)
+    else:
+        xs = [gen.standard_normal(n).astype(np.float32) for _ in range(world)]
+        ref = _reference(xs, "sum").astype(np.float32)
+        want = ref if mode == 0 else ref[rank * per:(rank + 1) * per]
+    for q, (lo, m) in enumerate(pieces):  # what the peers pushed into this rank's halves
+        for p in range(world):
+            if p == rank:
+                continue
+            if mode == 2:
+                out_slot(rank, q, p, m).copy_(vt.tensor(xs[p][lo:lo + m]))
+                continue
+            mine = part(xs[p], rank, lo, m)
+            in_slot(rank, q, p, len(mine)).copy_(vt.tensor(mine))
+            if mode == 0:
+                red = part(ref, p, lo, m)
+                out_slot(rank, q, p, len(red)).copy_(vt.tensor(red))
+    meetings = 1 + len(pieces) * (2 if mode == 0 else 1)
     for pid in range(programs):
         for p in range(world):
-            w.header(rank)[F.TS_BAR + pid * F.MAX_WORLD + p] = 5
-    out = vt.tensor(xs[rank])
-    w.run(f"fab|tp|float32|sum|{world}|{block}|{vec}|0", (programs,), out, out, w.bufs, w.flags, w.status, n,
-          length, length, stride, rank, 10**9)
+            w.header(rank)[F.TS_BAR + pid * F.MAX_WORLD + p] = meetings
+    src = vt.tensor(xs[rank])
+    out = src if mode == 0 else vt.empty(per if mode == 1 else world * per)
+    w.run(f"fab|tp|float32|sum|{world}|{block}|{vec}|{mode}", (programs,), src, out, w.bufs, w.flags, w.status, n,
+          per, length, stride, rank, 10**9)
     assert w.status.tolist() == [0, 0, 0, 0]
-    np.testing.assert_allclose(out.numpy(), ref, rtol=1e-6, atol=1e-6)
-    for q, (at, m, per) in enumerate(pieces):
-        for c in range(world):  # its part of c's chunk went into c's IN slot of this piece's half
-            part = xs[rank][at + c * per:at + min((c + 1) * per, m)]
-            assert np.array_equal(w.data(c).narrow(0, q * half + rank * stride, len(part)).numpy(), part), (q, c)
-    assert w.header(rank)[F.TS_EPOCH:F.TS_EPOCH + programs].tolist() == [5] * programs
+    np.testing.assert_allclose(out.numpy(), want, rtol=1e-6, atol=1e-6)
+    for q, (lo, m) in enumerate(pieces):  # this rank's pushes, piece q into half q of every rank
+        for c in range(world):
+            if mode == 2:
+                if c != rank:
+                    assert np.array_equal(out_slot(c, q, rank, m).numpy(), xs[rank][lo:lo + m]), (q, c)
+                continue
+            mine = part(xs[rank], c, lo, m)
+            assert np.array_equal(in_slot(c, q, rank, len(mine)).numpy(), mine), (q, c)
+            if mode == 0 and c != rank:
+                red = part(ref, rank, lo, m)
+                np.testing.assert_allclose(out_slot(c, q, rank, len(red)).numpy(), red, rtol=1e-6, atol=1e-6)
+    assert w.header(rank)[F.TS_EPOCH:F.TS_EPOCH + programs].tolist() == [meetings] * programs
 
 
 @pytest.mark.parametrize("vec", [1, 4])
