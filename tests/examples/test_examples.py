@@ -120,3 +120,16 @@ def test_train_steps_benchmark_models_match_torch(monkeypatch, torch_one_thread,
     tol = 2e-3 if w.autocast else 1e-5  # bfloat16 autocast rounds differently in each library's kernels
     assert np.isfinite(ours).all() and ours[-1] < ours[0]
     np.testing.assert_allclose(ours, theirs, rtol=tol, atol=tol)
+
+
+def test_step_profile_benchmark_runs_on_cpu(monkeypatch, torch_one_thread):
+    """benchmarks/cuda_step_profile.py's bookkeeping on CPU (no kernels there: host and wall time only)."""
+    if torch is None:
+        pytest.skip("torch is not installed")
+    bench = _benchmark(monkeypatch, "cuda_step_profile")
+    rows = bench.main(["--device", "cpu", "--shrink", "--only", "gpt_tiny", "--steps", "2"])
+    assert [r["library"] for r in rows] == ["vibetensor", "torch"]
+    assert all(r["host_issue_ms"] > 0 and r["wall_ms"] > 0 and r["kernels_per_step"] == 0 for r in rows)
+    assert bench.family("void at::native::vectorized_elementwise_kernel<4, Foo>(int)") == \
+        "void at::native::vectorized_elementwise_kernel"
+    assert bench.family("red_sum_bfloat16_8_512") == "red_sum_bfloat16"
