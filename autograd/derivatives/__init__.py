@@ -12,7 +12,7 @@ flows through the ops they are made of.
 import types
 
 from ... import _C
-from ..graph import Node
+from ..graph import Node, _seq
 
 
 class TensorInfo:
@@ -53,6 +53,8 @@ class Row:
         if self.node_cls is None:
             self.node_cls = _node_class(self.name)
         info.row = self
+        # the tensor arguments a node keeps as TensorInfo: those the row does not save
+        info.unsaved_tensor_args = tuple(a for a in info.tensor_args if a[0] not in self.saved_set)
         return self
 
 
@@ -88,6 +90,7 @@ class OpInfo:
         self.row = None  # the derivative row (set by Row.bind), None for ops without one
         self.arg_index = {a: i for i, a in enumerate(self.args)}
         self.tensor_args = tuple((i, k == "list") for i, k in enumerate(self.tensor_kinds) if k is not None)
+        self.unsaved_tensor_args = self.tensor_args  # narrowed by Row.bind to those its row does not save
         self.single_result = not self.returns_list and self.num_rets == 1
 
 
@@ -169,28 +172,34 @@ class OpNode(Node):
 
     # Made as row.node_cls(...), the row's own subclass (MulBackward0, ...), so nodes print as PyTorch's do.
     def __init__(self, row, info, args, slots, edges):
-        Node.__init__(self, edges)
+        # Node.__init__'s fields, but output_meta and num_outputs: set_outputs sets them once the op has run
+        self.next_functions = tuple(edges)
+        self.seq = next(_seq)
         # (arg index, list index) of each input that requires grad; not the tensor, which would stay alive as
         # long as the graph does (torch frees an input no derivative saves once the caller drops it)
-        self.row, self.info, self.slots = row, info, [(i, j) for i, j, _ in slots]
+        self.row, self.info = row, info
+        self.slots = [(i, j) for i, j, _ in slots]
+        self.input_meta = [t._shape_dtype_device() for _, _, t in slots]
         # Tensor arguments are kept as TensorInfo, or not at all when the row saves them (saved_inputs has them)
-        saved = row.saved_set
         kept = list(args)
-        for i, is_list in info.tensor_args:
+        for i in row.save_inputs:
+            kept[i] = None
+        for i, is_list in info.unsaved_tensor_args:
             a = kept[i]
-            if i in saved:
-                kept[i] = None
-            elif a is not None:
+            if a is not None:
                 kept[i] = [TensorInfo(t) if t is not None else None for t in a] if is_list else TensorInfo(a)
         self.args = kept
-        self.input_meta = [t._shape_dtype_device() for _, _, t in slots]
         # Rows that save nothing share one read-only empty mapping: fewer containers for the cyclic GC to track.
         self.saved_inputs = {} if row.save_inputs else _NOTHING_SAVED
         self.saved_outputs = {} if row.save_result else _NOTHING_SAVED
 
     def set_outputs(self, outs):
         self.num_outputs = len(outs)
-        self.output_meta = [o._shape_dtype_device() if o is not None else None for o in outs]
+        if len(outs) == 1:  # most ops: no generator to run
+            o = outs[0]
+            self.output_meta = [o._shape_dtype_device() if o is not None else None]
+        else:
+            self.output_meta = [o._shape_dtype_device() if o is not None else None for o in outs]
 
     def release(self):
         super().release()
