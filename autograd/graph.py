@@ -123,6 +123,12 @@ class AccumulateGrad(Node):
         return ()
 
 
+FREED = ("Trying to backward through the graph a second time (or directly access saved tensors after they have "
+         "already been freed). Saved intermediate values of the graph are freed when you call .backward() or "
+         "autograd.grad(). Specify retain_graph=True if you need to backward through the graph a second time or if "
+         "you need to access saved tensors after calling backward.")
+
+
 class SavedTensor:
     """A tensor a derivative needs, with the version it had when saved.
 
@@ -146,11 +152,7 @@ class SavedTensor:
 
     def unpack(self, owner):
         if self.data is None:
-            raise RuntimeError(
-                "Trying to backward through the graph a second time (or directly access saved tensors after "
-                "they have already been freed). Saved intermediate values of the graph are freed when you call "
-                ".backward() or autograd.grad(). Specify retain_graph=True if you need to backward through the "
-                "graph a second time or if you need to access saved tensors after calling backward.")
+            raise RuntimeError(FREED)
         if self.data._version != self.version:
             where = f"output {self.output_nr} of {owner.name()}" if self.is_output else f"an input of {owner.name()}"
             raise RuntimeError(

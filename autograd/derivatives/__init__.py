@@ -12,7 +12,7 @@ flows through the ops they are made of.
 import types
 
 from ... import _C
-from ..graph import Node, _seq
+from ..graph import FREED, Node, _seq
 
 
 class TensorInfo:
@@ -112,6 +112,27 @@ def op_info(name):
 _NOTHING_SAVED = types.MappingProxyType({})
 
 
+class _Released:
+    """A released node's saved tensors: they were freed with the graph, so every read raises."""
+
+    __slots__ = ()
+
+    def __contains__(self, key):
+        return True
+
+    def __getitem__(self, key):
+        raise RuntimeError(FREED)
+
+    def get(self, key, default=None):
+        raise RuntimeError(FREED)
+
+    def values(self):
+        return ()
+
+
+_RELEASED = _Released()
+
+
 class _Ctx:
     __slots__ = ("_node",)
 
@@ -203,14 +224,11 @@ class OpNode(Node):
 
     def release(self):
         super().release()
-        for saved in (self.saved_inputs, self.saved_outputs):
-            for s in saved.values():
-                if isinstance(s, list):
-                    for x in s:
-                        if x is not None:
-                            x.free()
-                else:
-                    s.free()
+        # Dropping the mappings frees what only they hold; a later read raises as a freed SavedTensor would.
+        if self.saved_inputs:
+            self.saved_inputs = _RELEASED
+        if self.saved_outputs:
+            self.saved_outputs = _RELEASED
 
     def apply(self, grads):
         res = self.row.fn(_Ctx(self), *grads)
