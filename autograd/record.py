@@ -140,6 +140,10 @@ def _record_inplace_on_view(name, info, row, args):
 
 def install():
     _C._set_autograd_fallback(autograd_kernel)
+    # Ops without a row whose Composite kernel serves a device: the dispatcher runs it under grad itself
+    # (what _call_without_row does), saving each call a round trip through Python (reshape, dropout, ...).
+    for d in _C._op_table():
+        _C._set_composite_under_autograd(d["name"], op_info(d["name"]).row is None)
 
 
 __all__ = ["autograd_kernel", "install", "TensorInfo"]

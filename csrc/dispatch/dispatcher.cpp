@@ -124,6 +124,10 @@ void Dispatcher::set_autograd_fallback(KernelFunction k) {
   autograd_fallback_.store(fallbacks_.back().get(), std::memory_order_release);
 }
 
+void Dispatcher::set_composite_under_autograd(const OpEntry& op, bool on) {
+  const_cast<OpEntry&>(op).composite_under_autograd_.store(on, std::memory_order_relaxed);
+}
+
 void Dispatcher::set_autocast_policy(const OpEntry& op, DeviceType device_type, CastPolicy policy) {
   if (policy == CastPolicy::Fp32SetOptDtype)
     VT_CHECK_VALUE(op.schema().find_arg("dtype") >= 0, "autocast policy fp32_set_opt_dtype for '", op.name(),

@@ -82,6 +82,9 @@ class OpEntry {
   // Device types (bit per DeviceType) where the op has a cast policy: zero for most ops, so a call of one
   // of them never reads the thread's autocast state.
   uint8_t autocast_devices() const { return autocast_devices_.load(std::memory_order_relaxed); }
+  // No derivative row (autograd's table says so at import): with grad, its Composite kernel runs at once and
+  // the ops inside record themselves, where a round trip through the autograd fallback decided the same.
+  bool composite_under_autograd() const { return composite_under_autograd_.load(std::memory_order_relaxed); }
 
  private:
   friend class Dispatcher;
@@ -93,6 +96,7 @@ class OpEntry {
   std::atomic<const KernelTable*> table_;
   std::atomic<uint8_t> autocast_[kNumDeviceTypes] = {};
   std::atomic<uint8_t> autocast_devices_{0};
+  std::atomic<bool> composite_under_autograd_{false};
 };
 
 class Dispatcher {
@@ -112,6 +116,7 @@ class Dispatcher {
   const KernelFunction* autograd_fallback() const { return autograd_fallback_.load(std::memory_order_acquire); }
   // Sets the op's autocast policy on one device type (vibetensor.amp installs its table at import).
   void set_autocast_policy(const OpEntry& op, DeviceType device_type, CastPolicy policy);
+  void set_composite_under_autograd(const OpEntry& op, bool on);
 
   // How many times the registration mutex was taken: tests check that calls leave it unchanged.
   uint64_t lock_count() const { return lock_count_.load(); }
@@ -207,6 +212,7 @@ inline const KernelFunction& resolve_kernel(const OpEntry& op, const KeyScan& sc
     const LocalDispatchState& s = local_dispatch_state();
     if (s.grad_enabled && !s.below_autograd) {
       if (const KernelFunction& a = t->k[int(DispatchKey::Autograd)]) return a;
+      if (!dev && composite && op.composite_under_autograd()) return composite;
       if (const KernelFunction* fb = Dispatcher::get().autograd_fallback()) return *fb;
     }
   }

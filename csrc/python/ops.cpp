@@ -175,6 +175,9 @@ void bind_ops(nb::module_& m) {
     KernelFunction prev = Dispatcher::get().register_kernel(op, k, python_kernel(std::move(fn)));
     return KernelHandle{&op, k, std::move(prev)};
   });
+  m.def("_set_composite_under_autograd", [](const std::string& name, bool on) {
+    Dispatcher::get().set_composite_under_autograd(Dispatcher::get().op(name), on);
+  });
   m.def("_set_autograd_fallback", [](nb::object fn) {
     Dispatcher::get().set_autograd_fallback(fn.is_none() ? KernelFunction() : python_kernel(std::move(fn), true));
   });

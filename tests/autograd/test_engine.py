@@ -334,3 +334,26 @@ def test_an_input_no_derivative_saves_is_freed_when_the_caller_drops_it():
     assert live() - before <= held - 2 * (4 << 20)
     loss.backward()
     assert x.grad.item() == float(1 << 20)
+
+
+def test_composites_without_a_row_run_under_grad_without_the_python_fallback():
+    """reshape and dropout have no derivative row: under grad the dispatcher runs their Composite kernels itself
+    (the ops inside record themselves), where each call went through the Python fallback only to be sent
+    back. Ops with a row still reach the fallback and record."""
+    from vibetensor import _C
+    from vibetensor.autograd import record
+    seen = []
+
+    def spy(name, *args):
+        seen.append(name)
+        return record.autograd_kernel(name, *args)
+
+    x = leaf(2, 6)
+    _C._set_autograd_fallback(spy)
+    try:
+        y = vt.nn.functional.dropout(x.reshape(3, 4), p=0.0, training=True) * 2
+    finally:
+        _C._set_autograd_fallback(record.autograd_kernel)
+    assert "reshape" not in seen and "dropout" not in seen and "view" in seen and "mul" in seen
+    y.sum().backward()
+    assert x.grad.tolist() == [[2.0] * 6] * 2
