@@ -153,11 +153,12 @@ def test_twoshot_pushes_its_parts_reduces_and_gathers(vec, n):
 
 @pytest.mark.parametrize("vec", [1, 4])
 @pytest.mark.parametrize("mode", [0, 1, 2], ids=["all_reduce", "reduce_scatter", "all_gather"])
-def test_twoshot_pieces_alternate_halves(vec, mode):
+@pytest.mark.parametrize("world, rank", [(3, 2), (2, 0), (4, 1)])
+def test_twoshot_pieces_alternate_halves(vec, mode, world, rank):
     """One launch over chunks longer than a piece: piece q of every chunk in half q % 2 (the second piece
     shorter: the chunk's rest; the all-reduce's last chunk shorter still), one meeting, then two per piece
     (all-reduce) or one (reduce-scatter, all-gather)."""
-    gen, world, rank, programs, block = rng(), 3, 2, 2, 64
+    gen, programs, block = rng(), 2, 64
     per, length, stride = 100, 64, 64  # chunk spacing, piece length, slot length (a cache line multiple)
     pieces = [(0, 64), (64, 36)]
     half = 2 * world * stride
