@@ -25,6 +25,7 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "examples"))
 from common import print_table, versions, write_results  # noqa: E402
 import cuda_train_steps as steps  # noqa: E402
+from cuda_timing import sync_both  # noqa: E402
 
 import torch  # noqa: E402
 
@@ -42,8 +43,7 @@ def family(name):
 
 def sync(device):
     if device == "cuda":
-        torch.cuda.synchronize()
-        vtorch.cuda.synchronize()
+        sync_both()
 
 
 def profile_step(lib, w, device, n):

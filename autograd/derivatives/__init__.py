@@ -126,9 +126,6 @@ class _Released:
     def get(self, key, default=None):
         raise RuntimeError(FREED)
 
-    def values(self):
-        return ()
-
 
 _RELEASED = _Released()
 
