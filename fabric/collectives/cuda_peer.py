@@ -40,8 +40,8 @@ from ...tensor_core.factories import tensor as _tensor
 # Data bytes per rank. A 256 MB all-reduce by the ring on 4 x H200 ran at 178 GB/s bus bandwidth with 32 MB, 239 with
 # 128 MB (fewer pieces: fewer step boundaries and launches).
 DEFAULT_CAPACITY = 128 << 20
-# All-reduces whose float32 size is up to ONESHOT_MAX_BYTES take one-shot (it moves every value as a float32
-# word, so its cost follows the element count), larger ones two-shot. Device time on 4 H200s over NVLink
+# All-reduces whose LL payload (32 bits per float32 value, per two 16-bit ones: the message's own size) is up to
+# ONESHOT_MAX_BYTES take one-shot, larger ones two-shot. Device time on 4 H200s over NVLink
 # (benchmarks/multigpu_oneshot_sweep.py, 2026-11-26): one-shot 6.5 us to 32 KB, 8.6 at 128 KB, 23 at 512 KB,
 # 46 at 1 MB; a two-shot 25-30 us to 512 KB. Eager against NCCL (multigpu_collectives.py, same machine): the
 # two-shot beat the ring at every size from 512 KB to 1 GB (1 GB: 257-279 GB/s bus bandwidth against 236-249).
@@ -50,11 +50,11 @@ ONESHOT_MAX_BYTES = 512 << 10
 # bandwidth at 32 MB against the ring's 0.61-0.67x, and within 2% of the ring from 128 MB to 1 GB
 # (reduce_scatter; all_gather: 0.80-0.97x against 0.62-0.75x).
 FLOAT_DTYPES = ("float32", "bfloat16", "float16")
-# Elements of one one-shot launch (larger messages go in pieces), its region's stride: every message the auto
+# LL words of one one-shot launch (larger messages go in pieces), its region's stride: every message the auto
 # policy sends one-shot in one launch (a 256 KB bfloat16 all-reduce in two launches of 64K took 17.2 us on 4 virtual
 # GPUs of an H100, one launch of 64K 10.2).
-LL_ELEMENTS = ONESHOT_MAX_BYTES // 4
-LL_BLOCK = 1024  # elements per program step: 8 KB of 64-bit words pushed to each peer
+LL_WORDS = ONESHOT_MAX_BYTES // 4
+LL_BLOCK = 1024  # words per program step: 8 KB pushed to each peer
 LL_MAX_PROGRAMS = 64
 # Two-shot: elements per program step, the largest that every program gets one of (a warp per 1024 elements,
 # kernels/triton/fabric.num_warps). At 256 MB on 4 x H200 8192 moved 301 GB/s bus bandwidth in float32 and 291
@@ -68,7 +68,7 @@ TS_PROGRAMS = 128
 
 def ll_region_bytes(world):
     """Bytes of a rank's LL region: two parities of one slot per source rank."""
-    return 2 * world * LL_ELEMENTS * 8
+    return 2 * world * LL_WORDS * 8
 
 
 def ll_offset(capacity):
@@ -109,7 +109,7 @@ class Endpoint:
         of the group whose kernels run on this rank's GPU at once (virtual devices of one process), 1 otherwise."""
         self.rank, self.world, self.device = rank, world, device
         self.status, self.capacity = status, capacity
-        self.ll_words = LL_ELEMENTS  # the LL region's slot stride, as segment_bytes sized it
+        self.ll_words = LL_WORDS  # the LL region's slot stride, as segment_bytes sized it
         self.ll_off = ll_offset(capacity)  # where the LL region starts in each data buffer
         self.ready = set()  # (dtype, op, kind, algorithm, LL_BLOCK, plugin) whose kernels prepare() loaded
         self._read_tuning(device, sharing)
@@ -253,14 +253,14 @@ def prepare(ep, dtype, op=ReduceOp.SUM, kind="barrier", algorithm=None):
 def oneshot_all_reduce(ep, flat, op):
     """flat (1-D contiguous, on ep's device) <- its reduction over the ranks, by the LL kernel."""
     key = _oneshot_key(ep, flat.dtype, op)
-    total, size = flat.numel(), flat.element_size()
-    for lo in range(0, total, ep.ll_words):
-        m = min(ep.ll_words, total - lo)
+    total, size, pack = flat.numel(), flat.element_size(), layout.ll_pack(flat.element_size())
+    for lo in range(0, total, ep.ll_words * pack):
+        m = min(ep.ll_words * pack, total - lo)
         ptr = flat.data_ptr() + lo * size
         args = [("ptr", ptr), ("ptr", ptr), ("ptr", ep.bufs.data_ptr()), ("ptr", ep.flags.data_ptr()),
                 ("ptr", ep.status.ptr), ("i64", m), ("i32", ep.rank), ("i64", ep.timeout_ns),
                 ("i64", ep.ll_off), ("i64", ep.ll_words)]
-        _C._cuda.launch_kernel(key, (min(LL_MAX_PROGRAMS, -(-m // LL_BLOCK)), 1, 1), args)
+        _C._cuda.launch_kernel(key, (min(LL_MAX_PROGRAMS, -(-m // (LL_BLOCK * pack))), 1, 1), args)
 
 
 PUSH_MODES = {"all_reduce": 0, "reduce_scatter": 1, "all_gather": 2}
@@ -408,11 +408,12 @@ def oneshot_max_bytes(crossover_bytes=None):
 
 
 def choose_algorithm(numel, itemsize, requested="auto", crossover_bytes=None):
-    """The requested algorithm, or for "auto": one-shot while numel float32 words fit oneshot_max_bytes
-    (crossover_bytes), else the two-shot."""
+    """The requested algorithm, or for "auto": one-shot while the message's LL payloads (a 32-bit word per float32,
+    per two 16-bit values) fit oneshot_max_bytes (crossover_bytes), else the two-shot."""
     if requested in ALGORITHMS:
         return requested
-    if schedule.choose_algorithm(4 * numel, 0, oneshot_max_bytes(crossover_bytes), requested,
+    pack = layout.ll_pack(itemsize)
+    if schedule.choose_algorithm(4 * -(-numel // pack), 0, oneshot_max_bytes(crossover_bytes), requested,
                                  pairs_oneshot=False) == "oneshot":
         return "oneshot"
     return "twoshot"

@@ -103,8 +103,8 @@ def _ll_ready(slot, last, epoch, m):
 @triton.jit
 def _ll_receive(slot, last, epoch, m, status, me, peer, timeout_ns, t0, ok, TIMED: tl.constexpr,
                 SPINS: tl.constexpr):
-    """Polls a block of LL words (value bits | flag << 32) in this rank's memory until every word under the
-    mask carries `epoch`; returns the values (float32) and ok (0: the peer did not arrive in time)."""
+    """Polls a block of LL words (payload | flag << 32) in this rank's memory until every word under the mask
+    carries `epoch`; returns the payloads (_ll_pack) and ok (0: the peer did not arrive in time)."""
     w, ready = _ll_ready(slot, last, epoch, m)
     spins = 0
     while (ready == 0) & (ok != 0):
@@ -112,63 +112,95 @@ def _ll_receive(slot, last, epoch, m, status, me, peer, timeout_ns, t0, ok, TIME
         ok = _may_wait(status, me, peer, t0, spins, timeout_ns, TIMED, SPINS)
         if ok != 0:
             w, ready = _ll_ready(slot, last, epoch, m)
-    return (w & 0xFFFFFFFF).to(tl.int32).to(tl.float32, bitcast=True), ok
+    return w & 0xFFFFFFFF, ok
+
+
+@triton.jit
+def _ll_lanes(offs, n, PACK: tl.constexpr):
+    """The elements [BLOCK, PACK] that LL words offs carry (PACK each), and which of them exist (< n)."""
+    e = offs[:, None] * PACK + tl.arange(0, PACK)[None, :]
+    return e, e < n
+
+
+@triton.jit
+def _ll_pack(x, PACK: tl.constexpr):
+    """[BLOCK, PACK] elements -> [BLOCK] payloads, the low half of an LL word: a float32's bits (PACK 1), or two
+    16-bit values' own bits side by side (PACK 2: half the words, and exact, as each rank's input is 16-bit)."""
+    if PACK == 1:
+        bits = x.to(tl.float32).to(tl.int32, bitcast=True).to(tl.int64) & 0xFFFFFFFF
+    else:
+        bits = x.to(tl.int16, bitcast=True).to(tl.int64) & 0xFFFF
+    return tl.sum(bits << (tl.arange(0, PACK)[None, :] * (32 // PACK)), axis=1)
+
+
+@triton.jit
+def _ll_unpack(payload, ptr, PACK: tl.constexpr):
+    """_ll_pack's inverse, as float32 [BLOCK, PACK] (ptr: a pointer of the elements' dtype)."""
+    lanes = payload[:, None] >> (tl.arange(0, PACK)[None, :] * (32 // PACK))
+    if PACK == 1:  # an if/else: Triton compiles what follows an early return in a constexpr if
+        x = (lanes & 0xFFFFFFFF).to(tl.int32).to(tl.float32, bitcast=True)
+    else:
+        x = (lanes & 0xFFFF).to(tl.int16).to(ptr.dtype.element_ty, bitcast=True).to(tl.float32)
+    return x
 
 
 @triton.jit
 def ll_all_reduce(in_ptr, out_ptr, bufs, flags, status, n, rank, timeout_ns, ll_off, ll_words, WORLD: tl.constexpr,
-                  BLOCK: tl.constexpr, OP: tl.constexpr, TIMED: tl.constexpr, SPINS: tl.constexpr):
-    """out <- the reduction of every rank's `in` (n <= ll_words elements) with no fence and no barrier (the LL
-    protocol): each program pushes its share of the input, as float32 bits with this call's epoch in the upper
-    half of one 64-bit store, into every peer's LL region; then polls its own region until each peer's words
-    carry the epoch, and reduces in rank order (every rank gets bitwise the same result). A word validates
-    itself, so no ordering between stores is needed. Regions alternate with the epoch's parity: a rank starts
-    call e + 2 only after every peer's pushes of call e + 1, i.e. after every peer finished reading call e.
-    The last program to finish moves the epoch on (a counter of finished programs), so every program of a
-    call reads the same epoch. out may alias in."""
+                  BLOCK: tl.constexpr, OP: tl.constexpr, PACK: tl.constexpr, TIMED: tl.constexpr,
+                  SPINS: tl.constexpr):
+    """out <- the reduction of every rank's `in` (n <= ll_words * PACK elements) with no fence and no barrier (the
+    LL protocol): each program pushes its share of the input, PACK elements' bits with this call's epoch in the
+    upper half of one 64-bit store, into every peer's LL region; then polls its own region until each peer's
+    words carry the epoch, and reduces in rank order in float32 (every rank gets bitwise the same result). A
+    word validates itself, so no ordering between stores is needed. Regions alternate with the epoch's parity: a
+    rank starts call e + 2 only after every peer's pushes of call e + 1, i.e. after every peer finished reading
+    call e. The last program to finish moves the epoch on (a counter of finished programs), so every program of
+    a call reads the same epoch. BLOCK: words per program step. out may alias in."""
     pid = tl.program_id(0)
     programs = tl.num_programs(0)
     me = _header(flags, rank)
     ok = _usable(me)
     epoch = tl.load(me + 49) + 1  # LL_EPOCH
-    elt = in_ptr.dtype.element_ty
+    words = (n + PACK - 1) // PACK
     region = ((epoch & 1) * WORLD + rank).to(tl.int64) * ll_words  # my slot in each peer's region
     if ok != 0:
-        for start in range(pid * BLOCK, n, programs * BLOCK):
+        for start in range(pid * BLOCK, words, programs * BLOCK):
             offs = start + tl.arange(0, BLOCK)
-            m = offs < n
-            bits = tl.load(in_ptr + offs, mask=m).to(tl.float32).to(tl.int32, bitcast=True)
-            word = (epoch.to(tl.int64) << 32) | (bits.to(tl.int64) & 0xFFFFFFFF)
+            e, em = _ll_lanes(offs, n, PACK)
+            word = (epoch.to(tl.int64) << 32) | _ll_pack(tl.load(in_ptr + e, mask=em, other=0), PACK)
             for p in tl.static_range(WORLD):
                 if p != rank:
                     peer_ll = (tl.load(bufs + p) + ll_off).to(tl.pointer_type(tl.int64))
-                    tl.store(peer_ll + region + offs, word, mask=m)
+                    tl.store(peer_ll + region + offs, word, mask=offs < words)
     mine = (tl.load(bufs + rank) + ll_off).to(tl.pointer_type(tl.int64)) + ((epoch & 1) * WORLD).to(tl.int64) \
         * ll_words
     t0 = 0
     if TIMED:
         t0 = _now()
     if ok != 0:
-        for start in range(pid * BLOCK, n, programs * BLOCK):
+        for start in range(pid * BLOCK, words, programs * BLOCK):
             offs = start + tl.arange(0, BLOCK)
-            m = offs < n
-            own = tl.load(in_ptr + offs, mask=m).to(tl.float32)
-            last = tl.minimum(start + BLOCK, n) - 1
+            m = offs < words
+            e, em = _ll_lanes(offs, n, PACK)
+            own = tl.load(in_ptr + e, mask=em).to(tl.float32)
+            last = tl.minimum(start + BLOCK, words) - 1
             acc = own
             for p in tl.static_range(WORLD):
                 if p == 0:
                     if rank != 0:
-                        acc, ok = _ll_receive(mine + offs, mine + last, epoch, m, status, me, p, timeout_ns, t0,
+                        got, ok = _ll_receive(mine + offs, mine + last, epoch, m, status, me, p, timeout_ns, t0,
                                               ok, TIMED, SPINS)
+                        acc = _ll_unpack(got, in_ptr, PACK)
                 else:
                     if p == rank:
                         x = own
                     else:
-                        x, ok = _ll_receive(mine + p * ll_words + offs, mine + p * ll_words + last, epoch, m,
-                                            status, me, p, timeout_ns, t0, ok, TIMED, SPINS)
+                        got, ok = _ll_receive(mine + p * ll_words + offs, mine + p * ll_words + last, epoch, m,
+                                              status, me, p, timeout_ns, t0, ok, TIMED, SPINS)
+                        x = _ll_unpack(got, in_ptr, PACK)
                     acc = _combine(acc, x, OP)
             if ok != 0:
-                tl.store(out_ptr + offs, acc.to(elt), mask=m)
+                tl.store(out_ptr + e, acc.to(out_ptr.dtype.element_ty), mask=em)
     tl.debug_barrier()  # every thread of this program is done with the epoch it read
     if tl.atomic_add(me + 50, 1, sem="acq_rel", scope="gpu") == programs - 1:  # LL_DONE: the last program
         tl.store(me + 50, 0)

@@ -36,7 +36,7 @@ def _tol_check(t, expected, dtype, n):
 @pytest.mark.parametrize("n", [2, 3, 4])
 def test_all_reduce_many_calls_mixing_algorithms_and_pieces(n, monkeypatch):
     gen = rng()
-    monkeypatch.setattr(cuda_peer, "LL_ELEMENTS", 1024)  # one-shot launches of 1024 elements: pieces
+    monkeypatch.setattr(cuda_peer, "LL_WORDS", 1024)  # one-shot launches of 1024 words: pieces
     g = vgroup(n)
     for i in range(12):  # counters and epochs must stay in step across calls and algorithms
         dtype = FLOATS[i % 3]

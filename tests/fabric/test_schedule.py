@@ -74,8 +74,8 @@ def test_gpu_transport_crossover():
     from vibetensor.fabric.collectives import cuda_peer
     words = cuda_peer.ONESHOT_MAX_BYTES // 4
     assert cuda_peer.choose_algorithm(words, 4) == "oneshot" and cuda_peer.choose_algorithm(words + 1, 4) == "twoshot"
-    assert cuda_peer.choose_algorithm(words, 2) == "oneshot"  # one-shot sends every value as a float32 word
-    assert cuda_peer.choose_algorithm(words + 1, 2) == "twoshot"
+    assert cuda_peer.choose_algorithm(2 * words, 2) == "oneshot"  # an LL word carries two 16-bit values
+    assert cuda_peer.choose_algorithm(2 * words + 1, 2) == "twoshot"
     assert cuda_peer.choose_algorithm(1 << 28, 4) == "twoshot"  # the two-shot beat the ring up to 1 GB
     assert cuda_peer.choose_algorithm(64 << 20, 4, "oneshot") == "oneshot"  # the caller's choice wins
     assert cuda_peer.choose_algorithm(8, 4, "ring") == "ring"
