@@ -80,19 +80,33 @@ def _backward(kind, dtype, affine):
                  f"    dw = tl.zeros([BLOCK], {ct})"]
     if affine == "wb":
         body.append(f"    db = tl.zeros([BLOCK], {ct})")
+    # RMSNorm issues the next row's loads before this row's sums (its x, dy and rstd ride in registers to the
+    # next step), where a program otherwise waits out each load with no other load in flight: on an H100,
+    # 16384x4096 bfloat16 forward+backward went from 93% to 96% of the copy bandwidth at the same 59 registers.
+    # LayerNorm loads each row at the top of its step: prefetching raised it from 60 registers to 91, one
+    # program per SM instead of two, and 86% to 82%. Past the last row the rows load nothing (mask) and the
+    # statistics reread the last row's (an index, not a mask: the interpreter takes no scalar mask).
+    ln = kind == "ln"
+    loads = ["        lim = tl.where(nxt < M, N, 0)",  # (m & a scalar: the interpreter makes an int32 mask of it)
+             "        x_n = tl.load(x_ptr + nxt * N + offs, mask=offs < lim, other=0)",
+             "        dy_n = tl.load(dy_ptr + nxt * N + offs, mask=offs < lim, other=0)",
+             "        rstd_n = tl.load(rstd_ptr + tl.minimum(nxt, M - 1))"] + \
+        (["        mean_n = tl.load(mean_ptr + tl.minimum(nxt, M - 1))"] if ln else [])
+    take = [f"        x, dy, rstd = x_n.to({ct}), dy_n.to({ct}), rstd_n"] + (["        mean = mean_n"] if ln else [])
+    body.append("    G = tl.num_programs(0)")
+    if ln:
+        body += ["    for r in range(pid, M, G):", "        nxt = tl.cast(r, tl.int64)"] + loads + take
+    else:
+        body += ["    nxt = pid.to(tl.int64)"] + [line[4:] for line in loads]
+        body += ["    for r in range(pid, M, G):"] + take + ["        nxt = tl.cast(r, tl.int64) + G"] + loads
     body += [
-        "    for r in range(pid, M, tl.num_programs(0)):",
         "        row = tl.cast(r, tl.int64)",
-        f"        x = tl.load(x_ptr + row * N + offs, mask=m, other=0).to({ct})",
-        f"        dy = tl.load(dy_ptr + row * N + offs, mask=m, other=0).to({ct})",
-        "        rstd = tl.load(rstd_ptr + row)",
-        "        xhat = tl.where(m, (x - tl.load(mean_ptr + row)) * rstd, 0.0)" if kind == "ln" else
-        "        xhat = x * rstd",
+        "        xhat = tl.where(m, (x - mean) * rstd, 0.0)" if ln else "        xhat = x * rstd",
         "        wdy = dy * w" if affine != "-" else "        wdy = dy",
         # d/dx of (x - mean) * rstd, projected: dx = rstd * (wdy - xhat * mean(xhat * wdy) [- mean(wdy)])
         "        c1 = tl.sum(xhat * wdy, axis=0) / N",
     ]
-    if kind == "ln":
+    if ln:
         body += ["        c2 = tl.sum(wdy, axis=0) / N",
                  "        dx = (wdy - (xhat * c1 + c2)) * rstd"]
     else:
