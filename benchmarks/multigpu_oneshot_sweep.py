@@ -1,6 +1,6 @@
 """The GPU transport's one-shot (LL) all-reduce by program step and program cap, and size, against two-shot and ring:
 device time per call (calls queued behind a sleep kernel, so the host's issuing is hidden) and eager time per
-call. It chose cuda_peer.ONESHOT_MAX_BYTES, LL_BLOCK and LL_MAX_PROGRAMS.
+call. It chose cuda_peer.ONESHOT_MAX_BYTES, LL_BLOCKS and LL_MAX_PROGRAMS.
 
     vibetensor-launch --nproc-per-node gpu benchmarks/multigpu_oneshot_sweep.py      # two or more GPUs
 """
@@ -34,19 +34,19 @@ def timed(f, x, fresh, n=40, sleep=0):
         torch.cuda.synchronize()
     return device_ms(f, n=n, sleep_cycles=sleep, sync=sync, before_round=refill) * 1e3
 
-VARIANTS = [(1024, 32), (1024, 64), (1024, 128), (2048, 64)]  # (LL_BLOCK, LL_MAX_PROGRAMS)
+VARIANTS = [(256, 64), (1024, 32), (1024, 64), (1024, 128), (2048, 64)]  # (words per program step, program cap)
 rows, results = [], []
-saved = peer.LL_BLOCK, peer.LL_MAX_PROGRAMS
+saved = peer.LL_BLOCKS, peer.LL_MAX_PROGRAMS
 for nbytes in (8 << 10, 32 << 10, 128 << 10, 512 << 10, 1 << 20, 2 << 20, 8 << 20):
     fresh = vt.randn(nbytes // 4, device=g.device)
     x = fresh.clone()
     n = 40 if nbytes <= (2 << 20) else 10
     us = {}
     for block, cap in VARIANTS:
-        peer.LL_BLOCK, peer.LL_MAX_PROGRAMS = block, cap
+        peer.LL_BLOCKS, peer.LL_MAX_PROGRAMS = (block,), cap
         us[f"ll b{block} p{cap}"] = timed(lambda: g.all_reduce(x, algorithm="oneshot"), x, fresh, n=n,
                                           sleep=20_000_000)
-    peer.LL_BLOCK, peer.LL_MAX_PROGRAMS = saved
+    peer.LL_BLOCKS, peer.LL_MAX_PROGRAMS = saved
     for algo in ("twoshot", "ring"):
         us[algo] = timed(lambda: g.all_reduce(x, algorithm=algo), x, fresh, n=n, sleep=20_000_000)
     for algo in ("oneshot", "twoshot", "ring"):
@@ -55,7 +55,7 @@ for nbytes in (8 << 10, 32 << 10, 128 << 10, 512 << 10, 1 << 20, 2 << 20, 8 << 2
     results.append({"bytes": nbytes, "dtype": "float32", "us": us})
 if g.rank == 0:
     name = torch.cuda.get_device_name()
-    print(f"{g.size} x {name}: device us per call (queued behind a sleep) of one-shot by (elements per program "
+    print(f"{g.size} x {name}: device us per call (queued behind a sleep) of one-shot by (LL words per program "
           "step, program cap) and of the ring; eager us per call with the defaults")
     print("size   " + "  ".join(f"b{b}p{c}" for b, c in VARIANTS) + "  2shot  ring   1s-eager 2s-eager ring-eager")
     for r in rows:

@@ -54,7 +54,12 @@ FLOAT_DTYPES = ("float32", "bfloat16", "float16")
 # policy sends one-shot in one launch (a 256 KB bfloat16 all-reduce in two launches of 64K took 17.2 us on 4 virtual
 # GPUs of an H100, one launch of 64K 10.2).
 LL_WORDS = ONESHOT_MAX_BYTES // 4
-LL_BLOCK = 1024  # words per program step: 8 KB pushed to each peer
+# Words per program step, the smallest with which every program takes one step (at most LL_MAX_PROGRAMS of
+# them), else the largest: a program's steps wait one after another. Graph time on 4 virtual GPUs of an H100,
+# float32: 16 KB 8.6 us with 256 against 9.7 with 1024, 64 KB 9.0 against 9.3; 256 KB 9.8 with 1024 against 15.1
+# with 256 (four steps a program). 4 x H200 over NVLink chose the cap and 1024 against 2048
+# (multigpu_oneshot_sweep.py).
+LL_BLOCKS = (256, 1024)
 LL_MAX_PROGRAMS = 64
 # Two-shot: elements per program step, the largest that every program gets one of (a warp per 1024 elements,
 # kernels/triton/fabric.num_warps). At 256 MB on 4 x H200 8192 moved 301 GB/s bus bandwidth in float32 and 291
@@ -111,7 +116,7 @@ class Endpoint:
         self.status, self.capacity = status, capacity
         self.ll_words = LL_WORDS  # the LL region's slot stride, as segment_bytes sized it
         self.ll_off = ll_offset(capacity)  # where the LL region starts in each data buffer
-        self.ready = set()  # (dtype, op, kind, algorithm, LL_BLOCK, plugin) whose kernels prepare() loaded
+        self.ready = set()  # (dtype, op, kind, algorithm, LL_BLOCKS, plugin) whose kernels prepare() loaded
         self._read_tuning(device, sharing)
         self.timeout_ns = int(timeout * 1e9)
         self._views = views
@@ -188,8 +193,12 @@ def _chunk(t, bounds, c):
     return t.narrow(0, lo, hi - lo)
 
 
-def _oneshot_key(ep, dtype, op):
-    return f"fab|ll|{dtype.name}|{op_name(op)}|{ep.world}|{LL_BLOCK}"
+def _oneshot_key(ep, dtype, op, block):
+    return f"fab|ll|{dtype.name}|{op_name(op)}|{ep.world}|{block}"
+
+
+def _ll_block(words):
+    return next((b for b in LL_BLOCKS if words <= LL_MAX_PROGRAMS * b), LL_BLOCKS[-1])
 
 
 def _push_key(ep, dtype, op, vec, mode, block):
@@ -217,7 +226,7 @@ def _keys(ep, dtype, op, kind, algorithm):
     if kind not in PUSH_MODES or dtype.name not in FLOAT_DTYPES:
         return keys
     if algorithm == "oneshot":
-        keys.append(_oneshot_key(ep, dtype, op))
+        keys += [_oneshot_key(ep, dtype, op, b) for b in LL_BLOCKS]
     elif algorithm == "twoshot":
         keys += [_push_key(ep, dtype, op, v, PUSH_MODES[kind], b) for v in {1, 16 // dtype.itemsize}
                  for b in _ts_blocks(ep)]
@@ -240,7 +249,7 @@ def prepare(ep, dtype, op=ReduceOp.SUM, kind="barrier", algorithm=None):
     # The plugin is part of what is ready: switching VIBETENSOR_FABRIC_REDUCE_COPY between calls (the benchmark
     # does) must load the new plugin's kernels here too, not lazily under a peer's flag wait, which hung.
     plugin_in_effect = plugin_name() if _reduces_by_plugin(kind, dtype, algorithm) else None
-    ready = (dtype, op, kind, algorithm, LL_BLOCK, plugin_in_effect)
+    ready = (dtype, op, kind, algorithm, LL_BLOCKS, plugin_in_effect)
     if ready in ep.ready:
         return
     ep.ready.add(ready)
@@ -252,15 +261,16 @@ def prepare(ep, dtype, op=ReduceOp.SUM, kind="barrier", algorithm=None):
 
 def oneshot_all_reduce(ep, flat, op):
     """flat (1-D contiguous, on ep's device) <- its reduction over the ranks, by the LL kernel."""
-    key = _oneshot_key(ep, flat.dtype, op)
     total, size, pack = flat.numel(), flat.element_size(), layout.ll_pack(flat.element_size())
     for lo in range(0, total, ep.ll_words * pack):
         m = min(ep.ll_words * pack, total - lo)
+        block = _ll_block(-(-m // pack))
         ptr = flat.data_ptr() + lo * size
         args = [("ptr", ptr), ("ptr", ptr), ("ptr", ep.bufs.data_ptr()), ("ptr", ep.flags.data_ptr()),
                 ("ptr", ep.status.ptr), ("i64", m), ("i32", ep.rank), ("i64", ep.timeout_ns),
                 ("i64", ep.ll_off), ("i64", ep.ll_words)]
-        _C._cuda.launch_kernel(key, (min(LL_MAX_PROGRAMS, -(-m // (LL_BLOCK * pack))), 1, 1), args)
+        _C._cuda.launch_kernel(_oneshot_key(ep, flat.dtype, op, block),
+                               (min(LL_MAX_PROGRAMS, -(-m // (block * pack))), 1, 1), args)
 
 
 PUSH_MODES = {"all_reduce": 0, "reduce_scatter": 1, "all_gather": 2}

@@ -77,6 +77,9 @@ def test_gpu_transport_crossover():
     assert cuda_peer.choose_algorithm(2 * words, 2) == "oneshot"  # an LL word carries two 16-bit values
     assert cuda_peer.choose_algorithm(2 * words + 1, 2) == "twoshot"
     assert cuda_peer.choose_algorithm(1 << 28, 4) == "twoshot"  # the two-shot beat the ring up to 1 GB
+    small, large = cuda_peer.LL_BLOCKS[0], cuda_peer.LL_BLOCKS[-1]  # one-shot: one step a program while it can
+    assert cuda_peer._ll_block(1) == small and cuda_peer._ll_block(cuda_peer.LL_MAX_PROGRAMS * small) == small
+    assert cuda_peer._ll_block(cuda_peer.LL_MAX_PROGRAMS * small + 1) == large == cuda_peer._ll_block(words)
     assert cuda_peer.choose_algorithm(64 << 20, 4, "oneshot") == "oneshot"  # the caller's choice wins
     assert cuda_peer.choose_algorithm(8, 4, "ring") == "ring"
     assert cuda_peer.choose_algorithm(100, 4, crossover_bytes=50) == "twoshot"
