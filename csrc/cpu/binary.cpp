@@ -10,7 +10,8 @@ namespace vt {
 namespace {
 
 TensorIterator binary_iter(const char* name, const Tensor& out, const Tensor& a, const Tensor& b, bool to_float = false) {
-  return TensorIteratorConfig(name).add_output(out).add_input(a).add_input(b).promote_integer_inputs_to_float(to_float).build();
+  return TensorIteratorConfig(name).add_output(out).add_input(a).add_input(b).promote_integer_inputs_to_float(to_float)
+      .cast_floats_on_load(true).build();
 }
 
 void check_alpha(const TensorIterator& it, Scalar alpha, const char* op) {

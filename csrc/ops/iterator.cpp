@@ -118,7 +118,8 @@ void TensorIterator::compute_types(TensorIteratorConfig& c) {
       if (t.dtype() == common_ && !t.is_wrapped_number()) continue;
       if (t.is_wrapped_number() || (t.dim() == 0 && t.device().is_cpu() && have_dev && !dev.is_cpu()))
         t = scalar_tensor(item(t), common_);  // tiny: read once by the loop
-      else if (t.dtype() != common_)
+      else if (t.dtype() != common_ &&
+               !(c.cast_on_load_ && t.device().is_cuda() && is_floating(t.dtype()) && is_floating(common_)))
         t = to_copy(t, common_, std::nullopt, false);
     }
   }

@@ -41,6 +41,10 @@ class TensorIteratorConfig {
   TensorIteratorConfig& add_input(const Tensor& t) { inputs_.push_back(t); return *this; }
   // Inputs are cast to the promoted dtype (default on).
   TensorIteratorConfig& promote_inputs(bool v) { promote_ = v; return *this; }
+  // On CUDA, floating inputs of another floating dtype than the common one are not copied to it first: the
+  // elementwise kernel converts each input as it loads it (it computes in float32 or float64 from any float
+  // input), as PyTorch's does; a bfloat16 + float32 add was a copy kernel then the add. CPU kernels take one dtype.
+  TensorIteratorConfig& cast_floats_on_load(bool v) { cast_on_load_ = v; return *this; }
   // Integral/bool results become the default float dtype (div, sqrt, exp ...).
   TensorIteratorConfig& promote_integer_inputs_to_float(bool v) { int_to_float_ = v; return *this; }
   // Outputs get this dtype regardless of the inputs (comparisons produce bool).
@@ -56,7 +60,7 @@ class TensorIteratorConfig {
   const char* name_;
   std::vector<Tensor> outputs_, inputs_;
   bool promote_ = true, int_to_float_ = false, has_out_dtype_ = false, has_compute_dtype_ = false;
-  bool reduction_ = false;
+  bool reduction_ = false, cast_on_load_ = false;
   DType out_dtype_ = DType::Float32, compute_dtype_ = DType::Float32;
 };
 

@@ -28,6 +28,28 @@ def test_binary_matches_cpu(op, dtype):
         np.testing.assert_allclose(got.cpu().to(vt.float64).numpy(), w, rtol=tol, atol=tol, err_msg=op)
 
 
+@pytest.mark.parametrize("op", ["add", "sub", "mul", "div", "maximum", "atan2", "pow"])
+def test_mixed_float_dtypes_convert_as_they_load(op):
+    """Floats of two dtypes (broadcast, and in place into the narrower one): the CPU's promoted result, from one
+    kernel whose key names both input dtypes, where the narrower input was first copied to the common dtype."""
+    gen = rng()
+    for da, db in ((vt.bfloat16, vt.float32), (vt.float64, vt.float16), (vt.float16, vt.bfloat16)):
+        a = vt.tensor(random_array((33, 65), da, gen, positive=op == "pow")).to(da)
+        b = vt.tensor(random_array((65,), db, gen, positive=op == "pow")).to(db)
+        want = getattr(vt, op)(a, b)
+        got = getattr(vt, op)(a.cuda(), b.cuda())
+        assert got.is_cuda and got.dtype == want.dtype, (op, da, db)
+        tol = 1e-12 if want.dtype == vt.float64 else 2e-6
+        np.testing.assert_allclose(got.cpu().to(vt.float64).numpy(), want.to(vt.float64).numpy(), rtol=tol,
+                                   atol=tol, err_msg=f"{op} {da} {db}")
+        assert any(f"|{da.name},{db.name}|" in k for k in vt._C._cuda.kernel_keys() if k.startswith("ew|"))
+    x, y = vt.tensor(random_array((40,), vt.float32, gen)).to(vt.bfloat16), vt.tensor(random_array((40,), vt.float32,
+                                                                                                     gen))
+    xg = x.cuda()
+    xg.add_(y.cuda())  # computed in float32, rounded into the bfloat16 tensor
+    assert xg.dtype == vt.bfloat16 and xg.cpu().tolist() == x.add_(y).tolist()
+
+
 def test_integer_and_comparison_ops():
     gen = rng()
     a = vt.tensor(gen.integers(-20, 20, size=(50,)))
