@@ -176,6 +176,12 @@ def timed_variants(w, args):
             f = make()
             sync()
             out[name + "_setup_s"] = time.perf_counter() - t0
+            # a second of steps before timing: GPT-124M's eager step read 29.4 ms after 3 warm-up steps and 25.7
+            # after the loss curves' 50 (H100; clocks and caching allocators settle)
+            t0 = time.perf_counter()
+            while time.perf_counter() - t0 < 1.0:
+                f()
+                sync()
             out[name + "_ms"] = device_ms(f, n=args.iters, rounds=args.rounds)
         except Exception as e:  # noqa: BLE001 - a row says why a variant did not run
             out[name + "_error"] = f"{type(e).__name__}: {e}"[:300]
