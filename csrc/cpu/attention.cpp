@@ -34,7 +34,7 @@ Shape check(const char* op, const Tensor& q, const Tensor& k, const Tensor& v, s
 }
 
 // The operand as the compute type, contiguous: float64 stays, the rest compute in float32 (half types are
-// widened here and their results rounded once at the end; nn.functional sends only float32 and float64).
+// widened here and their results rounded once at the end).
 Tensor operand(const Tensor& t) {
   return contiguous(t.dtype() == DType::Float64 || t.dtype() == DType::Float32 ? t : to_dtype(t, DType::Float32));
 }

@@ -273,9 +273,9 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
                                  enable_gqa=False):
     """softmax(q k^T * scale + mask) v over the last two dims; bool masks keep True positions.
 
-    CUDA bfloat16/float16/float32 inputs the fused kernels cover (vt.nn.fused.attention_applies: 4-d, no mask, no
-    dropout, head_dim 16/32/64/128) run FlashAttention-style, never holding the [L, S] scores; the rest
-    runs the composite below."""
+    Inputs the fused kernels cover (vt.nn.fused.attention_applies: 4-d, no mask, no dropout; on CUDA
+    bfloat16/float16/float32 with head_dim 16/32/64/128, on CPU any float dtype) run FlashAttention-style, never
+    holding the [L, S] scores; the rest runs the composite below."""
     if is_causal and attn_mask is not None:
         raise ValueError("scaled_dot_product_attention: pass either attn_mask or is_causal, not both")
     if _fused.attention_applies(query, key, value, attn_mask, dropout_p, scale, enable_gqa):

@@ -56,9 +56,10 @@ def attention_applies(query, key, value, attn_mask, dropout_p, scale, enable_gqa
     """The fused attention kernels cover [B, H, L, D] query, key and value of one dtype and device, without a
     mask or dropout, key heads equal to the query's or (enable_gqa) dividing them, and at least one key: on
     CUDA bfloat16/float16/float32 with head_dim one of ATTENTION_HEAD_DIMS and a scale >= 0 (the kernels fold
-    it into the running max), on CPU float32/float64 with any head_dim and a finite scale."""
+    it into the running max), on CPU any float dtype (half types computed in float32 and rounded once) with any
+    head_dim and a finite scale."""
     cuda = _on_cuda(query)
-    dtypes = (_C.float16, _C.bfloat16, _C.float32) if cuda else (_C.float32, _C.float64)
+    dtypes = (_C.float16, _C.bfloat16, _C.float32) if cuda else FLOATING
     if query.device.type not in ("cpu", "cuda") or query.dtype not in dtypes or attn_mask is not None or dropout_p:
         return False
     if any(t.dim() != 4 or t.dtype != query.dtype or t.device != query.device for t in (key, value)) or \
