@@ -102,7 +102,8 @@ def test_cpu_fused_ops_benchmark_runs(monkeypatch, torch_one_thread):
         pytest.skip("torch is not installed")
     bench = _benchmark(monkeypatch, "cpu_fused_ops")
     rows, results = bench.run(bench.cases([("tiny", 24, 8, 16, 2, 4, 5)]), min_time=0.005)
-    assert len(results) == 7 and all(r["vibetensor_us"] > 0 and r["torch_us"] > 0 for r in results)
+    assert len(results) == 8 and all(r["vibetensor_us"] > 0 and r["torch_us"] > 0 for r in results)
+    assert [r["dtype"] for r in results].count("bfloat16") == 1  # the attention autocast sends
 
 
 @pytest.mark.parametrize("workload", ["gpt_tiny", "gpt_small_bf16", "vit_tiny"])
