@@ -2,7 +2,7 @@
 VIBETENSOR_CPU_CAPABILITY: float32 GELU (cpu/activations.h: fitted polynomials and one exp, no erf), the tanh
 GELU, SiLU, sigmoid, tanh and exp (exp over the whole float range, subnormal results included) and their
 gradients against float64 on a dense grid and on random values, in every
-layout, and the GEMM on each path."""
+layout, and the GEMM on each path; LayerNorm and RMSNorm give the same bits on every path."""
 import json
 import os
 import subprocess
@@ -74,11 +74,40 @@ print(json.dumps(out))
 """
 
 
-def run_capped(cap, seed):
+NORMS = r"""
+import hashlib, sys
+import numpy as np
+import vibetensor as vt
+
+gen = np.random.default_rng(int(sys.argv[1]))
+digest = hashlib.sha256()
+for dtype in (vt.float32, vt.bfloat16):
+    for rows, n in ((512, 48), (37, 100), (5, 1000)):
+        x, dy = (vt.tensor(gen.standard_normal((rows, n)).astype(np.float32)).to(dtype) for _ in range(2))
+        w, b = (vt.tensor(gen.standard_normal(n).astype(np.float32)).to(dtype) for _ in range(2))
+        y, mean, rstd = vt.ops.native_layer_norm(x, [n], w, b, 1e-5)
+        ry, rrstd = vt.ops._fused_rms_norm(x, [n], w, 1e-5)
+        outs = [y, mean, rstd, *vt.ops.native_layer_norm_backward(dy, x, [n], mean, rstd, w, True), ry, rrstd,
+                *vt.ops._fused_rms_norm_backward(dy, x, [n], rrstd, w)]
+        for t in outs:
+            digest.update(t.to(vt.float64).numpy().tobytes())
+print(digest.hexdigest())
+"""
+
+
+def run_capped(cap, seed, script=SCRIPT):
     env = dict(os.environ, VIBETENSOR_CPU_CAPABILITY=cap)
-    r = subprocess.run([sys.executable, "-c", SCRIPT, str(seed)], env=env, capture_output=True, text=True, timeout=120)
+    r = subprocess.run([sys.executable, "-c", script, str(seed)], env=env, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
-    return json.loads(r.stdout)
+    return json.loads(r.stdout) if script is SCRIPT else r.stdout.strip()
+
+
+def test_norms_give_the_same_bits_on_every_vector_path():
+    """csrc/cpu/norm.cpp runs its row loops as written or as an AVX2 copy: the same operations in the same order
+    (16 explicit lanes, no FMA), so every path must agree to the bit (their accuracy: tests/nn/test_norm_cpu.py)."""
+    seed = int.from_bytes(os.urandom(4), "little")
+    digests = {cap: run_capped(cap, seed, NORMS) for cap in ("sse2", "avx2", "avx512")}
+    assert len(set(digests.values())) == 1, (seed, digests)
 
 
 @pytest.mark.parametrize("cap", ["sse2", "avx2", "avx512"])
