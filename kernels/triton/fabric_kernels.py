@@ -104,7 +104,8 @@ def _ll_ready(slot, last, epoch, m):
 def _ll_receive(slot, last, epoch, m, status, me, peer, timeout_ns, t0, ok, TIMED: tl.constexpr,
                 SPINS: tl.constexpr):
     """Polls a block of LL words (payload | flag << 32) in this rank's memory until every word under the mask
-    carries `epoch`; returns the payloads (_ll_pack) and ok (0: the peer did not arrive in time)."""
+    carries `epoch`; returns the words, whose low halves are the payloads (_ll_unpack reads only those), and ok
+    (0: the peer did not arrive in time)."""
     w, ready = _ll_ready(slot, last, epoch, m)
     spins = 0
     while (ready == 0) & (ok != 0):
@@ -112,7 +113,7 @@ def _ll_receive(slot, last, epoch, m, status, me, peer, timeout_ns, t0, ok, TIME
         ok = _may_wait(status, me, peer, t0, spins, timeout_ns, TIMED, SPINS)
         if ok != 0:
             w, ready = _ll_ready(slot, last, epoch, m)
-    return w & 0xFFFFFFFF, ok
+    return w, ok
 
 
 @triton.jit
@@ -139,7 +140,8 @@ def _ll_pack(x, BLOCK: tl.constexpr, PACK: tl.constexpr):
 
 @triton.jit
 def _ll_unpack(payload, ptr, BLOCK: tl.constexpr, PACK: tl.constexpr):
-    """_ll_pack's inverse, as BLOCK * PACK float32 values (ptr: a pointer of the elements' dtype)."""
+    """_ll_pack's inverse, as BLOCK * PACK float32 values, from the low halves of payload (whole LL words or
+    _ll_pack's payloads; ptr: a pointer of the elements' dtype)."""
     if PACK == 1:  # an if/else: Triton compiles what follows an early return in a constexpr if
         x = (payload & 0xFFFFFFFF).to(tl.int32).to(tl.float32, bitcast=True)
     else:

@@ -87,20 +87,24 @@ def _backward(kind, dtype, affine):
     # program per SM instead of two, and 86% to 82%. Past the last row the rows load nothing (mask) and the
     # statistics reread the last row's (an index, not a mask: the interpreter takes no scalar mask).
     ln = kind == "ln"
-    loads = ["        lim = tl.where(nxt < M, N, 0)",  # (m & a scalar: the interpreter makes an int32 mask of it)
-             "        x_n = tl.load(x_ptr + nxt * N + offs, mask=offs < lim, other=0)",
-             "        dy_n = tl.load(dy_ptr + nxt * N + offs, mask=offs < lim, other=0)",
-             "        rstd_n = tl.load(rstd_ptr + tl.minimum(nxt, M - 1))"] + \
-        (["        mean_n = tl.load(mean_ptr + tl.minimum(nxt, M - 1))"] if ln else [])
+
+    def loads(at, rows_mask, stat):  # a row's x and dy (at `at`, under rows_mask) and its statistics (at stat)
+        return [f"        x_n = tl.load(x_ptr + {at} * N + offs, mask={rows_mask}, other=0)",
+                f"        dy_n = tl.load(dy_ptr + {at} * N + offs, mask={rows_mask}, other=0)",
+                f"        rstd_n = tl.load(rstd_ptr + {stat})"] + \
+            ([f"        mean_n = tl.load(mean_ptr + {stat})"] if ln else [])
     take = [f"        x, dy, rstd = x_n.to({ct}), dy_n.to({ct}), rstd_n"] + (["        mean = mean_n"] if ln else [])
-    body.append("    G = tl.num_programs(0)")
+    body += ["    G = tl.num_programs(0)"]
     if ln:
-        body += ["    for r in range(pid, M, G):", "        nxt = tl.cast(r, tl.int64)"] + loads + take
+        body += ["    for r in range(pid, M, G):", "        row = tl.cast(r, tl.int64)"]
+        body += loads("row", "m", "row") + take
     else:
-        body += ["    nxt = pid.to(tl.int64)"] + [line[4:] for line in loads]
-        body += ["    for r in range(pid, M, G):"] + take + ["        nxt = tl.cast(r, tl.int64) + G"] + loads
+        # (m & a scalar: the interpreter makes an int32 mask of it, hence the row length as a limit)
+        ahead = ["        lim = tl.where(nxt < M, N, 0)"] + loads("nxt", "offs < lim", "tl.minimum(nxt, M - 1)")
+        body += ["    nxt = pid.to(tl.int64)"] + [line[4:] for line in ahead]
+        body += ["    for r in range(pid, M, G):", "        row = tl.cast(r, tl.int64)"] + take + \
+            ["        nxt = row + G"] + ahead
     body += [
-        "        row = tl.cast(r, tl.int64)",
         "        xhat = tl.where(m, (x - mean) * rstd, 0.0)" if ln else "        xhat = x * rstd",
         "        wdy = dy * w" if affine != "-" else "        wdy = dy",
         # d/dx of (x - mean) * rstd, projected: dx = rstd * (wdy - xhat * mean(xhat * wdy) [- mean(wdy)])
