@@ -257,17 +257,23 @@ def _copy_part(dst, src, length, pid, programs, CG: tl.constexpr, BLOCK: tl.cons
 
 
 @triton.jit
-def _reduce_block(out, mine, peers, bufs, rank, stride, offs, m, WORLD: tl.constexpr, OP: tl.constexpr,
+def _reduce_block(out, mine, own, peers, bufs, rank, stride, offs, m, WORLD: tl.constexpr, OP: tl.constexpr,
                   VEC: tl.constexpr):
-    """out[offs] <- the reduction, in rank order, of mine[p * stride + offs] over p (read past L1), also
-    stored in this rank's slot of every other rank's region `peers` (an element offset in their buffers; -1:
-    nowhere)."""
+    """out[offs] <- the reduction, in rank order, of mine[p * stride + offs] over the peers p (read past L1) and
+    own[offs] (this rank's own part, never copied into its slot), also stored in this rank's slot of every other
+    rank's region `peers` (an element offset in their buffers; -1: nowhere)."""
     elt = out.dtype.element_ty
     m = _vmask(m, VEC)
-    acc = tl.load(_vptrs(mine, offs, VEC), mask=m, cache_modifier=".cg").to(tl.float32)
-    for p in tl.static_range(1, WORLD):
-        x = tl.load(_vptrs(mine + p * stride, offs, VEC), mask=m, cache_modifier=".cg")
-        acc = _combine(acc, x.to(tl.float32), OP)
+    acc = tl.zeros([offs.shape[0]], tl.float32)
+    for p in tl.static_range(WORLD):
+        src = mine + p * stride
+        if p == rank:
+            src = own
+        x = tl.load(_vptrs(src, offs, VEC), mask=m, cache_modifier=".cg").to(tl.float32)
+        if p == 0:
+            acc = x
+        else:
+            acc = _combine(acc, x, OP)
     res = acc.to(elt)
     tl.store(_vptrs(out, offs, VEC), res, mask=m)
     if peers >= 0:
@@ -287,9 +293,10 @@ def _push_chunks(in_ptr, bufs, region, stride, n, per, length, rank, pid, progra
     """Chunk c of in (its part of a piece: [c * per, c * per + min(length, n - c * per))) into slot `rank` of
     rank c's region at element offset `region`, program pid's share. Step j: rank r writes to rank r + j, so
     every rank takes one writer at a time (in rank order, all ranks would write to rank 0 first: its links in
-    saturate while the others idle)."""
+    saturate while the others idle). Not this rank's own chunk: the reduction reads it from `in` (a copy into its
+    own slot cost a read and a write of 1/WORLD of the message)."""
     elt = in_ptr.dtype.element_ty
-    for j in tl.static_range(WORLD):
+    for j in tl.static_range(1, WORLD):
         c = (rank + j) % WORLD
         theirs = tl.load(bufs + c).to(tl.pointer_type(elt))
         _copy_part(theirs + region + rank * stride, in_ptr + c * per, _chunk_len(c, n, per, length), pid, programs,
@@ -297,17 +304,18 @@ def _push_chunks(in_ptr, bufs, region, stride, n, per, length, rank, pid, progra
 
 
 @triton.jit
-def _reduce_share(dst, slots, peers, bufs, rank, stride, length, pid, programs, WORLD: tl.constexpr,
+def _reduce_share(dst, slots, own, peers, bufs, rank, stride, length, pid, programs, WORLD: tl.constexpr,
                   OP: tl.constexpr, BLOCK: tl.constexpr, VEC: tl.constexpr):
-    """dst[:length] <- the reduction of the WORLD slots at `slots`, program pid's share (split as _copy_part
-    splits), also pushed into slot `rank` of every peer's region `peers` (-1: no push)."""
+    """dst[:length] <- the reduction of the peers' slots at `slots` and this rank's part at `own`, program pid's
+    share (split as _copy_part splits), also pushed into slot `rank` of every peer's region `peers` (-1: no
+    push)."""
     body = (length // VEC) * VEC
     for start in range(pid * BLOCK, body, programs * BLOCK):
         offs = start + tl.arange(0, BLOCK)
-        _reduce_block(dst, slots, peers, bufs, rank, stride, offs, offs < body, WORLD, OP, VEC)
+        _reduce_block(dst, slots, own, peers, bufs, rank, stride, offs, offs < body, WORLD, OP, VEC)
     if pid == 0:
         offs = body + tl.arange(0, VEC)
-        _reduce_block(dst, slots, peers, bufs, rank, stride, offs, offs < length, WORLD, OP, 1)
+        _reduce_block(dst, slots, own, peers, bufs, rank, stride, offs, offs < length, WORLD, OP, 1)
 
 
 @triton.jit
@@ -321,6 +329,22 @@ def _copy_out(out_ptr, slots, stride, n, per, length, rank, pid, programs, WORLD
 
 
 @triton.jit
+def _piece(q, n, per, length, out_region):
+    """Piece q: its start in every chunk, its length in a full chunk, what remains of the message past its start
+    (chunk c's piece: [c * per, c * per + _chunk_len(c, rest, per, m)) past lo), and its half's offset."""
+    lo = q * length
+    return lo, tl.minimum(length, per - lo), n - lo, (q % 2) * (2 * out_region)
+
+
+@triton.jit
+def _copy_piece(out_ptr, mine, q, n, per, length, out_region, stride, rank, pid, programs, WORLD: tl.constexpr,
+                BLOCK: tl.constexpr, VEC: tl.constexpr):
+    """Piece q of every other rank's chunk <- the OUT slots of its half."""
+    lo, m, rest, half = _piece(q, n, per, length, out_region)
+    _copy_out(out_ptr + lo, mine + half + out_region, stride, rest, per, m, rank, pid, programs, WORLD, BLOCK, VEC)
+
+
+@triton.jit
 def push_collective(in_ptr, out_ptr, bufs, flags, status, n, per, length, stride, rank, timeout_ns,
                     WORLD: tl.constexpr,
                     BLOCK: tl.constexpr, OP: tl.constexpr, VEC: tl.constexpr, MODE: tl.constexpr,
@@ -331,18 +355,20 @@ def push_collective(in_ptr, out_ptr, bufs, flags, status, n, per, length, stride
     `stride` elements. Chunk c of the message is [c * per, min((c + 1) * per, n)); the whole message goes in one
     launch, in pieces: piece q is [q * length, (q + 1) * length) of every chunk, in half q % 2.
 
-    Per piece: MODE 0, all-reduce (in and out: n elements): push piece q of chunk c into rank c's IN slot, meet;
-    reduce the IN slots in rank order into out and push the result into every peer's OUT slot, meet; copy the
-    OUT slots into out. MODE 1, reduce-scatter (in: n = WORLD * per, out: this rank's chunk at 0): push, meet,
-    reduce into out. MODE 2, all-gather (in: this rank's chunk at 0, out: n = WORLD * per): push in into every
-    peer's OUT slot and copy it into out, meet; copy the OUT slots into out. One meeting comes first (every
-    rank is done with earlier collectives before it is written into).
+    Per piece: MODE 0, all-reduce (in and out: n elements): push piece q of chunk c into rank c's IN slot (not
+    its own chunk), meet; reduce its own part and the IN slots in rank order into out and push the result into
+    every peer's OUT slot, meet; copy the OUT slots into out. MODE 1, reduce-scatter (in: n = WORLD * per, out:
+    this rank's chunk at 0): push, meet, reduce into out. MODE 2, all-gather (in: this rank's chunk at 0, out: n
+    = WORLD * per): push in into every peer's OUT slot and copy it into out, meet; copy the OUT slots into out.
+    The copy out of piece q comes after the pushes of piece q + 1 (the last piece's, after the loop): local
+    reads and writes while the stores drain over the links, where they left the links idle. One meeting comes
+    first (every rank is done with earlier collectives before it is written into).
 
     A program goes on to the next piece as soon as its counterparts met it, so one program's last phase of a
     piece overlaps other programs' pushes of the next (a launch per piece, where every program waited for the
     slowest at each piece's end, moved 0.79-0.84x of NCCL's all-reduce bus bandwidth at 256 MB-1 GB on 4 x H100
     against this one's 0.90-0.92x). Piece q + 2 writes a half only past piece q + 1's first meeting, which
-    every rank reaches after its last reads of piece q.
+    every rank reaches after its last reads of piece q (its copy out comes before that meeting).
 
     Program pid handles the same part of every chunk in every phase, so meetings of counterparts suffice; their
     values count the meetings program pid has held (TS_EPOCH + pid). Peers' writes are read past L1 (.cg): L1
@@ -358,11 +384,9 @@ def push_collective(in_ptr, out_ptr, bufs, flags, status, n, per, length, stride
     mine = tl.load(bufs + rank).to(tl.pointer_type(elt))
     out_region = WORLD * stride
     ok = _barrier(flags, me, slot, rank, met, status, timeout_ns, ok, WORLD, TIMED, SPINS)
-    for q in range(tl.cdiv(per, length)):
-        lo = q * length
-        m = tl.minimum(length, per - lo)  # this piece of a full chunk
-        rest = n - lo  # chunk c's piece: [c * per, c * per + _chunk_len(c, rest, per, m)) past lo
-        half = (q % 2) * (2 * out_region)
+    pieces = tl.cdiv(per, length)
+    for q in range(pieces):
+        lo, m, rest, half = _piece(q, n, per, length, out_region)
         if ok != 0:
             if MODE == 2:  # this rank's chunk into every OUT slot `rank` (its own: straight into out)
                 for j in tl.static_range(WORLD):
@@ -374,21 +398,25 @@ def push_collective(in_ptr, out_ptr, bufs, flags, status, n, per, length, stride
                     _copy_part(dst, in_ptr + lo, m, pid, programs, False, BLOCK, VEC)
             else:
                 _push_chunks(in_ptr + lo, bufs, half, stride, rest, per, m, rank, pid, programs, WORLD, BLOCK, VEC)
+            if MODE != 1:
+                if q > 0:  # the last piece's results, while this piece's pushes drain over the links
+                    _copy_piece(out_ptr, mine, q - 1, n, per, length, out_region, stride, rank, pid, programs,
+                                WORLD, BLOCK, VEC)
         met += 1
         ok = _barrier(flags, me, slot, rank, met, status, timeout_ns, ok, WORLD, TIMED, SPINS)
         if MODE != 2:
             if ok != 0:
                 dst = out_ptr + rank * per + lo if MODE == 0 else out_ptr + lo
                 peers = half + out_region if MODE == 0 else -1  # -1: no push (reduce-scatter)
-                _reduce_share(dst, mine + half, peers, bufs, rank, stride, _chunk_len(rank, rest, per, m), pid,
-                              programs, WORLD, OP, BLOCK, VEC)
+                _reduce_share(dst, mine + half, in_ptr + rank * per + lo, peers, bufs, rank, stride,
+                              _chunk_len(rank, rest, per, m), pid, programs, WORLD, OP, BLOCK, VEC)
         if MODE == 0:
             met += 1
             ok = _barrier(flags, me, slot, rank, met, status, timeout_ns, ok, WORLD, TIMED, SPINS)
-        if MODE != 1:
-            if ok != 0:
-                _copy_out(out_ptr + lo, mine + half + out_region, stride, rest, per, m, rank, pid, programs, WORLD,
-                          BLOCK, VEC)
+    if MODE != 1:
+        if ok != 0:
+            _copy_piece(out_ptr, mine, pieces - 1, n, per, length, out_region, stride, rank, pid, programs, WORLD,
+                        BLOCK, VEC)
     tl.store(me + (8256 + pid), met)
 
 

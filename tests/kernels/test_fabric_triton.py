@@ -139,6 +139,7 @@ def test_twoshot_pushes_its_parts_reduces_and_gathers(vec, n):
         ref = _reference([x.numpy() for x in xs], "sum").astype(np.float32)
         chunk = lambda a, c: a[c * per:min((c + 1) * per, n)]  # noqa: E731
         mine = w.data(rank)
+        mine.narrow(0, rank * stride, stride).fill_(float("nan"))  # its own IN slot: never written nor read
         for p in range(world):  # what the peers pushed: their part of this rank's chunk (IN), their chunk reduced (OUT)
             if p != rank:
                 part = chunk(xs[p].numpy(), rank)
@@ -152,11 +153,12 @@ def test_twoshot_pushes_its_parts_reduces_and_gathers(vec, n):
               per, per, stride, rank, 10**9)
         assert w.status.tolist() == [0, 0, 0, 0]
         np.testing.assert_allclose(out.numpy(), ref, rtol=1e-6, atol=1e-6)
+        assert np.isnan(mine.narrow(0, rank * stride, stride).numpy()).all()
         for q in range(world):  # it pushed its part of q's chunk into q's IN slot, its reduced chunk into q's OUT
-            part = chunk(xs[rank].numpy(), q)
-            got_in = w.data(q).narrow(0, rank * stride, len(part)).numpy()
-            assert np.array_equal(got_in, part), q
             if q != rank:
+                part = chunk(xs[rank].numpy(), q)
+                got_in = w.data(q).narrow(0, rank * stride, len(part)).numpy()
+                assert np.array_equal(got_in, part), q
                 red = chunk(ref, rank)
                 got_out = w.data(q).narrow(0, world * stride + rank * stride, len(red)).numpy()
                 np.testing.assert_allclose(got_out, red, rtol=1e-6, atol=1e-6)
@@ -187,6 +189,7 @@ def test_twoshot_pieces_alternate_halves(vec, mode, world, rank):
         ref = _reference(xs, "sum").astype(np.float32)
         want = ref if mode == 0 else ref[rank * per:(rank + 1) * per]
     for q, (lo, m) in enumerate(pieces):  # what the peers pushed into this rank's halves
+        in_slot(rank, q, rank, stride).fill_(float("nan"))  # its own IN slot: never written nor read
         for p in range(world):
             if p == rank:
                 continue
@@ -215,7 +218,10 @@ def test_twoshot_pieces_alternate_halves(vec, mode, world, rank):
                     assert np.array_equal(out_slot(c, q, rank, m).numpy(), xs[rank][lo:lo + m]), (q, c)
                 continue
             mine = part(xs[rank], c, lo, m)
-            assert np.array_equal(in_slot(c, q, rank, len(mine)).numpy(), mine), (q, c)
+            if c == rank:
+                assert np.isnan(in_slot(c, q, rank, stride).numpy()).all(), q
+            else:
+                assert np.array_equal(in_slot(c, q, rank, len(mine)).numpy(), mine), (q, c)
             if mode == 0 and c != rank:
                 red = part(ref, rank, lo, m)
                 np.testing.assert_allclose(out_slot(c, q, rank, len(red)).numpy(), red, rtol=1e-6, atol=1e-6)
@@ -227,6 +233,7 @@ def test_twoshot_reduce_scatter_and_all_gather_modes(vec):
     gen, world, rank, programs, block, k = rng(), 3, 2, 2, 64, 40
     stride = 64  # k rounded up to a cache line of float32
     w = World(world, 2 * world * stride)
+    w.data(rank).narrow(0, rank * stride, stride).fill_(float("nan"))  # its own IN slot: never read
     xs = [gen.standard_normal(world * k).astype(np.float32) for _ in range(world)]
     for p in range(world):  # reduce-scatter: what the peers pushed into this rank's IN slots
         if p != rank:
@@ -238,8 +245,9 @@ def test_twoshot_reduce_scatter_and_all_gather_modes(vec):
           w.status, world * k, k, k, stride, rank, 10**9)
     ref = _reference([x[rank * k:(rank + 1) * k] for x in xs], "sum")
     np.testing.assert_allclose(out.numpy(), ref, rtol=1e-6, atol=1e-6)
-    for q in range(world):  # its part of q's chunk, in q's IN slot
-        assert np.array_equal(w.data(q).narrow(0, rank * stride, k).numpy(), xs[rank][q * k:(q + 1) * k])
+    for q in range(world):  # its part of q's chunk, in q's IN slot (its own: read from its input)
+        if q != rank:
+            assert np.array_equal(w.data(q).narrow(0, rank * stride, k).numpy(), xs[rank][q * k:(q + 1) * k])
     ys = [gen.standard_normal(k).astype(np.float32) for _ in range(world)]
     for p in range(world):  # all-gather: the peers' pieces in this rank's OUT slots
         if p != rank:
