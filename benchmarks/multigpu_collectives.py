@@ -288,7 +288,7 @@ def main(argv=None):
                   versions={**versions(), "nccl": nccl}, iters=args.iters, samples=args.samples,
                   env={k: os.environ.get(k) for k in ("NCCL_NVLS_ENABLE", "TORCH_SYMM_MEM_DISABLE_MULTICAST",
                                                       "NVSHMEM_DISABLE_NVLS", "VIBETENSOR_ONESHOT_MAX_BYTES",
-                                                      "VIBETENSOR_FABRIC_TS_PROGRAMS",
+                                                      "VIBETENSOR_FABRIC_TS_PROGRAMS", "VIBETENSOR_FABRIC_CAPACITY",
                                                       "VIBETENSOR_FABRIC_TS_BLOCK")})
     wrong = [r for r in rows if "error" in r]
     for r in wrong:

@@ -86,7 +86,7 @@ class CudaGroup(Group):
         self.device = _C.device("cuda", int(device))
         self.devices = [self.device]
         _C._cuda.set_device(self.device.index)
-        self.capacity = int(capacity or peer.DEFAULT_CAPACITY)
+        self.capacity = peer.capacity_of(capacity)
         self.crossover_bytes = crossover_bytes
         # read once: the environment lookup would cost every call (a small one-shot is issued in ~10 us)
         self._oneshot_max = peer.oneshot_max_bytes(crossover_bytes)

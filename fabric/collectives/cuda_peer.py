@@ -71,6 +71,11 @@ TS_BLOCKS = (2048, 8192, 16384)
 TS_PROGRAMS = 128
 
 
+def capacity_of(capacity=None):
+    """Data bytes of each rank's buffer: `capacity`, else VIBETENSOR_FABRIC_CAPACITY, else DEFAULT_CAPACITY."""
+    return int(capacity or config.get("VIBETENSOR_FABRIC_CAPACITY") or DEFAULT_CAPACITY)
+
+
 def ll_region_bytes(world):
     """Bytes of a rank's LL region: two parities of one slot per source rank."""
     return 2 * world * LL_WORDS * 8

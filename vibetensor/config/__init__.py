@@ -71,6 +71,9 @@ VARS: dict[str, Var] = {
         # collectives
         Var("VIBETENSOR_FABRIC_REDUCE_COPY", str, "",
             "the GPU collectives' reduce-copy plugin ('cute' or 'triton'); unset: the fastest available"),
+        Var("VIBETENSOR_FABRIC_CAPACITY", _size, 0,
+            "data bytes of each rank's persistent GPU collective buffer (larger messages go through it in pieces; "
+            "0: the default, 128 MiB)"),
         Var("VIBETENSOR_FABRIC_TS_PROGRAMS", _size, 0,
             "programs per launch of the GPU two-shot collectives (1 to 512; 0: the default, 128), for tuning sweeps"),
         Var("VIBETENSOR_FABRIC_TS_BLOCK", _size, 0,
