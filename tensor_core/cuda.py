@@ -159,25 +159,31 @@ def set_stream(stream):
     _c.set_current_stream(stream._s)
 
 
-@contextlib.contextmanager
-def stream(s):
-    """Makes `s` the current stream, and its device the current device, inside the block (as torch does:
-    work that takes the current device, such as kernels launched by raw pointers, must land on `s`);
-    None leaves things unchanged."""
-    if s is None:
-        yield
-        return
-    index = s._s.device_index
-    prev_device, prev = _c.current_device(), _c.current_stream(index)
-    if index != prev_device:
-        _c.set_device(index)
-    _c.set_current_stream(s._s)
-    try:
-        yield
-    finally:
-        _c.set_current_stream(prev)
-        if index != prev_device:
-            _c.set_device(prev_device)
+class stream:
+    """`with stream(s):` makes `s` the current stream, and its device the current device, inside the block (as
+    torch does: work that takes the current device, such as kernels launched by raw pointers, must land on
+    `s`); None leaves things unchanged. A class, not a generator: one process driving several GPUs enters one
+    per device and collective."""
+    __slots__ = ("_s", "_index", "_prev", "_prev_device")
+
+    def __init__(self, s):
+        self._s = None if s is None else s._s
+
+    def __enter__(self):
+        if self._s is not None:
+            self._index = index = self._s.device_index
+            self._prev_device, self._prev = _c.current_device(), _c.current_stream(index)
+            if index != self._prev_device:
+                _c.set_device(index)
+            _c.set_current_stream(self._s)
+        return self
+
+    def __exit__(self, *exc):
+        if self._s is not None:
+            _c.set_current_stream(self._prev)
+            if self._index != self._prev_device:
+                _c.set_device(self._prev_device)
+        return False
 
 
 # ---- memory ------------------------------------------------------------------------------------------------

@@ -128,6 +128,7 @@ class Endpoint:
         addrs = [v.data_ptr() for v in views]
         self.flags = _tensor(addrs, dtype=_C.int64).to(device)
         self.bufs = _tensor([a + layout.HEADER_BYTES for a in addrs], dtype=_C.int64).to(device)
+        self.flags_ptr, self.bufs_ptr = self.flags.data_ptr(), self.bufs.data_ptr()  # kernel arguments, read once
 
     def _read_tuning(self, device=None, sharing=1):
         """The two-shot's launch shape: programs (fewer where `sharing` ranks run on one GPU at once: see
@@ -172,14 +173,14 @@ def _sync(ep, signal, rel, waits=(), advance=0):
     """A ring step boundary on the current stream (fabric_kernels.ring_sync)."""
     sig = sorted(set(signal)) + [-1, -1]
     w = list(waits) + [(-1, 0), (-1, 0)]
-    args = [("ptr", ep.flags.data_ptr()), ("ptr", ep.status.ptr), ("i32", ep.rank), ("i32", sig[0]),
+    args = [("ptr", ep.flags_ptr), ("ptr", ep.status.ptr), ("i32", ep.rank), ("i32", sig[0]),
             ("i32", sig[1]), ("i32", rel), ("i32", w[0][0]), ("i32", w[0][1]), ("i32", w[1][0]),
             ("i32", w[1][1]), ("i32", advance), ("i64", ep.timeout_ns)]
     _C._cuda.launch_kernel(f"fab|sync|{ep.world}", (1, 1, 1), args)
 
 
 def _barrier(ep):
-    args = [("ptr", ep.flags.data_ptr()), ("ptr", ep.status.ptr), ("i32", ep.rank), ("i64", ep.timeout_ns)]
+    args = [("ptr", ep.flags_ptr), ("ptr", ep.status.ptr), ("i32", ep.rank), ("i64", ep.timeout_ns)]
     _C._cuda.launch_kernel(f"fab|barrier|{ep.world}", (1, 1, 1), args)
 
 
@@ -271,7 +272,7 @@ def oneshot_all_reduce(ep, flat, op):
         m = min(ep.ll_words * pack, total - lo)
         block = _ll_block(-(-m // pack))
         ptr = flat.data_ptr() + lo * size
-        args = [("ptr", ptr), ("ptr", ptr), ("ptr", ep.bufs.data_ptr()), ("ptr", ep.flags.data_ptr()),
+        args = [("ptr", ptr), ("ptr", ptr), ("ptr", ep.bufs_ptr), ("ptr", ep.flags_ptr),
                 ("ptr", ep.status.ptr), ("i64", m), ("i32", ep.rank), ("i64", ep.timeout_ns),
                 ("i64", ep.ll_off), ("i64", ep.ll_words)]
         _C._cuda.launch_kernel(_oneshot_key(ep, flat.dtype, op, block),
@@ -296,8 +297,8 @@ def _push(ep, kind, src, dst, n, per, op):
     vec = _align(src.dtype)
     if src.data_ptr() % 16 or dst.data_ptr() % 16 or (per * size) % 16:
         vec = 1  # 16-byte vectors only where every chunk of the caller's tensors starts aligned
-    args = [("ptr", src.data_ptr()), ("ptr", dst.data_ptr()), ("ptr", ep.bufs.data_ptr()),
-            ("ptr", ep.flags.data_ptr()), ("ptr", ep.status.ptr), ("i64", n), ("i64", per), ("i64", length),
+    args = [("ptr", src.data_ptr()), ("ptr", dst.data_ptr()), ("ptr", ep.bufs_ptr),
+            ("ptr", ep.flags_ptr), ("ptr", ep.status.ptr), ("i64", n), ("i64", per), ("i64", length),
             ("i64", stride), ("i32", ep.rank), ("i64", ep.timeout_ns)]
     block = _ts_block(ep, length)
     _C._cuda.launch_kernel(_push_key(ep, src.dtype, op, vec, PUSH_MODES[kind], block),

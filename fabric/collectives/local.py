@@ -36,9 +36,12 @@ def _flat(t):
 
 
 def _flats(devices, ts):
-    """_flat of each member's tensor, made on its device's stream."""
+    """_flat of each member's tensor, made on its device's stream (a contiguous one's is a view: no work)."""
     bufs = []
     for dev, t in zip(devices, ts):
+        if t.is_contiguous():
+            bufs.append(t.view(-1))
+            continue
         with ls.on(dev):
             bufs.append(_flat(t))
     return bufs
@@ -47,11 +50,13 @@ def _flats(devices, ts):
 def _write_back(devices, ts, bufs, finish=None):
     """Copies each flat buffer back into its tensor where it was a copy; finish(b) runs on each first."""
     for dev, t, b in zip(devices, ts, bufs):
-        with ls.on(dev):
-            if finish:
-                finish(b)
-            if b.data_ptr() != t.data_ptr() or not t.is_contiguous():
-                t.copy_(b.view(t.shape))
+        copied = b.data_ptr() != t.data_ptr() or not t.is_contiguous()
+        if finish or copied:
+            with ls.on(dev):
+                if finish:
+                    finish(b)
+                if copied:
+                    t.copy_(b.view(t.shape))
 
 
 class LocalGroup(Group):
@@ -71,10 +76,14 @@ class LocalGroup(Group):
         self.size, self.rank = len(self.devices), 0
         self.name = name or f"local{next(_names)}"
         self.crossover_bytes = crossover_bytes
+        self._oneshot_max = peer.oneshot_max_bytes(crossover_bytes)  # read once, as CudaGroup: not per call
         self.timeout = default_timeout() if timeout is None else timeout
-        self.capacity = int(capacity or peer.DEFAULT_CAPACITY)
+        self.capacity = peer.capacity_of(capacity)
         self._eps = None
         self._peers = None
+        self._links = {}  # (kind, algorithm, nbytes) -> {(src, dst): bytes} of the peer path, for observe.record
+        self._events = {}  # reused stream events (ls.enter, the peer path's final marks): none made per call
+        self._prepared = set()  # (dtype, op, kind, algorithm) whose kernels every rank has loaded
 
     # ---- the GPU transport's path -------------------------------------------------------------------------
     def _peer_path(self, dtype, reduce):
@@ -113,17 +122,37 @@ class LocalGroup(Group):
                                        sharing=sharing[d.device.index]) for r, d in enumerate(self.devices)]
         return self._eps
 
-    def _each_rank(self, kind, algorithm, nbytes, links, program, dtype, op=ReduceOp.SUM):
+    def _each_rank(self, kind, algorithm, program, dtype, op=ReduceOp.SUM):
         """Issues program(endpoint, r) for every rank on its device's stream."""
         eps = self._endpoints()
         eps[0].status.note(kind)
-        for ep in eps:
-            peer.prepare(ep, dtype, op, kind, algorithm)
+        if (dtype, op, kind, algorithm) not in self._prepared:
+            for ep in eps:
+                peer.prepare(ep, dtype, op, kind, algorithm)
+            self._prepared.add((dtype, op, kind, algorithm))
         for r, (dev, ep) in enumerate(zip(self.devices, eps)):
             with ls.on(dev):
                 program(ep, r)
-            for p, b in schedule.links_of(kind, algorithm, self.size, r, nbytes).items():
-                algos._add_link(links, self.devices[p], dev, b)
+
+    def _peer_links(self, kind, algorithm, nbytes):
+        """{(src, dst): bytes} of a peer-path collective, one dict per (kind, algorithm, size): observe
+        tallies records by it, and it is made once."""
+        key = (kind, algorithm, nbytes)
+        links = self._links.get(key)
+        if links is None:
+            if len(self._links) > 4096:
+                self._links.clear()
+            links = self._links[key] = {}
+            for r, dev in enumerate(self.devices):
+                for p, b in schedule.links_of(kind, algorithm, self.size, r, nbytes).items():
+                    algos._add_link(links, self.devices[p], dev, b)
+        return links
+
+    def _event(self, key):
+        e = self._events.get(key)
+        if e is None:
+            e = self._events[key] = ls.new_event()
+        return e
 
     def _check_status(self, idle=False):
         if self._eps is not None:
@@ -170,16 +199,19 @@ class LocalGroup(Group):
         (or a Work whose wait() joins the caller's stream). The peer-memory programs end only when no peer
         reads their buffers any more (their flags say so), so their member streams need no joining."""
         self._check_status()
-        links, t0 = {}, time.perf_counter()
+        links, t0 = self._peer_links(kind, algorithm, nbytes) if peer_path else {}, time.perf_counter()
         with observe.in_flight():
-            ls.enter(self.devices)
+            ls.enter(self.devices, self._events)
             body(links)
-            marks = [ls.mark(d) for d in self.devices] if peer_path else ls.join_members(self.devices)
+            if peer_path:  # reused events: a later wait on a mark re-recorded since only waits longer
+                marks = [ls.mark(d, self._event(("done", r))) for r, d in enumerate(self.devices)]
+            else:
+                marks = ls.join_members(self.devices)
         observe.record(kind, group=self.name, rank=self.rank, algorithm=algorithm, nbytes=nbytes,
                        seconds=time.perf_counter() - t0, links=links)
 
-        def finish():
-            ls.join_current(self.devices, marks)
+        def finish():  # peer path: a member's stream is the last to touch its tensors, so its GPU waits for it alone
+            ls.join_current(self.devices, marks, same_gpu_only=peer_path)
             self._check_status()
             return result
         if async_op:
@@ -196,12 +228,11 @@ class LocalGroup(Group):
         nbytes = ts[0].numel() * ts[0].element_size()
         average = op is ReduceOp.AVG and self.size > 1
         if self._peer_path(ts[0].dtype, reduce=True):
-            algo = peer.choose_algorithm(ts[0].numel(), ts[0].element_size(), algorithm, self.crossover_bytes)
+            algo = peer.choose_algorithm(ts[0].numel(), ts[0].element_size(), algorithm, self._oneshot_max)
             def peer_body(links):  # flatten all, run every rank's program, then finish: no kernel that may need
                 bufs = _flats(self.devices, ts)  # loading runs while a rank's flag waits are in flight
-                self._each_rank("all_reduce", algo, nbytes, links,
-                                lambda ep, r: peer.all_reduce(ep, bufs[r], op, algo) if bufs[r].numel() else None,
-                                ts[0].dtype, op)
+                self._each_rank("all_reduce", algo, lambda ep, r: peer.all_reduce(ep, bufs[r], op, algo)
+                                if bufs[r].numel() else None, ts[0].dtype, op)
                 _write_back(self.devices, ts, bufs, (lambda b: b.div_(self.size)) if average else None)
             return self._run("all_reduce", algo, nbytes, peer_body, tensor, async_op, peer_path=True)
         algo = self._algorithm(nbytes, algorithm) if self.size > 1 else "local"
@@ -242,7 +273,7 @@ class LocalGroup(Group):
         def body(links):
             if on_peers:
                 res, flat = scratch(), _flats(self.devices, ins)
-                self._each_rank("reduce_scatter", algo, nbytes, links,
+                self._each_rank("reduce_scatter", algo,
                                 lambda ep, r: peer.reduce_scatter(ep, flat[r], res[r], op, algo), ins[0].dtype, op)
             elif algo == "ring":
                 flat_in = []
@@ -283,7 +314,7 @@ class LocalGroup(Group):
                     flat_in.append(_flat(i))
                     flat_out.append(_flat(o))
             if on_peers:
-                self._each_rank("all_gather", algo, nbytes, links,
+                self._each_rank("all_gather", algo,
                                 lambda ep, r: peer.all_gather(ep, flat_in[r], flat_out[r], algo), ins[0].dtype)
             elif algo == "ring":
                 for r, (dev, fi, fo) in enumerate(zip(self.devices, flat_in, flat_out)):
@@ -305,20 +336,20 @@ class LocalGroup(Group):
             raise ValueError(f"broadcast: src {src} out of range for {self.size} devices")
         nbytes = ts[0].numel() * ts[0].element_size()
         algo = self._algorithm(nbytes, algorithm) if self.size > 1 else "local"
+        on_peers = algo != "local" and self._peer_path(ts[0].dtype, reduce=False)
+        algo = "direct" if on_peers else algo  # what runs between peers: the source's buffer, read by every rank
 
         def body(links):
             bufs = _flats(self.devices, ts)
-            if algo != "local" and self._peer_path(ts[0].dtype, reduce=False):
-                self._each_rank("broadcast", "direct", nbytes, links,
-                                lambda ep, r: peer.broadcast(ep, bufs[r], src) if bufs[r].numel() else None,
-                                ts[0].dtype)
+            if on_peers:
+                self._each_rank("broadcast", algo, lambda ep, r: peer.broadcast(ep, bufs[r], src)
+                                if bufs[r].numel() else None, ts[0].dtype)
             elif algo == "ring":
                 algos.chain_broadcast(self.devices, bufs, src, links)
             elif algo == "oneshot":
                 algos.direct_broadcast(self.devices, bufs, src, links)
             _write_back(self.devices, ts, bufs)
-        return self._run("broadcast", algo, nbytes, body, tensor, async_op,
-                         peer_path=algo != "local" and self._peer_path(ts[0].dtype, reduce=False))
+        return self._run("broadcast", algo, nbytes, body, tensor, async_op, peer_path=on_peers)
 
     def all_to_all(self, output, input, async_op=False):
         outs, ins = self._check("all_to_all", output, "output"), self._check("all_to_all", input, "input")
@@ -329,6 +360,7 @@ class LocalGroup(Group):
         if outs[0].dtype != ins[0].dtype:
             raise TypeError(f"all_to_all: output dtype {outs[0].dtype} != input dtype {ins[0].dtype}")
         nbytes = ins[0].numel() * ins[0].element_size()
+        on_peers = self._peer_path(ins[0].dtype, reduce=False)
 
         def body(links):
             flat_in, flat_out = [], []
@@ -336,16 +368,16 @@ class LocalGroup(Group):
                 with ls.on(dev):
                     flat_in.append(_flat(i))
                     flat_out.append(o.new_empty((o.numel(),)))
-            if self._peer_path(ins[0].dtype, reduce=False):
-                self._each_rank("all_to_all", "direct", nbytes, links,
-                                lambda ep, r: peer.all_to_all(ep, flat_in[r], flat_out[r]), ins[0].dtype)
+            if on_peers:
+                self._each_rank("all_to_all", "direct", lambda ep, r: peer.all_to_all(ep, flat_in[r], flat_out[r]),
+                                ins[0].dtype)
             else:
                 algos.direct_all_to_all(self.devices, flat_in, flat_out, links)
             ls.join_members(self.devices)  # an output may alias an input another device still reads
             for dev, o, fo in zip(self.devices, outs, flat_out):
                 with ls.on(dev):
                     o.copy_(fo.view(o.shape))
-        return self._run("all_to_all", "direct", nbytes, body, output, async_op)
+        return self._run("all_to_all", "direct", nbytes, body, output, async_op, peer_path=on_peers)
 
     def barrier(self, timeout=None, async_op=False):
         """Every member stream waits for every other's work so far (CPU slots: already in order)."""

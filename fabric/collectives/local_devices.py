@@ -21,12 +21,10 @@ class VirtualDevice:
         if kind not in ("cpu", "cuda"):
             raise ValueError(f"virtual devices are 'cpu' or 'cuda', got {kind!r}")
         self.kind, self.index = kind, int(index)
+        self.is_cuda = kind == "cuda"  # attributes, not properties: read several times per rank and collective
         self.device = _C.device("cpu") if kind == "cpu" else _C.device("cuda", int(physical))
+        self._name = f"cuda:{self.device.index}/v{self.index}" if self.is_cuda else f"cpu/v{self.index}"
         self._stream = stream
-
-    @property
-    def is_cuda(self):
-        return self.kind == "cuda"
 
     @property
     def stream(self):
@@ -48,8 +46,7 @@ class VirtualDevice:
         self._ctx.close()
 
     def __str__(self):
-        where = "cpu" if not self.is_cuda else f"cuda:{self.device.index}"
-        return f"{where}/v{self.index}"
+        return self._name
 
     def __repr__(self):
         return f"VirtualDevice({self})"

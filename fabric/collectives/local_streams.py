@@ -9,9 +9,15 @@ import contextlib
 from ... import _C
 
 
+_tcuda = None
+
+
 def _cuda():
-    from ...tensor_core import cuda
-    return cuda
+    global _tcuda
+    if _tcuda is None:  # imported on first use (a cycle at import time), then kept: a lookup per rank and call
+        from ...tensor_core import cuda
+        _tcuda = cuda
+    return _tcuda
 
 
 def on(dev):
@@ -21,11 +27,15 @@ def on(dev):
     return contextlib.nullcontext()
 
 
-def mark(dev):
-    """An event at the current end of dev's stream (None on CPU)."""
+def new_event():
+    return _cuda().Event()
+
+
+def mark(dev, event=None):
+    """An event at the current end of dev's stream (None on CPU): `event` recorded again, or a new one."""
     if not dev.is_cuda:
         return None
-    return dev.stream.record_event()
+    return dev.stream.record_event(event)
 
 
 def wait(dev, events):
@@ -40,13 +50,19 @@ def _physical(devs):
     return sorted({d.device.index for d in devs if d.is_cuda})
 
 
-def enter(devs):
+def enter(devs, events=None):
     """Before a collective: each member stream waits for the caller's current stream on its GPU (which
-    produced the inputs)."""
+    produced the inputs). events: a dict of the caller's that keeps one event per GPU for this, recorded again
+    on each call (the waits are issued at once, so a later record cannot reach them)."""
     cuda = [d for d in devs if d.is_cuda]
     if not cuda:
         return
-    ready = {i: _cuda().current_stream(i).record_event() for i in _physical(cuda)}
+    ready = {}
+    for i in _physical(cuda):
+        e = None if events is None else events.get(("ready", i))
+        ready[i] = _cuda().current_stream(i).record_event(e)
+        if events is not None:
+            events[("ready", i)] = ready[i]
     for d in cuda:
         d.stream.wait_event(ready[d.device.index])
 
@@ -60,13 +76,15 @@ def join_members(devs):
     return [mark(d) for d in devs]
 
 
-def join_current(devs, marks):
-    """The caller's current stream on every GPU involved waits for the collective's final marks."""
+def join_current(devs, marks, same_gpu_only=False):
+    """The caller's current stream on every GPU involved waits for the collective's final marks: all of them,
+    or (same_gpu_only) those of the members on its GPU, where no other member touches their tensors."""
     cuda = [(d, m) for d, m in zip(devs, marks) if d.is_cuda]
     for i in _physical([d for d, _ in cuda]):
         cur = _cuda().current_stream(i)
-        for _, m in cuda:
-            cur.wait_event(m)
+        for d, m in cuda:
+            if not same_gpu_only or d.device.index == i:
+                cur.wait_event(m)
 
 
 def fetch(src, dev):

@@ -126,7 +126,7 @@ def test_twoshot_pieces_fit_the_buffer_and_cover_every_element(monkeypatch, worl
             continue
         peer.segment_bytes(capacity, world)
         ptr = SimpleNamespace(data_ptr=lambda: 0, ptr=0)
-        ep = SimpleNamespace(world=world, rank=0, bufs=ptr, flags=ptr, status=ptr, timeout_ns=1, ts_block=0,
+        ep = SimpleNamespace(world=world, rank=0, bufs_ptr=0, flags_ptr=0, status=ptr, timeout_ns=1, ts_block=0,
                              ts_programs=peer.TS_PROGRAMS, elements=lambda dt: capacity // dt.itemsize)
         for kind, k in (("all_reduce", 5000), ("reduce_scatter", 700), ("all_gather", 700), ("all_reduce", 3),
                         ("all_reduce", 0), ("reduce_scatter", 0)):
