@@ -9,7 +9,6 @@ namespace vt::cuda {
 
 namespace {
 thread_local int tls_device = 0;
-thread_local CUcontext tls_active = nullptr;
 
 std::once_flag g_ctx_once;
 std::vector<CUcontext>* g_contexts = nullptr;  // primary contexts, retained for the process
@@ -46,10 +45,12 @@ int resolve(int index) {
 
 void activate(int index) {
   CUcontext ctx = primary_context(resolve(index));
-  if (tls_active != ctx) {
-    VT_CU(cuCtxSetCurrent(ctx));
-    tls_active = ctx;
-  }
+  // Ask the driver, not a cache of our own: another library in the process (torch, the CUDA runtime) may have
+  // made another context current since our last call (a cache said "current" and vt's work went to torch's
+  // device). A thread-local read in the driver.
+  CUcontext cur = nullptr;
+  VT_CU(cuCtxGetCurrent(&cur));
+  if (cur != ctx) VT_CU(cuCtxSetCurrent(ctx));
 }
 
 void set_device(int index) {

@@ -263,16 +263,21 @@ class LocalGroup(Group):
             self._algorithm(nbytes, algorithm)
         k = outs[0].numel()
 
-        def scratch():
+        def scratch(in_place=False):
+            """A result buffer per member: its output's flat view where contiguous (in_place: the peer programs
+            write each output once, after every read of the input it may alias), else a new one."""
             res = []
             for dev, o in zip(self.devices, outs):
+                if in_place and o.is_contiguous():
+                    res.append(o.view(-1))
+                    continue
                 with ls.on(dev):
                     res.append(o.new_empty((k,)))
             return res
 
         def body(links):
             if on_peers:
-                res, flat = scratch(), _flats(self.devices, ins)
+                res, flat = scratch(in_place=True), _flats(self.devices, ins)
                 self._each_rank("reduce_scatter", algo,
                                 lambda ep, r: peer.reduce_scatter(ep, flat[r], res[r], op, algo), ins[0].dtype, op)
             elif algo == "ring":
@@ -287,10 +292,13 @@ class LocalGroup(Group):
                 algos.oneshot_reduce(self.devices, _flats(self.devices, ins), res, op, links,
                                      piece=lambda t, d: t.narrow(0, d * k, k))
             for dev, o, r in zip(self.devices, outs, res):
-                with ls.on(dev):
-                    if op is ReduceOp.AVG:
-                        r.div_(self.size)
-                    o.copy_(r.view(o.shape))
+                copied = r.data_ptr() != o.data_ptr() or not o.is_contiguous()
+                if op is ReduceOp.AVG or copied:
+                    with ls.on(dev):
+                        if op is ReduceOp.AVG:
+                            r.div_(self.size)
+                        if copied:
+                            o.copy_(r.view(o.shape))
         return self._run("reduce_scatter", algo, nbytes, body, output, async_op, peer_path=on_peers)
 
     def all_gather(self, output, input, async_op=False, algorithm="auto"):
