@@ -111,7 +111,7 @@ def _run_graph(roots, grad_roots, retain_graph, create_graph, capture, accumulat
             if len(missing) == len(grads):
                 outputs = [None] * len(node.next_functions)
             else:
-                if missing:  # a copy: pre-hooks saw the list as it came
+                if missing and not node.takes_none:  # a copy: pre-hooks saw the list as it came
                     grads = list(grads)
                     for k in missing:
                         grads[k] = _zeros_for(node, k)

@@ -82,6 +82,7 @@ class Node:
     """One recorded op. ``next_functions[i]`` is the edge of its i-th differentiable input (or None)."""
 
     pre_hooks = hooks = ()  # lists from the first registration (add_hook)
+    takes_none = False  # apply() gets zeros for outputs no gradient reached (True: None; derivative(takes_none=))
     released = False  # set on the instance by release(): one attribute fewer to store per recorded op
 
     def __init__(self, next_functions, num_outputs=1):

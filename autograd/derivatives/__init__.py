@@ -38,8 +38,9 @@ class TensorInfo:
 
 
 class Row:
-    def __init__(self, name, fn, save, result):
+    def __init__(self, name, fn, save, result, takes_none=False):
         self.name, self.fn, self.save, self.save_result = name, fn, tuple(save), result
+        self.takes_none = takes_none
         self.save_inputs = ()  # argument indices, resolved against the op's schema on first use
         self.saved_set = frozenset()  # the same, for membership tests on the recording path
         self.node_cls = None  # the OpNode subclass its nodes get (AddBackward0, ...), made on first use
@@ -52,6 +53,7 @@ class Row:
         self.saved_set = frozenset(self.save_inputs)
         if self.node_cls is None:
             self.node_cls = _node_class(self.name)
+            self.node_cls.takes_none = self.takes_none
         info.row = self
         # the tensor arguments a node keeps as TensorInfo: those the row does not save
         info.unsaved_tensor_args = tuple(a for a in info.tensor_args if a[0] not in self.saved_set)
@@ -61,13 +63,15 @@ class Row:
 TABLE = {}
 
 
-def derivative(*names, save=(), result=False):
-    """Declares the row of one or more ops: ``@derivative("mul", save=("self", "other"))``."""
+def derivative(*names, save=(), result=False, takes_none=False):
+    """Declares the row of one or more ops: ``@derivative("mul", save=("self", "other"))``. takes_none: the row
+    gets None for an output no gradient reached, where others get zeros (made per call: the fused norms'
+    statistics outputs, which are never differentiated, cost two zeros kernels a backward)."""
     def deco(fn):
         for n in names:
             if n in TABLE:
                 raise RuntimeError(f"derivative for '{n}' is defined twice")
-            TABLE[n] = Row(n, fn, save, result)
+            TABLE[n] = Row(n, fn, save, result, takes_none)
         return fn
     return deco
 

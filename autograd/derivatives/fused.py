@@ -20,7 +20,7 @@ def _composite():
 
 
 # only the statistics are saved: the output may be modified in place before the backward runs
-@derivative("native_layer_norm", save=("input", "weight"), result=(1, 2))
+@derivative("native_layer_norm", save=("input", "weight"), result=(1, 2), takes_none=True)
 def _native_layer_norm(ctx, g, g_mean=None, g_rstd=None):
     if g is None:  # only the statistics were used: they are not differentiated (as in PyTorch's kernel)
         return {}
@@ -34,7 +34,7 @@ def _native_layer_norm(ctx, g, g_mean=None, g_rstd=None):
     return {"input": dx, "weight": dw if ctx.weight is not None else None, "bias": db if has_bias else None}
 
 
-@derivative("_fused_rms_norm", save=("input", "weight"), result=(1,))
+@derivative("_fused_rms_norm", save=("input", "weight"), result=(1,), takes_none=True)
 def _fused_rms_norm(ctx, g, g_rstd=None):
     if g is None:
         return {}
@@ -54,7 +54,7 @@ def _statistics(ctx, centre):
     return None if mean is None else mean.reshape(-1), rstd.reshape(-1)
 
 
-@derivative("_cross_entropy_logits", save=("self", "target"), result=(1, 2))
+@derivative("_cross_entropy_logits", save=("self", "target"), result=(1, 2), takes_none=True)
 def _cross_entropy_logits(ctx, g, g_lse=None, g_count=None):
     if g is None:
         return {}
@@ -67,7 +67,7 @@ def _cross_entropy_logits(ctx, g, g_lse=None, g_count=None):
 
 
 # the output is saved too: the backward's rowsum(dO * O) needs it (an in-place change to it is refused)
-@derivative("_fused_attention", save=("query", "key", "value"), result=(0, 1))
+@derivative("_fused_attention", save=("query", "key", "value"), result=(0, 1), takes_none=True)
 def _fused_attention(ctx, g, g_lse=None):
     if g is None:  # only the log-sum-exp was used: it is not differentiated (as in PyTorch's flash kernels)
         return {}
