@@ -5,7 +5,8 @@
 // same loop as softmax, cpu/exp_sum.h) and loss = lse - (1 - s) x[t] - (s / C) sum(x); the rows' losses are
 // summed in float64 in row order (the same bits for any thread count) and divided by the number of rows
 // not ignored. Backward: dx = (exp(x - lse) - s / C - (1 - s) [j = t]) * grad / count from the saved lse,
-// zero on ignored rows. Half types go through a float copy of each row; float64 stays float64 throughout.
+// zero on ignored rows, the exps over blocks of rows as in the forward. Half types go through a float copy of
+// each row; float64 stays float64 throughout.
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -51,12 +52,6 @@ void lse_rows(const double* x, int64_t rows, int64_t n, double* lse, std::vector
       for (int64_t j = 0; j < n; j++) s += std::exp(xr[j] - m);
     lse[r] = std::isfinite(m) ? m + std::log(s) : m;
   }
-}
-// dx[j] = (exp(x[j] - lse) - off) * k, the exps by exp_inplace (vector code for float)
-template <class M> void grad_row(const M* x, M* dx, int64_t n, M lse, M off, M k) {
-  for (int64_t j = 0; j < n; j++) dx[j] = x[j] - lse;
-  exp_inplace(dx, n);
-  for (int64_t j = 0; j < n; j++) dx[j] = (dx[j] - off) * k;
 }
 
 // n elements as the compute type: float64 and float in place, half types through `buf`.
@@ -150,25 +145,33 @@ Tensor cross_entropy_backward_cpu(const Tensor& grad, const Tensor& self, const 
     const T* xp = static_cast<const T*>(x.data());
     const auto* lp = static_cast<const lse_t<T>*>(lse.data());
     T* dp = static_cast<T*>(dx.data());
+    const int64_t block = std::max<int64_t>(1, 4096 / n);  // rows whose exps are taken together, as forward
     parallel_for(0, rows, std::max<int64_t>(1, kParallelGrain / n), [&](int64_t r0, int64_t r1) {
       std::vector<M> buf, out;
-      for (int64_t r = r0; r < r1; r++) {
-        T* dr = dp + r * n;
-        if (tp[r] == ignore_index) {
-          std::fill(dr, dr + n, T(0));
-          continue;
-        }
-        const int64_t c = checked_target(tp[r], n, r);
-        const M* row = as_compute(xp + r * n, n, buf);
-        M* d = reinterpret_cast<M*>(dr);
+      for (int64_t b = r0; b < r1; b += block) {
+        const int64_t nb = std::min(block, r1 - b);
+        const M* xb = as_compute(xp + b * n, nb * n, buf);
+        M* d = reinterpret_cast<M*>(dp + b * n);  // float and float64 in place; half types through `out`
         if constexpr (!std::is_same_v<T, M>) {
-          out.resize(size_t(n));
+          out.resize(size_t(nb * n));
           d = out.data();
         }
-        grad_row(row, d, n, M(lp[r]), M(smoothing / double(n)), M(k));
-        d[c] -= M((1 - smoothing) * k);
+        for (int64_t q = 0; q < nb; q++)
+          for (int64_t j = 0; j < n; j++) d[q * n + j] = xb[q * n + j] - M(lp[b + q]);
+        exp_inplace(d, nb * n);  // one vector exp over the block: short rows each were a latency-bound call
+        const M off = M(smoothing / double(n)), kk = M(k);
+        for (int64_t q = 0; q < nb; q++) {
+          const int64_t r = b + q;
+          M* dq = d + q * n;
+          if (tp[r] == ignore_index) {
+            std::fill(dq, dq + n, M(0));
+            continue;
+          }
+          for (int64_t j = 0; j < n; j++) dq[j] = (dq[j] - off) * kk;
+          dq[checked_target(tp[r], n, r)] -= M((1 - smoothing) * k);
+        }
         if constexpr (!std::is_same_v<T, M>)
-          for (int64_t j = 0; j < n; j++) dr[j] = T(d[j]);
+          for (int64_t j = 0; j < nb * n; j++) dp[b * n + j] = T(d[j]);
       }
     });
   });
