@@ -67,9 +67,9 @@ class Control:
         pending = [k for k in range(len(idx)) if w[idx[k]] < target]
         if not pending:
             return
-        # A wait busy-polls VIBETENSOR_FABRIC_SPIN_US (a peer on another core answers within microseconds), then
-        # sched_yields for VIBETENSOR_FABRIC_YIELD_MS (ranks may outnumber cores: give ours to them), then naps up
-        # to 1 ms (a peer that is truly late). Read at call time, past the fast return: only a wait that blocks pays.
+        # A wait busy-polls VIBETENSOR_FABRIC_SPIN_US (default 0: see shm_direct.Direct), then sched_yields for
+        # VIBETENSOR_FABRIC_YIELD_MS (ranks may outnumber cores: give ours to them), then naps up to 1 ms (a peer
+        # that is truly late). Read at call time, past the fast return: only a wait that blocks pays.
         start = time.monotonic()
         spin_until = start + config.get("VIBETENSOR_FABRIC_SPIN_US") * 1e-6
         while True:

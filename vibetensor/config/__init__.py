@@ -89,8 +89,10 @@ VARS: dict[str, Var] = {
             "seconds a rank waits for its peers before raising RankFailure"),
         Var("VIBETENSOR_FABRIC_JOB", str, "",
             "the id shared-memory groups rendezvous on (vibetensor-launch sets it); unset: MASTER_ADDR:MASTER_PORT"),
-        Var("VIBETENSOR_FABRIC_SPIN_US", float, 50.0,
-            "microseconds a shared-memory wait busy-polls before yielding (a peer on another core answers fast)"),
+        Var("VIBETENSOR_FABRIC_SPIN_US", float, 0.0,
+            "microseconds a shared-memory wait busy-polls before it polls between sched_yield calls (0: yields "
+            "from the first poll, which costs nothing while the ranks have cores of their own and gives the core "
+            "away when the scheduler puts two ranks on one)"),
         Var("VIBETENSOR_FABRIC_YIELD_MS", float, 20.0,
             "milliseconds a shared-memory wait yields its core (ranks may outnumber cores) before it naps"),
         Var("VIBETENSOR_FABRIC_DEVICE_TIMING", _flag, False,
