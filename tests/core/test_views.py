@@ -163,6 +163,38 @@ def test_contiguous_clone_preserve():
     assert y.contiguous()._is_view_of(y)
 
 
+@pytest.mark.parametrize("dtype", [vt.float32, vt.float64, vt.bfloat16, vt.int8, vt.int16, vt.int64, vt.bool])
+def test_contiguous_of_strided_views(dtype):
+    """Same-dtype copies that are not one dense run (cpu/copy.cpp copy_strided): every layout of a view, each
+    row a memcpy or element by element, split over threads when large."""
+    gen = rng()
+    a = random_array((5, 6, 7, 3), dtype, gen)
+    x = make(a, dtype)
+
+    def host(t):  # numpy has no bfloat16: compare its values as float32 (each exact in both)
+        return (t.float() if dtype == vt.bfloat16 else t).numpy()
+    cases = [(lambda t: t.permute(0, 2, 1, 3), lambda n: n.transpose(0, 2, 1, 3)),
+             (lambda t: t.permute(3, 2, 1, 0), lambda n: n.transpose(3, 2, 1, 0)),
+             (lambda t: t[:, ::2, 1:, :], lambda n: n[:, ::2, 1:, :]),
+             (lambda t: t.flip(0)[:, 2, :, ::2], lambda n: n[::-1, 2, :, ::2]),
+             (lambda t: t[1].permute(2, 0, 1)[:, 4], lambda n: n[1].transpose(2, 0, 1)[:, 4])]
+    for view, ref in cases:
+        got, want = view(x), ref(a)
+        c = got.contiguous()
+        assert c.is_contiguous() and c.dtype == dtype
+        np.testing.assert_array_equal(host(c), want)
+        if want.ndim == 2:  # into a strided destination too
+            dst = make(random_array(want.shape[::-1], dtype, gen), dtype).t()
+            dst.copy_(got)
+            np.testing.assert_array_equal(host(dst), want)
+    big = random_array((300, 400), dtype, gen)  # past the parallel grain: rows split over threads
+    np.testing.assert_array_equal(host(make(big, dtype).t().contiguous()), big.T)
+    row = make(a[0, 0, 0], dtype)  # a broadcast source: stride 0 along the run
+    out = make(random_array((4, 3), dtype, gen), dtype)
+    out.copy_(row)
+    np.testing.assert_array_equal(host(out), np.broadcast_to(a[0, 0, 0], (4, 3)))
+
+
 @pytest.mark.skipif(torch is None, reason="torch not installed")
 def test_view_ops_match_torch():
     gen = rng()
