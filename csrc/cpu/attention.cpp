@@ -127,6 +127,7 @@ void backward(const Shape& s, bool causal, const T* q, const T* k, const T* v, c
               const T* lse, T* dq, T* dk, T* dv) {
   const int64_t group = s.Hq / s.Hkv, per_head = group * s.Lq * s.Lk * s.D;
   const std::vector<Block> blocks = blocks_of(s, causal);
+  const T sc = T(s.scale);
   parallel_for(0, s.B * s.Hkv, std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(1, per_head)),
                [&](int64_t k0, int64_t k1) {
     std::vector<T> p(static_cast<size_t>(s.Lq * s.Lk)), dp(static_cast<size_t>(s.Lq * s.Lk));
@@ -155,7 +156,6 @@ void backward(const Shape& s, bool causal, const T* q, const T* k, const T* v, c
             const T* pr = p.data() + i * s.Lk;
             for (int64_t j = 0; j < n; j++) dsr[j] = pr[j] * (dsr[j] - delta);
           }
-          const T sc = T(s.scale);
           gemm::gemm<T>(m, s.D, n, sc, {dsb, s.Lk, 1}, {kh, s.D, 1}, T(0), {dq + off + b.r0 * s.D, s.D, 1});
           gemm::gemm<T>(n, s.D, m, sc, {dsb, 1, s.Lk}, {q + off + b.r0 * s.D, s.D, 1}, T(1), {dkh, s.D, 1});
           gemm::gemm<T>(n, s.D, m, T(1), {pb, 1, s.Lk}, {dout + off + b.r0 * s.D, s.D, 1}, T(1), {dvh, s.D, 1});

@@ -146,6 +146,7 @@ Tensor cross_entropy_backward_cpu(const Tensor& grad, const Tensor& self, const 
     const auto* lp = static_cast<const lse_t<T>*>(lse.data());
     T* dp = static_cast<T*>(dx.data());
     const int64_t block = std::max<int64_t>(1, 4096 / n);  // rows whose exps are taken together, as forward
+    const M off = M(smoothing / double(n)), kk = M(k), hit = M((1 - smoothing) * k);
     parallel_for(0, rows, std::max<int64_t>(1, kParallelGrain / n), [&](int64_t r0, int64_t r1) {
       std::vector<M> buf, out;
       for (int64_t b = r0; b < r1; b += block) {
@@ -159,7 +160,6 @@ Tensor cross_entropy_backward_cpu(const Tensor& grad, const Tensor& self, const 
         for (int64_t q = 0; q < nb; q++)
           for (int64_t j = 0; j < n; j++) d[q * n + j] = xb[q * n + j] - M(lp[b + q]);
         exp_inplace(d, nb * n);  // one vector exp over the block: short rows each were a latency-bound call
-        const M off = M(smoothing / double(n)), kk = M(k);
         for (int64_t q = 0; q < nb; q++) {
           const int64_t r = b + q;
           M* dq = d + q * n;
@@ -168,7 +168,7 @@ Tensor cross_entropy_backward_cpu(const Tensor& grad, const Tensor& self, const 
             continue;
           }
           for (int64_t j = 0; j < n; j++) dq[j] = (dq[j] - off) * kk;
-          dq[checked_target(tp[r], n, r)] -= M((1 - smoothing) * k);
+          dq[checked_target(tp[r], n, r)] -= hit;
         }
         if constexpr (!std::is_same_v<T, M>)
           for (int64_t j = 0; j < nb * n; j++) dp[b * n + j] = T(d[j]);

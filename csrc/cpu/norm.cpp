@@ -47,17 +47,16 @@ template <class T>
 VT_ALWAYS_INLINE void forward_block(const T* x, int64_t n, const T* w, const T* b, T* y, double* mean_out,
                                     double* rstd_out, double eps, bool ln, int64_t r0, int64_t r1) {
   using A = opmath_t<T>;
-  // Rows in groups: the sums of a group's rows first, then their reciprocal square roots together (one vector
-  // sqrt and divide where each row waited ~40 cycles on its own chain: a third of a [512, 48] forward), then
-  // the outputs.
-  // Long rows one at a time: their chain is a small part of a row, and a group's rows would leave L1 between
-  // the sums and the outputs ([8192, 512] forward: 1.26 ms a row at a time, 1.73 in groups of 8).
+  // Short rows in groups: the sums of a group's rows first, then their reciprocal square roots together (one
+  // vector sqrt and divide where each row waited ~40 cycles on its own chain: a third of a [512, 48] forward),
+  // then the outputs. Long rows one at a time: their chain is a small part of a row, and a group's rows would
+  // leave L1 between the sums and the outputs ([8192, 512] forward: 1.26 ms a row at a time, 1.73 in groups).
   constexpr int64_t kGroup = 8;
   const int64_t group = n <= 128 ? kGroup : 1;
+  const A inv_n = A(1) / A(n);  // a multiply where a divide per sum was the next longest wait of a row
   for (int64_t g0 = r0; g0 < r1; g0 += group) {
     const int64_t rows = std::min(group, r1 - g0);
     A m[kGroup] = {}, s[kGroup] = {};
-    const A inv_n = A(1) / A(n);  // a multiply where a divide per sum was the next longest wait of a row
     for (int64_t k = 0; k < rows; k++) {
       const T* xr = x + (g0 + k) * n;
       const A mk = ln ? lane_sum<A>(n, [&](int64_t i) VT_FOLD { return A(xr[i]); }) * inv_n : A(0);
@@ -200,8 +199,8 @@ std::tuple<Tensor, Tensor, Tensor> backward(const char* op, const Tensor& grad_o
       out = empty(weight.sizes(), input.dtype(), input.device());
       auto* o = static_cast<T*>(out.data());
       // block by block over every column (each column's adds in the same order as a column at a time, so the
-      // same bits; but vectorised and in parallel, where a column's chain of 64 dependent adds down a stride
-      // of n took a third of a [512, 48] backward)
+      // same bits; but vectorised across columns, where a column's chain of 64 dependent adds down a stride of
+      // n took a third of a [512, 48] backward)
       std::vector<double> sum(size_t(r.n), 0.0);
       for (int64_t k = 0; k < blocks; k++) {
         const A* pk = partial.data() + k * r.n;

@@ -14,7 +14,7 @@ import contextlib
 import os
 
 from . import cuda_peer as peer
-from .schedule import links_of
+from .schedule import cached_links, links_of
 from .api import CollectiveError, Group, RankFailure, ReduceOp, Work
 from .checks import check_src
 from .local import _flat
@@ -189,13 +189,8 @@ class CudaGroup(Group):
 
     def _record(self, kind, algorithm, nbytes):
         self._status.note(kind)
-        key = (kind, algorithm, nbytes)
-        links = self._links.get(key)
-        if links is None:  # one dict per (kind, algorithm, size): observe tallies records by it
-            if len(self._links) > 4096:
-                self._links.clear()
-            links = self._links[key] = {(p, self.rank): b for p, b in
-                                        links_of(kind, algorithm, self.size, self.rank, nbytes).items()}
+        links = cached_links(self._links, (kind, algorithm, nbytes), lambda: {
+            (p, self.rank): b for p, b in links_of(kind, algorithm, self.size, self.rank, nbytes).items()})
         observe.record(kind, group="cuda", rank=self.rank, algorithm=algorithm, nbytes=nbytes, seconds=0.0,
                        links=links)
 

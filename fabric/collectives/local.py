@@ -135,18 +135,14 @@ class LocalGroup(Group):
                 program(ep, r)
 
     def _peer_links(self, kind, algorithm, nbytes):
-        """{(src, dst): bytes} of a peer-path collective, one dict per (kind, algorithm, size): observe
-        tallies records by it, and it is made once."""
-        key = (kind, algorithm, nbytes)
-        links = self._links.get(key)
-        if links is None:
-            if len(self._links) > 4096:
-                self._links.clear()
-            links = self._links[key] = {}
+        """{(src, dst): bytes} of a peer-path collective, made once per (kind, algorithm, size)."""
+        def make():
+            links = {}
             for r, dev in enumerate(self.devices):
                 for p, b in schedule.links_of(kind, algorithm, self.size, r, nbytes).items():
                     algos._add_link(links, self.devices[p], dev, b)
-        return links
+            return links
+        return schedule.cached_links(self._links, (kind, algorithm, nbytes), make)
 
     def _event(self, key):
         e = self._events.get(key)
@@ -201,7 +197,7 @@ class LocalGroup(Group):
         self._check_status()
         links, t0 = self._peer_links(kind, algorithm, nbytes) if peer_path else {}, time.perf_counter()
         with observe.in_flight():
-            ls.enter(self.devices, self._events)
+            ls.enter(self.devices, self._event)
             body(links)
             if peer_path:  # reused events: a later wait on a mark re-recorded since only waits longer
                 marks = [ls.mark(d, self._event(("done", r))) for r, d in enumerate(self.devices)]

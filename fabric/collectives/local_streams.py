@@ -50,19 +50,15 @@ def _physical(devs):
     return sorted({d.device.index for d in devs if d.is_cuda})
 
 
-def enter(devs, events=None):
+def enter(devs, event=None):
     """Before a collective: each member stream waits for the caller's current stream on its GPU (which
-    produced the inputs). events: a dict of the caller's that keeps one event per GPU for this, recorded again
-    on each call (the waits are issued at once, so a later record cannot reach them)."""
+    produced the inputs). event(key): the caller's reusable event for ("ready", GPU), recorded again on each
+    call (the waits are issued at once, so a later record cannot reach them); None: new events."""
     cuda = [d for d in devs if d.is_cuda]
     if not cuda:
         return
-    ready = {}
-    for i in _physical(cuda):
-        e = None if events is None else events.get(("ready", i))
-        ready[i] = _cuda().current_stream(i).record_event(e)
-        if events is not None:
-            events[("ready", i)] = ready[i]
+    ready = {i: _cuda().current_stream(i).record_event(event(("ready", i)) if event else None)
+             for i in _physical(cuda)}
     for d in cuda:
         d.stream.wait_event(ready[d.device.index])
 

@@ -67,6 +67,17 @@ def choose_algorithm(nbytes, size, crossover_bytes=None, requested="auto", pairs
     return "oneshot" if (pairs_oneshot and size <= 2) or nbytes <= crossover_bytes else "ring"
 
 
+def cached_links(cache, key, make):
+    """cache[key], made by make() on first use: one {(src, dst): bytes} dict per (kind, algorithm, size) of a
+    group, since observe tallies records by the dict (cleared past 4096 sizes)."""
+    links = cache.get(key)
+    if links is None:
+        if len(cache) > 4096:
+            cache.clear()
+        links = cache[key] = make()
+    return links
+
+
 def links_of(kind, algorithm, world, rank, nbytes):
     """{peer: bytes that came to this rank from it} for the observability counters."""
     if world == 1:
