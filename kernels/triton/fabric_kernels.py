@@ -64,14 +64,21 @@ def _wait_at_least(slot, target, status, me, peer, timeout_ns, t0, ok, TIMED: tl
 
 
 @triton.jit
-def _barrier(flags, me, slot, rank, epoch, status, timeout_ns, ok, WORLD: tl.constexpr, TIMED: tl.constexpr,
-             SPINS: tl.constexpr):
-    """Every rank meets at header words [slot, slot + WORLD): tells each peer it reached `epoch` (word slot +
-    rank of the peer's header), then waits until every rank's word in its own header reaches it."""
+def _arrive(flags, slot, rank, epoch, ok, WORLD: tl.constexpr):
+    """Tells each rank this one reached `epoch` of the meeting at header words [slot, slot + WORLD) (word slot +
+    rank of the rank's header): every thread's stores before it are visible to a rank that saw it."""
     tl.debug_barrier()  # every thread's stores precede the release below
     if ok != 0:
         for p in tl.static_range(WORLD):
             tl.atomic_xchg(_header(flags, p) + slot + rank, epoch, sem="release", scope="sys")
+
+
+@triton.jit
+def _await(me, slot, epoch, status, timeout_ns, ok, WORLD: tl.constexpr, TIMED: tl.constexpr,
+           SPINS: tl.constexpr):
+    """Waits until every rank's word of the meeting at [slot, slot + WORLD) in this rank's header reaches
+    `epoch` (words only grow: a rank that went on to a later meeting counts as arrived)."""
+    if ok != 0:
         t0 = 0
         if TIMED:
             t0 = _now()
@@ -79,6 +86,14 @@ def _barrier(flags, me, slot, rank, epoch, status, timeout_ns, ok, WORLD: tl.con
             ok = _wait_at_least(me + slot + p, epoch, status, me, p, timeout_ns, t0, ok, TIMED, SPINS)
     tl.debug_barrier()
     return ok
+
+
+@triton.jit
+def _barrier(flags, me, slot, rank, epoch, status, timeout_ns, ok, WORLD: tl.constexpr, TIMED: tl.constexpr,
+             SPINS: tl.constexpr):
+    """Every rank meets at header words [slot, slot + WORLD): _arrive, then _await."""
+    _arrive(flags, slot, rank, epoch, ok, WORLD)
+    return _await(me, slot, epoch, status, timeout_ns, ok, WORLD, TIMED, SPINS)
 
 
 @triton.jit
@@ -357,7 +372,10 @@ def push_collective(in_ptr, out_ptr, bufs, flags, status, n, per, length, stride
 
     Per piece: MODE 0, all-reduce (in and out: n elements): push piece q of chunk c into rank c's IN slot (not
     its own chunk), meet; reduce its own part and the IN slots in rank order into out and push the result into
-    every peer's OUT slot, meet; copy the OUT slots into out. MODE 1, reduce-scatter (in: n = WORLD * per, out:
+    every peer's OUT slot, arrive at a second meeting; push piece q + 1, await the second meeting, copy piece q's
+    OUT slots into out. (The second meeting held at once left each program's links idle while it waited for its
+    slowest counterpart; nothing needs it before the copy out: piece q + 1's pushes go to the other half, whose
+    last reader, piece q - 1's reduction, every rank finished before piece q's first meeting.) MODE 1, reduce-scatter (in: n = WORLD * per, out:
     this rank's chunk at 0): push, meet, reduce into out. MODE 2, all-gather (in: this rank's chunk at 0, out: n
     = WORLD * per): push in into every peer's OUT slot and copy it into out, meet; copy the OUT slots into out.
     The copy out of piece q comes after the pushes of piece q + 1 (the last piece's, after the loop): local
@@ -400,8 +418,11 @@ def push_collective(in_ptr, out_ptr, bufs, flags, status, n, per, length, stride
                 _push_chunks(in_ptr + lo, bufs, half, stride, rest, per, m, rank, pid, programs, WORLD, BLOCK, VEC)
             if MODE != 1:
                 if q > 0:  # the last piece's results, while this piece's pushes drain over the links
-                    _copy_piece(out_ptr, mine, q - 1, n, per, length, out_region, stride, rank, pid, programs,
-                                WORLD, BLOCK, VEC)
+                    if MODE == 0:  # every rank's reduced part of it arrived
+                        ok = _await(me, slot, met, status, timeout_ns, ok, WORLD, TIMED, SPINS)
+                    if ok != 0:
+                        _copy_piece(out_ptr, mine, q - 1, n, per, length, out_region, stride, rank, pid,
+                                    programs, WORLD, BLOCK, VEC)
         met += 1
         ok = _barrier(flags, me, slot, rank, met, status, timeout_ns, ok, WORLD, TIMED, SPINS)
         if MODE != 2:
@@ -410,10 +431,12 @@ def push_collective(in_ptr, out_ptr, bufs, flags, status, n, per, length, stride
                 peers = half + out_region if MODE == 0 else -1  # -1: no push (reduce-scatter)
                 _reduce_share(dst, mine + half, in_ptr + rank * per + lo, peers, bufs, rank, stride,
                               _chunk_len(rank, rest, per, m), pid, programs, WORLD, OP, BLOCK, VEC)
-        if MODE == 0:
+        if MODE == 0:  # awaited before the copy out, after the next piece's pushes
             met += 1
-            ok = _barrier(flags, me, slot, rank, met, status, timeout_ns, ok, WORLD, TIMED, SPINS)
+            _arrive(flags, slot, rank, met, ok, WORLD)
     if MODE != 1:
+        if MODE == 0:
+            ok = _await(me, slot, met, status, timeout_ns, ok, WORLD, TIMED, SPINS)
         if ok != 0:
             _copy_piece(out_ptr, mine, pieces - 1, n, per, length, out_region, stride, rank, pid, programs, WORLD,
                         BLOCK, VEC)
