@@ -170,8 +170,8 @@ def test_twoshot_pushes_its_parts_reduces_and_gathers(vec, n):
 @pytest.mark.parametrize("world, rank", [(3, 2), (2, 0), (4, 1)])
 def test_twoshot_pieces_alternate_halves(vec, mode, world, rank):
     """One launch over chunks longer than a piece: piece q of every chunk in half q % 2 (the second piece
-    shorter: the chunk's rest; the all-reduce's last chunk shorter still), one meeting, then two per piece
-    (all-reduce) or one (reduce-scatter, all-gather)."""
+    shorter: the chunk's rest; the all-reduce's last chunk shorter still), one meeting, then one per piece
+    (and one more for the all-reduce)."""
     gen, programs, block = rng(), 2, 64
     per, length, stride = 100, 64, 64  # chunk spacing, piece length, slot length (a cache line multiple)
     pieces = [(0, 64), (64, 36)]
@@ -201,7 +201,7 @@ def test_twoshot_pieces_alternate_halves(vec, mode, world, rank):
             if mode == 0:
                 red = part(ref, p, lo, m)
                 out_slot(rank, q, p, len(red)).copy_(vt.tensor(red))
-    meetings = 1 + len(pieces) * (2 if mode == 0 else 1)
+    meetings = 1 + len(pieces) + (mode == 0)  # the all-reduce's last meeting precedes its last copy out
     for pid in range(programs):
         for p in range(world):
             w.header(rank)[F.TS_BAR + pid * F.MAX_WORLD + p] = meetings
