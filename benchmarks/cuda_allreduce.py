@@ -1,7 +1,8 @@
-"""All-reduce over peer memory on virtual GPUs (N ranks on one GPU, one stream each), by algorithm and
-reduce-copy plugin, with torch's closest one-process equivalent timed in the same run.
+"""All-reduce over peer memory on virtual GPUs (N ranks on one GPU, one stream each; the one-shot of every rank
+goes as one launch there), by algorithm and reduce-copy plugin, with torch's closest one-process equivalent
+timed in the same run.
 
-    python benchmarks/cuda_allreduce.py [--ranks 2,4] [--max-bytes 1073741824]
+    python benchmarks/cuda_allreduce.py [--ranks 2,4] [--max-bytes 1073741824] [--out PATH]
 
 One GPU cannot run NCCL with several ranks (it refuses a duplicate GPU), so the comparison against NCCL is
 multigpu_collectives.py's, on several GPUs. Here the figures are our latency (small messages: launch + flag
@@ -67,6 +68,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--ranks", default="2,4", help="virtual GPUs per group, comma-separated")
     ap.add_argument("--max-bytes", type=int, default=1 << 30)
+    ap.add_argument("--out", help="results file (default benchmarks/results/cuda_allreduce.json)")
     args = ap.parse_args()
     name = torch.cuda.get_device_name()
     reduce_copy.plugin()  # loads the optional plugins
@@ -101,14 +103,14 @@ def main():
                                     "bus_GBps": bus, "copy_GBps": copy_gbps, "bus_of_copy": bus / copy_gbps,
                                     "speedup_vs_torch": times["torch"] / g})
                 del xs, txs, src
-                save(results, name, partial=True)  # a run stopped part-way keeps the rows it finished
+                save(results, name, args.out, partial=True)  # a run stopped part-way keeps the rows it finished
         group.synchronize()
     print_table(f"all-reduce on virtual GPUs, {name}", header, rows)
-    save(results, name)
+    save(results, name, args.out)
 
 
-def save(results, name, partial=False):
-    write_results("cuda_allreduce", results, gpu=name, versions=versions(), partial=partial,
+def save(results, name, path, partial=False):
+    write_results("cuda_allreduce", results, path, gpu=name, versions=versions(), partial=partial,
                   note="N ranks share one GPU (one stream each): latency and same-HBM bandwidth, not NVLink")
 
 

@@ -123,6 +123,8 @@ class Endpoint:
         self.ll_off = ll_offset(capacity)  # where the LL region starts in each data buffer
         self.ready = set()  # (dtype, op, kind, algorithm, LL_BLOCKS, plugin) whose kernels prepare() loaded
         self._read_tuning(device, sharing)
+        # every rank on this GPU and few enough: the one-shot of all of them goes as one launch (oneshot_all_ranks)
+        self.one_launch = 1 < world == sharing <= layout.LAUNCH_RANKS
         self.timeout_ns = int(timeout * 1e9)
         self._views = views
         addrs = [v.data_ptr() for v in views]
@@ -199,8 +201,8 @@ def _chunk(t, bounds, c):
     return t.narrow(0, lo, hi - lo)
 
 
-def _oneshot_key(ep, dtype, op, block):
-    return f"fab|ll|{dtype.name}|{op_name(op)}|{ep.world}|{block}"
+def _oneshot_key(ep, dtype, op, block, kind="ll"):
+    return f"fab|{kind}|{dtype.name}|{op_name(op)}|{ep.world}|{block}"
 
 
 def _ll_block(words):
@@ -232,7 +234,8 @@ def _keys(ep, dtype, op, kind, algorithm):
     if kind not in PUSH_MODES or dtype.name not in FLOAT_DTYPES:
         return keys
     if algorithm == "oneshot":
-        keys += [_oneshot_key(ep, dtype, op, b) for b in LL_BLOCKS]
+        kernel = "llr" if ep.one_launch else "ll"  # (LocalGroup.all_reduce: oneshot_all_ranks where it may)
+        keys += [_oneshot_key(ep, dtype, op, b, kernel) for b in LL_BLOCKS]
     elif algorithm == "twoshot":
         keys += [_push_key(ep, dtype, op, v, PUSH_MODES[kind], b) for v in {1, 16 // dtype.itemsize}
                  for b in _ts_blocks(ep)]
@@ -265,18 +268,38 @@ def prepare(ep, dtype, op=ReduceOp.SUM, kind="barrier", algorithm=None):
             _loaded.add((ep.device.index, key))
 
 
-def oneshot_all_reduce(ep, flat, op):
-    """flat (1-D contiguous, on ep's device) <- its reduction over the ranks, by the LL kernel."""
-    total, size, pack = flat.numel(), flat.element_size(), layout.ll_pack(flat.element_size())
+def _ll_launches(ep, flat):
+    """The one-shot's launches over flat: (element offset, elements, LL words per program step, programs), one
+    per LL region's worth of it."""
+    total, pack = flat.numel(), layout.ll_pack(flat.element_size())
     for lo in range(0, total, ep.ll_words * pack):
         m = min(ep.ll_words * pack, total - lo)
         block = _ll_block(-(-m // pack))
-        ptr = flat.data_ptr() + lo * size
-        args = [("ptr", ptr), ("ptr", ptr), ("ptr", ep.bufs_ptr), ("ptr", ep.flags_ptr),
-                ("ptr", ep.status.ptr), ("i64", m), ("i32", ep.rank), ("i64", ep.timeout_ns),
+        yield lo, m, block, min(LL_MAX_PROGRAMS, -(-m // (block * pack)))
+
+
+def _ll_tail(ep, m):
+    return [("ptr", ep.bufs_ptr), ("ptr", ep.flags_ptr), ("ptr", ep.status.ptr), ("i64", m)]
+
+
+def oneshot_all_reduce(ep, flat, op):
+    """flat (1-D contiguous, on ep's device) <- its reduction over the ranks, by the LL kernel."""
+    for lo, m, block, programs in _ll_launches(ep, flat):
+        ptr = flat.data_ptr() + lo * flat.element_size()
+        args = [("ptr", ptr), ("ptr", ptr), *_ll_tail(ep, m), ("i32", ep.rank), ("i64", ep.timeout_ns),
                 ("i64", ep.ll_off), ("i64", ep.ll_words)]
-        _C._cuda.launch_kernel(_oneshot_key(ep, flat.dtype, op, block),
-                               (min(LL_MAX_PROGRAMS, -(-m // (block * pack))), 1, 1), args)
+        _C._cuda.launch_kernel(_oneshot_key(ep, flat.dtype, op, block), (programs, 1, 1), args)
+
+
+def oneshot_all_ranks(eps, flats, op):
+    """flats[r] <- the reduction of all of them, every rank's LL kernel in one launch on the current stream
+    (eps[0].one_launch: the whole group on this GPU)."""
+    ep, size = eps[0], flats[0].element_size()
+    for lo, m, block, programs in _ll_launches(ep, flats[0]):
+        ptrs = [("ptr", f.data_ptr() + lo * size) for f in flats]
+        args = [*ptrs, *ptrs[:1] * (layout.LAUNCH_RANKS - len(ptrs)), *_ll_tail(ep, m), ("i64", ep.timeout_ns),
+                ("i64", ep.ll_off), ("i64", ep.ll_words)]
+        _C._cuda.launch_kernel(_oneshot_key(ep, flats[0].dtype, op, block, "llr"), (programs, ep.world, 1), args)
 
 
 PUSH_MODES = {"all_reduce": 0, "reduce_scatter": 1, "all_gather": 2}

@@ -122,17 +122,36 @@ class LocalGroup(Group):
                                        sharing=sharing[d.device.index]) for r, d in enumerate(self.devices)]
         return self._eps
 
-    def _each_rank(self, kind, algorithm, program, dtype, op=ReduceOp.SUM):
-        """Issues program(endpoint, r) for every rank on its device's stream."""
+    def _ready_endpoints(self, kind, algorithm, dtype, op):
+        """The endpoints, with every kernel of (kind, algorithm) loaded (cuda_peer.prepare) and the call noted."""
         eps = self._endpoints()
         eps[0].status.note(kind)
         if (dtype, op, kind, algorithm) not in self._prepared:
             for ep in eps:
                 peer.prepare(ep, dtype, op, kind, algorithm)
             self._prepared.add((dtype, op, kind, algorithm))
+        return eps
+
+    def _each_rank(self, kind, algorithm, program, dtype, op=ReduceOp.SUM):
+        """Issues program(endpoint, r) for every rank on its device's stream."""
+        eps = self._ready_endpoints(kind, algorithm, dtype, op)
         for r, (dev, ep) in enumerate(zip(self.devices, eps)):
             with ls.on(dev):
                 program(ep, r)
+
+    def _one_launch(self, kind, algorithm, program, ts, dtype, op):
+        """Issues program(endpoints), every rank's work in one launch (Endpoint.one_launch), on the first
+        member's stream: after the members that made a contiguous copy of their tensor (_flats), and before
+        anything later on every member's stream, as if each had run its own part."""
+        eps = self._ready_endpoints(kind, algorithm, dtype, op)
+        first = self.devices[0]
+        ls.wait(first, [ls.mark(d, self._event(("copied", r))) for r, (d, t) in enumerate(zip(self.devices, ts))
+                        if r and not t.is_contiguous()])
+        with ls.on(first):
+            program(eps)
+        done = ls.mark(first, self._event(("one launch", 0)))
+        for d in self.devices[1:]:
+            ls.wait(d, [done])
 
     def _peer_links(self, kind, algorithm, nbytes):
         """{(src, dst): bytes} of a peer-path collective, made once per (kind, algorithm, size)."""
@@ -227,8 +246,12 @@ class LocalGroup(Group):
             algo = peer.choose_algorithm(ts[0].numel(), ts[0].element_size(), algorithm, self._oneshot_max)
             def peer_body(links):  # flatten all, run every rank's program, then finish: no kernel that may need
                 bufs = _flats(self.devices, ts)  # loading runs while a rank's flag waits are in flight
-                self._each_rank("all_reduce", algo, lambda ep, r: peer.all_reduce(ep, bufs[r], op, algo)
-                                if bufs[r].numel() else None, ts[0].dtype, op)
+                if algo == "oneshot" and self._endpoints()[0].one_launch:
+                    self._one_launch("all_reduce", algo, lambda eps: peer.oneshot_all_ranks(eps, bufs, op)
+                                     if bufs[0].numel() else None, ts, ts[0].dtype, op)
+                else:
+                    self._each_rank("all_reduce", algo, lambda ep, r: peer.all_reduce(ep, bufs[r], op, algo)
+                                    if bufs[r].numel() else None, ts[0].dtype, op)
                 _write_back(self.devices, ts, bufs, (lambda b: b.div_(self.size)) if average else None)
             return self._run("all_reduce", algo, nbytes, peer_body, tensor, async_op, peer_path=True)
         algo = self._algorithm(nbytes, algorithm) if self.size > 1 else "local"

@@ -34,6 +34,7 @@ RankFailure on its next call.
 The kernels are in fabric_kernels.py (imported when one is compiled: Triton is optional here).
 
 Keys: fab|ll|<dtype>|<op>|<world>|<block> (the one-shot all-reduce: LL words per program step),
+fab|llr|<dtype>|<op>|<world>|<block> (the one-shot of every rank of a group on one GPU, in one launch),
 fab|tp|<dtype>|<op>|<world>|<block>|<vec>|<mode> (the two-shot push programs, each a whole message in one
 launch: mode 0 all-reduce, 1 reduce-scatter, 2 all-gather; vec: elements per 16-byte vector, 1 where the
 tensors are not 16-byte aligned),
@@ -56,6 +57,7 @@ NUM_WARPS = 4  # data kernels (one-shot, reduce-copy); flag-only kernels take on
 OPS = {"sum": 0, "max": 1, "min": 2}
 RC_BLOCK = 2048
 MAX_SPINS = 1 << 20
+LAUNCH_RANKS = 8  # ranks the one-launch one-shot (fab|llr) takes: one pointer argument each
 
 
 def ll_pack(itemsize):
@@ -74,6 +76,7 @@ def _check_layout():
 _check_layout()
 
 _INTS = {"n": "i64", "rank": "i32", "timeout_ns": "i64", "ll_off": "i64", "ll_words": "i64"}
+_LLR_INTS = {k: v for k, v in _INTS.items() if k != "rank"}
 _TP_INTS = {"n": "i64", "per": "i64", "length": "i64", "stride": "i64", "rank": "i32", "timeout_ns": "i64"}
 
 
@@ -83,16 +86,18 @@ def load(key, cache_dir=None, module_suffix="", timed=True):
     parts = key.split("|")
     kind = parts[1] if len(parts) > 1 and parts[0] == "fab" else None
     spins = {"TIMED": timed, "SPINS": MAX_SPINS}
-    if kind in ("ll", "tp"):  # the one-shot all-reduce, and the push programs of every mode
+    if kind in ("ll", "llr", "tp"):  # the one-shot all-reduce (a rank's, every rank's), the push programs
         _, _, dtype, op, world, block, *more = parts
         t = "*" + SIGNATURE_TYPES[dtype]
-        fn, ints = {"ll": (k.ll_all_reduce, _INTS), "tp": (k.push_collective, _TP_INTS)}[kind]
-        sig = {"in_ptr": t, "out_ptr": t, "bufs": "*i64", "flags": "*i64", "status": "*i32", **ints}
+        fn, ptrs, ints = {"ll": (k.ll_all_reduce, ("in_ptr", "out_ptr"), _INTS),
+                          "llr": (k.ll_all_reduce_ranks, [f"p{r}" for r in range(LAUNCH_RANKS)], _LLR_INTS),
+                          "tp": (k.push_collective, ("in_ptr", "out_ptr"), _TP_INTS)}[kind]
+        sig = {**{p: t for p in ptrs}, "bufs": "*i64", "flags": "*i64", "status": "*i32", **ints}
         extra = dict(zip(("VEC", "MODE"), map(int, more)))
         cx = {"WORLD": int(world), "BLOCK": int(block), "OP": OPS[op], **extra, **spins}
-        if kind == "ll":
+        if kind != "tp":
             cx["PACK"] = ll_pack(int(SIGNATURE_TYPES[dtype][2:]) // 8)  # fp32, bf16, fp16
-        _check_world(int(world))
+        _check_world(int(world), LAUNCH_RANKS if kind == "llr" else MAX_WORLD)
         sig.update({k: "constexpr" for k in cx})
         return fn, sig, cx
     if kind == "rc":
@@ -133,6 +138,6 @@ def num_warps(key):
     return max(NUM_WARPS, int(parts[5]) // 1024) if parts[1] == "tp" else NUM_WARPS
 
 
-def _check_world(world):
-    if not 1 <= world <= MAX_WORLD:
-        raise ValueError(f"fabric kernels serve 1 to {MAX_WORLD} ranks, got {world}")
+def _check_world(world, most=MAX_WORLD):
+    if not 1 <= world <= most:
+        raise ValueError(f"this fabric kernel serves 1 to {most} ranks, got {world}")

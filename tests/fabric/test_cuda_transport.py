@@ -114,6 +114,30 @@ def test_all_reduce_captured_in_a_cuda_graph_replays_with_new_values(algo):
             check(s, np.sum(np.stack(arrs), 0), vt.float32, n)
 
 
+@pytest.mark.parametrize("n", [2, 4])
+@pytest.mark.parametrize("dtype", [vt.float32, vt.bfloat16], ids=str)
+def test_oneshot_of_ranks_on_one_gpu_goes_as_one_launch(n, dtype, monkeypatch):
+    """Virtual GPUs of one card: the one-shot all-reduce of every rank is one launch (fab|llr, a grid row per
+    rank); a member whose tensor is not contiguous gets its reduced copy written back."""
+    gen = rng()
+    g = vgroup(n, capacity=1 << 16)
+    assert all(ep.one_launch for ep in g._endpoints())
+    launched, launch = [], cuda_peer._C._cuda.launch_kernel
+    monkeypatch.setattr(cuda_peer._C._cuda, "launch_kernel",
+                        lambda key, grid, args: (launched.append((key, grid)), launch(key, grid, args))[1])
+    for op in ("sum", "max"):
+        arrs = [gen.standard_normal((30, 40)).astype(np.float32) for _ in range(n)]
+        ts = [vt.tensor(a).to(dtype).cuda() for a in arrs]
+        ts[-1] = vt.tensor(arrs[-1].T.copy()).to(dtype).cuda().t()  # a transposed view: a copy goes in
+        assert not ts[-1].is_contiguous()
+        g.all_reduce(ts, op=op, algorithm="oneshot")
+        for t in ts:
+            check(t, REDUCE[op](np.stack([vt.tensor(a).to(dtype).to(vt.float64).numpy() for a in arrs])), dtype, n)
+    g.synchronize()
+    fab = [(k, gr) for k, gr in launched if k.startswith("fab|")]  # (copies may launch kernels of their own)
+    assert [k.split("|")[1] for k, _ in fab] == ["llr", "llr"] and all(gr[1] == n for _, gr in fab)
+
+
 def test_a_rank_that_never_arrives_raises_within_the_timeout():
     g = vgroup(2, timeout=0.5)
     x = vt.ones(100, device="cuda")

@@ -109,6 +109,34 @@ def test_ll_oneshot_reduces_every_rank_in_order(op, dtype, n):
         assert w.header(rank)[F.LL_EPOCH].item() == call and w.header(rank)[F.LL_DONE].item() == 0
 
 
+@pytest.mark.parametrize("dtype", [vt.float32, vt.bfloat16], ids=str)
+@pytest.mark.parametrize("world", [2, 3])
+def test_ll_oneshot_of_every_rank_in_one_launch(dtype, world):
+    """fab|llr: programs (pid, r) are rank r's, in place on its pointer argument (the unused ones: any). The
+    interpreter runs one program at a time, so every rank's pushes are written before the launch (the programs
+    store the same words again)."""
+    gen, programs, block, n = rng(), 2, 64, 301
+    w = World(world, n, dtype, ll_words=512)
+    for call in (1, 2):
+        xs = [vt.tensor(gen.standard_normal(n).astype(np.float32)).to(dtype) for _ in range(world)]
+        ref = _reference([x.to(vt.float32).numpy() for x in xs], "sum")
+        for r in range(world):
+            for p in range(world):
+                if p != r:
+                    w.push(r, p, call, xs[p])
+        ptrs = xs + [xs[0]] * (F.LAUNCH_RANKS - world)
+        w.run(f"fab|llr|{dtype.name}|sum|{world}|{block}", (programs, world), *ptrs, w.bufs, w.flags, w.status, n,
+              10**9, w.ll_off, w.ll_words)
+        assert w.status.tolist() == [0, 0, 0, 0]
+        tol = {vt.float32: 1e-6, vt.bfloat16: 1e-2}[dtype]
+        for r in range(world):
+            np.testing.assert_allclose(xs[r].to(vt.float32).numpy(), ref, rtol=tol, atol=tol)
+            assert np.array_equal(xs[r].to(vt.float32).numpy(), xs[0].to(vt.float32).numpy())  # bitwise alike
+            assert w.header(r)[F.LL_EPOCH].item() == call and w.header(r)[F.LL_DONE].item() == 0
+    with pytest.raises(ValueError, match="1 to 8 ranks"):
+        F.load("fab|llr|float32|sum|9|64")
+
+
 def test_ll_oneshot_ignores_a_stale_push_and_records_the_missing_rank():
     gen, world, rank, n = rng(), 3, 0, 50
     w = World(world, n, ll_words=64)
@@ -333,7 +361,8 @@ def test_kernels_compile_for_hopper_without_a_gpu():
     """The interpreter does not lower to PTX: this catches what only the compiler rejects (types, scopes). A
     child process, because this one's kernels were made for the interpreter."""
     env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
-    keys = ["fab|ll|bfloat16|sum|4|1024", "fab|ll|float32|max|8|512", "fab|tp|bfloat16|sum|4|2048|8|0",
+    keys = ["fab|ll|bfloat16|sum|4|1024", "fab|ll|float32|max|8|512", "fab|llr|bfloat16|sum|4|1024",
+            "fab|llr|float16|min|8|256", "fab|tp|bfloat16|sum|4|2048|8|0",
             "fab|tp|float32|sum|4|8192|4|1", "fab|tp|float16|sum|8|2048|8|2", "fab|tp|float32|min|2|1024|1|0",
             "fab|tp|bfloat16|sum|4|16384|8|0", "fab|tp|float32|max|3|2048|1|0",
             "fab|sync|4", "fab|barrier|8", "fab|rc|float16|sum|2048"]
