@@ -2,13 +2,14 @@
 GPUs (our peer-memory programs, reading the other cards through peer access) against NCCL's one-process
 API (torch.cuda.nccl), and a peer-reading add against torch's copy-then-add, in the same run.
 
-    python benchmarks/multigpu_local.py            # needs two or more GPUs
+    python benchmarks/multigpu_local.py [--max-bytes N]     # needs two or more GPUs
 
 Times are wall-clock per call with every GPU synchronised around a batch of calls (a collective spans all
 devices, so one device's events would miss the others' tail); the host's issuing time is included for both
 libraries alike. "bus GB/s" uses nccl-tests' formulas: all-reduce S/t * 2(n-1)/n, the others S/t * (n-1)/n
 with S the full buffer's bytes.
 """
+import argparse
 import os
 import statistics
 import sys
@@ -77,6 +78,7 @@ def cases(n, group, dtype, tdtype, nbytes):
         "nccl": lambda: tnccl.all_reduce(tsum),
         "ours": lambda: group.all_reduce(vsum),
         "ours oneshot": lambda: group.all_reduce(vsum, algorithm="oneshot"),
+        "ours direct": lambda: group.all_reduce(vsum, algorithm="direct"),
         "ours ring": lambda: group.all_reduce(vsum, algorithm="ring")}, refill
     yield "reduce_scatter", (n - 1) / n, full_bytes, parts, tparts, {
         "nccl": lambda: tnccl.reduce_scatter(txs, tparts),
@@ -96,10 +98,10 @@ def same(ours, theirs, dtype):
             raise AssertionError(f"ours differs from NCCL by {err:.2e} (relative)")
 
 
-def collectives(n, rows, results):
+def collectives(n, rows, results, max_bytes):
     group = fabric.LocalGroup(fabric.virtual_devices("cuda", n, physical=range(n)), capacity=64 << 20)
     for dtype, tdtype in ((vt.float32, torch.float32), (vt.bfloat16, torch.bfloat16)):
-        for nbytes in SIZES:
+        for nbytes in [s for s in SIZES if s <= max_bytes]:
             for op, factor, full_bytes, out, tout, impls, reset in cases(n, group, dtype, tdtype, nbytes):
                 impls["nccl"](), impls["ours"]()  # one call each on the same inputs, then compare
                 sync_all(n)
@@ -108,7 +110,8 @@ def collectives(n, rows, results):
                 us = {k: wall_us(f, n, calls, reset=reset) for k, f in impls.items()}
                 best = min((k for k in us if k != "nccl"), key=us.get)
                 bus = {k: full_bytes * factor / (v * 1e-6) / 1e9 for k, v in us.items()}
-                cols = [f"{us[k]:.1f}" if k in us else "-" for k in ("nccl", "ours", "ours oneshot", "ours ring")]
+                cols = [f"{us[k]:.1f}" if k in us else "-" for k in ("nccl", "ours", "ours oneshot", "ours direct",
+                                                                         "ours ring")]
                 rows.append([op, str(dtype).split(".")[-1], full_bytes, *cols,
                              f"{bus[best]:.0f}", f"{bus['nccl']:.0f}", f"{us['nccl'] / us[best]:.2f}x"])
                 results.append({"op": op, "dtype": str(dtype), "bytes": full_bytes, "us": us, "bus_GBps": bus,
@@ -134,15 +137,18 @@ def peer_reads(rows, results):
 
 
 def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--max-bytes", type=int, default=SIZES[-1], help="largest message (bytes)")
+    args = ap.parse_args()
     n = torch.cuda.device_count()
     if n < 2:
         raise SystemExit("multigpu_local: needs two or more GPUs")
     rows, results, prows = [], [], []
-    collectives(n, rows, results)
+    collectives(n, rows, results, args.max_bytes)
     peer_reads(prows, results)
     name = torch.cuda.get_device_name()
     print_table(f"one process, {n} x {name}: ours (LocalGroup, peer memory) vs NCCL (torch.cuda.nccl)",
-                ["op", "dtype", "bytes", "nccl us", "ours us", "oneshot us", "ring us", "ours bus GB/s",
+                ["op", "dtype", "bytes", "nccl us", "ours us", "oneshot us", "direct us", "ring us", "ours bus GB/s",
                  "nccl bus GB/s", "nccl/ours"], rows)
     print_table("peer-reading add", ["op", "dtype", "bytes", "ours us", "torch us", "torch/ours"], prows)
     write_results("multigpu_local", results, gpu=name, gpus=n, versions=versions(),

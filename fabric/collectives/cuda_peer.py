@@ -451,6 +451,8 @@ def choose_algorithm(numel, itemsize, requested="auto", crossover_bytes=None):
     per two 16-bit values) fit oneshot_max_bytes (crossover_bytes), else the two-shot."""
     if requested in ALGORITHMS:
         return requested
+    if requested == "direct":
+        raise ValueError("all_reduce: algorithm 'direct' needs one process driving every GPU (LocalGroup)")
     pack = layout.ll_pack(itemsize)
     if schedule.choose_algorithm(4 * -(-numel // pack), 0, oneshot_max_bytes(crossover_bytes), requested,
                                  pairs_oneshot=False) == "oneshot":

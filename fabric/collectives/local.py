@@ -18,6 +18,7 @@ import collections
 import itertools
 import time
 
+from . import cuda_direct as direct
 from . import cuda_peer as peer
 from . import local_algos as algos
 from . import local_streams as ls
@@ -233,6 +234,45 @@ class LocalGroup(Group):
             return Work(finish)
         return finish()
 
+    def _direct(self, algorithm, nbytes):
+        """Whether an all-reduce on the peer path takes the direct kernel: asked for (cuda_direct.all_reduce
+        says if the group is too large), or "auto" with members on several GPUs and a message of at most
+        DIRECT_MAX_BYTES."""
+        return algorithm == "direct" or (algorithm == "auto" and nbytes <= direct.DIRECT_MAX_BYTES
+                                         and direct.usable(self.size) and len(ls._physical(self.devices)) > 1)
+
+    def _direct_all_reduce(self, ts, op, average, nbytes, result, async_op):
+        """cuda_direct.all_reduce on the first member's GPU's current stream, after every stream that may have
+        made the inputs (each member's own, each member GPU's current one) and before all of them."""
+        self._check_status()
+        t0 = time.perf_counter()
+        current = {i: ls.current_stream(i) for i in ls._physical(self.devices)}
+        first = current[self.devices[0].device.index]
+        members = [d.stream for d in self.devices if d.stream != current[d.device.index]]
+        with observe.in_flight():
+            for k, st in enumerate(members):  # member work, then the copies below
+                current[st.device.index].wait_event(st.record_event(self._event(("direct member", k))))
+            bufs = [_flat(t) for t in ts]  # copies of non-contiguous tensors, on their GPU's current stream
+            for i, st in current.items():
+                if st != first:
+                    first.wait_event(st.record_event(self._event(("direct gpu", i))))
+            direct.all_reduce(bufs, op, first)
+            done = first.record_event(self._event(("direct done", 0)))
+            for st in current.values():
+                if st != first:
+                    st.wait_event(done)
+            for t, b in zip(ts, bufs):
+                with ls.on_stream(current[t.device.index]):
+                    if average:
+                        b.div_(self.size)
+                    if b.data_ptr() != t.data_ptr() or not t.is_contiguous():
+                        t.copy_(b.view(t.shape))
+            for k, st in enumerate(members):  # and the members' streams after the results
+                st.wait_event(current[st.device.index].record_event(self._event(("direct out", k))))
+        observe.record("all_reduce", group=self.name, rank=self.rank, algorithm="direct", nbytes=nbytes,
+                       seconds=time.perf_counter() - t0, links=self._peer_links("all_reduce", "direct", nbytes))
+        return Work(lambda: result) if async_op else result
+
     # ---- collectives ------------------------------------------------------------------------------------
     def all_reduce(self, tensor, op=ReduceOp.SUM, async_op=False, algorithm="auto"):
         ts = self._check("all_reduce", tensor)
@@ -243,6 +283,8 @@ class LocalGroup(Group):
         nbytes = ts[0].numel() * ts[0].element_size()
         average = op is ReduceOp.AVG and self.size > 1
         if self._peer_path(ts[0].dtype, reduce=True):
+            if self._direct(algorithm, nbytes):
+                return self._direct_all_reduce(ts, op, average, nbytes, tensor, async_op)
             algo = peer.choose_algorithm(ts[0].numel(), ts[0].element_size(), algorithm, self._oneshot_max)
             def peer_body(links):  # flatten all, run every rank's program, then finish: no kernel that may need
                 bufs = _flats(self.devices, ts)  # loading runs while a rank's flag waits are in flight

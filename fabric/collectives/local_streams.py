@@ -27,6 +27,15 @@ def on(dev):
     return contextlib.nullcontext()
 
 
+def current_stream(index):
+    return _cuda().current_stream(index)
+
+
+def on_stream(stream):
+    """Context: issue work on `stream` (a vibetensor.cuda.Stream) and its device."""
+    return _cuda().stream(stream)
+
+
 def new_event():
     return _cuda().Event()
 

@@ -45,7 +45,8 @@ def ring_neighbours(rank, size):
 CPU_ONESHOT_MAX_BYTES = 256 * 1024
 
 
-ALGORITHMS = ("auto", "ring", "oneshot", "twoshot", "pipelined")  # what callers may request
+# what callers may request ("direct": a LocalGroup's all-reduce across GPUs, cuda_direct.py)
+ALGORITHMS = ("auto", "ring", "oneshot", "twoshot", "pipelined", "direct")
 
 
 def choose_algorithm(nbytes, size, crossover_bytes=None, requested="auto", pairs_oneshot=True):
@@ -85,6 +86,8 @@ def links_of(kind, algorithm, world, rank, nbytes):
     passes = 2 if kind == "all_reduce" else 1  # an all-reduce is a reduce-scatter, then an all-gather
     if algorithm == "ring":
         return {(rank - 1) % world: passes * nbytes * (world - 1) // world}
+    if algorithm == "direct":  # rank 0's kernel reads every peer's message and writes each the result
+        return {p: nbytes for p in range(1, world)} if rank == 0 else {0: nbytes}
     # its part of each chunk (the two-shots, GPU and CPU, and the CPU's pipelined one), or all of it
     share = passes * nbytes // world if algorithm in ("twoshot", "pipelined") else nbytes
     return {p: share for p in range(world) if p != rank}

@@ -101,7 +101,7 @@ class Direct:
         if dtype not in NATIVE_DTYPES or requested == "ring":
             return algo
         if requested != "auto":
-            return requested
+            return requested if requested in ALGORITHMS else algo  # ("direct": the ring, as choose_algorithm says)
         top = g._crossover_set
         if top is None:
             top = PAIR_ONESHOT_MAX_BYTES if g.size == 2 else ONESHOT_MAX_BYTES

@@ -38,6 +38,7 @@ fab|llr|<dtype>|<op>|<world>|<block> (the one-shot of every rank of a group on o
 fab|tp|<dtype>|<op>|<world>|<block>|<vec>|<mode> (the two-shot push programs, each a whole message in one
 launch: mode 0 all-reduce, 1 reduce-scatter, 2 all-gather; vec: elements per 16-byte vector, 1 where the
 tensors are not 16-byte aligned),
+fab|dar|<dtype>|<op>|<world>|<block>|<vec> (the direct all-reduce of one process's members: no flags),
 fab|sync|<world>, fab|barrier|<world>, fab|rc|<dtype>|<op>|<block> (the Triton reduce-copy step).
 """
 from .elementwise import SIGNATURE_TYPES
@@ -57,7 +58,7 @@ NUM_WARPS = 4  # data kernels (one-shot, reduce-copy); flag-only kernels take on
 OPS = {"sum": 0, "max": 1, "min": 2}
 RC_BLOCK = 2048
 MAX_SPINS = 1 << 20
-LAUNCH_RANKS = 8  # ranks the one-launch one-shot (fab|llr) takes: one pointer argument each
+LAUNCH_RANKS = 8  # ranks the one-launch kernels (fab|llr, fab|dar) take: one pointer argument each
 
 
 def ll_pack(itemsize):
@@ -100,6 +101,13 @@ def load(key, cache_dir=None, module_suffix="", timed=True):
         _check_world(int(world), LAUNCH_RANKS if kind == "llr" else MAX_WORLD)
         sig.update({k: "constexpr" for k in cx})
         return fn, sig, cx
+    if kind == "dar":  # the direct all-reduce: one kernel over every member's tensor
+        _, _, dtype, op, world, block, vec = parts
+        _check_world(int(world), LAUNCH_RANKS)
+        t = "*" + SIGNATURE_TYPES[dtype]
+        cx = {"WORLD": int(world), "BLOCK": int(block), "OP": OPS[op], "VEC": int(vec)}
+        sig = {**{f"p{r}": t for r in range(LAUNCH_RANKS)}, "n": "i64", **{k: "constexpr" for k in cx}}
+        return k.direct_all_reduce, sig, cx
     if kind == "rc":
         _, _, dtype, op, block = parts
         t = "*" + SIGNATURE_TYPES[dtype]

@@ -524,6 +524,37 @@ def push_collective(in_ptr, out_ptr, bufs, flags, status, n, per, length, stride
 
 
 @triton.jit
+def _direct_block(p0, p1, p2, p3, p4, p5, p6, p7, offs, m, WORLD: tl.constexpr, OP: tl.constexpr,
+                  VEC: tl.constexpr):
+    m = _vmask(m, VEC)
+    acc = tl.load(_vptrs(p0, offs, VEC), mask=m).to(tl.float32)
+    for r in tl.static_range(1, WORLD):
+        x = tl.load(_vptrs(_pick(r, p0, p1, p2, p3, p4, p5, p6, p7), offs, VEC), mask=m)
+        acc = _combine(acc, x.to(tl.float32), OP)
+    res = acc.to(p0.dtype.element_ty)
+    for r in tl.static_range(WORLD):
+        tl.store(_vptrs(_pick(r, p0, p1, p2, p3, p4, p5, p6, p7), offs, VEC), res, mask=m)
+
+
+@triton.jit
+def direct_all_reduce(p0, p1, p2, p3, p4, p5, p6, p7, n, WORLD: tl.constexpr, BLOCK: tl.constexpr,
+                      OP: tl.constexpr, VEC: tl.constexpr):
+    """p<r>[:n] <- the reduction of p0..p<WORLD - 1> in rank order in float32 (every one gets the same bits),
+    for every r: one kernel reads and writes every member's tensor, on other GPUs through peer access
+    (fabric/collectives/cuda_direct.py). Program pid takes BLOCK-steps of the whole VEC-vectors, program 0
+    the tail."""
+    pid = tl.program_id(0)
+    programs = tl.num_programs(0)
+    body = (n // VEC) * VEC
+    for start in range(pid * BLOCK, body, programs * BLOCK):
+        offs = start + tl.arange(0, BLOCK)
+        _direct_block(p0, p1, p2, p3, p4, p5, p6, p7, offs, offs < body, WORLD, OP, VEC)
+    if pid == 0:
+        offs = body + tl.arange(0, VEC)
+        _direct_block(p0, p1, p2, p3, p4, p5, p6, p7, offs, offs < n, WORLD, OP, 1)
+
+
+@triton.jit
 def barrier(flags, status, rank, timeout_ns, WORLD: tl.constexpr, TIMED: tl.constexpr, SPINS: tl.constexpr):
     """Every rank's stream meets here (one program): work before it on any rank, including writes to its
     buffer, is visible to work after it on every rank."""

@@ -15,7 +15,7 @@ def gpu_group(n=4):
     return fabric.LocalGroup(fabric.virtual_devices("cuda", n))
 
 
-@pytest.mark.parametrize("algo", ["ring", "oneshot", "twoshot"])
+@pytest.mark.parametrize("algo", ["ring", "oneshot", "twoshot", "direct"])
 @pytest.mark.parametrize("dtype", [vt.float32, vt.bfloat16, vt.int64], ids=str)
 def test_all_reduce_on_virtual_gpus(algo, dtype):
     gen = rng()
@@ -103,6 +103,46 @@ def test_collectives_across_real_gpus_take_the_peer_programs(algo, per_gpu):
     g.all_gather(full, outs, algorithm=algo)
     for f in full:
         check(f, total, vt.float32, n)
+
+
+@pytest.mark.parametrize("physical", ["real", "virtual"])
+def test_direct_all_reduce_orders_every_stream(physical):
+    """The direct all-reduce (one kernel over every member's tensor): inputs made on a member's own stream, a
+    transposed member and avg come out right, read on the current stream or the member's; async_op returns a
+    Work; "auto" takes it up to DIRECT_MAX_BYTES only."""
+    from vibetensor.fabric.collectives import cuda_direct
+    gen = rng()
+    if physical == "real":
+        n = real_gpus()
+        devs = fabric.virtual_devices("cuda", n, physical=range(n))
+    else:
+        n, devs = 3, fabric.virtual_devices("cuda", 3)
+    g = fabric.LocalGroup(devs)
+    algo = "auto" if physical == "real" and cuda_direct.DIRECT_MAX_BYTES >= 64 * 48 * 4 else "direct"
+    for dtype, op in ((vt.float32, "sum"), (vt.bfloat16, "avg"), (vt.float32, "max")):
+        arrs = [gen.standard_normal((64, 48)).astype(np.float32) for _ in range(n)]
+        ts = []
+        for r, (a, d) in enumerate(zip(arrs, devs)):
+            with d:  # made on the member's own stream
+                t = vt.tensor(a.T.copy() if r == 1 else a).to(dtype).to(d.device)
+                ts.append(t.t() if r == 1 else t * 1)
+        seq = observe.last_seq()
+        w = g.all_reduce(ts, op=op, algorithm=algo, async_op=True)
+        assert w.wait() is ts
+        assert [e.algorithm for e in observe.events(since=seq) if e.kind == "all_reduce"] == ["direct"]
+        ref = {"sum": np.sum, "avg": np.mean, "max": np.max}[op](
+            np.stack([vt.tensor(a).to(dtype).to(vt.float64).numpy() for a in arrs]), 0)
+        for t, d in zip(ts, devs):
+            check(t, ref, dtype, n)
+            with d:
+                check(t * 1, ref, dtype, n)
+    if physical == "real":
+        big = [vt.ones(cuda_direct.DIRECT_MAX_BYTES // 4 + 1, device=d.device) for d in devs]
+        seq = observe.last_seq()
+        g.all_reduce(big)
+        took = [e.algorithm for e in observe.events(since=seq) if e.kind == "all_reduce"]
+        assert len(took) == 1 and took[0] != "direct"  # past DIRECT_MAX_BYTES: the per-GPU programs
+        assert all(float(b.sum().item()) == n * b.numel() for b in big)
 
 
 def test_peer_add_reads_the_other_gpu():

@@ -86,6 +86,11 @@ def test_gpu_transport_crossover():
     assert s.choose_algorithm(8, 4, requested="twoshot") == "ring"  # CPU transports have no two-shot program
     with pytest.raises(ValueError, match="algorithm must be"):
         cuda_peer.choose_algorithm(8, 4, "tree")
+    with pytest.raises(ValueError, match="'direct' needs one process driving every GPU"):
+        cuda_peer.choose_algorithm(8, 4, "direct")  # a process per GPU cannot run one kernel over all of them
+    assert s.choose_algorithm(8, 4, requested="direct") == "ring"  # nor the CPU transports
+    assert s.links_of("all_reduce", "direct", 4, 0, 100) == {1: 100, 2: 100, 3: 100}  # rank 0's kernel reads all
+    assert s.links_of("all_reduce", "direct", 4, 2, 100) == {0: 100}  # ... and writes each its result
     sg = cuda_peer.scatter_gather_algorithm
     assert sg("reduce_scatter") == "twoshot" and sg("all_gather") == "twoshot"  # it matched or beat the ring
     assert sg("all_gather", "ring") == "ring" and sg("reduce_scatter", "twoshot") == "twoshot"

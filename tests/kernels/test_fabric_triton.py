@@ -137,6 +137,30 @@ def test_ll_oneshot_of_every_rank_in_one_launch(dtype, world):
         F.load("fab|llr|float32|sum|9|64")
 
 
+@pytest.mark.parametrize("op", ["sum", "max"])
+@pytest.mark.parametrize("dtype", [vt.float32, vt.bfloat16], ids=str)
+@pytest.mark.parametrize("world, vec", [(3, 1), (2, 4), (4, 8)])
+def test_direct_all_reduce_writes_every_member(op, dtype, world, vec):
+    """fab|dar: every member's tensor <- the float32 reduction in rank order, rounded once (all alike); 1001
+    elements: whole vectors over two programs' grid-stride steps, then the tail."""
+    gen, n, block = rng(), 1001, 64
+    if vec * dtype.itemsize > 16:
+        pytest.skip("a vector is 16 bytes")
+    xs = [vt.tensor(gen.standard_normal(n).astype(np.float32)).to(dtype) for _ in range(world)]
+    acc = xs[0].to(vt.float32).numpy()
+    for x in xs[1:]:  # float32, in rank order: the kernel's own arithmetic
+        acc = {"sum": np.add, "max": np.maximum}[op](acc, x.to(vt.float32).numpy())
+    want = vt.tensor(acc).to(dtype).to(vt.float32).numpy()
+    np.testing.assert_allclose(want, _reference([x.to(vt.float32).numpy() for x in xs], op), rtol=1e-2, atol=1e-2)
+    ptrs = xs + [xs[0]] * (F.LAUNCH_RANKS - world)
+    fn, _, cx = F.load(f"fab|dar|{dtype.name}|{op}|{world}|{block}|{vec}")
+    interpreted(fn)[(2,)](*[wrap(a) for a in ptrs], n, **cx)
+    tol = 0 if dtype == vt.float32 else 2 ** -7  # the interpreter's bfloat16 rounding may differ by an ulp
+    for x in xs:
+        np.testing.assert_allclose(x.to(vt.float32).numpy(), want, rtol=tol, atol=0)
+        assert np.array_equal(x.to(vt.float32).numpy(), xs[0].to(vt.float32).numpy())  # every member alike
+
+
 def test_ll_oneshot_ignores_a_stale_push_and_records_the_missing_rank():
     gen, world, rank, n = rng(), 3, 0, 50
     w = World(world, n, ll_words=64)
@@ -362,7 +386,8 @@ def test_kernels_compile_for_hopper_without_a_gpu():
     child process, because this one's kernels were made for the interpreter."""
     env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
     keys = ["fab|ll|bfloat16|sum|4|1024", "fab|ll|float32|max|8|512", "fab|llr|bfloat16|sum|4|1024",
-            "fab|llr|float16|min|8|256", "fab|tp|bfloat16|sum|4|2048|8|0",
+            "fab|llr|float16|min|8|256", "fab|dar|bfloat16|sum|4|1024|8", "fab|dar|float32|max|8|1024|1",
+            "fab|tp|bfloat16|sum|4|2048|8|0",
             "fab|tp|float32|sum|4|8192|4|1", "fab|tp|float16|sum|8|2048|8|2", "fab|tp|float32|min|2|1024|1|0",
             "fab|tp|bfloat16|sum|4|16384|8|0", "fab|tp|float32|max|3|2048|1|0",
             "fab|sync|4", "fab|barrier|8", "fab|rc|float16|sum|2048"]

@@ -1,0 +1,44 @@
+"""The direct all-reduce of one process driving several GPUs (LocalGroup): one kernel, on the first member's GPU,
+reads every member's tensor through peer access, reduces in rank order in float32 and writes the result into
+every one of them (kernels/triton/fabric_kernels.direct_all_reduce). No flags, no buffers, nothing to wait for
+inside the kernel: stream events order it after every GPU's current stream and every GPU's current stream
+after it.
+
+It is for small messages across GPUs: a program per GPU costs each GPU a launch and the host a device switch,
+stream switch and launch per member, where this is one launch. All of its bytes cross the first GPU's links
+(it reads and writes (n - 1) x the message there), so large messages take the two-shot, which spreads them
+over every GPU's links."""
+from ... import _C
+from ...kernels.triton import fabric as layout
+from .reduce_copy import op_name
+
+BLOCK = 1024  # elements per program step (4 warps: a 16-byte vector per thread)
+MAX_PROGRAMS = 264  # two per SM of an H100/H200
+# "auto" takes it up to this many bytes when the members are on two or more GPUs: none yet. It ran right on 4 x
+# H200 (tests/fabric/test_local_cuda.py) but is not timed yet (benchmarks/multigpu_local.py's "direct" column);
+# until it is, "auto" keeps the per-GPU programs and "direct" runs where asked for.
+DIRECT_MAX_BYTES = 0
+
+
+def key(dtype, op, world, vec):
+    return f"fab|dar|{dtype.name}|{op_name(op)}|{world}|{BLOCK}|{vec}"
+
+
+def usable(world):
+    return 1 < world <= layout.LAUNCH_RANKS
+
+
+def all_reduce(flats, op, stream):
+    """flats[r] (1-D contiguous, one per member, any GPUs the stream's GPU reaches) <- their reduction, one launch
+    on `stream` (a vibetensor.cuda.Stream)."""
+    world, n = len(flats), flats[0].numel()
+    if not usable(world):
+        raise ValueError(f"the direct all-reduce serves 2 to {layout.LAUNCH_RANKS} members, got {world}")
+    if n == 0:
+        return
+    size = flats[0].element_size()
+    vec = 16 // size if all(f.data_ptr() % 16 == 0 for f in flats) else 1
+    ptrs = [("ptr", f.data_ptr()) for f in flats]
+    args = [*ptrs, *ptrs[:1] * (layout.LAUNCH_RANKS - world), ("i64", n)]
+    programs = min(MAX_PROGRAMS, -(-n // BLOCK))
+    _C._cuda.launch_kernel(key(flats[0].dtype, op, world, vec), (programs, 1, 1), args, stream._s)
