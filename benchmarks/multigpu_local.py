@@ -98,7 +98,7 @@ def same(ours, theirs, dtype):
             raise AssertionError(f"ours differs from NCCL by {err:.2e} (relative)")
 
 
-def collectives(n, rows, results, max_bytes):
+def collectives(n, rows, results, max_bytes, save):
     group = fabric.LocalGroup(fabric.virtual_devices("cuda", n, physical=range(n)), capacity=64 << 20)
     for dtype, tdtype in ((vt.float32, torch.float32), (vt.bfloat16, torch.bfloat16)):
         for nbytes in [s for s in SIZES if s <= max_bytes]:
@@ -116,6 +116,8 @@ def collectives(n, rows, results, max_bytes):
                              f"{bus[best]:.0f}", f"{bus['nccl']:.0f}", f"{us['nccl'] / us[best]:.2f}x"])
                 results.append({"op": op, "dtype": str(dtype), "bytes": full_bytes, "us": us, "bus_GBps": bus,
                                 "best": best, "nccl_time_over_ours": us["nccl"] / us[best]})
+                print(" | ".join(map(str, rows[-1])), flush=True)  # as they finish: a run cut short keeps them
+                save(partial=True)
     group.synchronize()
 
 
@@ -144,15 +146,18 @@ def main():
     if n < 2:
         raise SystemExit("multigpu_local: needs two or more GPUs")
     rows, results, prows = [], [], []
-    collectives(n, rows, results, args.max_bytes)
-    peer_reads(prows, results)
     name = torch.cuda.get_device_name()
+
+    def save(partial=False):
+        write_results("multigpu_local", results, gpu=name, gpus=n, versions=versions(), partial=partial,
+                      note="one process drives every GPU; wall-clock per call with all GPUs synchronised")
+    collectives(n, rows, results, args.max_bytes, save)
+    peer_reads(prows, results)
     print_table(f"one process, {n} x {name}: ours (LocalGroup, peer memory) vs NCCL (torch.cuda.nccl)",
                 ["op", "dtype", "bytes", "nccl us", "ours us", "oneshot us", "direct us", "ring us", "ours bus GB/s",
                  "nccl bus GB/s", "nccl/ours"], rows)
     print_table("peer-reading add", ["op", "dtype", "bytes", "ours us", "torch us", "torch/ours"], prows)
-    write_results("multigpu_local", results, gpu=name, gpus=n, versions=versions(),
-                  note="one process drives every GPU; wall-clock per call with all GPUs synchronised")
+    save()
 
 
 if __name__ == "__main__":
