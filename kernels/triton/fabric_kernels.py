@@ -447,7 +447,8 @@ def push_collective(in_ptr, out_ptr, bufs, flags, status, n, per, length, stride
     result into every peer's OUT slot, copy piece q - 1's OUT slots into out; a last meeting, and the last
     piece's copy out. One meeting a piece, and every step of a program stores over the links while it reads
     and writes its own memory (a meeting after the pushes and another after the reductions, each phase in
-    turn, moved 325-336 GB/s bus bandwidth at 1 GB on 4 x H200, 0.94-0.97x NCCL's ring). Each meeting q orders
+    turn, moved 325-336 GB/s bus bandwidth at 1 GB on 4 x H200, 0.94-0.97x NCCL's ring; this, 335-337 and
+    0.95-0.97x: the same within the runs' spread, with half the meetings). Each meeting q orders
     every write into a half after the last reads of it: piece q + 1's pushes go to the half that piece q - 1's
     reduction read and piece q's reductions to the OUT slots that piece q - 2's copy read, both before
     meeting q; what meeting q lets a rank read (piece q's IN slots, piece q - 1's OUT slots) was written before.
