@@ -95,7 +95,8 @@ class ShmGroup(Group):
 
     # ---- collectives ---------------------------------------------------------------------------------
     def all_reduce(self, tensor, op=ReduceOp.SUM, async_op=False, algorithm="auto"):
-        op = ReduceOp.of(op)
+        if op.__class__ is not ReduceOp:
+            op = ReduceOp.of(op)
         if not async_op and not self._pending and not self._closed and \
                 self._direct.try_all_reduce(tensor, op, algorithm):  # the hot path: no Operand, no thread
             return tensor

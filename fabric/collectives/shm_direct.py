@@ -51,6 +51,9 @@ def _address(seg):
     return seg.array(np.uint8).ctypes.data
 
 
+_UNPLANNED = object()  # Direct._plans has no entry for the key yet
+
+
 def _contiguous(t):
     """(address, numel, numpy dtype) of a contiguous CPU tensor (or array) of a native type, else None."""
     if isinstance(t, np.ndarray):
@@ -63,11 +66,13 @@ def _contiguous(t):
 class _Plan:
     """What one (size, dtype, op, algorithm) all-reduce passes the native side and records. piece: elements of
     a pipelined one's pieces (0: not pipelined); buffer: the bytes our buffer half must hold."""
-    __slots__ = ("algorithm", "twoshot", "code", "dtype", "op", "nbytes", "links", "rank", "piece", "buffer")
+    __slots__ = ("algorithm", "twoshot", "code", "dtype", "op", "nbytes", "record", "piece", "buffer")
 
-    def __init__(self, algorithm, code, dtype, op, nbytes, links, rank, itemsize, size):
+    def __init__(self, algorithm, code, dtype, op, nbytes, links, group, rank, itemsize, size):
         self.algorithm, self.twoshot, self.code, self.dtype, self.op = algorithm, algorithm == "twoshot", code, dtype, op
-        self.nbytes, self.links, self.rank = nbytes, links, rank
+        self.nbytes = nbytes
+        self.record = observe.recorder("all_reduce", group=group, rank=rank, algorithm=algorithm, nbytes=nbytes,
+                                       links=links)  # record(seconds)
         # a pipelined slot holds one piece of every rank's chunk, PIPE_SLOT_BYTES in all
         self.piece = PIPE_SLOT_BYTES // (size * itemsize) if algorithm == "pipelined" else 0
         self.buffer = PIPE_SLOTS * size * self.piece * itemsize if self.piece else nbytes
@@ -128,7 +133,8 @@ class Direct:
             gr = g.global_ranks
             links = schedule.links_of("all_reduce", algo, g.size, g.rank, nbytes)
             plan = _Plan(algo, op_code("all_reduce", algo, op, dtype), NATIVE_DTYPES[dtype], _OPS[op], nbytes,
-                         {(gr[p], gr[g.rank]): b for p, b in links.items()}, gr[g.rank], dtype.itemsize, g.size)
+                         {(gr[p], gr[g.rank]): b for p, b in links.items()}, g.gid, gr[g.rank], dtype.itemsize,
+                         g.size)
         self._plans[key] = plan
         return plan
 
@@ -138,7 +144,9 @@ class Direct:
         x = _contiguous(tensor)
         if x is None:
             return False
-        plan = self._plan(x[1], x[2], op, requested)
+        plan = self._plans.get((x[1], x[2], op._value_, requested), _UNPLANNED)  # _plan's key: a call less
+        if plan is _UNPLANNED:
+            plan = self._plan(x[1], x[2], op, requested)
         if plan is None:
             return False
         self._run(x[0], x[1], plan)
@@ -171,8 +179,7 @@ class Direct:
             failed(g, "all_reduce", e)
             raise
         g._step = base + (2 if plan.twoshot else 1)
-        observe.record("all_reduce", group=g.gid, rank=plan.rank, algorithm=plan.algorithm, nbytes=nbytes,
-                       seconds=time.perf_counter() - t0, links=plan.links)
+        plan.record(time.perf_counter() - t0)
 
     def _pipe(self, seq, base, ptr, numel, plan):
         """The pipelined all-reduce: native until done, the bounded Python waits where it stopped."""

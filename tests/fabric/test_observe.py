@@ -59,6 +59,25 @@ def test_tallied_records_reach_the_counters_and_the_ring(monkeypatch):
     assert evs[-1].detail == "why" and evs[-2].nbytes == 299
 
 
+def test_a_bound_recorder_records_as_record_does(monkeypatch):
+    """observe.recorder: every argument but the seconds bound once (ShmGroup's 4 KB hot path), the same event
+    and the same tally as record's."""
+    monkeypatch.setattr(observe, "_counters", observe.collections.Counter())
+    monkeypatch.setattr(observe, "_tally", {})
+    links = {(2, 0): 64}
+    rec = observe.recorder("all_reduce", group="g", rank=0, algorithm="twoshot", nbytes=64, links=links)
+    seq = observe.last_seq()
+    assert rec(2e-6) == seq + 1
+    observe.record("all_reduce", group="g", rank=0, algorithm="twoshot", nbytes=64, seconds=1e-6, links=links)
+    assert len(observe._tally) == 1  # one key for both
+    c = observe.counters()
+    assert c["all_reduce.twoshot.count"] == 2 and c["link.2->0.bytes"] == 128
+    assert abs(c["all_reduce.seconds"] - 3e-6) < 1e-12
+    a, b = observe.events(since=seq)
+    assert (a.group, a.rank, a.algorithm, a.nbytes, a.seconds, a.detail) == ("g", 0, "twoshot", 64, 2e-6, "")
+    assert b.seq == a.seq + 1 and b.seconds == 1e-6
+
+
 def test_gpu_groups_time_between_events_around_their_kernels(monkeypatch):
     """CudaGroup._timed with stand-in events (the group itself needs a GPU): nothing recorded while device
     timing is off; on, a start and an end event on the collective's stream around its kernels."""
