@@ -140,14 +140,13 @@ class LocalGroup(Group):
             with ls.on(dev):
                 program(ep, r)
 
-    def _one_launch(self, kind, algorithm, program, ts, dtype, op):
+    def _one_launch(self, kind, algorithm, program, dtype, op):
         """Issues program(endpoints), every rank's work in one launch (Endpoint.one_launch), on the first
-        member's stream: after the members that made a contiguous copy of their tensor (_flats), and before
-        anything later on every member's stream, as if each had run its own part."""
+        member's stream: after everything on every member's stream (a tensor made there, the contiguous copy
+        _flats made of it), and before anything later on any of them, as if each had run its own part."""
         eps = self._ready_endpoints(kind, algorithm, dtype, op)
         first = self.devices[0]
-        ls.wait(first, [ls.mark(d, self._event(("copied", r))) for r, (d, t) in enumerate(zip(self.devices, ts))
-                        if r and not t.is_contiguous()])
+        ls.wait(first, [ls.mark(d, self._event(("member", r))) for r, d in enumerate(self.devices) if r])
         with ls.on(first):
             program(eps)
         done = ls.mark(first, self._event(("one launch", 0)))
@@ -290,7 +289,7 @@ class LocalGroup(Group):
                 bufs = _flats(self.devices, ts)  # loading runs while a rank's flag waits are in flight
                 if algo == "oneshot" and self._endpoints()[0].one_launch:
                     self._one_launch("all_reduce", algo, lambda eps: peer.oneshot_all_ranks(eps, bufs, op)
-                                     if bufs[0].numel() else None, ts, ts[0].dtype, op)
+                                     if bufs[0].numel() else None, ts[0].dtype, op)
                 else:
                     self._each_rank("all_reduce", algo, lambda ep, r: peer.all_reduce(ep, bufs[r], op, algo)
                                     if bufs[r].numel() else None, ts[0].dtype, op)

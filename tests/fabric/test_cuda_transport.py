@@ -118,7 +118,8 @@ def test_all_reduce_captured_in_a_cuda_graph_replays_with_new_values(algo):
 @pytest.mark.parametrize("dtype", [vt.float32, vt.bfloat16], ids=str)
 def test_oneshot_of_ranks_on_one_gpu_goes_as_one_launch(n, dtype, monkeypatch):
     """Virtual GPUs of one card: the one-shot all-reduce of every rank is one launch (fab|llr, a grid row per
-    rank); a member whose tensor is not contiguous gets its reduced copy written back."""
+    rank), after work on each member's stream; a member whose tensor is not contiguous gets its reduced copy
+    written back."""
     gen = rng()
     g = vgroup(n, capacity=1 << 16)
     assert all(ep.one_launch for ep in g._endpoints())
@@ -127,7 +128,10 @@ def test_oneshot_of_ranks_on_one_gpu_goes_as_one_launch(n, dtype, monkeypatch):
                         lambda key, grid, args: (launched.append((key, grid)), launch(key, grid, args))[1])
     for op in ("sum", "max"):
         arrs = [gen.standard_normal((30, 40)).astype(np.float32) for _ in range(n)]
-        ts = [vt.tensor(a).to(dtype).cuda() for a in arrs]
+        ts = []
+        for d, a in zip(g.devices, arrs):
+            with d:  # made on the member's own stream, which the one launch on the first one's must follow
+                ts.append(vt.tensor(a).to(dtype).cuda() * 1)
         ts[-1] = vt.tensor(arrs[-1].T.copy()).to(dtype).cuda().t()  # a transposed view: a copy goes in
         assert not ts[-1].is_contiguous()
         g.all_reduce(ts, op=op, algorithm="oneshot")
