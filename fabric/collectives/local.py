@@ -247,10 +247,12 @@ class LocalGroup(Group):
         t0 = time.perf_counter()
         current = {i: ls.current_stream(i) for i in ls._physical(self.devices)}
         first = current[self.devices[0].device.index]
-        members = [d.stream for d in self.devices if d.stream != current[d.device.index]]
+        # (member, its stream) where that is not its GPU's current one; events keyed by member: an event stays
+        # on one GPU
+        members = [(r, d.stream) for r, d in enumerate(self.devices) if d.stream != current[d.device.index]]
         with observe.in_flight():
-            for k, st in enumerate(members):  # member work, then the copies below
-                current[st.device.index].wait_event(st.record_event(self._event(("direct member", k))))
+            for r, st in members:  # member work, then the copies below
+                current[st.device.index].wait_event(st.record_event(self._event(("direct member", r))))
             bufs = [_flat(t) for t in ts]  # copies of non-contiguous tensors, on their GPU's current stream
             for i, st in current.items():
                 if st != first:
@@ -266,8 +268,8 @@ class LocalGroup(Group):
                         b.div_(self.size)
                     if b.data_ptr() != t.data_ptr() or not t.is_contiguous():
                         t.copy_(b.view(t.shape))
-            for k, st in enumerate(members):  # and the members' streams after the results
-                st.wait_event(current[st.device.index].record_event(self._event(("direct out", k))))
+            for r, st in members:  # and the members' streams after the results
+                st.wait_event(current[st.device.index].record_event(self._event(("direct out", r))))
         observe.record("all_reduce", group=self.name, rank=self.rank, algorithm="direct", nbytes=nbytes,
                        seconds=time.perf_counter() - t0, links=self._peer_links("all_reduce", "direct", nbytes))
         return Work(lambda: result) if async_op else result
