@@ -48,12 +48,13 @@ def _flats(devices, ts):
     return bufs
 
 
-def _write_back(devices, ts, bufs, finish=None):
-    """Copies each flat buffer back into its tensor where it was a copy; finish(b) runs on each first."""
+def _write_back(devices, ts, bufs, finish=None, on=ls.on):
+    """Copies each flat buffer back into its tensor where it was a copy; finish(b) runs on each first. on(dev):
+    the context of the stream it runs on (the member's own)."""
     for dev, t, b in zip(devices, ts, bufs):
         copied = b.data_ptr() != t.data_ptr() or not t.is_contiguous()
         if finish or copied:
-            with ls.on(dev):
+            with on(dev):
                 if finish:
                     finish(b)
                 if copied:
@@ -238,14 +239,14 @@ class LocalGroup(Group):
         says if the group is too large), or "auto" with members on several GPUs and a message of at most
         DIRECT_MAX_BYTES."""
         return algorithm == "direct" or (algorithm == "auto" and nbytes <= direct.DIRECT_MAX_BYTES
-                                         and direct.usable(self.size) and len(ls._physical(self.devices)) > 1)
+                                         and direct.usable(self.size) and len(ls.physical(self.devices)) > 1)
 
     def _direct_all_reduce(self, ts, op, average, nbytes, result, async_op):
         """cuda_direct.all_reduce on the first member's GPU's current stream, after every stream that may have
         made the inputs (each member's own, each member GPU's current one) and before all of them."""
         self._check_status()
         t0 = time.perf_counter()
-        current = {i: ls.current_stream(i) for i in ls._physical(self.devices)}
+        current = {i: ls.current_stream(i) for i in ls.physical(self.devices)}
         first = current[self.devices[0].device.index]
         # (member, its stream) where that is not its GPU's current one; events keyed by member: an event stays
         # on one GPU
@@ -262,12 +263,8 @@ class LocalGroup(Group):
             for st in current.values():
                 if st != first:
                     st.wait_event(done)
-            for t, b in zip(ts, bufs):
-                with ls.on_stream(current[t.device.index]):
-                    if average:
-                        b.div_(self.size)
-                    if b.data_ptr() != t.data_ptr() or not t.is_contiguous():
-                        t.copy_(b.view(t.shape))
+            _write_back(self.devices, ts, bufs, (lambda b: b.div_(self.size)) if average else None,
+                        lambda d: ls.on_stream(current[d.device.index]))
             for r, st in members:  # and the members' streams after the results
                 st.wait_event(current[st.device.index].record_event(self._event(("direct out", r))))
         observe.record("all_reduce", group=self.name, rank=self.rank, algorithm="direct", nbytes=nbytes,

@@ -6,9 +6,6 @@ order, so marks are None and waits do nothing: the same schedule code serves bot
 """
 import contextlib
 
-from ... import _C
-
-
 _tcuda = None
 
 
@@ -22,9 +19,7 @@ def _cuda():
 
 def on(dev):
     """Context: issue work on dev's stream (CPU: nothing)."""
-    if dev.is_cuda:
-        return _cuda().stream(dev.stream)
-    return contextlib.nullcontext()
+    return on_stream(dev.stream) if dev.is_cuda else contextlib.nullcontext()
 
 
 def current_stream(index):
@@ -55,7 +50,8 @@ def wait(dev, events):
                 dev.stream.wait_event(e)
 
 
-def _physical(devs):
+def physical(devs):
+    """The GPU indices of devs' CUDA members, sorted."""
     return sorted({d.device.index for d in devs if d.is_cuda})
 
 
@@ -66,8 +62,8 @@ def enter(devs, event=None):
     cuda = [d for d in devs if d.is_cuda]
     if not cuda:
         return
-    ready = {i: _cuda().current_stream(i).record_event(event(("ready", i)) if event else None)
-             for i in _physical(cuda)}
+    ready = {i: current_stream(i).record_event(event(("ready", i)) if event else None)
+             for i in physical(cuda)}
     for d in cuda:
         d.stream.wait_event(ready[d.device.index])
 
@@ -85,8 +81,8 @@ def join_current(devs, marks, same_gpu_only=False):
     """The caller's current stream on every GPU involved waits for the collective's final marks: all of them,
     or (same_gpu_only) those of the members on its GPU, where no other member touches their tensors."""
     cuda = [(d, m) for d, m in zip(devs, marks) if d.is_cuda]
-    for i in _physical([d for d, _ in cuda]):
-        cur = _cuda().current_stream(i)
+    for i in physical([d for d, _ in cuda]):
+        cur = current_stream(i)
         for d, m in cuda:
             if not same_gpu_only or d.device.index == i:
                 cur.wait_event(m)
