@@ -95,8 +95,9 @@ Tensor ipc_open(const std::string& handle, int64_t nbytes, int device) {
                      nbytes);
 }
 
-Tensor host_mapped(int64_t nbytes) {
+Tensor host_mapped(int64_t nbytes, int device) {
   check_size(nbytes, "host_mapped");
+  activate(resolve(device));  // a group may be the first thing a process puts on a GPU: no context is current yet
   void* p = nullptr;
   VT_CU(cuMemHostAlloc(&p, size_t(nbytes), CU_MEMHOSTALLOC_PORTABLE | CU_MEMHOSTALLOC_DEVICEMAP));
   std::memset(p, 0, size_t(nbytes));

@@ -22,7 +22,8 @@ std::string ipc_handle(const Tensor& t);
 // last view is freed. Raises a clear error for a malformed handle or one of this process's own segments.
 Tensor ipc_open(const std::string& handle, int64_t nbytes, int device);
 // A zeroed uint8 CPU tensor in pinned, device-mapped memory: kernels may read and write it by its address.
-Tensor host_mapped(int64_t nbytes);
+// Allocated with `device`'s context current (-1: the current device), which the driver needs.
+Tensor host_mapped(int64_t nbytes, int device);
 // Lets kernels on `device` read `peer`'s memory (a no-op for the same device); false if the GPUs can't.
 bool enable_peer_access(int device, int peer);
 

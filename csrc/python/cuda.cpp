@@ -194,7 +194,8 @@ void bind_cuda(nb::module_& m) {
   c.def("ipc_open", [](nb::bytes h, int64_t nbytes, int device) {
     return wrap(ipc_open(std::string(h.c_str(), h.size()), nbytes, device));
   }, nb::arg("handle"), nb::arg("nbytes"), nb::arg("device") = -1);
-  c.def("host_mapped", [](int64_t nbytes) { return wrap(host_mapped(nbytes)); }, nb::arg("nbytes"));
+  c.def("host_mapped", [](int64_t nbytes, int device) { return wrap(host_mapped(nbytes, device)); }, nb::arg("nbytes"),
+        nb::arg("device") = -1);
   c.def("enable_peer_access", &enable_peer_access, nb::arg("device"), nb::arg("peer"));
 
   // GEMM settings, for vibetensor/backends.py: float32 precision (0 highest, 1 high, 2 medium) and backend.

@@ -14,10 +14,10 @@ from .reduce_copy import op_name
 
 BLOCK = 1024  # elements per program step (4 warps: a 16-byte vector per thread)
 MAX_PROGRAMS = 264  # two per SM of an H100/H200
-# "auto" takes it up to this many bytes when the members are on two or more GPUs: none yet. It ran right on 4 x
-# H200 (tests/fabric/test_local_cuda.py) but is not timed yet (benchmarks/multigpu_local.py's "direct" column);
-# until it is, "auto" keeps the per-GPU programs and "direct" runs where asked for.
-DIRECT_MAX_BYTES = 0
+# "auto" takes it up to this many bytes when the members are on two or more GPUs. On 4 x H100
+# (benchmarks/results/multigpu_local_4xh100.json) it took 55-125 us a call from 8 B to 4 MB against 85-175 for the
+# per-GPU programs, the best of ours at every size; past 4 MB (not timed) one GPU's links carry every byte twice.
+DIRECT_MAX_BYTES = 4 << 20
 
 
 def key(dtype, op, world, vec):

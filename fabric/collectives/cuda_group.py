@@ -91,7 +91,7 @@ class CudaGroup(Group):
         # read once: the environment lookup would cost every call (a small one-shot is issued in ~10 us)
         self._oneshot_max = peer.oneshot_max_bytes(crossover_bytes)
         self._links = {}  # (kind, algorithm, nbytes) -> {(src, dst): bytes}, for observe.record
-        self._status = peer.Status()
+        self._status = peer.Status(self.device.index)
         self._comm, self._comm_busy, self._done = None, False, None  # the stream async collectives run on
         self._closed = False
         self._ep = self._connect()

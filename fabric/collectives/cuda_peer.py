@@ -90,8 +90,8 @@ class Status:
     """A group's host-mapped status word: kernels record 1 + a rank that did not arrive in time; the host reads
     it without synchronizing. `issued` names the collectives since the last clean check, for the error."""
 
-    def __init__(self):
-        self.tensor = _C._cuda.host_mapped(16)
+    def __init__(self, device):
+        self.tensor = _C._cuda.host_mapped(16, device)
         self.words = self.tensor.numpy().view(np.int32)
         self.ptr = self.tensor.data_ptr()
         self.issued = []

@@ -116,7 +116,7 @@ class LocalGroup(Group):
 
     def _endpoints(self):
         if self._eps is None:
-            status = peer.Status()
+            status = peer.Status(self.devices[0].device.index)
             nbytes = peer.segment_bytes(self.capacity, self.size)
             segs = [_C._cuda.peer_segment(nbytes, d.device.index) for d in self.devices]
             sharing = collections.Counter(d.device.index for d in self.devices)
