@@ -42,11 +42,12 @@ enum Pass { kFwd, kDelta, kDkDv, kDq, kPasses };
 constexpr const char* kPassNames[kPasses] = {"fwd", "delta", "dkdv", "dq"};
 constexpr int64_t kHeadDims[] = {16, 32, 64, 128};
 constexpr int kNumHeadDims = 4;
-// Chosen for Hopper, not yet timed there: no entry spills registers (cuobjdump --dump-resource-usage of the
-// sm_90 cubins, Triton 3.6 and 3.9). 8 warps (two warpgroups of 64 wgmma rows) for 128-row tiles; at
-// D = 128 the forward keeps Q, the 128x128 fp32 accumulator and a 128x64 score tile in 234 registers a
-// thread, and the dK/dV programs hold two 128x128 fp32 accumulators, so their query steps are 32 rows
-// (64 spilled).
+// Chosen for Hopper: 8 warps (two warpgroups of 64 wgmma rows) for 128-row tiles; at D = 128 the forward
+// keeps Q, the 128x128 fp32 accumulator and a 128x64 score tile in 234 registers a thread (no spills,
+// cuobjdump --dump-resource-usage of the sm_90 cubins, Triton 3.6 and 3.9). D = 128 timed on an H100
+// (cuda_attention.py --sweep fwd:128 / dkdv:128 / dq:128, Triton 3.6): the forward's 128,64,8,3 was the best
+// of ten; dK/dV in 64-row query steps with 2 stages (3.50 -> 3.22 ms for the B32 H10 T2048 backward, though
+// two 128x128 fp32 accumulators and 64-row steps spilled with 3 stages) and dQ with 3 stages (3.48 -> 3.20).
 // float32 (the second table): operands twice as wide and each dot three TF32 dots (3xTF32, float32
 // accuracy), so tiles are half as tall and pipelines shallower. dkdv at D = 64 timed on an H200
 // (cuda_attention.py --sweep f32.dkdv:64): 64,128,8,2 took the B8 H8 T1024 backward from 1.028 ms to 0.954.
@@ -56,8 +57,8 @@ constexpr Config kConfigs[kWidths][kPasses][kNumHeadDims] = {
         // D = 16            32                 64                  128
         {{64, 64, 4, 3}, {64, 64, 4, 3}, {128, 64, 8, 3}, {128, 64, 8, 3}},   // fwd
         {{64, 0, 4, 1}, {64, 0, 4, 1}, {64, 0, 4, 1}, {64, 0, 4, 1}},         // delta (rows per program)
-        {{64, 64, 4, 3}, {64, 64, 4, 3}, {64, 128, 8, 3}, {32, 128, 8, 3}},   // dkdv (BLOCK_M: query step)
-        {{64, 64, 4, 3}, {64, 64, 4, 3}, {128, 64, 8, 3}, {128, 64, 8, 2}},   // dq (BLOCK_N: key step)
+        {{64, 64, 4, 3}, {64, 64, 4, 3}, {64, 128, 8, 3}, {64, 128, 8, 2}},   // dkdv (BLOCK_M: query step)
+        {{64, 64, 4, 3}, {64, 64, 4, 3}, {128, 64, 8, 3}, {128, 64, 8, 3}},   // dq (BLOCK_N: key step)
     },
     {
         {{64, 32, 4, 2}, {64, 32, 4, 2}, {64, 64, 4, 2}, {64, 32, 8, 2}},     // fwd
