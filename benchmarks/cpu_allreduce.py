@@ -6,9 +6,9 @@ vs mpi4py's Allreduce (MPICH), float32 sum in place, 4 KB to 64 MB, 2 and 4 proc
 
 Every library runs the same loop on every rank: a warm-up call, then `samples` timed blocks of `iters` calls
 (iters shrinks with the size, the same on all ranks), each block after a barrier; a block's time / iters is one
-sample and rank 0's median over all rounds is reported. The libraries take turns (`rounds` times), so a burst of
-load from other processes (the load average is noted in the JSON) hits them alike; still, compare ratios from
-one run only.
+sample and rank 0's median over all rounds is reported. The libraries take turns size by size (`rounds` times),
+so a burst of load from other processes (the load average is noted in the JSON) or a phase of the host's hits them
+alike; still, compare ratios from one run only.
 """
 import argparse
 import json
@@ -122,20 +122,27 @@ def main():
         def add(name, res):
             for nbytes, times in res.items():
                 measured.setdefault(name, {}).setdefault(nbytes, []).extend(times)
+        algos = {}
         with RankPool(world, env={"VIBETENSOR_FABRIC_TIMEOUT": "120", "OMP_NUM_THREADS": "1"}) as pool:
-            for rnd in range(args.rounds):  # the libraries take turns, so a burst of load hits them alike
-                ours, algos = pool.run(run_ours, args.sizes, args.samples, timeout=900)[0]
-                add("vibetensor_shm", ours)
-                try:
-                    add("torch_gloo", pool.run(run_gloo, 29600 + 10 * world + rnd, args.sizes, args.samples,
-                                               timeout=900)[0])
-                except Exception as e:  # noqa: BLE001 - torch missing or gloo unusable here: say so, keep the rest
-                    notes[f"torch_gloo_{world}"] = str(e)[-400:]
-                mpi, why = run_mpi(world, args.sizes, args.samples)
-                if mpi is not None:
-                    add("mpi4py_mpich", mpi)
-                else:
-                    notes[f"mpi4py_{world}"] = why
+            # The libraries take turns size by size, so a burst of load hits them alike: on this 2-vCPU VM the
+            # host's placement of the vCPUs changes for seconds at a time, and while they sit apart a write to
+            # lines the other vCPU has read costs ~7x (a 1 MB all-reduce of ours 5-6x); whole rounds per
+            # library let such a phase fall on one library alone.
+            for rnd in range(args.rounds):
+                for k, nbytes in enumerate(args.sizes):
+                    ours, used = pool.run(run_ours, [nbytes], args.samples, timeout=900)[0]
+                    add("vibetensor_shm", ours)
+                    algos.update(used)
+                    try:
+                        port = 20000 + 2000 * world + 100 * rnd + k  # a fresh gloo store per case
+                        add("torch_gloo", pool.run(run_gloo, port, [nbytes], args.samples, timeout=900)[0])
+                    except Exception as e:  # noqa: BLE001 - torch missing or gloo unusable: say so, keep the rest
+                        notes[f"torch_gloo_{world}"] = str(e)[-400:]
+                    mpi, why = run_mpi(world, [nbytes], args.samples)
+                    if mpi is not None:
+                        add("mpi4py_mpich", mpi)
+                    else:
+                        notes[f"mpi4py_{world}"] = why
         rows = []
         for nbytes in args.sizes:
             med = {k: statistics.median(v[nbytes]) for k, v in measured.items()}
