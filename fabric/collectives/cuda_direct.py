@@ -38,7 +38,6 @@ def all_reduce(flats, op, stream):
         return
     size = flats[0].element_size()
     vec = 16 // size if all(f.data_ptr() % 16 == 0 for f in flats) else 1
-    ptrs = [("ptr", f.data_ptr()) for f in flats]
-    args = [*ptrs, *ptrs[:1] * (layout.LAUNCH_RANKS - world), ("i64", n)]
+    args = [*layout.launch_pointers([f.data_ptr() for f in flats]), ("i64", n)]
     programs = min(MAX_PROGRAMS, -(-n // BLOCK))
     _C._cuda.launch_kernel(key(flats[0].dtype, op, world, vec), (programs, 1, 1), args, stream._s)

@@ -296,9 +296,8 @@ def oneshot_all_ranks(eps, flats, op):
     (eps[0].one_launch: the whole group on this GPU)."""
     ep, size = eps[0], flats[0].element_size()
     for lo, m, block, programs in _ll_launches(ep, flats[0]):
-        ptrs = [("ptr", f.data_ptr() + lo * size) for f in flats]
-        args = [*ptrs, *ptrs[:1] * (layout.LAUNCH_RANKS - len(ptrs)), *_ll_tail(ep, m), ("i64", ep.timeout_ns),
-                ("i64", ep.ll_off), ("i64", ep.ll_words)]
+        args = [*layout.launch_pointers([f.data_ptr() + lo * size for f in flats]), *_ll_tail(ep, m),
+                ("i64", ep.timeout_ns), ("i64", ep.ll_off), ("i64", ep.ll_words)]
         _C._cuda.launch_kernel(_oneshot_key(ep, flats[0].dtype, op, block, "llr"), (programs, ep.world, 1), args)
 
 

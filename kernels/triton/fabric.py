@@ -61,6 +61,12 @@ MAX_SPINS = 1 << 20
 LAUNCH_RANKS = 8  # ranks the one-launch kernels (fab|llr, fab|dar) take: one pointer argument each
 
 
+def launch_pointers(addrs):
+    """The LAUNCH_RANKS pointer arguments of a one-launch kernel: a rank's address each, the unused ones the
+    first (never read: the kernel's WORLD stops before them)."""
+    return [("ptr", a) for a in addrs] + [("ptr", addrs[0])] * (LAUNCH_RANKS - len(addrs))
+
+
 def ll_pack(itemsize):
     """Elements one LL word carries, by the float dtype's size: two of a 16-bit one (a 256 KB bfloat16 one-shot
     on 4 virtual GPUs of an H100 moved a float32 word per value: 13.5 us where 256 KB of float32 took 10.4)."""

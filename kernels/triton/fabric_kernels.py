@@ -352,13 +352,12 @@ def _reduce_share(dst, slots, own, rank, stride, length, pid, programs, WORLD: t
                   BLOCK: tl.constexpr, VEC: tl.constexpr):
     """dst[:length] <- the reduction of the peers' slots at `slots` and this rank's part at `own`, program pid's
     share (split as _copy_part splits)."""
-    body = (length // VEC) * VEC
-    for start in range(pid * BLOCK, body, programs * BLOCK):
-        offs = start + tl.arange(0, BLOCK)
-        _reduce_block(dst, slots, own, 0, 0, rank, stride, offs, offs < body, WORLD, OP, VEC, False)
+    for start in range(pid * BLOCK, (length // VEC) * VEC, programs * BLOCK):
+        offs, m = _span(start, length, BLOCK, VEC, False)
+        _reduce_block(dst, slots, own, 0, 0, rank, stride, offs, m, WORLD, OP, VEC, False)
     if pid == 0:
-        offs = body + tl.arange(0, VEC)
-        _reduce_block(dst, slots, own, 0, 0, rank, stride, offs, offs < length, WORLD, OP, 1, False)
+        offs, m = _span(0, length, VEC, VEC, True)
+        _reduce_block(dst, slots, own, 0, 0, rank, stride, offs, m, WORLD, OP, 1, False)
 
 
 @triton.jit
@@ -546,13 +545,12 @@ def direct_all_reduce(p0, p1, p2, p3, p4, p5, p6, p7, n, WORLD: tl.constexpr, BL
     the tail."""
     pid = tl.program_id(0)
     programs = tl.num_programs(0)
-    body = (n // VEC) * VEC
-    for start in range(pid * BLOCK, body, programs * BLOCK):
-        offs = start + tl.arange(0, BLOCK)
-        _direct_block(p0, p1, p2, p3, p4, p5, p6, p7, offs, offs < body, WORLD, OP, VEC)
+    for start in range(pid * BLOCK, (n // VEC) * VEC, programs * BLOCK):
+        offs, m = _span(start, n, BLOCK, VEC, False)
+        _direct_block(p0, p1, p2, p3, p4, p5, p6, p7, offs, m, WORLD, OP, VEC)
     if pid == 0:
-        offs = body + tl.arange(0, VEC)
-        _direct_block(p0, p1, p2, p3, p4, p5, p6, p7, offs, offs < n, WORLD, OP, 1)
+        offs, m = _span(0, n, VEC, VEC, True)
+        _direct_block(p0, p1, p2, p3, p4, p5, p6, p7, offs, m, WORLD, OP, 1)
 
 
 @triton.jit
