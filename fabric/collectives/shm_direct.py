@@ -10,13 +10,14 @@ yielding (a peer that is late or dead, a peer's buffer to map, a peer in another
 the bounded waits, liveness checks and errors of shm_sync.py, and the call resumes from the step that
 stopped. The Python path took ~25 us per 4 KB call, six times MPICH's."""
 import os
-import time
+from time import perf_counter
 
 import numpy as np
 
 from ... import _C
 from ... import config
 from .. import observe
+from ..observe import flying, landed
 from . import schedule
 from .api import ReduceOp
 from .shm_collective import failed, op_code
@@ -54,22 +55,24 @@ def _address(seg):
 _UNPLANNED = object()  # Direct._plans has no entry for the key yet
 
 
-def _contiguous(t):
-    """(address, numel, numpy dtype) of a contiguous CPU tensor (or array) of a native type, else None."""
-    if isinstance(t, np.ndarray):
-        ok = t.flags.c_contiguous and t.flags.writeable and t.dtype in NATIVE_DTYPES
-        return (t.ctypes.data, t.size, t.dtype) if ok else None
-    x = _C._fabric.dense_cpu(t)
-    return None if x is None else (x[0], x[1], _BY_CODE[x[2]])
+_dense_cpu = _C._fabric.dense_cpu  # (address, numel, ShmDtype code) of a vt tensor it takes, else None
+
+
+def _dense_numpy(a):
+    """dense_cpu for a numpy array: (address, numel, ShmDtype code) if contiguous, writable and native, else None."""
+    if isinstance(a, np.ndarray) and a.flags.c_contiguous and a.flags.writeable and a.dtype in NATIVE_DTYPES:
+        return a.ctypes.data, a.size, NATIVE_DTYPES[a.dtype]
+    return None
 
 
 class _Plan:
     """What one (size, dtype, op, algorithm) all-reduce passes the native side and records. piece: elements of
     a pipelined one's pieces (0: not pipelined); buffer: the bytes our buffer half must hold."""
-    __slots__ = ("algorithm", "twoshot", "code", "dtype", "op", "nbytes", "record", "piece", "buffer")
+    __slots__ = ("algorithm", "twoshot", "steps", "code", "dtype", "op", "nbytes", "record", "piece", "buffer")
 
     def __init__(self, algorithm, code, dtype, op, nbytes, links, group, rank, itemsize, size):
         self.algorithm, self.twoshot, self.code, self.dtype, self.op = algorithm, algorithm == "twoshot", code, dtype, op
+        self.steps = 2 if self.twoshot else 1  # the group's step counter moves by the steps of the protocol
         self.nbytes = nbytes
         self.record = observe.recorder("all_reduce", group=group, rank=rank, algorithm=algorithm, nbytes=nbytes,
                                        links=links)  # record(seconds)
@@ -95,7 +98,8 @@ class Direct:
         crowded = g.size > (os.cpu_count() or 1)
         self.native.set_patience(0 if crowded else int(config.get("VIBETENSOR_FABRIC_SPIN_US") * 1e3),
                                  int(config.get("VIBETENSOR_FABRIC_YIELD_MS") * 1e6))
-        self._plans = {}  # (numel, dtype, op name, algorithm or requested) -> _Plan, or None: not native
+        self._plans = {}  # (numel, ShmDtype code or dtype, op name, algorithm or requested) -> _Plan, or None
+        self._bufver, self._half = -1, 0  # the version and half size of our buffer that the native side holds
 
     def algorithm(self, nbytes, dtype, requested):
         """What an all-reduce of nbytes of numpy `dtype` runs: "oneshot", "twoshot" or "pipelined" (native, for
@@ -118,7 +122,7 @@ class Direct:
         """The _Plan of an all-reduce of numel elements of numpy `dtype` by `op`, for `requested` ("auto" or an
         algorithm), made once: a 4 KB all-reduce takes a few microseconds, and each lookup or hash of an enum
         here was a tenth of one. None where the native side does not run it (the algorithm or the type)."""
-        key = (numel, dtype, op._value_, requested)  # the enum's .value is a descriptor call
+        key = (numel, NATIVE_DTYPES.get(dtype, dtype), op._value_, requested)  # (enum .value: a descriptor call)
         try:
             return self._plans[key]
         except KeyError:
@@ -141,12 +145,14 @@ class Direct:
     def try_all_reduce(self, tensor, op, requested):
         """The hot path of a sync call: a contiguous tensor of a native type runs here (returns True);
         anything else returns False and takes ShmGroup's general path."""
-        x = _contiguous(tensor)
+        x = _dense_cpu(tensor)  # a vt tensor, the common case: one call
         if x is None:
-            return False
+            x = _dense_numpy(tensor)
+            if x is None:
+                return False
         plan = self._plans.get((x[1], x[2], op._value_, requested), _UNPLANNED)  # _plan's key: a call less
         if plan is _UNPLANNED:
-            plan = self._plan(x[1], x[2], op, requested)
+            plan = self._plan(x[1], _BY_CODE[x[2]], op, requested)
         if plan is None:
             return False
         self._run(x[0], x[1], plan)
@@ -160,26 +166,34 @@ class Direct:
         g, n = self.g, self.native
         if g._closed or g._broken:
             g._usable("all_reduce")  # raises, naming why
-        nbytes, code = plan.nbytes, plan.code
-        g._seq += 1
-        seq, base, t0 = g._seq, g._step, time.perf_counter()
+        g._seq = seq = g._seq + 1
+        base, t0 = g._step, perf_counter()
+        flying()  # observe.in_flight's count, without a `with` (200 ns of a ~3 us call)
         try:
-            with observe.in_flight():
-                if g._buf is None or g._buf.size // 2 < plan.buffer:
-                    g._buffer(plan.buffer, seq, "all_reduce")
-                if n.version(g.rank) != g._bufver:
-                    n.set_buffer(g.rank, _address(g._buf), g._buf.size, g._bufver)
-                if plan.piece:
-                    self._pipe(seq, base, ptr, numel, plan)
-                else:
-                    stopped = n.run(seq, base, code, nbytes, ptr, numel, plan.dtype, plan.op, plan.twoshot)
-                    if stopped:  # a wait outlasted the native patience, or a peer's buffer is new: step by step
-                        self._steps(stopped, seq, base, ptr, numel, plan)
+            if self._bufver != g._bufver or self._half < plan.buffer:
+                self._own_buffer(seq, plan)
+            if plan.piece:
+                self._pipe(seq, base, ptr, numel, plan)
+            else:
+                stopped = n.run(seq, base, plan.code, plan.nbytes, ptr, numel, plan.dtype, plan.op, plan.twoshot)
+                if stopped:  # a wait outlasted the native patience, or a peer's buffer is new: step by step
+                    self._steps(stopped, seq, base, ptr, numel, plan)
         except BaseException as e:
             failed(g, "all_reduce", e)
             raise
-        g._step = base + (2 if plan.twoshot else 1)
-        plan.record(time.perf_counter() - t0)
+        finally:
+            landed()
+        g._step = base + plan.steps
+        plan.record(perf_counter() - t0)
+
+    def _own_buffer(self, seq, plan):
+        """Grows our buffer for `plan` where a half is too small, and tells the native side of a new one."""
+        g = self.g
+        if g._buf is None or g._buf.size // 2 < plan.buffer:
+            g._buffer(plan.buffer, seq, "all_reduce")
+        if self.native.version(g.rank) != g._bufver:
+            self.native.set_buffer(g.rank, _address(g._buf), g._buf.size, g._bufver)
+        self._bufver, self._half = g._bufver, g._buf.size // 2
 
     def _pipe(self, seq, base, ptr, numel, plan):
         """The pipelined all-reduce: native until done, the bounded Python waits where it stopped."""

@@ -64,18 +64,70 @@ def test_a_bound_recorder_records_as_record_does(monkeypatch):
     and the same tally as record's."""
     monkeypatch.setattr(observe, "_counters", observe.collections.Counter())
     monkeypatch.setattr(observe, "_tally", {})
+    monkeypatch.setattr(observe, "_cells", {})
     links = {(2, 0): 64}
     rec = observe.recorder("all_reduce", group="g", rank=0, algorithm="twoshot", nbytes=64, links=links)
     seq = observe.last_seq()
     assert rec(2e-6) == seq + 1
     observe.record("all_reduce", group="g", rank=0, algorithm="twoshot", nbytes=64, seconds=1e-6, links=links)
-    assert len(observe._tally) == 1  # one key for both
+    assert len(observe._tally) == 1 and len(observe._cells) == 1  # the recorder keeps its own running totals
     c = observe.counters()
     assert c["all_reduce.twoshot.count"] == 2 and c["link.2->0.bytes"] == 128
     assert abs(c["all_reduce.seconds"] - 3e-6) < 1e-12
     a, b = observe.events(since=seq)
     assert (a.group, a.rank, a.algorithm, a.nbytes, a.seconds, a.detail) == ("g", 0, "twoshot", 64, 2e-6, "")
     assert b.seq == a.seq + 1 and b.seconds == 1e-6
+
+
+def test_recorders_lose_nothing_to_threads_and_folds(monkeypatch):
+    """Recorders take no lock: threads recording through their own recorders while another reads the counters
+    (each read folds) must still count every record once, with every sequence number given once."""
+    import threading
+    monkeypatch.setattr(observe, "_counters", observe.collections.Counter())
+    monkeypatch.setattr(observe, "_tally", {})
+    monkeypatch.setattr(observe, "_cells", {})
+    monkeypatch.setattr(observe, "_ring", observe.collections.deque(maxlen=100000))
+    per, threads = 5000, 4
+    recs = [observe.recorder("all_reduce", group="g", rank=r, algorithm="oneshot", nbytes=16 + r,
+                             links={(r, 9): 8}) for r in range(threads)]
+    seq0, stop = observe.last_seq(), threading.Event()
+
+    def read():
+        while not stop.is_set():
+            observe.counters()
+            observe.events(since=seq0)
+    reader = threading.Thread(target=read)
+    reader.start()
+    workers = [threading.Thread(target=lambda rec=rec: [rec(1e-6) for _ in range(per)]) for rec in recs]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    stop.set()
+    reader.join()
+    c = observe.counters()
+    assert c["all_reduce.oneshot.count"] == per * threads
+    assert c["all_reduce.bytes"] == per * sum(16 + r for r in range(threads))
+    assert all(c[f"link.{r}->9.bytes"] == 8 * per for r in range(threads))
+    assert abs(c["all_reduce.seconds"] - per * threads * 1e-6) < 1e-9
+    seqs = [e.seq for e in observe.events(since=seq0)]
+    assert seqs == sorted(set(seqs)) and len(seqs) == per * threads
+    assert observe.last_seq() == seqs[-1]
+
+
+def test_reset_forgets_what_recorders_counted(monkeypatch):
+    monkeypatch.setattr(observe, "_counters", observe.collections.Counter())
+    monkeypatch.setattr(observe, "_tally", {})
+    monkeypatch.setattr(observe, "_cells", {})
+    rec = observe.recorder("broadcast", group="g", rank=0, algorithm="ring", nbytes=4)
+    rec(1.0)
+    rec(1.0)
+    observe.reset()
+    assert observe.counters().get("broadcast.count", 0) == 0 and not observe.events()
+    rec(0.5)
+    c = observe.counters()
+    assert c["broadcast.count"] == 1 and c["broadcast.ring.count"] == 1 and c["broadcast.seconds"] == 0.5
+    assert [e.seconds for e in observe.events()] == [0.5]
 
 
 def test_gpu_groups_time_between_events_around_their_kernels(monkeypatch):
