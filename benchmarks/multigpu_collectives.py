@@ -11,7 +11,7 @@ its own events on its current stream (vt.cuda.Event, torch.cuda.Event) around ba
 and a warm-up call: the median of --samples rounds of --iters calls (fewer for large messages), averaged over the
 ranks as nccl-tests does. algbw = S / t; busbw per nccl-tests: all_reduce S/t * 2(n-1)/n, reduce_scatter and
 all_gather S/t * (n-1)/n. "ours/nccl" (ours_over_nccl in the JSON) is our busbw over NCCL's, which is also NCCL's
-time over ours. all_reduce is timed with algorithm "auto" and forced "oneshot", "twoshot" and "ring", to show the
+time over ours. Each op is timed with algorithm "auto" and forced "oneshot", "twoshot" and "ring", to show the
 crossover on the real links. A case where ours differs from NCCL is not timed: its row says why, and the exit status is 1.
 
 Without a GPU (or with --device cpu) the same script compares our "shm" backend with torch's "gloo" on CPU
@@ -41,7 +41,7 @@ from vibetensor.fabric import observe  # noqa: E402
 
 OPS = ("all_reduce", "reduce_scatter", "all_gather")
 DTYPES = ("bfloat16", "float32")
-ALGORITHMS = ("auto", "oneshot", "twoshot", "ring")  # all_reduce's
+ALGORITHMS = ("auto", "oneshot", "twoshot", "ring")
 CPU_ALGORITHMS = ("auto", "oneshot", "ring")  # the CPU mode is a smoke test of the script: three will do
 SHAPES = {  # (input, output) elements for S elements over n ranks
     "all_reduce": lambda s, n: (s, s), "reduce_scatter": lambda s, n: (s, s // n),
@@ -160,8 +160,8 @@ def iters_for(nbytes, iters):
 
 
 def run_case(b, op, dtype, nbytes, iters, only=None):
-    """One (op, dtype, size): a row per algorithm (all_reduce: auto and each forced one; the others: twoshot and
-    ring on GPUs), or per algorithm of `only` among those."""
+    """One (op, dtype, size): a row per algorithm (auto and each forced one; on CPU the other ops: auto), or per
+    algorithm of `only` among those."""
     n, tdtype = b.size, getattr(torch, dtype)
     numel = max(n, nbytes // tdtype.itemsize // n * n)  # S elements, divisible into n chunks
     n_in, n_out = SHAPES[op](numel, n)
@@ -172,9 +172,8 @@ def run_case(b, op, dtype, nbytes, iters, only=None):
     tin = x.clone()
     tout = tin if op == "all_reduce" else tin.new_empty(n_out)
     TORCH_OPS[op](tout, tin)
-    algorithms = ALGORITHMS if b.tdev.type == "cuda" else CPU_ALGORITHMS
-    if op != "all_reduce":
-        algorithms = ("twoshot", "ring") if b.tdev.type == "cuda" else ("auto",)
+    several = op == "all_reduce" or b.tdev.type == "cuda"  # CPU mode's other ops: auto's row alone
+    algorithms = (ALGORITHMS if b.tdev.type == "cuda" else CPU_ALGORITHMS) if several else ("auto",)
     if only:
         algorithms = [a for a in algorithms if a in only]
     rows, wanted = [], algorithms if n > 1 else ("auto",)
@@ -187,7 +186,7 @@ def run_case(b, op, dtype, nbytes, iters, only=None):
         seen = observe.events(since=seq)  # what ours did: the algorithm it ran, a host-staged fallback
         used = next((e.algorithm for e in seen if e.kind == op), "?")
         row = {"op": op, "dtype": dtype, "bytes": numel * tdtype.itemsize, "numel": numel, "ranks": n,
-               "algorithm": f"{algorithm}:{used}" if algorithm == "auto" and op == "all_reduce" else used,
+               "algorithm": f"{algorithm}:{used}" if algorithm == "auto" and several else used,
                "iters": iters,
                "fallbacks": [e.detail for e in seen if e.kind == "fallback"]}
         why = mismatch(b.to_torch(vout), tout, bound)

@@ -71,7 +71,8 @@ _UNTIMED = contextlib.nullcontext()
 class CudaGroup(Group):
     """rank/size/job/timeout as ShmGroup; `device`: this rank's GPU (default: VIBETENSOR_DEVICE, else LOCAL_RANK
     modulo the GPU count); `capacity`: data bytes of each rank's persistent buffer (larger messages go through
-    it in pieces); `crossover_bytes`: all-reduces up to this size take one-shot, larger ones the ring."""
+    it in pieces); `crossover_bytes`: all-reduces up to this size take one-shot, larger ones the two-shot (so do
+    reduce-scatters and all-gathers, by their whole message)."""
 
     def __init__(self, rank=None, size=None, device=None, job=None, timeout=None, capacity=None,
                  crossover_bytes=None, *, bootstrap=None):
@@ -227,7 +228,7 @@ class CudaGroup(Group):
         if not self._on_gpu("reduce_scatter", output, input, reduce=True):
             return self._staged("reduce_scatter", lambda o, i: self._boot.reduce_scatter(o, i, op),
                                 [output, input], async_op)
-        algo = peer.scatter_gather_algorithm("reduce_scatter", algorithm)
+        algo = peer.scatter_gather_algorithm("reduce_scatter", input.numel(), input.dtype, algorithm, self._oneshot_max)
         with self._issuing("reduce_scatter", async_op, output, input):
             out = output if output.is_contiguous() else output.contiguous()
             peer.prepare(self._ep, input.dtype, op, "reduce_scatter", algo)
@@ -245,7 +246,7 @@ class CudaGroup(Group):
         _check_chunks("all_gather", output, input, self.size)
         if not self._on_gpu("all_gather", output, input):
             return self._staged("all_gather", self._boot.all_gather, [output, input], async_op)
-        algo = peer.scatter_gather_algorithm("all_gather", algorithm)
+        algo = peer.scatter_gather_algorithm("all_gather", output.numel(), output.dtype, algorithm, self._oneshot_max)
         with self._issuing("all_gather", async_op, output, input):
             out = output if output.is_contiguous() else output.contiguous()
             peer.prepare(self._ep, input.dtype, ReduceOp.SUM, "all_gather", algo)

@@ -9,10 +9,11 @@ rank (CudaGroup) and one process driving every rank (LocalGroup over virtual dev
 captured in a CUDA graph (flag values come from device-side counters).
 
 Algorithms:
-- one-shot all-reduce: one kernel of the LL protocol (kernels/triton/fabric_kernels.ll_all_reduce): every rank
-  pushes its input, each value with a flag in one 64-bit store, into each peer's LL region, then reduces what
-  arrived in its own, in rank order. No fence and no barrier: a word validates itself.
-- two-shot (all_reduce above the one-shot crossover, reduce_scatter, all_gather): push programs
+- one-shot (small messages): one kernel of the LL protocol (kernels/triton/fabric_kernels._ll_collective): every
+  rank pushes its input (reduce_scatter: each peer's chunk of it), each value with a flag in one 64-bit store,
+  into each peer's LL region, then reduces what arrived in its own, in rank order (all_gather: copies it out).
+  No fence and no barrier: a word validates itself.
+- two-shot (above the one-shot crossover): push programs
   (fabric_kernels.push_collective): push each peer its part of its chunk, meet, reduce
   this rank's chunk and push the result to every peer, meet, copy the results in. Every byte between GPUs
   moves by a store, to peers in rotated order (step j: rank r writes to rank r + j), so every link is busy at
@@ -46,9 +47,10 @@ DEFAULT_CAPACITY = 128 << 20
 # 46 at 1 MB; a two-shot 25-30 us to 512 KB. Eager against NCCL (multigpu_collectives.py, same machine): the
 # two-shot beat the ring at every size from 512 KB to 1 GB (1 GB: 257-279 GB/s bus bandwidth against 236-249).
 ONESHOT_MAX_BYTES = 512 << 10
-# reduce_scatter and all_gather take the two-shot at every size: on 4 x H200 it ran 0.96-1.07x of NCCL's bus
-# bandwidth at 32 MB against the ring's 0.61-0.67x, and within 2% of the ring from 128 MB to 1 GB
-# (reduce_scatter; all_gather: 0.80-0.97x against 0.62-0.75x).
+# reduce_scatter and all_gather apply the same crossover to their whole message (reduce_scatter's input,
+# all_gather's output), and above it take the two-shot: on 4 x H200 it ran 0.96-1.07x of NCCL's bus bandwidth at
+# 32 MB against the ring's 0.61-0.67x, and within 2% of the ring from 128 MB to 1 GB (reduce_scatter;
+# all_gather: 0.80-0.97x against 0.62-0.75x).
 FLOAT_DTYPES = ("float32", "bfloat16", "float16")
 # LL words of one one-shot launch (larger messages go in pieces), its region's stride: every message the auto
 # policy sends one-shot in one launch (a 256 KB bfloat16 all-reduce in two launches of 64K took 17.2 us on 4 virtual
@@ -133,8 +135,8 @@ class Endpoint:
         self.flags_ptr, self.bufs_ptr = self.flags.data_ptr(), self.bufs.data_ptr()  # kernel arguments, read once
 
     def _read_tuning(self, device=None, sharing=1):
-        """The two-shot's launch shape: programs (fewer where `sharing` ranks run on one GPU at once: see
-        co_resident_programs), and one block for every size (0: TS_BLOCKS by size)."""
+        """The two-shot's launch shape: programs (fewer where `sharing` ranks run on one GPU at once: at most
+        `resident`, co_resident_programs), and one block for every size (0: TS_BLOCKS by size)."""
         self.ts_programs = config.get("VIBETENSOR_FABRIC_TS_PROGRAMS") or TS_PROGRAMS
         self.ts_block = config.get("VIBETENSOR_FABRIC_TS_BLOCK")
         if not 1 <= self.ts_programs <= layout.MAX_PROGRAMS:
@@ -143,8 +145,16 @@ class Endpoint:
         if self.ts_block and (self.ts_block & (self.ts_block - 1) or not 1024 <= self.ts_block <= 16384):
             raise ValueError("VIBETENSOR_FABRIC_TS_BLOCK must be a power of two from 1024 to 16384, "
                              f"got {self.ts_block}")
-        if sharing > 1:
-            self.ts_programs = min(self.ts_programs, co_resident_programs(device, sharing))
+        # programs per rank that stay resident beside every sharing rank's (None: a GPU of its own)
+        self.resident = co_resident_programs(device, sharing) if sharing > 1 else None
+        if self.resident:
+            self.ts_programs = min(self.ts_programs, self.resident)
+
+    @property
+    def ll_programs(self):
+        """The most programs of a launch per rank of the one-shot: LL_MAX_PROGRAMS (read per call: sweeps set it),
+        at most `resident`."""
+        return min(LL_MAX_PROGRAMS, self.resident or LL_MAX_PROGRAMS)
 
     def data(self, p, dtype, numel):
         """The first numel elements of rank p's data buffer, as `dtype`."""
@@ -155,10 +165,10 @@ class Endpoint:
 
 
 def co_resident_programs(device, sharing):
-    """Two-shot programs per rank when `sharing` ranks' programs run on one GPU at once: one per SM each. The
-    programs of every rank meet at barriers, so all of them must be resident together; 4 virtual ranks of 128
-    programs of 8 warps did not fit on an H100 (registers) and waited on programs that could not start, until
-    the timeout."""
+    """Programs per rank when `sharing` ranks' launches run on one GPU at once: one per SM each. The programs of
+    every rank wait for each other's (two-shot meetings, one-shot words), so all of them must be resident
+    together; 4 virtual ranks of 128 two-shot programs of 8 warps did not fit on an H100 (registers) and waited
+    on programs that could not start, until the timeout."""
     sms = _C._cuda.device_properties(device.index)["multi_processor_count"]
     return max(1, sms // sharing)
 
@@ -201,12 +211,12 @@ def _chunk(t, bounds, c):
     return t.narrow(0, lo, hi - lo)
 
 
-def _oneshot_key(ep, dtype, op, block, kind="ll"):
-    return f"fab|{kind}|{dtype.name}|{op_name(op)}|{ep.world}|{block}"
+def _oneshot_key(ep, dtype, op, block, kind="ll", *more):
+    return "|".join(["fab", kind, dtype.name, op_name(op), str(ep.world), str(block), *map(str, more)])
 
 
-def _ll_block(words):
-    return next((b for b in LL_BLOCKS if words <= LL_MAX_PROGRAMS * b), LL_BLOCKS[-1])
+def _ll_block(words, programs=None):
+    return next((b for b in LL_BLOCKS if words <= (programs or LL_MAX_PROGRAMS) * b), LL_BLOCKS[-1])
 
 
 def _push_key(ep, dtype, op, vec, mode, block):
@@ -233,7 +243,9 @@ def _keys(ep, dtype, op, kind, algorithm):
     keys = [f"fab|sync|{ep.world}", f"fab|barrier|{ep.world}"]
     if kind not in PUSH_MODES or dtype.name not in FLOAT_DTYPES:
         return keys
-    if algorithm == "oneshot":
+    if algorithm == "oneshot" and kind != "all_reduce":
+        keys += [_oneshot_key(ep, dtype, op, b, "llc", PUSH_MODES[kind]) for b in LL_BLOCKS]
+    elif algorithm == "oneshot":
         kernel = "llr" if ep.one_launch else "ll"  # (LocalGroup.all_reduce: oneshot_all_ranks where it may)
         keys += [_oneshot_key(ep, dtype, op, b, kernel) for b in LL_BLOCKS]
     elif algorithm == "twoshot":
@@ -268,37 +280,62 @@ def prepare(ep, dtype, op=ReduceOp.SUM, kind="barrier", algorithm=None):
             _loaded.add((ep.device.index, key))
 
 
-def _ll_launches(ep, flat):
+def _ll_launches(ep, flat, most=None):
     """The one-shot's launches over flat: (element offset, elements, LL words per program step, programs), one
-    per LL region's worth of it."""
-    total, pack = flat.numel(), layout.ll_pack(flat.element_size())
+    per LL slot's worth of it; at most `most` programs (default ep.ll_programs: a launch per rank)."""
+    total, pack, most = flat.numel(), layout.ll_pack(flat.element_size()), most or ep.ll_programs
     for lo in range(0, total, ep.ll_words * pack):
         m = min(ep.ll_words * pack, total - lo)
-        block = _ll_block(-(-m // pack))
-        yield lo, m, block, min(LL_MAX_PROGRAMS, -(-m // (block * pack)))
+        block = _ll_block(-(-m // pack), most)
+        yield lo, m, block, min(most, -(-m // (block * pack)))
 
 
-def _ll_tail(ep, m):
-    return [("ptr", ep.bufs_ptr), ("ptr", ep.flags_ptr), ("ptr", ep.status.ptr), ("i64", m)]
+def _ll_args(ep, m, *mid):
+    """An LL kernel's arguments past its tensors, for a launch of m elements; mid: those between n and the
+    timeout (per, rank: where the kernel takes them)."""
+    return [("ptr", ep.bufs_ptr), ("ptr", ep.flags_ptr), ("ptr", ep.status.ptr), ("i64", m), *mid,
+            ("i64", ep.timeout_ns), ("i64", ep.ll_off), ("i64", ep.ll_words)]
 
 
 def oneshot_all_reduce(ep, flat, op):
     """flat (1-D contiguous, on ep's device) <- its reduction over the ranks, by the LL kernel."""
     for lo, m, block, programs in _ll_launches(ep, flat):
         ptr = flat.data_ptr() + lo * flat.element_size()
-        args = [("ptr", ptr), ("ptr", ptr), *_ll_tail(ep, m), ("i32", ep.rank), ("i64", ep.timeout_ns),
-                ("i64", ep.ll_off), ("i64", ep.ll_words)]
-        _C._cuda.launch_kernel(_oneshot_key(ep, flat.dtype, op, block), (programs, 1, 1), args)
+        _C._cuda.launch_kernel(_oneshot_key(ep, flat.dtype, op, block), (programs, 1, 1),
+                               [("ptr", ptr), ("ptr", ptr), *_ll_args(ep, m, ("i32", ep.rank))])
 
 
 def oneshot_all_ranks(eps, flats, op):
     """flats[r] <- the reduction of all of them, every rank's LL kernel in one launch on the current stream
-    (eps[0].one_launch: the whole group on this GPU)."""
+    (eps[0].one_launch: the whole group on this GPU; up to LL_MAX_PROGRAMS programs per rank, where a launch
+    per rank takes ep.ll_programs)."""
     ep, size = eps[0], flats[0].element_size()
-    for lo, m, block, programs in _ll_launches(ep, flats[0]):
-        args = [*layout.launch_pointers([f.data_ptr() + lo * size for f in flats]), *_ll_tail(ep, m),
-                ("i64", ep.timeout_ns), ("i64", ep.ll_off), ("i64", ep.ll_words)]
+    for lo, m, block, programs in _ll_launches(ep, flats[0], LL_MAX_PROGRAMS):
+        args = [*layout.launch_pointers([f.data_ptr() + lo * size for f in flats]), *_ll_args(ep, m)]
         _C._cuda.launch_kernel(_oneshot_key(ep, flats[0].dtype, op, block, "llr"), (programs, ep.world, 1), args)
+
+
+def _oneshot_chunks(ep, kind, src, dst, chunk, op):
+    """The one-shot reduce_scatter or all_gather (fabric_kernels.ll_collective) of chunks of per = chunk.numel()
+    elements (the smaller of src and dst): a launch per LL slot's worth of a chunk, each over the same piece
+    [lo, lo + m) of every chunk: src and dst go in from element lo, and in the larger one chunk p's piece starts
+    p * per elements past that."""
+    size, per = src.element_size(), chunk.numel()
+    for lo, m, block, programs in _ll_launches(ep, chunk):
+        args = [("ptr", src.data_ptr() + lo * size), ("ptr", dst.data_ptr() + lo * size),
+                *_ll_args(ep, m, ("i64", per), ("i32", ep.rank))]
+        _C._cuda.launch_kernel(_oneshot_key(ep, src.dtype, op, block, "llc", PUSH_MODES[kind]), (programs, 1, 1),
+                               args)
+
+
+def oneshot_reduce_scatter(ep, flat_in, flat_out, op):
+    """flat_out (k) <- the reduction of chunk `rank` of every rank's flat_in (n * k), by the LL kernel."""
+    _oneshot_chunks(ep, "reduce_scatter", flat_in, flat_out, flat_out, op)
+
+
+def oneshot_all_gather(ep, flat_in, flat_out):
+    """flat_out (n * k) <- every rank's flat_in (k), in rank order, by the LL kernel."""
+    _oneshot_chunks(ep, "all_gather", flat_in, flat_out, flat_in, ReduceOp.SUM)
 
 
 PUSH_MODES = {"all_reduce": 0, "reduce_scatter": 1, "all_gather": 2}
@@ -466,18 +503,26 @@ def all_reduce(ep, flat, op, algorithm):
     ALGORITHMS[algorithm](ep, flat, op)
 
 
-def scatter_gather_algorithm(kind, requested="auto"):
-    """What a reduce_scatter or an all_gather runs for `requested`: "ring" as asked, else ("auto", "twoshot",
-    or "oneshot", which they lack) the two-shot."""
+def scatter_gather_algorithm(kind, numel, dtype, requested="auto", crossover_bytes=None):
+    """What a reduce_scatter or an all_gather of numel elements of dtype (its whole message: reduce_scatter's
+    input, all_gather's output) runs for `requested`: as asked, or for "auto" the all-reduce's choice for that
+    message (choose_algorithm). LL words carry float bits only: other dtypes' "oneshot" or "auto" take the
+    two-shot."""
     if requested not in ("auto", *ALGORITHMS):
-        raise ValueError(f"{kind}: unknown algorithm {requested!r} (auto, twoshot or ring)")
-    return "ring" if requested == "ring" else "twoshot"
+        raise ValueError(f"{kind}: unknown algorithm {requested!r} (auto, oneshot, twoshot or ring)")
+    if dtype.name not in FLOAT_DTYPES and requested != "ring":
+        return "twoshot"
+    return choose_algorithm(numel, dtype.itemsize, requested, crossover_bytes)
 
 
 def reduce_scatter(ep, flat_in, flat_out, op, algorithm):
-    (twoshot_reduce_scatter if algorithm == "twoshot" else ring_reduce_scatter)(ep, flat_in, flat_out, op)
+    _SCATTERS[algorithm](ep, flat_in, flat_out, op)
 
 
 def all_gather(ep, flat_in, flat_out, algorithm):
-    (twoshot_all_gather if algorithm == "twoshot" else ring_all_gather)(ep, flat_in, flat_out)
+    _GATHERS[algorithm](ep, flat_in, flat_out)
+
+
+_SCATTERS = {"oneshot": oneshot_reduce_scatter, "twoshot": twoshot_reduce_scatter, "ring": ring_reduce_scatter}
+_GATHERS = {"oneshot": oneshot_all_gather, "twoshot": twoshot_all_gather, "ring": ring_all_gather}
 

@@ -318,8 +318,8 @@ class LocalGroup(Group):
             raise TypeError(f"reduce_scatter: op avg needs a floating dtype, got {ins[0].dtype}")
         nbytes = ins[0].numel() * ins[0].element_size()
         on_peers = self._peer_path(ins[0].dtype, reduce=True)
-        algo = peer.scatter_gather_algorithm("reduce_scatter", algorithm) if on_peers else \
-            self._algorithm(nbytes, algorithm)
+        algo = peer.scatter_gather_algorithm("reduce_scatter", ins[0].numel(), ins[0].dtype, algorithm,
+                                             self._oneshot_max) if on_peers else self._algorithm(nbytes, algorithm)
         k = outs[0].numel()
 
         def scratch(in_place=False):
@@ -370,8 +370,8 @@ class LocalGroup(Group):
                              f"(input {list(ishape)}), got output {list(oshape)}")
         nbytes = outs[0].numel() * outs[0].element_size()
         on_peers = self._peer_path(ins[0].dtype, reduce=False)
-        algo = peer.scatter_gather_algorithm("all_gather", algorithm) if on_peers else \
-            self._algorithm(nbytes, algorithm)
+        algo = peer.scatter_gather_algorithm("all_gather", outs[0].numel(), outs[0].dtype, algorithm,
+                                             self._oneshot_max) if on_peers else self._algorithm(nbytes, algorithm)
         k = ins[0].numel()
 
         def body(links):

@@ -88,6 +88,8 @@ def links_of(kind, algorithm, world, rank, nbytes):
         return {(rank - 1) % world: passes * nbytes * (world - 1) // world}
     if algorithm == "direct":  # rank 0's kernel reads every peer's message and writes each the result
         return {p: nbytes for p in range(1, world)} if rank == 0 else {0: nbytes}
-    # its part of each chunk (the two-shots, GPU and CPU, and the CPU's pipelined one), or all of it
-    share = passes * nbytes // world if algorithm in ("twoshot", "pipelined") else nbytes
+    # all of it (the one-shot all-reduce: every peer's whole message), or its part of each chunk (the two-shots,
+    # GPU and CPU, the CPU's pipelined one, and every one-shot reduce-scatter and all-gather: one chunk a peer)
+    whole = kind == "all_reduce" and algorithm not in ("twoshot", "pipelined")
+    share = nbytes if whole else passes * nbytes // world
     return {p: share for p in range(world) if p != rank}

@@ -1,4 +1,4 @@
-"""Triton kernels of the fabric's GPU collectives: flags in peer memory and the one-shot (LL) all-reduce.
+"""Triton kernels of the fabric's GPU collectives: flags in peer memory and the one-shot (LL) collectives.
 
 Every rank owns one peer segment (csrc/cuda/peer.h): a header of int32 flag words, then its data buffer.
 Kernels get two device tables of int64 addresses, one entry per rank as *this* rank sees it (UVA in one
@@ -15,9 +15,9 @@ words, HEADER_BYTES in all, so the data buffer stays 16-byte aligned):
     [TS_BAR + pid * MAX_WORLD + p]  two-shot program pid's meeting word written by rank p
     [TS_EPOCH + pid]    this rank's count of two-shot calls that ran program pid (local)
 
-The one-shot all-reduce uses the LL region that follows the data buffer (at byte ll_off of `bufs`): int64
-words [parity][source rank][ll_words], each a flag in the upper half and in the lower one float32 value's bits
-or two 16-bit values' (ll_pack), pushed there by the source rank.
+The one-shot all-reduce, reduce-scatter and all-gather use the LL region that follows the data buffer (at byte
+ll_off of `bufs`): int64 words [parity][source rank][ll_words], each a flag in the upper half and in the lower
+one float32 value's bits or two 16-bit values' (ll_pack), pushed there by the source rank.
 
 Flag values come from counters kept in device memory, never from kernel arguments, so a captured CUDA
 graph replays with fresh values. A writer's data is published with a system-scope release (after a CTA
@@ -35,6 +35,8 @@ The kernels are in fabric_kernels.py (imported when one is compiled: Triton is o
 
 Keys: fab|ll|<dtype>|<op>|<world>|<block> (the one-shot all-reduce: LL words per program step),
 fab|llr|<dtype>|<op>|<world>|<block> (the one-shot of every rank of a group on one GPU, in one launch),
+fab|llc|<dtype>|<op>|<world>|<block>|<mode> (the one-shot over chunks `per` elements apart: mode 1
+reduce-scatter, 2 all-gather),
 fab|tp|<dtype>|<op>|<world>|<block>|<vec>|<mode> (the two-shot push programs, each a whole message in one
 launch: mode 0 all-reduce, 1 reduce-scatter, 2 all-gather; vec: elements per 16-byte vector, 1 where the
 tensors are not 16-byte aligned),
@@ -84,6 +86,8 @@ _check_layout()
 
 _INTS = {"n": "i64", "rank": "i32", "timeout_ns": "i64", "ll_off": "i64", "ll_words": "i64"}
 _LLR_INTS = {k: v for k, v in _INTS.items() if k != "rank"}
+_LLC_INTS = {"n": "i64", "per": "i64", **{k: v for k, v in _INTS.items() if k != "n"}}
+_MORE = {"tp": ("VEC", "MODE"), "llc": ("MODE",)}  # constexprs from a key's fields past the block
 _TP_INTS = {"n": "i64", "per": "i64", "length": "i64", "stride": "i64", "rank": "i32", "timeout_ns": "i64"}
 
 
@@ -93,14 +97,17 @@ def load(key, cache_dir=None, module_suffix="", timed=True):
     parts = key.split("|")
     kind = parts[1] if len(parts) > 1 and parts[0] == "fab" else None
     spins = {"TIMED": timed, "SPINS": MAX_SPINS}
-    if kind in ("ll", "llr", "tp"):  # the one-shot all-reduce (a rank's, every rank's), the push programs
+    if kind in ("ll", "llr", "llc", "tp"):  # the one-shots (ll, llr: all-reduce; llc: chunks), the push programs
         _, _, dtype, op, world, block, *more = parts
         t = "*" + SIGNATURE_TYPES[dtype]
         fn, ptrs, ints = {"ll": (k.ll_all_reduce, ("in_ptr", "out_ptr"), _INTS),
                           "llr": (k.ll_all_reduce_ranks, [f"p{r}" for r in range(LAUNCH_RANKS)], _LLR_INTS),
+                          "llc": (k.ll_collective, ("in_ptr", "out_ptr"), _LLC_INTS),
                           "tp": (k.push_collective, ("in_ptr", "out_ptr"), _TP_INTS)}[kind]
         sig = {**{p: t for p in ptrs}, "bufs": "*i64", "flags": "*i64", "status": "*i32", **ints}
-        extra = dict(zip(("VEC", "MODE"), map(int, more)))
+        extra = dict(zip(_MORE.get(kind, ()), map(int, more)))
+        if kind == "llc" and extra.get("MODE") not in (1, 2):
+            raise ValueError(f"fab|llc serves mode 1 (reduce-scatter) or 2 (all-gather), got {key!r}")
         cx = {"WORLD": int(world), "BLOCK": int(block), "OP": OPS[op], **extra, **spins}
         if kind != "tp":
             cx["PACK"] = ll_pack(int(SIGNATURE_TYPES[dtype][2:]) // 8)  # fp32, bf16, fp16

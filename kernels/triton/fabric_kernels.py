@@ -153,12 +153,27 @@ def _ll_unpack(payload, ptr, BLOCK: tl.constexpr, PACK: tl.constexpr):
 
 
 @triton.jit
+def _ll_flagged(src, em, epoch, BLOCK: tl.constexpr, PACK: tl.constexpr):
+    """The LL words of the elements at the pointers src (em: those that exist), with epoch in the upper halves."""
+    return (epoch.to(tl.int64) << 32) | _ll_pack(tl.load(src, mask=em, other=0), BLOCK, PACK)
+
+
+@triton.jit
 def ll_all_reduce(in_ptr, out_ptr, bufs, flags, status, n, rank, timeout_ns, ll_off, ll_words, WORLD: tl.constexpr,
                   BLOCK: tl.constexpr, OP: tl.constexpr, PACK: tl.constexpr, TIMED: tl.constexpr,
                   SPINS: tl.constexpr):
-    """The one-shot all-reduce of rank `rank` (_ll_all_reduce)."""
-    _ll_all_reduce(in_ptr, out_ptr, bufs, flags, status, n, rank, timeout_ns, ll_off, ll_words, WORLD, BLOCK, OP,
-                   PACK, TIMED, SPINS)
+    """The one-shot all-reduce of rank `rank` (_ll_collective, MODE 0)."""
+    _ll_collective(in_ptr, out_ptr, bufs, flags, status, n, 0, rank, timeout_ns, ll_off, ll_words, WORLD, BLOCK, OP,
+                   PACK, 0, TIMED, SPINS)
+
+
+@triton.jit
+def ll_collective(in_ptr, out_ptr, bufs, flags, status, n, per, rank, timeout_ns, ll_off, ll_words,
+                  WORLD: tl.constexpr, BLOCK: tl.constexpr, OP: tl.constexpr, PACK: tl.constexpr, MODE: tl.constexpr,
+                  TIMED: tl.constexpr, SPINS: tl.constexpr):
+    """The one-shot reduce-scatter (MODE 1) or all-gather (MODE 2) of rank `rank` (_ll_collective)."""
+    _ll_collective(in_ptr, out_ptr, bufs, flags, status, n, per, rank, timeout_ns, ll_off, ll_words, WORLD, BLOCK,
+                   OP, PACK, MODE, TIMED, SPINS)
 
 
 @triton.jit
@@ -192,22 +207,28 @@ def ll_all_reduce_ranks(p0, p1, p2, p3, p4, p5, p6, p7, bufs, flags, status, n, 
     ranks' 4.7: the launches of the branches, not the protocol)."""
     r = tl.program_id(1)
     x = _pick(r, p0, p1, p2, p3, p4, p5, p6, p7)
-    _ll_all_reduce(x, x, bufs, flags, status, n, r, timeout_ns, ll_off, ll_words, WORLD, BLOCK, OP, PACK, TIMED,
-                   SPINS)
+    _ll_collective(x, x, bufs, flags, status, n, 0, r, timeout_ns, ll_off, ll_words, WORLD, BLOCK, OP, PACK, 0,
+                   TIMED, SPINS)
 
 
 @triton.jit
-def _ll_all_reduce(in_ptr, out_ptr, bufs, flags, status, n, rank, timeout_ns, ll_off, ll_words, WORLD: tl.constexpr,
-                   BLOCK: tl.constexpr, OP: tl.constexpr, PACK: tl.constexpr, TIMED: tl.constexpr,
-                   SPINS: tl.constexpr):
-    """out <- the reduction of every rank's `in` (n <= ll_words * PACK elements) with no fence and no barrier (the
-    LL protocol): each program pushes its share of the input, PACK elements' bits with this call's epoch in the
-    upper half of one 64-bit store, into every peer's LL region; then polls its own region until each peer's
-    words carry the epoch, and reduces in rank order in float32 (every rank gets bitwise the same result). A
-    word validates itself, so no ordering between stores is needed. Regions alternate with the epoch's parity: a
-    rank starts call e + 2 only after every peer's pushes of call e + 1, i.e. after every peer finished reading
-    call e. The last program to finish moves the epoch on (a counter of finished programs), so every program of
-    a call reads the same epoch. BLOCK: words per program step. out may alias in."""
+def _ll_collective(in_ptr, out_ptr, bufs, flags, status, n, per, rank, timeout_ns, ll_off, ll_words,
+                   WORLD: tl.constexpr, BLOCK: tl.constexpr, OP: tl.constexpr, PACK: tl.constexpr,
+                   MODE: tl.constexpr, TIMED: tl.constexpr, SPINS: tl.constexpr):
+    """A one-shot collective with no fence and no barrier (the LL protocol): each program pushes its share of
+    the words, PACK elements' bits with this call's epoch in the upper half of one 64-bit store, into slot `rank`
+    of peers' LL regions; then polls its own region until each peer's words carry the epoch. A word validates
+    itself, so no ordering between stores is needed. Regions alternate with the epoch's parity: a rank starts
+    call e + 2 only after every peer's pushes of call e + 1, i.e. after every peer finished reading call e (every
+    mode has every rank receive from every peer). The last program to finish moves the epoch on (a counter of
+    finished programs), so every program of a call reads the same epoch. BLOCK: words per program step. A call
+    carries at most ll_words * PACK elements per rank (a slot); larger messages take a call per piece.
+
+    MODE 0, all-reduce (in and out: n elements; out may alias in): push in to every peer; reduce in rank order in
+    float32 (every rank gets bitwise the same result). MODE 1, reduce-scatter (in: chunk p at p * per, out: n
+    elements): push chunk p's first n elements to rank p (not its own chunk: the reduction reads it from in);
+    reduce as MODE 0. MODE 2, all-gather (in: n elements, out: chunk p at p * per): push in to every peer; store
+    it, and each peer's words, into their chunks of out. The modes number as push_collective's."""
     pid = tl.program_id(0)
     programs = tl.num_programs(0)
     me = _header(flags, rank)
@@ -219,13 +240,20 @@ def _ll_all_reduce(in_ptr, out_ptr, bufs, flags, status, n, rank, timeout_ns, ll
         for start in range(pid * BLOCK, words, programs * BLOCK):
             offs = start + tl.arange(0, BLOCK)
             e, em = _ll_lanes(start, n, BLOCK, PACK)
-            word = (epoch.to(tl.int64) << 32) | _ll_pack(tl.load(in_ptr + e, mask=em, other=0), BLOCK, PACK)
+            if MODE != 1:
+                word = _ll_flagged(in_ptr + e, em, epoch, BLOCK, PACK)
             for p in tl.static_range(WORLD):
                 if p != rank:
+                    if MODE == 1:
+                        word = _ll_flagged(in_ptr + p * per + e, em, epoch, BLOCK, PACK)
                     peer_ll = (tl.load(bufs + p) + ll_off).to(tl.pointer_type(tl.int64))
                     tl.store(peer_ll + region + offs, word, mask=offs < words)
     mine = (tl.load(bufs + rank) + ll_off).to(tl.pointer_type(tl.int64)) + ((epoch & 1) * WORLD).to(tl.int64) \
         * ll_words
+    own_in = in_ptr
+    if MODE == 1:
+        own_in = in_ptr + rank * per
+    elt = out_ptr.dtype.element_ty
     t0 = 0
     if TIMED:
         t0 = _now()
@@ -235,25 +263,25 @@ def _ll_all_reduce(in_ptr, out_ptr, bufs, flags, status, n, rank, timeout_ns, ll
             m = offs < words
             e, em = _ll_lanes(start, n, BLOCK, PACK)
             # this rank's values as its peers get them: every operand of the sums in one layout
-            own = _ll_unpack(_ll_pack(tl.load(in_ptr + e, mask=em, other=0), BLOCK, PACK), in_ptr, BLOCK, PACK)
+            own = _ll_unpack(_ll_pack(tl.load(own_in + e, mask=em, other=0), BLOCK, PACK), in_ptr, BLOCK, PACK)
             last = tl.minimum(start + BLOCK, words) - 1
             acc = own
             for p in tl.static_range(WORLD):
-                if p == 0:
-                    if rank != 0:
-                        got, ok = _ll_receive(mine + offs, mine + last, epoch, m, status, me, p, timeout_ns, t0,
-                                              ok, TIMED, SPINS)
-                        acc = _ll_unpack(got, in_ptr, BLOCK, PACK)
+                x = own
+                if p != rank:
+                    got, ok = _ll_receive(mine + p * ll_words + offs, mine + p * ll_words + last, epoch, m, status,
+                                          me, p, timeout_ns, t0, ok, TIMED, SPINS)
+                    x = _ll_unpack(got, in_ptr, BLOCK, PACK)
+                if MODE == 2:
+                    if ok != 0:
+                        tl.store(out_ptr + p * per + e, x.to(elt), mask=em)
+                elif p == 0:
+                    acc = x
                 else:
-                    if p == rank:
-                        x = own
-                    else:
-                        got, ok = _ll_receive(mine + p * ll_words + offs, mine + p * ll_words + last, epoch, m,
-                                              status, me, p, timeout_ns, t0, ok, TIMED, SPINS)
-                        x = _ll_unpack(got, in_ptr, BLOCK, PACK)
                     acc = _combine(acc, x, OP)
-            if ok != 0:
-                tl.store(out_ptr + e, acc.to(out_ptr.dtype.element_ty), mask=em)
+            if MODE != 2:
+                if ok != 0:
+                    tl.store(out_ptr + e, acc.to(elt), mask=em)
     tl.debug_barrier()  # every thread of this program is done with the epoch it read
     if tl.atomic_add(me + 50, 1, sem="acq_rel", scope="gpu") == programs - 1:  # LL_DONE: the last program
         tl.store(me + 50, 0)
@@ -456,7 +484,8 @@ def push_collective(in_ptr, out_ptr, bufs, flags, status, n, per, length, stride
     into out. MODE 2, all-gather (in: this rank's chunk at 0, out: n = WORLD * per), per piece: push in into
     every peer's OUT slot and copy it into out, copy piece q - 1's OUT slots into out (local reads and writes
     while the stores drain over the links), meet; the last piece's copy after the loop. Piece q + 2 writes a
-    half only past piece q + 1's meeting, which every rank reaches after its last reads of piece q.
+    half only past piece q + 1's meeting, which every rank reaches after its last reads of piece q. (Small
+    messages of every mode go one-shot instead, with no meeting: _ll_collective, numbered alike.)
 
     A program goes on to the next piece as soon as its counterparts met it, so one program's last phase of a
     piece overlaps other programs' pushes of the next (a launch per piece, where every program waited for the

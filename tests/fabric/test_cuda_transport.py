@@ -78,22 +78,40 @@ def test_scatter_gather_broadcast_all_to_all(dtype):
         check(o, np.concatenate([a[400 * j:400 * (j + 1)] for a in arrs]), dtype)
 
 
+@pytest.mark.parametrize("algo", ["twoshot", "oneshot", "auto"])
 @pytest.mark.parametrize("n", [2, 4])
-def test_twoshot_reduce_scatter_and_all_gather(n):
+def test_reduce_scatter_and_all_gather_by_algorithm(n, algo, monkeypatch):
+    """The push programs and the one-shot ("auto" at these sizes), each chunk in several launches or pieces where
+    it outgrows an LL slot (1024 words here) or the two-shot's halves."""
     gen = rng()
+    monkeypatch.setattr(cuda_peer, "LL_WORDS", 1024)
     g = vgroup(n, capacity=1 << 14)  # 16 KB: large chunks go in pieces
-    for k, dtype in ((1, vt.float32), (37, vt.bfloat16), (3000, vt.float32)):
+    launched, launch = [], cuda_peer._C._cuda.launch_kernel
+    monkeypatch.setattr(cuda_peer._C._cuda, "launch_kernel",
+                        lambda key, grid, args: (launched.append(key), launch(key, grid, args))[1])
+    sizes = ((1, vt.float32), (37, vt.bfloat16), (3000, vt.float32), (2049, vt.bfloat16))  # 3000, 2049: launches
+    for k, dtype in sizes:
+        seq = fabric.observe.last_seq()
         ins, arrs = inputs(n, (n * k,), dtype, gen, device="cuda")
         outs = [vt.empty(k, dtype=dtype, device="cuda") for _ in range(n)]
-        g.reduce_scatter(outs, ins, algorithm="twoshot")
+        g.reduce_scatter(outs, ins, algorithm=algo)
         total = np.sum(np.stack(arrs), 0)
         for r, o in enumerate(outs):
             _tol_check(o, total[r * k:(r + 1) * k], dtype, n)
         gathered = [vt.empty(n * k, dtype=dtype, device="cuda") for _ in range(n)]
-        g.all_gather(gathered, outs, algorithm="twoshot")
+        g.all_gather(gathered, outs, algorithm=algo)
         expected = np.concatenate([o.cpu().to(vt.float64).numpy() for o in outs])
         for o in gathered:
             assert np.array_equal(o.cpu().to(vt.float64).numpy(), expected)
+        ran = [e.algorithm for e in fabric.observe.events(since=seq) if e.kind in ("reduce_scatter", "all_gather")]
+        assert ran == ["twoshot" if algo == "twoshot" else "oneshot"] * 2
+    g.synchronize()
+    kinds = [key.split("|")[1] for key in launched if key.startswith("fab|")]
+    if algo == "twoshot":
+        assert set(kinds) == {"tp"}
+    else:  # a launch per rank and slot's worth of a chunk (two 16-bit values a word)
+        assert set(kinds) == {"llc"}
+        assert len(kinds) == 2 * n * sum(-(-k // (1024 * (2 if dtype.itemsize == 2 else 1))) for k, dtype in sizes)
 
 
 @pytest.mark.parametrize("algo", ["oneshot", "ring", "twoshot"])
@@ -186,17 +204,19 @@ def _collectives(boot, seed, device=0):
     g.all_reduce(t)
     out["int"] = t.cpu().numpy()
     src = vt.tensor(gen.standard_normal((n * 5, 4)).astype(np.float32)).cuda()
-    rs = vt.empty(5, 4, device="cuda")
-    g.reduce_scatter(rs, src)
-    ag = vt.empty(n * 5, 4, device="cuda")
-    g.all_gather(ag, rs)
+    for algo in ("auto", "oneshot", "twoshot", "ring"):
+        rs = vt.empty(5, 4, device="cuda")
+        g.reduce_scatter(rs, src, algorithm=algo)
+        ag = vt.empty(n * 5, 4, device="cuda")
+        g.all_gather(ag, rs, algorithm=algo)
+        out[f"rs_{algo}"], out[f"ag_{algo}"] = rs.cpu().numpy(), ag.cpu().numpy()
     b = vt.full([7], float(r), device="cuda")
     g.broadcast(b, src=1)
     a2a = vt.empty(n * 3, device="cuda")
     g.all_to_all(a2a, vt.tensor(np.arange(n * 3, dtype=np.float32) + 10 * r).cuda())
     g.barrier()
-    out.update(rs=rs.cpu().numpy(), ag=ag.cpu().numpy(), b=b.cpu().numpy(), a2a=a2a.cpu().numpy(),
-               src=src.cpu().numpy(), seconds={k: v for k, v in fabric.counters().items() if k.endswith(".seconds")})
+    out.update(b=b.cpu().numpy(), a2a=a2a.cpu().numpy(), src=src.cpu().numpy(),
+               seconds={k: v for k, v in fabric.counters().items() if k.endswith(".seconds")})
     g.close()
     return out
 
@@ -230,8 +250,9 @@ def test_processes_through_ipc(pools, gpus):
         expected = sum(2.0 * res[p]["async_in"].astype(np.float64) for p in range(n)) + 1
         np.testing.assert_allclose(res[r]["async"], expected, rtol=1e-5, atol=1e-5, err_msg=f"rank {r} async")
         np.testing.assert_array_equal(res[r]["int"], n * np.arange(10) + 100 * n * (n - 1) // 2)
-        np.testing.assert_allclose(res[r]["rs"], total[5 * r:5 * (r + 1)], rtol=1e-5, atol=1e-5)
-        np.testing.assert_allclose(res[r]["ag"], total, rtol=1e-5, atol=1e-5)
+        for algo in ("auto", "oneshot", "twoshot", "ring"):
+            np.testing.assert_allclose(res[r][f"rs_{algo}"], total[5 * r:5 * (r + 1)], rtol=1e-5, atol=1e-5)
+            np.testing.assert_allclose(res[r][f"ag_{algo}"], total, rtol=1e-5, atol=1e-5)
         assert np.all(res[r]["b"] == 1.0)
         np.testing.assert_array_equal(res[r]["a2a"], [3 * r + j + 10 * i for i in range(n) for j in range(3)])
         for kind in ("all_reduce", "reduce_scatter", "all_gather", "broadcast", "all_to_all"):  # device time

@@ -28,7 +28,7 @@ def test_all_reduce_on_virtual_gpus(algo, dtype):
             check(t, np.sum(np.stack(arrs), 0), dtype, 4)
 
 
-@pytest.mark.parametrize("algo", ["ring", "oneshot"])
+@pytest.mark.parametrize("algo", ["ring", "oneshot", "twoshot", "auto"])
 def test_scatter_gather_broadcast_async(algo):
     gen = rng()
     g = gpu_group()

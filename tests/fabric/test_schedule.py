@@ -2,6 +2,7 @@
 import numpy as np
 import pytest
 
+import vibetensor as vt
 from vibetensor.fabric import observe
 from vibetensor.fabric.collectives import schedule as s
 from vibetensor.fabric.collectives.api import ReduceOp, RankFailure, Work
@@ -91,12 +92,30 @@ def test_gpu_transport_crossover():
     assert s.choose_algorithm(8, 4, requested="direct") == "ring"  # nor the CPU transports
     assert s.links_of("all_reduce", "direct", 4, 0, 100) == {1: 100, 2: 100, 3: 100}  # rank 0's kernel reads all
     assert s.links_of("all_reduce", "direct", 4, 2, 100) == {0: 100}  # ... and writes each its result
-    sg = cuda_peer.scatter_gather_algorithm
-    assert sg("reduce_scatter") == "twoshot" and sg("all_gather") == "twoshot"  # it matched or beat the ring
-    assert sg("all_gather", "ring") == "ring" and sg("reduce_scatter", "twoshot") == "twoshot"
-    assert sg("reduce_scatter", "oneshot") == "twoshot"  # they have no one-shot
+    assert s.links_of("reduce_scatter", "oneshot", 4, 1, 400) == {0: 100, 2: 100, 3: 100}  # one chunk a peer
+    assert s.links_of("all_gather", "oneshot", 4, 1, 400) == s.links_of("all_gather", "twoshot", 4, 1, 400)
+    assert s.links_of("all_reduce", "oneshot", 4, 1, 400) == {0: 400, 2: 400, 3: 400}  # the whole message
+
+
+def test_gpu_scatter_gather_crossover():
+    """reduce_scatter and all_gather: "auto" takes the one-shot while their whole message's LL payloads (the
+    input's, the output's) fit the all-reduce's crossover, the two-shot above; a dtype LL words cannot carry
+    takes the two-shot for "oneshot" too."""
+    from vibetensor.fabric.collectives import cuda_peer
+    sg, words = cuda_peer.scatter_gather_algorithm, cuda_peer.ONESHOT_MAX_BYTES // 4
+    for kind in ("reduce_scatter", "all_gather"):
+        assert sg(kind, words, vt.float32) == "oneshot" and sg(kind, words + 1, vt.float32) == "twoshot"
+        assert sg(kind, 2 * words, vt.bfloat16) == "oneshot"  # an LL word carries two 16-bit values
+        assert sg(kind, 2 * words + 1, vt.float16) == "twoshot"
+        assert sg(kind, 100, vt.float32, crossover_bytes=50) == "twoshot"  # the group's crossover
+        assert sg(kind, 1 << 28, vt.float32, "oneshot") == "oneshot"  # the caller's choice wins
+        assert sg(kind, 8, vt.float32, "twoshot") == "twoshot" and sg(kind, 8, vt.float32, "ring") == "ring"
+        assert sg(kind, 8, vt.int64) == sg(kind, 8, vt.int32, "oneshot") == "twoshot"
+        assert sg(kind, 8, vt.int64, "ring") == "ring"
     with pytest.raises(ValueError, match="all_gather: unknown algorithm 'push'"):
-        sg("all_gather", "push")
+        sg("all_gather", 8, vt.float32, "push")
+    with pytest.raises(ValueError, match="reduce_scatter: unknown algorithm 'direct'"):
+        sg("reduce_scatter", 8, vt.float32, "direct")  # the direct kernel is an all-reduce's only
 
 
 def test_oneshot_crossover_variable_reaches_the_cpu_schedules(monkeypatch):

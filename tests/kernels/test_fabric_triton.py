@@ -178,6 +178,138 @@ def test_ll_oneshot_ignores_a_stale_push_and_records_the_missing_rank():
     assert np.array_equal(w.header(1).numpy(), before.numpy())  # a failed group's kernels do nothing
 
 
+def _rank_order(arrays, op):
+    """The kernels' reduction: float32, in rank order."""
+    fn = {"sum": np.add, "max": np.maximum, "min": np.minimum}[op]
+    acc = arrays[0].astype(np.float32)
+    for a in arrays[1:]:
+        acc = fn(acc, a.astype(np.float32))
+    return acc
+
+
+def _f32(t):
+    return t.to(vt.float32).numpy()
+
+
+@pytest.mark.parametrize("dtype", [vt.float32, vt.bfloat16], ids=str)
+@pytest.mark.parametrize("world", [2, 3, 4, 8])
+@pytest.mark.parametrize("mode", [1, 2], ids=["reduce_scatter", "all_gather"])
+def test_ll_oneshot_over_chunks(mode, world, dtype):
+    """fab|llc: the first n elements of chunks `per` apart (n odd: a 16-bit tail word half empty; 75 words over two
+    programs of 32: the grid-stride loop runs). Reduce-scatter: chunk q of the input to rank q, and its own chunk
+    and the peers' words reduced in rank order in float32; all-gather: the input to every peer, and it and the
+    peers' words into their chunks of the output, the gaps between chunks untouched."""
+    gen, rank, programs, block, n, per = rng(), world // 2, 2, 32, 75, 80
+    w = World(world, 1, dtype, ll_words=80)
+    words = -(-n // F.ll_pack(dtype.itemsize))
+    for call, op in ((1, "sum"), (2, "min" if mode == 1 else "sum")):  # the epoch goes on across kernels
+        size = world * per if mode == 1 else n
+        xs = [vt.tensor(gen.standard_normal(size).astype(np.float32)).to(dtype) for _ in range(world)]
+        sent = (lambda p, q: xs[p].narrow(0, q * per, n)) if mode == 1 else (lambda p, q: xs[p])  # rank p to q
+        for p in range(world):
+            if p != rank:
+                w.push(rank, p, call, sent(p, rank))
+        out = vt.full([n if mode == 1 else world * per], 7.0, dtype=dtype)
+        w.run(f"fab|llc|{dtype.name}|{op}|{world}|{block}|{mode}", (programs,), xs[rank], out, w.bufs, w.flags,
+              w.status, n, per, rank, 10**9, w.ll_off, w.ll_words)
+        assert w.status.tolist() == [0, 0, 0, 0]
+        if mode == 1:
+            parts = [_f32(sent(p, rank)) for p in range(world)]
+            want = _f32(vt.tensor(_rank_order(parts, op)).to(dtype))
+            tol = {vt.float32: 1e-5, vt.bfloat16: 1e-2}[dtype]  # float32 sums' and the result's rounding
+            np.testing.assert_allclose(want, _reference(parts, op), rtol=tol, atol=tol * world)
+            ulp = 0 if dtype == vt.float32 else 2 ** -7  # the interpreter's bfloat16 rounding may differ by an ulp
+            np.testing.assert_allclose(_f32(out), want, rtol=ulp, atol=0)
+        else:
+            got = _f32(out).reshape(world, per)
+            assert np.array_equal(got[:, :n], np.stack([_f32(x) for x in xs]))  # bit for bit
+            assert np.all(got[:, n:] == 7.0)
+        for q in range(world):  # what it pushed, flagged with this call's epoch (never to itself)
+            mine = _ll_words(w, q, call % 2, rank, words)
+            if q == rank:
+                assert not mine.any()
+            else:
+                assert np.array_equal(mine, ll_payloads(sent(rank, q)) | (call << 32)), q
+        assert w.header(rank)[F.LL_EPOCH].item() == call and w.header(rank)[F.LL_DONE].item() == 0
+
+
+@pytest.mark.parametrize("mode", [1, 2], ids=["reduce_scatter", "all_gather"])
+def test_ll_oneshot_over_chunks_records_the_missing_rank(mode):
+    gen, world, rank, n = rng(), 4, 1, 50
+    w = World(world, 1, ll_words=64)
+    x = vt.tensor(gen.standard_normal(world * n).astype(np.float32))
+    for p, epoch in ((0, 1), (2, 3), (3, 1)):  # rank 2's words are from an older call of the same parity
+        w.push(rank, p, epoch, x.narrow(0, 0, n))
+    out = vt.full([n if mode == 1 else world * n], 7.0)
+    w.run(f"fab|llc|float32|sum|{world}|64|{mode}", (1,), x if mode == 1 else x.narrow(0, 0, n), out, w.bufs, w.flags,
+          w.status, n, n, rank, 10**9, w.ll_off, w.ll_words, spins=20)
+    assert w.status[0].item() == w.header(rank)[F.DEV_STATUS].item() == 2 + 1
+    rest = out.numpy() if mode == 1 else out.numpy()[2 * n:3 * n]
+    assert np.all(rest == 7.0)  # no result from data that never arrived
+    with pytest.raises(ValueError, match="mode 1 .* or 2"):
+        F.load(f"fab|llc|float32|sum|{world}|64|0")  # the all-reduce is fab|ll's
+
+
+def _pointee(tensors, addr):
+    """The tensor of `tensors` that addr points into, from there on (a launch's pointer argument, for the
+    interpreter)."""
+    for t in tensors:
+        lo = (addr - t.data_ptr()) // t.element_size()
+        if 0 <= lo <= t.numel() and t.data_ptr() + lo * t.element_size() == addr:
+            return t.narrow(0, lo, t.numel() - lo)
+    raise AssertionError(f"no tensor holds address {addr:#x}")
+
+
+@pytest.mark.parametrize("dtype", [vt.float32, vt.bfloat16], ids=str)
+@pytest.mark.parametrize("kind", ["reduce_scatter", "all_gather"])
+def test_ll_oneshot_chunks_longer_than_a_slot_go_in_launches(kind, dtype, monkeypatch):
+    """cuda_peer's one-shot reduce_scatter and all_gather of chunks longer than an LL slot (16 words here): a
+    launch per piece of every chunk, run by the interpreter from the launch's own arguments (pointers mapped back
+    to the tensors they point into), with the peers' words of that piece written before it. Every piece of every
+    chunk must come from and land in its place."""
+    from types import SimpleNamespace
+    from vibetensor.fabric.collectives import cuda_peer as peer
+    gen, world, rank, k, ll_words, pack = rng(), 3, 1, 101, 16, F.ll_pack(dtype.itemsize)
+    w = World(world, 1, dtype, ll_words=ll_words)
+    ep = SimpleNamespace(world=world, rank=rank, bufs_ptr=w.bufs.data_ptr(), flags_ptr=w.flags.data_ptr(),
+                         status=SimpleNamespace(ptr=w.status.data_ptr()), timeout_ns=10**9, ll_off=w.ll_off,
+                         ll_words=ll_words, ll_programs=2)
+    rs = kind == "reduce_scatter"
+    xs = [vt.tensor(gen.standard_normal(world * k if rs else k).astype(np.float32)).to(dtype) for _ in range(world)]
+    src, dst = xs[rank], vt.full([k if rs else world * k], 7.0, dtype=dtype)
+    sent = lambda p, q, lo, m: xs[p].narrow(0, q * k + lo if rs else lo, m)  # noqa: E731 - rank p's words to q
+    pieces = []
+
+    def launch(key, grid, args):
+        lo, m = (args[0][1] - src.data_ptr()) // dtype.itemsize, args[5][1]
+        epoch = w.header(rank)[F.LL_EPOCH].item() + 1
+        for p in range(world):
+            if p != rank:
+                w.push(rank, p, epoch, sent(p, rank, lo, m))
+        fn, _, cx = F.load(key, timed=False)
+        vals = [_pointee([src, dst, w.bufs, w.flags, w.status], v) if t == "ptr" else v for t, v in args]
+        interpreted(fn)[grid](*[wrap(v) for v in vals], **cx)
+        for q in range(world):
+            if q != rank:
+                words = ll_payloads(sent(rank, q, lo, m))
+                assert np.array_equal(_ll_words(w, q, epoch % 2, rank, len(words)), words | (epoch << 32)), q
+        pieces.append((lo, m))
+
+    monkeypatch.setattr(peer._C._cuda, "launch_kernel", launch)
+    if rs:
+        peer.oneshot_reduce_scatter(ep, src, dst, peer.ReduceOp.SUM)
+    else:
+        peer.oneshot_all_gather(ep, src, dst)
+    step = ll_words * pack  # a slot's elements: 16 of float32, 32 of bfloat16 (a half-empty word at the end)
+    assert pieces == [(lo, min(step, k - lo)) for lo in range(0, k, step)] and len(pieces) > 3
+    assert w.status.tolist() == [0, 0, 0, 0] and w.header(rank)[F.LL_EPOCH].item() == len(pieces)
+    if rs:
+        want = _f32(vt.tensor(_rank_order([_f32(sent(p, rank, 0, k)) for p in range(world)], "sum")).to(dtype))
+        np.testing.assert_allclose(_f32(dst), want, rtol=0 if dtype == vt.float32 else 2 ** -7, atol=0)
+    else:
+        assert np.array_equal(_f32(dst), np.concatenate([_f32(x) for x in xs]))
+
+
 @pytest.mark.parametrize("vec", [1, 4])
 @pytest.mark.parametrize("n", [300, 77])
 def test_twoshot_pushes_its_parts_reduces_and_gathers(vec, n):
@@ -389,7 +521,8 @@ def test_kernels_compile_for_hopper_without_a_gpu():
             "fab|llr|float16|min|8|256", "fab|dar|bfloat16|sum|4|1024|8", "fab|dar|float32|max|8|1024|1",
             "fab|tp|bfloat16|sum|4|2048|8|0",
             "fab|tp|float32|sum|4|8192|4|1", "fab|tp|float16|sum|8|2048|8|2", "fab|tp|float32|min|2|1024|1|0",
-            "fab|tp|bfloat16|sum|4|16384|8|0", "fab|tp|float32|max|3|2048|1|0",
+            "fab|tp|bfloat16|sum|4|16384|8|0", "fab|tp|float32|max|3|2048|1|0", "fab|llc|bfloat16|sum|4|1024|1",
+            "fab|llc|float32|max|8|256|1", "fab|llc|float16|sum|3|256|2", "fab|llc|float32|sum|16|1024|2",
             "fab|sync|4", "fab|barrier|8", "fab|rc|float16|sum|2048"]
     done = subprocess.run([sys.executable, "-c", _COMPILE, *keys], env=env, capture_output=True, text=True,
                           timeout=600)
@@ -431,8 +564,32 @@ def test_twoshot_block_and_warps_follow_the_chunk_length(monkeypatch):
     assert _tuned_endpoint(monkeypatch, sharing=2).ts_programs == 66
     assert _tuned_endpoint(monkeypatch, programs=16, sharing=4).ts_programs == 16
     assert _tuned_endpoint(monkeypatch, sharing=200).ts_programs == 1
+    # and a launch per rank of the one-shot (its programs wait for the peers' words)
+    assert [_tuned_endpoint(monkeypatch, sharing=s).ll_programs for s in (1, 2, 4, 200)] == \
+        [peer.LL_MAX_PROGRAMS, peer.LL_MAX_PROGRAMS, 33, 1]
+    ep = _tuned_endpoint(monkeypatch, sharing=4)
+    monkeypatch.setattr(peer, "LL_MAX_PROGRAMS", 16)  # read per call: the one-shot sweeps set it
+    assert ep.ll_programs == 16
     for programs, block in ((F.MAX_PROGRAMS + 1, None), (1, 3000), (1, 512), (1, 32768)):
         with pytest.raises(ValueError, match="VIBETENSOR_FABRIC_TS_(PROGRAMS|BLOCK) must"):
             _tuned_endpoint(monkeypatch, programs=programs, block=block)
     assert [F.num_warps(f"fab|tp|bfloat16|sum|4|{b}|8|0") for b in blocks] == [4, 8, 16]
     assert F.num_warps("fab|barrier|4") == 1 and F.num_warps("fab|ll|float32|sum|4|1024") == F.NUM_WARPS
+
+
+def test_oneshot_kernels_by_kind():
+    """prepare() loads, for "oneshot", the LL kernel each kind launches: fab|llc with the kind's mode for
+    reduce_scatter and all_gather (a launch per rank, even where the ranks share a GPU), fab|ll or fab|llr for
+    all_reduce."""
+    from types import SimpleNamespace
+    from vibetensor.fabric.collectives import cuda_peer as peer
+    ep = SimpleNamespace(world=4, one_launch=False, ts_block=0)
+
+    def keys(kind):
+        return [k for k in peer._keys(ep, vt.bfloat16, peer.ReduceOp.SUM, kind, "oneshot") if k.startswith("fab|ll")]
+    for one_launch, all_reduce in ((False, "ll"), (True, "llr")):
+        ep.one_launch = one_launch
+        assert keys("reduce_scatter") == [f"fab|llc|bfloat16|sum|4|{b}|1" for b in peer.LL_BLOCKS]
+        assert keys("all_gather") == [f"fab|llc|bfloat16|sum|4|{b}|2" for b in peer.LL_BLOCKS]
+        assert keys("all_reduce") == [f"fab|{all_reduce}|bfloat16|sum|4|{b}" for b in peer.LL_BLOCKS]
+    assert not keys("broadcast")

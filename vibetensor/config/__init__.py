@@ -63,9 +63,10 @@ VARS: dict[str, Var] = {
         Var("VIBETENSOR_P2P_LEVEL", _level, "PXB",
             "farthest PCIe path (PIX, PXB, PHB, NODE, SYS) over which GPUs use peer access, like NCCL_P2P_LEVEL"),
         Var("VIBETENSOR_ONESHOT_MAX_BYTES", _size, None,
-            "all-reduces up to this many bytes use one-shot, larger ones the ring (two-shot between GPUs); unset: "
-            "each transport's own crossover (512 KiB between GPUs, compared with the message's size in float32; "
-            "256 KiB on CPU ranks and slots)"),
+            "all-reduces up to this many bytes use one-shot, larger ones the ring (two-shot between GPUs, where "
+            "reduce-scatters and all-gathers apply it to their whole message too); unset: each transport's own "
+            "crossover (512 KiB between GPUs, compared with the message's size in float32; 256 KiB on CPU ranks "
+            "and slots)"),
         Var("VIBETENSOR_PROBE_BYTES", _size, 64 << 20,
             "bytes per copy when --probe measures peer bandwidth"),
         # collectives
