@@ -30,18 +30,22 @@ def _give_up(status, me, peer):
 
 
 @triton.jit
-def _may_wait(status, me, peer, t0, spins, timeout_ns, TIMED: tl.constexpr, SPINS: tl.constexpr):
-    """1 while a wait for `peer` may go on; once it has lasted timeout_ns (TIMED) or SPINS polls, records the
-    peer (_give_up) and returns 0."""
+def _in_time(t0, spins, timeout_ns, TIMED: tl.constexpr, SPINS: tl.constexpr):
+    """1 while a wait begun at t0 may go on: it has lasted less than timeout_ns (TIMED) or SPINS polls."""
     if TIMED:
-        expired = _now() - t0 > timeout_ns
+        live = (_now() - t0 <= timeout_ns).to(tl.int32)
     else:
-        expired = spins > SPINS
-    ok = 1
-    if expired:
+        live = (spins <= SPINS).to(tl.int32)
+    return live
+
+
+@triton.jit
+def _may_wait(status, me, peer, t0, spins, timeout_ns, TIMED: tl.constexpr, SPINS: tl.constexpr):
+    """_in_time, and once a wait for `peer` is out of time, records the peer (_give_up)."""
+    live = _in_time(t0, spins, timeout_ns, TIMED, SPINS)
+    if live == 0:
         _give_up(status, me, peer)
-        ok = 0
-    return ok
+    return live
 
 
 @triton.jit
@@ -92,27 +96,33 @@ def _combine(acc, x, OP: tl.constexpr):
 
 
 @triton.jit
-def _ll_ready(slot, last, epoch, m):
-    """(block words, 1 when every word under the mask carries epoch). The block is read only once its last word
-    has arrived: waiting programs poll one line each instead of their whole block."""
+def _ll_ready(slot, last, epoch, m, ok):
+    """(block words, ready: 1 when every word under the mask carries epoch, ok), ready and ok alike in every
+    thread. The block is read only once its last word has arrived: waiting programs poll one line each instead of
+    their whole block. Each thread reads `last` (and the clock) itself, and a word landing between two threads'
+    reads gives them different views: a loop on a per-thread condition left warps behind at the barrier of the
+    reduction below (one-shot reduce-scatters on 4 x H200 hung so, every word in memory). So both come out of
+    that one reduction over the block: 2 * ok + ready per lane, the least of them."""
     go = ((tl.load(last, volatile=True) >> 32).to(tl.int32) == epoch).to(tl.int32)
-    w = tl.load(slot, mask=(m.to(tl.int32) * go) != 0, other=0, volatile=True)
-    return w, tl.min(tl.where(m & ((w >> 32).to(tl.int32) != epoch), 0, 1), axis=0) * go
+    w = tl.load(slot, mask=(m.to(tl.int32) * go * ok) != 0, other=0, volatile=True)
+    lane = tl.where(m & ((w >> 32).to(tl.int32) != epoch), 0, 1) * go + 2 * ok
+    least = tl.min(lane, axis=0)
+    return w, (least == 3).to(tl.int32), (least >= 2).to(tl.int32)
 
 
 @triton.jit
 def _ll_receive(slot, last, epoch, m, status, me, peer, timeout_ns, t0, ok, TIMED: tl.constexpr,
                 SPINS: tl.constexpr):
     """Polls a block of LL words (payload | flag << 32) in this rank's memory until every word under the mask
-    carries `epoch`; returns the words, whose low halves are the payloads (_ll_unpack reads only those), and ok
-    (0: the peer did not arrive in time)."""
-    w, ready = _ll_ready(slot, last, epoch, m)
+    carries `epoch`; returns the words, whose low halves are the payloads (_ll_unpack reads only those), ok
+    (0: the peer did not arrive in time). Every thread runs the loop alike (_ll_ready)."""
+    w, ready, ok = _ll_ready(slot, last, epoch, m, ok)
     spins = 0
     while (ready == 0) & (ok != 0):
         spins += 1
-        ok = _may_wait(status, me, peer, t0, spins, timeout_ns, TIMED, SPINS)
-        if ok != 0:
-            w, ready = _ll_ready(slot, last, epoch, m)
+        w, ready, ok = _ll_ready(slot, last, epoch, m, _in_time(t0, spins, timeout_ns, TIMED, SPINS))
+        if ok == 0:  # out of time in some thread, so in all: recorded once all agree (a scalar store is one
+            _give_up(status, me, peer)  # thread's)
     return w, ok
 
 
