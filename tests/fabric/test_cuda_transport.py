@@ -259,6 +259,35 @@ def test_processes_through_ipc(pools, gpus):
             assert 0 < res[r]["seconds"][f"{kind}.seconds"] < 60, (kind, res[r]["seconds"])
 
 
+def _oneshot_loop(boot, calls):
+    """`calls` one-shot reduce_scatters, all_gathers and all_reduces, each synchronized: the first of them
+    (float32, a 64-element chunk) gave up every few calls on 4 x H200 while warps of a waiting program disagreed
+    about a word landing between their reads (fabric_kernels._ll_ready)."""
+    g = CudaGroup(bootstrap=boot, device=None, timeout=10.0)
+    gen, n, k = np.random.default_rng(g.rank), g.size, 64
+    src = vt.tensor(gen.standard_normal(n * k).astype(np.float32)).cuda()
+    out, gathered = vt.empty(k, device="cuda"), vt.empty(n * k, device="cuda")
+    for _ in range(calls):
+        g.reduce_scatter(out, src, algorithm="oneshot")
+        g.all_gather(gathered, out, algorithm="oneshot")
+        g.all_reduce(gathered, algorithm="oneshot")
+        g.synchronize()
+    res = (src.cpu().numpy(), out.cpu().numpy(), gathered.cpu().numpy())
+    g.close()
+    return res
+
+
+def test_oneshot_loops_between_processes(pools):
+    _own_gpus()
+    n = vt.cuda.device_count()
+    res = pools(n).run(_oneshot_loop, 300, timeout=240)
+    total = sum(res[p][0].astype(np.float64) for p in range(n))
+    k = total.size // n
+    for r in range(n):
+        np.testing.assert_allclose(res[r][1], total[r * k:(r + 1) * k], rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(res[r][2], n * total, rtol=1e-5, atol=1e-4)
+
+
 def test_process_rank_that_never_arrives(pools):
     res = pools(2).run(_one_side_missing, timeout=120)
     assert res[1] == "skipped"
