@@ -109,6 +109,7 @@ def main():
     ap.add_argument("--sizes", type=int, nargs="+", default=SIZES)
     ap.add_argument("--samples", type=int, default=5)
     ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--out", help="JSON path (default benchmarks/results/cpu_allreduce.json)")
     ap.add_argument("--mpi-worker", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.mpi_worker:
@@ -156,7 +157,7 @@ def main():
                         + [f"{entry['speedup_vs'].get(k, float('nan')):.2f}x" for k in ("torch_gloo", "mpi4py_mpich")])
         print_table(f"all_reduce float32 sum, {world} processes (median us per call; speedup = their time / ours)",
                     ["world", "size", "algo", "ours_us", "gloo_us", "mpi_us", "vs_gloo", "vs_mpi"], rows)
-    write_results("cpu_allreduce", results, load_avg_before=load_before, load_avg_after=os.getloadavg(),
+    write_results("cpu_allreduce", results, args.out, load_avg_before=load_before, load_avg_after=os.getloadavg(),
                   samples=args.samples, rounds=args.rounds, notes=notes, versions={**versions(), **_mpi_version()})
 
 
