@@ -70,11 +70,12 @@ def ll_payloads(x):
     return bits[0::2] | (bits[1::2] << 16)
 
 
-def _reference(arrays, op):
+def _reference(arrays, op, dtype=np.float64):
+    """The reduction of arrays in rank order, in `dtype` (float32: the kernels' own order and rounding)."""
     fn = {"sum": np.add, "max": np.maximum, "min": np.minimum}[op]
-    acc = arrays[0].astype(np.float64)
+    acc = arrays[0].astype(dtype)
     for a in arrays[1:]:
-        acc = fn(acc, a.astype(np.float64))
+        acc = fn(acc, a.astype(dtype))
     return acc
 
 
@@ -178,15 +179,6 @@ def test_ll_oneshot_ignores_a_stale_push_and_records_the_missing_rank():
     assert np.array_equal(w.header(1).numpy(), before.numpy())  # a failed group's kernels do nothing
 
 
-def _rank_order(arrays, op):
-    """The kernels' reduction: float32, in rank order."""
-    fn = {"sum": np.add, "max": np.maximum, "min": np.minimum}[op]
-    acc = arrays[0].astype(np.float32)
-    for a in arrays[1:]:
-        acc = fn(acc, a.astype(np.float32))
-    return acc
-
-
 def _f32(t):
     return t.to(vt.float32).numpy()
 
@@ -215,7 +207,7 @@ def test_ll_oneshot_over_chunks(mode, world, dtype):
         assert w.status.tolist() == [0, 0, 0, 0]
         if mode == 1:
             parts = [_f32(sent(p, rank)) for p in range(world)]
-            want = _f32(vt.tensor(_rank_order(parts, op)).to(dtype))
+            want = _f32(vt.tensor(_reference(parts, op, np.float32)).to(dtype))
             tol = {vt.float32: 1e-5, vt.bfloat16: 1e-2}[dtype]  # float32 sums' and the result's rounding
             np.testing.assert_allclose(want, _reference(parts, op), rtol=tol, atol=tol * world)
             ulp = 0 if dtype == vt.float32 else 2 ** -7  # the interpreter's bfloat16 rounding may differ by an ulp
@@ -304,7 +296,8 @@ def test_ll_oneshot_chunks_longer_than_a_slot_go_in_launches(kind, dtype, monkey
     assert pieces == [(lo, min(step, k - lo)) for lo in range(0, k, step)] and len(pieces) > 3
     assert w.status.tolist() == [0, 0, 0, 0] and w.header(rank)[F.LL_EPOCH].item() == len(pieces)
     if rs:
-        want = _f32(vt.tensor(_rank_order([_f32(sent(p, rank, 0, k)) for p in range(world)], "sum")).to(dtype))
+        parts = [_f32(sent(p, rank, 0, k)) for p in range(world)]
+        want = _f32(vt.tensor(_reference(parts, "sum", np.float32)).to(dtype))
         np.testing.assert_allclose(_f32(dst), want, rtol=0 if dtype == vt.float32 else 2 ** -7, atol=0)
     else:
         assert np.array_equal(_f32(dst), np.concatenate([_f32(x) for x in xs]))
