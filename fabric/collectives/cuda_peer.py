@@ -211,8 +211,9 @@ def _chunk(t, bounds, c):
     return t.narrow(0, lo, hi - lo)
 
 
-def _oneshot_key(ep, dtype, op, block, kind="ll", *more):
-    return "|".join(["fab", kind, dtype.name, op_name(op), str(ep.world), str(block), *map(str, more)])
+def _oneshot_key(ep, dtype, op, block, kind="ll", mode=None):
+    key = f"fab|{kind}|{dtype.name}|{op_name(op)}|{ep.world}|{block}"  # (per launch: an f-string, not a join)
+    return key if mode is None else f"{key}|{mode}"
 
 
 def _ll_block(words, programs=None):
