@@ -92,6 +92,7 @@ class CudaGroup(Group):
         # read once: the environment lookup would cost every call (a small one-shot is issued in ~10 us)
         self._oneshot_max = peer.oneshot_max_bytes(crossover_bytes)
         self._links = {}  # (kind, algorithm, nbytes) -> {(src, dst): bytes}, for observe.record
+        self._plans = {}  # _fast_key(...) -> (prepared launches, divide by size, observe recorder): _keep, _fast
         self._status = peer.Status(self.device.index)
         self._comm, self._comm_busy, self._done = None, False, None  # the stream async collectives run on
         self._closed = False
@@ -188,12 +189,62 @@ class CudaGroup(Group):
         call cost a microsecond of a ~16 us eager one-shot)."""
         return _DeviceTimer(kind, stream) if observe.device_timing() else _UNTIMED
 
+    def _links_of(self, kind, algorithm, nbytes):
+        return cached_links(self._links, (kind, algorithm, nbytes), lambda: {
+            (p, self.rank): b for p, b in links_of(kind, algorithm, self.size, self.rank, nbytes).items()})
+
     def _record(self, kind, algorithm, nbytes):
         self._status.note(kind)
-        links = cached_links(self._links, (kind, algorithm, nbytes), lambda: {
-            (p, self.rank): b for p, b in links_of(kind, algorithm, self.size, self.rank, nbytes).items()})
         observe.record(kind, group="cuda", rank=self.rank, algorithm=algorithm, nbytes=nbytes, seconds=0.0,
-                       links=links)
+                       links=self._links_of(kind, algorithm, nbytes))
+
+    # ---- the fast path: a collective issued again on tensors like the last ones -------------------------
+    # An eager one-shot spent ~25-45 us of host time a call on a 4 x H200 host (slower than NCCL's issue) in
+    # checks, the algorithm's choice, planning its launches and converting their arguments, where the kernel takes
+    # ~7 us. The general path files what it decided under everything it decided from (_keep); a later call with
+    # the same key repeats its prepared launches on the new tensors' addresses (_fast).
+    @staticmethod
+    def _fast_key(kind, op, algorithm, src, dst):
+        """Shapes, dtypes, devices and contiguity of both tensors, the op and the algorithm asked for, and the
+        one-shot's launch shape (module settings that sweeps change between calls)."""
+        return (kind, op, algorithm, src.dtype, src.shape, src.device, src.is_contiguous(), dst.dtype, dst.shape,
+                dst.device, dst.is_contiguous(), peer.LL_BLOCKS, peer.LL_MAX_PROGRAMS)
+
+    def _fast(self, kind, op, algorithm, src, dst):
+        """Issues a collective from the plan kept for its key: True if it did; False where the general path must run
+        (no plan yet, async work on the group's stream, device timing on, a failure recorded, an address not 16-byte
+        aligned, arguments that are not tensors: the general path names what is wrong)."""
+        try:
+            plan = self._plans.get(self._fast_key(kind, op, algorithm, src, dst))
+        except (AttributeError, TypeError):
+            return False
+        if plan is None or self._comm_busy or self._status.words[0] or observe.device_timing():
+            return False
+        s, d = src.data_ptr(), dst.data_ptr()
+        if (s | d) % 16:
+            return False
+        launches, average, rec = plan
+        for launch in launches:
+            launch(s, d)
+        if average:
+            dst.div_(self.size)
+        rec(0.0)
+        self._status.note(kind)
+        return True
+
+    def _keep(self, kind, op, algorithm, src, dst, launches, async_op, algo, nbytes):
+        """Files the plan the general path just issued where _fast may repeat it: prepared launches (one-shot and
+        two-shot; the ring's steps are not), issued on the caller's stream, both tensors contiguous (no copies in
+        or out) and 16-byte aligned (the two-shot chose its vector width by that)."""
+        if launches is None or async_op or not (src.is_contiguous() and dst.is_contiguous()) \
+                or (src.data_ptr() | dst.data_ptr()) % 16:
+            return
+        if len(self._plans) >= 64:  # a job issues a few shapes; a sweep over many starts over now and then
+            self._plans.clear()
+        rec = observe.recorder(kind, group="cuda", rank=self.rank, algorithm=algo, nbytes=nbytes,
+                               links=self._links_of(kind, algo, nbytes))
+        average = op is not None and ReduceOp.of(op) is ReduceOp.AVG  # (all_gather's op: None)
+        self._plans[self._fast_key(kind, op, algorithm, src, dst)] = (launches, average, rec)
 
     def synchronize(self):
         """Waits for this rank's collectives so far and raises RankFailure if a peer did not arrive."""
@@ -202,6 +253,8 @@ class CudaGroup(Group):
 
     # ---- collectives ------------------------------------------------------------------------------------
     def all_reduce(self, tensor, op=ReduceOp.SUM, async_op=False, algorithm="auto"):
+        if not async_op and self._fast("all_reduce", op, algorithm, tensor, tensor):
+            return tensor
         self._usable("all_reduce")
         op = ReduceOp.of(op)
         if not self._on_gpu("all_reduce", tensor, reduce=True):
@@ -209,19 +262,23 @@ class CudaGroup(Group):
         nbytes = tensor.numel() * tensor.element_size()
         algo = peer.choose_algorithm(tensor.numel(), tensor.element_size(), algorithm, self._oneshot_max) \
             if self.size > 1 else "local"
+        launches = None
         with self._issuing("all_reduce", async_op, tensor):
             if algo != "local" and tensor.numel():
                 flat = _flat(tensor)
                 peer.prepare(self._ep, tensor.dtype, op, "all_reduce", algo)
-                peer.all_reduce(self._ep, flat, op, algo)
+                launches = peer.all_reduce(self._ep, flat, op, algo)
                 if op is ReduceOp.AVG:
                     flat.div_(self.size)
                 if flat.data_ptr() != tensor.data_ptr() or not tensor.is_contiguous():
                     tensor.copy_(flat.view(tensor.shape))
         self._record("all_reduce", algo, nbytes)
+        self._keep("all_reduce", op, algorithm, tensor, tensor, launches, async_op, algo, nbytes)
         return self._finish_work(tensor, async_op)
 
     def reduce_scatter(self, output, input, op=ReduceOp.SUM, async_op=False, algorithm="auto"):
+        if not async_op and self._fast("reduce_scatter", op, algorithm, input, output):
+            return output
         self._usable("reduce_scatter")
         op = ReduceOp.of(op)
         _check_chunks("reduce_scatter", input, output, self.size)
@@ -229,32 +286,42 @@ class CudaGroup(Group):
             return self._staged("reduce_scatter", lambda o, i: self._boot.reduce_scatter(o, i, op),
                                 [output, input], async_op)
         algo = peer.scatter_gather_algorithm("reduce_scatter", input.numel(), input.dtype, algorithm, self._oneshot_max)
+        launches, nbytes = None, input.numel() * input.element_size()
         with self._issuing("reduce_scatter", async_op, output, input):
             out = output if output.is_contiguous() else output.contiguous()
             peer.prepare(self._ep, input.dtype, op, "reduce_scatter", algo)
-            peer.reduce_scatter(self._ep, _flat(input), out.view(-1), op, algo) if self.size > 1 else \
+            if self.size > 1:
+                launches = peer.reduce_scatter(self._ep, _flat(input), out.view(-1), op, algo)
+            else:
                 out.copy_(input.view(out.shape))
             if op is ReduceOp.AVG and self.size > 1:
                 out.div_(self.size)
             if out is not output:
                 output.copy_(out)
-        self._record("reduce_scatter", algo, input.numel() * input.element_size())
+        self._record("reduce_scatter", algo, nbytes)
+        self._keep("reduce_scatter", op, algorithm, input, output, launches, async_op, algo, nbytes)
         return self._finish_work(output, async_op)
 
     def all_gather(self, output, input, async_op=False, algorithm="auto"):
+        if not async_op and self._fast("all_gather", None, algorithm, input, output):
+            return output
         self._usable("all_gather")
         _check_chunks("all_gather", output, input, self.size)
         if not self._on_gpu("all_gather", output, input):
             return self._staged("all_gather", self._boot.all_gather, [output, input], async_op)
         algo = peer.scatter_gather_algorithm("all_gather", output.numel(), output.dtype, algorithm, self._oneshot_max)
+        launches, nbytes = None, output.numel() * output.element_size()
         with self._issuing("all_gather", async_op, output, input):
             out = output if output.is_contiguous() else output.contiguous()
             peer.prepare(self._ep, input.dtype, ReduceOp.SUM, "all_gather", algo)
-            peer.all_gather(self._ep, _flat(input), out.view(-1), algo) if self.size > 1 else \
+            if self.size > 1:
+                launches = peer.all_gather(self._ep, _flat(input), out.view(-1), algo)
+            else:
                 out.copy_(input.view(out.shape))
             if out is not output:
                 output.copy_(out)
-        self._record("all_gather", algo, output.numel() * output.element_size())
+        self._record("all_gather", algo, nbytes)
+        self._keep("all_gather", None, algorithm, input, output, launches, async_op, algo, nbytes)
         return self._finish_work(output, async_op)
 
     def broadcast(self, tensor, src=0, async_op=False):
@@ -325,6 +392,7 @@ class CudaGroup(Group):
         finally:
             self._closed = True
             self._ep = None
+            self._plans.clear()  # the fast path finds nothing: a call takes the general path, which raises
             if self._own_boot:
                 self._boot.close()
 

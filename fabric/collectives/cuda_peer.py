@@ -298,12 +298,22 @@ def _ll_args(ep, m, *mid):
             ("i64", ep.timeout_ns), ("i64", ep.ll_off), ("i64", ep.ll_words)]
 
 
+def _issue(launches, src, dst):
+    """Runs prepared launches (_C._cuda.prepare_launch) whose first two arguments are offsets into src and dst, and
+    returns them: a caller that issues this collective again on tensors of the same shapes may keep them and call
+    them itself (CudaGroup's fast path), skipping the planning here."""
+    s, d = src.data_ptr(), dst.data_ptr()
+    for launch in launches:
+        launch(s, d)
+    return launches
+
+
 def oneshot_all_reduce(ep, flat, op):
     """flat (1-D contiguous, on ep's device) <- its reduction over the ranks, by the LL kernel."""
-    for lo, m, block, programs in _ll_launches(ep, flat):
-        ptr = flat.data_ptr() + lo * flat.element_size()
-        _C._cuda.launch_kernel(_oneshot_key(ep, flat.dtype, op, block), (programs, 1, 1),
-                               [("ptr", ptr), ("ptr", ptr), *_ll_args(ep, m, ("i32", ep.rank))])
+    size = flat.element_size()
+    return _issue([_C._cuda.prepare_launch(_oneshot_key(ep, flat.dtype, op, block), (programs, 1, 1),
+                                           [("ptr", lo * size), ("ptr", lo * size), *_ll_args(ep, m, ("i32", ep.rank))])
+                   for lo, m, block, programs in _ll_launches(ep, flat)], flat, flat)
 
 
 def oneshot_all_ranks(eps, flats, op):
@@ -321,22 +331,21 @@ def _oneshot_chunks(ep, kind, src, dst, chunk, op):
     elements (the smaller of src and dst): a launch per LL slot's worth of a chunk, each over the same piece
     [lo, lo + m) of every chunk: src and dst go in from element lo, and in the larger one chunk p's piece starts
     p * per elements past that."""
-    size, per = src.element_size(), chunk.numel()
-    for lo, m, block, programs in _ll_launches(ep, chunk):
-        args = [("ptr", src.data_ptr() + lo * size), ("ptr", dst.data_ptr() + lo * size),
-                *_ll_args(ep, m, ("i64", per), ("i32", ep.rank))]
-        _C._cuda.launch_kernel(_oneshot_key(ep, src.dtype, op, block, "llc", PUSH_MODES[kind]), (programs, 1, 1),
-                               args)
+    size, per, mode = src.element_size(), chunk.numel(), PUSH_MODES[kind]
+    return _issue([_C._cuda.prepare_launch(_oneshot_key(ep, src.dtype, op, block, "llc", mode), (programs, 1, 1),
+                                           [("ptr", lo * size), ("ptr", lo * size),
+                                            *_ll_args(ep, m, ("i64", per), ("i32", ep.rank))])
+                   for lo, m, block, programs in _ll_launches(ep, chunk)], src, dst)
 
 
 def oneshot_reduce_scatter(ep, flat_in, flat_out, op):
     """flat_out (k) <- the reduction of chunk `rank` of every rank's flat_in (n * k), by the LL kernel."""
-    _oneshot_chunks(ep, "reduce_scatter", flat_in, flat_out, flat_out, op)
+    return _oneshot_chunks(ep, "reduce_scatter", flat_in, flat_out, flat_out, op)
 
 
 def oneshot_all_gather(ep, flat_in, flat_out):
     """flat_out (n * k) <- every rank's flat_in (k), in rank order, by the LL kernel."""
-    _oneshot_chunks(ep, "all_gather", flat_in, flat_out, flat_in, ReduceOp.SUM)
+    return _oneshot_chunks(ep, "all_gather", flat_in, flat_out, flat_in, ReduceOp.SUM)
 
 
 PUSH_MODES = {"all_reduce": 0, "reduce_scatter": 1, "all_gather": 2}
@@ -357,29 +366,28 @@ def _push(ep, kind, src, dst, n, per, op):
     vec = _align(src.dtype)
     if src.data_ptr() % 16 or dst.data_ptr() % 16 or (per * size) % 16:
         vec = 1  # 16-byte vectors only where every chunk of the caller's tensors starts aligned
-    args = [("ptr", src.data_ptr()), ("ptr", dst.data_ptr()), ("ptr", ep.bufs_ptr),
-            ("ptr", ep.flags_ptr), ("ptr", ep.status.ptr), ("i64", n), ("i64", per), ("i64", length),
-            ("i64", stride), ("i32", ep.rank), ("i64", ep.timeout_ns)]
+    args = [("ptr", 0), ("ptr", 0), ("ptr", ep.bufs_ptr), ("ptr", ep.flags_ptr), ("ptr", ep.status.ptr),
+            ("i64", n), ("i64", per), ("i64", length), ("i64", stride), ("i32", ep.rank), ("i64", ep.timeout_ns)]
     block = _ts_block(ep, length)
-    _C._cuda.launch_kernel(_push_key(ep, src.dtype, op, vec, PUSH_MODES[kind], block),
-                           (min(ep.ts_programs, max(1, -(-length // block))), 1, 1), args)
+    return _issue([_C._cuda.prepare_launch(_push_key(ep, src.dtype, op, vec, PUSH_MODES[kind], block),
+                                           (min(ep.ts_programs, max(1, -(-length // block))), 1, 1), args)], src, dst)
 
 
 def twoshot_all_reduce(ep, flat, op):
     """flat <- its reduction over the ranks by the two-shot push program (all traffic between GPUs by stores):
     chunks of its elements over the ranks, rounded up to a 16-byte vector."""
     vec = _align(flat.dtype)
-    _push(ep, "all_reduce", flat, flat, flat.numel(), max(1, -(-flat.numel() // (ep.world * vec))) * vec, op)
+    return _push(ep, "all_reduce", flat, flat, flat.numel(), max(1, -(-flat.numel() // (ep.world * vec))) * vec, op)
 
 
 def twoshot_reduce_scatter(ep, flat_in, flat_out, op):
     """flat_out (k) <- the reduction of chunk `rank` of every rank's flat_in (n * k), by pushes."""
-    _push(ep, "reduce_scatter", flat_in, flat_out, flat_in.numel(), flat_out.numel(), op)
+    return _push(ep, "reduce_scatter", flat_in, flat_out, flat_in.numel(), flat_out.numel(), op)
 
 
 def twoshot_all_gather(ep, flat_in, flat_out):
     """flat_out (n * k) <- every rank's flat_in (k), in rank order, by pushes."""
-    _push(ep, "all_gather", flat_in, flat_out, flat_out.numel(), flat_in.numel(), ReduceOp.SUM)
+    return _push(ep, "all_gather", flat_in, flat_out, flat_out.numel(), flat_in.numel(), ReduceOp.SUM)
 
 
 def _ring_steps(ep, mine, prev, bounds, op, reduce, gather, src, dst):
@@ -501,7 +509,9 @@ ALGORITHMS = {"oneshot": oneshot_all_reduce, "twoshot": twoshot_all_reduce, "rin
 
 
 def all_reduce(ep, flat, op, algorithm):
-    ALGORITHMS[algorithm](ep, flat, op)
+    """Issues the all-reduce by `algorithm`; returns its prepared launches (one-shot and two-shot; None for the ring,
+    whose steps are many kernels), for _issue's callers that keep them."""
+    return ALGORITHMS[algorithm](ep, flat, op)
 
 
 def scatter_gather_algorithm(kind, numel, dtype, requested="auto", crossover_bytes=None):
@@ -517,11 +527,11 @@ def scatter_gather_algorithm(kind, numel, dtype, requested="auto", crossover_byt
 
 
 def reduce_scatter(ep, flat_in, flat_out, op, algorithm):
-    _SCATTERS[algorithm](ep, flat_in, flat_out, op)
+    return _SCATTERS[algorithm](ep, flat_in, flat_out, op)  # (what all_reduce returns)
 
 
 def all_gather(ep, flat_in, flat_out, algorithm):
-    _GATHERS[algorithm](ep, flat_in, flat_out)
+    return _GATHERS[algorithm](ep, flat_in, flat_out)
 
 
 _SCATTERS = {"oneshot": oneshot_reduce_scatter, "twoshot": twoshot_reduce_scatter, "ring": ring_reduce_scatter}

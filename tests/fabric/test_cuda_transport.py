@@ -86,9 +86,9 @@ def test_reduce_scatter_and_all_gather_by_algorithm(n, algo, monkeypatch):
     gen = rng()
     monkeypatch.setattr(cuda_peer, "LL_WORDS", 1024)
     g = vgroup(n, capacity=1 << 14)  # 16 KB: large chunks go in pieces
-    launched, launch = [], cuda_peer._C._cuda.launch_kernel
-    monkeypatch.setattr(cuda_peer._C._cuda, "launch_kernel",
-                        lambda key, grid, args: (launched.append(key), launch(key, grid, args))[1])
+    launched, prepare = [], cuda_peer._C._cuda.prepare_launch  # (LocalGroup prepares each launch it makes)
+    monkeypatch.setattr(cuda_peer._C._cuda, "prepare_launch",
+                        lambda key, grid, args: (launched.append(key), prepare(key, grid, args))[1])
     sizes = ((1, vt.float32), (37, vt.bfloat16), (3000, vt.float32), (2049, vt.bfloat16))  # 3000, 2049: launches
     for k, dtype in sizes:
         seq = fabric.observe.last_seq()
@@ -257,6 +257,53 @@ def test_processes_through_ipc(pools, gpus):
         np.testing.assert_array_equal(res[r]["a2a"], [3 * r + j + 10 * i for i in range(n) for j in range(3)])
         for kind in ("all_reduce", "reduce_scatter", "all_gather", "broadcast", "all_to_all"):  # device time
             assert 0 < res[r]["seconds"][f"{kind}.seconds"] < 60, (kind, res[r]["seconds"])
+
+
+def _fresh_tensors(boot, rounds, device):
+    """Collectives on tensors made anew for every call (new addresses, the same shapes: after the first round the
+    fast path repeats what the general path prepared), and one at an address 4 bytes past alignment (the general
+    path again, under the same key). Each round's results and the kinds of the plans kept."""
+    g = CudaGroup(bootstrap=boot, capacity=1 << 16, device=device)
+    n, res, k = g.size, [], 500
+    for i in range(rounds):
+        x = np.random.default_rng((g.rank, i)).standard_normal(8 * k).astype(np.float32)
+        got = {}
+        for algo, op in (("auto", "sum"), ("twoshot", "avg"), ("oneshot", "max")):
+            t = vt.tensor(x).cuda()
+            g.all_reduce(t, op=op, algorithm=algo)
+            got[algo] = t
+        rs = vt.empty(k, device="cuda")
+        g.reduce_scatter(rs, vt.tensor(x[:n * k]).cuda())
+        ag = vt.empty(n * k, device="cuda")
+        g.all_gather(ag, rs, algorithm="twoshot")
+        off = vt.empty(8 * k + 1, device="cuda").narrow(0, 1, 8 * k)
+        off.copy_(vt.tensor(x).cuda())
+        g.all_reduce(off)
+        got.update(rs=rs, ag=ag, off=off)
+        res.append({name: t.cpu().numpy() for name, t in got.items()})
+    kept = sorted({key[0] for key in g._plans})
+    g.close()
+    return res, kept
+
+
+@pytest.mark.parametrize("gpus", ["shared", "own"])
+def test_fast_path_on_new_tensors_every_call(pools, gpus):
+    n, rounds, k = 2, 4, 500
+    if gpus == "own":
+        _own_gpus()
+        n = vt.cuda.device_count()
+    res = pools(n).run(_fresh_tensors, rounds, 0 if gpus == "shared" else None, timeout=240)
+    for i in range(rounds):
+        xs = np.stack([np.random.default_rng((r, i)).standard_normal(8 * k).astype(np.float32) for r in range(n)])
+        total = xs.astype(np.float64).sum(0)
+        for r in range(n):
+            got = res[r][0][i]
+            for name, want in (("auto", total), ("off", total), ("twoshot", total / n), ("oneshot", xs.max(0))):
+                np.testing.assert_allclose(got[name], want, rtol=1e-5, atol=1e-5, err_msg=f"round {i} rank {r} {name}")
+            np.testing.assert_allclose(got["rs"], total[r * k:(r + 1) * k], rtol=1e-5, atol=1e-5)
+            np.testing.assert_allclose(got["ag"], np.concatenate([total[p * k:(p + 1) * k] for p in range(n)]),
+                                       rtol=1e-5, atol=1e-5)
+    assert all(kept == ["all_gather", "all_reduce", "reduce_scatter"] for _, kept in res)
 
 
 def _oneshot_loop(boot, calls):

@@ -11,7 +11,7 @@ import pytest
 import vibetensor as vt
 from vibetensor.fabric.collectives import cuda_peer as peer
 from vibetensor.fabric.collectives.api import ReduceOp
-from helpers import rng
+from helpers import rng, unprepared
 
 
 class Flags:
@@ -118,7 +118,8 @@ def test_twoshot_pieces_fit_the_buffer_and_cover_every_element(monkeypatch, worl
     line = 128 // dtype.itemsize
     least = 4 * world * 128  # two halves of IN and OUT regions of world slots of a line
     launches = []
-    monkeypatch.setattr(peer._C._cuda, "launch_kernel", lambda key, grid, args: launches.append((key, grid, args)))
+    watch = unprepared(lambda key, grid, args: launches.append((key, grid, args)))
+    monkeypatch.setattr(peer._C._cuda, "prepare_launch", watch)
     for capacity in (least - 1, least, 1024, 3000, 1 << 14):
         if capacity < least:
             with pytest.raises(ValueError, match="needs at least"):

@@ -15,7 +15,7 @@ import pytest
 import vibetensor as vt
 from vibetensor.kernels.interpret import interpreted, wrap
 from vibetensor.kernels.triton import fabric as F
-from helpers import rng
+from helpers import rng, unprepared
 
 triton = pytest.importorskip("triton")
 
@@ -287,7 +287,7 @@ def test_ll_oneshot_chunks_longer_than_a_slot_go_in_launches(kind, dtype, monkey
                 assert np.array_equal(_ll_words(w, q, epoch % 2, rank, len(words)), words | (epoch << 32)), q
         pieces.append((lo, m))
 
-    monkeypatch.setattr(peer._C._cuda, "launch_kernel", launch)
+    monkeypatch.setattr(peer._C._cuda, "prepare_launch", unprepared(launch))
     if rs:
         peer.oneshot_reduce_scatter(ep, src, dst, peer.ReduceOp.SUM)
     else:
