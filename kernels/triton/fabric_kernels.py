@@ -40,18 +40,9 @@ def _in_time(t0, spins, timeout_ns, TIMED: tl.constexpr, SPINS: tl.constexpr):
 
 
 @triton.jit
-def _may_wait(status, me, peer, t0, spins, timeout_ns, TIMED: tl.constexpr, SPINS: tl.constexpr):
-    """_in_time, and once a wait for `peer` is out of time, records the peer (_give_up)."""
-    live = _in_time(t0, spins, timeout_ns, TIMED, SPINS)
-    if live == 0:
-        _give_up(status, me, peer)
-    return live
-
-
-@triton.jit
-def _wait_at_least(slot, target, status, me, peer, timeout_ns, t0, ok, TIMED: tl.constexpr,
-                   SPINS: tl.constexpr):
-    """Polls slot (acquire, system scope) until it reaches target; on timeout records the peer. Returns ok."""
+def _wait_at_least(slot, target, timeout_ns, t0, ok, TIMED: tl.constexpr, SPINS: tl.constexpr):
+    """Polls slot (acquire, system scope) until it reaches target; returns ok, 0 when out of time. Each thread polls
+    for itself, so threads may disagree at the moment time runs out: callers settle it (_settle)."""
     if ok != 0:
         # Poll with plain volatile loads (an atomic per poll would contend with every other waiter), then
         # one acquire once the value is there: it orders this rank's later reads after the writer's release.
@@ -59,7 +50,7 @@ def _wait_at_least(slot, target, status, me, peer, timeout_ns, t0, ok, TIMED: tl
         spins = 0
         while (v - target < 0) & (ok != 0):
             spins += 1
-            ok = _may_wait(status, me, peer, t0, spins, timeout_ns, TIMED, SPINS)
+            ok = _in_time(t0, spins, timeout_ns, TIMED, SPINS)
             if ok != 0:
                 v = tl.load(slot, volatile=True)
         if ok != 0:
@@ -68,11 +59,37 @@ def _wait_at_least(slot, target, status, me, peer, timeout_ns, t0, ok, TIMED: tl
 
 
 @triton.jit
+def _wait_for(slot, target, peer, missing, timeout_ns, t0, ok, TIMED: tl.constexpr, SPINS: tl.constexpr):
+    """_wait_at_least for `peer`'s word; returns (ok, missing): `peer` if this wait ran out of time, else missing."""
+    was = ok
+    ok = _wait_at_least(slot, target, timeout_ns, t0, ok, TIMED, SPINS)
+    return ok, tl.where((was != 0) & (ok == 0), peer, missing)
+
+
+@triton.jit
+def _settle(status, me, ok, missing, THREADS: tl.constexpr):
+    """ok alike in every thread after waits each thread polled for itself, and the give-up recorded once: a word
+    landing as the clock runs out can leave one thread out of time and another through, and the scalar store of
+    the give-up is one thread's; unsettled, a thread could skip its share of the work with nothing recorded, and
+    the host would take a partial result for a whole one. The least ok and the lowest missing peer over the
+    program's threads (THREADS: at least its thread count, so that each thread holds a lane); missing: a peer a
+    thread ran out of time waiting for, or 1024 (nobody)."""
+    lanes = tl.full([THREADS], 0, tl.int32)
+    ok = tl.min(lanes + ok, axis=0)
+    first = tl.min(lanes + missing, axis=0)
+    if first < 1024:  # a peer (1024: nobody)
+        _give_up(status, me, first)
+    return ok
+
+
+@triton.jit
 def _barrier(flags, me, slot, rank, epoch, status, timeout_ns, ok, WORLD: tl.constexpr, TIMED: tl.constexpr,
-             SPINS: tl.constexpr):
+             SPINS: tl.constexpr, THREADS: tl.constexpr):
     """Every rank meets at header words [slot, slot + WORLD): tells each peer it reached `epoch` (word slot +
-    rank of the peer's header), then waits until every rank's word in its own header reaches it."""
+    rank of the peer's header), then waits until every rank's word in its own header reaches it. Returns ok, alike
+    in every thread (_settle; THREADS as there)."""
     tl.debug_barrier()  # every thread's stores precede the release below
+    missing = ok * 0 + 1024  # no peer (above every rank)
     if ok != 0:
         for p in tl.static_range(WORLD):
             tl.atomic_xchg(_header(flags, p) + slot + rank, epoch, sem="release", scope="sys")
@@ -80,9 +97,8 @@ def _barrier(flags, me, slot, rank, epoch, status, timeout_ns, ok, WORLD: tl.con
         if TIMED:
             t0 = _now()
         for p in tl.static_range(WORLD):
-            ok = _wait_at_least(me + slot + p, epoch, status, me, p, timeout_ns, t0, ok, TIMED, SPINS)
-    tl.debug_barrier()
-    return ok
+            ok, missing = _wait_for(me + slot + p, epoch, p, missing, timeout_ns, t0, ok, TIMED, SPINS)
+    return _settle(status, me, ok, missing, THREADS)
 
 
 @triton.jit
@@ -513,7 +529,7 @@ def push_collective(in_ptr, out_ptr, bufs, flags, status, n, per, length, stride
     elt = in_ptr.dtype.element_ty
     mine = tl.load(bufs + rank).to(tl.pointer_type(elt))
     out_region = WORLD * stride
-    ok = _barrier(flags, me, slot, rank, met, status, timeout_ns, ok, WORLD, TIMED, SPINS)
+    ok = _barrier(flags, me, slot, rank, met, status, timeout_ns, ok, WORLD, TIMED, SPINS, BLOCK)
     pieces = tl.cdiv(per, length)
     if MODE == 0:
         if ok != 0:
@@ -521,7 +537,7 @@ def push_collective(in_ptr, out_ptr, bufs, flags, status, n, per, length, stride
                          BLOCK, VEC)
         for q in range(pieces):
             met += 1
-            ok = _barrier(flags, me, slot, rank, met, status, timeout_ns, ok, WORLD, TIMED, SPINS)
+            ok = _barrier(flags, me, slot, rank, met, status, timeout_ns, ok, WORLD, TIMED, SPINS, BLOCK)
             if ok != 0:
                 for start in range(pid * BLOCK, length, programs * BLOCK):
                     _all_reduce_step(in_ptr, out_ptr, bufs, mine, q, pieces, start, n, per, length, out_region,
@@ -530,7 +546,7 @@ def push_collective(in_ptr, out_ptr, bufs, flags, status, n, per, length, stride
                     _all_reduce_step(in_ptr, out_ptr, bufs, mine, q, pieces, 0, n, per, length, out_region,
                                      stride, rank, WORLD, OP, VEC, VEC, 1, True)
         met += 1
-        ok = _barrier(flags, me, slot, rank, met, status, timeout_ns, ok, WORLD, TIMED, SPINS)
+        ok = _barrier(flags, me, slot, rank, met, status, timeout_ns, ok, WORLD, TIMED, SPINS, BLOCK)
     else:
         for q in range(pieces):
             lo, m, rest, half = _piece(q, n, per, length, out_region)
@@ -550,7 +566,7 @@ def push_collective(in_ptr, out_ptr, bufs, flags, status, n, per, length, stride
                     _push_chunks(in_ptr + lo, bufs, half, stride, rest, per, m, rank, pid, programs, WORLD, BLOCK,
                                  VEC)
             met += 1
-            ok = _barrier(flags, me, slot, rank, met, status, timeout_ns, ok, WORLD, TIMED, SPINS)
+            ok = _barrier(flags, me, slot, rank, met, status, timeout_ns, ok, WORLD, TIMED, SPINS, BLOCK)
             if MODE == 1:
                 if ok != 0:
                     _reduce_share(out_ptr + lo, mine + half, in_ptr + rank * per + lo, rank, stride,
@@ -599,7 +615,7 @@ def barrier(flags, status, rank, timeout_ns, WORLD: tl.constexpr, TIMED: tl.cons
     me = _header(flags, rank)
     ok = _usable(me)
     epoch = tl.load(me + 16) + 1  # BAR_EPOCH
-    ok = _barrier(flags, me, 0, rank, epoch, status, timeout_ns, ok, WORLD, TIMED, SPINS)  # BAR_OFF
+    ok = _barrier(flags, me, 0, rank, epoch, status, timeout_ns, ok, WORLD, TIMED, SPINS, 32)  # BAR_OFF; a warp
     tl.store(me + 16, epoch)
 
 
@@ -620,12 +636,14 @@ def ring_sync(flags, status, rank, signal_a, signal_b, signal_rel, wait_a, wait_
     t0 = 0
     if TIMED:
         t0 = _now()
+    missing = ok * 0 + 1024  # no peer (above every rank)
     if wait_a >= 0:
-        ok = _wait_at_least(me + (32 + wait_a), base + wait_rel_a, status, me, wait_a, timeout_ns, t0, ok, TIMED,
-                            SPINS)
+        ok, missing = _wait_for(me + (32 + wait_a), base + wait_rel_a, wait_a, missing, timeout_ns, t0, ok, TIMED,
+                                SPINS)
     if wait_b >= 0:
-        ok = _wait_at_least(me + (32 + wait_b), base + wait_rel_b, status, me, wait_b, timeout_ns, t0, ok, TIMED,
-                            SPINS)
+        ok, missing = _wait_for(me + (32 + wait_b), base + wait_rel_b, wait_b, missing, timeout_ns, t0, ok, TIMED,
+                                SPINS)
+    _settle(status, me, ok, missing, 32)  # one warp
     tl.store(me + 48, base + advance)
 
 

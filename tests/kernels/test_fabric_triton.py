@@ -441,6 +441,24 @@ def test_twoshot_reduce_scatter_and_all_gather_modes(vec):
     assert w.status.tolist() == [0, 0, 0, 0]
 
 
+@pytest.mark.parametrize("mode", [0, 1, 2])
+def test_twoshot_records_the_missing_rank_and_writes_nothing(mode):
+    """A peer that never reaches the two-shot's first meeting: the programs agree that they are out of time
+    (_settle), record that peer once for the host and for this rank's later kernels, and leave out untouched."""
+    gen, world, rank, programs, block, k = rng(), 3, 2, 2, 64, 40
+    stride = 64
+    w = World(world, 2 * world * stride)
+    for pid in range(programs):  # rank 0 is there for every meeting; rank 1 never came
+        w.header(rank)[F.TS_BAR + pid * F.MAX_WORLD + 0] = 10
+    n, per = world * k, k  # (all-reduce: n elements in and out, chunks of per)
+    src = vt.tensor(gen.standard_normal(k if mode == 2 else n).astype(np.float32))
+    out = vt.full([k if mode == 1 else n], 7.0)
+    w.run(f"fab|tp|float32|sum|{world}|{block}|1|{mode}", (programs,), src, out, w.bufs, w.flags, w.status, n,
+          per, k, stride, rank, 10**9, spins=20)
+    assert w.status[0].item() == w.header(rank)[F.DEV_STATUS].item() == 1 + 1
+    assert np.all(out.numpy() == 7.0)
+
+
 def test_barrier_meets_every_rank():
     world, rank = 4, 2
     w = World(world, 1)
