@@ -40,9 +40,11 @@ def _in_time(t0, spins, timeout_ns, TIMED: tl.constexpr, SPINS: tl.constexpr):
 
 
 @triton.jit
-def _wait_at_least(slot, target, timeout_ns, t0, ok, TIMED: tl.constexpr, SPINS: tl.constexpr):
-    """Polls slot (acquire, system scope) until it reaches target; returns ok, 0 when out of time. Each thread polls
-    for itself, so threads may disagree at the moment time runs out: callers settle it (_settle)."""
+def _wait_at_least(slot, target, peer, missing, timeout_ns, t0, ok, TIMED: tl.constexpr, SPINS: tl.constexpr):
+    """Polls slot, `peer`'s word (acquire, system scope), until it reaches target; returns (ok, missing): ok 0 and
+    missing `peer` when this wait ran out of time. Each thread polls for itself, so threads may disagree at the
+    moment time runs out: callers settle it (_settle)."""
+    was = ok
     if ok != 0:
         # Poll with plain volatile loads (an atomic per poll would contend with every other waiter), then
         # one acquire once the value is there: it orders this rank's later reads after the writer's release.
@@ -55,14 +57,6 @@ def _wait_at_least(slot, target, timeout_ns, t0, ok, TIMED: tl.constexpr, SPINS:
                 v = tl.load(slot, volatile=True)
         if ok != 0:
             tl.atomic_add(slot, 0, sem="acquire", scope="sys")
-    return ok
-
-
-@triton.jit
-def _wait_for(slot, target, peer, missing, timeout_ns, t0, ok, TIMED: tl.constexpr, SPINS: tl.constexpr):
-    """_wait_at_least for `peer`'s word; returns (ok, missing): `peer` if this wait ran out of time, else missing."""
-    was = ok
-    ok = _wait_at_least(slot, target, timeout_ns, t0, ok, TIMED, SPINS)
     return ok, tl.where((was != 0) & (ok == 0), peer, missing)
 
 
@@ -97,7 +91,7 @@ def _barrier(flags, me, slot, rank, epoch, status, timeout_ns, ok, WORLD: tl.con
         if TIMED:
             t0 = _now()
         for p in tl.static_range(WORLD):
-            ok, missing = _wait_for(me + slot + p, epoch, p, missing, timeout_ns, t0, ok, TIMED, SPINS)
+            ok, missing = _wait_at_least(me + slot + p, epoch, p, missing, timeout_ns, t0, ok, TIMED, SPINS)
     return _settle(status, me, ok, missing, THREADS)
 
 
@@ -638,11 +632,11 @@ def ring_sync(flags, status, rank, signal_a, signal_b, signal_rel, wait_a, wait_
         t0 = _now()
     missing = ok * 0 + 1024  # no peer (above every rank)
     if wait_a >= 0:
-        ok, missing = _wait_for(me + (32 + wait_a), base + wait_rel_a, wait_a, missing, timeout_ns, t0, ok, TIMED,
-                                SPINS)
+        ok, missing = _wait_at_least(me + (32 + wait_a), base + wait_rel_a, wait_a, missing, timeout_ns, t0, ok,
+                                     TIMED, SPINS)
     if wait_b >= 0:
-        ok, missing = _wait_for(me + (32 + wait_b), base + wait_rel_b, wait_b, missing, timeout_ns, t0, ok, TIMED,
-                                SPINS)
+        ok, missing = _wait_at_least(me + (32 + wait_b), base + wait_rel_b, wait_b, missing, timeout_ns, t0, ok,
+                                     TIMED, SPINS)
     _settle(status, me, ok, missing, 32)  # one warp
     tl.store(me + 48, base + advance)
 
