@@ -80,14 +80,13 @@ CUfunction Kernel::function(int device) const {
   return fn;
 }
 
-void Kernel::launch(uint32_t gx, uint32_t gy, uint32_t gz, const std::vector<KernelArg>& args, const Stream& s) const {
+void Kernel::launch(uint32_t gx, uint32_t gy, uint32_t gz, std::vector<KernelArg> args, const Stream& s) const {
   if (!gx || !gy || !gz) return;
   CUfunction fn = function(s.device);
   // cuLaunchKernel takes a pointer to each argument's value.
-  std::vector<KernelArg> all = args;
-  for (int i = 0; i < spec_.trailing_null_ptrs; i++) all.push_back(KernelArg::ptr(nullptr));
-  std::vector<void*> params(all.size());
-  for (size_t i = 0; i < all.size(); i++) params[i] = &all[i].u;
+  for (int i = 0; i < spec_.trailing_null_ptrs; i++) args.push_back(KernelArg::ptr(nullptr));
+  std::vector<void*> params(args.size());
+  for (size_t i = 0; i < args.size(); i++) params[i] = &args[i].u;
   activate(s.device);
   VT_CU(cuLaunchKernel(fn, gx, gy, gz, uint32_t(32 * spec_.num_warps), 1, 1, uint32_t(spec_.shared_bytes),
                        s.handle, params.data(), nullptr));

@@ -40,8 +40,9 @@ class Kernel {
  public:
   explicit Kernel(KernelSpec spec) : spec_(std::move(spec)) {}
   const KernelSpec& spec() const { return spec_; }
-  // grid in blocks; args as declared by the kernel (the trailing scratch pointers are added here).
-  void launch(uint32_t gx, uint32_t gy, uint32_t gz, const std::vector<KernelArg>& args, const Stream& s) const;
+  // grid in blocks; args as declared by the kernel (the trailing scratch pointers are added here, to this copy:
+  // a caller with a vector of its own to spare moves it in).
+  void launch(uint32_t gx, uint32_t gy, uint32_t gz, std::vector<KernelArg> args, const Stream& s) const;
   // Loads the kernel onto `device` now. Under the driver's lazy loading the first launch would load it, and
   // loading may wait for the context's running kernels: kernels that wait on each other across streams (the
   // fabric's flags) must be loaded before any of them is in flight.

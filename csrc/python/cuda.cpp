@@ -47,7 +47,7 @@ struct PreparedLaunch {
     std::vector<KernelArg> a = args;
     a[0].u += base0;
     a[1].u += base1;
-    kernel->launch(gx, gy, gz, a, current_stream(-1));
+    kernel->launch(gx, gy, gz, std::move(a), current_stream(-1));
   }
 };
 
@@ -201,7 +201,7 @@ void bind_cuda(nb::module_& m) {
     std::vector<KernelArg> ka = kernel_args(args);
     const Kernel& k = kernel(key);
     Stream s = stream ? *stream : current_stream(-1);
-    k.launch(std::get<0>(grid), std::get<1>(grid), std::get<2>(grid), ka, s);
+    k.launch(std::get<0>(grid), std::get<1>(grid), std::get<2>(grid), std::move(ka), s);
   }, nb::arg("key"), nb::arg("grid"), nb::arg("args"), nb::arg("stream") = nb::none());
 
   // launch_kernel with everything converted once: a call passes two base addresses, added to the first two
