@@ -1,6 +1,7 @@
 // _C._cuda: devices, streams, events and the caching allocator, for vibetensor.cuda (tensor_core/cuda.py).
 #include <nanobind/stl/optional.h>
 #include <nanobind/stl/pair.h>
+#include <nanobind/stl/shared_ptr.h>
 #include <nanobind/stl/string.h>
 #include <nanobind/stl/tuple.h>
 
@@ -10,6 +11,7 @@
 #include "cuda/blas.h"
 #include "cuda/graph.h"
 #include "cuda/kernel_library.h"
+#include "cuda/launch_plan.h"
 #include "cuda/peer.h"
 #include "python/common.h"
 
@@ -37,19 +39,22 @@ std::vector<KernelArg> kernel_args(const std::vector<std::pair<std::string, nb::
   return ka;
 }
 
-// A registered kernel's launch with its grid and arguments fixed but for two base addresses per call (see
-// prepare_launch below). The kernel outlives it: registered kernels live for the process.
-struct PreparedLaunch {
-  const Kernel* kernel;
-  uint32_t gx, gy, gz;
-  std::vector<KernelArg> args;  // args[0] and args[1]: offsets from the bases
-  void operator()(uint64_t base0, uint64_t base1) const {
-    std::vector<KernelArg> a = args;
-    a[0].u += base0;
-    a[1].u += base1;
-    kernel->launch(gx, gy, gz, std::move(a), current_stream(-1));
+// The tensors of a LaunchPlan's call: the items of each list or tuple in `lists`, in order; false if one is not
+// a sequence of tensors (the caller's general path then names what is wrong).
+bool tensors_of(const nb::args& lists, std::vector<const Tensor*>& out) {
+  for (nb::handle seq : lists) {
+    PyObject* o = seq.ptr();
+    bool list = PyList_Check(o);
+    if (!list && !PyTuple_Check(o)) return false;
+    Py_ssize_t n = list ? PyList_GET_SIZE(o) : PyTuple_GET_SIZE(o);
+    for (Py_ssize_t i = 0; i < n; i++) {
+      nb::handle h(list ? PyList_GET_ITEM(o, i) : PyTuple_GET_ITEM(o, i));
+      if (!is_tensor(h)) return false;
+      out.push_back(&unwrap(h));
+    }
   }
-};
+  return true;
+}
 
 nb::dict stats_dict(const CudaAllocatorStats& s) {
   nb::dict d = allocator_stats_dict(s, "device");
@@ -209,16 +214,55 @@ void bind_cuda(nb::module_& m) {
   // over on tensors of one shape (the fabric's one- and two-shot) pays cuLaunchKernel and two integers instead of
   // the conversion of its argument list and the registry lookup (6-9 us of a ~30 us eager call on an H200 host).
   nb::class_<PreparedLaunch>(c, "PreparedLaunch")
-      .def("__call__", &PreparedLaunch::operator(), nb::arg("base0"), nb::arg("base1"))
+      .def("__call__", [](const PreparedLaunch& p, uint64_t base0, uint64_t base1, nb::args more) {
+        uint64_t bases[LaunchPlan::kMaxBases] = {base0, base1};
+        size_t n = 2 + more.size();
+        VT_CHECK_VALUE(n <= size_t(LaunchPlan::kMaxBases), "PreparedLaunch: ", n, " bases, ", LaunchPlan::kMaxBases,
+                       " at most");
+        for (size_t i = 2; i < n; i++) bases[i] = nb::cast<uint64_t>(more[i - 2]);
+        p.launch(bases, n, current_stream(-1));
+      }, nb::arg("base0"), nb::arg("base1"), nb::arg("more"))
       .def_prop_ro("key", [](const PreparedLaunch& p) { return p.kernel->spec().key; })
       .def_prop_ro("grid", [](const PreparedLaunch& p) { return std::make_tuple(p.gx, p.gy, p.gz); });
   c.def("prepare_launch", [](const std::string& key, std::tuple<uint32_t, uint32_t, uint32_t> grid,
                              const std::vector<std::pair<std::string, nb::object>>& args) {
-    std::vector<KernelArg> ka = kernel_args(args);
-    VT_CHECK_VALUE(ka.size() >= 2 && ka[0].kind == KernelArg::Kind::Ptr && ka[1].kind == KernelArg::Kind::Ptr,
-                   "prepare_launch: the first two arguments must be pointers (the offsets each call adds to)");
-    return PreparedLaunch{&kernel(key), std::get<0>(grid), std::get<1>(grid), std::get<2>(grid), std::move(ka)};
+    return std::make_shared<PreparedLaunch>(prepare_launch(key, std::get<0>(grid), std::get<1>(grid), std::get<2>(grid),
+                                                           kernel_args(args), 2));
   }, nb::arg("key"), nb::arg("grid"), nb::arg("args"));
+
+  // A collective of one process driving several GPUs as one call (cuda/launch_plan.h): built once by the fabric's
+  // LocalGroup from the tensors' (device, dtype, shape), then called with lists of tensors like those: False (and
+  // nothing issued) when they differ, else every record, wait and launch issued on their addresses.
+  nb::class_<LaunchPlan>(c, "LaunchPlan")
+      .def("__init__", [](LaunchPlan* self, const std::vector<std::tuple<int, nb::handle, std::vector<int64_t>>>& ts) {
+        std::vector<LaunchPlan::TensorSpec> specs;
+        for (auto& [device, dtype, shape] : ts) {
+          DType d;
+          VT_CHECK_T(to_dtype(dtype, d), TypeError, "LaunchPlan: expected a dtype, got ",
+                     nb::type_name(dtype.type()).c_str());
+          DimVec sizes(shape.size());
+          for (size_t i = 0; i < shape.size(); i++) sizes[i] = shape[i];
+          specs.push_back({device, d, std::move(sizes)});
+        }
+        new (self) LaunchPlan(std::move(specs));
+      }, nb::arg("tensors"))
+      .def("stream", &LaunchPlan::add_stream, nb::arg("stream").none(), nb::arg("device"),
+           "index of a stream: `stream`, or None for the calling thread's current stream of GPU `device` at each call")
+      .def("event", &LaunchPlan::add_event)
+      .def("record", &LaunchPlan::record, nb::arg("event"), nb::arg("stream"))
+      .def("wait", &LaunchPlan::wait, nb::arg("stream"), nb::arg("event"))
+      .def("launch", [](LaunchPlan& p, int stream, std::shared_ptr<PreparedLaunch> launch, std::vector<int> bases) {
+        p.launch(stream, std::move(launch), std::move(bases));
+      }, nb::arg("stream"), nb::arg("launch"), nb::arg("bases"),
+           "bases[i]: the call's tensor whose address adds to argument i (-1: none), in the order of __init__'s")
+      .def("__call__", [](const LaunchPlan& p, nb::args lists) {
+        std::vector<const Tensor*> ts;
+        std::vector<uint64_t> addrs;
+        if (!tensors_of(lists, ts) || !p.bind(ts, addrs)) return false;
+        p.run(addrs);
+        return true;
+      })
+      .def_prop_ro("num_steps", &LaunchPlan::num_steps);
 
   c.def("load_kernel", [](const std::string& key, int device) { kernel(key).load(resolve(device)); },
         nb::arg("key"), nb::arg("device") = -1);

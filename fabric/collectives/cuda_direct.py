@@ -28,16 +28,19 @@ def usable(world):
     return 1 < world <= layout.LAUNCH_RANKS
 
 
-def all_reduce(flats, op, stream):
-    """flats[r] (1-D contiguous, one per member, any GPUs the stream's GPU reaches) <- their reduction, one launch
-    on `stream` (a vibetensor.cuda.Stream)."""
+def all_reduce(flats, op):
+    """flats[r] (1-D contiguous, one per member, any GPUs the current GPU reaches) <- their reduction, one launch
+    on the current stream. Returns the prepared launch (None for empty tensors), whose bases are the flats' addresses
+    in member order."""
     world, n = len(flats), flats[0].numel()
     if not usable(world):
         raise ValueError(f"the direct all-reduce serves 2 to {layout.LAUNCH_RANKS} members, got {world}")
     if n == 0:
-        return
+        return None
     size = flats[0].element_size()
     vec = 16 // size if all(f.data_ptr() % 16 == 0 for f in flats) else 1
-    args = [*layout.launch_pointers([f.data_ptr() for f in flats]), ("i64", n)]
-    programs = min(MAX_PROGRAMS, -(-n // BLOCK))
-    _C._cuda.launch_kernel(key(flats[0].dtype, op, world, vec), (programs, 1, 1), args, stream._s)
+    args = [*layout.launch_pointers([0] * world), ("i64", n)]
+    launch = _C._cuda.prepare_launch(key(flats[0].dtype, op, world, vec), (min(MAX_PROGRAMS, -(-n // BLOCK)), 1, 1),
+                                     args)
+    launch(*[f.data_ptr() for f in flats])
+    return launch

@@ -319,11 +319,15 @@ def oneshot_all_reduce(ep, flat, op):
 def oneshot_all_ranks(eps, flats, op):
     """flats[r] <- the reduction of all of them, every rank's LL kernel in one launch on the current stream
     (eps[0].one_launch: the whole group on this GPU; up to LL_MAX_PROGRAMS programs per rank, where a launch
-    per rank takes ep.ll_programs)."""
+    per rank takes ep.ll_programs). Returns the prepared launches, whose bases are every rank's flat in rank order."""
     ep, size = eps[0], flats[0].element_size()
-    for lo, m, block, programs in _ll_launches(ep, flats[0], LL_MAX_PROGRAMS):
-        args = [*layout.launch_pointers([f.data_ptr() + lo * size for f in flats]), *_ll_args(ep, m)]
-        _C._cuda.launch_kernel(_oneshot_key(ep, flats[0].dtype, op, block, "llr"), (programs, ep.world, 1), args)
+    launches = [_C._cuda.prepare_launch(_oneshot_key(ep, flats[0].dtype, op, block, "llr"), (programs, ep.world, 1),
+                                        [*layout.launch_pointers([lo * size] * ep.world), *_ll_args(ep, m)])
+                for lo, m, block, programs in _ll_launches(ep, flats[0], LL_MAX_PROGRAMS)]
+    addrs = [f.data_ptr() for f in flats]
+    for launch in launches:
+        launch(*addrs)
+    return launches
 
 
 def _oneshot_chunks(ep, kind, src, dst, chunk, op):

@@ -21,6 +21,7 @@ import time
 from . import cuda_direct as direct
 from . import cuda_peer as peer
 from . import local_algos as algos
+from . import local_plan
 from . import local_streams as ls
 from . import schedule
 from .api import CollectiveError, Group, ReduceOp, Work, default_timeout
@@ -46,6 +47,10 @@ def _flats(devices, ts):
         with ls.on(dev):
             bufs.append(_flat(t))
     return bufs
+
+
+def _nothing():
+    pass
 
 
 def _write_back(devices, ts, bufs, finish=None, on=ls.on):
@@ -86,6 +91,7 @@ class LocalGroup(Group):
         self._links = {}  # (kind, algorithm, nbytes) -> {(src, dst): bytes} of the peer path, for observe.record
         self._events = {}  # reused stream events (ls.enter, the peer path's final marks): none made per call
         self._prepared = set()  # (dtype, op, kind, algorithm) whose kernels every rank has loaded
+        self._plans = {}  # _plan_key(...) -> (LaunchPlan, observe recorder): _keep files them, _fast runs them
 
     # ---- the GPU transport's path -------------------------------------------------------------------------
     def _peer_path(self, dtype, reduce):
@@ -135,24 +141,26 @@ class LocalGroup(Group):
         return eps
 
     def _each_rank(self, kind, algorithm, program, dtype, op=ReduceOp.SUM):
-        """Issues program(endpoint, r) for every rank on its device's stream."""
+        """Issues program(endpoint, r) for every rank on its device's stream. Returns the body of a plan of it
+        (local_plan.build): each rank's prepared launches, on its stream, with its input and output as bases (a
+        plan's tensors: the inputs, then the outputs); None where a rank's program returned none (the ring)."""
         eps = self._ready_endpoints(kind, algorithm, dtype, op)
+        body = []
         for r, (dev, ep) in enumerate(zip(self.devices, eps)):
             with ls.on(dev):
-                program(ep, r)
+                launches = program(ep, r)
+            body = body + [(ls.member(r), launch, [r, self.size + r]) for launch in launches] \
+                if launches and body is not None else None
+        return body
 
     def _one_launch(self, kind, algorithm, program, dtype, op):
-        """Issues program(endpoints), every rank's work in one launch (Endpoint.one_launch), on the first
-        member's stream: after everything on every member's stream (a tensor made there, the contiguous copy
-        _flats made of it), and before anything later on any of them, as if each had run its own part."""
+        """Issues program(endpoints), every rank's work in one launch (Endpoint.one_launch), on the first member's
+        stream (ls.peer_steps(one_launch=True) orders it as if each member had run its own part). Returns the body of
+        a plan of it: the launches, with every member's tensor as a base."""
         eps = self._ready_endpoints(kind, algorithm, dtype, op)
-        first = self.devices[0]
-        ls.wait(first, [ls.mark(d, self._event(("member", r))) for r, d in enumerate(self.devices) if r])
-        with ls.on(first):
-            program(eps)
-        done = ls.mark(first, self._event(("one launch", 0)))
-        for d in self.devices[1:]:
-            ls.wait(d, [done])
+        with ls.on(self.devices[0]):
+            launches = program(eps)
+        return [(ls.member(0), launch, list(range(self.size))) for launch in launches] if launches else None
 
     def _peer_links(self, kind, algorithm, nbytes):
         """{(src, dst): bytes} of a peer-path collective, made once per (kind, algorithm, size)."""
@@ -210,29 +218,74 @@ class LocalGroup(Group):
         kw = {} if self.crossover_bytes is None else {"crossover_bytes": self.crossover_bytes}
         return schedule.choose_algorithm(nbytes, self.size, requested=requested, **kw)
 
-    def _run(self, kind, algorithm, nbytes, body, result, async_op, peer_path=False):
+    def _run(self, kind, algorithm, nbytes, body, result, async_op, peer_path=False, one_launch=False, keep=None):
         """Runs body(links) between the stream entry and exit protocol, records it, and returns the result
-        (or a Work whose wait() joins the caller's stream). The peer-memory programs end only when no peer
-        reads their buffers any more (their flags say so), so their member streams need no joining."""
+        (or a Work whose wait() joins the caller's stream). The peer path's protocol is ls.peer_steps: its programs end
+        only when no peer reads their buffers any more (their flags say so), so their member streams need no joining.
+        There body is its calls ({"flats": f, "body": g, "write back": h}, each optional; or body(links) as g alone),
+        g returning what a plan of it launches (_each_rank), and keep: (op, algorithm asked for, inputs, outputs) to
+        file the plan under (_keep)."""
         self._check_status()
         links, t0 = self._peer_links(kind, algorithm, nbytes) if peer_path else {}, time.perf_counter()
         with observe.in_flight():
-            ls.enter(self.devices, self._event)
-            body(links)
             if peer_path:  # reused events: a later wait on a mark re-recorded since only waits longer
-                marks = [ls.mark(d, self._event(("done", r))) for r, d in enumerate(self.devices)]
+                steps, join = ls.peer_steps(self.devices, one_launch)
+                calls, launched = body if isinstance(body, dict) else {"body": lambda: body(links)}, []
+                ls.issue(steps, self.devices, self._event, {"flats": _nothing, "write back": _nothing, **calls,
+                                                            "body": lambda: launched.append(calls["body"]())})
             else:
+                ls.enter(self.devices, self._event)
+                body(links)
                 marks = ls.join_members(self.devices)
         observe.record(kind, group=self.name, rank=self.rank, algorithm=algorithm, nbytes=nbytes,
                        seconds=time.perf_counter() - t0, links=links)
+        if peer_path and keep and not async_op:
+            self._keep(kind, *keep, steps, launched[0], algorithm, nbytes, links)
 
-        def finish():  # peer path: a member's stream is the last to touch its tensors, so its GPU waits for it alone
-            ls.join_current(self.devices, marks, same_gpu_only=peer_path)
+        def finish():
+            if peer_path:
+                ls.issue(join, self.devices, self._event)
+            else:
+                ls.join_current(self.devices, marks)
             self._check_status()
             return result
         if async_op:
             return Work(finish)
         return finish()
+
+    # ---- the fast path: a collective issued again on tensors like the last ones (local_plan.py) ----------------
+    @staticmethod
+    def _plan_key(kind, op, algorithm, ins, outs):
+        """The op and algorithm asked for, the first input's dtype and shape and the first output's shape (the plan
+        checks every tensor against its own), and the one-shot's launch shape (module settings sweeps change)."""
+        return kind, op, algorithm, ins[0].dtype, ins[0].shape, outs[0].shape, peer.LL_BLOCKS, peer.LL_MAX_PROGRAMS
+
+    def _fast(self, kind, op, algorithm, ins, outs):
+        """Issues a collective from the plan kept for its key, in one call: True if it did; False where the general
+        path must run (no plan, a failure recorded, tensors unlike the planned ones: the general path names what is
+        wrong)."""
+        try:
+            kept = self._plans.get(self._plan_key(kind, op, algorithm, ins, outs))
+        except (AttributeError, TypeError, IndexError, KeyError):
+            return False
+        if kept is None or self._eps[0].status.words[0] or not kept[0](ins, outs):
+            return False
+        kept[1](0.0)
+        self._eps[0].status.note(kind)
+        return True
+
+    def _keep(self, kind, op, algorithm, ins, outs, steps, body, algo, nbytes, links):
+        """Files a plan of the collective the general path just issued, for _fast: where its body is prepared launches
+        (not the ring's steps), every tensor is contiguous and 16-byte aligned (no copies in or out; the kernels chose
+        their vector width by it) and there is no average to divide by."""
+        if body is None or (op is not None and ReduceOp.of(op) is ReduceOp.AVG) \
+                or not all(t.is_contiguous() and t.data_ptr() % 16 == 0 for t in (*ins, *outs)):
+            return
+        if len(self._plans) >= 64:  # a job issues a few shapes; a sweep over many starts over now and then
+            self._plans.clear()
+        rec = observe.recorder(kind, group=self.name, rank=self.rank, algorithm=algo, nbytes=nbytes, links=links)
+        self._plans[self._plan_key(kind, op, algorithm, ins, outs)] = (
+            local_plan.build(self.devices, [*ins, *outs], steps, body), rec)
 
     def _direct(self, algorithm, nbytes):
         """Whether an all-reduce on the peer path takes the direct kernel: asked for (cuda_direct.all_reduce
@@ -241,59 +294,61 @@ class LocalGroup(Group):
         return algorithm == "direct" or (algorithm == "auto" and nbytes <= direct.DIRECT_MAX_BYTES
                                          and direct.usable(self.size) and len(ls.physical(self.devices)) > 1)
 
-    def _direct_all_reduce(self, ts, op, average, nbytes, result, async_op):
-        """cuda_direct.all_reduce on the first member's GPU's current stream, after every stream that may have
-        made the inputs (each member's own, each member GPU's current one) and before all of them."""
+    def _direct_all_reduce(self, ts, op, keep, average, nbytes, result, async_op):
+        """cuda_direct.all_reduce on the first member's GPU's current stream, ordered by ls.direct_steps; keep: as
+        _run's."""
         self._check_status()
-        t0 = time.perf_counter()
-        current = {i: ls.current_stream(i) for i in ls.physical(self.devices)}
-        first = current[self.devices[0].device.index]
-        # (member, its stream) where that is not its GPU's current one; events keyed by member: an event stays
-        # on one GPU
-        members = [(r, d.stream) for r, d in enumerate(self.devices) if d.stream != current[d.device.index]]
+        t0, first, bufs, launched = time.perf_counter(), self.devices[0].device.index, [], []
+
+        def body():
+            with ls.on_stream(ls.current_stream(first)):
+                launch = direct.all_reduce(bufs, op)
+            launched.append([(ls.current(first), launch, list(range(self.size)))] if launch else None)
+
+        def on_current(d):
+            return ls.on_stream(ls.current_stream(d.device.index))
+        calls = {"flats": lambda: bufs.extend(_flat(t) for t in ts),  # copies: on their GPU's current stream
+                 "body": body,
+                 "write back": lambda: _write_back(self.devices, ts, bufs, (lambda b: b.div_(self.size)) if average
+                                                   else None, on_current)}
+        steps = ls.direct_steps(self.devices)
         with observe.in_flight():
-            for r, st in members:  # member work, then the copies below
-                current[st.device.index].wait_event(st.record_event(self._event(("direct member", r))))
-            bufs = [_flat(t) for t in ts]  # copies of non-contiguous tensors, on their GPU's current stream
-            for i, st in current.items():
-                if st != first:
-                    first.wait_event(st.record_event(self._event(("direct gpu", i))))
-            direct.all_reduce(bufs, op, first)
-            done = first.record_event(self._event(("direct done", 0)))
-            for st in current.values():
-                if st != first:
-                    st.wait_event(done)
-            _write_back(self.devices, ts, bufs, (lambda b: b.div_(self.size)) if average else None,
-                        lambda d: ls.on_stream(current[d.device.index]))
-            for r, st in members:  # and the members' streams after the results
-                st.wait_event(current[st.device.index].record_event(self._event(("direct out", r))))
+            ls.issue(steps, self.devices, self._event, calls)
+        links = self._peer_links("all_reduce", "direct", nbytes)
         observe.record("all_reduce", group=self.name, rank=self.rank, algorithm="direct", nbytes=nbytes,
-                       seconds=time.perf_counter() - t0, links=self._peer_links("all_reduce", "direct", nbytes))
+                       seconds=time.perf_counter() - t0, links=links)
+        if not async_op:
+            self._keep("all_reduce", *keep, steps, launched[0], "direct", nbytes, links)
         return Work(lambda: result) if async_op else result
 
     # ---- collectives ------------------------------------------------------------------------------------
     def all_reduce(self, tensor, op=ReduceOp.SUM, async_op=False, algorithm="auto"):
+        if not async_op and self._fast("all_reduce", op, algorithm, tensor, tensor):
+            return tensor
         ts = self._check("all_reduce", tensor)
         self._same_shapes("all_reduce", ts, "tensor")
-        op = ReduceOp.of(op)
+        keep, op = (op, algorithm, ts, ts), ReduceOp.of(op)
         if op is ReduceOp.AVG and not ts[0].dtype.is_floating_point:
             raise TypeError(f"all_reduce: op avg needs a floating dtype, got {ts[0].dtype}")
         nbytes = ts[0].numel() * ts[0].element_size()
         average = op is ReduceOp.AVG and self.size > 1
         if self._peer_path(ts[0].dtype, reduce=True):
             if self._direct(algorithm, nbytes):
-                return self._direct_all_reduce(ts, op, average, nbytes, tensor, async_op)
+                return self._direct_all_reduce(ts, op, keep, average, nbytes, tensor, async_op)
             algo = peer.choose_algorithm(ts[0].numel(), ts[0].element_size(), algorithm, self._oneshot_max)
-            def peer_body(links):  # flatten all, run every rank's program, then finish: no kernel that may need
-                bufs = _flats(self.devices, ts)  # loading runs while a rank's flag waits are in flight
-                if algo == "oneshot" and self._endpoints()[0].one_launch:
-                    self._one_launch("all_reduce", algo, lambda eps: peer.oneshot_all_ranks(eps, bufs, op)
-                                     if bufs[0].numel() else None, ts[0].dtype, op)
-                else:
-                    self._each_rank("all_reduce", algo, lambda ep, r: peer.all_reduce(ep, bufs[r], op, algo)
-                                    if bufs[r].numel() else None, ts[0].dtype, op)
-                _write_back(self.devices, ts, bufs, (lambda b: b.div_(self.size)) if average else None)
-            return self._run("all_reduce", algo, nbytes, peer_body, tensor, async_op, peer_path=True)
+            one_launch, bufs = algo == "oneshot" and self._endpoints()[0].one_launch, []
+
+            def programs():  # after every copy in, before any copy out: no kernel that may need loading runs
+                if one_launch:  # while a rank's flag waits are in flight
+                    return self._one_launch("all_reduce", algo, lambda eps: peer.oneshot_all_ranks(eps, bufs, op)
+                                            if bufs[0].numel() else None, ts[0].dtype, op)
+                return self._each_rank("all_reduce", algo, lambda ep, r: peer.all_reduce(ep, bufs[r], op, algo)
+                                       if bufs[r].numel() else None, ts[0].dtype, op)
+            calls = {"flats": lambda: bufs.extend(_flats(self.devices, ts)), "body": programs,
+                     "write back": lambda: _write_back(self.devices, ts, bufs, (lambda b: b.div_(self.size))
+                                                       if average else None)}
+            return self._run("all_reduce", algo, nbytes, calls, tensor, async_op, peer_path=True,
+                             one_launch=one_launch, keep=keep)
         algo = self._algorithm(nbytes, algorithm) if self.size > 1 else "local"
 
         def body(links):
@@ -306,6 +361,8 @@ class LocalGroup(Group):
         return self._run("all_reduce", algo, nbytes, body, tensor, async_op)
 
     def reduce_scatter(self, output, input, op=ReduceOp.SUM, async_op=False, algorithm="auto"):
+        if not async_op and self._fast("reduce_scatter", op, algorithm, input, output):
+            return output
         outs, ins = self._check("reduce_scatter", output, "output"), self._check("reduce_scatter", input, "input")
         oshape, ishape = self._same_shapes("reduce_scatter", outs, "output"), self._same_shapes("reduce_scatter", ins, "input")
         if outs[0].dtype != ins[0].dtype:
@@ -313,7 +370,7 @@ class LocalGroup(Group):
         if not ishape or ishape[1:] != oshape[1:] or ishape[0] != self.size * oshape[0]:
             raise ValueError(f"reduce_scatter: input must be {self.size} outputs along dim 0 "
                              f"(output {list(oshape)}), got input {list(ishape)}")
-        op = ReduceOp.of(op)
+        keep, op = (op, algorithm, ins, outs), ReduceOp.of(op)
         if op is ReduceOp.AVG and not ins[0].dtype.is_floating_point:
             raise TypeError(f"reduce_scatter: op avg needs a floating dtype, got {ins[0].dtype}")
         nbytes = ins[0].numel() * ins[0].element_size()
@@ -335,10 +392,11 @@ class LocalGroup(Group):
             return res
 
         def body(links):
+            launched = None
             if on_peers:
                 res, flat = scratch(in_place=True), _flats(self.devices, ins)
-                self._each_rank("reduce_scatter", algo,
-                                lambda ep, r: peer.reduce_scatter(ep, flat[r], res[r], op, algo), ins[0].dtype, op)
+                launched = self._each_rank("reduce_scatter", algo, lambda ep, r: peer.reduce_scatter(
+                    ep, flat[r], res[r], op, algo), ins[0].dtype, op)
             elif algo == "ring":
                 flat_in = []
                 for dev, t in zip(self.devices, ins):
@@ -358,9 +416,12 @@ class LocalGroup(Group):
                             r.div_(self.size)
                         if copied:
                             o.copy_(r.view(o.shape))
-        return self._run("reduce_scatter", algo, nbytes, body, output, async_op, peer_path=on_peers)
+            return launched
+        return self._run("reduce_scatter", algo, nbytes, body, output, async_op, peer_path=on_peers, keep=keep)
 
     def all_gather(self, output, input, async_op=False, algorithm="auto"):
+        if not async_op and self._fast("all_gather", None, algorithm, input, output):
+            return output
         outs, ins = self._check("all_gather", output, "output"), self._check("all_gather", input, "input")
         oshape, ishape = self._same_shapes("all_gather", outs, "output"), self._same_shapes("all_gather", ins, "input")
         if outs[0].dtype != ins[0].dtype:
@@ -375,14 +436,14 @@ class LocalGroup(Group):
         k = ins[0].numel()
 
         def body(links):
-            flat_in, flat_out = [], []
+            flat_in, flat_out, launched = [], [], None
             for dev, i, o in zip(self.devices, ins, outs):
                 with ls.on(dev):
                     flat_in.append(_flat(i))
                     flat_out.append(_flat(o))
             if on_peers:
-                self._each_rank("all_gather", algo,
-                                lambda ep, r: peer.all_gather(ep, flat_in[r], flat_out[r], algo), ins[0].dtype)
+                launched = self._each_rank("all_gather", algo, lambda ep, r: peer.all_gather(
+                    ep, flat_in[r], flat_out[r], algo), ins[0].dtype)
             elif algo == "ring":
                 for r, (dev, fi, fo) in enumerate(zip(self.devices, flat_in, flat_out)):
                     with ls.on(dev):
@@ -394,7 +455,9 @@ class LocalGroup(Group):
                 if fo.data_ptr() != o.data_ptr() or not o.is_contiguous():
                     with ls.on(dev):
                         o.copy_(fo.view(o.shape))
-        return self._run("all_gather", algo, nbytes, body, output, async_op, peer_path=on_peers)
+            return launched
+        return self._run("all_gather", algo, nbytes, body, output, async_op, peer_path=on_peers,
+                         keep=(None, algorithm, ins, outs))
 
     def broadcast(self, tensor, src=0, async_op=False, algorithm="auto"):
         ts = self._check("broadcast", tensor)

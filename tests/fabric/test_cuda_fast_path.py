@@ -14,9 +14,9 @@ from helpers import rng
 
 def test_prepare_launch_checks_its_arguments_and_keeps_them():
     _C._cuda.register_kernel("test|prepared", "entry", b"\x7fELF image", 4, 0, 0)  # stored only, never loaded
-    with pytest.raises(ValueError, match="first two arguments must be pointers"):
+    with pytest.raises(ValueError, match="first 2 arguments must be pointers"):
         _C._cuda.prepare_launch("test|prepared", (1, 1, 1), [("i32", 1), ("ptr", 0)])
-    with pytest.raises(ValueError, match="first two arguments must be pointers"):
+    with pytest.raises(ValueError, match="first 2 arguments must be pointers"):
         _C._cuda.prepare_launch("test|prepared", (1, 1, 1), [("ptr", 0)])
     with pytest.raises(ValueError, match="kind must be ptr, i32, i64, f32 or f64, got 'u8'"):
         _C._cuda.prepare_launch("test|prepared", (1, 1, 1), [("ptr", 0), ("ptr", 0), ("u8", 1)])

@@ -145,6 +145,87 @@ def test_direct_all_reduce_orders_every_stream(physical):
         assert all(float(b.sum().item()) == n * b.numel() for b in big)
 
 
+@pytest.mark.parametrize("physical", ["real", "virtual"])
+def test_fast_path_repeats_kept_plans_on_new_tensors(physical):
+    """A collective issued again on tensors like the last ones runs from the LaunchPlan its first call kept (one
+    native call, local_plan.py): fresh inputs every call, made on the members' own streams, on the GPUs' current
+    streams or on new current streams, read back on the current stream; every algorithm that has prepared launches,
+    float32 and bfloat16. Tensors unlike the planned ones take the general path, which stays right (or names what is
+    wrong)."""
+    import contextlib
+    gen = rng()
+    if physical == "real":
+        n = real_gpus()
+        devs = fabric.virtual_devices("cuda", n, physical=range(n))
+    else:
+        n, devs = 4, fabric.virtual_devices("cuda", 4)
+    g = fabric.LocalGroup(devs)
+    hits, fast = [], g._fast
+    g._fast = lambda *a: hits.append(fast(*a)) or hits[-1]
+
+    def made(arrs, dtype, where):
+        """The arrays as tensors on the members' GPUs, made on their own streams or on the current ones."""
+        out = []
+        for a, d in zip(arrs, devs):
+            with d if where == "member" else contextlib.nullcontext():
+                out.append(vt.tensor(a).to(dtype).to(d.device) * 1)
+        return out
+    for dtype in (vt.float32, vt.bfloat16):
+        for algo in ("auto", "oneshot", "twoshot", "direct"):
+            for call, where in enumerate(["current", "member", "new stream", "member"]):
+                with contextlib.ExitStack() as stack:
+                    if where == "new stream":
+                        for i in sorted({d.device.index for d in devs}):
+                            stack.enter_context(vt.cuda.stream(vt.cuda.Stream(i)))
+                    arrs = [gen.standard_normal((64, 33)).astype(np.float32) for _ in range(n)]
+                    ts = made(arrs, dtype, where)
+                    hits.clear()
+                    g.all_reduce(ts, algorithm=algo)
+                    ref = np.sum(np.stack([vt.tensor(a).to(dtype).to(vt.float64).numpy() for a in arrs]), 0)
+                    for t in ts:
+                        check(t, ref, dtype, n)
+                    if algo == "direct":
+                        assert hits == [call > 0]
+                        continue
+                    arrs = [gen.standard_normal((n * 48, 8)).astype(np.float32) for _ in range(n)]
+                    ins = made(arrs, dtype, where)
+                    outs = [vt.empty(48, 8, dtype=dtype, device=d.device) for d in devs]
+                    g.reduce_scatter(outs, ins, algorithm=algo)
+                    total = np.sum(np.stack([vt.tensor(a).to(dtype).to(vt.float64).numpy() for a in arrs]), 0)
+                    for r, o in enumerate(outs):
+                        check(o, total[48 * r:48 * (r + 1)], dtype, n)
+                    full = [vt.empty(n * 48, 8, dtype=dtype, device=d.device) for d in devs]
+                    g.all_gather(full, outs, algorithm=algo)
+                    gathered = np.concatenate([o.to(vt.float64).cpu().numpy() for o in outs])
+                    for f in full:
+                        check(f, gathered, vt.float64)
+                    assert hits == [call > 0] * 3, (algo, call, hits)
+    # unlike the plans: a transposed member, an offset address, an async call: the general path, still right
+    arrs = [gen.standard_normal((33, 64)).astype(np.float32) for _ in range(n)]
+    ts = [vt.tensor(a).to(d.device) for a, d in zip(arrs, devs)]
+    ts = [t.t() if r == 1 else t.t().contiguous() for r, t in enumerate(ts)]
+    hits.clear()
+    g.all_reduce(ts)
+    assert hits == [False]
+    for t in ts:
+        check(t, np.sum(np.stack(arrs), 0).T, vt.float32, n)
+    big = [vt.tensor(gen.standard_normal(64 * 33 + 1).astype(np.float32)).to(d.device) for d in devs]
+    ts = [b.narrow(0, 1, 64 * 33).view(64, 33) for b in big]
+    ref = np.sum(np.stack([t.cpu().numpy() for t in ts]), 0)
+    g.all_reduce(ts)
+    assert hits[-1] is False
+    for t in ts:
+        check(t, ref, vt.float32, n)
+    ts = [vt.tensor(a.T.copy()).to(d.device) for a, d in zip(arrs, devs)]
+    assert g.all_reduce(ts, async_op=True).wait() is ts
+    for t in ts:
+        check(t, np.sum(np.stack(arrs), 0).T, vt.float32, n)
+    if physical == "real":  # tensors on the wrong GPUs: named by the general path
+        swapped = [ts[1], ts[0], *ts[2:]]
+        with pytest.raises(ValueError, match="is on cuda:1, expected cuda:0"):
+            g.all_reduce(swapped)
+
+
 def test_peer_add_reads_the_other_gpu():
     real_gpus()
     a, b = fabric.virtual_devices("cuda", 2, physical=[0, 1])
