@@ -268,10 +268,12 @@ class LocalGroup(Group):
             kept = self._plans.get(self._plan_key(kind, op, algorithm, ins, outs))
         except (AttributeError, TypeError, IndexError, KeyError):
             return False
-        if kept is None or self._eps[0].status.words[0] or not kept[0](ins, outs):
+        status = self._eps[0].status if self._eps else None  # (none yet: only direct all-reduces ran)
+        if kept is None or (status and status.words[0]) or not kept[0](ins, outs):
             return False
         kept[1](0.0)
-        self._eps[0].status.note(kind)
+        if status:
+            status.note(kind)
         return True
 
     def _keep(self, kind, op, algorithm, ins, outs, steps, body, algo, nbytes, links):
