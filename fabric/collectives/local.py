@@ -240,7 +240,7 @@ class LocalGroup(Group):
         observe.record(kind, group=self.name, rank=self.rank, algorithm=algorithm, nbytes=nbytes,
                        seconds=time.perf_counter() - t0, links=links)
         if peer_path and keep and not async_op:
-            self._keep(kind, *keep, steps, launched[0], algorithm, nbytes, links)
+            self._keep(kind, *keep, steps + join, launched[0], algorithm, nbytes, links)  # (a plan joins at once)
 
         def finish():
             if peer_path:

@@ -200,6 +200,30 @@ def test_the_key_separates_what_the_general_path_decided_from(monkeypatch):
     assert not fast("sum", "auto", [1.0, 2.0])
 
 
+def test_a_kept_peer_plan_makes_the_callers_streams_wait(monkeypatch):
+    """What _run keeps of a peer-path call is its whole protocol, the join included: a plan issues synchronous calls
+    only, so the caller's current streams must wait for the members' programs before anything later reads the
+    results (without it, GPU 0's result was read while its program still ran)."""
+    gen = rng()
+    g = fabric.LocalGroup(fabric.virtual_devices("cuda", 3, physical=[0, 1, 1]))  # described only: no GPU needed
+    monkeypatch.setattr(local_plan, "build", StandIn)
+    monkeypatch.setattr(ls, "issue", lambda steps, devs, event, calls=None: [calls[s[1]]() for s in steps
+                                                                                if s[0] == "call"])
+    xs = [rand(gen, 64) for _ in range(3)]
+    body = [(ls.member(r), f"launch {r}", [r, 3 + r]) for r in range(3)]
+    assert g._run("all_reduce", "oneshot", 256, {"body": lambda: body}, xs, False, peer_path=True,
+                  keep=("sum", "auto", xs, xs)) is xs
+    (plan, _), = g._plans.values()
+    sim = Sim()
+    prior_and_later(sim, g.devices, "prior")
+    sim.run(plan.steps, {"flats": lambda: None, "write back": lambda: None,
+                         "body": lambda: [sim.op(ref, launch) for ref, launch, _ in plan.body]})
+    prior_and_later(sim, g.devices, "later")
+    for r, d in enumerate(g.devices):
+        sim.after(f"launch {r}", f"prior member {r}", f"prior gpu {d.device.index}")
+        sim.after(f"later gpu {d.device.index}", f"launch {r}")
+
+
 def test_only_plain_collectives_are_kept(monkeypatch):
     gen, g = rng(), cpu_group(monkeypatch)
     body = [(ls.member(0), "l", [0])]
