@@ -146,6 +146,7 @@ def peer_reads(rows, results):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--max-bytes", type=int, default=SIZES[-1], help="largest message (bytes)")
+    ap.add_argument("--out", help="JSON path (default benchmarks/results/multigpu_local.json)")
     args = ap.parse_args()
     n = torch.cuda.device_count()
     if n < 2:
@@ -154,7 +155,7 @@ def main():
     name = torch.cuda.get_device_name()
 
     def save(partial=False):
-        write_results("multigpu_local", results, gpu=name, gpus=n, versions=versions(), partial=partial,
+        write_results("multigpu_local", results, path=args.out, gpu=name, gpus=n, versions=versions(), partial=partial,
                       note="one process drives every GPU; wall-clock per call with all GPUs synchronised")
     collectives(n, rows, results, args.max_bytes, save)
     peer_reads(prows, results)

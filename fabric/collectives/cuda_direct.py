@@ -14,10 +14,13 @@ from .reduce_copy import op_name
 
 BLOCK = 1024  # elements per program step (4 warps: a 16-byte vector per thread)
 MAX_PROGRAMS = 264  # two per SM of an H100/H200
-# "auto" takes it up to this many bytes when the members are on two or more GPUs. On 4 x H100
-# (benchmarks/results/multigpu_local_4xh100.json) it took 55-125 us a call from 8 B to 4 MB against 85-175 for the
-# per-GPU programs, the best of ours at every size; past 4 MB (not timed) one GPU's links carry every byte twice.
-DIRECT_MAX_BYTES = 4 << 20
+# "auto" takes it up to this many bytes when the members are on two or more GPUs. It was 4 MB while the per-GPU
+# programs cost the host a driver call per step from Python (4 x H100, multigpu_local_4xh100.json: direct 55-125 us
+# a call from 8 B to 4 MB against 85-175). With LocalGroup's fast path (one native call, local_plan.py) on 4 x H200
+# (multigpu_local_4xh200.json) it took 23-31 us to 1 MB against the one-shot's 24-44, but 66-68 at 4 MB, where
+# the two-shot takes ~43 (one process per GPU, multigpu_collectives_auto_4xh200.json): one GPU's links carry
+# every byte of the direct kernel, the two-shot spreads them over all.
+DIRECT_MAX_BYTES = 1 << 20
 
 
 def key(dtype, op, world, vec):
