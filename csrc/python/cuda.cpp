@@ -209,10 +209,11 @@ void bind_cuda(nb::module_& m) {
     k.launch(std::get<0>(grid), std::get<1>(grid), std::get<2>(grid), std::move(ka), s);
   }, nb::arg("key"), nb::arg("grid"), nb::arg("args"), nb::arg("stream") = nb::none());
 
-  // launch_kernel with everything converted once: a call passes two base addresses, added to the first two
-  // arguments (pointers, given as offsets), and launches on the current stream. A GPU collective issued over and
-  // over on tensors of one shape (the fabric's one- and two-shot) pays cuLaunchKernel and two integers instead of
-  // the conversion of its argument list and the registry lookup (6-9 us of a ~30 us eager call on an H200 host).
+  // launch_kernel with everything converted once: a call passes base addresses (two, or more up to the leading
+  // pointers: the direct all-reduce takes one per member), added to the first arguments (pointers, given as
+  // offsets), and launches on the current stream. A GPU collective issued over and over on tensors of one shape
+  // (the fabric's one- and two-shot) pays cuLaunchKernel and the integers instead of the conversion of its argument
+  // list and the registry lookup (6-9 us of a ~30 us eager call on an H200 host).
   nb::class_<PreparedLaunch>(c, "PreparedLaunch")
       .def("__call__", [](const PreparedLaunch& p, uint64_t base0, uint64_t base1, nb::args more) {
         uint64_t bases[LaunchPlan::kMaxBases] = {base0, base1};

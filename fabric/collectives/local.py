@@ -257,8 +257,10 @@ class LocalGroup(Group):
     @staticmethod
     def _plan_key(kind, op, algorithm, ins, outs):
         """The op and algorithm asked for, the first input's dtype and shape and the first output's shape (the plan
-        checks every tensor against its own), and the one-shot's launch shape (module settings sweeps change)."""
-        return kind, op, algorithm, ins[0].dtype, ins[0].shape, outs[0].shape, peer.LL_BLOCKS, peer.LL_MAX_PROGRAMS
+        checks every tensor against its own), and the module settings that sweeps change: the one-shot's launch shape
+        and the direct all-reduce's reach."""
+        return (kind, op, algorithm, ins[0].dtype, ins[0].shape, outs[0].shape, peer.LL_BLOCKS, peer.LL_MAX_PROGRAMS,
+                direct.DIRECT_MAX_BYTES)
 
     def _fast(self, kind, op, algorithm, ins, outs):
         """Issues a collective from the plan kept for its key, in one call: True if it did; False where the general

@@ -75,6 +75,14 @@ def real_gpus():
     return n
 
 
+def members(physical, virtual):
+    """(n, devices): one per real GPU, or `virtual` devices sharing cuda:0."""
+    if physical == "real":
+        n = real_gpus()
+        return n, fabric.virtual_devices("cuda", n, physical=range(n))
+    return virtual, fabric.virtual_devices("cuda", virtual)
+
+
 @pytest.mark.parametrize("per_gpu", [1, 2], ids=["one-per-gpu", "two-per-gpu"])
 @pytest.mark.parametrize("algo", ["ring", "oneshot", "twoshot"])
 def test_collectives_across_real_gpus_take_the_peer_programs(algo, per_gpu):
@@ -112,11 +120,7 @@ def test_direct_all_reduce_orders_every_stream(physical):
     Work; "auto" takes it up to DIRECT_MAX_BYTES only."""
     from vibetensor.fabric.collectives import cuda_direct
     gen = rng()
-    if physical == "real":
-        n = real_gpus()
-        devs = fabric.virtual_devices("cuda", n, physical=range(n))
-    else:
-        n, devs = 3, fabric.virtual_devices("cuda", 3)
+    n, devs = members(physical, 3)
     g = fabric.LocalGroup(devs)
     algo = "auto" if physical == "real" and cuda_direct.DIRECT_MAX_BYTES >= 64 * 48 * 4 else "direct"
     for dtype, op in ((vt.float32, "sum"), (vt.bfloat16, "avg"), (vt.float32, "max")):
@@ -154,11 +158,7 @@ def test_fast_path_repeats_kept_plans_on_new_tensors(physical):
     wrong)."""
     import contextlib
     gen = rng()
-    if physical == "real":
-        n = real_gpus()
-        devs = fabric.virtual_devices("cuda", n, physical=range(n))
-    else:
-        n, devs = 4, fabric.virtual_devices("cuda", 4)
+    n, devs = members(physical, 4)
     g = fabric.LocalGroup(devs)
     hits, fast = [], g._fast
     g._fast = lambda *a: hits.append(fast(*a)) or hits[-1]
