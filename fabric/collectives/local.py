@@ -266,6 +266,8 @@ class LocalGroup(Group):
         """Issues a collective from the plan kept for its key, in one call: True if it did; False where the general
         path must run (no plan, a failure recorded, tensors unlike the planned ones: the general path names what is
         wrong)."""
+        if not self._plans:  # (CPU slots never have any)
+            return False
         try:
             kept = self._plans.get(self._plan_key(kind, op, algorithm, ins, outs))
         except (AttributeError, TypeError, IndexError, KeyError):
