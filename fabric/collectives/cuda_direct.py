@@ -16,10 +16,10 @@ BLOCK = 1024  # elements per program step (4 warps: a 16-byte vector per thread)
 MAX_PROGRAMS = 264  # two per SM of an H100/H200
 # "auto" takes it up to this many bytes when the members are on two or more GPUs. It was 4 MB while the per-GPU
 # programs cost the host a driver call per step from Python (4 x H100, multigpu_local_4xh100.json: direct 55-125 us
-# a call from 8 B to 4 MB against 85-175). With LocalGroup's fast path (one native call, local_plan.py) on 4 x H200
-# (multigpu_local_4xh200.json) it took 23-31 us to 1 MB against the one-shot's 24-44, but 66-68 at 4 MB, where
-# the two-shot takes ~43 (one process per GPU, multigpu_collectives_auto_4xh200.json): one GPU's links carry
-# every byte of the direct kernel, the two-shot spreads them over all.
+# a call from 8 B to 4 MB against 85-175). With LocalGroup's fast path (one native call, local_plan.py), on 4 x H200
+# (multigpu_local_4xh200.json): direct and one-shot alike to 256 KB (20-28 us a call), at 1 MB direct 28-30 against
+# the one-shot's 36-39, at 4 MB direct 66-68 against the two-shot's 53-55: one GPU's links carry every byte of the
+# direct kernel, the two-shot spreads them over all.
 DIRECT_MAX_BYTES = 1 << 20
 
 
