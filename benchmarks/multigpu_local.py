@@ -98,8 +98,8 @@ def same(ours, theirs, dtype):
             raise AssertionError(f"ours differs from NCCL by {err:.2e} (relative)")
 
 
-def collectives(n, rows, results, max_bytes, save):
-    group = fabric.LocalGroup(fabric.virtual_devices("cuda", n, physical=range(n)), capacity=64 << 20)
+def collectives(n, rows, results, max_bytes, capacity, save):
+    group = fabric.LocalGroup(fabric.virtual_devices("cuda", n, physical=range(n)), capacity=capacity)
     for dtype, tdtype in ((vt.float32, torch.float32), (vt.bfloat16, torch.bfloat16)):
         for nbytes in [s for s in SIZES if s <= max_bytes]:
             for op, factor, full_bytes, out, tout, impls, reset in cases(n, group, dtype, tdtype, nbytes):
@@ -147,6 +147,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--max-bytes", type=int, default=SIZES[-1], help="largest message (bytes)")
     ap.add_argument("--out", help="JSON path (default benchmarks/results/multigpu_local.json)")
+    ap.add_argument("--capacity", type=int, default=64 << 20, help="each GPU's fabric buffer (bytes; the stored runs: "
+                    "64 MB, where one process per GPU takes cuda_peer.DEFAULT_CAPACITY)")
     args = ap.parse_args()
     n = torch.cuda.device_count()
     if n < 2:
@@ -156,8 +158,9 @@ def main():
 
     def save(partial=False):
         write_results("multigpu_local", results, path=args.out, gpu=name, gpus=n, versions=versions(), partial=partial,
+                      capacity=args.capacity,
                       note="one process drives every GPU; wall-clock per call with all GPUs synchronised")
-    collectives(n, rows, results, args.max_bytes, save)
+    collectives(n, rows, results, args.max_bytes, args.capacity, save)
     peer_reads(prows, results)
     print_table(f"one process, {n} x {name}: ours (LocalGroup, peer memory) vs NCCL (torch.cuda.nccl)",
                 ["op", "dtype", "bytes", "nccl us", "ours us", "oneshot us", "direct us", "ring us", "ours bus GB/s",
