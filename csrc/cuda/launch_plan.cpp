@@ -67,9 +67,9 @@ void LaunchPlan::wait(int stream, int event) {
 void LaunchPlan::launch(int stream, std::shared_ptr<const PreparedLaunch> launch, std::vector<int> bases) {
   check_stream(stream);
   VT_CHECK_VALUE(launch != nullptr, "LaunchPlan: no launch given");
-  VT_CHECK_VALUE(int(bases.size()) <= std::min(launch->leading_ptrs, kMaxBases), "LaunchPlan: ", bases.size(),
-                 " bases for a launch with ", launch->leading_ptrs, " leading pointer arguments (", kMaxBases,
-                 " at most)");
+  constexpr int most = PreparedLaunch::kMaxBases;
+  VT_CHECK_VALUE(int(bases.size()) <= std::min(launch->leading_ptrs, most), "LaunchPlan: ", bases.size(),
+                 " bases for a launch with ", launch->leading_ptrs, " leading pointer arguments (", most, " at most)");
   for (int b : bases)
     VT_CHECK_VALUE(b >= -1 && b < int(tensors_.size()), "LaunchPlan: base ", b, " names no tensor (the plan has ",
                    tensors_.size(), ")");
@@ -107,7 +107,7 @@ void LaunchPlan::run(const std::vector<uint64_t>& addrs) const {
   std::vector<Stream> streams;  // current streams resolved once a run, in this thread
   streams.reserve(streams_.size());
   for (const StreamRef& r : streams_) streams.push_back(r.fixed ? *r.fixed : current_stream(r.device));
-  uint64_t bases[kMaxBases];
+  uint64_t bases[PreparedLaunch::kMaxBases];
   for (const Step& step : steps_) {
     const Stream& s = streams[size_t(step.stream)];
     switch (step.kind) {

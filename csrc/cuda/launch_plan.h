@@ -25,6 +25,7 @@ struct PreparedLaunch {
   uint32_t gx, gy, gz;
   std::vector<KernelArg> args;
   int leading_ptrs;  // how many arguments from the first are pointers: the ones a base may be added to
+  static constexpr int kMaxBases = 16;  // per call (the one-launch kernels take 8 ranks' pointers)
   // bases[i] added to args[i], for i < n (n <= leading_ptrs)
   void launch(const uint64_t* bases, size_t n, const Stream& s) const;
 };
@@ -60,7 +61,6 @@ class LaunchPlan {
   // Issues every step with bind()'s addresses; leaves the driver's current context as it found it.
   void run(const std::vector<uint64_t>& addrs) const;
   size_t num_steps() const { return steps_.size(); }
-  static constexpr int kMaxBases = 16;  // per launch (the one-launch kernels take 8 ranks' pointers)
 
  private:
   struct StreamRef {

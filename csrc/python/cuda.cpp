@@ -216,10 +216,10 @@ void bind_cuda(nb::module_& m) {
   // list and the registry lookup (6-9 us of a ~30 us eager call on an H200 host).
   nb::class_<PreparedLaunch>(c, "PreparedLaunch")
       .def("__call__", [](const PreparedLaunch& p, uint64_t base0, uint64_t base1, nb::args more) {
-        uint64_t bases[LaunchPlan::kMaxBases] = {base0, base1};
+        uint64_t bases[PreparedLaunch::kMaxBases] = {base0, base1};
         size_t n = 2 + more.size();
-        VT_CHECK_VALUE(n <= size_t(LaunchPlan::kMaxBases), "PreparedLaunch: ", n, " bases, ", LaunchPlan::kMaxBases,
-                       " at most");
+        VT_CHECK_VALUE(n <= size_t(PreparedLaunch::kMaxBases), "PreparedLaunch: ", n, " bases, ",
+                       PreparedLaunch::kMaxBases, " at most");
         for (size_t i = 2; i < n; i++) bases[i] = nb::cast<uint64_t>(more[i - 2]);
         p.launch(bases, n, current_stream(-1));
       }, nb::arg("base0"), nb::arg("base1"), nb::arg("more"))

@@ -10,6 +10,7 @@ stream switch and launch per member, where this is one launch. All of its bytes 
 over every GPU's links."""
 from ... import _C
 from ...kernels.triton import fabric as layout
+from .cuda_peer import issue
 from .reduce_copy import op_name
 
 BLOCK = 1024  # elements per program step (4 warps: a 16-byte vector per thread)
@@ -45,5 +46,4 @@ def all_reduce(flats, op):
     args = [*layout.launch_pointers([0] * world), ("i64", n)]
     launch = _C._cuda.prepare_launch(key(flats[0].dtype, op, world, vec), (min(MAX_PROGRAMS, -(-n // BLOCK)), 1, 1),
                                      args)
-    launch(*[f.data_ptr() for f in flats])
-    return launch
+    return issue([launch], *flats)[0]

@@ -298,20 +298,21 @@ def _ll_args(ep, m, *mid):
             ("i64", ep.timeout_ns), ("i64", ep.ll_off), ("i64", ep.ll_words)]
 
 
-def _issue(launches, src, dst):
-    """Runs prepared launches (_C._cuda.prepare_launch) whose first two arguments are offsets into src and dst, and
-    returns them: a caller that issues this collective again on tensors of the same shapes may keep them and call
-    them itself (CudaGroup's fast path), skipping the planning here."""
-    s, d = src.data_ptr(), dst.data_ptr()
+def issue(launches, *tensors):
+    """Runs prepared launches (_C._cuda.prepare_launch) whose first arguments are offsets into `tensors` (src and
+    dst; the one-launch kernels: every rank's), and returns them: a caller that issues this collective again on
+    tensors of the same shapes may keep them and call them itself (the groups' fast paths), skipping the planning
+    here."""
+    addrs = [t.data_ptr() for t in tensors]
     for launch in launches:
-        launch(s, d)
+        launch(*addrs)
     return launches
 
 
 def oneshot_all_reduce(ep, flat, op):
     """flat (1-D contiguous, on ep's device) <- its reduction over the ranks, by the LL kernel."""
     size = flat.element_size()
-    return _issue([_C._cuda.prepare_launch(_oneshot_key(ep, flat.dtype, op, block), (programs, 1, 1),
+    return issue([_C._cuda.prepare_launch(_oneshot_key(ep, flat.dtype, op, block), (programs, 1, 1),
                                            [("ptr", lo * size), ("ptr", lo * size), *_ll_args(ep, m, ("i32", ep.rank))])
                    for lo, m, block, programs in _ll_launches(ep, flat)], flat, flat)
 
@@ -321,13 +322,9 @@ def oneshot_all_ranks(eps, flats, op):
     (eps[0].one_launch: the whole group on this GPU; up to LL_MAX_PROGRAMS programs per rank, where a launch
     per rank takes ep.ll_programs). Returns the prepared launches, whose bases are every rank's flat in rank order."""
     ep, size = eps[0], flats[0].element_size()
-    launches = [_C._cuda.prepare_launch(_oneshot_key(ep, flats[0].dtype, op, block, "llr"), (programs, ep.world, 1),
-                                        [*layout.launch_pointers([lo * size] * ep.world), *_ll_args(ep, m)])
-                for lo, m, block, programs in _ll_launches(ep, flats[0], LL_MAX_PROGRAMS)]
-    addrs = [f.data_ptr() for f in flats]
-    for launch in launches:
-        launch(*addrs)
-    return launches
+    return issue([_C._cuda.prepare_launch(_oneshot_key(ep, flats[0].dtype, op, block, "llr"), (programs, ep.world, 1),
+                                          [*layout.launch_pointers([lo * size] * ep.world), *_ll_args(ep, m)])
+                  for lo, m, block, programs in _ll_launches(ep, flats[0], LL_MAX_PROGRAMS)], *flats)
 
 
 def _oneshot_chunks(ep, kind, src, dst, chunk, op):
@@ -336,7 +333,7 @@ def _oneshot_chunks(ep, kind, src, dst, chunk, op):
     [lo, lo + m) of every chunk: src and dst go in from element lo, and in the larger one chunk p's piece starts
     p * per elements past that."""
     size, per, mode = src.element_size(), chunk.numel(), PUSH_MODES[kind]
-    return _issue([_C._cuda.prepare_launch(_oneshot_key(ep, src.dtype, op, block, "llc", mode), (programs, 1, 1),
+    return issue([_C._cuda.prepare_launch(_oneshot_key(ep, src.dtype, op, block, "llc", mode), (programs, 1, 1),
                                            [("ptr", lo * size), ("ptr", lo * size),
                                             *_ll_args(ep, m, ("i64", per), ("i32", ep.rank))])
                    for lo, m, block, programs in _ll_launches(ep, chunk)], src, dst)
@@ -373,7 +370,7 @@ def _push(ep, kind, src, dst, n, per, op):
     args = [("ptr", 0), ("ptr", 0), ("ptr", ep.bufs_ptr), ("ptr", ep.flags_ptr), ("ptr", ep.status.ptr),
             ("i64", n), ("i64", per), ("i64", length), ("i64", stride), ("i32", ep.rank), ("i64", ep.timeout_ns)]
     block = _ts_block(ep, length)
-    return _issue([_C._cuda.prepare_launch(_push_key(ep, src.dtype, op, vec, PUSH_MODES[kind], block),
+    return issue([_C._cuda.prepare_launch(_push_key(ep, src.dtype, op, vec, PUSH_MODES[kind], block),
                                            (min(ep.ts_programs, max(1, -(-length // block))), 1, 1), args)], src, dst)
 
 
@@ -514,7 +511,7 @@ ALGORITHMS = {"oneshot": oneshot_all_reduce, "twoshot": twoshot_all_reduce, "rin
 
 def all_reduce(ep, flat, op, algorithm):
     """Issues the all-reduce by `algorithm`; returns its prepared launches (one-shot and two-shot; None for the ring,
-    whose steps are many kernels), for _issue's callers that keep them."""
+    whose steps are many kernels), for issue's callers that keep them."""
     return ALGORITHMS[algorithm](ep, flat, op)
 
 

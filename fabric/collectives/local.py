@@ -49,10 +49,6 @@ def _flats(devices, ts):
     return bufs
 
 
-def _nothing():
-    pass
-
-
 def _write_back(devices, ts, bufs, finish=None, on=ls.on):
     """Copies each flat buffer back into its tensor where it was a copy; finish(b) runs on each first. on(dev):
     the context of the stream it runs on (the member's own)."""
@@ -231,8 +227,7 @@ class LocalGroup(Group):
             if peer_path:  # reused events: a later wait on a mark re-recorded since only waits longer
                 steps, join = ls.peer_steps(self.devices, one_launch)
                 calls, launched = body if isinstance(body, dict) else {"body": lambda: body(links)}, []
-                ls.issue(steps, self.devices, self._event, {"flats": _nothing, "write back": _nothing, **calls,
-                                                            "body": lambda: launched.append(calls["body"]())})
+                ls.issue(steps, self.devices, self._event, {**calls, "body": lambda: launched.append(calls["body"]())})
             else:
                 ls.enter(self.devices, self._event)
                 body(links)

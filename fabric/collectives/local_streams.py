@@ -122,13 +122,14 @@ def direct_steps(devs):
 
 
 def issue(steps, devs, event, calls=None):
-    """Runs steps now: event(key) gives the reusable event of a key, calls[name]() a call step's work."""
+    """Runs steps now: event(key) gives the reusable event of a key, calls[name]() a call step's work (a call not
+    given has none: a plan keeps only collectives whose other calls would do nothing)."""
     for step in steps:
         if step[0] == "record":
             _stream(devs, step[2]).record_event(event(step[1]))
         elif step[0] == "wait":
             _stream(devs, step[1]).wait_event(event(step[2]))
-        else:
+        elif calls and step[1] in calls:
             calls[step[1]]()
 
 
