@@ -26,6 +26,7 @@ import torch.cuda.nccl as tnccl  # noqa: E402
 
 import vibetensor as vt  # noqa: E402
 from vibetensor import fabric  # noqa: E402
+from vibetensor.fabric.collectives import cuda_peer  # noqa: E402
 
 SIZES = [8, 1 << 10, 16 << 10, 64 << 10, 256 << 10, 1 << 20, 4 << 20, 16 << 20, 64 << 20, 256 << 20]
 
@@ -147,8 +148,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--max-bytes", type=int, default=SIZES[-1], help="largest message (bytes)")
     ap.add_argument("--out", help="JSON path (default benchmarks/results/multigpu_local.json)")
-    ap.add_argument("--capacity", type=int, default=64 << 20, help="each GPU's fabric buffer (bytes; the stored runs: "
-                    "64 MB, where one process per GPU takes cuda_peer.DEFAULT_CAPACITY)")
+    ap.add_argument("--capacity", type=int, help="each GPU's fabric buffer (bytes; default: the group's, "
+                    "cuda_peer.DEFAULT_CAPACITY, as one process per GPU)")
     args = ap.parse_args()
     n = torch.cuda.device_count()
     if n < 2:
@@ -158,7 +159,7 @@ def main():
 
     def save(partial=False):
         write_results("multigpu_local", results, path=args.out, gpu=name, gpus=n, versions=versions(), partial=partial,
-                      capacity=args.capacity,
+                      capacity=cuda_peer.capacity_of(args.capacity),
                       note="one process drives every GPU; wall-clock per call with all GPUs synchronised")
     collectives(n, rows, results, args.max_bytes, args.capacity, save)
     peer_reads(prows, results)

@@ -65,10 +65,12 @@ LL_BLOCKS = (256, 1024)
 LL_MAX_PROGRAMS = 64
 # Two-shot: elements per program step, the largest that every program gets one of (a warp per 1024 elements,
 # kernels/triton/fabric.num_warps). At 256 MB on 4 x H200 8192 moved 301 GB/s bus bandwidth in float32 and 291
-# in bfloat16 against 2048's 280 and 261 (NCCL 335-340, same run); on 4 x H100 all-reduce 16384 moved 298-330
-# GB/s from 64 MB to 1 GB against 8192's 262-289 and 4096's 258-273 (NCCL 308-353; 128 programs; 256 programs
-# or 64 were slower: benchmarks/results/multigpu_twoshot_whole_4xh100.json).
-TS_BLOCKS = (2048, 8192, 16384)
+# in bfloat16 against 2048's 280 and 261 (NCCL 335-340, same run). 16384 (16 warps) is left out: with today's
+# kernel on 4 x H200 it moved 227-229 GB/s at 16 MB in bfloat16 against 8192's 246 and 4096's 250 (NCCL 254-257),
+# and from 64 MB to 1 GB 294-344 against 8192's 302-345 (benchmarks/results/multigpu_twoshot_block_4xh200.json).
+# (On 4 x H100, with the kernel of a launch per piece, 16384 had led at 64 MB-1 GB: multigpu_twoshot_whole_4xh100;
+# not measured there since.) VIBETENSOR_FABRIC_TS_BLOCK still sets any block from 1024 to 16384.
+TS_BLOCKS = (2048, 8192)
 # Two-shot programs per launch (up to layout.MAX_PROGRAMS; VIBETENSOR_FABRIC_TS_PROGRAMS overrides, for sweeps).
 TS_PROGRAMS = 128
 

@@ -78,6 +78,15 @@ def test_scatter_gather_broadcast_all_to_all(dtype):
         check(o, np.concatenate([a[400 * j:400 * (j + 1)] for a in arrs]), dtype)
 
 
+def prepared_launches(monkeypatch):
+    """(key, grid) of every launch the collectives prepare from here on: each launch they issue is prepared
+    (cuda_peer.issue), and a repeated call on like tensors may replay kept ones without preparing again."""
+    launched, prepare = [], cuda_peer._C._cuda.prepare_launch
+    monkeypatch.setattr(cuda_peer._C._cuda, "prepare_launch",
+                        lambda key, grid, args: (launched.append((key, grid)), prepare(key, grid, args))[1])
+    return launched
+
+
 @pytest.mark.parametrize("algo", ["twoshot", "oneshot", "auto"])
 @pytest.mark.parametrize("n", [2, 4])
 def test_reduce_scatter_and_all_gather_by_algorithm(n, algo, monkeypatch):
@@ -86,9 +95,7 @@ def test_reduce_scatter_and_all_gather_by_algorithm(n, algo, monkeypatch):
     gen = rng()
     monkeypatch.setattr(cuda_peer, "LL_WORDS", 1024)
     g = vgroup(n, capacity=1 << 14)  # 16 KB: large chunks go in pieces
-    launched, prepare = [], cuda_peer._C._cuda.prepare_launch  # (LocalGroup prepares each launch it makes)
-    monkeypatch.setattr(cuda_peer._C._cuda, "prepare_launch",
-                        lambda key, grid, args: (launched.append(key), prepare(key, grid, args))[1])
+    launched = prepared_launches(monkeypatch)
     sizes = ((1, vt.float32), (37, vt.bfloat16), (3000, vt.float32), (2049, vt.bfloat16))  # 3000, 2049: launches
     for k, dtype in sizes:
         seq = fabric.observe.last_seq()
@@ -106,7 +113,7 @@ def test_reduce_scatter_and_all_gather_by_algorithm(n, algo, monkeypatch):
         ran = [e.algorithm for e in fabric.observe.events(since=seq) if e.kind in ("reduce_scatter", "all_gather")]
         assert ran == ["twoshot" if algo == "twoshot" else "oneshot"] * 2
     g.synchronize()
-    kinds = [key.split("|")[1] for key in launched if key.startswith("fab|")]
+    kinds = [key.split("|")[1] for key, _ in launched if key.startswith("fab|")]
     if algo == "twoshot":
         assert set(kinds) == {"tp"}
     else:  # a launch per rank and slot's worth of a chunk (two 16-bit values a word)
@@ -141,9 +148,7 @@ def test_oneshot_of_ranks_on_one_gpu_goes_as_one_launch(n, dtype, monkeypatch):
     gen = rng()
     g = vgroup(n, capacity=1 << 16)
     assert all(ep.one_launch for ep in g._endpoints())
-    launched, launch = [], cuda_peer._C._cuda.launch_kernel
-    monkeypatch.setattr(cuda_peer._C._cuda, "launch_kernel",
-                        lambda key, grid, args: (launched.append((key, grid)), launch(key, grid, args))[1])
+    launched = prepared_launches(monkeypatch)
     for op in ("sum", "max"):
         arrs = [gen.standard_normal((30, 40)).astype(np.float32) for _ in range(n)]
         ts = []
