@@ -63,14 +63,16 @@ LL_WORDS = ONESHOT_MAX_BYTES // 4
 # (multigpu_oneshot_sweep.py).
 LL_BLOCKS = (256, 1024)
 LL_MAX_PROGRAMS = 64
-# Two-shot: elements per program step, the largest that every program gets one of (a warp per 1024 elements,
-# kernels/triton/fabric.num_warps). At 256 MB on 4 x H200 8192 moved 301 GB/s bus bandwidth in float32 and 291
-# in bfloat16 against 2048's 280 and 261 (NCCL 335-340, same run). 16384 (16 warps) is left out: with today's
-# kernel on 4 x H200 it moved 227-229 GB/s at 16 MB in bfloat16 against 8192's 246 and 4096's 250 (NCCL 254-257),
-# and from 64 MB to 1 GB 294-344 against 8192's 302-345 (benchmarks/results/multigpu_twoshot_block_4xh200.json).
-# (On 4 x H100, with the kernel of a launch per piece, 16384 had led at 64 MB-1 GB: multigpu_twoshot_whole_4xh100;
-# not measured there since.) VIBETENSOR_FABRIC_TS_BLOCK still sets any block from 1024 to 16384.
-TS_BLOCKS = (2048, 8192)
+# Two-shot: elements per program step, by collective, the largest of them that every program gets one of (a warp
+# per 1024 elements, kernels/triton/fabric.num_warps). At 256 MB on 4 x H200 8192 moved 301 GB/s bus bandwidth in
+# float32 and 291 in bfloat16 against 2048's 280 and 261 (NCCL 335-340, same run). The all-reduce leaves out 16384
+# (16 warps): on 4 x H200 it moved 227-229 GB/s at 16 MB in bfloat16 against 8192's 246 and 4096's 250 (NCCL
+# 254-257), and from 64 MB to 1 GB 294-344 against 8192's 302-345 (benchmarks/results/multigpu_twoshot_block_4xh200
+# .json). Reduce-scatter and all-gather keep it: without it the 1 GB reduce-scatter took 2634-2703 us against
+# 2483-2539 with it (multigpu_collectives_auto_4xh200.json, before and after; NCCL 2494-2572 in both). (On 4 x
+# H100, with the kernel of a launch per piece, 16384 had led the all-reduce at 64 MB-1 GB:
+# multigpu_twoshot_whole_4xh100; not measured there since.) VIBETENSOR_FABRIC_TS_BLOCK sets one block for all.
+TS_BLOCKS = {"all_reduce": (2048, 8192), "reduce_scatter": (2048, 8192, 16384), "all_gather": (2048, 8192, 16384)}
 # Two-shot programs per launch (up to layout.MAX_PROGRAMS; VIBETENSOR_FABRIC_TS_PROGRAMS overrides, for sweeps).
 TS_PROGRAMS = 128
 
@@ -138,7 +140,7 @@ class Endpoint:
 
     def _read_tuning(self, device=None, sharing=1):
         """The two-shot's launch shape: programs (fewer where `sharing` ranks run on one GPU at once: at most
-        `resident`, co_resident_programs), and one block for every size (0: TS_BLOCKS by size)."""
+        `resident`, co_resident_programs), and one block for every size (0: TS_BLOCKS by collective and size)."""
         self.ts_programs = config.get("VIBETENSOR_FABRIC_TS_PROGRAMS") or TS_PROGRAMS
         self.ts_block = config.get("VIBETENSOR_FABRIC_TS_BLOCK")
         if not 1 <= self.ts_programs <= layout.MAX_PROGRAMS:
@@ -226,15 +228,16 @@ def _push_key(ep, dtype, op, vec, mode, block):
     return f"fab|tp|{dtype.name}|{op_name(op)}|{ep.world}|{block}|{vec}|{mode}"
 
 
-def _ts_block(ep, length):
-    """The two-shot block for chunks of `length` elements: the largest that every program gets one of."""
+def _ts_block(ep, kind, length):
+    """The two-shot block of `kind` for chunks of `length` elements: the largest that every program gets one of."""
     if ep.ts_block:
         return ep.ts_block
-    return max([b for b in TS_BLOCKS if length >= ep.ts_programs * b], default=TS_BLOCKS[0])
+    blocks = TS_BLOCKS[kind]
+    return max([b for b in blocks if length >= ep.ts_programs * b], default=blocks[0])
 
 
-def _ts_blocks(ep):
-    return (ep.ts_block,) if ep.ts_block else TS_BLOCKS
+def _ts_blocks(ep, kind):
+    return (ep.ts_block,) if ep.ts_block else TS_BLOCKS[kind]
 
 
 _loaded = set()  # (device index, key) of kernels already resident
@@ -253,7 +256,7 @@ def _keys(ep, dtype, op, kind, algorithm):
         keys += [_oneshot_key(ep, dtype, op, b, kernel) for b in LL_BLOCKS]
     elif algorithm == "twoshot":
         keys += [_push_key(ep, dtype, op, v, PUSH_MODES[kind], b) for v in {1, 16 // dtype.itemsize}
-                 for b in _ts_blocks(ep)]
+                 for b in _ts_blocks(ep, kind)]
     elif _reduces_by_plugin(kind, dtype, algorithm):
         keys += kernel_keys(dtype, op)  # the ring's reduce-copy step
     return keys
@@ -371,7 +374,7 @@ def _push(ep, kind, src, dst, n, per, op):
         vec = 1  # 16-byte vectors only where every chunk of the caller's tensors starts aligned
     args = [("ptr", 0), ("ptr", 0), ("ptr", ep.bufs_ptr), ("ptr", ep.flags_ptr), ("ptr", ep.status.ptr),
             ("i64", n), ("i64", per), ("i64", length), ("i64", stride), ("i32", ep.rank), ("i64", ep.timeout_ns)]
-    block = _ts_block(ep, length)
+    block = _ts_block(ep, kind, length)
     return issue([_C._cuda.prepare_launch(_push_key(ep, src.dtype, op, vec, PUSH_MODES[kind], block),
                                            (min(ep.ts_programs, max(1, -(-length // block))), 1, 1), args)], src, dst)
 

@@ -558,18 +558,20 @@ def _tuned_endpoint(monkeypatch, programs=None, block=None, sharing=1):
 
 def test_twoshot_block_and_warps_follow_the_chunk_length(monkeypatch):
     from vibetensor.fabric.collectives import cuda_peer as peer
-    blocks = peer.TS_BLOCKS
-    ep = _tuned_endpoint(monkeypatch)
-    assert ep.ts_programs == peer.TS_PROGRAMS and peer._ts_blocks(ep) == blocks
-    assert peer._ts_block(ep, 1) == blocks[0]
-    for smaller, block in zip(blocks, blocks[1:]):  # the largest block every program gets one of
-        assert peer._ts_block(ep, peer.TS_PROGRAMS * block - 1) == smaller
-        assert peer._ts_block(ep, peer.TS_PROGRAMS * block) == block
-    ep = _tuned_endpoint(monkeypatch, programs=264)  # more programs: each block from a longer chunk on
-    big = blocks[-1]
-    assert peer._ts_block(ep, 264 * big - 1) == blocks[-2] and peer._ts_block(ep, 264 * big) == big
-    ep = _tuned_endpoint(monkeypatch, programs=264, block=4096)  # one block at every size
-    assert peer._ts_block(ep, 1) == 4096 and peer._ts_blocks(ep) == (4096,)
+    assert peer.TS_BLOCKS["all_reduce"] == (2048, 8192) and peer.TS_BLOCKS["reduce_scatter"][-1] == 16384
+    for kind, blocks in peer.TS_BLOCKS.items():
+        ep = _tuned_endpoint(monkeypatch)
+        assert ep.ts_programs == peer.TS_PROGRAMS and peer._ts_blocks(ep, kind) == blocks
+        assert peer._ts_block(ep, kind, 1) == blocks[0]
+        for smaller, block in zip(blocks, blocks[1:]):  # the largest block every program gets one of
+            assert peer._ts_block(ep, kind, peer.TS_PROGRAMS * block - 1) == smaller
+            assert peer._ts_block(ep, kind, peer.TS_PROGRAMS * block) == block
+        assert peer._ts_block(ep, kind, 1 << 40) == blocks[-1]
+        ep = _tuned_endpoint(monkeypatch, programs=264)  # more programs: each block from a longer chunk on
+        big = blocks[-1]
+        assert peer._ts_block(ep, kind, 264 * big - 1) == blocks[-2] and peer._ts_block(ep, kind, 264 * big) == big
+        ep = _tuned_endpoint(monkeypatch, programs=264, block=4096)  # one block at every size
+        assert peer._ts_block(ep, kind, 1) == 4096 and peer._ts_blocks(ep, kind) == (4096,)
     # virtual ranks of one GPU: every rank's programs must be resident at once (they meet), one per SM each
     assert _tuned_endpoint(monkeypatch, sharing=4).ts_programs == 33
     assert _tuned_endpoint(monkeypatch, sharing=2).ts_programs == 66
