@@ -79,7 +79,8 @@ VARS: dict[str, Var] = {
             "programs per launch of the GPU two-shot collectives (1 to 512; 0: the default, 128), for tuning sweeps"),
         Var("VIBETENSOR_FABRIC_TS_BLOCK", _size, 0,
             "elements per program step of the GPU two-shot collectives, a power of two from 1024 to 16384 (0: the "
-            "largest of 2048, 8192 and 16384 that every program gets one of), for tuning sweeps"),
+            "largest of the collective's blocks, cuda_peer.TS_BLOCKS, that every program gets one of), for tuning "
+            "sweeps"),
         Var("VIBETENSOR_FABRIC_RANKS_PER_HOST", _size, 0,
             "under MPI, treat each block of N consecutive ranks as one host (one machine posing as several); "
             "0: hosts as MPI sees them"),
