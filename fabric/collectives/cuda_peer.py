@@ -68,10 +68,11 @@ LL_MAX_PROGRAMS = 64
 # float32 and 291 in bfloat16 against 2048's 280 and 261 (NCCL 335-340, same run). The all-reduce leaves out 16384
 # (16 warps): on 4 x H200 it moved 227-229 GB/s at 16 MB in bfloat16 against 8192's 246 and 4096's 250 (NCCL
 # 254-257), and from 64 MB to 1 GB 294-344 against 8192's 302-345 (benchmarks/results/multigpu_twoshot_block_4xh200
-# .json). Reduce-scatter and all-gather keep it: without it the 1 GB reduce-scatter took 2634-2703 us against
-# 2483-2539 with it (multigpu_collectives_auto_4xh200.json, before and after; NCCL 2494-2572 in both). (On 4 x
-# H100, with the kernel of a launch per piece, 16384 had led the all-reduce at 64 MB-1 GB:
-# multigpu_twoshot_whole_4xh100; not measured there since.) VIBETENSOR_FABRIC_TS_BLOCK sets one block for all.
+# .json). Reduce-scatter and all-gather keep it: without it the 1 GB reduce-scatter took 2634-2703 us
+# (multigpu_collectives_auto_4xh200.json), with it 2529-2552 (multigpu_collectives_rsag_large_4xh200.json, the next
+# run on the same machine; NCCL 2494-2572 in both). (On 4 x H100, with the kernel of a launch per piece, 16384 had
+# led the all-reduce at 64 MB-1 GB: multigpu_twoshot_whole_4xh100; not measured there since.)
+# VIBETENSOR_FABRIC_TS_BLOCK sets one block for every collective.
 TS_BLOCKS = {"all_reduce": (2048, 8192), "reduce_scatter": (2048, 8192, 16384), "all_gather": (2048, 8192, 16384)}
 # Two-shot programs per launch (up to layout.MAX_PROGRAMS; VIBETENSOR_FABRIC_TS_PROGRAMS overrides, for sweeps).
 TS_PROGRAMS = 128
