@@ -145,8 +145,10 @@ class LocalGroup(Group):
         for r, (dev, ep) in enumerate(zip(self.devices, eps)):
             with ls.on(dev):
                 launches = program(ep, r)
-            body = body + [(ls.member(r), launch, [r, self.size + r]) for launch in launches] \
-                if launches and body is not None else None
+            if launches and body is not None:
+                body += [(ls.member(r), launch, [r, self.size + r]) for launch in launches]
+            else:  # every rank's program is still issued; there is just no plan of them
+                body = None
         return body
 
     def _one_launch(self, kind, algorithm, program, dtype, op):
