@@ -82,11 +82,16 @@ def _barrier(flags, me, slot, rank, epoch, status, timeout_ns, ok, WORLD: tl.con
     """Every rank meets at header words [slot, slot + WORLD): tells each peer it reached `epoch` (word slot +
     rank of the peer's header), then waits until every rank's word in its own header reaches it. Returns ok, alike
     in every thread (_settle; THREADS as there)."""
-    tl.debug_barrier()  # every thread's stores precede the release below
+    tl.debug_barrier()  # every thread's stores precede the releases below
     missing = ok * 0 + 1024  # no peer (above every rank)
     if ok != 0:
-        for p in tl.static_range(WORLD):
-            tl.atomic_xchg(_header(flags, p) + slot + rank, epoch, sem="release", scope="sys")
+        # One release per rank, all in flight at once (a thread each): a scalar atomic per rank ran one after
+        # another, each a system-scope fence and a round trip over the links, and a block-wide barrier to share a
+        # result nobody reads.
+        ranks = tl.arange(0, 16)  # MAX_WORLD
+        live = ranks < WORLD
+        heads = tl.load(flags + ranks, mask=live, other=0).to(tl.pointer_type(tl.int32))
+        tl.atomic_xchg(heads + slot + rank, ranks * 0 + epoch, mask=live, sem="release", scope="sys")
         t0 = 0
         if TIMED:
             t0 = _now()
