@@ -40,10 +40,12 @@ def _in_time(t0, spins, timeout_ns, TIMED: tl.constexpr, SPINS: tl.constexpr):
 
 
 @triton.jit
-def _wait_at_least(slot, target, peer, missing, timeout_ns, t0, ok, TIMED: tl.constexpr, SPINS: tl.constexpr):
-    """Polls slot, `peer`'s word (acquire, system scope), until it reaches target; returns (ok, missing): ok 0 and
-    missing `peer` when this wait ran out of time. Each thread polls for itself, so threads may disagree at the
-    moment time runs out: callers settle it (_settle)."""
+def _wait_at_least(slot, target, peer, missing, timeout_ns, t0, ok, TIMED: tl.constexpr, SPINS: tl.constexpr,
+                   ACQUIRE: tl.constexpr = True):
+    """Polls slot, `peer`'s word, until it reaches target, then reads it once more with acquire at system scope
+    (ACQUIRE; without it the caller acquires, as _barrier does for all its words at once); returns (ok, missing):
+    ok 0 and missing `peer` when this wait ran out of time. Each thread polls for itself, so threads may disagree
+    at the moment time runs out: callers settle it (_settle)."""
     was = ok
     if ok != 0:
         # Poll with plain volatile loads (an atomic per poll would contend with every other waiter), then
@@ -55,8 +57,9 @@ def _wait_at_least(slot, target, peer, missing, timeout_ns, t0, ok, TIMED: tl.co
             ok = _in_time(t0, spins, timeout_ns, TIMED, SPINS)
             if ok != 0:
                 v = tl.load(slot, volatile=True)
-        if ok != 0:
-            tl.atomic_add(slot, 0, sem="acquire", scope="sys")
+        if ACQUIRE:
+            if ok != 0:
+                tl.atomic_add(slot, 0, sem="acquire", scope="sys")
     return ok, tl.where((was != 0) & (ok == 0), peer, missing)
 
 
@@ -96,7 +99,10 @@ def _barrier(flags, me, slot, rank, epoch, status, timeout_ns, ok, WORLD: tl.con
         if TIMED:
             t0 = _now()
         for p in tl.static_range(WORLD):
-            ok, missing = _wait_at_least(me + slot + p, epoch, p, missing, timeout_ns, t0, ok, TIMED, SPINS)
+            ok, missing = _wait_at_least(me + slot + p, epoch, p, missing, timeout_ns, t0, ok, TIMED, SPINS, False)
+        if ok != 0:
+            # The acquires once every word is there, all in flight at once (a thread each), as the releases.
+            tl.atomic_add(me + slot + ranks, ranks * 0, mask=live, sem="acquire", scope="sys")
     return _settle(status, me, ok, missing, THREADS)
 
 
@@ -628,10 +634,11 @@ def ring_sync(flags, status, rank, signal_a, signal_b, signal_rel, wait_a, wait_
     ok = _usable(me)
     base = tl.load(me + 48)  # RING_BASE
     if ok != 0:
-        if signal_a >= 0:
-            tl.atomic_xchg(_header(flags, signal_a) + (32 + rank), base + signal_rel, sem="release", scope="sys")
-        if signal_b >= 0:
-            tl.atomic_xchg(_header(flags, signal_b) + (32 + rank), base + signal_rel, sem="release", scope="sys")
+        # Both releases in flight at once (a thread each), as _barrier's.
+        to = tl.where(tl.arange(0, 2) == 0, signal_a, signal_b)
+        live = to >= 0
+        heads = tl.load(flags + to, mask=live, other=0).to(tl.pointer_type(tl.int32))
+        tl.atomic_xchg(heads + (32 + rank), to * 0 + (base + signal_rel), mask=live, sem="release", scope="sys")
     t0 = 0
     if TIMED:
         t0 = _now()
