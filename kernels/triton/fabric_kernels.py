@@ -407,19 +407,6 @@ def _push_chunks(in_ptr, bufs, region, stride, n, per, length, rank, pid, progra
 
 
 @triton.jit
-def _reduce_share(dst, slots, own, rank, stride, length, pid, programs, WORLD: tl.constexpr, OP: tl.constexpr,
-                  BLOCK: tl.constexpr, VEC: tl.constexpr):
-    """dst[:length] <- the reduction of the peers' slots at `slots` and this rank's part at `own`, program pid's
-    share (split as _copy_part splits)."""
-    for start in range(pid * BLOCK, (length // VEC) * VEC, programs * BLOCK):
-        offs, m = _span(start, length, BLOCK, VEC, False)
-        _reduce_block(dst, slots, own, 0, 0, rank, stride, offs, m, WORLD, OP, VEC, False)
-    if pid == 0:
-        offs, m = _span(0, length, VEC, VEC, True)
-        _reduce_block(dst, slots, own, 0, 0, rank, stride, offs, m, WORLD, OP, 1, False)
-
-
-@triton.jit
 def _copy_out(out_ptr, slots, stride, n, per, length, rank, pid, programs, WORLD: tl.constexpr,
               BLOCK: tl.constexpr, VEC: tl.constexpr):
     """Chunk c of out <- slot c at `slots` (peers wrote it: read past L1), for every c but this rank's."""
@@ -460,13 +447,14 @@ def _span(start, length, SIZE: tl.constexpr, VEC: tl.constexpr, TAIL: tl.constex
 
 
 @triton.jit
-def _all_reduce_step(in_ptr, out_ptr, bufs, mine, q, pieces, start, n, per, length, out_region, stride, rank,
-                     WORLD: tl.constexpr, OP: tl.constexpr, SIZE: tl.constexpr, VEC: tl.constexpr,
-                     V: tl.constexpr, TAIL: tl.constexpr):
-    """One step of the all-reduce between the meetings of pieces q and q + 1, over offsets _span(start) of
-    every part it touches: push piece q + 1 of the other ranks' chunks into their IN slots, reduce this rank's
-    part of piece q (pushed into their OUT slots), copy piece q - 1's OUT slots into out. V: the vector width
-    of the accesses (1 for the tail)."""
+def _reduce_step(in_ptr, out_ptr, bufs, mine, q, pieces, start, n, per, length, out_region, stride, rank,
+                 WORLD: tl.constexpr, OP: tl.constexpr, MODE: tl.constexpr, SIZE: tl.constexpr, VEC: tl.constexpr,
+                 V: tl.constexpr, TAIL: tl.constexpr):
+    """One step of a reducing collective (MODE as push_collective's: 0 or 1) between the meetings of pieces q
+    and q + 1, over offsets _span(start) of every part it touches: push piece q + 1 of the other ranks' chunks
+    into their IN slots, reduce this rank's part of piece q (into out at its chunk's place, or at 0 for the
+    reduce-scatter); the all-reduce also pushes the result into the peers' OUT slots and copies piece q - 1's
+    OUT slots into out. V: the vector width of the accesses (1 for the tail)."""
     elt = in_ptr.dtype.element_ty
     if q + 1 < pieces:
         lo, m, rest, half = _piece(q + 1, n, per, length, out_region)
@@ -477,9 +465,12 @@ def _all_reduce_step(in_ptr, out_ptr, bufs, mine, q, pieces, start, n, per, leng
             _move(theirs, in_ptr + c * per + lo, offs, msk, False, V)
     lo, m, rest, half = _piece(q, n, per, length, out_region)
     offs, msk = _span(start, _chunk_len(rank, rest, per, m), SIZE, VEC, TAIL)
-    _reduce_block(out_ptr + rank * per + lo, mine + half, in_ptr + rank * per + lo, half + out_region, bufs, rank,
-                  stride, offs, msk, WORLD, OP, V, True)
-    if q > 0:
+    dst = out_ptr + lo
+    if MODE == 0:
+        dst += rank * per
+    _reduce_block(dst, mine + half, in_ptr + rank * per + lo, half + out_region, bufs, rank, stride, offs, msk,
+                  WORLD, OP, V, MODE == 0)
+    if MODE == 0 and q > 0:
         lo, m, rest, half = _piece(q - 1, n, per, length, out_region)
         for c in tl.static_range(WORLD):
             if c != rank:
@@ -500,7 +491,7 @@ def push_collective(in_ptr, out_ptr, bufs, flags, status, n, per, length, stride
     comes first (every rank is done with earlier collectives before it is written into).
 
     MODE 0, all-reduce (in and out: n elements): push piece 0 of chunk c into rank c's IN slot (not its own
-    chunk: the reduction reads it from in); then per piece q: meet; block by block (_all_reduce_step), push
+    chunk: the reduction reads it from in); then per piece q: meet; block by block (_reduce_step), push
     piece q + 1, reduce this rank's part of piece q from in and its IN slots in rank order into out and push the
     result into every peer's OUT slot, copy piece q - 1's OUT slots into out; a last meeting, and the last
     piece's copy out. One meeting a piece, and every step of a program stores over the links while it reads
@@ -511,8 +502,9 @@ def push_collective(in_ptr, out_ptr, bufs, flags, status, n, per, length, stride
     reduction read and piece q's reductions to the OUT slots that piece q - 2's copy read, both before
     meeting q; what meeting q lets a rank read (piece q's IN slots, piece q - 1's OUT slots) was written before.
 
-    MODE 1, reduce-scatter (in: n = WORLD * per, out: this rank's chunk at 0), per piece: push, meet, reduce
-    into out. MODE 2, all-gather (in: this rank's chunk at 0, out: n = WORLD * per), per piece: push in into
+    MODE 1, reduce-scatter (in: n = WORLD * per, out: this rank's chunk at 0): as the all-reduce, the reduction
+    into out and nothing past it (no OUT slots, no last meeting: the next collective's first one guards the
+    buffer). MODE 2, all-gather (in: this rank's chunk at 0, out: n = WORLD * per), per piece: push in into
     every peer's OUT slot and copy it into out, copy piece q - 1's OUT slots into out (local reads and writes
     while the stores drain over the links), meet; the last piece's copy after the loop. Piece q + 2 writes a
     half only past piece q + 1's meeting, which every rank reaches after its last reads of piece q. (Small
@@ -536,7 +528,7 @@ def push_collective(in_ptr, out_ptr, bufs, flags, status, n, per, length, stride
     out_region = WORLD * stride
     ok = _barrier(flags, me, slot, rank, met, status, timeout_ns, ok, WORLD, TIMED, SPINS, BLOCK)
     pieces = tl.cdiv(per, length)
-    if MODE == 0:
+    if MODE != 2:
         if ok != 0:
             _push_chunks(in_ptr, bufs, 0, stride, n, per, tl.minimum(length, per), rank, pid, programs, WORLD,
                          BLOCK, VEC)
@@ -545,37 +537,30 @@ def push_collective(in_ptr, out_ptr, bufs, flags, status, n, per, length, stride
             ok = _barrier(flags, me, slot, rank, met, status, timeout_ns, ok, WORLD, TIMED, SPINS, BLOCK)
             if ok != 0:
                 for start in range(pid * BLOCK, length, programs * BLOCK):
-                    _all_reduce_step(in_ptr, out_ptr, bufs, mine, q, pieces, start, n, per, length, out_region,
-                                     stride, rank, WORLD, OP, BLOCK, VEC, VEC, False)
+                    _reduce_step(in_ptr, out_ptr, bufs, mine, q, pieces, start, n, per, length, out_region,
+                                 stride, rank, WORLD, OP, MODE, BLOCK, VEC, VEC, False)
                 if pid == 0:
-                    _all_reduce_step(in_ptr, out_ptr, bufs, mine, q, pieces, 0, n, per, length, out_region,
-                                     stride, rank, WORLD, OP, VEC, VEC, 1, True)
-        met += 1
-        ok = _barrier(flags, me, slot, rank, met, status, timeout_ns, ok, WORLD, TIMED, SPINS, BLOCK)
-    else:
+                    _reduce_step(in_ptr, out_ptr, bufs, mine, q, pieces, 0, n, per, length, out_region,
+                                 stride, rank, WORLD, OP, MODE, VEC, VEC, 1, True)
+        if MODE == 0:
+            met += 1
+            ok = _barrier(flags, me, slot, rank, met, status, timeout_ns, ok, WORLD, TIMED, SPINS, BLOCK)
+    else:  # this rank's chunk into every OUT slot `rank` (its own: straight into out)
         for q in range(pieces):
             lo, m, rest, half = _piece(q, n, per, length, out_region)
             if ok != 0:
-                if MODE == 2:  # this rank's chunk into every OUT slot `rank` (its own: straight into out)
-                    for j in tl.static_range(WORLD):
-                        c = (rank + j) % WORLD
-                        if j == 0:
-                            dst = out_ptr + rank * per + lo
-                        else:
-                            dst = tl.load(bufs + c).to(tl.pointer_type(elt)) + half + out_region + rank * stride
-                        _copy_part(dst, in_ptr + lo, m, pid, programs, False, BLOCK, VEC)
-                    if q > 0:
-                        _copy_piece(out_ptr, mine, q - 1, n, per, length, out_region, stride, rank, pid, programs,
-                                    WORLD, BLOCK, VEC)
-                else:
-                    _push_chunks(in_ptr + lo, bufs, half, stride, rest, per, m, rank, pid, programs, WORLD, BLOCK,
-                                 VEC)
+                for j in tl.static_range(WORLD):
+                    c = (rank + j) % WORLD
+                    if j == 0:
+                        dst = out_ptr + rank * per + lo
+                    else:
+                        dst = tl.load(bufs + c).to(tl.pointer_type(elt)) + half + out_region + rank * stride
+                    _copy_part(dst, in_ptr + lo, m, pid, programs, False, BLOCK, VEC)
+                if q > 0:
+                    _copy_piece(out_ptr, mine, q - 1, n, per, length, out_region, stride, rank, pid, programs,
+                                WORLD, BLOCK, VEC)
             met += 1
             ok = _barrier(flags, me, slot, rank, met, status, timeout_ns, ok, WORLD, TIMED, SPINS, BLOCK)
-            if MODE == 1:
-                if ok != 0:
-                    _reduce_share(out_ptr + lo, mine + half, in_ptr + rank * per + lo, rank, stride,
-                                  _chunk_len(rank, rest, per, m), pid, programs, WORLD, OP, BLOCK, VEC)
     if MODE != 1:
         if ok != 0:
             _copy_piece(out_ptr, mine, pieces - 1, n, per, length, out_region, stride, rank, pid, programs, WORLD,
