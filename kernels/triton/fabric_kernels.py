@@ -57,8 +57,9 @@ def _wait_at_least(slot, target, peer, missing, timeout_ns, t0, ok, TIMED: tl.co
                 v = tl.load(slot, volatile=True)
         if ok != 0:
             # (An add of 0 with acquire lowers to an acquiring load. One vector atomic acquiring every rank's word
-            # after the polls, as the releases go, ran 1.3 us slower a 512 KB two-shot all-reduce (three
-            # meetings) on 4 x H200: a read-modify-write at system scope costs more than these loads.)
+            # after the polls, as _barrier's releases go, made a 512 KB two-shot all-reduce (three meetings) 1.3 us
+            # slower on 4 x H200: a read-modify-write at system scope costs more than these loads;
+            # multigpu_twoshot_acquire_pipeline_4xh200.json.)
             tl.atomic_add(slot, 0, sem="acquire", scope="sys")
     return ok, tl.where((was != 0) & (ok == 0), peer, missing)
 
@@ -90,7 +91,8 @@ def _barrier(flags, me, slot, rank, epoch, status, timeout_ns, ok, WORLD: tl.con
     if ok != 0:
         # One release per rank, all in flight at once (a thread each): a scalar atomic per rank ran one after
         # another, each a system-scope fence and a round trip over the links, and a block-wide barrier to share a
-        # result nobody reads.
+        # result nobody reads (a 512 KB two-shot all-reduce took 25.6-25.8 us that way on 4 x H200, 16.4-17.4
+        # this way: multigpu_twoshot_release_4xh200.json).
         ranks = tl.arange(0, 16)  # MAX_WORLD
         live = ranks < WORLD
         heads = tl.load(flags + ranks, mask=live, other=0).to(tl.pointer_type(tl.int32))
@@ -502,11 +504,12 @@ def push_collective(in_ptr, out_ptr, bufs, flags, status, n, per, length, stride
     MODE 1, reduce-scatter (in: n = WORLD * per, out: this rank's chunk at 0): as the all-reduce, the reduction
     into out and nothing past it (no OUT slots, no last meeting: the next collective's first one guards the
     buffer; at 256 MB-1 GB on 4 x H200 as fast as push, meet, reduce in turn, within the runs' spread, with one
-    schedule for both modes). MODE 2, all-gather (in: this rank's chunk at 0, out: n = WORLD * per), per piece: push in into
-    every peer's OUT slot and copy it into out, copy piece q - 1's OUT slots into out (local reads and writes
-    while the stores drain over the links), meet; the last piece's copy after the loop. Piece q + 2 writes a
-    half only past piece q + 1's meeting, which every rank reaches after its last reads of piece q. (Small
-    messages of every mode go one-shot instead, with no meeting: _ll_collective, numbered alike.)
+    schedule for both modes: multigpu_twoshot_acquire_pipeline_4xh200.json). MODE 2, all-gather (in: this rank's
+    chunk at 0, out: n = WORLD * per), per piece: push in into every peer's OUT slot and copy it into out, copy
+    piece q - 1's OUT slots into out (local reads and writes while the stores drain over the links), meet; the
+    last piece's copy after the loop. Piece q + 2 writes a half only past piece q + 1's meeting, which every rank
+    reaches after its last reads of piece q. (Small messages of every mode go one-shot instead, with no meeting:
+    _ll_collective, numbered alike.)
 
     A program goes on to the next piece as soon as its counterparts met it, so one program's last phase of a
     piece overlaps other programs' pushes of the next (a launch per piece, where every program waited for the
