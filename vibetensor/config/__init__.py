@@ -86,7 +86,8 @@ VARS: dict[str, Var] = {
             "0: hosts as MPI sees them"),
         Var("VIBETENSOR_FABRIC_STATS", str, "",
             "a directory: at exit each process writes its fabric counters and events there as "
-            "fabric_rank<RANK>.json (vibetensor-launch --log-dir sets it; read with python -m vibetensor.fabric.stats)"),
+            "fabric_rank<RANK>.json (vibetensor-launch --log-dir sets it; read with "
+            "python -m vibetensor.fabric.stats)"),
         Var("VIBETENSOR_FABRIC_TIMEOUT", float, 60.0,
             "seconds a rank waits for its peers before raising RankFailure"),
         Var("VIBETENSOR_FABRIC_JOB", str, "",
@@ -122,7 +123,8 @@ VARS: dict[str, Var] = {
             "on (vibetensor-launch sets it for pinned ranks)"),
         Var("VIBETENSOR_CPU_CAPABILITY", str, "",
             "read by the native core, once: cap the CPU kernels' vector extensions at sse2 (or default), avx2 or "
-            "avx512 (like ATEN_CPU_CAPABILITY); unset: the CPU's best (vt.backends.cpu.get_cpu_capability() says which)"),
+            "avx512 (like ATEN_CPU_CAPABILITY); unset: the CPU's best "
+            "(vt.backends.cpu.get_cpu_capability() says which)"),
         Var("VIBETENSOR_CUDA_SYNC_CHECKS", _flag, False,
             "read by the native core, once: every CUDA indexing launch synchronizes and raises its device-side "
             "error at once (debugging)"),
