@@ -229,16 +229,15 @@ def _push_key(ep, dtype, op, vec, mode, block):
     return f"fab|tp|{dtype.name}|{op_name(op)}|{ep.world}|{block}|{vec}|{mode}"
 
 
-def _ts_block(ep, kind, length):
-    """The two-shot block of `kind` for chunks of `length` elements: the largest that every program gets one of."""
-    if ep.ts_block:
-        return ep.ts_block
-    blocks = TS_BLOCKS[kind]
-    return max([b for b in blocks if length >= ep.ts_programs * b], default=blocks[0])
-
-
 def _ts_blocks(ep, kind):
     return (ep.ts_block,) if ep.ts_block else TS_BLOCKS[kind]
+
+
+def _ts_block(ep, kind, length):
+    """The two-shot block of `kind` for chunks of `length` elements: the largest of its blocks that every program
+    gets one of (the variable's, where set: the only one)."""
+    blocks = _ts_blocks(ep, kind)
+    return max([b for b in blocks if length >= ep.ts_programs * b], default=blocks[0])
 
 
 _loaded = set()  # (device index, key) of kernels already resident
